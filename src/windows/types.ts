@@ -1,4 +1,4 @@
-import type { AudioChunk, TranscriptSegment, VideoFrame } from '../schemas/records.js';
+import type { AudioChunk, InputRecord, TranscriptSegment, VideoFrame } from '../schemas/records.js';
 
 /** Where an input record came from on Kafka; the commit tracker counts these. */
 export interface SourcePosition {
@@ -26,3 +26,31 @@ export interface SessionWindow {
   /** Wall-clock ms when the watermark passed `end` (the window closed). */
   closedAt: number;
 }
+
+/** Why the windowing stage refused a record; each maps to a dead-letter code of the same name. */
+export type WindowRejectCode = 'TIME_OUT_OF_RANGE' | 'SESSION_FULL' | 'MISSING_SESSION_ID';
+
+/**
+ * What `sessionWindows` emits. Every input record gets exactly one disposition event, emitted
+ * while that record is processed and before any window holding it: `assigned` (it joined
+ * `windows` >= 1 windows, each of which is later emitted exactly once with its position in
+ * `positions`), `late` or `rejected`. A commit tracker can therefore settle a position once it has
+ * seen `windows` scored windows listing it, or once the late / rejected record was handled.
+ */
+export type WindowEvent =
+  /** A closed window, ready to score. */
+  | { type: 'window'; window: SessionWindow }
+  /** The record joined `windows` still-open windows; `missedWindows` of its windows had already closed. */
+  | {
+      type: 'assigned';
+      sessionId: string;
+      position: SourcePosition | undefined;
+      windows: number;
+      missedWindows: number;
+    }
+  /** Every window containing the record had closed: side output, never silently dropped. */
+  | { type: 'late'; record: Positioned<InputRecord>; reason: string }
+  /** The record cannot be windowed; for the dead-letter topic. */
+  | { type: 'rejected'; record: Positioned<InputRecord>; code: WindowRejectCode; reason: string }
+  /** The session ended (endOfStream) or went idle: its open windows were emitted and its buffers freed. */
+  | { type: 'expired'; sessionId: string; lastEventTime: number };

@@ -1,0 +1,311 @@
+import type { InputKind, InputRecord } from '../schemas/records.js';
+import type { SessionWindowConfig } from './windowOptions.js';
+import type { Positioned, SessionWindow, SourcePosition, WindowEvent, WindowRejectCode } from './types.js';
+import { recordSpan, windowsOverlapping } from './windowsContaining.js';
+
+/**
+ * The pure state machine behind `sessionWindows`: per-session windows, watermark, lateness,
+ * transcript replacement and flushing, with time passed in. No timers, no RxJS; the operator
+ * owns the clock and the idle timers. Semantics are documented on `sessionWindows`.
+ */
+export interface SessionWindowing {
+  /** Processes one record at scheduler time `at`; returns its disposition and any windows it closed. */
+  accept(record: Positioned<InputRecord>, at: number): WindowEvent[];
+  /** Whether `sessionId` has state (open windows or a tombstone) that an idle timer must watch. */
+  tracks(sessionId: string): boolean;
+  /**
+   * Idle check at scheduler time `at`: flushes a session idle for idleTimeoutMs, or drops its
+   * tombstone; `recheckInMs` is when to check again (null: nothing left to watch).
+   */
+  checkIdle(sessionId: string, at: number): { events: WindowEvent[]; recheckInMs: number | null };
+  /** Flushes every session (end of input) and forgets them all. */
+  flushAll(): WindowEvent[];
+  /** Forgets every session without emitting (error or unsubscribe). */
+  dispose(): void;
+}
+
+/** One accepted record as held by open windows; `content` is null once superseded. */
+interface Entry {
+  position: SourcePosition | undefined;
+  content: InputRecord | null;
+  segmentId: string | null;
+  /** Open windows holding this entry; the record stops counting against the cap at 0. */
+  openWindows: number;
+}
+
+interface OpenWindow {
+  start: number;
+  end: number;
+  entries: Entry[];
+}
+
+interface SessionState {
+  sessionId: string;
+  /** False once flushed: a tombstone kept idleTimeoutMs so stragglers are late, not re-windowed. */
+  active: boolean;
+  /** Max event time seen; -Infinity before the first record. */
+  maxEventTime: number;
+  /** Windows ending at or before this are closed: max(watermark, end of the last emitted window). */
+  closedThrough: number;
+  /** Open windows that hold at least one record, by start. */
+  windows: Map<number, OpenWindow>;
+  /** The entry whose content currently stands for each transcript segmentId. */
+  segments: Map<string, Entry>;
+  buffered: number;
+  /** Modalities that joined windows, and those that said endOfStream, since the session (re)opened. */
+  seen: Set<InputKind>;
+  ended: Set<InputKind>;
+  /** Scheduler time of the last record (or of the flush, for a tombstone). */
+  lastSeen: number;
+}
+
+export function createSessionWindowing(config: SessionWindowConfig): SessionWindowing {
+  const { sizeMs, hopMs, allowedLatenessMs, idleTimeoutMs, maxEventTimeSkewMs, maxRecordsPerSession, stats } =
+    config;
+  const sessions = new Map<string, SessionState>();
+
+  function reject(record: Positioned<InputRecord>, code: WindowRejectCode, reason: string): WindowEvent {
+    stats.rejected++;
+    stats.rejectedByCode[code]++;
+    return { type: 'rejected', record, code, reason };
+  }
+
+  /** Why the record's times cannot be windowed, or null. */
+  function timeProblem(input: InputRecord, state: SessionState | undefined): string | null {
+    const { from, to } = recordSpan(input);
+    if (!Number.isFinite(from)) return `eventTime ${String(from)} is not a finite epoch-ms number`;
+    if (input.kind === 'transcript') {
+      if (!Number.isFinite(to) || to < from) {
+        return `transcript segment ${input.value.segmentId} ends (endTime ${String(to)}) before it starts (eventTime ${from})`;
+      }
+      if (to - from > maxEventTimeSkewMs) {
+        return `transcript segment ${input.value.segmentId} spans ${to - from} ms, over maxEventTimeSkewMs=${maxEventTimeSkewMs}`;
+      }
+    }
+    if (state && Number.isFinite(state.maxEventTime) && Math.abs(from - state.maxEventTime) > maxEventTimeSkewMs) {
+      return (
+        `eventTime ${from} is ${Math.abs(from - state.maxEventTime)} ms from session ${state.sessionId}'s ` +
+        `max event time ${state.maxEventTime}, over maxEventTimeSkewMs=${maxEventTimeSkewMs}`
+      );
+    }
+    return null;
+  }
+
+  function open(state: SessionState): void {
+    if (state.active) return;
+    state.active = true;
+    stats.openSessions++;
+  }
+
+  function release(state: SessionState, entry: Entry): void {
+    entry.openWindows--;
+    if (entry.openWindows > 0) return;
+    state.buffered--;
+    stats.bufferedRecords--;
+    if (entry.segmentId !== null && state.segments.get(entry.segmentId) === entry) state.segments.delete(entry.segmentId);
+  }
+
+  function emitWindow(state: SessionState, window: OpenWindow): WindowEvent {
+    state.windows.delete(window.start);
+    state.closedThrough = Math.max(state.closedThrough, window.end);
+    const contents = window.entries.flatMap((e) => (e.content === null ? [] : [e.content]));
+    const byTime = <T extends { eventTime: number }>(kind: InputKind) =>
+      contents
+        .filter((c) => c.kind === kind)
+        .map((c) => c.value as unknown as T)
+        .sort((a, b) => a.eventTime - b.eventTime);
+    const closed: SessionWindow = {
+      sessionId: state.sessionId,
+      start: window.start,
+      end: window.end,
+      audio: byTime('audio'),
+      video: byTime('video'),
+      transcript: byTime('transcript'),
+      positions: window.entries.flatMap((e) => (e.position === undefined ? [] : [e.position])),
+      closedAt: config.now(),
+    };
+    for (const entry of window.entries) release(state, entry);
+    stats.windowsEmitted++;
+    return { type: 'window', window: closed };
+  }
+
+  /** Emits, in end order, the open windows ending at or before `through` (all of them for Infinity). */
+  function closeThrough(state: SessionState, through: number): WindowEvent[] {
+    const due = [...state.windows.values()].filter((w) => w.end <= through).sort((a, b) => a.start - b.start);
+    const events = due.map((w) => emitWindow(state, w));
+    if (Number.isFinite(through)) state.closedThrough = Math.max(state.closedThrough, through);
+    return events;
+  }
+
+  /** Emits every open window, frees the buffers and leaves a tombstone. */
+  function flush(state: SessionState, at: number): WindowEvent[] {
+    const events = closeThrough(state, Infinity);
+    state.segments.clear();
+    state.seen.clear();
+    state.ended.clear();
+    state.lastSeen = at;
+    if (state.active) {
+      state.active = false;
+      stats.openSessions--;
+      stats.expiredSessions++;
+      events.push({ type: 'expired', sessionId: state.sessionId, lastEventTime: state.maxEventTime });
+    }
+    return events;
+  }
+
+  /** Joins the record to its still-open windows; returns its disposition event. */
+  function assign(state: SessionState, record: Positioned<InputRecord>): WindowEvent {
+    const input = record.value;
+    const { from, to } = recordSpan(input);
+    const all = windowsOverlapping(from, to, sizeMs, hopMs);
+    const stillOpen = all.filter((w) => w.end > state.closedThrough);
+    if (stillOpen.length === 0) {
+      stats.late++;
+      const last = all[all.length - 1];
+      return {
+        type: 'late',
+        record,
+        reason:
+          `all ${all.length} windows of session ${state.sessionId} containing event time ${from} have closed ` +
+          `(the last ended at ${last?.end}; closed through ${state.closedThrough})`,
+      };
+    }
+    if (state.buffered >= maxRecordsPerSession) {
+      return reject(
+        record,
+        'SESSION_FULL',
+        `session ${state.sessionId} already holds ${state.buffered} records in open windows ` +
+          `(maxRecordsPerSession=${maxRecordsPerSession})`,
+      );
+    }
+    const entry: Entry = {
+      position: record.position,
+      content: input,
+      segmentId: input.kind === 'transcript' ? input.value.segmentId : null,
+      openWindows: stillOpen.length,
+    };
+    if (input.kind === 'transcript') supersede(state, entry, input.value.segmentId, input.value.isFinal);
+    open(state);
+    for (const { start, end } of stillOpen) {
+      let window = state.windows.get(start);
+      if (!window) {
+        window = { start, end, entries: [] };
+        state.windows.set(start, window);
+      }
+      window.entries.push(entry);
+    }
+    state.buffered++;
+    stats.bufferedRecords++;
+    stats.assigned++;
+    state.seen.add(input.kind);
+    const missedWindows = all.length - stillOpen.length;
+    if (missedWindows > 0) stats.partiallyLate++;
+    return {
+      type: 'assigned',
+      sessionId: state.sessionId,
+      position: record.position,
+      windows: stillOpen.length,
+      missedWindows,
+    };
+  }
+
+  /**
+   * A segment replaces the open-window content of an earlier one with the same segmentId, unless
+   * the earlier is final and the newcomer interim; the loser's position stays in its windows.
+   */
+  function supersede(state: SessionState, entry: Entry, segmentId: string, isFinal: boolean): void {
+    const standing = state.segments.get(segmentId);
+    if (standing?.content?.kind === 'transcript' && standing.content.value.isFinal && !isFinal) {
+      entry.content = null;
+      stats.superseded++;
+      return;
+    }
+    if (standing && standing.content !== null) {
+      standing.content = null;
+      stats.superseded++;
+    }
+    state.segments.set(segmentId, entry);
+  }
+
+  /** Applies a record's endOfStream flag: flushes the session per the endOfStream policy. */
+  function endOfStream(state: SessionState, input: InputRecord, at: number): WindowEvent[] {
+    if (!input.value.endOfStream || !state.active) return [];
+    state.ended.add(input.kind);
+    const allEnded = [...state.seen].every((kind) => state.ended.has(kind));
+    return config.endOfStream === 'any' || allEnded ? flush(state, at) : [];
+  }
+
+  function sessionFor(sessionId: string, at: number): SessionState {
+    let state = sessions.get(sessionId);
+    if (!state) {
+      state = {
+        sessionId,
+        active: false,
+        maxEventTime: -Infinity,
+        closedThrough: -Infinity,
+        windows: new Map(),
+        segments: new Map(),
+        buffered: 0,
+        seen: new Set(),
+        ended: new Set(),
+        lastSeen: at,
+      };
+      sessions.set(sessionId, state);
+    }
+    return state;
+  }
+
+  return {
+    accept(record, at) {
+      stats.records++;
+      const input = record.value;
+      const sessionId: unknown = input.value.sessionId;
+      if (typeof sessionId !== 'string' || sessionId.trim() === '') {
+        return [reject(record, 'MISSING_SESSION_ID', `${input.kind} record has no session id (got ${JSON.stringify(sessionId)})`)];
+      }
+      const problem = timeProblem(input, sessions.get(sessionId));
+      if (problem !== null) {
+        const events = [reject(record, 'TIME_OUT_OF_RANGE', problem)];
+        const state = sessions.get(sessionId);
+        if (state) events.push(...endOfStream(state, input, at));
+        return events;
+      }
+      const state = sessionFor(sessionId, at);
+      state.lastSeen = at;
+      const events = [assign(state, record)];
+      // Late and SESSION_FULL records advance the watermark too: a full session must drain.
+      state.maxEventTime = Math.max(state.maxEventTime, input.value.eventTime);
+      events.push(...closeThrough(state, state.maxEventTime - allowedLatenessMs));
+      events.push(...endOfStream(state, input, at));
+      return events;
+    },
+
+    tracks(sessionId) {
+      return sessions.has(sessionId);
+    },
+
+    checkIdle(sessionId, at) {
+      const state = sessions.get(sessionId);
+      if (!state) return { events: [], recheckInMs: null };
+      const idleFor = at - state.lastSeen;
+      if (idleFor < idleTimeoutMs) return { events: [], recheckInMs: idleTimeoutMs - idleFor };
+      if (state.active) return { events: flush(state, at), recheckInMs: idleTimeoutMs };
+      sessions.delete(sessionId);
+      return { events: [], recheckInMs: null };
+    },
+
+    flushAll() {
+      const events = [...sessions.values()].flatMap((state) => (state.active ? flush(state, state.lastSeen) : []));
+      sessions.clear();
+      return events;
+    },
+
+    dispose() {
+      for (const state of sessions.values()) {
+        if (state.active) stats.openSessions--;
+        stats.bufferedRecords -= state.buffered;
+      }
+      sessions.clear();
+    },
+  };
+}

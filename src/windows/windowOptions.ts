@@ -1,0 +1,116 @@
+import { createWindowStats, type WindowStats } from './windowStats.js';
+
+/**
+ * When a session's `endOfStream` flag flushes it: `'all-modalities'` (default) once every modality
+ * the session has sent records on has sent `endOfStream`, since audio, video and transcript travel
+ * on different partitions and the ASR's last final segment usually trails the audio; `'any'` on the
+ * first `endOfStream` of any modality. A modality that never says `endOfStream` leaves the session
+ * to idle expiry.
+ */
+export type EndOfStreamPolicy = 'all-modalities' | 'any';
+
+/** Options of `sessionWindows`; every field is optional, defaults in `DEFAULT_WINDOW_OPTIONS`. */
+export interface SessionWindowOptions {
+  /** W: window length in event-time ms. A positive multiple of `hopMs`. Default 6000. */
+  sizeMs?: number;
+  /** H: windows start at every multiple of H in event time. Default 1000. */
+  hopMs?: number;
+  /** The watermark trails the session's max event time by this much. Default 1000. */
+  allowedLatenessMs?: number;
+  /** Scheduler (processing) time without a record after which a session is flushed and freed. Default 30 000. */
+  idleTimeoutMs?: number;
+  /** A record whose event time is further than this from its session's max event time is rejected. Default 1 h. */
+  maxEventTimeSkewMs?: number;
+  /** Records held by a session's open windows at once; more are rejected as SESSION_FULL. Default 20 000. */
+  maxRecordsPerSession?: number;
+  /** See `EndOfStreamPolicy`. Default `'all-modalities'`. */
+  endOfStream?: EndOfStreamPolicy;
+  /** Wall clock (epoch ms) for `closedAt`. Default `Date.now`; tests pass the scheduler's `now`. */
+  now?: () => number;
+  /** Counters to update; pass one from `createWindowStats()` to read them. Default: a private one. */
+  stats?: WindowStats;
+}
+
+export type SessionWindowConfig = Required<SessionWindowOptions>;
+
+export const DEFAULT_WINDOW_OPTIONS = {
+  sizeMs: 6000,
+  hopMs: 1000,
+  allowedLatenessMs: 1000,
+  idleTimeoutMs: 30_000,
+  maxEventTimeSkewMs: 3_600_000,
+  maxRecordsPerSession: 20_000,
+  endOfStream: 'all-modalities' as EndOfStreamPolicy,
+} as const;
+
+/** Bounds the windows one record can join (W / H), hence the work and references per record. */
+export const MAX_WINDOWS_PER_INSTANT = 1000;
+
+const KNOWN_KEYS = [...Object.keys(DEFAULT_WINDOW_OPTIONS), 'now', 'stats'];
+
+/** Thrown for a bad window option; the message names the option, the value and what to do. */
+export class WindowOptionsError extends RangeError {
+  override name = 'WindowOptionsError';
+}
+
+function fail(message: string): never {
+  throw new WindowOptionsError(`sessionWindows: ${message}`);
+}
+
+function integerAtLeast(name: string, value: number, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    fail(`${name} must be an integer >= ${min} (milliseconds or a count), got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Checks a window shape: W and H positive integers, W a multiple of H (so every instant lies in
+ * exactly W / H windows and no instant falls between windows), W / H at most 1000.
+ */
+export function assertWindowShape(sizeMs: number, hopMs: number): void {
+  integerAtLeast('sizeMs', sizeMs, 1);
+  integerAtLeast('hopMs', hopMs, 1);
+  if (sizeMs % hopMs !== 0) {
+    const lower = Math.max(hopMs, sizeMs - (sizeMs % hopMs));
+    fail(
+      `sizeMs must be a multiple of hopMs so that every instant lies in the same number of windows, ` +
+        `got sizeMs=${sizeMs}, hopMs=${hopMs}; use e.g. sizeMs=${lower} or ${lower + hopMs}`,
+    );
+  }
+  if (sizeMs / hopMs > MAX_WINDOWS_PER_INSTANT) {
+    fail(
+      `sizeMs / hopMs (windows per instant) must be at most ${MAX_WINDOWS_PER_INSTANT}, ` +
+        `got sizeMs=${sizeMs}, hopMs=${hopMs}; raise hopMs`,
+    );
+  }
+}
+
+/** Applies defaults and validates; throws `WindowOptionsError` naming the first bad value. */
+export function resolveWindowOptions(options: SessionWindowOptions = {}): SessionWindowConfig {
+  if (typeof options !== 'object' || options === null) fail(`options must be an object, got ${String(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_KEYS.includes(key)) fail(`unknown option "${key}"; known options: ${KNOWN_KEYS.join(', ')}`);
+  }
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const config: SessionWindowConfig = {
+    ...DEFAULT_WINDOW_OPTIONS,
+    now: Date.now,
+    stats: createWindowStats(),
+    ...defined,
+  };
+  assertWindowShape(config.sizeMs, config.hopMs);
+  integerAtLeast('allowedLatenessMs', config.allowedLatenessMs, 0);
+  integerAtLeast('idleTimeoutMs', config.idleTimeoutMs, 1);
+  integerAtLeast('maxRecordsPerSession', config.maxRecordsPerSession, 1);
+  // A smaller skew would reject records that allowed lateness (or one transcript segment) admits.
+  integerAtLeast('maxEventTimeSkewMs', config.maxEventTimeSkewMs, config.sizeMs + config.allowedLatenessMs);
+  if (config.endOfStream !== 'all-modalities' && config.endOfStream !== 'any') {
+    fail(`endOfStream must be 'all-modalities' or 'any', got ${JSON.stringify(config.endOfStream)}`);
+  }
+  if (typeof config.now !== 'function') fail(`now must be a function returning epoch ms, got ${typeof config.now}`);
+  if (typeof config.stats !== 'object' || config.stats === null) {
+    fail(`stats must be an object from createWindowStats(), got ${String(config.stats)}`);
+  }
+  return config;
+}

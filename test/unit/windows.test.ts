@@ -1,0 +1,716 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { from, lastValueFrom, map, toArray, type Observable } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import type { InputRecord, TranscriptSegment } from '../../src/schemas/records.js';
+import {
+  createWindowStats,
+  DEFAULT_WINDOW_OPTIONS,
+  resolveWindowOptions,
+  sessionWindows,
+  windowsContaining,
+  windowsOverlapping,
+  WindowOptionsError,
+  type Positioned,
+  type SessionWindowOptions,
+  type WindowEvent,
+  type WindowStats,
+} from '../../src/windows/index.js';
+
+// ---- records -------------------------------------------------------------------------------
+
+type Rec = Positioned<InputRecord>;
+
+const position = (topic: string, offset: number) => ({ topic, partition: 0, offset: String(offset) });
+
+/** An audio chunk of `sessionId` at `eventTime`, at Kafka offset `offset` of topic audio. */
+function audio(offset: number, sessionId: string, eventTime: number, endOfStream = false): Rec {
+  return {
+    value: {
+      kind: 'audio',
+      value: { sessionId, seq: offset, eventTime, sampleRate: 16000, encoding: 'S16LE', samples: Buffer.alloc(4), endOfStream },
+    },
+    position: position('audio', offset),
+  };
+}
+
+function video(offset: number, sessionId: string, eventTime: number, endOfStream = false): Rec {
+  return {
+    value: {
+      kind: 'video',
+      value: {
+        sessionId,
+        seq: offset,
+        eventTime,
+        format: 'FEATURES',
+        width: 0,
+        height: 0,
+        data: Buffer.alloc(0),
+        features: [0.5],
+        featureSet: 'test',
+        facePresent: true,
+        endOfStream,
+      },
+    },
+    position: position('video', offset),
+  };
+}
+
+function segment(
+  offset: number,
+  sessionId: string,
+  segmentId: string,
+  eventTime: number,
+  endTime: number,
+  text: string,
+  isFinal = true,
+): Rec {
+  const value: TranscriptSegment = {
+    sessionId,
+    segmentId,
+    eventTime,
+    endTime,
+    text,
+    words: text.split(' ').map((word, i) => ({ word, start: eventTime + i * 100, end: eventTime + i * 100 + 90, confidence: 0.9 })),
+    isFinal,
+    speaker: 'spk0',
+    channel: 0,
+    language: 'en',
+    endOfStream: false,
+  };
+  return { value: { kind: 'transcript', value }, position: position('transcript', offset) };
+}
+
+// ---- brief event form for marbles ----------------------------------------------------------
+
+/**
+ * One line per event: `s1 [0,3000) a@0 v@0 t:seg=text | 1,2` for a window (content by modality in
+ * window order, then the offsets in `positions`), `assigned 1 x3` (+ ` missed 2`), `late 1`,
+ * `rejected 1 CODE`, `expired s1 @3000`.
+ */
+function brief(event: WindowEvent): string {
+  switch (event.type) {
+    case 'window': {
+      const w = event.window;
+      const content = [
+        ...w.audio.map((a) => `a@${a.eventTime}`),
+        ...w.video.map((v) => `v@${v.eventTime}`),
+        ...w.transcript.map((t) => `t:${t.segmentId}=${t.text}`),
+      ];
+      return `${w.sessionId} [${w.start},${w.end}) ${content.join(' ')} | ${w.positions.map((p) => p.offset).join(',')}`;
+    }
+    case 'assigned':
+      return `assigned ${event.position?.offset} x${event.windows}${event.missedWindows > 0 ? ` missed ${event.missedWindows}` : ''}`;
+    case 'late':
+      return `late ${event.record.position?.offset}`;
+    case 'rejected':
+      return `rejected ${event.record.position?.offset} ${event.code}`;
+    case 'expired':
+      return `expired ${event.sessionId} @${event.lastEventTime}`;
+  }
+}
+
+/** Small windows for readable tests: W = 3 s, H = 1 s, no lateness. */
+const SMALL: SessionWindowOptions = { sizeMs: 3000, hopMs: 1000, allowedLatenessMs: 0, idleTimeoutMs: 1000 };
+
+/**
+ * Runs `input` (values from `records`) through sessionWindows(options) on virtual time and
+ * expects `expected` in brief form; returns the stats the run filled in.
+ */
+function expectWindows(
+  input: string,
+  records: Record<string, Rec>,
+  options: SessionWindowOptions,
+  expected: string,
+  values: Record<string, string>,
+  error?: unknown,
+): WindowStats {
+  const stats = createWindowStats();
+  const scheduler = new TestScheduler((actual, wanted) => assert.deepEqual(actual, wanted));
+  scheduler.run(({ cold, expectObservable }) => {
+    const output = cold(input, records, error).pipe(
+      sessionWindows({ ...options, stats, now: () => scheduler.now() }, scheduler),
+      map(brief),
+    );
+    expectObservable(output).toBe(expected, values, error);
+  });
+  return stats;
+}
+
+// ---- tests ---------------------------------------------------------------------------------
+
+describe('windowsContaining / windowsOverlapping', () => {
+  it('gives the W/H windows [kH, kH+W) with start <= t < end, earliest first', () => {
+    assert.deepEqual(windowsContaining(2500, 3000, 1000), [
+      { start: 0, end: 3000 },
+      { start: 1000, end: 4000 },
+      { start: 2000, end: 5000 },
+    ]);
+    // A boundary instant opens a window and is outside the one ending there.
+    assert.deepEqual(
+      windowsContaining(3000, 3000, 1000).map((w) => w.start),
+      [1000, 2000, 3000],
+    );
+    assert.deepEqual(
+      windowsContaining(-1, 3000, 1000).map((w) => w.start),
+      [-3000, -2000, -1000],
+    );
+    assert.equal(windowsContaining(1_700_000_000_123, 6000, 1000).length, 6);
+  });
+
+  it('gives every window a span [from, to) overlaps; an empty span is an instant', () => {
+    assert.deepEqual(
+      windowsOverlapping(1000, 2000, 3000, 1000).map((w) => w.start),
+      [-1000, 0, 1000],
+    );
+    assert.deepEqual(
+      windowsOverlapping(500, 2500, 3000, 1000).map((w) => w.start),
+      [-2000, -1000, 0, 1000, 2000],
+    );
+    assert.deepEqual(windowsOverlapping(700, 700, 3000, 1000), windowsContaining(700, 3000, 1000));
+  });
+});
+
+describe('sessionWindows', () => {
+  it('window boundaries and membership: a record joins every window with start <= t < end', () => {
+    const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 1000), c: audio(3, 's1', 2500), d: audio(4, 's1', 3000) };
+    expectWindows(
+      'a 9ms b 9ms c 9ms d 9ms |',
+      records,
+      { ...SMALL, allowedLatenessMs: 10_000 },
+      'a 9ms b 9ms c 9ms d 9ms (uvwxyzE|)',
+      {
+        a: 'assigned 1 x3',
+        b: 'assigned 2 x3',
+        c: 'assigned 3 x3',
+        d: 'assigned 4 x3',
+        u: 's1 [-2000,1000) a@0 | 1',
+        v: 's1 [-1000,2000) a@0 a@1000 | 1,2',
+        w: 's1 [0,3000) a@0 a@1000 a@2500 | 1,2,3',
+        x: 's1 [1000,4000) a@1000 a@2500 a@3000 | 2,3,4',
+        y: 's1 [2000,5000) a@2500 a@3000 | 3,4',
+        z: 's1 [3000,6000) a@3000 | 4',
+        E: 'expired s1 @3000',
+      },
+    );
+  });
+
+  it('watermark closing: a window is emitted once max event time - lateness reaches its end; empty windows never', () => {
+    const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 1000), c: audio(3, 's1', 10_000) };
+    const stats = expectWindows(
+      'a 9ms b 9ms c 9ms |',
+      records,
+      SMALL,
+      'a 9ms (bu) 6ms (cvwx) 4ms (pqrE|)',
+      {
+        a: 'assigned 1 x3',
+        b: 'assigned 2 x3',
+        c: 'assigned 3 x3',
+        u: 's1 [-2000,1000) a@0 | 1',
+        v: 's1 [-1000,2000) a@0 a@1000 | 1,2',
+        w: 's1 [0,3000) a@0 a@1000 | 1,2',
+        x: 's1 [1000,4000) a@1000 | 2',
+        p: 's1 [8000,11000) a@10000 | 3',
+        q: 's1 [9000,12000) a@10000 | 3',
+        r: 's1 [10000,13000) a@10000 | 3',
+        E: 'expired s1 @10000',
+      },
+    );
+    assert.equal(stats.windowsEmitted, 7);
+  });
+
+  it('allowed lateness: a record older than the max event time by less than the lateness still joins all its windows', () => {
+    const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 3000), c: audio(3, 's1', 2500) };
+    const stats = expectWindows(
+      'a 9ms b 9ms c 9ms |',
+      records,
+      { ...SMALL, allowedLatenessMs: 1000 },
+      'a 9ms (buv) 5ms c 9ms (wxyzE|)',
+      {
+        a: 'assigned 1 x3',
+        b: 'assigned 2 x3',
+        c: 'assigned 3 x3',
+        u: 's1 [-2000,1000) a@0 | 1',
+        v: 's1 [-1000,2000) a@0 | 1',
+        w: 's1 [0,3000) a@0 a@2500 | 1,3',
+        x: 's1 [1000,4000) a@2500 a@3000 | 2,3',
+        y: 's1 [2000,5000) a@2500 a@3000 | 2,3',
+        z: 's1 [3000,6000) a@3000 | 2',
+        E: 'expired s1 @3000',
+      },
+    );
+    assert.equal(stats.late, 0);
+    assert.equal(stats.partiallyLate, 0);
+  });
+
+  it('late side output: a record whose windows have all closed is emitted as late, never dropped', () => {
+    const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 5000), c: audio(3, 's1', 1000) };
+    const stats = expectWindows(
+      'a 9ms b 9ms c 9ms |',
+      records,
+      SMALL,
+      'a 9ms (buvw) 4ms c 9ms (xyzE|)',
+      {
+        a: 'assigned 1 x3',
+        b: 'assigned 2 x3',
+        c: 'late 3',
+        u: 's1 [-2000,1000) a@0 | 1',
+        v: 's1 [-1000,2000) a@0 | 1',
+        w: 's1 [0,3000) a@0 | 1',
+        x: 's1 [3000,6000) a@5000 | 2',
+        y: 's1 [4000,7000) a@5000 | 2',
+        z: 's1 [5000,8000) a@5000 | 2',
+        E: 'expired s1 @5000',
+      },
+    );
+    assert.equal(stats.late, 1);
+    assert.equal(stats.records, 3);
+  });
+
+  it('late events say which windows had closed', async () => {
+    const events = await run([audio(1, 's1', 0), audio(2, 's1', 5000), audio(3, 's1', 1000)], SMALL);
+    const late = events.find((e) => e.type === 'late');
+    assert.ok(late?.type === 'late');
+    assert.match(late.reason, /all 3 windows of session s1 containing event time 1000 have closed/);
+    assert.deepEqual(late.record, audio(3, 's1', 1000));
+  });
+
+  it('partially late: a record that missed some closed windows joins the open ones and is counted', () => {
+    const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 3000), c: audio(3, 's1', 1500) };
+    const stats = expectWindows(
+      'a 9ms b 9ms c 9ms |',
+      records,
+      SMALL,
+      'a 9ms (buvw) 4ms c 9ms (xyzE|)',
+      {
+        a: 'assigned 1 x3',
+        b: 'assigned 2 x3',
+        c: 'assigned 3 x1 missed 2',
+        u: 's1 [-2000,1000) a@0 | 1',
+        v: 's1 [-1000,2000) a@0 | 1',
+        w: 's1 [0,3000) a@0 | 1',
+        x: 's1 [1000,4000) a@1500 a@3000 | 2,3',
+        y: 's1 [2000,5000) a@3000 | 2',
+        z: 's1 [3000,6000) a@3000 | 2',
+        E: 'expired s1 @3000',
+      },
+    );
+    assert.equal(stats.partiallyLate, 1);
+    assert.equal(stats.late, 0);
+  });
+
+  it('out-of-range rejection: bad or far-off event times and missing session ids are rejected, the watermark stays', () => {
+    const missing = audio(6, '', 0);
+    const records = {
+      a: audio(1, 's1', 0),
+      b: audio(2, 's1', 20_000),
+      c: audio(3, 's1', -20_000),
+      t: segment(4, 's1', 'seg', 2000, 1000, 'backwards'),
+      n: audio(5, 's1', Number.NaN),
+      m: missing,
+    };
+    const stats = expectWindows(
+      'a 9ms b 9ms c 9ms t 9ms n 9ms m 9ms |',
+      records,
+      { ...SMALL, maxEventTimeSkewMs: 10_000 },
+      'a 9ms b 9ms c 9ms t 9ms n 9ms m 9ms (uvwE|)',
+      {
+        a: 'assigned 1 x3',
+        b: 'rejected 2 TIME_OUT_OF_RANGE',
+        c: 'rejected 3 TIME_OUT_OF_RANGE',
+        t: 'rejected 4 TIME_OUT_OF_RANGE',
+        n: 'rejected 5 TIME_OUT_OF_RANGE',
+        m: 'rejected 6 MISSING_SESSION_ID',
+        u: 's1 [-2000,1000) a@0 | 1',
+        v: 's1 [-1000,2000) a@0 | 1',
+        w: 's1 [0,3000) a@0 | 1',
+        E: 'expired s1 @0',
+      },
+    );
+    assert.deepEqual(stats.rejectedByCode, { TIME_OUT_OF_RANGE: 4, SESSION_FULL: 0, MISSING_SESSION_ID: 1 });
+  });
+
+  it('rejection reasons name the offending value and the limit', async () => {
+    const events = await run(
+      [audio(1, 's1', 0), audio(2, 's1', 20_000), segment(3, 's1', 'seg-9', 2000, 1000, 'x'), audio(4, '', 0)],
+      { ...SMALL, maxEventTimeSkewMs: 10_000 },
+    );
+    const reasons = events.flatMap((e) => (e.type === 'rejected' ? [e.reason] : []));
+    assert.match(reasons[0] ?? '', /eventTime 20000 is 20000 ms from session s1's max event time 0, over maxEventTimeSkewMs=10000/);
+    assert.match(reasons[1] ?? '', /segment seg-9 ends \(endTime 1000\) before it starts \(eventTime 2000\)/);
+    assert.match(reasons[2] ?? '', /audio record has no session id \(got ""\)/);
+  });
+
+  it('session cap: records beyond maxRecordsPerSession are rejected SESSION_FULL, and the session still drains', () => {
+    const records = {
+      a: audio(1, 's1', 0),
+      b: audio(2, 's1', 100),
+      c: audio(3, 's1', 200),
+      d: audio(4, 's1', 5000),
+      e: audio(5, 's1', 5100),
+    };
+    const stats = expectWindows(
+      'a 9ms b 9ms c 9ms d 9ms e 9ms |',
+      records,
+      { ...SMALL, maxRecordsPerSession: 2 },
+      'a 9ms b 9ms c 9ms (duvw) 4ms e 9ms (xyzE|)',
+      {
+        a: 'assigned 1 x3',
+        b: 'assigned 2 x3',
+        c: 'rejected 3 SESSION_FULL',
+        d: 'rejected 4 SESSION_FULL',
+        e: 'assigned 5 x3',
+        u: 's1 [-2000,1000) a@0 a@100 | 1,2',
+        v: 's1 [-1000,2000) a@0 a@100 | 1,2',
+        w: 's1 [0,3000) a@0 a@100 | 1,2',
+        x: 's1 [3000,6000) a@5100 | 5',
+        y: 's1 [4000,7000) a@5100 | 5',
+        z: 's1 [5000,8000) a@5100 | 5',
+        E: 'expired s1 @5100',
+      },
+    );
+    assert.equal(stats.rejectedByCode.SESSION_FULL, 2);
+    assert.equal(stats.bufferedRecords, 0);
+  });
+
+  it('idle expiry: a session without records for idleTimeoutMs of scheduler time is flushed and freed', () => {
+    const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 1000) };
+    const stats = expectWindows(
+      'a 9ms b 39ms |',
+      records,
+      { ...SMALL, idleTimeoutMs: 25 },
+      'a 9ms (bu) 21ms (vwxE) 9ms |',
+      {
+        a: 'assigned 1 x3',
+        b: 'assigned 2 x3',
+        u: 's1 [-2000,1000) a@0 | 1',
+        v: 's1 [-1000,2000) a@0 a@1000 | 1,2',
+        w: 's1 [0,3000) a@0 a@1000 | 1,2',
+        x: 's1 [1000,4000) a@1000 | 2',
+        E: 'expired s1 @1000',
+      },
+    );
+    assert.equal(stats.expiredSessions, 1);
+    assert.equal(stats.openSessions, 0);
+  });
+
+  it('after expiry, stragglers for emitted windows are late and newer records re-open the session', () => {
+    const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 1000), c: audio(3, 's1', 500), d: audio(4, 's1', 3500) };
+    expectWindows(
+      'a 9ms b 39ms c 9ms d 9ms |',
+      records,
+      { ...SMALL, idleTimeoutMs: 25 },
+      'a 9ms (bu) 21ms (vwxE) 9ms c 9ms d 9ms (yzF|)',
+      {
+        a: 'assigned 1 x3',
+        b: 'assigned 2 x3',
+        c: 'late 3',
+        d: 'assigned 4 x2 missed 1',
+        u: 's1 [-2000,1000) a@0 | 1',
+        v: 's1 [-1000,2000) a@0 a@1000 | 1,2',
+        w: 's1 [0,3000) a@0 a@1000 | 1,2',
+        x: 's1 [1000,4000) a@1000 | 2',
+        E: 'expired s1 @1000',
+        y: 's1 [2000,5000) a@3500 | 4',
+        z: 's1 [3000,6000) a@3500 | 4',
+        F: 'expired s1 @3500',
+      },
+    );
+  });
+
+  it('endOfStream flush: once every modality of the session has ended, all its windows are emitted and it expires', () => {
+    const records = { a: audio(1, 's1', 0), v: video(2, 's1', 0), A: audio(3, 's1', 500, true), V: video(4, 's1', 600, true) };
+    const all = 'a@0 a@500 v@0 v@600 | 1,2,3,4';
+    const stats = expectWindows('a 9ms v 9ms A 9ms V 9ms |', records, SMALL, 'a 9ms v 9ms A 9ms (VxyzE) 3ms |', {
+      a: 'assigned 1 x3',
+      v: 'assigned 2 x3',
+      A: 'assigned 3 x3',
+      V: 'assigned 4 x3',
+      x: `s1 [-2000,1000) ${all}`,
+      y: `s1 [-1000,2000) ${all}`,
+      z: `s1 [0,3000) ${all}`,
+      E: 'expired s1 @600',
+    });
+    assert.equal(stats.expiredSessions, 1);
+    assert.equal(stats.openSessions, 0);
+  });
+
+  it("endOfStream policy 'any' flushes on the first modality's end; the other's tail is then late", () => {
+    const records = { a: audio(1, 's1', 0), v: video(2, 's1', 0), A: audio(3, 's1', 500, true), V: video(4, 's1', 600, true) };
+    const some = 'a@0 a@500 v@0 | 1,2,3';
+    expectWindows('a 9ms v 9ms A 9ms V 9ms |', records, { ...SMALL, endOfStream: 'any' }, 'a 9ms v 9ms (AxyzE) 3ms V 9ms |', {
+      a: 'assigned 1 x3',
+      v: 'assigned 2 x3',
+      A: 'assigned 3 x3',
+      V: 'late 4',
+      x: `s1 [-2000,1000) ${some}`,
+      y: `s1 [-1000,2000) ${some}`,
+      z: `s1 [0,3000) ${some}`,
+      E: 'expired s1 @500',
+    });
+  });
+
+  it('completion flush: when the source completes every session is flushed in turn, then the output completes', () => {
+    const records = { a: audio(1, 's1', 0), b: audio(2, 's2', 7000) };
+    expectWindows('a 9ms b 9ms |', records, SMALL, 'a 9ms b 9ms (uvwExyzF|)', {
+      a: 'assigned 1 x3',
+      b: 'assigned 2 x3',
+      u: 's1 [-2000,1000) a@0 | 1',
+      v: 's1 [-1000,2000) a@0 | 1',
+      w: 's1 [0,3000) a@0 | 1',
+      E: 'expired s1 @0',
+      x: 's2 [5000,8000) a@7000 | 2',
+      y: 's2 [6000,9000) a@7000 | 2',
+      z: 's2 [7000,10000) a@7000 | 2',
+      F: 'expired s2 @7000',
+    });
+  });
+
+  it('multiple sessions are independent and interleaved: each has its own watermark and windows', () => {
+    const records = { a: audio(1, 's1', 0), b: audio(2, 's2', 50_000), c: audio(3, 's1', 1000), d: audio(4, 's2', 53_000) };
+    expectWindows('a 9ms b 9ms c 9ms d 9ms |', records, SMALL, 'a 9ms b 9ms (cu) 6ms (dpqr) 4ms (vwxEstzF|)', {
+      a: 'assigned 1 x3',
+      b: 'assigned 2 x3',
+      c: 'assigned 3 x3',
+      d: 'assigned 4 x3',
+      u: 's1 [-2000,1000) a@0 | 1',
+      p: 's2 [48000,51000) a@50000 | 2',
+      q: 's2 [49000,52000) a@50000 | 2',
+      r: 's2 [50000,53000) a@50000 | 2',
+      v: 's1 [-1000,2000) a@0 a@1000 | 1,3',
+      w: 's1 [0,3000) a@0 a@1000 | 1,3',
+      x: 's1 [1000,4000) a@1000 | 3',
+      E: 'expired s1 @1000',
+      s: 's2 [51000,54000) a@53000 | 4',
+      t: 's2 [52000,55000) a@53000 | 4',
+      z: 's2 [53000,56000) a@53000 | 4',
+      F: 'expired s2 @53000',
+    });
+  });
+
+  it('transcript overlap: a segment [eventTime, endTime) joins, whole, every window it overlaps', () => {
+    const records = {
+      t: segment(1, 's1', 'seg1', 500, 2500, 'so glad'),
+      u: segment(2, 's1', 'seg2', 1000, 2000, 'really'),
+      a: audio(3, 's1', 2000),
+    };
+    expectWindows(
+      't 9ms u 9ms a 9ms |',
+      records,
+      { ...SMALL, allowedLatenessMs: 10_000 },
+      't 9ms u 9ms a 9ms (pqrswE|)',
+      {
+        t: 'assigned 1 x5',
+        u: 'assigned 2 x3',
+        a: 'assigned 3 x3',
+        p: 's1 [-2000,1000) t:seg1=so glad | 1',
+        q: 's1 [-1000,2000) t:seg1=so glad t:seg2=really | 1,2',
+        r: 's1 [0,3000) a@2000 t:seg1=so glad t:seg2=really | 1,2,3',
+        s: 's1 [1000,4000) a@2000 t:seg1=so glad t:seg2=really | 1,2,3',
+        w: 's1 [2000,5000) a@2000 t:seg1=so glad | 1,3',
+        E: 'expired s1 @2000',
+      },
+    );
+  });
+
+  it('interim replacement: a later segment with the same id replaces the earlier in open windows; positions stay', () => {
+    const records = {
+      i: segment(1, 's1', 'seg1', 0, 1000, 'helo', false),
+      f: segment(2, 's1', 'seg1', 0, 1200, 'hello', true),
+      j: segment(3, 's1', 'seg1', 0, 1000, 'hel', false),
+    };
+    const stats = expectWindows(
+      'i 9ms f 9ms j 9ms |',
+      records,
+      { ...SMALL, allowedLatenessMs: 10_000 },
+      'i 9ms f 9ms j 9ms (pqrsE|)',
+      {
+        i: 'assigned 1 x3',
+        f: 'assigned 2 x4',
+        j: 'assigned 3 x3',
+        p: 's1 [-2000,1000) t:seg1=hello | 1,2,3',
+        q: 's1 [-1000,2000) t:seg1=hello | 1,2,3',
+        r: 's1 [0,3000) t:seg1=hello | 1,2,3',
+        s: 's1 [1000,4000) t:seg1=hello | 2',
+        E: 'expired s1 @0',
+      },
+    );
+    // The interim gave way to the final; the interim arriving after the final lost to it.
+    assert.equal(stats.superseded, 2);
+  });
+
+  it('a window whose every record was replaced is still emitted, empty, so its positions get settled', () => {
+    const records = { i: segment(1, 's1', 'seg1', 0, 2500, 'long guess', false), f: segment(2, 's1', 'seg1', 0, 500, 'no', true) };
+    expectWindows('i 9ms f 9ms |', records, { ...SMALL, allowedLatenessMs: 10_000 }, 'i 9ms f 9ms (pqrswE|)', {
+      i: 'assigned 1 x5',
+      f: 'assigned 2 x3',
+      p: 's1 [-2000,1000) t:seg1=no | 1,2',
+      q: 's1 [-1000,2000) t:seg1=no | 1,2',
+      r: 's1 [0,3000) t:seg1=no | 1,2',
+      s: 's1 [1000,4000)  | 1',
+      w: 's1 [2000,5000)  | 1',
+      E: 'expired s1 @0',
+    });
+  });
+
+  it('a closed window is a full SessionWindow: records in event-time order per modality, closedAt from now()', () => {
+    const records = { a: audio(1, 's1', 2000), v: video(2, 's1', 1500), b: audio(3, 's1', 1000), c: audio(4, 's1', 4000) };
+    const scheduler = new TestScheduler((actual, wanted) => assert.deepEqual(actual, wanted));
+    scheduler.run(({ cold, expectObservable }) => {
+      const output = cold('a 9ms v 9ms b 9ms c 9ms |', records).pipe(
+        sessionWindows({ ...SMALL, allowedLatenessMs: 1000, now: () => 1_000_000 + scheduler.now() }, scheduler),
+      );
+      const window = (start: number, closedAt: number, audio: Rec[], video: Rec[], arrived: Rec[]) => ({
+        type: 'window',
+        window: {
+          sessionId: 's1',
+          start,
+          end: start + 3000,
+          audio: audio.map((r) => r.value.value),
+          video: video.map((r) => r.value.value),
+          transcript: [],
+          positions: arrived.map((r) => r.position),
+          closedAt,
+        },
+      });
+      const assigned = (r: Rec) => ({ type: 'assigned', sessionId: 's1', position: r.position, windows: 3, missedWindows: 0 });
+      const { a, v, b, c } = records;
+      expectObservable(output).toBe('a 9ms v 9ms b 9ms (cxy) 5ms (zpqrE|)', {
+        a: assigned(a),
+        v: assigned(v),
+        b: assigned(b),
+        c: assigned(c),
+        // c moves the watermark to 3000 at frame 30; the rest close when the source completes at 40.
+        x: window(-1000, 1_000_030, [b], [v], [v, b]),
+        y: window(0, 1_000_030, [b, a], [v], [a, v, b]),
+        z: window(1000, 1_000_040, [b, a], [v], [a, v, b]),
+        p: window(2000, 1_000_040, [a, c], [], [a, c]),
+        q: window(3000, 1_000_040, [c], [], [c]),
+        r: window(4000, 1_000_040, [c], [], [c]),
+        E: { type: 'expired', sessionId: 's1', lastEventTime: 4000 },
+      });
+    });
+  });
+
+  it('errors propagate and drop the open windows; unsubscribing frees every session', () => {
+    const stats = expectWindows('a 9ms #', { a: audio(1, 's1', 0) }, SMALL, 'a 9ms #', { a: 'assigned 1 x3' }, new Error('broker gone'));
+    assert.equal(stats.openSessions, 0);
+    assert.equal(stats.bufferedRecords, 0);
+
+    const after = createWindowStats();
+    const scheduler = new TestScheduler((actual, wanted) => assert.deepEqual(actual, wanted));
+    scheduler.run(({ cold, expectObservable }) => {
+      const output = cold('a 9ms b 9ms |', { a: audio(1, 's1', 0), b: audio(2, 's2', 0) }).pipe(
+        sessionWindows({ ...SMALL, stats: after, idleTimeoutMs: 5 }, scheduler),
+        map(brief),
+      );
+      // Unsubscribed at 3, before s1's idle timer (5) would fire: no expiry is emitted.
+      expectObservable(output, '^ 2ms !').toBe('a', { a: 'assigned 1 x3' });
+    });
+    assert.equal(after.openSessions, 0);
+    assert.equal(after.bufferedRecords, 0);
+    assert.equal(after.expiredSessions, 0);
+  });
+
+  it('commit accounting: every record gets one disposition and each position is in exactly `assigned.windows` windows', async () => {
+    const random = seeded(42);
+    const records: Rec[] = [];
+    for (let offset = 0; offset < 3000; offset++) {
+      const sessionId = `s${Math.floor(random() * 5)}`;
+      const t = Math.floor(random() * 40_000) + (random() < 0.02 ? 4_000_000 : 0);
+      const kind = random();
+      const eos = random() < 0.01;
+      const rec =
+        kind < 0.4
+          ? audio(offset, sessionId, t, eos)
+          : kind < 0.7
+            ? video(offset, sessionId, t, eos)
+            : segment(offset, sessionId, `seg${Math.floor(random() * 50)}`, t, t + Math.floor(random() * 4000), 'w', random() < 0.5);
+      records.push(rec);
+    }
+    const stats = createWindowStats();
+    const events = await run(records, { sizeMs: 6000, hopMs: 1000, allowedLatenessMs: 2000, maxRecordsPerSession: 200, stats });
+
+    const expected = new Map<string, number>();
+    const seen = new Map<string, number>();
+    let dispositions = 0;
+    const lastEnd = new Map<string, number>();
+    for (const e of events) {
+      if (e.type === 'assigned') {
+        dispositions++;
+        assert.ok(e.windows >= 1);
+        assert.ok(!expected.has(e.position!.offset), 'a position is assigned once');
+        expected.set(e.position!.offset, e.windows);
+      } else if (e.type === 'late' || e.type === 'rejected') {
+        dispositions++;
+        expected.set(e.record.position!.offset, 0);
+      } else if (e.type === 'window') {
+        const { sessionId, end, positions } = e.window;
+        assert.ok(end > (lastEnd.get(sessionId) ?? -Infinity), `windows of ${sessionId} come in end order, once each`);
+        lastEnd.set(sessionId, end);
+        for (const p of positions) {
+          assert.ok(expected.has(p.offset), 'a disposition comes before any window holding the record');
+          seen.set(p.offset, (seen.get(p.offset) ?? 0) + 1);
+        }
+      }
+    }
+    assert.equal(dispositions, records.length);
+    for (const [offset, windows] of expected) assert.equal(seen.get(offset) ?? 0, windows, `offset ${offset}`);
+    assert.equal(stats.records, stats.assigned + stats.late + stats.rejected);
+    assert.ok(stats.late > 0 && stats.partiallyLate > 0 && stats.rejected > 0 && stats.superseded > 0);
+    assert.equal(stats.openSessions, 0);
+    assert.equal(stats.bufferedRecords, 0);
+  });
+
+  it('config validation: each bad option is refused with a message naming it and its value', () => {
+    const refuses = (options: Record<string, unknown>, message: RegExp) =>
+      assert.throws(() => sessionWindows(options as SessionWindowOptions), (err: unknown) => err instanceof WindowOptionsError && message.test(err.message));
+    refuses({ sizeMs: 6500 }, /sizeMs must be a multiple of hopMs .* got sizeMs=6500, hopMs=1000; use e\.g\. sizeMs=6000 or 7000/);
+    refuses({ hopMs: 0 }, /hopMs must be an integer >= 1 .*got 0/);
+    refuses({ sizeMs: 500, hopMs: 1000 }, /sizeMs must be a multiple of hopMs .*got sizeMs=500, hopMs=1000/);
+    refuses({ sizeMs: 2_000_000, hopMs: 1000 }, /at most 1000, got sizeMs=2000000, hopMs=1000; raise hopMs/);
+    refuses({ allowedLatenessMs: -1 }, /allowedLatenessMs must be an integer >= 0 .*got -1/);
+    refuses({ idleTimeoutMs: 1.5 }, /idleTimeoutMs must be an integer >= 1 .*got 1\.5/);
+    refuses({ maxRecordsPerSession: 0 }, /maxRecordsPerSession must be an integer >= 1 .*got 0/);
+    refuses({ maxEventTimeSkewMs: 5000 }, /maxEventTimeSkewMs must be an integer >= 7000 .*got 5000/);
+    refuses({ endOfStream: 'first' }, /endOfStream must be 'all-modalities' or 'any', got "first"/);
+    refuses({ hopMS: 1000 }, /unknown option "hopMS"; known options: sizeMs, hopMs/);
+    refuses({ now: 5 }, /now must be a function/);
+  });
+
+  it('defaults: W 6 s, H 1 s, lateness 1 s, idle 30 s, skew 1 h, 20 000 records a session', () => {
+    const config = resolveWindowOptions();
+    assert.deepEqual(
+      { ...config, now: undefined, stats: undefined },
+      { ...DEFAULT_WINDOW_OPTIONS, now: undefined, stats: undefined },
+    );
+    assert.deepEqual(DEFAULT_WINDOW_OPTIONS, {
+      sizeMs: 6000,
+      hopMs: 1000,
+      allowedLatenessMs: 1000,
+      idleTimeoutMs: 30_000,
+      maxEventTimeSkewMs: 3_600_000,
+      maxRecordsPerSession: 20_000,
+      endOfStream: 'all-modalities',
+    });
+    assert.equal(resolveWindowOptions({ sizeMs: undefined }).sizeMs, 6000);
+  });
+});
+
+// ---- helpers for whole-event assertions ----------------------------------------------------
+
+/** All events for `records` pushed synchronously (no timer fires), collected. */
+function run(records: Rec[], options: SessionWindowOptions): Promise<WindowEvent[]> {
+  return lastValueFrom(from(records).pipe(sessionWindows(options), toArray()) as Observable<WindowEvent[]>);
+}
+
+/** A small deterministic PRNG (mulberry32) so the property test is reproducible. */
+function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
