@@ -1,0 +1,16 @@
+/** The Kafka adapter: the only place that imports kafkajs. */
+export { createKafka, type KafkaConnectionOptions } from './client.js';
+export { createInputConsumer, type InputConsumerOptions } from './consumer.js';
+export { createKafkaSource, type KafkaSource, type KafkaSourceOptions } from './source.js';
+export { createCommitter, type Committer, type CommitterOptions } from './committer.js';
+export {
+  buildDeadLetter,
+  createIdempotentProducer,
+  createKafkaSink,
+  DEFAULT_DEAD_LETTER_VALUE_BYTES,
+  type DeadLetterOptions,
+  type KafkaSink,
+  type KafkaSinkOptions,
+} from './sink.js';
+export { ensureTopics, inputKindOf, inputTopics, topicNames, TOPIC_RECORD_KIND, type TopicConfig, type TopicNames, type TopicRole } from './topics.js';
+export { createTransportStats, type TransportStats } from './stats.js';

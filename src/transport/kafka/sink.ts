@@ -1,0 +1,110 @@
+/**
+ * Writes Avro records (Confluent wire format) to Kafka with an idempotent producer, keyed by
+ * session id so one session stays on one partition and in order. Used for the scores, dead-letter
+ * and late topics.
+ *
+ * Dead letters carry the original record's bytes cut to `maxDeadLetterValueBytes` (default
+ * 64 KiB): the original may be up to the input limit (1 MiB), and the whole dead letter must
+ * still fit under the broker's message size limit (1 MiB by default).
+ */
+import type { Kafka, Message, Producer } from 'kafkajs';
+import { createCodec, type Codec, type RecordKind, type RecordTypes } from '../../schemas/codec.js';
+import type { DeadLetter, DeadLetterCode, Score } from '../../schemas/records.js';
+import { silentLogger, type Logger } from '../../log.js';
+import type { RawRecord } from '../types.js';
+import { createTransportStats, type TransportStats } from './stats.js';
+import type { TopicNames } from './topics.js';
+
+export const DEFAULT_DEAD_LETTER_VALUE_BYTES = 64 * 1024;
+const MAX_REASON_CHARS = 4096;
+
+/** An idempotent producer: no duplicates from retries, per-partition order kept (one request in flight). */
+export function createIdempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+}
+
+export interface DeadLetterOptions {
+  maxValueBytes?: number;
+  sessionId?: string | null;
+  /** Wall-clock ms the record was routed; default now. */
+  at?: number;
+}
+
+/** The dead-letter record for a raw input record, its key and value cut to `maxValueBytes`. */
+export function buildDeadLetter(raw: RawRecord, code: DeadLetterCode, reason: string, options: DeadLetterOptions = {}): DeadLetter {
+  const max = options.maxValueBytes ?? DEFAULT_DEAD_LETTER_VALUE_BYTES;
+  const cut = (b: Buffer | null) => (b && b.length > max ? b.subarray(0, max) : b);
+  let text = reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}...` : reason;
+  if (raw.value && raw.value.length > max) text += ` (value cut to ${max} of ${raw.value.length} bytes)`;
+  return {
+    sourceTopic: raw.topic,
+    partition: raw.partition,
+    offset: raw.offset,
+    key: cut(raw.key),
+    value: cut(raw.value),
+    reason: text,
+    code,
+    sessionId: options.sessionId ?? null,
+    at: options.at ?? Date.now(),
+  };
+}
+
+export interface KafkaSinkOptions {
+  /** A connected producer, ideally from {@link createIdempotentProducer}. */
+  producer: Pick<Producer, 'send'>;
+  topics: Pick<TopicNames, 'scores' | 'deadLetter' | 'late'>;
+  codec?: Codec;
+  maxDeadLetterValueBytes?: number;
+  stats?: TransportStats;
+  logger?: Logger;
+  now?: () => number;
+}
+
+export interface KafkaSink {
+  /** Encodes and writes records of one kind to `topic`, key = their session id; resolves when acknowledged. */
+  send<K extends RecordKind>(topic: string, kind: K, records: readonly RecordTypes[K][]): Promise<void>;
+  sendScores(scores: readonly Score[]): Promise<void>;
+  /** Writes a dead letter for `raw` to the dead-letter topic; resolves with what was written. */
+  deadLetter(raw: RawRecord, code: DeadLetterCode, reason: string, sessionId?: string | null): Promise<DeadLetter>;
+  /** Writes a record that arrived after its windows closed to the late topic (code LATE). */
+  late(raw: RawRecord, reason: string, sessionId?: string | null): Promise<DeadLetter>;
+  readonly stats: TransportStats;
+}
+
+function keyOf(record: unknown): string | Buffer | null {
+  const r = record as { sessionId?: unknown; key?: unknown };
+  if (typeof r.sessionId === 'string') return r.sessionId;
+  return Buffer.isBuffer(r.key) ? r.key : null;
+}
+
+export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
+  const { producer, topics } = options;
+  const codec = options.codec ?? createCodec();
+  const stats = options.stats ?? createTransportStats();
+  const now = options.now ?? Date.now;
+  const maxValueBytes = options.maxDeadLetterValueBytes ?? DEFAULT_DEAD_LETTER_VALUE_BYTES;
+  const log = (options.logger ?? silentLogger).child({ component: 'kafka-sink' });
+
+  async function send<K extends RecordKind>(topic: string, kind: K, records: readonly RecordTypes[K][]): Promise<void> {
+    if (records.length === 0) return;
+    const messages: Message[] = records.map((r) => ({ key: keyOf(r), value: codec.encode(r, kind) }));
+    await producer.send({ topic, messages });
+    stats.produced[topic] = (stats.produced[topic] ?? 0) + records.length;
+  }
+
+  async function divert(topic: string, raw: RawRecord, code: DeadLetterCode, reason: string, sessionId?: string | null): Promise<DeadLetter> {
+    const letter = buildDeadLetter(raw, code, reason, { maxValueBytes, sessionId, at: now() });
+    await send(topic, 'deadLetter', [letter]);
+    stats.deadLettered[code] = (stats.deadLettered[code] ?? 0) + 1;
+    log.debug({ topic: raw.topic, partition: raw.partition, offset: raw.offset, code, reason: letter.reason }, 'record diverted');
+    return letter;
+  }
+
+  return {
+    send,
+    sendScores: (scores) => send(topics.scores, 'score', scores),
+    deadLetter: (raw, code, reason, sessionId) => divert(topics.deadLetter, raw, code, reason, sessionId),
+    late: (raw, reason, sessionId) => divert(topics.late, raw, 'LATE', reason, sessionId),
+    stats,
+  };
+}

@@ -1,0 +1,254 @@
+/**
+ * A kafkajs consumer as an Observable of raw records, with real backpressure.
+ *
+ * The source lends records to the pipeline and counts them until they are given back:
+ * a record is *buffered* from the moment it is emitted until the pipeline calls
+ * `release(record)`, which it must do exactly once per record, when the record has been taken
+ * into the windows, dead-lettered or sent to the late topic (also for records of partitions
+ * revoked meanwhile). At most `maxRecords` records and `maxBytes` bytes are out at once:
+ *
+ * - A fetched record that does not fit is refused: the batch loop stops there without resolving
+ *   its offset, so kafkajs serves it again later; nothing beyond the bound is ever emitted
+ *   (one record is always admitted into an empty buffer, so an oversized one cannot stall it).
+ * - When the buffer is full, every subscribed topic is paused (`consumer.pause([{ topic }])`,
+ *   topic-wide so partitions assigned by a later rebalance start paused too); kafkajs then stops
+ *   fetching. When releases bring it to `resumeRatio` of both limits, the topics are resumed.
+ *
+ * Memory held between Kafka and the windows is thus at most the buffer bounds plus kafkajs's own
+ * fetch buffer (`maxBytes` of the consumer, see consumer.ts). Emission is synchronous inside
+ * kafkajs's `eachBatch`; a downstream that releases synchronously never fills the buffer.
+ *
+ * Offsets: kafkajs auto-commit is off. With a `tracker`, each record is tracked before it is
+ * emitted, and the tracker keeps only the partitions assigned after each rebalance. After a
+ * rebalance kafkajs fetches retained partitions again from the committed offset; records already
+ * emitted are skipped (`redelivered`), since they are still in the pipeline.
+ *
+ * Shutdown: `stop()` completes `records$` and pauses fetching but keeps the consumer in its
+ * group, so the final commit can still run; then stop the committer, then disconnect the
+ * consumer.
+ *
+ * @example
+ * const source = createKafkaSource({ consumer, topics: ['audio'], tracker });
+ * source.records$.pipe(
+ *   map((raw) => decodeOrDeadLetter(raw)),   // release(raw) once windowed or dead-lettered
+ * ).subscribe();
+ */
+import { Observable, type Subscriber } from 'rxjs';
+import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { silentLogger, type Logger } from '../../log.js';
+import type { CommitTracker } from '../commitTracker.js';
+import { partitionKey, rawRecordBytes, type RawRecord, type SourcePosition, type TopicPartition } from '../types.js';
+import { createTransportStats, type TransportStats } from './stats.js';
+
+export interface KafkaSourceOptions {
+  /** A connected consumer that is not running yet; the source subscribes it and runs it. */
+  consumer: Consumer;
+  topics: readonly string[];
+  /** Where a group without committed offsets starts: the earliest offset (true) or the end. Default false. */
+  fromBeginning?: boolean;
+  /** Most records out (emitted, not released) at once. Default 2000. */
+  maxRecords?: number;
+  /** Most bytes (key + value) out at once. Default 64 MiB. */
+  maxBytes?: number;
+  /** Resume when both counts are at or below this fraction of their limits. Default 0.5. */
+  resumeRatio?: number;
+  tracker?: CommitTracker;
+  stats?: TransportStats;
+  logger?: Logger;
+}
+
+export interface KafkaSource {
+  /** Raw records in partition order. Subscribe once: subscribing starts the consumer. */
+  readonly records$: Observable<RawRecord>;
+  /** Gives a record's buffer slot back. Idempotent; unknown positions are ignored. */
+  release(position: SourcePosition): void;
+  /** No more records: completes `records$` and pauses fetching; the consumer stays in the group. */
+  stop(): void;
+  /** Partitions assigned to this consumer by the last rebalance. */
+  assignment(): TopicPartition[];
+  readonly stats: TransportStats;
+}
+
+const positionKey = (p: SourcePosition) => `${p.topic}/${p.partition}@${p.offset}`;
+
+function toRawRecord(topic: string, partition: number, message: KafkaMessage): RawRecord {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key ?? null,
+    value: message.value ?? null,
+    timestamp: Number(message.timestamp),
+  };
+}
+
+export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
+  const { consumer, tracker } = options;
+  const topics = [...new Set(options.topics)];
+  const maxRecords = options.maxRecords ?? 2000;
+  const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  const ratio = options.resumeRatio ?? 0.5;
+  if (topics.length === 0) throw new Error('a Kafka source needs at least one topic, got []');
+  if (!Number.isInteger(maxRecords) || maxRecords < 1) throw new Error(`maxRecords must be a positive integer, got ${maxRecords}`);
+  if (!(maxBytes >= 1)) throw new Error(`maxBytes must be >= 1, got ${maxBytes}`);
+  if (!(ratio >= 0 && ratio < 1)) throw new Error(`resumeRatio must be in [0, 1), got ${ratio}`);
+  const resumeRecords = Math.floor(maxRecords * ratio);
+  const resumeBytes = Math.floor(maxBytes * ratio);
+  const stats = options.stats ?? createTransportStats();
+  const log = (options.logger ?? silentLogger).child({ component: 'kafka-source' });
+
+  /** Records out, by position (count > 1 only if a revoked partition came back while its records were still out). */
+  const outstanding = new Map<string, { bytes: number; count: number }>();
+  /** Per assigned partition, the offset after the last record emitted. */
+  const nextOffset = new Map<string, bigint>();
+  let assigned: TopicPartition[] = [];
+  let subscriber: Subscriber<RawRecord> | null = null;
+  let subscribed = false;
+  let stopped = false;
+  let paused = false;
+
+  const topicList = () => topics.map((topic) => ({ topic }));
+
+  const fits = (bytes: number) =>
+    stats.buffered === 0 || (stats.buffered + 1 <= maxRecords && stats.bufferedBytes + bytes <= maxBytes);
+  const full = () => stats.buffered >= maxRecords || stats.bufferedBytes >= maxBytes;
+  const drained = () => stats.buffered <= resumeRecords && stats.bufferedBytes <= resumeBytes;
+
+  function applyPause(): void {
+    try {
+      consumer.pause(topicList());
+    } catch (err) {
+      // Not running (yet or any more): nothing is being fetched anyway.
+      log.debug({ err }, 'pause skipped');
+    }
+  }
+
+  function pause(): void {
+    if (paused) return;
+    paused = true;
+    stats.isPaused = true;
+    stats.paused++;
+    applyPause();
+    log.debug({ buffered: stats.buffered, bufferedBytes: stats.bufferedBytes }, 'buffer full: fetching paused');
+  }
+
+  function resume(): void {
+    if (!paused || stopped) return;
+    paused = false;
+    stats.isPaused = false;
+    stats.resumed++;
+    try {
+      consumer.resume(topicList());
+    } catch (err) {
+      log.debug({ err }, 'resume skipped');
+    }
+    log.debug({ buffered: stats.buffered, bufferedBytes: stats.bufferedBytes }, 'buffer drained: fetching resumed');
+  }
+
+  function release(position: SourcePosition): void {
+    const key = positionKey(position);
+    const entry = outstanding.get(key);
+    if (!entry) return;
+    if (--entry.count === 0) outstanding.delete(key);
+    stats.buffered--;
+    stats.bufferedBytes -= entry.bytes;
+    if (paused && drained()) resume();
+  }
+
+  function admit(record: RawRecord, bytes: number): void {
+    const key = positionKey(record);
+    const entry = outstanding.get(key);
+    if (entry) entry.count++;
+    else outstanding.set(key, { bytes, count: 1 });
+    stats.buffered++;
+    stats.bufferedBytes += bytes;
+    stats.maxBuffered = Math.max(stats.maxBuffered, stats.buffered);
+    stats.maxBufferedBytes = Math.max(stats.maxBufferedBytes, stats.bufferedBytes);
+  }
+
+  async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
+    const pkey = partitionKey({ topic, partition });
+    for (const message of batch.messages) {
+      if (stopped || !subscriber || !isRunning() || isStale()) return;
+      const offset = BigInt(message.offset);
+      const next = nextOffset.get(pkey);
+      if (next !== undefined && offset < next) {
+        stats.redelivered++;
+        resolveOffset(message.offset);
+        continue;
+      }
+      const record = toRawRecord(topic, partition, message);
+      const bytes = rawRecordBytes(record);
+      if (!fits(bytes)) {
+        // Left unresolved: kafkajs fetches it again from here once resumed.
+        stats.refused++;
+        pause();
+        return;
+      }
+      admit(record, bytes);
+      nextOffset.set(pkey, offset + 1n);
+      tracker?.track(record);
+      stats.consumed++;
+      resolveOffset(message.offset);
+      subscriber.next(record);
+      if (full()) pause();
+      await heartbeat();
+    }
+  }
+
+  function onGroupJoin(memberAssignment: Record<string, number[]>): void {
+    const next = Object.entries(memberAssignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
+    const keep = new Set(next.map(partitionKey));
+    const revoked = assigned.filter((tp) => !keep.has(partitionKey(tp)));
+    for (const key of [...nextOffset.keys()]) if (!keep.has(key)) nextOffset.delete(key);
+    assigned = next;
+    stats.rebalances++;
+    stats.revokedPartitions += revoked.length;
+    tracker?.retain(next);
+    // A consumer restarted after a crash has lost its pause state.
+    if (paused || stopped) applyPause();
+    log.info({ assigned: next.length, revoked: revoked.map(partitionKey) }, 'partitions assigned');
+  }
+
+  const records$ = new Observable<RawRecord>((sub) => {
+    if (subscribed) {
+      sub.error(new Error('a Kafka source can be subscribed only once (it runs its consumer); share() the stream instead'));
+      return;
+    }
+    subscribed = true;
+    subscriber = sub;
+    // Kept for the consumer's life: a rebalance while the pipeline drains after stop() must
+    // still drop revoked partitions from the tracker before the final commit.
+    consumer.on(consumer.events.GROUP_JOIN, (e) => onGroupJoin(e.payload.memberAssignment));
+    const removeCrash = consumer.on(consumer.events.CRASH, (e) => {
+      if (e.payload.restart) log.warn({ err: e.payload.error }, 'consumer crashed; kafkajs restarts it');
+      else subscriber?.error(e.payload.error);
+    });
+    (async () => {
+      await consumer.subscribe({ topics: [...topics], fromBeginning: options.fromBeginning ?? false });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+    })().catch((err: unknown) => subscriber?.error(err));
+    return () => {
+      stopped = true;
+      subscriber = null;
+      removeCrash();
+      applyPause();
+    };
+  });
+
+  return {
+    records$,
+    release,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      applyPause();
+      const sub = subscriber;
+      subscriber = null;
+      sub?.complete();
+    },
+    assignment: () => assigned.slice(),
+    stats,
+  };
+}

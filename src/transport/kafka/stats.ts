@@ -1,0 +1,57 @@
+/**
+ * Counters of the Kafka transport, one plain object shared by the source, committer and sink
+ * and read by metrics and tests. Components only ever increment or set fields.
+ */
+import type { DeadLetterCode } from '../../schemas/records.js';
+
+export interface TransportStats {
+  /** Records handed downstream by the source. */
+  consumed: number;
+  /** Records fetched while the buffer was full; left unresolved, so Kafka serves them again. */
+  refused: number;
+  /** Records served again after a rebalance that had already been handed downstream; skipped. */
+  redelivered: number;
+  /** Times the source paused fetching because its buffer was full, and resumed it. */
+  paused: number;
+  resumed: number;
+  isPaused: boolean;
+  /** Records (and their bytes) handed downstream and not yet released. */
+  buffered: number;
+  bufferedBytes: number;
+  /** The highest `buffered` / `bufferedBytes` seen: evidence the bound held. */
+  maxBuffered: number;
+  maxBufferedBytes: number;
+  /** Successful offset commits, and the last offset committed per `topic/partition`. */
+  commits: number;
+  commitErrors: number;
+  committed: Record<string, string>;
+  /** Records written by the sink, per topic. */
+  produced: Record<string, number>;
+  /** Dead-lettered records by code (late records count under LATE). */
+  deadLettered: Partial<Record<DeadLetterCode, number>>;
+  /** Rebalances seen (group joins) and partitions revoked by them. */
+  rebalances: number;
+  revokedPartitions: number;
+}
+
+export function createTransportStats(): TransportStats {
+  return {
+    consumed: 0,
+    refused: 0,
+    redelivered: 0,
+    paused: 0,
+    resumed: 0,
+    isPaused: false,
+    buffered: 0,
+    bufferedBytes: 0,
+    maxBuffered: 0,
+    maxBufferedBytes: 0,
+    commits: 0,
+    commitErrors: 0,
+    committed: {},
+    produced: {},
+    deadLettered: {},
+    rebalances: 0,
+    revokedPartitions: 0,
+  };
+}

@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CommitTracker } from '../../src/transport/commitTracker.js';
+import { createCommitter } from '../../src/transport/kafka/committer.js';
+import type { TopicPartitionOffset } from '../../src/transport/types.js';
+
+const at = (offset: number, partition = 0) => ({ topic: 'audio', partition, offset: String(offset) });
+
+function fakeConsumer(fail = () => false) {
+  const calls: TopicPartitionOffset[][] = [];
+  return {
+    calls,
+    commitOffsets: async (offsets: TopicPartitionOffset[]) => {
+      await new Promise((r) => setImmediate(r));
+      if (fail()) throw new Error('REBALANCE_IN_PROGRESS');
+      calls.push(offsets);
+    },
+  };
+}
+
+test('commits only partitions whose commit point moved', async () => {
+  const tracker = new CommitTracker();
+  const consumer = fakeConsumer();
+  const committer = createCommitter({ consumer, tracker });
+  tracker.track(at(0, 0));
+  tracker.track(at(0, 1));
+  tracker.settled(at(0, 0));
+  assert.deepEqual(await committer.commitNow(), [at(1, 0), at(0, 1)]);
+  tracker.settled(at(0, 1));
+  assert.deepEqual(await committer.commitNow(), [at(1, 1)]);
+  assert.deepEqual(await committer.commitNow(), []);
+  assert.equal(consumer.calls.length, 2);
+  assert.deepEqual(committer.stats.committed, { 'audio/0': '1', 'audio/1': '1' });
+});
+
+test('commits never overlap, and each one sends the latest commit point', async () => {
+  const tracker = new CommitTracker();
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const calls: TopicPartitionOffset[][] = [];
+  const consumer = {
+    commitOffsets: async (offsets: TopicPartitionOffset[]) => {
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      calls.push(offsets);
+      inFlight--;
+    },
+  };
+  const committer = createCommitter({ consumer, tracker });
+  tracker.track(at(0));
+  tracker.track(at(1));
+  tracker.settled(at(0));
+  const first = committer.commitNow();
+  await new Promise((r) => setTimeout(r, 1)); // first is in flight now
+  tracker.settled(at(1));
+  const second = committer.commitNow();
+  assert.deepEqual(await first, [at(1)]);
+  assert.deepEqual(await second, [at(2)]);
+  assert.deepEqual(calls, [[at(1)], [at(2)]]);
+  assert.equal(maxInFlight, 1);
+});
+
+test('a failed commit is counted and retried by the next one; stop() makes the final commit', async () => {
+  const tracker = new CommitTracker();
+  let failing = true;
+  const consumer = fakeConsumer(() => failing);
+  const committer = createCommitter({ consumer, tracker, intervalMs: 10 });
+  tracker.track(at(5));
+  tracker.settled(at(5));
+  await assert.rejects(committer.commitNow(), /REBALANCE_IN_PROGRESS/);
+  assert.equal(committer.stats.commitErrors, 1);
+  failing = false;
+  committer.start();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(consumer.calls, [[at(6)]]);
+  tracker.track(at(6));
+  tracker.settled(at(6));
+  assert.deepEqual(await committer.stop(), [at(7)]);
+});
+
+test('revoked partitions are not committed', async () => {
+  const tracker = new CommitTracker();
+  const consumer = fakeConsumer();
+  const committer = createCommitter({ consumer, tracker });
+  tracker.track(at(0, 0));
+  tracker.track(at(0, 1));
+  tracker.settled(at(0, 0));
+  tracker.settled(at(0, 1));
+  tracker.revoke([{ topic: 'audio', partition: 1 }]);
+  assert.deepEqual(await committer.commitNow(), [at(1, 0)]);
+});
