@@ -7,7 +7,7 @@
  * 64 KiB): the original may be up to the input limit (1 MiB), and the whole dead letter must
  * still fit under the broker's message size limit (1 MiB by default).
  */
-import type { Kafka, Message, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import { createCodec, type Codec, type RecordKind, type RecordTypes } from '../../schemas/codec.js';
 import type { DeadLetter, DeadLetterCode, Score } from '../../schemas/records.js';
 import { silentLogger, type Logger } from '../../log.js';
@@ -20,7 +20,8 @@ const MAX_REASON_CHARS = 4096;
 
 /** An idempotent producer: no duplicates from retries, per-partition order kept (one request in flight). */
 export function createIdempotentProducer(kafka: Kafka): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  // The default (murmur2, Java-compatible) partitioner, named so kafkajs does not warn about its v2 change.
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
 }
 
 export interface DeadLetterOptions {

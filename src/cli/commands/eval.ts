@@ -1,0 +1,128 @@
+/**
+ * `msa eval --csv FILE`: scores a labelled CSV with the exported model and prints the standard
+ * metrics (a table, or with --json one JSON object on stdout), optionally writing every row's
+ * score. Skipped rows are listed on stderr with the reason and counted, never dropped silently.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { createLogger } from '../../log.js';
+import { evaluateCsv, type EvaluationReport, type ScoredRow } from '../../eval/evaluate.js';
+import { METRIC_KEYS, type Metrics } from '../../eval/metrics.js';
+import { DEFAULT_MAX_CSV_BYTES } from '../../eval/labelledCsv.js';
+
+interface EvalFlags {
+  csv: string;
+  json?: boolean;
+  out?: string;
+  model: string;
+  batch: number;
+  limit?: number;
+  split?: string;
+  textColumn: string;
+  idColumn: string;
+  labelColumn: string;
+  splitColumn: string;
+  provider: 'cpu' | 'cuda';
+  threads?: number;
+  maxBytes: number;
+  logLevel: string;
+}
+
+function positiveInt(what: string) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer ${what}, got "${raw}"`);
+    return n;
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('eval')
+    .description('Score a labelled CSV (id,text,label) with the model and print Acc-2, F1, Acc-5, Acc-7, MAE and Corr')
+    .requiredOption('--csv <file>', 'labelled CSV: id (or video_id + clip_id), text, label; other columns are ignored')
+    .option('--json', 'print one JSON object with the metrics on stdout instead of a table')
+    .option('--out <file>', 'write id,label,score of every scored row to this CSV')
+    .option('--model <manifest>', 'model manifest', 'models/manifest.json')
+    .option('--batch <n>', 'rows per model run', positiveInt('batch size'), 32)
+    .option('--limit <n>', 'score only the first N usable rows', positiveInt('row limit'))
+    .option('--split <name>', 'score only rows whose split column (--split-column) has this value, e.g. dev')
+    .option('--text-column <name>', 'column holding the text', 'text')
+    .option('--id-column <name>', 'column holding the row id (default id, else video_id_clip_id)', 'id')
+    .option('--label-column <name>', 'column holding the label in [-3, 3]', 'label')
+    .option('--split-column <name>', 'column naming the split', 'mode')
+    .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider').choices(['cpu', 'cuda']).default('cpu'))
+    .option('--threads <n>', 'ONNX Runtime threads per operator (default: all cores)', positiveInt('thread count'))
+    .option('--max-bytes <n>', 'refuse CSVs bigger than this', positiveInt('byte limit'), DEFAULT_MAX_CSV_BYTES)
+    .option('--log-level <level>', 'log level of the JSON log on stderr', 'warn')
+    .action(async (flags: EvalFlags) => {
+      const logger = createLogger(flags.logLevel, 'msa-eval');
+      const bar = new cliProgress.SingleBar(
+        { format: 'eval [{bar}] {value}/{total} rows', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      );
+      let started = false;
+      let report: EvaluationReport;
+      try {
+        report = await evaluateCsv({
+          csv: flags.csv,
+          manifest: flags.model,
+          batchSize: flags.batch,
+          limit: flags.limit,
+          split: flags.split,
+          textColumn: flags.textColumn,
+          idColumn: flags.idColumn,
+          labelColumn: flags.labelColumn,
+          splitColumn: flags.splitColumn,
+          executionProvider: flags.provider,
+          intraOpThreads: flags.threads,
+          maxBytes: flags.maxBytes,
+          logger,
+          onProgress: (done, total) => {
+            if (!started) {
+              bar.start(total, 0);
+              started = true;
+            }
+            bar.update(done);
+          },
+        });
+      } finally {
+        if (started) bar.stop();
+      }
+
+      for (const s of report.skipped) console.error(`msa eval: ${flags.csv} line ${s.line} (id ${s.id}) skipped: ${s.reason}`);
+      if (report.skipped.length > 0) console.error(`msa eval: ${report.skipped.length} row(s) skipped, ${report.scored.length} scored`);
+      if (flags.out !== undefined) await writeFile(flags.out, scoresCsv(report.scored));
+      process.stdout.write(flags.json ? `${JSON.stringify(metricsJson(report.metrics))}\n` : metricsTable(report));
+    });
+}
+
+/** The metrics with undefined values (NaN) as null, keys in METRIC_KEYS order. */
+export function metricsJson(metrics: Metrics): Record<string, number | null> {
+  return Object.fromEntries(METRIC_KEYS.map((k) => [k, Number.isNaN(metrics[k]) ? null : metrics[k]]));
+}
+
+export function metricsTable(report: EvaluationReport): string {
+  const { metrics: m, model } = report;
+  const pct = (v: number) => (Number.isNaN(v) ? 'n/a' : v.toFixed(2));
+  const num = (v: number) => (Number.isNaN(v) ? 'n/a' : v.toFixed(4));
+  const rows: [string, string][] = [
+    ['model', `${model.name} ${model.version} (${model.kind}, ${model.provider})`],
+    ['rows', `${m.n} scored, ${report.skipped.length} skipped`],
+    ['Acc-2 has0 / non0', `${pct(m.acc2_has0)} / ${pct(m.acc2_non0)}`],
+    ['F1 has0 / non0', `${pct(m.f1_has0)} / ${pct(m.f1_non0)}`],
+    ['Acc-5', pct(m.acc5)],
+    ['Acc-7', pct(m.acc7)],
+    ['MAE', num(m.mae)],
+    ['Corr', num(m.corr)],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('');
+}
+
+/** `id,label,score`, ids quoted when they need it (RFC 4180). */
+export function scoresCsv(scored: readonly ScoredRow[]): string {
+  const quote = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  return ['id,label,score', ...scored.map((r) => `${quote(r.id)},${r.label},${r.score}`)].join('\n') + '\n';
+}

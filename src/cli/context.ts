@@ -1,0 +1,47 @@
+/**
+ * What every long-running command needs: the validated config (defaults < --config file <
+ * environment < flags), a logger, and the Kafka brokers (KAFKA_BROKERS / config, else the
+ * project's own local broker, started on demand).
+ */
+import type { Command } from 'commander';
+import { loadConfig, type Config } from '../config/config.js';
+import { createLogger, type Logger } from '../log.js';
+import { brokerOptionsFromEnv, brokersFromEnvOrStart } from '../broker/index.js';
+
+export interface GlobalFlags {
+  config?: string;
+  logLevel?: string;
+}
+
+export function configFor(cmd: Command, overrides: unknown = {}): Config {
+  const flags = cmd.optsWithGlobals<GlobalFlags>();
+  return loadConfig({
+    file: flags.config,
+    env: process.env,
+    overrides: { ...(flags.logLevel ? { logLevel: flags.logLevel } : {}), ...(overrides as object) },
+  });
+}
+
+export function loggerFor(config: Config, name = 'msa'): Logger {
+  return createLogger(config.logLevel, name);
+}
+
+export interface Brokers {
+  brokers: string[];
+  /** True when this process started the local broker (and so should stop it on exit). */
+  startedHere: boolean;
+}
+
+export async function brokersFor(config: Config, logger: Logger): Promise<Brokers> {
+  const fromEnv = brokerOptionsFromEnv(process.env);
+  const b = await brokersFromEnvOrStart({ ...fromEnv, brokers: config.kafka.brokers ?? fromEnv.brokers }, logger);
+  return { brokers: b.brokers, startedHere: b.started && !b.external };
+}
+
+export function parseNumber(name: string, min = -Infinity) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number >= ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * One typed, validated configuration object, built once from defaults, an optional JSON file,
+ * the environment and command-line overrides (in that order, later wins), then passed in.
+ * No other module reads process.env.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+
+export const configSchema = z
+  .object({
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    kafka: z
+      .object({
+        /** Broker list; null means: start (or reuse) the project's own local broker. */
+        brokers: z.array(z.string().min(1)).nullable().default(null),
+        clientId: z.string().default('msa'),
+        groupId: z.string().default('msa-pipeline'),
+        topicPrefix: z.string().default(''),
+        partitions: positiveInt.default(4),
+        ssl: z.boolean().default(false),
+        sasl: z
+          .object({
+            mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+            username: z.string(),
+            password: z.string(),
+          })
+          .nullable()
+          .default(null),
+        /** Commit processed offsets this often (ms). */
+        commitIntervalMs: positiveInt.default(1000),
+      })
+      .default({}),
+    limits: z
+      .object({
+        /** Largest accepted input record (bytes); larger ones go to the dead-letter topic. */
+        maxRecordBytes: positiveInt.default(1024 * 1024),
+        /** Records held in memory between the Kafka fetcher and the windows before fetching pauses. */
+        maxBufferedRecords: positiveInt.default(2000),
+        maxBufferedBytes: positiveInt.default(64 * 1024 * 1024),
+      })
+      .default({}),
+    windows: z
+      .object({
+        sizeMs: positiveInt.default(6000),
+        hopMs: positiveInt.default(1000),
+        allowedLatenessMs: nonNegativeInt.default(1000),
+        idleTimeoutMs: positiveInt.default(30000),
+        maxEventTimeSkewMs: positiveInt.default(3600 * 1000),
+        maxRecordsPerSession: positiveInt.default(20000),
+      })
+      .default({}),
+    model: z
+      .object({
+        /** Path of the model manifest (models/manifest.json); the model file is named in it. */
+        manifest: z.string().default('models/manifest.json'),
+        executionProvider: z.enum(['cpu', 'cuda']).default('cpu'),
+        intraOpThreads: nonNegativeInt.default(0),
+      })
+      .default({}),
+    batching: z
+      .object({
+        maxBatchSize: positiveInt.default(32),
+        maxQueueDelayMs: nonNegativeInt.default(20),
+        maxInFlight: positiveInt.default(1),
+      })
+      .default({}),
+    scores: z
+      .object({
+        smoothing: z
+          .discriminatedUnion('method', [
+            z.object({ method: z.literal('ema'), alpha: z.number().gt(0).lte(1) }),
+            z.object({ method: z.literal('mean'), windows: positiveInt }),
+          ])
+          .default({ method: 'ema', alpha: 0.3 }),
+        neutralBand: z.number().nonnegative().default(0.5),
+      })
+      .default({}),
+    ws: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: nonNegativeInt.max(65535).default(8080),
+        path: z.string().default('/ws'),
+        /** Bearer tokens accepted from WebSocket clients; empty = no authentication (loopback only). */
+        authTokens: z.array(z.string().min(8)).default([]),
+        historySize: positiveInt.default(60),
+        maxBufferedMessages: positiveInt.default(1000),
+        maxBufferedBytes: positiveInt.default(4 * 1024 * 1024),
+        maxSubscriptions: positiveInt.default(100),
+      })
+      .default({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge where later sources win; arrays are replaced, not merged. */
+export function mergeConfig(...sources: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const src of sources) {
+    if (!isPlainObject(src)) continue;
+    for (const [k, v] of Object.entries(src)) {
+      if (v === undefined) continue;
+      const prev = out[k];
+      out[k] = isPlainObject(v) && isPlainObject(prev) ? mergeConfig(prev, v) : v;
+    }
+  }
+  return out;
+}
+
+const intFromEnv = (env: Record<string, string | undefined>, name: string): number | undefined => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new ConfigError(`${name} must be a number, got ${JSON.stringify(raw)}`);
+  return n;
+};
+
+const listFromEnv = (raw: string | undefined): string[] | undefined =>
+  raw === undefined || raw.trim() === ''
+    ? undefined
+    : raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
+
+/** The settings the environment can give (documented in the README). */
+export function configFromEnv(env: Record<string, string | undefined>): DeepPartial<ConfigInput> {
+  return {
+    logLevel: env.MSA_LOG_LEVEL as Config['logLevel'] | undefined,
+    kafka: {
+      brokers: listFromEnv(env.KAFKA_BROKERS),
+      topicPrefix: env.MSA_TOPIC_PREFIX,
+      groupId: env.MSA_GROUP_ID,
+    },
+    model: {
+      manifest: env.MSA_MODEL,
+      executionProvider: env.MSA_EXECUTION_PROVIDER as 'cpu' | 'cuda' | undefined,
+    },
+    ws: {
+      host: env.MSA_WS_HOST,
+      port: intFromEnv(env, 'MSA_WS_PORT'),
+      authTokens: listFromEnv(env.MSA_WS_TOKENS),
+    },
+  };
+}
+
+export function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Build the config: defaults < file < environment < overrides. Throws ConfigError naming each bad value. */
+export function loadConfig(opts: { file?: string; env?: Record<string, string | undefined>; overrides?: unknown } = {}): Config {
+  const fromFile = opts.file ? readConfigFile(opts.file) : {};
+  const merged = mergeConfig(fromFile, configFromEnv(opts.env ?? {}), opts.overrides ?? {});
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const path = i.path.join('.');
+      const got = i.path.reduce<unknown>((o, k) => (isPlainObject(o) ? o[k as string] : undefined), merged);
+      return `${path || '(root)'}: ${i.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const cfg = parsed.data;
+  if (cfg.windows.sizeMs % cfg.windows.hopMs !== 0) {
+    throw new ConfigError(
+      `windows.sizeMs (${cfg.windows.sizeMs}) must be a multiple of windows.hopMs (${cfg.windows.hopMs})`,
+    );
+  }
+  return cfg;
+}

@@ -1,0 +1,277 @@
+/**
+ * The pipeline, assembled: Kafka input topics -> decode (bad -> dead-letter) -> per-session
+ * windows (late -> late topic) -> scoring -> scores topic + WebSocket subscribers, with offsets
+ * committed only for records whose windows have all been scored or that were diverted.
+ *
+ * Delivery: at least once. Scores are written (and acknowledged) before the offsets of their
+ * records become committable, so a crash replays, never loses; a replayed window gets the same
+ * key (session id) and the same window end, so consumers can deduplicate by (sessionId, windowEnd).
+ * Stopping does not flush open windows (that would score half-filled windows early); their records
+ * stay uncommitted and are read again on restart.
+ */
+import { Subject, Subscription, bufferTime, concatMap, filter, map, share, type Observable } from 'rxjs';
+import type { Admin, Consumer, Producer } from 'kafkajs';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log.js';
+import type { InputRecord, Modalities, Score } from '../schemas/records.js';
+import { createCodec } from '../schemas/codec.js';
+import { CommitTracker } from '../transport/commitTracker.js';
+import type { RawRecord, SourcePosition } from '../transport/types.js';
+import {
+  createCommitter,
+  createIdempotentProducer,
+  createInputConsumer,
+  createKafka,
+  createKafkaSink,
+  createKafkaSource,
+  createTransportStats,
+  ensureTopics,
+  inputKindOf,
+  inputTopics,
+  topicNames,
+  type TopicNames,
+  type TransportStats,
+} from '../transport/kafka/index.js';
+import { sessionWindows } from '../windows/sessionWindows.js';
+import { createWindowStats, type WindowStats } from '../windows/windowStats.js';
+import type { Positioned, WindowEvent } from '../windows/types.js';
+import type { LoadedModel } from './model.js';
+import { scoreWindows } from './scoring.js';
+
+export interface PipelineOptions {
+  config: Config;
+  brokers: string[];
+  model: LoadedModel;
+  logger: Logger;
+  /** Called with every score once Kafka has acknowledged it (e.g. the WebSocket server's publish). */
+  onScore?: (score: Score) => void;
+}
+
+export interface PipelineStats {
+  transport: TransportStats;
+  windows: WindowStats;
+  scores: number;
+  unscoredWindows: Record<string, number>;
+  batches: number;
+  batchedWindows: number;
+  modalitiesUsed: Modalities & { windows: number };
+  pending: number;
+}
+
+export interface Pipeline {
+  readonly topics: TopicNames;
+  /** Scores as they are written (after Kafka acknowledged them). */
+  readonly scores$: Observable<Score>;
+  stats(): PipelineStats;
+  /** Resolves when the pipeline failed or stopped; rejects with the failure. */
+  readonly done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+const positionOf = (raw: RawRecord): SourcePosition => ({ topic: raw.topic, partition: raw.partition, offset: raw.offset });
+
+export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const { config, model, onScore } = options;
+  const log = options.logger.child({ component: 'pipeline' });
+  const topics = topicNames({ prefix: config.kafka.topicPrefix });
+  const transport = createTransportStats();
+  const windowStats = createWindowStats();
+  const stats = {
+    scores: 0,
+    unscoredWindows: {} as Record<string, number>,
+    batches: 0,
+    batchedWindows: 0,
+    modalitiesUsed: { text: false, audio: false, video: false, windows: 0 },
+  };
+
+  const kafka = createKafka({
+    brokers: options.brokers,
+    clientId: config.kafka.clientId,
+    ssl: config.kafka.ssl,
+    sasl: config.kafka.sasl,
+    logger: options.logger,
+  });
+  const admin: Admin = kafka.admin();
+  await admin.connect();
+  try {
+    const created = await ensureTopics(admin, topics, config.kafka.partitions);
+    if (created.length > 0) log.info({ created }, 'topics created');
+  } finally {
+    await admin.disconnect();
+  }
+
+  const producer: Producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  const consumer: Consumer = createInputConsumer(kafka, { groupId: config.kafka.groupId });
+  await consumer.connect();
+
+  const codec = createCodec({ maxRecordBytes: config.limits.maxRecordBytes });
+  const tracker = new CommitTracker();
+  const sink = createKafkaSink({ producer, topics, codec, stats: transport, logger: options.logger });
+  const source = createKafkaSource({
+    consumer,
+    topics: inputTopics(topics).map((t) => t.topic),
+    fromBeginning: true,
+    maxRecords: config.limits.maxBufferedRecords,
+    maxBytes: config.limits.maxBufferedBytes,
+    tracker,
+    stats: transport,
+    logger: options.logger,
+  });
+  const committer = createCommitter({ consumer, tracker, intervalMs: config.kafka.commitIntervalMs, stats: transport, logger: options.logger });
+
+  let failed: (err: unknown) => void = () => undefined;
+  let finished: () => void = () => undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    finished = resolve;
+    failed = reject;
+  });
+  const fail = (err: unknown, what: string) => {
+    log.error({ err }, `pipeline failed: ${what}`);
+    failed(err);
+  };
+
+  /** Writes a diverted record (dead-letter or late), then lets its offset be committed. */
+  const divert = (write: Promise<unknown>, position: SourcePosition | undefined) => {
+    write.then(
+      () => tracker.settled(position),
+      (err: unknown) => fail(err, `could not write to the dead-letter or late topic (record ${JSON.stringify(position)} stays uncommitted)`),
+    );
+  };
+
+  // Bytes of records taken into the windows are not kept; a late or rejected record is re-encoded.
+  const rawOf = (record: Positioned<InputRecord>): RawRecord => ({
+    ...(record.position ?? { topic: topics[record.value.kind], partition: -1, offset: '-1' }),
+    key: Buffer.from(record.value.value.sessionId),
+    value: codec.encode(record.value.value, record.value.kind),
+    timestamp: record.value.value.eventTime,
+  });
+
+  // Decode; a bad record goes to the dead-letter topic with topic, partition, offset and reason.
+  const decoded$ = new Subject<Positioned<InputRecord>>();
+  const decode = (raw: RawRecord) => {
+    const kind = inputKindOf(topics, raw.topic);
+    if (!kind) return; // not subscribed; cannot happen
+    const result = codec.decode(raw.value, kind);
+    if (!result.ok) {
+      source.release(raw);
+      divert(sink.deadLetter(raw, result.code, result.reason, raw.key?.toString('utf8') ?? null), raw);
+      return;
+    }
+    decoded$.next({ value: { kind, value: result.value } as InputRecord, position: positionOf(raw) });
+  };
+
+  const events$ = decoded$.pipe(
+    sessionWindows({ ...config.windows, stats: windowStats }),
+    share(),
+  );
+  const expired$ = new Subject<string>();
+
+  const onEvent = (e: WindowEvent) => {
+    switch (e.type) {
+      case 'assigned':
+        tracker.joined(e.position, e.windows);
+        if (e.position) source.release(e.position);
+        break;
+      case 'late':
+        if (e.record.position) source.release(e.record.position);
+        divert(sink.late(rawOf(e.record), e.reason, e.record.value.value.sessionId), e.record.position);
+        break;
+      case 'rejected':
+        if (e.record.position) source.release(e.record.position);
+        divert(sink.deadLetter(rawOf(e.record), e.code, e.reason, e.record.value.value.sessionId || null), e.record.position);
+        break;
+      case 'expired':
+        expired$.next(e.sessionId);
+        break;
+      case 'window':
+        break;
+    }
+  };
+
+  const maxQueued = Math.max(16 * config.batching.maxBatchSize, 8 * config.limits.maxBufferedRecords);
+  const scored$ = events$.pipe(
+    filter((e): e is Extract<WindowEvent, { type: 'window' }> => e.type === 'window'),
+    map((e) => e.window),
+    scoreWindows({
+      tokenizer: model.tokenizer,
+      maxTextTokens: model.manifest.maxTextTokens,
+      padIndex: model.manifest.padIndex,
+      runModel: (inputs) => model.session.run(inputs),
+      modelVersion: model.version,
+      batching: { ...config.batching, maxQueued },
+      rolling: { smoothing: config.scores.smoothing, neutralBand: config.scores.neutralBand, expired: expired$ },
+      onUnscored: (window, reason) => {
+        stats.unscoredWindows[reason] = (stats.unscoredWindows[reason] ?? 0) + 1;
+        tracker.windowDone(window.positions);
+      },
+      onBatch: (info) => {
+        stats.batches++;
+        stats.batchedWindows += info.size;
+      },
+      onUsed: (used) => {
+        stats.modalitiesUsed.windows++;
+        stats.modalitiesUsed.text ||= used.text;
+        stats.modalitiesUsed.audio ||= used.audio;
+        stats.modalitiesUsed.video ||= used.video;
+      },
+      onPressure: (under) => log.debug({ under }, 'model queue pressure'),
+    }),
+    // Write scores in small groups, in order; only then publish them and settle their records.
+    bufferTime(10, null, 256),
+    filter((group) => group.length > 0),
+    concatMap(async (group) => {
+      await sink.sendScores(group.map((s) => s.score));
+      for (const s of group) {
+        stats.scores++;
+        tracker.windowDone(s.positions);
+        onScore?.(s.score);
+      }
+      return group.map((s) => s.score);
+    }),
+    concatMap((scores) => scores),
+    share(),
+  );
+
+  const subscription = new Subscription();
+  subscription.add(events$.subscribe({ next: onEvent, error: (err) => fail(err, 'windows') }));
+  subscription.add(
+    scored$.subscribe({
+      error: (err) => fail(err, 'scoring'),
+      complete: () => finished(),
+    }),
+  );
+  subscription.add(source.records$.subscribe({ next: decode, error: (err) => fail(err, 'Kafka source'), complete: () => decoded$.complete() }));
+  committer.start();
+  log.info({ topics, model: model.version, provider: model.session.provider }, 'pipeline started');
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      subscription.unsubscribe();
+      source.stop();
+      try {
+        const last = await committer.stop();
+        log.info({ committed: last }, 'final offsets committed');
+      } catch (err) {
+        log.warn({ err }, 'final commit failed; uncommitted records will be read again');
+      }
+      await consumer.disconnect();
+      await producer.disconnect();
+      finished();
+      log.info('pipeline stopped');
+    })());
+
+  return {
+    topics,
+    scores$: scored$,
+    done,
+    stats: () => ({
+      transport,
+      windows: windowStats,
+      ...stats,
+      pending: tracker.stats.pending,
+    }),
+    stop,
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * The scoring path of the pipeline, pure of Kafka: closed windows in, scores out.
+ * window -> model input (tokens; codebook ids once features land) -> micro-batch -> ONNX model
+ * -> rolling score. Each emitted item carries the positions of the window's input records so the
+ * caller can settle their offsets once the score is written.
+ */
+import { Observable, map, mergeMap, of, EMPTY, type OperatorFunction, type SchedulerLike, asyncScheduler } from 'rxjs';
+import type { Modalities, Score } from '../schemas/records.js';
+import type { SessionWindow, SourcePosition } from '../windows/types.js';
+import { buildWindowInput, type NonVerbalIds } from '../model/windowInputs.js';
+import type { TextTokenizer } from '../model/tokenizer.js';
+import type { PadIndex } from '../model/batchTensors.js';
+import type { ModelInput, ModelOutput } from '../model/types.js';
+import { microBatch, type MicroBatchInfo } from '../model/microBatcher.js';
+import { rollingScore, type RollingScoreOptions, type SkipReason, type WindowResult } from '../outputs/rollingScore.js';
+
+export interface ScoringOptions {
+  tokenizer: TextTokenizer;
+  maxTextTokens: number;
+  padIndex: PadIndex;
+  /** Runs the model on a batch; results in input order. */
+  runModel: (inputs: ModelInput[]) => Promise<ModelOutput[]>;
+  modelVersion: string;
+  batching: { maxBatchSize: number; maxQueueDelayMs: number; maxInFlight: number; maxQueued: number };
+  rolling: Omit<RollingScoreOptions, 'onSkip'>;
+  /** Non-verbal codebook ids of a window; absent until the feature extractors are wired in. */
+  nonVerbal?: (window: SessionWindow) => NonVerbalIds | undefined;
+  /** A window that will not be scored (no records left, or skipped by the rolling score): settle it. */
+  onUnscored?: (window: SessionWindow, reason: SkipReason | 'empty') => void;
+  onPressure?: (under: boolean) => void;
+  onBatch?: (info: MicroBatchInfo) => void;
+  /** Modalities the model actually read in a window (text only until features are wired in). */
+  onUsed?: (used: Modalities) => void;
+  scheduler?: SchedulerLike;
+}
+
+export interface ScoredWindow {
+  score: Score;
+  positions: SourcePosition[];
+}
+
+const windowKey = (sessionId: string, windowEnd: number) => `${sessionId}\u0000${windowEnd}`;
+
+function hasRecords(w: SessionWindow): boolean {
+  return w.audio.length + w.video.length + w.transcript.length > 0;
+}
+
+/** Closed windows -> scores, in window order per session (the micro-batcher never reorders). */
+export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionWindow, ScoredWindow> {
+  return (windows$) =>
+    new Observable<ScoredWindow>((subscriber) => {
+      // Positions of windows between the model and the rolling score, by (session, window end).
+      const inFlight = new Map<string, SessionWindow>();
+      const settleSkipped = (r: WindowResult, reason: SkipReason) => {
+        const key = windowKey(r.sessionId, r.windowEnd);
+        const w = inFlight.get(key);
+        inFlight.delete(key);
+        if (w) options.onUnscored?.(w, reason);
+      };
+      return windows$
+        .pipe(
+          mergeMap((window) => {
+            if (!hasRecords(window)) {
+              options.onUnscored?.(window, 'empty');
+              return EMPTY;
+            }
+            const built = buildWindowInput(window, {
+              tokenizer: options.tokenizer,
+              maxTextTokens: options.maxTextTokens,
+              padIndex: options.padIndex,
+              nonVerbal: options.nonVerbal?.(window),
+            });
+            options.onUsed?.(built.used);
+            return of({ window, built });
+          }),
+          microBatch(
+            {
+              ...options.batching,
+              onPressure: options.onPressure,
+              onBatch: options.onBatch,
+            },
+            async (items) => {
+              const outputs = await options.runModel(items.map((i) => i.built.input));
+              return items.map((item, i) => ({ ...item, output: outputs[i]! }));
+            },
+            options.scheduler ?? asyncScheduler,
+          ),
+          map(({ window, built, output }): WindowResult => {
+            inFlight.set(windowKey(window.sessionId, window.end), window);
+            return {
+              sessionId: window.sessionId,
+              windowStart: window.start,
+              windowEnd: window.end,
+              windowScore: output.score,
+              contributions: output.contributions,
+              modalities: built.present,
+              modelVersion: options.modelVersion,
+              records: window.audio.length + window.video.length + window.transcript.length,
+              closedAt: window.closedAt,
+            };
+          }),
+          rollingScore({ ...options.rolling, onSkip: settleSkipped }),
+          map((score): ScoredWindow => {
+            const key = windowKey(score.sessionId, score.windowEnd);
+            const window = inFlight.get(key);
+            inFlight.delete(key);
+            return { score, positions: window?.positions ?? [] };
+          }),
+        )
+        .subscribe(subscriber);
+    });
+}

@@ -1,0 +1,123 @@
+/**
+ * The running service: model, WebSocket server and pipeline together, optionally fed by the
+ * generated sample session. What `msa run` and `msa start` (npm start) start.
+ */
+import type { Writable } from 'node:stream';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log.js';
+import type { Score } from '../schemas/records.js';
+import { startScoreServer, type ScoreServer } from '../outputs/wsServer.js';
+import { generateSession } from '../ingest/sampleSession.js';
+import { replay } from '../ingest/replay.js';
+import { openRecordSender } from '../ingest/kafkaSender.js';
+import { loadServedModel } from './model.js';
+import { startPipeline, type Pipeline } from './pipeline.js';
+
+export interface ServiceOptions {
+  config: Config;
+  brokers: string[];
+  logger: Logger;
+  /** Feed the generated sample session (loop: again as a new session each time it ends). */
+  sample: { loop: boolean; speed: number } | null;
+  /** Where the human-readable lines go (connect info, sample scores). */
+  out?: Writable;
+}
+
+export interface Service {
+  pipeline: Pipeline;
+  scoreServer: ScoreServer;
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export function formatScore(s: Score): string {
+  const bar = '#'.repeat(Math.round(Math.abs(s.score) * 5));
+  const sign = s.score >= 0 ? '+' : '-';
+  return `${s.sessionId} [${new Date(s.windowStart).toISOString().slice(11, 19)}-${new Date(s.windowEnd).toISOString().slice(11, 19)}] ` +
+    `score ${s.score >= 0 ? '+' : ''}${s.score.toFixed(2)} (window ${s.windowScore.toFixed(2)}) ${s.polarity.padEnd(8)} ${sign}${bar}`;
+}
+
+export async function startService(opts: ServiceOptions): Promise<Service> {
+  const { config, logger } = opts;
+  const out = opts.out;
+  const log = logger.child({ component: 'service' });
+  if (config.ws.authTokens.length === 0 && !LOOPBACK.has(config.ws.host)) {
+    throw new Error(
+      `refusing to serve scores without authentication on ${config.ws.host}: set ws.authTokens (env MSA_WS_TOKENS) or use a loopback ws.host`,
+    );
+  }
+  const model = await loadServedModel({ ...config.model, logger });
+  const scoreServer = await startScoreServer({
+    host: config.ws.host,
+    port: config.ws.port,
+    path: config.ws.path,
+    authTokens: config.ws.authTokens.length > 0 ? config.ws.authTokens : null,
+    historySize: config.ws.historySize,
+    maxBufferedMessages: config.ws.maxBufferedMessages,
+    maxBufferedBytes: config.ws.maxBufferedBytes,
+    maxSubscriptions: config.ws.maxSubscriptions,
+    logger,
+  });
+  let samplePrefix: string | null = null;
+  const pipeline = await startPipeline({
+    config,
+    brokers: opts.brokers,
+    model,
+    logger,
+    onScore: (score) => {
+      scoreServer.publish(score);
+      if (out && samplePrefix && score.sessionId.startsWith(samplePrefix)) out.write(`${formatScore(score)}\n`);
+    },
+  });
+  const wsUrl = `ws://${config.ws.host}:${scoreServer.port}${config.ws.path}`;
+  out?.write(
+    [
+      '',
+      `msa is running`,
+      `  model      ${model.version} on ${model.session.provider}`,
+      `  kafka      ${opts.brokers.join(',')}  topics in: ${pipeline.topics.audio}, ${pipeline.topics.video}, ${pipeline.topics.transcript}  out: ${pipeline.topics.scores}, ${pipeline.topics.deadLetter}, ${pipeline.topics.late}`,
+      `  websocket  ${wsUrl}   send {"type":"subscribe","all":true}${config.ws.authTokens.length > 0 ? ' after authenticating' : ''}`,
+      `  feed       msa replay --speed 1   (or produce Avro records to the input topics)`,
+      '',
+    ].join('\n') + '\n',
+  );
+
+  const abort = new AbortController();
+  let feeding: Promise<void> = Promise.resolve();
+  if (opts.sample) {
+    const sample = opts.sample;
+    samplePrefix = `sample-${Date.now()}`;
+    const prefix = samplePrefix;
+    feeding = (async () => {
+      const sender = await openRecordSender({ config, brokers: opts.brokers, logger });
+      try {
+        for (let round = 1; !abort.signal.aborted; round++) {
+          const sessionId = `${prefix}-${round}`;
+          out?.write(`feeding sample session ${sessionId}\n`);
+          const records = generateSession({ sessionId, startTime: Date.now(), endOfStream: true, seed: round });
+          await replay(records, sender, { speed: sample.speed, startTime: Date.now(), signal: abort.signal });
+          if (!sample.loop) break;
+        }
+      } finally {
+        await sender.close();
+      }
+    })().catch((err: unknown) => log.error({ err }, 'sample feed failed'));
+  }
+
+  let stopping: Promise<void> | null = null;
+  return {
+    pipeline,
+    scoreServer,
+    done: pipeline.done,
+    stop: () =>
+      (stopping ??= (async () => {
+        abort.abort();
+        await feeding;
+        await pipeline.stop();
+        await scoreServer.close();
+        await model.session.release();
+      })()),
+  };
+}

