@@ -6,6 +6,9 @@ import { register as registerKafka } from './commands/kafka.js';
 import { register as registerEval } from './commands/eval.js';
 import { register as registerReplay } from './commands/replay.js';
 import { register as registerRun } from './commands/run.js';
+import { register as registerFeatures } from './commands/features.js';
+import { register as registerFeaturize } from './commands/featurize.js';
+import { register as registerCodebook } from './commands/codebook.js';
 
 export function buildProgram(): Command {
   const program = new Command('msa')
@@ -19,6 +22,9 @@ export function buildProgram(): Command {
   registerReplay(program);
   registerKafka(program);
   registerEval(program);
+  registerFeatures(program);
+  registerFeaturize(program);
+  registerCodebook(program);
   return program;
 }
 

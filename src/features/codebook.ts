@@ -1,0 +1,145 @@
+/**
+ * Codebooks: k-means over standardised feature vectors of one modality (as in CENet), saved as a
+ * versioned JSON artifact with the standardisation statistics, and a quantiser that maps a vector
+ * to the index of its nearest centroid ("acoustic words", "visual words").
+ */
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { kmeans } from 'ml-kmeans';
+import { z } from 'zod';
+
+export const CODEBOOK_VERSION = 1;
+export type Modality = 'acoustic' | 'visual';
+
+export const codebookSchema = z.object({
+  version: z.literal(CODEBOOK_VERSION),
+  modality: z.enum(['acoustic', 'visual']),
+  k: z.number().int().positive(),
+  dim: z.number().int().positive(),
+  featureNames: z.array(z.string()),
+  mean: z.array(z.number()),
+  std: z.array(z.number()),
+  centroids: z.array(z.array(z.number())),
+  fittedOn: z.object({
+    vectors: z.number().int(),
+    sources: z.array(z.string()),
+    seed: z.number().int(),
+    iterations: z.number().int(),
+    inertia: z.number(),
+    createdAt: z.string(),
+  }),
+});
+export type Codebook = z.infer<typeof codebookSchema>;
+
+export interface FitOptions {
+  modality: Modality;
+  featureNames: readonly string[];
+  k?: number;
+  seed?: number;
+  maxIterations?: number;
+  sources?: string[];
+}
+
+/** Mean and standard deviation per column; std floors at 1e-8 so constant columns stay finite. */
+export function standardisation(vectors: readonly (readonly number[])[], dim: number): { mean: number[]; std: number[] } {
+  const mean = new Array<number>(dim).fill(0);
+  const sq = new Array<number>(dim).fill(0);
+  for (const v of vectors) for (let j = 0; j < dim; j++) mean[j]! += v[j]!;
+  for (let j = 0; j < dim; j++) mean[j] = mean[j]! / vectors.length;
+  for (const v of vectors) for (let j = 0; j < dim; j++) sq[j]! += (v[j]! - mean[j]!) ** 2;
+  const std = sq.map((s) => Math.max(Math.sqrt(s / vectors.length), 1e-8));
+  return { mean, std };
+}
+
+/** Fits a codebook with k-means++ (seeded, so the same data gives the same codebook). */
+export function fitCodebook(vectors: readonly (readonly number[])[], options: FitOptions): Codebook {
+  const { modality, featureNames, k = 32, seed = 42, maxIterations = 100, sources = [] } = options;
+  const dim = featureNames.length;
+  if (vectors.length < k) throw new Error(`cannot fit a ${modality} codebook with k=${k} on ${vectors.length} vectors; featurize more data or lower --k`);
+  for (const [i, v] of vectors.entries()) {
+    if (v.length !== dim) throw new Error(`${modality} vector ${i} has ${v.length} values, expected ${dim} (${featureNames.slice(0, 3).join(', ')}, ...)`);
+  }
+  const { mean, std } = standardisation(vectors, dim);
+  const data = vectors.map((v) => v.map((x, j) => (x - mean[j]!) / std[j]!));
+  const result = kmeans(data, k, { seed, initialization: 'kmeans++', maxIterations });
+  const centroids = result.centroids.map((c) => c.map((x) => +x.toPrecision(7)));
+  let inertia = 0;
+  for (const [i, v] of data.entries()) inertia += squaredDistance(v, result.centroids[result.clusters[i]!]!);
+  return {
+    version: CODEBOOK_VERSION,
+    modality,
+    k,
+    dim,
+    featureNames: [...featureNames],
+    mean,
+    std,
+    centroids,
+    fittedOn: { vectors: vectors.length, sources, seed, iterations: result.iterations, inertia, createdAt: new Date().toISOString() },
+  };
+}
+
+function squaredDistance(a: readonly number[], b: readonly number[]): number {
+  let s = 0;
+  for (let j = 0; j < a.length; j++) s += (a[j]! - b[j]!) ** 2;
+  return s;
+}
+
+/** Maps raw (unstandardised) vectors to centroid indices. */
+export class Quantiser {
+  readonly k: number;
+  readonly dim: number;
+  private readonly flat: Float64Array;
+  private readonly scratch: Float64Array;
+
+  constructor(readonly codebook: Codebook) {
+    this.k = codebook.k;
+    this.dim = codebook.dim;
+    this.flat = Float64Array.from(codebook.centroids.flat());
+    this.scratch = new Float64Array(this.dim);
+  }
+
+  /** Index of the nearest centroid (squared Euclidean distance in standardised space). */
+  quantise(vector: ArrayLike<number>): number {
+    if (vector.length !== this.dim) throw new RangeError(`${this.codebook.modality} vector has ${vector.length} values, the codebook expects ${this.dim}`);
+    const { mean, std } = this.codebook;
+    for (let j = 0; j < this.dim; j++) this.scratch[j] = (vector[j]! - mean[j]!) / std[j]!;
+    let best = 0;
+    let bestD = Infinity;
+    for (let c = 0; c < this.k; c++) {
+      let d = 0;
+      const o = c * this.dim;
+      for (let j = 0; j < this.dim && d < bestD; j++) d += (this.scratch[j]! - this.flat[o + j]!) ** 2;
+      if (d < bestD) {
+        bestD = d;
+        best = c;
+      }
+    }
+    return best;
+  }
+
+  /** Indices of a sequence; `null` entries (no face) map to `padIndex` (default k, the padding id). */
+  quantiseSequence(vectors: readonly (ArrayLike<number> | null)[], padIndex = this.k): number[] {
+    return vectors.map((v) => (v === null ? padIndex : this.quantise(v)));
+  }
+}
+
+export async function saveCodebook(path: string, codebook: Codebook): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(codebook, null, 1)}\n`);
+}
+
+export async function loadCodebook(path: string): Promise<Codebook> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read codebook ${path}: ${(e as Error).message}`);
+  }
+  const parsed = codebookSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`codebook ${path} is not a version ${CODEBOOK_VERSION} codebook: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const cb = parsed.data;
+  if (cb.centroids.length !== cb.k || cb.centroids.some((c) => c.length !== cb.dim) || cb.mean.length !== cb.dim || cb.std.length !== cb.dim || cb.featureNames.length !== cb.dim) {
+    throw new Error(`codebook ${path}: shapes disagree with k=${cb.k}, dim=${cb.dim}`);
+  }
+  return cb;
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fitCodebook, loadCodebook, Quantiser, saveCodebook, standardisation } from '../../src/features/codebook.js';
+import { featurize, type FeatureRecord } from '../../src/features/featurize.js';
+import { ACOUSTIC_DIM, ACOUSTIC_FEATURES } from '../../src/features/acoustic/index.js';
+import { runCodebookFit } from '../../src/cli/commands/codebook.js';
+
+let tmp: string;
+before(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'msa-codebook-'));
+});
+after(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+/** Points around three centres whose columns live on very different scales. */
+function blobs(n: number): { vectors: number[][]; truth: number[] } {
+  const centres = [
+    [0, 1000, 0.01],
+    [5, 3000, 0.02],
+    [10, 2000, 0.03],
+  ];
+  let s = 7;
+  const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 0.2;
+  const vectors: number[][] = [];
+  const truth: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = i % 3;
+    vectors.push(centres[c]!.map((x, j) => x + rnd() * [1, 200, 0.002][j]!));
+    truth.push(c);
+  }
+  return { vectors, truth };
+}
+
+describe('codebooks', () => {
+  it('standardises columns to mean 0, std 1 (constant columns stay finite)', () => {
+    const { mean, std } = standardisation([[1, 5], [3, 5]], 2);
+    assert.deepEqual(mean, [2, 5]);
+    assert.equal(std[0], 1);
+    assert.ok(std[1]! > 0 && std[1]! < 1e-6);
+  });
+
+  it('fits, saves, loads and quantises: each blob maps to one index', async () => {
+    const { vectors, truth } = blobs(300);
+    const names = ['a', 'b', 'c'];
+    const cb = fitCodebook(vectors, { modality: 'acoustic', featureNames: names, k: 3, seed: 1 });
+    assert.equal(cb.version, 1);
+    assert.deepEqual([cb.k, cb.dim, cb.centroids.length], [3, 3, 3]);
+    const path = join(tmp, 'cb', 'acoustic.json');
+    await saveCodebook(path, cb);
+    const loaded = await loadCodebook(path);
+    const q = new Quantiser(loaded);
+    const byBlob = new Map<number, Set<number>>();
+    vectors.forEach((v, i) => (byBlob.get(truth[i]!) ?? byBlob.set(truth[i]!, new Set()).get(truth[i]!)!).add(q.quantise(v)));
+    assert.deepEqual([...byBlob.values()].map((s) => s.size), [1, 1, 1], 'one index per blob');
+    assert.equal(new Set([...byBlob.values()].map((s) => [...s][0])).size, 3, 'distinct indices');
+    assert.deepEqual(q.quantiseSequence([vectors[0]!, null]), [q.quantise(vectors[0]!), 3]);
+    // same data and seed, same codebook
+    assert.deepEqual(fitCodebook(vectors, { modality: 'acoustic', featureNames: names, k: 3, seed: 1 }).centroids, cb.centroids);
+  });
+
+  it('refuses bad artifacts and wrong dimensions with clear errors', async () => {
+    const path = join(tmp, 'bad.json');
+    await writeFile(path, JSON.stringify({ version: 99 }));
+    await assert.rejects(loadCodebook(path), /not a version 1 codebook/);
+    const cb = fitCodebook(blobs(30).vectors, { modality: 'visual', featureNames: ['a', 'b', 'c'], k: 2 });
+    assert.throws(() => new Quantiser(cb).quantise([1, 2]), /has 2 values, the codebook expects 3/);
+    assert.throws(() => fitCodebook([[1, 2, 3]], { modality: 'visual', featureNames: ['a', 'b', 'c'], k: 2 }), /k=2 on 1 vectors/);
+  });
+
+  it('featurize writes one JSON line per row with media, reports missing media, and codebook fit reads it', async () => {
+    const media = join(tmp, 'media');
+    await mkdir(media, { recursive: true });
+    for (const [id, hz] of [['a', 180], ['b', 260]] as const) {
+      execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${hz}:duration=3`, join(media, `${id}.wav`)]);
+    }
+    await writeFile(join(media, 'c.wav'), 'not audio at all');
+    const csv = join(tmp, 'label.csv');
+    await writeFile(csv, 'id,text,label,mode\na,"hello, there",1.5,train\nb,bye,-2,train\nc,broken,0,train\nd,no media,0.5,train\n');
+    const out = join(tmp, 'out');
+    const s = await featurize({ csv, mediaDir: media, outDir: out, video: false });
+    assert.equal(s.rows, 4);
+    assert.equal(s.written, 2);
+    assert.deepEqual(s.missing, ['d']);
+    assert.deepEqual(s.failed.map((f) => f.id), ['c']);
+    const lines = (await readFile(join(out, 'features.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as FeatureRecord);
+    assert.deepEqual(lines.map((l) => [l.id, l.text, l.label]), [['a', 'hello, there', 1.5], ['b', 'bye', -2]]);
+    assert.equal(lines[0]!.acoustic.length, 12);
+    assert.equal(lines[0]!.acoustic[0]!.length, ACOUSTIC_DIM);
+    assert.deepEqual(lines[0]!.acousticNames, [...ACOUSTIC_FEATURES]);
+    assert.deepEqual(lines[0]!.visual, []);
+    const summary = JSON.parse(await readFile(join(out, 'featurize-summary.json'), 'utf8')) as { missing: string[] };
+    assert.deepEqual(summary.missing, ['d']);
+    const cb = await runCodebookFit({ input: [out], modality: 'acoustic', k: 2, seed: 3, out: join(tmp, 'acoustic.json'), maxVectors: 1000 });
+    assert.equal(cb.fittedOn.vectors, 24);
+    const q = new Quantiser(await loadCodebook(join(tmp, 'acoustic.json')));
+    const ia = new Set(lines[0]!.acoustic.slice(1, -1).map((v) => q.quantise(v)));
+    const ib = new Set(lines[1]!.acoustic.slice(1, -1).map((v) => q.quantise(v)));
+    assert.equal(ia.size, 1);
+    assert.equal(ib.size, 1);
+    assert.notDeepEqual([...ia], [...ib], 'two tones, two acoustic words');
+  });
+});
