@@ -50,6 +50,8 @@ export const configSchema = z
         idleTimeoutMs: positiveInt.default(30000),
         maxEventTimeSkewMs: positiveInt.default(3600 * 1000),
         maxRecordsPerSession: positiveInt.default(20000),
+        /** Modality alignment: a modality silent this long (ms, processing time) stops holding the watermark; 0 = off. */
+        modalityIdleMs: nonNegativeInt.default(2000),
       })
       .default({}),
     model: z

@@ -57,10 +57,16 @@ interface SessionState {
   ended: Set<InputKind>;
   /** Scheduler time of the last record (or of the flush, for a tombstone). */
   lastSeen: number;
+  /** Scheduler time the session (re)opened: unseen modalities hold it back for modalityIdleMs. */
+  openedAt: number;
+  /** Per modality: max event time reached (a transcript segment reaches its endTime) and when last seen. */
+  progress: Map<InputKind, { maxEventTime: number; lastSeen: number }>;
 }
 
+const KINDS: readonly InputKind[] = ['audio', 'video', 'transcript'];
+
 export function createSessionWindowing(config: SessionWindowConfig): SessionWindowing {
-  const { sizeMs, hopMs, allowedLatenessMs, idleTimeoutMs, maxEventTimeSkewMs, maxRecordsPerSession, stats } =
+  const { sizeMs, hopMs, allowedLatenessMs, idleTimeoutMs, maxEventTimeSkewMs, maxRecordsPerSession, modalityIdleMs, stats } =
     config;
   const sessions = new Map<string, SessionState>();
 
@@ -91,9 +97,10 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
     return null;
   }
 
-  function open(state: SessionState): void {
+  function open(state: SessionState, at: number): void {
     if (state.active) return;
     state.active = true;
+    state.openedAt = at;
     stats.openSessions++;
   }
 
@@ -143,6 +150,7 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
     state.segments.clear();
     state.seen.clear();
     state.ended.clear();
+    state.progress.clear();
     state.lastSeen = at;
     if (state.active) {
       state.active = false;
@@ -154,7 +162,7 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
   }
 
   /** Joins the record to its still-open windows; returns its disposition event. */
-  function assign(state: SessionState, record: Positioned<InputRecord>): WindowEvent {
+  function assign(state: SessionState, record: Positioned<InputRecord>, at: number): WindowEvent {
     const input = record.value;
     const { from, to } = recordSpan(input);
     const all = windowsOverlapping(from, to, sizeMs, hopMs);
@@ -185,7 +193,7 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
       openWindows: stillOpen.length,
     };
     if (input.kind === 'transcript') supersede(state, entry, input.value.segmentId, input.value.isFinal);
-    open(state);
+    open(state, at);
     for (const { start, end } of stillOpen) {
       let window = state.windows.get(start);
       if (!window) {
@@ -231,8 +239,29 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
   function endOfStream(state: SessionState, input: InputRecord, at: number): WindowEvent[] {
     if (!input.value.endOfStream || !state.active) return [];
     state.ended.add(input.kind);
-    const allEnded = [...state.seen].every((kind) => state.ended.has(kind));
+    // With modality alignment, a modality not seen yet may still be on its way while the session is young.
+    const othersMayCome = modalityIdleMs > 0 && at - state.openedAt < modalityIdleMs && KINDS.some((k) => !state.seen.has(k));
+    const allEnded = [...state.seen].every((kind) => state.ended.has(kind)) && !othersMayCome;
     return config.endOfStream === 'any' || allEnded ? flush(state, at) : [];
+  }
+
+  /**
+   * The session's event-time progress: with modality alignment, the minimum over its live
+   * modalities (see `modalityIdleMs`); otherwise, or when none is live, the max event time seen.
+   */
+  function watermark(state: SessionState, at: number): number {
+    if (modalityIdleMs === 0) return state.maxEventTime;
+    let low = Infinity;
+    for (const kind of KINDS) {
+      if (state.ended.has(kind)) continue;
+      const p = state.progress.get(kind);
+      if (p === undefined) {
+        if (at - state.openedAt < modalityIdleMs) low = -Infinity; // may still be on its way
+      } else if (at - p.lastSeen < modalityIdleMs) {
+        low = Math.min(low, p.maxEventTime);
+      }
+    }
+    return low === Infinity ? state.maxEventTime : Math.min(low, state.maxEventTime);
   }
 
   function sessionFor(sessionId: string, at: number): SessionState {
@@ -249,6 +278,8 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
         seen: new Set(),
         ended: new Set(),
         lastSeen: at,
+        openedAt: at,
+        progress: new Map(),
       };
       sessions.set(sessionId, state);
     }
@@ -272,10 +303,13 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
       }
       const state = sessionFor(sessionId, at);
       state.lastSeen = at;
-      const events = [assign(state, record)];
+      const events = [assign(state, record, at)];
       // Late and SESSION_FULL records advance the watermark too: a full session must drain.
       state.maxEventTime = Math.max(state.maxEventTime, input.value.eventTime);
-      events.push(...closeThrough(state, state.maxEventTime - allowedLatenessMs));
+      const reached = recordSpan(input).to;
+      const p = state.progress.get(input.kind);
+      state.progress.set(input.kind, { maxEventTime: Math.max(p?.maxEventTime ?? -Infinity, reached), lastSeen: at });
+      events.push(...closeThrough(state, watermark(state, at) - allowedLatenessMs));
       events.push(...endOfStream(state, input, at));
       return events;
     },

@@ -13,7 +13,9 @@ import { resolveWindowOptions, type SessionWindowOptions } from './windowOptions
  * - Windows are aligned to multiples of H in event time: window k is [k*H, k*H + W), W a multiple
  *   of H. Audio chunks and video frames are instants at their `eventTime`; a transcript segment
  *   spans [eventTime, endTime) and belongs, whole (all its words), to every window it overlaps.
- * - Watermark = max eventTime seen - L. A window closes when the watermark reaches its end
+ * - Watermark = max eventTime seen - L (with modality alignment, `modalityIdleMs` > 0: the
+ *   minimum over the session's live modalities of their max event time, a transcript segment
+ *   reaching its endTime, - L; see windowOptions.ts). A window closes when the watermark reaches its end
  *   (watermark >= end); closed windows are emitted in end order, each exactly once, only if some
  *   record joined it. Inside a window, records are in eventTime order per modality.
  * - A record joins every window containing it that is still open. If some had closed it is

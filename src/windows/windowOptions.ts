@@ -23,6 +23,16 @@ export interface SessionWindowOptions {
   maxEventTimeSkewMs?: number;
   /** Records held by a session's open windows at once; more are rejected as SESSION_FULL. Default 20 000. */
   maxRecordsPerSession?: number;
+  /**
+   * Modality alignment (0 = off). Audio, video and transcript come from different topics and
+   * partitions, consumed at different speeds (a restart reads a backlog topic by topic), so a
+   * session's watermark is the minimum over its modalities of their max event time, each
+   * modality counted only while it is live: it sent a record within `modalityIdleMs` of
+   * scheduler time, has not said endOfStream, or (never seen yet) the session is younger than
+   * `modalityIdleMs`. A modality that stops (camera off, silence from the ASR) stops holding the
+   * session back after `modalityIdleMs`. With 0 the watermark is the max over all records.
+   */
+  modalityIdleMs?: number;
   /** See `EndOfStreamPolicy`. Default `'all-modalities'`. */
   endOfStream?: EndOfStreamPolicy;
   /** Wall clock (epoch ms) for `closedAt`. Default `Date.now`; tests pass the scheduler's `now`. */
@@ -40,6 +50,7 @@ export const DEFAULT_WINDOW_OPTIONS = {
   idleTimeoutMs: 30_000,
   maxEventTimeSkewMs: 3_600_000,
   maxRecordsPerSession: 20_000,
+  modalityIdleMs: 0,
   endOfStream: 'all-modalities' as EndOfStreamPolicy,
 } as const;
 
@@ -103,6 +114,7 @@ export function resolveWindowOptions(options: SessionWindowOptions = {}): Sessio
   integerAtLeast('allowedLatenessMs', config.allowedLatenessMs, 0);
   integerAtLeast('idleTimeoutMs', config.idleTimeoutMs, 1);
   integerAtLeast('maxRecordsPerSession', config.maxRecordsPerSession, 1);
+  integerAtLeast('modalityIdleMs', config.modalityIdleMs, 0);
   // A smaller skew would reject records that allowed lateness (or one transcript segment) admits.
   integerAtLeast('maxEventTimeSkewMs', config.maxEventTimeSkewMs, config.sizeMs + config.allowedLatenessMs);
   if (config.endOfStream !== 'all-modalities' && config.endOfStream !== 'any') {

@@ -195,6 +195,63 @@ describe('sessionWindows', () => {
     );
   });
 
+  it('modality alignment: a modality behind holds the watermark until it has been silent for modalityIdleMs', () => {
+    // Audio jumps to 5000 while video is still at 0 (a backlog read topic by topic): nothing
+    // closes, so video@0 is not late. Video then falls silent; after modalityIdleMs (500 ms of
+    // scheduler time) it no longer holds the session back and audio@6000 closes the windows.
+    const records = { a: audio(1, 's1', 0), b: video(2, 's1', 0), c: audio(3, 's1', 5000), d: audio(4, 's1', 6000) };
+    expectWindows(
+      'a b c 600ms d 9ms |',
+      records,
+      { ...SMALL, modalityIdleMs: 500, idleTimeoutMs: 10_000 },
+      'a b c 600ms (duvwx) 3ms (yzGE|)',
+      {
+        a: 'assigned 1 x3',
+        b: 'assigned 2 x3',
+        c: 'assigned 3 x3',
+        d: 'assigned 4 x3',
+        u: 's1 [-2000,1000) a@0 v@0 | 1,2',
+        v: 's1 [-1000,2000) a@0 v@0 | 1,2',
+        w: 's1 [0,3000) a@0 v@0 | 1,2',
+        x: 's1 [3000,6000) a@5000 | 3',
+        y: 's1 [4000,7000) a@5000 a@6000 | 3,4',
+        z: 's1 [5000,8000) a@5000 a@6000 | 3,4',
+        G: 's1 [6000,9000) a@6000 | 4',
+        E: 'expired s1 @6000',
+      },
+    );
+  });
+
+  it('modality alignment: a modality not seen yet holds a young session; without alignment it arrives late', () => {
+    const records = { a: audio(1, 's1', 0), c: audio(3, 's1', 5000), b: video(2, 's1', 0) };
+    const aligned = expectWindows('a 9ms c 9ms b 9ms |', records, { ...SMALL, modalityIdleMs: 500 }, 'a 9ms c 9ms b 9ms (uvwxyzE|)', {
+      a: 'assigned 1 x3',
+      c: 'assigned 3 x3',
+      b: 'assigned 2 x3',
+      u: 's1 [-2000,1000) a@0 v@0 | 1,2',
+      v: 's1 [-1000,2000) a@0 v@0 | 1,2',
+      w: 's1 [0,3000) a@0 v@0 | 1,2',
+      x: 's1 [3000,6000) a@5000 | 3',
+      y: 's1 [4000,7000) a@5000 | 3',
+      z: 's1 [5000,8000) a@5000 | 3',
+      E: 'expired s1 @5000',
+    });
+    assert.equal(aligned.late, 0);
+    const unaligned = expectWindows('a 9ms c 9ms b 9ms |', records, { ...SMALL, modalityIdleMs: 0 }, 'a 9ms (cuvw) 4ms b 9ms (xyzE|)', {
+      a: 'assigned 1 x3',
+      c: 'assigned 3 x3',
+      u: 's1 [-2000,1000) a@0 | 1',
+      v: 's1 [-1000,2000) a@0 | 1',
+      w: 's1 [0,3000) a@0 | 1',
+      b: 'late 2',
+      x: 's1 [3000,6000) a@5000 | 3',
+      y: 's1 [4000,7000) a@5000 | 3',
+      z: 's1 [5000,8000) a@5000 | 3',
+      E: 'expired s1 @5000',
+    });
+    assert.equal(unaligned.late, 1);
+  });
+
   it('watermark closing: a window is emitted once max event time - lateness reaches its end; empty windows never', () => {
     const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 1000), c: audio(3, 's1', 10_000) };
     const stats = expectWindows(
@@ -691,6 +748,7 @@ describe('sessionWindows', () => {
       idleTimeoutMs: 30_000,
       maxEventTimeSkewMs: 3_600_000,
       maxRecordsPerSession: 20_000,
+      modalityIdleMs: 0,
       endOfStream: 'all-modalities',
     });
     assert.equal(resolveWindowOptions({ sizeMs: undefined }).sizeMs, 6000);

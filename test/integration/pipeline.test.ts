@@ -1,0 +1,143 @@
+/**
+ * The whole pipeline against the real broker: a multi-session stream in, scores out on Kafka and
+ * on WebSocket. Checks window boundaries, per-session order, that every window holding a record
+ * was scored exactly once, that both outputs agree, and that every input offset got committed.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { generateSession } from '../../src/ingest/sampleSession.js';
+import type { InputRecord, Score } from '../../src/schemas/records.js';
+import { startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
+
+const W = 6000;
+const H = 1000;
+const T0 = 1_760_000_000_000; // fixed event time: windows are computable in the test
+
+/** Window ends each record falls into, computed here independently of the windows code. */
+function expectedWindowEnds(records: InputRecord[]): Map<string, Set<number>> {
+  const out = new Map<string, Set<number>>();
+  for (const r of records) {
+    const from = r.value.eventTime;
+    const to = r.kind === 'transcript' ? Math.max(r.value.endTime, from + 1) : from + 1; // [from, to)
+    const ends = out.get(r.value.sessionId) ?? new Set<number>();
+    for (let start = Math.floor((from - W) / H) * H; start < to; start += H) {
+      const end = start + W;
+      if (end > from && start < to) ends.add(end);
+    }
+    out.set(r.value.sessionId, ends);
+  }
+  return out;
+}
+
+let h: Harness;
+const sessions = ['call-a', 'call-b', 'stream-c'];
+let records: InputRecord[] = [];
+const wsScores: Score[] = [];
+let ws: WebSocket;
+
+before(async () => {
+  h = await startHarness({ windows: { sizeMs: W, hopMs: H, allowedLatenessMs: 500 } });
+  ws = new WebSocket(`ws://127.0.0.1:${h.service.scoreServer.port}/ws`);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  ws.on('message', (data) => {
+    const msg = JSON.parse(data.toString()) as { type: string; score?: Score };
+    if (msg.type === 'score' && msg.score) wsScores.push(msg.score);
+  });
+  ws.send(JSON.stringify({ type: 'subscribe', all: true }));
+  // Three sessions with different lengths and offsets, interim transcripts, all three modalities.
+  records = sessions.flatMap((sessionId, i) =>
+    generateSession({
+      sessionId,
+      startTime: T0 + i * 1700,
+      script: ['this is great news', 'I am not happy with this at all', 'thanks a lot'].slice(0, i + 1),
+      interim: true,
+      endOfStream: true,
+      seed: i + 1,
+    }),
+  );
+  // Interleave the sessions the way partitions would: sorted by event time overall.
+  records.sort((a, b) => a.value.eventTime - b.value.eventTime);
+  await h.produce(records);
+});
+
+after(async () => {
+  ws?.close();
+  await h?.close();
+});
+
+test('every window holding a record is scored exactly once, on Kafka and on WebSocket', async () => {
+  const expected = expectedWindowEnds(records);
+  const total = [...expected.values()].reduce((n, s) => n + s.size, 0);
+  const scores = await h.readTopic<Score>(h.service.pipeline.topics.scores, 'score');
+  try {
+    await waitFor(`${total} scores on the scores topic`, () => scores.items.length >= total);
+    await waitFor(`${total} scores on the WebSocket`, () => wsScores.length >= total);
+    await new Promise((r) => setTimeout(r, 500)); // nothing more may arrive
+    assert.equal(scores.items.length, total, 'no window scored twice on Kafka');
+    assert.equal(wsScores.length, total, 'no window scored twice on WebSocket');
+
+    for (const sessionId of sessions) {
+      const fromKafka = scores.items.filter((s) => s.value.sessionId === sessionId);
+      const ends = fromKafka.map((s) => s.value.windowEnd);
+      assert.deepEqual(new Set(ends), expected.get(sessionId), `${sessionId}: the windows scored are the windows with records`);
+      // Boundaries: W long, aligned to H.
+      for (const { value } of fromKafka) {
+        assert.equal(value.windowEnd - value.windowStart, W);
+        assert.equal(value.windowStart % H, 0);
+        assert.ok(value.score >= -3 && value.score <= 3);
+        assert.match(value.modelVersion, /NOT a sentiment model/);
+      }
+      // Key = session id; one session stays on one partition and is in window order there.
+      assert.ok(fromKafka.every((s) => s.key === sessionId));
+      assert.equal(new Set(fromKafka.map((s) => s.partition)).size, 1, `${sessionId} on one partition`);
+      assert.deepEqual(ends, [...ends].sort((a, b) => a - b), `${sessionId} in window order on Kafka`);
+      const wsEnds = wsScores.filter((s) => s.sessionId === sessionId).map((s) => s.windowEnd);
+      assert.deepEqual(wsEnds, ends, `${sessionId}: WebSocket has the same scores in the same order`);
+    }
+    // Modalities present: exactly those with a record inside the window.
+    for (const { value } of scores.items) {
+      const inWindow = records.filter((r) => r.value.sessionId === value.sessionId && r.value.eventTime < value.windowEnd && (r.kind === 'transcript' ? r.value.endTime : r.value.eventTime) >= value.windowStart);
+      assert.equal(value.modalities.audio, inWindow.some((r) => r.kind === 'audio'), `audio in ${value.sessionId} ${value.windowStart}`);
+      assert.equal(value.modalities.video, inWindow.some((r) => r.kind === 'video'), `video in ${value.sessionId} ${value.windowStart}`);
+    }
+    assert.ok(scores.items.some((s) => s.value.modalities.text));
+  } finally {
+    await scores.close();
+  }
+});
+
+test('every input offset is committed once its windows are scored', async () => {
+  const admin = h.kafka.admin();
+  await admin.connect();
+  try {
+    const topics = h.service.pipeline.topics;
+    const group = h.config.kafka.groupId;
+    const lag = async () => {
+      let behind = 0;
+      for (const topic of [topics.audio, topics.video, topics.transcript]) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+        for (const p of ends) {
+          const c = committed?.partitions.find((x) => x.partition === p.partition);
+          const at = c && c.offset !== '-1' ? Number(c.offset) : 0;
+          behind += Number(p.high) - at;
+        }
+      }
+      return behind;
+    };
+    let behind = await lag();
+    const deadline = Date.now() + 30_000;
+    while (behind > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      behind = await lag();
+    }
+    assert.equal(behind, 0, 'all input records committed');
+    assert.equal(h.service.pipeline.stats().pending, 0);
+  } finally {
+    await admin.disconnect();
+  }
+});
