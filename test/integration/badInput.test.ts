@@ -1,0 +1,118 @@
+/**
+ * Bad input against the real pipeline and broker: malformed Avro, a record over the size limit,
+ * an unknown schema id, a missing session id, a timestamp far outside the session's time, and a
+ * late record. Each lands on the dead-letter (or late) topic naming topic, partition, offset and
+ * reason; it is counted; the pipeline goes on scoring good sessions; and offsets move past them.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AudioChunk, DeadLetter, Score } from '../../src/schemas/records.js';
+import { startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
+import { generateSession } from '../../src/ingest/sampleSession.js';
+
+const T0 = 1_760_000_000_000;
+const audio = (sessionId: string, eventTime: number, bytes = 3200, endOfStream = false): AudioChunk => ({
+  sessionId, seq: 0, eventTime, sampleRate: 16000, encoding: 'S16LE', samples: Buffer.alloc(bytes), endOfStream,
+});
+const header = (schemaId: number) => {
+  const b = Buffer.alloc(5);
+  b.writeUInt8(0, 0);
+  b.writeUInt32BE(schemaId, 1);
+  return b;
+};
+
+let h: Harness;
+type Sent = { topic: string; partition: number; offset: string };
+const sent: Record<string, Sent> = {};
+
+before(async () => {
+  h = await startHarness({
+    limits: { maxRecordBytes: 64 * 1024 },
+    windows: { modalityIdleMs: 0, allowedLatenessMs: 0, maxEventTimeSkewMs: 3600_000 },
+  });
+  const enc = (a: AudioChunk) => h.codec.encode(a, 'audio');
+  sent.malformed = await h.produceRaw('audio', 'bad-avro', Buffer.concat([header(1), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x01])]));
+  sent.tooLarge = await h.produceRaw('audio', 'big', enc(audio('big', T0, 100_000)));
+  sent.unknownSchema = await h.produceRaw('audio', 'who', Buffer.concat([header(999), enc(audio('who', T0)).subarray(5)]));
+  sent.missingSession = await h.produceRaw('audio', null, enc(audio('', T0)));
+  // A session at T0, then a record two hours later: far outside the session's time.
+  await h.produceRaw('audio', 'skew', enc(audio('skew', T0)));
+  sent.outOfRange = await h.produceRaw('audio', 'skew', enc(audio('skew', T0 + 2 * 3600_000)));
+  // A session that moves 20 s on, then a record for its first second: its windows have closed.
+  await h.produceRaw('audio', 'late', enc(audio('late', T0)));
+  await h.produceRaw('audio', 'late', enc(audio('late', T0 + 20_000)));
+  sent.late = await h.produceRaw('audio', 'late', enc(audio('late', T0 + 100)));
+  // And a good session after all that.
+  // (audio only: with modality alignment off here, video read after audio would be late)
+  await h.produce(generateSession({ sessionId: 'good', startTime: T0, script: [], videoFps: 0, endOfStream: true }));
+});
+
+after(async () => {
+  await h?.close();
+});
+
+test('each bad record is dead-lettered with topic, partition, offset and a reason naming the value', async () => {
+  const dlq = await h.readTopic<DeadLetter>(h.service.pipeline.topics.deadLetter, 'deadLetter');
+  const late = await h.readTopic<DeadLetter>(h.service.pipeline.topics.late, 'deadLetter');
+  try {
+    await waitFor('5 dead letters and 1 late record', () => dlq.items.length >= 5 && late.items.length >= 1);
+    const byCode = new Map(dlq.items.map((d) => [d.value.code, d.value]));
+    const expectCase = (code: string, at: Sent, reason: RegExp, letter = byCode.get(code)) => {
+      assert.ok(letter, `a dead letter with code ${code}; got ${[...byCode.keys()].join(', ')}`);
+      assert.equal(letter.sourceTopic, at.topic);
+      assert.equal(letter.partition, at.partition);
+      assert.equal(letter.offset, at.offset, `${code} names the record's offset`);
+      assert.match(letter.reason, reason);
+    };
+    expectCase('MALFORMED_AVRO', sent.malformed!, /./);
+    expectCase('TOO_LARGE', sent.tooLarge!, /65536/);
+    expectCase('UNKNOWN_SCHEMA_ID', sent.unknownSchema!, /999/);
+    expectCase('MISSING_SESSION_ID', sent.missingSession!, /session/i);
+    expectCase('TIME_OUT_OF_RANGE', sent.outOfRange!, /7200000 ms/);
+    assert.equal(late.items.length, 1);
+    expectCase('LATE', sent.late!, /closed/, late.items[0]!.value);
+    assert.equal(late.items[0]!.value.sessionId, 'late');
+
+    const counted = h.service.pipeline.stats().transport.deadLettered;
+    for (const code of ['MALFORMED_AVRO', 'TOO_LARGE', 'UNKNOWN_SCHEMA_ID', 'MISSING_SESSION_ID', 'TIME_OUT_OF_RANGE', 'LATE'] as const) {
+      assert.equal(counted[code], 1, `counter for ${code}`);
+    }
+  } finally {
+    await dlq.close();
+    await late.close();
+  }
+});
+
+test('the pipeline goes on: the good session is scored and every offset is committed', async () => {
+  const scores = await h.readTopic<Score>(h.service.pipeline.topics.scores, 'score');
+  const admin = h.kafka.admin();
+  await admin.connect();
+  try {
+    await waitFor('scores of the good session', () => scores.items.some((s) => s.value.sessionId === 'good'));
+    const topics = h.service.pipeline.topics;
+    const lag = async () => {
+      let behind = 0;
+      for (const topic of [topics.audio, topics.video, topics.transcript]) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const [committed] = await admin.fetchOffsets({ groupId: h.config.kafka.groupId, topics: [topic] });
+        for (const p of ends) {
+          const c = committed?.partitions.find((x) => x.partition === p.partition);
+          // Records still in open windows (the 'skew' and 'late' sessions, not ended) hold their partitions back.
+          behind += Number(p.high) - (c && c.offset !== '-1' ? Number(c.offset) : 0);
+        }
+      }
+      return behind;
+    };
+    // Close the sessions left open so that every record is settled, then nothing may lag.
+    await h.produce([
+      { kind: 'audio', value: audio('skew', T0 + 100, 3200, true) },
+      { kind: 'audio', value: audio('late', T0 + 20_100, 3200, true) },
+    ]);
+    const deadline = Date.now() + 30_000;
+    while ((await lag()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await lag(), 0, 'offsets committed past every dead-lettered record');
+  } finally {
+    await admin.disconnect();
+    await scores.close();
+  }
+});
