@@ -49,7 +49,7 @@ step('node tests', process.execPath, ['--import', 'tsx', '--test', '--test-concu
 if (only.length === 0) {
   const setup = step('python venv', 'bash', [join(root, 'training', 'setup.sh')], { capture: true });
   if (setup.status === 0) {
-    const python = setup.stdout.toString().trim().split('\n').pop();
+    const python = join(setup.stdout.toString().trim().split('\n').pop(), 'bin', 'python');
     step('python tests', python, ['-m', 'pytest', '-q', 'training/tests']);
   }
 }
