@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AudioChunk, DeadLetter, Score } from '../../src/schemas/records.js';
+import type { AudioChunk, DeadLetter, DeadLetterCode, Score } from '../../src/schemas/records.js';
 import { startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
 import { generateSession } from '../../src/ingest/sampleSession.js';
 
@@ -57,7 +57,7 @@ test('each bad record is dead-lettered with topic, partition, offset and a reaso
   try {
     await waitFor('5 dead letters and 1 late record', () => dlq.items.length >= 5 && late.items.length >= 1);
     const byCode = new Map(dlq.items.map((d) => [d.value.code, d.value]));
-    const expectCase = (code: string, at: Sent, reason: RegExp, letter = byCode.get(code)) => {
+    const expectCase = (code: DeadLetterCode, at: Sent, reason: RegExp, letter = byCode.get(code)) => {
       assert.ok(letter, `a dead letter with code ${code}; got ${[...byCode.keys()].join(', ')}`);
       assert.equal(letter.sourceTopic, at.topic);
       assert.equal(letter.partition, at.partition);
