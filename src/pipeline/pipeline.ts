@@ -37,6 +37,7 @@ import { createWindowStats, type WindowStats } from '../windows/windowStats.js';
 import type { Positioned, WindowEvent } from '../windows/types.js';
 import type { LoadedModel } from './model.js';
 import { scoreWindows } from './scoring.js';
+import { loadPipelineFeatures, type FeatureStats } from './features.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -55,6 +56,8 @@ export interface PipelineStats {
   batches: number;
   batchedWindows: number;
   modalitiesUsed: Modalities & { windows: number };
+  /** (features) Acoustic frames and face vectors computed, skipped, unsupported, not used. */
+  features: FeatureStats;
   pending: number;
 }
 
@@ -83,6 +86,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     batchedWindows: 0,
     modalitiesUsed: { text: false, audio: false, video: false, windows: 0 },
   };
+  // (features) Before connecting anything: a bad codebook or missing face models fail fast.
+  // Extracts only what the model has codebooks for (see features.ts).
+  const expired$ = new Subject<string>();
+  const features = await loadPipelineFeatures({ manifest: model.manifest, windowSizeMs: config.windows.sizeMs, expired$, logger: options.logger });
 
   const kafka = createKafka({
     brokers: options.brokers,
@@ -162,10 +169,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   };
 
   const events$ = decoded$.pipe(
+    features.extract, // (features) computed once per record, each session's order kept
     sessionWindows({ ...config.windows, stats: windowStats }),
     share(),
   );
-  const expired$ = new Subject<string>();
 
   const onEvent = (e: WindowEvent) => {
     switch (e.type) {
@@ -197,6 +204,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       tokenizer: model.tokenizer,
       maxTextTokens: model.manifest.maxTextTokens,
       padIndex: model.manifest.padIndex,
+      nonVerbal: features.nonVerbal, // (features) undefined when the model names no codebooks
       runModel: (inputs) => model.session.run(inputs),
       modelVersion: model.version,
       batching: { ...config.batching, maxQueued },
@@ -270,6 +278,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       transport,
       windows: windowStats,
       ...stats,
+      features: features.stats,
       pending: tracker.stats.pending,
     }),
     stop,

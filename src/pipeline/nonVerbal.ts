@@ -1,0 +1,98 @@
+/**
+ * A window's non-verbal codebook ids, from the features computed once per record
+ * (`featureAudio.ts`, `featureVideo.ts`). Pure; what the scoring hook `nonVerbal(window)` returns.
+ *
+ * Acoustic: the frames of the window's audio chunks whose centre lies in [start, end), grouped
+ * into pooling intervals aligned to event time (multiples of `poolMs`, 250 ms, since the epoch: an
+ * interval gives the same vector in every window holding it), each pooled with the extractor's own
+ * pooling (`poolFrames`, as `featurize` does), then quantised with the acoustic codebook.
+ * Visual: each frame's face vector, quantised, in event-time order; a frame without a face, or not
+ * analysed, gives no id (absence, not a zero vector).
+ * Both are capped to `maxIds`, evenly subsampled (as training/msa_model/data.py `subsample`).
+ * A modality with no ids is absent for the model (one pad id, mask 0).
+ */
+import { ACOUSTIC_FRAME_DIM, poolFrames } from '../features/acoustic/index.js';
+import type { Quantiser } from '../features/codebook.js';
+import type { NonVerbalIds } from '../model/windowInputs.js';
+import type { AudioChunk, VideoFrame } from '../schemas/records.js';
+import type { SessionWindow } from '../windows/types.js';
+import type { ChunkFrames } from './featureAudio.js';
+
+export interface NonVerbalOptions {
+  acoustic: { quantiser: Quantiser; framesOf: (chunk: AudioChunk) => ChunkFrames | undefined; hopMs?: number; frameMs?: number; poolMs?: number } | null;
+  visual: { quantiser: Quantiser; vectorOf: (frame: VideoFrame) => number[] | null | undefined } | null;
+  /** Most ids per modality (e.g. 4 per second x window seconds). */
+  maxIds: number;
+}
+
+export function windowNonVerbal(window: SessionWindow, options: NonVerbalOptions): NonVerbalIds {
+  return {
+    acousticIds: options.acoustic ? subsample(acousticIds(window, options.acoustic), options.maxIds) : [],
+    visualIds: options.visual ? subsample(visualIds(window, options.visual), options.maxIds) : [],
+  };
+}
+
+/** Pooled acoustic vectors of the window, one per event-time interval of `poolMs` holding a frame centre. */
+export function windowAcousticVectors(
+  window: SessionWindow,
+  framesOf: (chunk: AudioChunk) => ChunkFrames | undefined,
+  { hopMs = 10, frameMs = 25, poolMs = 250 } = {},
+): { vectors: number[][]; startTimes: number[] } {
+  // The window's frames in time order (chunks are in event-time order, their frames too; the sort
+  // only guards against a restarted stream).
+  const rows: Array<{ t: number; frames: Float32Array; k: number }> = [];
+  for (const chunk of window.audio) {
+    const f = framesOf(chunk);
+    if (!f) continue;
+    for (let k = 0; k < f.times.length; k++) {
+      const t = f.times[k]!;
+      if (t >= window.start && t < window.end) rows.push({ t, frames: f.frames, k });
+    }
+  }
+  rows.sort((a, b) => a.t - b.t);
+  const vectors: number[][] = [];
+  const intervals: number[] = [];
+  for (let from = 0; from < rows.length; ) {
+    const p = Math.floor(rows[from]!.t / poolMs);
+    let to = from;
+    while (to < rows.length && Math.floor(rows[to]!.t / poolMs) === p) to++;
+    const block = new Float32Array((to - from) * ACOUSTIC_FRAME_DIM);
+    for (let i = from; i < to; i++) {
+      const { frames, k } = rows[i]!;
+      block.set(frames.subarray(k * ACOUSTIC_FRAME_DIM, (k + 1) * ACOUSTIC_FRAME_DIM), (i - from) * ACOUSTIC_FRAME_DIM);
+    }
+    // One interval at a time through the extractor's own pooling: an infinite interval is one group.
+    vectors.push(poolFrames(block, to - from, hopMs, frameMs, Infinity).pooled[0]!);
+    intervals.push(p);
+    from = to;
+  }
+  return { vectors, startTimes: intervals.map((p) => p * poolMs) };
+}
+
+function acousticIds(window: SessionWindow, o: NonNullable<NonVerbalOptions['acoustic']>): number[] {
+  return windowAcousticVectors(window, o.framesOf, o).vectors.map((v) => o.quantiser.quantise(v));
+}
+
+function visualIds(window: SessionWindow, o: NonNullable<NonVerbalOptions['visual']>): number[] {
+  const ids: number[] = [];
+  for (const frame of window.video) {
+    const v = o.vectorOf(frame);
+    if (v) ids.push(o.quantiser.quantise(v));
+  }
+  return ids;
+}
+
+/** At most `max` items, evenly spread, first and last kept (numpy linspace(0, n-1, max).round()). */
+export function subsample<T>(items: readonly T[], max: number): T[] {
+  if (items.length <= max) return [...items];
+  if (max <= 0) return [];
+  if (max === 1) return [items[0]!];
+  const step = (items.length - 1) / (max - 1);
+  return Array.from({ length: max }, (_, i) => items[roundHalfEven(i * step)]!);
+}
+
+/** numpy rounds halves to even. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
