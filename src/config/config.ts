@@ -93,6 +93,42 @@ export const configSchema = z
         maxSubscriptions: positiveInt.default(100),
       })
       .default({}),
+    // (dashboard) The HTTP server on ws.host:ws.port that also carries the WebSocket (src/outputs/http).
+    http: z
+      .object({
+        /** Serve the dashboard page at / (healthz, metrics and the WebSocket are served either way). */
+        dashboard: z.boolean().default(true),
+        /** Folder of the dashboard's static files; null = the project's `dashboard/`. */
+        dashboardDir: z.string().nullable().default(null),
+        /** Time a client has to send a whole request (headers included). */
+        requestTimeoutMs: positiveInt.default(10_000),
+      })
+      .default({}),
+    // (dashboard) Alert rules over rolling scores (src/outputs/alerts.ts, docs/dashboard.md).
+    alerts: z
+      .object({
+        rules: z
+          .array(
+            z
+              .object({
+                name: z.string().min(1).max(64),
+                when: z.enum(['below', 'above']).default('below'),
+                threshold: z.number().min(-3).max(3),
+                /** Event time (ms) the condition must hold before the rule fires. */
+                forMs: nonNegativeInt,
+                hysteresis: z.number().nonnegative().default(0),
+              })
+              .strict(),
+          )
+          .max(32)
+          .refine((rules) => new Set(rules.map((r) => r.name)).size === rules.length, { message: 'alert rule names must be unique' })
+          .default([{ name: 'sustained-negative', when: 'below', threshold: -1, forMs: 10_000, hysteresis: 0 }]),
+        /** Sessions whose alert state is kept (least recently scored dropped first). */
+        maxSessions: positiveInt.default(10_000),
+        /** A session with no score for this long (wall clock) is forgotten; its firing alerts resolve. */
+        idleTimeoutMs: positiveInt.default(60_000),
+      })
+      .default({}),
   })
   .strict();
 

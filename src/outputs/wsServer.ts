@@ -87,6 +87,12 @@ export interface ScoreServerStats {
 export interface ScoreServer {
   /** Stores the score in history and sends it to every client subscribed to it. */
   publish(score: Score): void;
+  /**
+   * Sends a message that is not a score (an alert) to the clients subscribed to `sessionId`:
+   * `all`, the session itself, or a filter whose sessionPrefix matches (polarity is not checked:
+   * the message has none). Not kept in history. Same slow-client bound as scores.
+   */
+  broadcast(message: object, sessionId: string): void;
   /** Drops a session's history (e.g. when the session expires). Subscriptions stay. */
   forget(sessionId: string): void;
   /** The port listened on (the real one when 0 was asked for). */
@@ -538,6 +544,22 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
   }
   log.info({ port: port(), path: cfg.path, auth: authRequired }, 'score WebSocket server listening');
 
+  /** Each client subscribed to the session once: `all`, the session id, or a matching filter. */
+  const recipientsOf = (sessionId: string, matches: (f: ScoreFilter) => boolean): Set<Client> => {
+    const recipients = new Set<Client>(allSubscribers);
+    for (const c of bySession.get(sessionId) ?? []) recipients.add(c);
+    for (const c of filterSubscribers) {
+      if (recipients.has(c)) continue;
+      for (const f of c.filters.values()) {
+        if (matches(f)) {
+          recipients.add(c);
+          break;
+        }
+      }
+    }
+    return recipients;
+  };
+
   const close = async (): Promise<void> => {
     clearInterval(pinger);
     server.off('upgrade', onUpgrade);
@@ -559,19 +581,16 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
       if (closed !== undefined) return;
       history.add(score);
       counters.scoresPublished++;
-      const recipients = new Set<Client>(allSubscribers);
-      for (const c of bySession.get(score.sessionId) ?? []) recipients.add(c);
-      for (const c of filterSubscribers) {
-        if (recipients.has(c)) continue;
-        for (const f of c.filters.values()) {
-          if (matchesFilter(f, score)) {
-            recipients.add(c);
-            break;
-          }
-        }
-      }
+      const recipients = recipientsOf(score.sessionId, (f) => matchesFilter(f, score));
       if (recipients.size === 0) return;
       const frame = scoreFrame(score);
+      for (const c of recipients) send(c, frame);
+    },
+    broadcast(message: object, sessionId: string): void {
+      if (closed !== undefined) return;
+      const recipients = recipientsOf(sessionId, (f) => f.sessionPrefix === undefined || sessionId.startsWith(f.sessionPrefix));
+      if (recipients.size === 0) return;
+      const frame = JSON.stringify(message);
       for (const c of recipients) send(c, frame);
     },
     forget(sessionId: string): void {

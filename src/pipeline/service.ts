@@ -7,6 +7,8 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { Score } from '../schemas/records.js';
 import { startScoreServer, type ScoreServer } from '../outputs/wsServer.js';
+import { startHttpServer, type HttpServer } from '../outputs/http/server.js';
+import { createAlertEvaluator, type Alert, type AlertEvaluator } from '../outputs/alerts.js';
 import { generateSession } from '../ingest/sampleSession.js';
 import { replay } from '../ingest/replay.js';
 import { openRecordSender } from '../ingest/kafkaSender.js';
@@ -26,6 +28,10 @@ export interface ServiceOptions {
 export interface Service {
   pipeline: Pipeline;
   scoreServer: ScoreServer;
+  /** (dashboard) The one HTTP server: page, healthz, metrics, and the WebSocket on ws.path. */
+  http: HttpServer;
+  /** (dashboard) Alert rules over the rolling scores (config alerts). */
+  alerts: AlertEvaluator;
   done: Promise<void>;
   stop(): Promise<void>;
 }
@@ -49,9 +55,35 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     );
   }
   const model = await loadServedModel({ ...config.model, logger });
-  const scoreServer = await startScoreServer({
+  const alerts = createAlertEvaluator(config.alerts); // (dashboard)
+  // (dashboard) One port for the page and the WebSocket: the score server attaches to this one.
+  let pipeline: Pipeline | undefined;
+  let failure: unknown;
+  const http = await startHttpServer({
     host: config.ws.host,
     port: config.ws.port,
+    wsPath: config.ws.path,
+    dashboard: config.http.dashboard,
+    dashboardDir: config.http.dashboardDir,
+    requestTimeoutMs: config.http.requestTimeoutMs,
+    authTokens: config.ws.authTokens,
+    health: () => ({
+      status: failure !== undefined ? 'failed' : pipeline === undefined ? 'starting' : 'ok',
+      model: model.version,
+      sentimentModel: model.isSentimentModel,
+      provider: model.session.provider,
+      neutralBand: config.scores.neutralBand, // the dashboard shades it
+    }),
+    metrics: () => ({
+      model: { version: model.version, provider: model.session.provider },
+      pipeline: pipeline?.stats() ?? null,
+      websocket: scoreServer.stats(),
+      alerts: alerts.stats(),
+    }),
+    logger,
+  });
+  const scoreServer = await startScoreServer({
+    server: http.server,
     path: config.ws.path,
     authTokens: config.ws.authTokens.length > 0 ? config.ws.authTokens : null,
     historySize: config.ws.historySize,
@@ -61,23 +93,49 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     logger,
   });
   let samplePrefix: string | null = null;
-  const pipeline = await startPipeline({
-    config,
-    brokers: opts.brokers,
-    model,
-    logger,
-    onScore: (score) => {
-      scoreServer.publish(score);
-      if (out && samplePrefix && score.sessionId.startsWith(samplePrefix)) out.write(`${formatScore(score)}\n`);
-    },
+  // (dashboard) Alerts: each transition logged and sent to the session's WebSocket subscribers.
+  const alertLog = logger.child({ component: 'alerts' });
+  const raise = (events: Alert[]) => {
+    for (const alert of events) {
+      if (alert.state === 'firing') alertLog.warn({ alert }, `alert ${alert.rule} firing for ${alert.sessionId}: ${alert.message}`);
+      else alertLog.info({ alert }, `alert ${alert.rule} resolved for ${alert.sessionId}: ${alert.message}`);
+      scoreServer.broadcast({ type: 'alert', alert }, alert.sessionId);
+      if (out && samplePrefix && alert.sessionId.startsWith(samplePrefix)) out.write(`${alert.sessionId} ALERT ${alert.state} ${alert.message}\n`);
+    }
+  };
+  const alertSweep = setInterval(() => raise(alerts.sweep(Date.now())), Math.min(5_000, config.alerts.idleTimeoutMs));
+  alertSweep.unref();
+  try {
+    pipeline = await startPipeline({
+      config,
+      brokers: opts.brokers,
+      model,
+      logger,
+      onScore: (score) => {
+        scoreServer.publish(score);
+        raise(alerts.update(score, Date.now()));
+        if (out && samplePrefix && score.sessionId.startsWith(samplePrefix)) out.write(`${formatScore(score)}\n`);
+      },
+    });
+  } catch (err) {
+    clearInterval(alertSweep);
+    await scoreServer.close();
+    await http.close();
+    throw err;
+  }
+  const running = pipeline;
+  running.done.catch((err: unknown) => {
+    failure = err;
   });
-  const wsUrl = `ws://${config.ws.host}:${scoreServer.port}${config.ws.path}`;
+  const host = config.ws.host.includes(':') ? `[${config.ws.host}]` : config.ws.host;
+  const wsUrl = `ws://${host}:${http.port}${config.ws.path}`;
   out?.write(
     [
       '',
       `msa is running`,
       `  model      ${model.version} on ${model.session.provider}`,
-      `  kafka      ${opts.brokers.join(',')}  topics in: ${pipeline.topics.audio}, ${pipeline.topics.video}, ${pipeline.topics.transcript}  out: ${pipeline.topics.scores}, ${pipeline.topics.deadLetter}, ${pipeline.topics.late}`,
+      `  kafka      ${opts.brokers.join(',')}  topics in: ${running.topics.audio}, ${running.topics.video}, ${running.topics.transcript}  out: ${running.topics.scores}, ${running.topics.deadLetter}, ${running.topics.late}`,
+      `  dashboard  http://${host}:${http.port}/${config.http.dashboard ? '' : '   (page disabled: http.dashboard false)'}`,
       `  websocket  ${wsUrl}   send {"type":"subscribe","all":true}${config.ws.authTokens.length > 0 ? ' after authenticating' : ''}`,
       `  feed       msa replay --speed 1   (or produce Avro records to the input topics)`,
       '',
@@ -108,15 +166,19 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
 
   let stopping: Promise<void> | null = null;
   return {
-    pipeline,
+    pipeline: running,
     scoreServer,
-    done: pipeline.done,
+    http,
+    alerts,
+    done: running.done,
     stop: () =>
       (stopping ??= (async () => {
         abort.abort();
         await feeding;
-        await pipeline.stop();
+        await running.stop();
+        clearInterval(alertSweep);
         await scoreServer.close();
+        await http.close();
         await model.session.release();
       })()),
   };

@@ -1,0 +1,245 @@
+/* global document, fetch, requestAnimationFrame */
+// The dashboard: sessions on the left, the selected session's chart and latest score in the
+// middle, alerts on the right, all from the score WebSocket (docs/dashboard.md).
+import { connect } from './connection.js';
+import { createSessionStore } from './sessions.js';
+import { createScoreChart } from './chart.js';
+
+const MAX_ALERTS = 200;
+const $ = (id) => document.getElementById(id);
+const el = (tag, attrs = {}, ...children) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v;
+    else if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) e.append(c);
+  return e;
+};
+
+const store = createSessionStore();
+const alerts = []; // newest first
+const firing = new Map(); // `${sessionId}\u0000${rule}` -> alert
+let selected = null;
+let neutralBand = 0.5;
+let chart = null;
+let dirty = false;
+
+const signed = (x) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
+const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour12: false });
+const ago = (ms) => {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago` : clock(ms);
+};
+const polarityClass = (p) => `polarity-${String(p).toLowerCase()}`;
+
+// --- model ------------------------------------------------------------------------------
+
+function showModel(version, provider) {
+  if (version) $('model-version').textContent = version;
+  if (provider) $('model-provider').textContent = `on ${provider}`;
+  const warning = $('model-warning');
+  // The server's version string says so when the graph is not a sentiment model (the test graph).
+  if (version && /not a sentiment model/i.test(version)) {
+    warning.textContent = `The served model is NOT a sentiment model, so these scores are meaningless: ${version}. Serve a trained sentiment model for real results.`;
+    warning.hidden = false;
+    $('model').classList.add('not-sentiment');
+  } else if (version) {
+    warning.hidden = true;
+    $('model').classList.remove('not-sentiment');
+  }
+}
+
+fetch('/healthz')
+  .then((r) => r.json())
+  .then((h) => {
+    showModel(h.model, h.provider);
+    if (typeof h.neutralBand === 'number') {
+      neutralBand = h.neutralBand;
+      chart?.setNeutralBand(neutralBand);
+    }
+  })
+  .catch(() => undefined); // the WebSocket state says what is wrong
+
+// --- rendering --------------------------------------------------------------------------
+
+function scheduleRender() {
+  if (dirty) return;
+  dirty = true;
+  requestAnimationFrame(() => {
+    dirty = false;
+    render();
+  });
+}
+
+function renderSessions() {
+  const list = store.list();
+  $('session-count').textContent = String(list.length);
+  $('sessions-empty').hidden = list.length > 0;
+  const ul = $('session-list');
+  ul.replaceChildren(
+    ...list.map((s) => {
+      const alerting = [...firing.values()].some((a) => a.sessionId === s.id);
+      return el(
+        'li',
+        {},
+        el(
+          'button',
+          {
+            type: 'button',
+            class: `session ${polarityClass(s.latest.polarity)}${s.id === selected ? ' selected' : ''}${alerting ? ' alerting' : ''}`,
+            'aria-pressed': String(s.id === selected),
+            dataset: { sessionId: s.id },
+            onclick: () => select(s.id),
+          },
+          el('span', { class: 'session-id' }, s.id),
+          el('span', { class: 'session-score', title: s.latest.polarity }, signed(s.latest.score)),
+          el('span', { class: 'session-meta' }, `${s.latest.polarity.toLowerCase()} · ${s.windows} windows · ${ago(s.latest.emittedAt)}`),
+          alerting ? el('span', { class: 'badge', title: 'alert firing' }, 'alert') : null,
+        ),
+      );
+    }),
+  );
+}
+
+function renderDetail() {
+  const s = selected ? store.get(selected) : undefined;
+  if (!s) {
+    $('detail-title').textContent = store.size > 0 ? 'Select a session' : 'Waiting for scores';
+    $('detail-summary').replaceChildren();
+    $('contributions').replaceChildren();
+    $('modalities').replaceChildren();
+    chart?.show([]);
+    return;
+  }
+  const l = s.latest;
+  $('detail-title').textContent = s.id;
+  $('detail-summary').replaceChildren(
+    el('span', { class: `big ${polarityClass(l.polarity)}` }, signed(l.score)),
+    el('span', { class: `pill ${polarityClass(l.polarity)}` }, l.polarity),
+    el('span', { class: 'muted' }, `window ${signed(l.windowScore)} · confidence ${(l.confidence * 100).toFixed(0)}% · window ${clock(l.windowStart)}–${clock(l.windowEnd)} · ${s.windows} windows · latency ${l.latencyMs} ms`),
+  );
+  if (!chart) chart = createScoreChart($('chart'), { neutralBand });
+  chart.show(s.scores);
+  $('chart').dataset.points = String(s.scores.length);
+
+  const c = l.contributions;
+  const scale = Math.max(1, ...Object.values(c).map((v) => Math.ceil(Math.abs(v))));
+  $('contributions').replaceChildren(
+    ...['text', 'audio', 'video'].map((m) => {
+      const v = c[m];
+      const present = l.modalities[m];
+      const bar = el('span', { class: `bar ${v < 0 ? 'neg' : 'pos'}` });
+      // Geometry through the CSSOM: the page's CSP allows no inline style attributes.
+      const pct = (Math.abs(v) / scale) * 50;
+      bar.style.width = `${pct}%`;
+      bar.style.left = v < 0 ? `${50 - pct}%` : '50%';
+      return el(
+        'div',
+        { class: `bar-row${present ? '' : ' absent'}` },
+        el('span', { class: 'bar-label' }, m),
+        el(
+          'span',
+          { class: 'bar-track', role: 'meter', 'aria-label': `${m} contribution`, 'aria-valuemin': String(-scale), 'aria-valuemax': String(scale), 'aria-valuenow': v.toFixed(2) },
+          bar,
+        ),
+        el('span', { class: 'bar-value' }, present ? signed(v) : `${signed(v)} (absent)`),
+      );
+    }),
+  );
+  $('modalities').replaceChildren(
+    ...['text', 'audio', 'video'].map((m) =>
+      el('li', { class: `chip ${l.modalities[m] ? 'on' : 'off'}` }, `${m}: ${l.modalities[m] ? 'present' : 'absent'}`),
+    ),
+  );
+  showModel(l.modelVersion);
+}
+
+function renderAlerts() {
+  $('alerts-firing').textContent = `${firing.size} firing`;
+  $('alerts-firing').classList.toggle('hot', firing.size > 0);
+  $('alerts-empty').hidden = alerts.length > 0;
+  $('alert-list').replaceChildren(
+    ...alerts.map((a) =>
+      el(
+        'li',
+        { class: `alert ${a.state}`, dataset: { sessionId: a.sessionId, state: a.state } },
+        el('span', { class: 'alert-state' }, a.state === 'firing' ? 'FIRING' : 'resolved'),
+        el('button', { type: 'button', class: 'link', onclick: () => select(a.sessionId) }, a.sessionId),
+        el('span', { class: 'alert-rule' }, a.rule),
+        el('span', { class: 'alert-message' }, a.message),
+        el('span', { class: 'muted small' }, `at ${clock(a.at)} (event time), since ${clock(a.since)}`),
+      ),
+    ),
+  );
+}
+
+function render() {
+  renderSessions();
+  renderDetail();
+  renderAlerts();
+}
+
+function select(id) {
+  selected = id;
+  render();
+}
+
+// --- messages ---------------------------------------------------------------------------
+
+function onMessage(m) {
+  switch (m.type) {
+    case 'history':
+      if (m.scores.length > 0) store.add(m.sessionId, m.scores);
+      break;
+    case 'score':
+      store.add(m.score.sessionId, [m.score]);
+      break;
+    case 'alert': {
+      const a = m.alert;
+      const key = `${a.sessionId}\u0000${a.rule}`;
+      if (a.state === 'firing') firing.set(key, a);
+      else firing.delete(key);
+      alerts.unshift(a);
+      alerts.length = Math.min(alerts.length, MAX_ALERTS);
+      break;
+    }
+    case 'error':
+      console.warn('server error', m.code, m.error);
+      return;
+    default:
+      return;
+  }
+  if (selected === null || !store.get(selected)) selected = store.list()[0]?.id ?? null;
+  scheduleRender();
+}
+
+const connection = connect({
+  onMessage,
+  onState(state, detail) {
+    const box = $('connection');
+    box.dataset.state = state;
+    $('connection-text').textContent = detail;
+    const auth = $('auth');
+    auth.hidden = state !== 'auth';
+    if (state === 'auth') {
+      $('auth-message').textContent = `${detail[0].toUpperCase()}${detail.slice(1)}. Enter an access token (one of the server's ws.authTokens).`;
+      $('auth-token').focus();
+    }
+  },
+});
+
+$('auth-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = $('auth-token');
+  const token = input.value.trim();
+  if (!token) return;
+  input.value = '';
+  $('auth').hidden = true;
+  connection.authenticate(token);
+});
+
+setInterval(() => renderSessions(), 1000); // "n s ago"
+render();

@@ -1,0 +1,137 @@
+/**
+ * The dashboard in a real browser (Debian Chromium through playwright-core) against the real
+ * service: the test ONNX graph, the broker, a generated session. The page must list the
+ * session, chart its scores, flag the model as not a sentiment model, show an alert for a
+ * negative stretch, and, with tokens configured, ask for a token and work once it is given.
+ * Screenshots go to test-results/ (git-ignored).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { generateSession } from '../../src/ingest/sampleSession.js';
+import { startHarness, type Harness } from '../fixtures/pipelineHarness.js';
+import { REPO_ROOT } from '../fixtures/servedModel.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const RESULTS = join(REPO_ROOT, 'test-results');
+const TOKEN = 'dashboard-test-token';
+// The test graph's rolling scores for the generated session hover around -1.0 (-0.95 .. -1.05),
+// so a rule at -0.9 for 5 s fires early in the session and stays firing.
+const ALERT_RULE = { name: 'test-negative', when: 'below', threshold: -0.9, forMs: 5000 };
+
+let browser: Browser;
+const harnesses: Harness[] = [];
+
+before(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`the dashboard test needs Chromium at ${CHROMIUM}: apt-get install chromium (CI installs it)`);
+  }
+  await mkdir(RESULTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const h of harnesses) await h.close();
+});
+
+async function service(overrides: Record<string, unknown> = {}): Promise<{ h: Harness; url: string }> {
+  const h = await startHarness({ alerts: { rules: [ALERT_RULE] }, ...overrides });
+  harnesses.push(h);
+  return { h, url: `http://127.0.0.1:${h.service.http.port}/` };
+}
+
+/** A page that fails the test on script errors and CSP violations, and records every request's host. */
+async function openPage(url: string): Promise<{ page: Page; problems: string[]; hosts: Set<string> }> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const problems: string[] = [];
+  const hosts = new Set<string>();
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  page.on('request', (r) => hosts.add(new URL(r.url()).host));
+  await page.goto(url);
+  return { page, problems, hosts };
+}
+
+async function produceSession(h: Harness, sessionId: string): Promise<void> {
+  await h.produce(generateSession({ sessionId, startTime: Date.now() - 60_000, endOfStream: true, seed: 1 }));
+}
+
+test('the page lists the session, charts its scores, flags the test model and shows the alert', async () => {
+  const { h, url } = await service();
+  const { page, problems, hosts } = await openPage(url);
+  await page.locator('#connection[data-state="open"]').waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator('#auth').isVisible(), false, 'no token needed without ws.authTokens');
+
+  await produceSession(h, 'dash-call-1');
+  const item = page.locator('#session-list button[data-session-id="dash-call-1"]');
+  await item.waitFor({ timeout: 60_000 });
+  await page.waitForFunction("Number(document.querySelector('#chart')?.dataset.points ?? 0) >= 20", null, { timeout: 60_000 });
+  assert.equal(await page.locator('#chart canvas').count(), 1, 'uPlot drew a canvas');
+  assert.match(await item.innerText(), /dash-call-1[\s\S]*[−+]\d\.\d\d[\s\S]*\d+ windows/);
+  assert.equal(await page.locator('#detail-title').innerText(), 'dash-call-1', 'the only session is selected');
+
+  const warning = page.locator('#model-warning');
+  await warning.waitFor({ state: 'visible' });
+  assert.match(await warning.innerText(), /NOT a sentiment model/);
+  assert.match(await page.locator('#model-version').innerText(), /msa-test-graph@0/);
+
+  const alert = page.locator('#alert-list li[data-session-id="dash-call-1"][data-state="firing"]');
+  await alert.waitFor({ timeout: 30_000 });
+  assert.match(await alert.innerText(), /FIRING[\s\S]*test-negative[\s\S]*below -0\.90 for 5 s/);
+  assert.match(await page.locator('#alerts-firing').innerText(), /1 firing/);
+  assert.equal(await page.locator('#contributions .bar-row').count(), 3);
+  assert.equal(await page.locator('#modalities .chip').count(), 3);
+  assert.ok((await page.locator('#modalities .chip.on').count()) >= 1, 'the transcript at least is present');
+
+  // Let the last scores land, then keep a picture to look at.
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: join(RESULTS, 'dashboard.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  assert.deepEqual([...hosts], [`127.0.0.1:${h.service.http.port}`], 'everything is served locally');
+  await page.close();
+});
+
+test('with ws.authTokens the page asks for a token, refuses a wrong one, and works with the right one', async () => {
+  const { h, url } = await service({ ws: { port: 0, authTokens: [TOKEN] } });
+  const { page, problems } = await openPage(url);
+  const auth = page.locator('#auth');
+  await auth.waitFor({ state: 'visible', timeout: 15_000 });
+  assert.match(await page.locator('#auth-message').innerText(), /needs an access token/);
+  assert.equal(await page.locator('#connection').getAttribute('data-state'), 'auth');
+  assert.equal(page.url(), url, 'no token in the URL');
+
+  await page.fill('#auth-token', 'not-the-token');
+  await page.click('#auth-form button[type="submit"]');
+  await page.locator('#auth-message', { hasText: 'refused' }).waitFor({ timeout: 15_000 });
+  await page.screenshot({ path: join(RESULTS, 'dashboard-auth.png') });
+
+  await page.fill('#auth-token', TOKEN);
+  await page.click('#auth-form button[type="submit"]');
+  await page.locator('#connection[data-state="open"]').waitFor({ timeout: 15_000 });
+  assert.equal(await auth.isVisible(), false);
+  // Runs in the page: sessionStorage is the browser's (the test's tsconfig has no DOM types).
+  assert.equal(await page.evaluate("sessionStorage.getItem('msa.dashboard.token')"), TOKEN);
+  assert.ok(!page.url().includes(TOKEN), 'no token in the URL');
+
+  await produceSession(h, 'dash-auth-1');
+  await page.locator('#session-list button[data-session-id="dash-auth-1"]').waitFor({ timeout: 60_000 });
+  await page.locator('#alert-list li[data-session-id="dash-auth-1"]').waitFor({ timeout: 30_000 });
+
+  // A reload reconnects with the token kept for this tab, without asking again.
+  await page.reload();
+  await page.locator('#connection[data-state="open"]').waitFor({ timeout: 15_000 });
+  assert.equal(await auth.isVisible(), false);
+  await page.locator('#session-list button[data-session-id="dash-auth-1"]').waitFor({ timeout: 15_000 });
+  // The wrong token's refusal logs a failed WebSocket close in the console; nothing else may.
+  assert.deepEqual(problems.filter((p) => !/WebSocket/.test(p)), []);
+  await page.close();
+});
