@@ -9,6 +9,7 @@ import { register as registerRun } from './commands/run.js';
 import { register as registerFeatures } from './commands/features.js';
 import { register as registerFeaturize } from './commands/featurize.js';
 import { register as registerCodebook } from './commands/codebook.js';
+import { register as registerIngest } from './commands/ingest.js';
 
 export function buildProgram(): Command {
   const program = new Command('msa')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions();
   registerRun(program);
   registerReplay(program);
+  registerIngest(program);
   registerKafka(program);
   registerEval(program);
   registerFeatures(program);
