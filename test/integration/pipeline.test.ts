@@ -111,33 +111,6 @@ test('every window holding a record is scored exactly once, on Kafka and on WebS
 });
 
 test('every input offset is committed once its windows are scored', async () => {
-  const admin = h.kafka.admin();
-  await admin.connect();
-  try {
-    const topics = h.service.pipeline.topics;
-    const group = h.config.kafka.groupId;
-    const lag = async () => {
-      let behind = 0;
-      for (const topic of [topics.audio, topics.video, topics.transcript]) {
-        const ends = await admin.fetchTopicOffsets(topic);
-        const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-        for (const p of ends) {
-          const c = committed?.partitions.find((x) => x.partition === p.partition);
-          const at = c && c.offset !== '-1' ? Number(c.offset) : 0;
-          behind += Number(p.high) - at;
-        }
-      }
-      return behind;
-    };
-    let behind = await lag();
-    const deadline = Date.now() + 30_000;
-    while (behind > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      behind = await lag();
-    }
-    assert.equal(behind, 0, 'all input records committed');
-    assert.equal(h.service.pipeline.stats().pending, 0);
-  } finally {
-    await admin.disconnect();
-  }
+  assert.equal(await h.waitCommitted(), 0, 'all input records committed');
+  assert.equal(h.service.pipeline.stats().pending, 0);
 });
