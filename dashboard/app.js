@@ -150,9 +150,12 @@ function renderDetail() {
     }),
   );
   $('modalities').replaceChildren(
-    ...['text', 'audio', 'video'].map((m) =>
-      el('li', { class: `chip ${l.modalities[m] ? 'on' : 'off'}` }, `${m}: ${l.modalities[m] ? 'present' : 'absent'}`),
-    ),
+    ...['text', 'audio', 'video'].map((m) => {
+      // modalitiesUsed (null from older writers) tells a modality the model did not read.
+      const unused = l.modalities[m] && l.modalitiesUsed && !l.modalitiesUsed[m];
+      const state = !l.modalities[m] ? 'absent' : unused ? 'present, not used by this model' : 'present';
+      return el('li', { class: `chip ${l.modalities[m] && !unused ? 'on' : 'off'}` }, `${m}: ${state}`);
+    }),
   );
   showModel(l.modelVersion);
 }

@@ -9,6 +9,7 @@ export const MAX_POINTS = 600;
  *   polarity: 'NEGATIVE'|'NEUTRAL'|'POSITIVE', confidence: number,
  *   contributions: { text: number, audio: number, video: number },
  *   modalities: { text: boolean, audio: boolean, video: boolean },
+ *   modalitiesUsed: { text: boolean, audio: boolean, video: boolean } | null,
  *   modelVersion: string, records: number, latencyMs: number, emittedAt: number }} Score
  * @typedef {{ id: string, scores: Score[], windows: number, latest: Score, updatedAt: number }} Session
  */

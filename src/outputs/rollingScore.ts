@@ -10,6 +10,8 @@ export interface WindowResult {
   windowScore: number;
   contributions: Contributions;
   modalities: Modalities;
+  /** Modalities the model read (absent from callers that do not know). */
+  modalitiesUsed?: Modalities;
   modelVersion: string;
   /** Input records in the window. */
   records: number;
@@ -159,6 +161,7 @@ export function rollingScore(options: RollingScoreOptions = {}): OperatorFunctio
           confidence: confidenceOf(score, neutralBand),
           contributions: r.contributions,
           modalities: r.modalities,
+          modalitiesUsed: r.modalitiesUsed ?? null,
           modelVersion: r.modelVersion,
           records: r.records,
           latencyMs: t - r.closedAt,

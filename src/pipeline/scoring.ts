@@ -94,6 +94,7 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
               windowScore: output.score,
               contributions: output.contributions,
               modalities: built.present,
+              modalitiesUsed: built.used,
               modelVersion: options.modelVersion,
               records: window.audio.length + window.video.length + window.transcript.length,
               closedAt: window.closedAt,

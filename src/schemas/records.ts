@@ -77,6 +77,8 @@ export interface Score {
   confidence: number;
   contributions: Contributions;
   modalities: Modalities;
+  /** Modalities the model actually read; null from older writers. */
+  modalitiesUsed: Modalities | null;
   modelVersion: string;
   records: number;
   latencyMs: number;

@@ -105,6 +105,10 @@ test('every window holding a record is scored exactly once, on Kafka and on WebS
       assert.equal(value.modalities.video, inWindow.some((r) => r.kind === 'video'), `video in ${value.sessionId} ${value.windowStart}`);
     }
     assert.ok(scores.items.some((s) => s.value.modalities.text));
+    // The test model has no codebooks: audio and video are present but not read, and the score says so.
+    for (const { value } of scores.items) {
+      assert.deepEqual(value.modalitiesUsed, { text: value.modalities.text, audio: false, video: false });
+    }
   } finally {
     await scores.close();
   }

@@ -23,6 +23,7 @@ function result(sessionId: string, windowEnd: number, windowScore: number): Wind
     windowScore,
     contributions: { text: windowScore / 2, audio: windowScore / 4, video: windowScore / 4 },
     modalities: { text: true, audio: true, video: false },
+    modalitiesUsed: { text: true, audio: false, video: false },
     modelVersion: 'cenet-test@1',
     records: 7,
     closedAt: windowEnd + 100,
@@ -270,6 +271,7 @@ describe('rollingScore', () => {
           confidence: 0.5, // (1.75 - 0.5) / (3 - 0.5)
           contributions: { text: -0.875, audio: -0.4375, video: -0.4375 },
           modalities: { text: true, audio: true, video: false },
+          modalitiesUsed: { text: true, audio: false, video: false },
           modelVersion: 'cenet-test@1',
           records: 7,
           latencyMs: 105,

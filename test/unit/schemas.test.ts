@@ -79,6 +79,7 @@ const samples: RecordTypes = {
     confidence: 0.75,
     contributions: { text: 0.5, audio: 0.25, video: 0 },
     modalities: { text: true, audio: true, video: false },
+    modalitiesUsed: { text: true, audio: false, video: false },
     modelVersion: 'cenet-test-1',
     records: 12,
     latencyMs: 3.5,
@@ -148,7 +149,7 @@ const tsFields = {
   Word: { word: 1, start: 1, end: 1, confidence: 1 } satisfies Record<keyof Word, 1>,
   Score: {
     sessionId: 1, windowStart: 1, windowEnd: 1, score: 1, windowScore: 1, polarity: 1, confidence: 1, contributions: 1, modalities: 1,
-    modelVersion: 1, records: 1, latencyMs: 1, emittedAt: 1,
+    modalitiesUsed: 1, modelVersion: 1, records: 1, latencyMs: 1, emittedAt: 1,
   } satisfies Record<keyof Score, 1>,
   Contributions: { text: 1, audio: 1, video: 1 } satisfies Record<keyof Contributions, 1>,
   Modalities: { text: 1, audio: 1, video: 1 } satisfies Record<keyof Modalities, 1>,

@@ -24,6 +24,7 @@ function score(sessionId: string, windowEnd: number, value = 1, extra: Partial<S
     confidence: 0.5,
     contributions: { text: value, audio: 0, video: 0 },
     modalities: { text: true, audio: true, video: false },
+    modalitiesUsed: null,
     modelVersion: 'cenet-test@1',
     records: 3,
     latencyMs: 12,
