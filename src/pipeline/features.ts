@@ -104,7 +104,7 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
     log.warn(fields, message);
   };
   const notUsed = (kind: 'audio' | 'video') =>
-    once(`unused-${kind}`, { modality: kind }, `${kind} records arrive but the served model has no ${kind === 'audio' ? 'acoustic' : 'visual'} codebook (manifest codebooks.${kind === 'audio' ? 'acoustic' : 'visual'}.file): ${kind} is not extracted and not used; scores say so (used.${kind} = false)`);
+    once(`unused-${kind}`, { modality: kind }, `${kind} records arrive but the served model has no ${kind === 'audio' ? 'acoustic' : 'visual'} codebook (manifest codebooks.${kind === 'audio' ? 'acoustic' : 'visual'}.file): ${kind} is not extracted and not used; scores say so (Score.modalitiesUsed)`);
 
   const onAudio = (record: Positioned<InputRecord>) => {
     if (record.value.kind !== 'audio') return;
