@@ -32,6 +32,15 @@ function findTests(dir) {
 const only = process.argv.slice(2);
 step('lint', process.execPath, [join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.']);
 
+// The training venv first: the Python tests need it, and so do the Node tests that check
+// `msa eval` against the Python evaluation (they find it through MSA_PYTHON).
+let python = null;
+const setup = step('python venv', 'bash', [join(root, 'training', 'setup.sh')], { capture: true });
+if (setup.status === 0) {
+  python = join(setup.stdout.toString().trim().split('\n').pop(), 'bin', 'python');
+  env.MSA_PYTHON = python;
+}
+
 let startedBroker = false;
 if (!env.KAFKA_BROKERS) {
   const r = step('kafka broker', process.execPath, [join(root, 'bin', 'msa.js'), 'kafka', 'start', '--json'], { capture: true });
@@ -45,14 +54,7 @@ if (!env.KAFKA_BROKERS) {
 
 const tests = only.length > 0 ? only : findTests(join(root, 'test'));
 step('node tests', process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...tests]);
-
-if (only.length === 0) {
-  const setup = step('python venv', 'bash', [join(root, 'training', 'setup.sh')], { capture: true });
-  if (setup.status === 0) {
-    const python = join(setup.stdout.toString().trim().split('\n').pop(), 'bin', 'python');
-    step('python tests', python, ['-m', 'pytest', '-q', 'training/tests']);
-  }
-}
+if (only.length === 0 && python) step('python tests', python, ['-m', 'pytest', '-q', 'training/tests']);
 
 if (startedBroker) step('kafka broker stop', process.execPath, [join(root, 'bin', 'msa.js'), 'kafka', 'stop']);
 
