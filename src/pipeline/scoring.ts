@@ -25,8 +25,11 @@ export interface ScoringOptions {
   rolling: Omit<RollingScoreOptions, 'onSkip'>;
   /** Non-verbal codebook ids of a window; absent until the feature extractors are wired in. */
   nonVerbal?: (window: SessionWindow) => NonVerbalIds | undefined;
-  /** A window that will not be scored (no records left, or skipped by the rolling score): settle it. */
-  onUnscored?: (window: SessionWindow, reason: SkipReason | 'empty') => void;
+  /**
+   * A window that will not be scored: no records left ('empty'), nothing the model can read
+   * ('no-usable-input'), or skipped by the rolling score. Settle it.
+   */
+  onUnscored?: (window: SessionWindow, reason: SkipReason | 'empty' | 'no-usable-input') => void;
   onPressure?: (under: boolean) => void;
   onBatch?: (info: MicroBatchInfo) => void;
   /** Modalities the model actually read in a window (text only until features are wired in). */
@@ -71,6 +74,12 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
               nonVerbal: options.nonVerbal?.(window),
             });
             options.onUsed?.(built.used);
+            // Nothing the model can read (no words, and no non-verbal ids it was trained on): a score
+            // would be the model's bias on empty input, not sentiment. Counted, settled, not scored.
+            if (!built.used.text && !built.used.audio && !built.used.video) {
+              options.onUnscored?.(window, 'no-usable-input');
+              return EMPTY;
+            }
             return of({ window, built });
           }),
           microBatch(

@@ -43,8 +43,13 @@ before(async () => {
   await h.produceRaw('audio', 'late', enc(audio('late', T0 + 20_000)));
   sent.late = await h.produceRaw('audio', 'late', enc(audio('late', T0 + 100)));
   // And a good session after all that.
-  // (audio only: with modality alignment off here, video read after audio would be late)
-  await h.produce(generateSession({ sessionId: 'good', startTime: T0, script: [], videoFps: 0, endOfStream: true }));
+  // (no video: with modality alignment off here, video read after audio would be late; the
+  // transcript is produced before the audio so its words are not late either)
+  // transcript is produced before the audio so its words are not late either; the session is
+  // ended at the end of the test, with the others)
+  const good = generateSession({ sessionId: 'good', startTime: T0, script: ['that went well'], videoFps: 0 });
+  await h.produce(good.filter((r) => r.kind === 'transcript'));
+  await h.produce(good.filter((r) => r.kind !== 'transcript'));
 });
 
 after(async () => {
@@ -91,8 +96,13 @@ test('the pipeline goes on: the good session is scored and every offset is commi
     await h.produce([
       { kind: 'audio', value: audio('skew', T0 + 100, 3200, true) },
       { kind: 'audio', value: audio('late', T0 + 20_100, 3200, true) },
+      { kind: 'audio', value: audio('good', T0 + 5000, 3200, true) },
+      {
+        kind: 'transcript',
+        value: { sessionId: 'good', segmentId: 'end', eventTime: T0 + 5000, endTime: T0 + 5000, text: '', words: [], isFinal: true, speaker: null, channel: null, language: null, endOfStream: true },
+      },
     ]);
-    // Records still in open windows (the 'skew' and 'late' sessions) held their partitions back until now.
+    // Records still in open windows (the 'skew', 'late' and 'good' sessions) held their partitions back until now.
     assert.equal(await h.waitCommitted(), 0, 'offsets committed past every dead-lettered record');
   } finally {
     await scores.close();

@@ -30,6 +30,16 @@ function expectedWindowEnds(records: InputRecord[]): Map<string, Set<number>> {
   return out;
 }
 
+/** Of those, the windows with a word in them: all the test model can read (it has no codebooks). */
+function windowsWithWords(records: InputRecord[], all: Map<string, Set<number>>): Map<string, Set<number>> {
+  const out = new Map<string, Set<number>>();
+  for (const [sessionId, ends] of all) {
+    const words = records.flatMap((r) => (r.kind === 'transcript' && r.value.sessionId === sessionId ? r.value.words : []));
+    out.set(sessionId, new Set([...ends].filter((end) => words.some((w) => w.start < end && (w.start >= end - W || w.end > end - W)))));
+  }
+  return out;
+}
+
 let h: Harness;
 const sessions = ['call-a', 'call-b', 'stream-c'];
 let records: InputRecord[] = [];
@@ -69,9 +79,12 @@ after(async () => {
   await h?.close();
 });
 
-test('every window holding a record is scored exactly once, on Kafka and on WebSocket', async () => {
-  const expected = expectedWindowEnds(records);
+test('every window the model can read is scored exactly once, on Kafka and on WebSocket; the others are counted', async () => {
+  const withRecords = expectedWindowEnds(records);
+  const expected = windowsWithWords(records, withRecords);
   const total = [...expected.values()].reduce((n, s) => n + s.size, 0);
+  const unreadable = [...withRecords.values()].reduce((n, s) => n + s.size, 0) - total;
+  assert.ok(total > 0 && unreadable > 0, 'the stream has windows with words and windows without');
   const scores = await h.readTopic<Score>(h.service.pipeline.topics.scores, 'score');
   try {
     await waitFor(`${total} scores on the scores topic`, () => scores.items.length >= total);
@@ -83,7 +96,7 @@ test('every window holding a record is scored exactly once, on Kafka and on WebS
     for (const sessionId of sessions) {
       const fromKafka = scores.items.filter((s) => s.value.sessionId === sessionId);
       const ends = fromKafka.map((s) => s.value.windowEnd);
-      assert.deepEqual(new Set(ends), expected.get(sessionId), `${sessionId}: the windows scored are the windows with records`);
+      assert.deepEqual(new Set(ends), expected.get(sessionId), `${sessionId}: the windows scored are the windows with words`);
       // Boundaries: W long, aligned to H.
       for (const { value } of fromKafka) {
         assert.equal(value.windowEnd - value.windowStart, W);
@@ -104,7 +117,9 @@ test('every window holding a record is scored exactly once, on Kafka and on WebS
       assert.equal(value.modalities.audio, inWindow.some((r) => r.kind === 'audio'), `audio in ${value.sessionId} ${value.windowStart}`);
       assert.equal(value.modalities.video, inWindow.some((r) => r.kind === 'video'), `video in ${value.sessionId} ${value.windowStart}`);
     }
-    assert.ok(scores.items.some((s) => s.value.modalities.text));
+    assert.ok(scores.items.every((s) => s.value.modalities.text));
+    // Windows with records but nothing the model reads are counted, not scored, not lost.
+    assert.equal(h.service.pipeline.stats().unscoredWindows['no-usable-input'], unreadable);
     // The test model has no codebooks: audio and video are present but not read, and the score says so.
     for (const { value } of scores.items) {
       assert.deepEqual(value.modalitiesUsed, { text: value.modalities.text, audio: false, video: false });
