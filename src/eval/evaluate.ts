@@ -1,6 +1,8 @@
 import { silentLogger, type Logger } from '../log.js';
 import type { PadIndex } from '../model/batchTensors.js';
-import { loadManifest } from '../model/manifest.js';
+import { loadManifest, loadManifestCodebooks } from '../model/manifest.js';
+import { sharedFaceAnalyzer } from '../features/visual/index.js';
+import { DEFAULT_MAX_MEDIA_IDS, mediaIds, type MediaIds } from './media.js';
 import { loadModel, type ExecutionProviderName, type ModelSession } from '../model/onnxSession.js';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.js';
 import type { ModelInput } from '../model/types.js';
@@ -11,6 +13,9 @@ import { computeMetrics, type Metrics } from './metrics.js';
  * Scoring a labelled CSV with the exported model, the way `python -m training.evaluate` scores
  * it with PyTorch: text only (each row's text tokenized, truncated at the end, as in training),
  * acoustic and visual absent, metrics of ./metrics.ts. Same rows in, same numbers out.
+ * With `media` (`msa eval --media DIR`), each row's media file gives the acoustic / visual ids
+ * (./media.ts, the model's codebooks); a row without a media file is skipped, a row with empty
+ * text is scored without words ([CLS] [SEP], as training's text-masked rows).
  */
 
 export interface ScoredRow {
@@ -27,6 +32,8 @@ export interface ScoreRowsOptions {
   batchSize?: number;
   /** Called after each batch with the rows scored so far. */
   onProgress?: (done: number, total: number) => void;
+  /** Per row (same order), the non-verbal ids from its media; absent / empty lists = modality absent. */
+  nonVerbal?: readonly (Pick<MediaIds, 'acousticIds' | 'visualIds'> | null | undefined)[];
 }
 
 /**
@@ -40,14 +47,21 @@ export async function scoreRows(rows: readonly LabelledRow[], options: ScoreRows
     rows.map((r) => r.text),
     maxTextTokens,
   );
-  const inputs: ModelInput[] = inputIds.map((ids, i) => ({
-    inputIds: ids,
-    attentionMask: attentionMask[i]!,
-    acousticIds: [padIndex.acoustic],
-    acousticMask: [0],
-    visualIds: [padIndex.visual],
-    visualMask: [0],
-  }));
+  const present = (ids: readonly number[] | undefined, pad: number) =>
+    ids && ids.length > 0 ? { ids: [...ids], mask: ids.map(() => 1) } : { ids: [pad], mask: [0] };
+  const inputs: ModelInput[] = inputIds.map((ids, i) => {
+    const nv = options.nonVerbal?.[i];
+    const a = present(nv?.acousticIds, padIndex.acoustic);
+    const v = present(nv?.visualIds, padIndex.visual);
+    return {
+      inputIds: ids,
+      attentionMask: attentionMask[i]!,
+      acousticIds: a.ids,
+      acousticMask: a.mask,
+      visualIds: v.ids,
+      visualMask: v.mask,
+    };
+  });
   // Stable sort by length, like numpy's argsort(kind="stable") in training/msa_model/data.py.
   const order = inputs.map((_, i) => i).sort((a, b) => inputs[a]!.inputIds.length - inputs[b]!.inputIds.length || a - b);
   const scores = new Array<number>(rows.length);
@@ -82,6 +96,12 @@ export interface EvaluateCsvOptions extends ReadLabelledCsvOptions {
   intraOpThreads?: number;
   logger?: Logger;
   onProgress?: (done: number, total: number) => void;
+  /** Folder of the rows' media (`<id>.<ext>`): acoustic / visual ids from the model's codebooks. */
+  media?: string;
+  /** Most ids per modality from a media file (default 64, the training cap). */
+  maxMediaIds?: number;
+  /** Called after each media file is featurized. */
+  onMedia?: (done: number, total: number) => void;
 }
 
 export interface EvaluationReport {
@@ -105,6 +125,41 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
         (data.skipped.length > 0 ? ` (${data.skipped.length} skipped; ${why.join('; ')}${data.skipped.length > 3 ? '; ...' : ''})` : ''),
     );
   }
+  let rows = data.rows;
+  const skipped = [...data.skipped];
+  let nonVerbal: (MediaIds | null)[] | undefined;
+  if (options.media !== undefined) {
+    const codebooks = await loadManifestCodebooks(manifest);
+    if (!codebooks.acoustic && !codebooks.visual) {
+      throw new Error(`--media ${options.media}: the model manifest ${manifest.manifestPath} names no codebooks (codebooks.acoustic.file / codebooks.visual.file), so it cannot use media`);
+    }
+    const found: (MediaIds | null | 'failed')[] = [];
+    for (const [i, row] of rows.entries()) {
+      try {
+        found.push(
+          await mediaIds(row.id, {
+            mediaDir: options.media,
+            codebooks: { acoustic: codebooks.acoustic ?? null, visual: codebooks.visual ?? null },
+            maxIds: options.maxMediaIds ?? DEFAULT_MAX_MEDIA_IDS,
+            faces: () => sharedFaceAnalyzer(),
+          }),
+        );
+      } catch (e) {
+        logger.warn({ id: row.id, err: (e as Error).message }, 'media features failed');
+        found.push('failed');
+      }
+      options.onMedia?.(i + 1, rows.length);
+    }
+    const keep = rows.map((_, i) => found[i] !== null && found[i] !== 'failed');
+    rows.forEach((row, i) => {
+      if (!keep[i]) {
+        skipped.push({ line: row.line, id: row.id, reason: found[i] === null ? `no media file ${options.media}/${row.id}.<ext>` : 'media features failed (see log)' });
+      }
+    });
+    nonVerbal = found.filter((f): f is MediaIds => f !== null && f !== 'failed');
+    rows = rows.filter((_, i) => keep[i]);
+    if (rows.length === 0) throw new Error(`${options.csv}: no row has a usable media file under ${options.media}`);
+  }
   const tokenizer = await loadTokenizer(manifest.tokenizerPath);
   const session = await loadModel({
     path: manifest.modelPath,
@@ -114,20 +169,21 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
     logger,
   });
   try {
-    const scored = await scoreRows(data.rows, {
+    const scored = await scoreRows(rows, {
       tokenizer,
       session,
       maxTextTokens: manifest.maxTextTokens,
       padIndex: manifest.padIndex,
       batchSize: options.batchSize,
       onProgress: options.onProgress,
+      nonVerbal,
     });
     return {
       csv: options.csv,
       model: { name: manifest.name, version: manifest.version, kind: manifest.kind, provider: session.provider },
       metrics: metricsOf(scored),
       scored,
-      skipped: data.skipped,
+      skipped: skipped.sort((a, b) => a.line - b.line),
     };
   } finally {
     await session.release();

@@ -44,7 +44,6 @@ before(async () => {
   sent.late = await h.produceRaw('audio', 'late', enc(audio('late', T0 + 100)));
   // And a good session after all that.
   // (no video: with modality alignment off here, video read after audio would be late; the
-  // transcript is produced before the audio so its words are not late either)
   // transcript is produced before the audio so its words are not late either; the session is
   // ended at the end of the test, with the others)
   const good = generateSession({ sessionId: 'good', startTime: T0, script: ['that went well'], videoFps: 0 });

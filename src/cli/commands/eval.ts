@@ -10,6 +10,7 @@ import { createLogger } from '../../log.js';
 import { evaluateCsv, type EvaluationReport, type ScoredRow } from '../../eval/evaluate.js';
 import { METRIC_KEYS, type Metrics } from '../../eval/metrics.js';
 import { DEFAULT_MAX_CSV_BYTES } from '../../eval/labelledCsv.js';
+import { DEFAULT_MAX_MEDIA_IDS } from '../../eval/media.js';
 
 interface EvalFlags {
   csv: string;
@@ -27,6 +28,8 @@ interface EvalFlags {
   threads?: number;
   maxBytes: number;
   logLevel: string;
+  media?: string;
+  maxMediaIds: number;
 }
 
 function positiveInt(what: string) {
@@ -56,6 +59,12 @@ export function register(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads per operator (default: all cores)', positiveInt('thread count'))
     .option('--max-bytes <n>', 'refuse CSVs bigger than this', positiveInt('byte limit'), DEFAULT_MAX_CSV_BYTES)
     .option('--log-level <level>', 'log level of the JSON log on stderr', 'warn')
+    .option(
+      '--media <dir>',
+      'folder of the rows\' media <id>.<ext> (audio wav/flac/mp3, video mp4/webm/mkv, image jpg/png as one frame): ' +
+        'acoustic / visual ids through the extractors and the model\'s codebooks; rows without a file are skipped, rows with empty text are scored without words',
+    )
+    .option('--max-media-ids <n>', 'most ids per modality from a media file (the training cap)', positiveInt('id count'), DEFAULT_MAX_MEDIA_IDS)
     .action(async (flags: EvalFlags) => {
       const logger = createLogger(flags.logLevel, 'msa-eval');
       const bar = new cliProgress.SingleBar(
@@ -79,6 +88,8 @@ export function register(program: Command): void {
           intraOpThreads: flags.threads,
           maxBytes: flags.maxBytes,
           logger,
+          media: flags.media,
+          maxMediaIds: flags.maxMediaIds,
           onProgress: (done, total) => {
             if (!started) {
               bar.start(total, 0);
