@@ -24,7 +24,7 @@ import { loadManifest, loadManifestCodebooks } from '../../src/model/manifest.js
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const PYTHON = process.env.MSA_PYTHON ?? path.join(process.env.MSA_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'msa'), 'venv', 'bin', 'python');
 const RAVDESS = path.resolve(ROOT, '../shared/data/ravdess');
-const MANIFEST = path.resolve(ROOT, process.env.MSA_EVAL_MANIFEST ?? 'models/manifest.json');
+const MANIFEST = path.resolve(ROOT, process.env.MSA_EVAL_MANIFEST ?? 'models/manifest.multimodal.json');
 const TOLERANCE = 1e-4;
 
 /** id, text (the spoken sentence, or empty: scored without words), label (training/msa_model/nonverbal.py mapping). */
@@ -48,6 +48,8 @@ const missing = [
   [RAVDESS, 'RAVDESS (../shared/data/ravdess)'],
 ].filter(([p]) => !existsSync(p!)).map(([, what]) => what);
 const skip = missing.length > 0 ? `missing ${missing.join(', ')}` : manifestHasCodebooks() ? false : `${path.relative(ROOT, MANIFEST)} names no codebooks (text-only model)`;
+// Under npm test (MSA_PYTHON set) nothing may be missing: fail rather than skip.
+if (process.env.MSA_PYTHON && skip) throw new Error(`eval --media parity test cannot run: ${skip}`);
 
 const PY_REFERENCE = `
 import json, sys
