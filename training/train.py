@@ -210,6 +210,12 @@ def main(argv=None) -> dict:
                 prm.requires_grad_(False)
                 frozen += prm.numel()
         print(f"text path frozen: {frozen} parameters", flush=True)
+    # The weights that are evaluated and saved: the live model, or its moving average.
+    ema = None
+    if tcfg.ema_decay > 0:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(tcfg.ema_decay), use_buffers=True)
+    scored = ema.module if ema is not None else model
     opt = torch.optim.AdamW(model.parameter_groups(tcfg.encoder_lr, tcfg.head_lr, tcfg.weight_decay))
     steps_per_epoch = math.ceil(len(train_data) / tcfg.batch_size)
     total_steps = max(1, int(round(tcfg.epochs * steps_per_epoch)))
@@ -231,8 +237,8 @@ def main(argv=None) -> dict:
 
     def evaluate_now() -> bool:
         nonlocal best, bad_evals, run_loss, run_n
-        model.eval()
-        metrics, preds = evaluate_sets(torch_predictor(model), dev_sets, pads)
+        scored.eval()
+        metrics, preds = evaluate_sets(torch_predictor(scored), dev_sets, pads)
         model.train()
         crit = dev_mae(preds, dev_sets, tcfg.selection) if dev_sets else run_loss / max(1, run_n)
         entry = {"step": step, "epoch": step / steps_per_epoch, "minutes": (time.time() - start) / 60,
@@ -242,7 +248,7 @@ def main(argv=None) -> dict:
         improved = crit < best
         if improved:
             best, bad_evals = crit, 0
-            save_checkpoint(ckpt_path, model, {"train_config": to_dict(tcfg), "step": step, "dev_mae": crit})
+            save_checkpoint(ckpt_path, scored, {"train_config": to_dict(tcfg), "step": step, "dev_mae": crit})
         else:
             bad_evals += 1
         msg = f"[eval] step {step} epoch {entry['epoch']:.2f} min {entry['minutes']:.1f} train_loss {entry['train_loss']:.4f} dev_mae {crit:.4f}{' *' if improved else ''}"
@@ -276,6 +282,8 @@ def main(argv=None) -> dict:
             torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update_parameters(model)
             step += 1
             run_loss += loss.item() * len(idx)
             run_n += len(idx)

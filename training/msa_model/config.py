@@ -77,6 +77,9 @@ class TrainConfig:
     # as the initial checkpoint (the enhancement adds nothing when voice and face are absent); only
     # the non-verbal embeddings, the enhancement unit and the audio / video terms learn.
     freeze_text: bool = False
+    # Exponential moving average of the weights (Polyak averaging), per optimiser step; 0 = off.
+    # When on, evaluation, checkpoint selection and the saved best.pt use the averaged weights.
+    ema_decay: float = 0.0
 
 
 def to_dict(obj) -> dict:

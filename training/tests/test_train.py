@@ -55,3 +55,30 @@ def test_train_command_end_to_end(tmp_path):
         assert (run_dir / name).exists(), name
     assert set(result["metrics"]) == {"featurized_dev", "featurized_test"}
     assert result["steps"] == 8
+
+
+def test_ema_weights_are_what_is_evaluated_and_saved(tmp_path):
+    """With --ema-decay the saved checkpoint holds the moving average, not the last weights: the
+    same seeded run without it (one evaluation, at the last step) saves different weights, and a
+    decay of 0 saves exactly the live weights of a repeat run."""
+    import torch
+    from training.train import main
+
+    path = tmp_path / "feat.jsonl"
+    with open(path, "w") as f:
+        for i in range(24):
+            w, label = [("good", 1.5), ("bad", -1.5), ("fine", 0.5)][i % 3]
+            f.write(json.dumps({"id": str(i), "text": f"it was {w}", "label": label,
+                                "split": "train" if i < 18 else "dev", "acoustic_ids": [], "visual_ids": []}) + "\n")
+
+    def run(name, *extra):
+        main(["--datasets", "none", "--featurized", str(path), "--tiny-encoder", "--runs-dir", str(tmp_path),
+              "--run-name", name, "--epochs", "2", "--batch-size", "6", "--eval-every", "1000", "--no-progress",
+              "--acoustic-codebook-size", "8", "--visual-codebook-size", "6", *extra])
+        return torch.load(tmp_path / name / "best.pt", map_location="cpu", weights_only=False)["model"]
+
+    live, again, averaged = run("live"), run("again"), run("ema", "--ema-decay", "0.9")
+    same = all(torch.equal(live[k], again[k]) for k in live)
+    assert same, "training is not deterministic under a fixed seed; the comparison below means nothing"
+    moved = [k for k in live if live[k].is_floating_point() and not torch.allclose(live[k], averaged[k])]
+    assert moved, "the EMA run saved the live weights"
