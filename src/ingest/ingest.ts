@@ -24,13 +24,19 @@
  * Files, stdin and lavfi are not retried: a corrupt, truncated or unsupported input rejects with
  * a MediaError naming it. Every ffmpeg child is killed before ingest returns or rejects.
  *
+ * Connections: with audio and video both wanted, one ffmpeg decodes both (`MediaPort.audioVideo`),
+ * so a URL is opened once per connection, both modalities start at the same point, and stdin is
+ * read once. A source found to lack one of them costs one extra open at the start; the other is
+ * then decoded alone, and reconnects open it for that one only. A media port without
+ * `audioVideo` (test fakes) gets one decoder per modality, merged by media time, stdin copied to each.
+ *
  * Example:
  *   const sender = await openRecordSender({ config, brokers, logger });
  *   const summary = await ingest('talk.mp4', { sessionId: 'talk-1', sender, subtitles: 'talk.srt' });
  */
 import { readFile } from 'node:fs/promises';
 import { PassThrough, Readable } from 'node:stream';
-import { decodeVideoFrames, MediaError, streamAudioS16, type AudioStreamOptions, type VideoOptions } from '../media/ffmpeg.js';
+import { decodeAudioVideo, decodeVideoFrames, MediaError, streamAudioS16, type AudioStreamOptions, type AudioVideoOptions, type VideoOptions } from '../media/ffmpeg.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AudioChunk, InputKind, TranscriptSegment, VideoFrame } from '../schemas/records.js';
 import { createFrameEncoder, type FrameEncoder, type IngestFrameFormat } from './frameEncoder.js';
@@ -40,11 +46,19 @@ import { byEndTime, cueToSegment, parseSubtitles, type Cue } from './subtitles.j
 
 /** What ingest needs from the media adapter (the ffmpeg one by default; fakes in tests). */
 export interface MediaPort {
-  audio(input: string, opts: AudioStreamOptions): AsyncIterable<{ startS: number; sampleRate: number; samples: Int16Array }>;
-  video(input: string, opts: VideoOptions): AsyncIterable<{ time: number; width: number; height: number; data: Uint8Array }>;
+  audio(input: string, opts: AudioStreamOptions): AsyncIterable<MediaAudio>;
+  video(input: string, opts: VideoOptions): AsyncIterable<MediaFrame>;
+  /**
+   * Both from one connection; a modality the source lacks fails with kind `no-stream` before any
+   * item while the other goes on. Without it, ingest opens the source once per modality.
+   */
+  audioVideo?(input: string, opts: AudioVideoOptions): { audio: AsyncIterable<MediaAudio>; video: AsyncIterable<MediaFrame> };
 }
 
-export const ffmpegMedia: MediaPort = { audio: streamAudioS16, video: decodeVideoFrames };
+type MediaAudio = { startS: number; sampleRate: number; samples: Int16Array };
+type MediaFrame = { time: number; width: number; height: number; data: Uint8Array };
+
+export const ffmpegMedia: MediaPort = { audio: streamAudioS16, video: decodeVideoFrames, audioVideo: decodeAudioVideo };
 
 export type SourceKind = 'file' | 'url' | 'stdin' | 'lavfi';
 
@@ -189,25 +203,30 @@ export async function ingest(source: string, opts: IngestOptions): Promise<Inges
     });
   };
 
-  const stdinFor = teeStdin(source, opts.stdin, wanted.size);
+  // A copy of stdin per decoder, only for a port that cannot decode both from one read.
+  const stdinFor = teeStdin(source, opts.stdin, media.audioVideo ? 1 : wanted.size);
 
   /** One connection to the source: audio and video merged by media time, from session ms `offset`. */
   const connect = (offset: number, ac: AbortController): AsyncGenerator<Timed> => {
     const signal = ac.signal;
     const maxDurationS = opts.maxDurationS === undefined ? undefined : Math.max(0.001, opts.maxDurationS - offset / 1000);
     const common = { signal, maxDurationS, maxInputBytes: opts.maxInputBytes, ffmpegPath: opts.ffmpegPath };
-    const streams: AsyncIterator<Timed>[] = [];
-    if (wanted.has('audio') && !absent.has('audio')) {
-      const { stdin, release } = stdinFor();
-      const audio = media.audio(source, { ...common, stdin, sampleRate, chunkMs });
-      streams.push(modality('audio', release, audio, (c) => ({ kind: 'audio', at: offset + Math.round(c.startS * 1000), samples: c.samples, sampleRate: c.sampleRate })));
+    const toAudio = (c: MediaAudio): Timed => ({ kind: 'audio', at: offset + Math.round(c.startS * 1000), samples: c.samples, sampleRate: c.sampleRate });
+    const toVideo = async (f: MediaFrame): Promise<Timed> => ({ kind: 'video', at: offset + Math.round(f.time * 1000), width: f.width, height: f.height, data: await encode!(f) });
+    const want = (m: Modality) => wanted.has(m) && !absent.has(m);
+    if (want('audio') && want('video') && media.audioVideo) {
+      const both = media.audioVideo(source, { ...common, stdin: opts.stdin, sampleRate, chunkMs, fps, width });
+      const none = () => {};
+      return mergeByTime([modality('audio', none, both.audio, toAudio), modality('video', none, both.video, toVideo)], () => ac.abort());
     }
-    if (wanted.has('video') && !absent.has('video')) {
+    const streams: AsyncIterator<Timed>[] = [];
+    if (want('audio')) {
       const { stdin, release } = stdinFor();
-      const video = media.video(source, { ...common, stdin, fps, width });
-      streams.push(
-        modality('video', release, video, async (f) => ({ kind: 'video', at: offset + Math.round(f.time * 1000), width: f.width, height: f.height, data: await encode!(f) })),
-      );
+      streams.push(modality('audio', release, media.audio(source, { ...common, stdin, sampleRate, chunkMs }), toAudio));
+    }
+    if (want('video')) {
+      const { stdin, release } = stdinFor();
+      streams.push(modality('video', release, media.video(source, { ...common, stdin, fps, width }), toVideo));
     }
     return mergeByTime(streams, () => ac.abort());
   };

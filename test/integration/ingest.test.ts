@@ -1,7 +1,8 @@
 /**
  * `msa ingest` against a real broker (env KAFKA_BROKERS, default 127.0.0.1:9092), on topics of its
  * own: the sample video with subtitles goes in, the audio, video and transcript topics are read
- * back and checked; a corrupt file and a refusing URL fail with clear errors.
+ * back and checked (one ffmpeg decodes both audio and video: counted with a wrapper first on
+ * PATH); a corrupt file and a refusing URL fail with clear errors.
  * The sample lives in the data folder: env MSA_DATA_DIR, else <repo>/../shared/data.
  */
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import { MediaError } from '../../src/media/ffmpeg.js';
 import { createCodec } from '../../src/schemas/codec.js';
 import type { AudioChunk, InputKind, TranscriptSegment, VideoFrame } from '../../src/schemas/records.js';
 import { createKafka, topicNames } from '../../src/transport/kafka/index.js';
+import { countingFfmpeg } from '../fixtures/ingestFakes.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dataDir = process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data');
@@ -111,7 +113,16 @@ async function readSession(sessionId: string, timeoutMs = 25_000) {
 test('ingests the sample video with subtitles: contiguous audio, 2 fps frames, timed transcript, endOfStream', { timeout: 60_000 }, async () => {
   const session = `talk-${run}`;
   const startTime = 1_700_000_000_000;
-  const printed = await msaIngest(SAMPLE, '--session', session, '--fast', '--subtitles', join(tmp, 'talk.srt'), '--start-time', String(startTime), '--language', 'en');
+  const ffmpeg = await countingFfmpeg(tmp);
+  const path = process.env.PATH;
+  process.env.PATH = `${ffmpeg.dir}:${path}`;
+  let printed: string;
+  try {
+    printed = await msaIngest(SAMPLE, '--session', session, '--fast', '--subtitles', join(tmp, 'talk.srt'), '--start-time', String(startTime), '--language', 'en');
+  } finally {
+    process.env.PATH = path;
+  }
+  assert.equal((await ffmpeg.starts()).length, 1, 'one ffmpeg for audio and video: the file is opened once');
   assert.match(printed, new RegExp(`ingested .*Oz06ZWiO20M_6\\.mp4 \\(file\\) as session ${session}: 7\\.\\d\\d s of media`));
   assert.match(printed, /\d+ audio chunks\n.*16 video frames\n.*3 transcript segments/);
 
