@@ -8,20 +8,38 @@
  * samples the offline extractor would see: the frames of a stream cut into chunks of any length
  * (20 ms or 200 ms) equal, bit for bit, the frames of the whole signal (a test checks it).
  *
+ * Features are computed at 16 kHz, the rate the codebooks were fitted at. A session sending another
+ * rate in RESAMPLED_RATES (8 kHz telephony, 44.1 / 48 kHz browsers) keeps a streaming resampler
+ * (features/acoustic/resample.ts) that carries its filter state from chunk to chunk, so its frames
+ * are those of the whole signal resampled in one piece. Rates outside that range, and encodings
+ * other than S16LE, are counted as unsupported (`stats.unsupported`) and not analysed.
+ *
  * A frame belongs to the chunk that completed it (a WeakMap keyed by the chunk object, freed with
  * the chunk once its windows are gone) and carries the event time of its centre, counted from
- * that chunk's eventTime (no drift over long streams). A window therefore lacks the few frames
- * centred in its last ~33 ms whose completing chunk lies after its end (about 3 of 600 frames).
+ * that chunk's eventTime (no drift over long streams): positions on the 16 kHz time line are
+ * input samples x 16000 / rate, and the resampler's output is aligned to its input (its delay
+ * holds samples back, it does not shift them), so frame times do not depend on the rate. A window
+ * lacks the few frames centred in its last ~33 ms whose completing chunk lies after its end
+ * (about 3 of 600 frames); resampled, the resampler's delay adds 5 ms (10 ms from 8 kHz) to that.
  *
  * A chunk that does not continue the previous one (gap or overlap above `maxGapMs`, another sample
- * rate) restarts the session's stream: frames never span a gap. Only 16 kHz S16LE is analysed,
- * the rate the codebooks were fitted at; other rates are counted as unsupported (no resampling).
+ * rate) restarts the session's stream: frames never span a gap, and the old stream's resampler is
+ * freed, as it is when the session ends (`endOfStream`, which also flushes it), expires (`end`),
+ * is dropped for `maxSessions`, or the stage is torn down (`endAll`).
  */
-import { AcousticExtractor, ACOUSTIC_FRAME_DIM } from '../features/acoustic/index.js';
+import { AcousticExtractor, ACOUSTIC_FRAME_DIM, StreamingResampler } from '../features/acoustic/index.js';
 import type { AudioChunk } from '../schemas/records.js';
 
 /** The sample rate of the features (and of the codebooks fitted on them). */
 export const FEATURE_SAMPLE_RATE = 16_000;
+
+/** Sample rates (integers, Hz) resampled to FEATURE_SAMPLE_RATE; others are unsupported. */
+export const RESAMPLED_RATES = { min: 8_000, max: 96_000 } as const;
+
+/** Whether audio at `sampleRate` is analysed (at 16 kHz, or resampled to it). */
+export function isAnalysedRate(sampleRate: number): boolean {
+  return Number.isInteger(sampleRate) && sampleRate >= RESAMPLED_RATES.min && sampleRate <= RESAMPLED_RATES.max;
+}
 
 /** Acoustic frames completed by one audio chunk. */
 export interface ChunkFrames {
@@ -46,16 +64,25 @@ export interface AcousticStreamStats {
   /** Chunks that did not continue their session's stream (the stream restarted). */
   restarts: number;
   unsupported: Record<AudioUnsupported, number>;
+  /** Chunks resampled to 16 kHz (counted in `chunks` too). */
+  resampled: number;
   /** Time spent computing frames (ms). */
   extractMs: number;
+  /** Time spent resampling (ms). */
+  resampleMs: number;
 }
 
 interface SessionStream {
+  /** The input's rate. */
   sampleRate: number;
-  /** Samples from absolute index `bufferStart` to `end`. */
+  /** Converts the input to FEATURE_SAMPLE_RATE; null when it is at that rate. */
+  resampler: StreamingResampler | null;
+  /** Input samples received (at `sampleRate`). */
+  received: number;
+  /** 16 kHz samples from absolute index `bufferStart` to `end`. */
   buffer: Float32Array;
   bufferStart: number;
-  /** Absolute index one past the last sample received. */
+  /** Absolute index one past the last 16 kHz sample. */
   end: number;
   /** Absolute index where the next frame starts (a multiple of the hop). */
   nextFrame: number;
@@ -64,7 +91,7 @@ interface SessionStream {
 }
 
 export class AcousticFrameStream {
-  readonly stats: AcousticStreamStats = { chunks: 0, frames: 0, restarts: 0, unsupported: { 'sample-rate': 0, encoding: 0 }, extractMs: 0 };
+  readonly stats: AcousticStreamStats = { chunks: 0, frames: 0, restarts: 0, unsupported: { 'sample-rate': 0, encoding: 0 }, resampled: 0, extractMs: 0, resampleMs: 0 };
   private readonly extractor = new AcousticExtractor({ sampleRate: FEATURE_SAMPLE_RATE });
   private readonly byChunk = new WeakMap<AudioChunk, ChunkFrames>();
   private readonly sessions = new Map<string, SessionStream>();
@@ -85,18 +112,22 @@ export class AcousticFrameStream {
 
   /**
    * Takes the next chunk of its session: computes the frames it completes (synchronously, ~3 ms
-   * per second of audio). Returns why the chunk cannot be analysed, or null.
+   * per second of audio, plus ~1 ms to resample 48 kHz). Returns why the chunk cannot be
+   * analysed (a rate outside RESAMPLED_RATES, an encoding other than S16LE), or null.
    */
   accept(chunk: AudioChunk): AudioUnsupported | null {
     if (chunk.encoding !== 'S16LE') return this.unsupported('encoding');
-    if (chunk.sampleRate !== FEATURE_SAMPLE_RATE) return this.unsupported('sample-rate');
+    if (!isAnalysedRate(chunk.sampleRate)) return this.unsupported('sample-rate');
     this.stats.chunks++;
-    const pcm = s16ToFloat(chunk.samples);
+    const input = s16ToFloat(chunk.samples);
     const s = this.streamFor(chunk);
-    const chunkStart = s.end;
+    // Where the chunk's first sample lies on the stream's 16 kHz time line (fractional when resampled).
+    const chunkStart = (s.received * FEATURE_SAMPLE_RATE) / s.sampleRate;
+    s.received += input.length;
+    s.nextEventTime = chunk.eventTime + (input.length * 1000) / chunk.sampleRate;
+    const pcm = s.resampler ? this.resample(s.resampler, input, chunk.endOfStream) : input;
     s.buffer = concat(s.buffer, pcm);
     s.end += pcm.length;
-    s.nextEventTime = chunk.eventTime + (pcm.length * 1000) / chunk.sampleRate;
 
     const { frameLen, hop } = this.extractor;
     // Whole frames with their right context (at the end of the stream: whole frames, zeros after, as offline).
@@ -110,7 +141,7 @@ export class AcousticFrameStream {
       const skip = (s.nextFrame - from) / hop;
       const frames = features.frames.slice(skip * ACOUSTIC_FRAME_DIM, (skip + count) * ACOUSTIC_FRAME_DIM);
       const times = new Float64Array(count);
-      const msPerSample = 1000 / chunk.sampleRate;
+      const msPerSample = 1000 / FEATURE_SAMPLE_RATE;
       for (let k = 0; k < count; k++) times[k] = chunk.eventTime + (s.nextFrame + k * hop + frameLen / 2 - chunkStart) * msPerSample;
       this.byChunk.set(chunk, { times, frames });
       this.stats.frames += count;
@@ -118,7 +149,7 @@ export class AcousticFrameStream {
       this.stats.extractMs += performance.now() - t0;
     }
     if (chunk.endOfStream) {
-      this.sessions.delete(chunk.sessionId);
+      this.drop(chunk.sessionId);
     } else {
       const keepFrom = Math.max(0, s.nextFrame - this.leftContext);
       if (keepFrom > s.bufferStart) {
@@ -136,11 +167,23 @@ export class AcousticFrameStream {
 
   /** Frees a session's stream state (its session expired). */
   end(sessionId: string): void {
-    this.sessions.delete(sessionId);
+    this.drop(sessionId);
+  }
+
+  /** Frees every session's stream state (the stage is torn down). */
+  endAll(): void {
+    for (const sessionId of [...this.sessions.keys()]) this.drop(sessionId);
   }
 
   get openSessions(): number {
     return this.sessions.size;
+  }
+
+  /** Sessions holding a resampler (its state lives in the WASM heap until the stream is dropped). */
+  get openResamplers(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.resampler) n++;
+    return n;
   }
 
   private unsupported(reason: AudioUnsupported): AudioUnsupported {
@@ -148,19 +191,42 @@ export class AcousticFrameStream {
     return reason;
   }
 
+  /** The resampled chunk; at the end of the stream with the samples the filter still held. */
+  private resample(resampler: StreamingResampler, input: Float32Array, endOfStream: boolean): Float32Array {
+    const t0 = performance.now();
+    const out = resampler.push(input);
+    const pcm = endOfStream ? concat(out, resampler.flush()) : out;
+    this.stats.resampled++;
+    this.stats.resampleMs += performance.now() - t0;
+    return pcm;
+  }
+
   /** The session's stream if the chunk continues it, else a fresh one; most recently fed last (LRU). */
   private streamFor(chunk: AudioChunk): SessionStream {
     const s = this.sessions.get(chunk.sessionId);
-    this.sessions.delete(chunk.sessionId);
     if (s && s.sampleRate === chunk.sampleRate && Math.abs(chunk.eventTime - s.nextEventTime) <= this.maxGapMs) {
+      this.sessions.delete(chunk.sessionId);
       this.sessions.set(chunk.sessionId, s);
       return s;
     }
-    if (s) this.stats.restarts++;
-    const fresh: SessionStream = { sampleRate: chunk.sampleRate, buffer: new Float32Array(0), bufferStart: 0, end: 0, nextFrame: 0, nextEventTime: chunk.eventTime };
+    if (s) {
+      this.stats.restarts++;
+      this.drop(chunk.sessionId);
+    }
+    const fresh: SessionStream = {
+      sampleRate: chunk.sampleRate,
+      resampler: chunk.sampleRate === FEATURE_SAMPLE_RATE ? null : new StreamingResampler(chunk.sampleRate, FEATURE_SAMPLE_RATE),
+      received: 0, buffer: new Float32Array(0), bufferStart: 0, end: 0, nextFrame: 0, nextEventTime: chunk.eventTime,
+    };
     this.sessions.set(chunk.sessionId, fresh);
-    if (this.sessions.size > this.maxSessions) this.sessions.delete(this.sessions.keys().next().value!);
+    if (this.sessions.size > this.maxSessions) this.drop(this.sessions.keys().next().value!);
     return fresh;
+  }
+
+  /** Forgets a session's stream and frees its resampler. */
+  private drop(sessionId: string): void {
+    this.sessions.get(sessionId)?.resampler?.dispose();
+    this.sessions.delete(sessionId);
   }
 }
 

@@ -24,7 +24,7 @@
  * but this model does not use them.
  */
 import type { MonoTypeOperatorFunction, Observable } from 'rxjs';
-import { tap } from 'rxjs';
+import { finalize, tap } from 'rxjs';
 import type { Logger } from '../log.js';
 import { ACOUSTIC_FEATURES } from '../features/acoustic/index.js';
 import { Quantiser, type Codebook } from '../features/codebook.js';
@@ -33,7 +33,7 @@ import { loadManifestCodebooks, type ManifestCodebooks, type ModelManifest } fro
 import type { NonVerbalIds } from '../model/windowInputs.js';
 import type { InputRecord } from '../schemas/records.js';
 import type { Positioned, SessionWindow } from '../windows/types.js';
-import { AcousticFrameStream, FEATURE_SAMPLE_RATE, type AcousticStreamStats } from './featureAudio.js';
+import { AcousticFrameStream, FEATURE_SAMPLE_RATE, RESAMPLED_RATES, type AcousticStreamStats } from './featureAudio.js';
 import { keepSessionOrder, type KeepSessionOrderState } from './featureOrder.js';
 import { FaceVectors, loadImageDecoder, VISUAL_FEATURE_SET, type FaceSource, type FaceVectorStats, type ImageDecoder } from './featureVideo.js';
 import { windowNonVerbal } from './nonVerbal.js';
@@ -117,7 +117,7 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
     }
     const why = audio.accept(chunk);
     if (why === 'sample-rate') {
-      once(`rate-${chunk.sampleRate}`, { sampleRate: chunk.sampleRate, sessionId: chunk.sessionId }, `audio at ${chunk.sampleRate} Hz is not analysed: features are computed at ${FEATURE_SAMPLE_RATE} Hz (the codebook's rate) and the pipeline does not resample; send ${FEATURE_SAMPLE_RATE} Hz S16LE`);
+      once(`rate-${chunk.sampleRate}`, { sampleRate: chunk.sampleRate, sessionId: chunk.sessionId }, `audio at ${chunk.sampleRate} Hz is not analysed (counted in features.audio.unsupported): features are computed at ${FEATURE_SAMPLE_RATE} Hz (the codebook's rate), and only integer rates from ${RESAMPLED_RATES.min} to ${RESAMPLED_RATES.max} Hz are resampled to it; send audio at a rate in that range`);
     } else if (why === 'encoding') {
       once(`encoding-${chunk.encoding}`, { encoding: chunk.encoding }, `audio encoding ${chunk.encoding} is not analysed; send S16LE`);
     }
@@ -160,6 +160,8 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
         },
         queue,
       ),
+      // Torn down (stopped, or the source ended): free the sessions' audio streams, resamplers included.
+      finalize(() => audio.endAll()),
     );
 
   options.expired$?.subscribe((sessionId) => {

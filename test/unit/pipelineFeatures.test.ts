@@ -4,14 +4,17 @@
  * under bounded concurrency, and the manifest rule (no codebooks -> nothing extracted, not used).
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { firstValueFrom, from, Subject, toArray } from 'rxjs';
-import { ACOUSTIC_DIM, ACOUSTIC_FEATURES, AcousticExtractor } from '../../src/features/acoustic/index.js';
+import { ACOUSTIC_DIM, ACOUSTIC_FEATURES, ACOUSTIC_FRAME_DIM, ACOUSTIC_FRAME_FEATURES, AcousticExtractor, frameIndex, StreamingResampler } from '../../src/features/acoustic/index.js';
+import { decodeAudio } from '../../src/media/ffmpeg.js';
 import { CODEBOOK_VERSION, Quantiser, type Codebook } from '../../src/features/codebook.js';
 import { VISUAL_DIM, VISUAL_FEATURES } from '../../src/features/visual/index.js';
 import { loadManifestCodebooks, parseManifest } from '../../src/model/manifest.js';
@@ -25,6 +28,7 @@ import { FaceVectors, loadImageDecoder, VISUAL_FEATURE_SET, type FaceSource } fr
 import { createPipelineFeatures } from '../../src/pipeline/features.js';
 import { subsample, windowAcousticVectors, windowNonVerbal } from '../../src/pipeline/nonVerbal.js';
 
+const dataDir = process.env.MSA_DATA_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'data');
 const T0 = 1_760_000_000_000; // a multiple of 1 s: windows and pooling intervals align
 const RATE = 16_000;
 
@@ -41,14 +45,14 @@ function pcm16(seconds: number, loud: (t: number) => boolean, seed = 3): Int16Ar
   return out;
 }
 
-/** Cuts PCM into chunks of the given lengths (ms, cycled), stamped from `t0`. */
-function chunksOf(pcm: Int16Array, lengthsMs: number[], sessionId = 's', t0 = T0): AudioChunk[] {
+/** Cuts PCM at `rate` into chunks of the given lengths (ms, cycled; rounded to samples), stamped from `t0`. */
+function chunksOf(pcm: Int16Array, lengthsMs: number[], sessionId = 's', t0 = T0, rate = RATE): AudioChunk[] {
   const chunks: AudioChunk[] = [];
   for (let at = 0, i = 0; at < pcm.length; i++) {
-    const n = Math.min(pcm.length - at, (lengthsMs[i % lengthsMs.length]! * RATE) / 1000);
+    const n = Math.min(pcm.length - at, Math.round((lengthsMs[i % lengthsMs.length]! * rate) / 1000));
     const part = pcm.subarray(at, at + n);
     chunks.push({
-      sessionId, seq: i, eventTime: t0 + (at * 1000) / RATE, sampleRate: RATE, encoding: 'S16LE',
+      sessionId, seq: i, eventTime: t0 + (at * 1000) / rate, sampleRate: rate, encoding: 'S16LE',
       samples: Buffer.from(part.buffer, part.byteOffset, part.byteLength), endOfStream: false,
     });
     at += n;
@@ -103,7 +107,7 @@ describe('streaming acoustic frames', () => {
     }
   });
 
-  it('restarts at a gap, and counts other sample rates and encodings as unsupported', () => {
+  it('restarts at a gap, and counts rates outside 8..96 kHz and other encodings as unsupported', () => {
     const stream = new AcousticFrameStream();
     const pcm = pcm16(1, () => true);
     const first = chunksOf(pcm, [100]);
@@ -111,10 +115,255 @@ describe('streaming acoustic frames', () => {
     for (const c of [...first, ...later]) stream.accept(c);
     assert.equal(stream.stats.restarts, 1);
     assert.ok(stream.framesOf(later[1]!)!.times[0]! > T0 + 5000, 'frames after the gap are timed from the new chunks');
-    assert.equal(stream.accept({ ...first[0]!, sampleRate: 8000 }), 'sample-rate');
+    for (const sampleRate of [4000, 7999, 96_001, 192_000, 44_100.5, 0]) assert.equal(stream.accept({ ...first[0]!, sampleRate }), 'sample-rate', `${sampleRate} Hz`);
     assert.equal(stream.accept({ ...first[0]!, encoding: 'F32' as never }), 'encoding');
-    assert.deepEqual(stream.stats.unsupported, { 'sample-rate': 1, encoding: 1 });
+    assert.deepEqual(stream.stats.unsupported, { 'sample-rate': 6, encoding: 1 });
+    assert.equal(stream.stats.restarts, 1, 'an unsupported chunk leaves the stream as it was');
     assert.deepEqual([...s16ToFloat(Buffer.from([0x00, 0x80, 0xff, 0x7f, 0x01]))], [-1, 32767 / 32768]);
+  });
+});
+
+/**
+ * A speech-like signal sampled at `rate`, the same continuous-time signal at every rate (nothing
+ * at or above `maxHz`): voiced syllables 4 a second (F0 gliding 110..190 Hz, harmonics falling
+ * 6 dB/octave, smooth onsets), a pause over [1.5, 2) s, and under it all a noise floor at about
+ * -60 dBFS (400 steady tones at pseudo-random frequencies), so that s16 rounding noise (-101 dBFS,
+ * which differs with the rate) decides no feature.
+ */
+function speechLike(seconds: number, rate: number, maxHz = 7000): Int16Array {
+  const x = new Float64Array(Math.round(seconds * rate));
+  const glide = 0.7; // Hz: F0 = 150 + 40 sin(2 pi glide t)
+  for (let n = 0; n < x.length; n++) {
+    const t = n / rate;
+    const phase = 2 * Math.PI * 150 * t - (40 / glide) * Math.cos(2 * Math.PI * glide * t);
+    const envelope = t >= 1.5 && t < 2 ? 0 : Math.sin(2 * Math.PI * 2 * t) ** 2;
+    let v = 0;
+    for (let k = 1; k * 190 < maxHz; k++) v += Math.sin(k * phase) / k;
+    x[n] = 0.1 * envelope * v;
+  }
+  let seed = 7;
+  const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const tones = 400;
+  const amplitude = 0.001 / Math.sqrt(tones / 2);
+  for (let j = 0; j < tones; j++) {
+    const w = (2 * Math.PI * (50 + rnd() * (maxHz - 100))) / rate;
+    const [cw, sw] = [Math.cos(w), Math.sin(w)];
+    let [c, s] = [Math.cos(2 * Math.PI * rnd()), Math.sin(2 * Math.PI * rnd())];
+    for (let n = 0; n < x.length; n++) {
+      x[n] = x[n]! + amplitude * s;
+      [c, s] = [c * cw - s * sw, s * cw + c * sw];
+    }
+  }
+  return Int16Array.from(x, (v) => Math.round(v * 32767));
+}
+
+/** Float PCM (an ffmpeg decode) -> S16, as ffmpeg converts it. */
+const toS16 = (pcm: Float32Array) => Int16Array.from(pcm, (x) => Math.max(-32768, Math.min(32767, Math.round(x * 32768))));
+
+interface Streamed {
+  stream: AcousticFrameStream;
+  chunks: AudioChunk[];
+  times: number[];
+  frames: Float32Array;
+}
+
+/** Feeds a session's chunks (the last one ends the stream) and collects its frames in order. */
+function streamed(chunks: AudioChunk[], stream = new AcousticFrameStream()): Streamed {
+  chunks[chunks.length - 1]!.endOfStream = true;
+  const times: number[] = [];
+  const frames: number[] = [];
+  for (const c of chunks) {
+    assert.equal(stream.accept(c), null, `${c.sampleRate} Hz is analysed`);
+    const f = stream.framesOf(c);
+    if (f) {
+      times.push(...f.times);
+      frames.push(...f.frames);
+    }
+  }
+  return { stream, chunks, times, frames: Float32Array.from(frames) };
+}
+
+/** The session's 250 ms pooled vectors (what the codebook quantises), as the scoring hook pools them. */
+const pooled = (s: Streamed) => windowAcousticVectors(windowOf(s.chunks, [], T0, T0 + 6000), (c) => s.stream.framesOf(c));
+
+/** Per feature: mean |a - b| over the rows, in units of the feature's spread (std) in `a`. */
+function relativeDiffs(a: ArrayLike<number>, b: ArrayLike<number>, dim: number): number[] {
+  const rows = Math.floor(a.length / dim);
+  return Array.from({ length: dim }, (_, d) => {
+    let mean = 0;
+    for (let r = 0; r < rows; r++) mean += a[r * dim + d]! / rows;
+    let variance = 0;
+    let diff = 0;
+    for (let r = 0; r < rows; r++) {
+      variance += (a[r * dim + d]! - mean) ** 2 / rows;
+      diff += Math.abs(a[r * dim + d]! - b[r * dim + d]!) / rows;
+    }
+    return variance > 0 ? diff / Math.sqrt(variance) : diff;
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+/** The features that differ most, and by how much. */
+function worst(diffs: number[], names: readonly string[], n = 1): string {
+  return diffs.map((x, d) => ({ x, d })).sort((a, b) => b.x - a.x).slice(0, n).map(({ x, d }) => `${names[d]} ${x.toFixed(3)}`).join(', ');
+}
+
+/** Median F0 over the voiced frames, the voiced fraction, and the mean log energy. */
+function voiceOf(frames: Float32Array): { f0: number; voiced: number; energyDb: number } {
+  const rows = frames.length / ACOUSTIC_FRAME_DIM;
+  const at = (r: number, name: (typeof ACOUSTIC_FRAME_FEATURES)[number]) => frames[r * ACOUSTIC_FRAME_DIM + frameIndex(name)]!;
+  const f0s: number[] = [];
+  let energyDb = 0;
+  for (let r = 0; r < rows; r++) {
+    if (at(r, 'voiced') > 0) f0s.push(at(r, 'f0_hz'));
+    energyDb += at(r, 'log_energy_db') / rows;
+  }
+  return { f0: median(f0s), voiced: f0s.length / rows, energyDb };
+}
+
+describe('audio at other rates, resampled to 16 kHz per session', () => {
+  const twins = new Map<number, Streamed>();
+  const nativeOf = (maxHz: number) => twins.get(maxHz) ?? twins.set(maxHz, streamed(chunksOf(speechLike(3, RATE, maxHz), [100, 20, 35]))).get(maxHz)!;
+
+  for (const [rate, maxHz] of [[48_000, 7000], [44_100, 7000], [8000, 3400]] as const) {
+    it(`${rate} Hz: frames at the event times of the 16 kHz twin, equal to the offline extractor on the whole signal resampled in one piece`, () => {
+      const live = StreamingResampler.live;
+      const pcm = speechLike(3, rate, maxHz);
+      const session = streamed(chunksOf(pcm, [20, 100, 35, 60], 's', T0, rate));
+      assert.equal(session.stream.stats.resampled, session.chunks.length, 'every chunk was resampled');
+      assert.equal(session.stream.openResamplers, 0, 'endOfStream freed the resampler');
+      assert.equal(StreamingResampler.live, live, 'nothing left in the WASM heap');
+
+      // Chunk edges are invisible: the same numbers as resampling and extracting the whole signal.
+      const whole = new StreamingResampler(rate, RATE);
+      const resampled = Float32Array.from([...whole.push(s16ToFloat(Buffer.from(pcm.buffer))), ...whole.flush()]);
+      whole.dispose();
+      const offline = new AcousticExtractor().extract(resampled);
+      assert.equal(session.times.length, offline.frameCount);
+      assert.deepEqual(session.frames, offline.frames);
+
+      // Times come from sample counts, not from the resampler: those of the 16 kHz twin.
+      const native = nativeOf(maxHz);
+      assert.equal(session.times.length, native.times.length);
+      const maxDt = Math.max(...session.times.map((x, k) => Math.abs(x - native.times[k]!)));
+      assert.ok(maxDt < 1e-6, `frame times differ from the 16 kHz twin's by up to ${maxDt} ms`);
+    });
+  }
+
+  // Measured (speex quality 8, the voice above, 3 s), each feature's mean difference from the
+  // 16 kHz twin in units of its spread, 48 / 44.1 kHz alike: frames median 0.002, all but one
+  // within 0.01; pooled vectors median 0.001, all but one within 0.01; median F0 and voiced
+  // fraction equal. The one is spectral flatness (0.18 frames, 0.20 pooled): a geometric mean
+  // over every bin, it is decided by the top ~0.3 kHz below 8 kHz, which the anti-alias filter
+  // removes and where the 16 kHz twin holds only s16 rounding noise.
+  const flatness = new Set(['spectral_flatness', 'spectral_flatness_mean']);
+  const within = (diffs: number[], names: readonly string[]) => diffs.every((x, d) => x < (flatness.has(names[d]!) ? 0.3 : 0.02));
+  for (const rate of [48_000, 44_100]) {
+    it(`${rate} Hz: the frames and pooled vectors of the 16 kHz twin, closely`, (t) => {
+      const native = nativeOf(7000);
+      const session = streamed(chunksOf(speechLike(3, rate, 7000), [20, 100, 35, 60], 's', T0, rate));
+      const frameDiffs = relativeDiffs(native.frames, session.frames, ACOUSTIC_FRAME_DIM);
+      const a = pooled(native);
+      const b = pooled(session);
+      assert.deepEqual(b.startTimes, a.startTimes);
+      const pooledDiffs = relativeDiffs(a.vectors.flat(), b.vectors.flat(), ACOUSTIC_DIM);
+      const va = voiceOf(native.frames);
+      const vb = voiceOf(session.frames);
+      t.diagnostic(`${rate} Hz vs 16 kHz: frames worst ${worst(frameDiffs, ACOUSTIC_FRAME_FEATURES, 3)}, median ${median(frameDiffs).toFixed(4)}; pooled worst ${worst(pooledDiffs, ACOUSTIC_FEATURES, 3)}, median ${median(pooledDiffs).toFixed(4)}; F0 ${va.f0.toFixed(2)} / ${vb.f0.toFixed(2)} Hz, voiced ${va.voiced.toFixed(3)} / ${vb.voiced.toFixed(3)}`);
+      assert.ok(within(frameDiffs, ACOUSTIC_FRAME_FEATURES), `frames: worst ${worst(frameDiffs, ACOUSTIC_FRAME_FEATURES, 3)}`);
+      assert.ok(within(pooledDiffs, ACOUSTIC_FEATURES), `pooled: worst ${worst(pooledDiffs, ACOUSTIC_FEATURES, 3)}`);
+      assert.ok(Math.abs(va.f0 - vb.f0) < 0.5, `median F0 ${va.f0} vs ${vb.f0} Hz`);
+      assert.ok(Math.abs(va.voiced - vb.voiced) < 0.01, `voiced fraction ${va.voiced} vs ${vb.voiced}`);
+    });
+  }
+
+  it('8 kHz (telephone band): the voice of the 16 kHz twin', (t) => {
+    // Above 4 kHz an 8 kHz call has nothing and the 16 kHz twin only its s16 rounding noise, so
+    // the spectral shape differs there by nature; pitch, voicing and energy must not.
+    const native = nativeOf(3400);
+    const session = streamed(chunksOf(speechLike(3, 8000, 3400), [20, 100, 35, 60], 's', T0, 8000));
+    const va = voiceOf(native.frames);
+    const vb = voiceOf(session.frames);
+    const energy = frameIndex('log_energy_db');
+    let maxDb = 0;
+    for (let r = 0; r < native.times.length; r++) maxDb = Math.max(maxDb, Math.abs(native.frames[r * ACOUSTIC_FRAME_DIM + energy]! - session.frames[r * ACOUSTIC_FRAME_DIM + energy]!));
+    t.diagnostic(`8 kHz vs 16 kHz: F0 ${va.f0.toFixed(2)} / ${vb.f0.toFixed(2)} Hz, voiced ${va.voiced.toFixed(3)} / ${vb.voiced.toFixed(3)}, frame energy within ${maxDb.toFixed(3)} dB`);
+    assert.ok(Math.abs(va.f0 - vb.f0) < 0.5, `median F0 ${va.f0} vs ${vb.f0} Hz`);
+    assert.ok(Math.abs(va.voiced - vb.voiced) < 0.01, `voiced fraction ${va.voiced} vs ${vb.voiced}`);
+    assert.ok(maxDb < 0.5, `frame energy differs by up to ${maxDb} dB`);
+  });
+
+  it('real speech at 48 kHz (the wav, upsampled by ffmpeg) and 44.1 kHz (the mp4\'s own rate): the voice of ffmpeg\'s 16 kHz decode', async (t) => {
+    for (const [file, rate] of [['03bSnISJMiM_1.wav', 48_000], ['Oz06ZWiO20M_6.mp4', 44_100]] as const) {
+      const path = join(dataDir, 'samples', file);
+      if (!existsSync(path)) {
+        t.diagnostic(`${path} is not there: skipped`);
+        continue;
+      }
+      const native = streamed(chunksOf(toS16(await decodeAudio(path, { sampleRate: RATE })), [100], 'native'));
+      const session = streamed(chunksOf(toS16(await decodeAudio(path, { sampleRate: rate })), [20], 'resampled', T0, rate));
+      const rows = Math.min(native.times.length, session.times.length);
+      assert.ok(Math.abs(native.times.length - session.times.length) <= 1, `${native.times.length} vs ${session.times.length} frames`);
+      assert.ok(session.times.slice(0, rows).every((x, k) => Math.abs(x - native.times[k]!) < 1e-6), 'at the same times');
+      const va = voiceOf(native.frames.subarray(0, rows * ACOUSTIC_FRAME_DIM));
+      const vb = voiceOf(session.frames.subarray(0, rows * ACOUSTIC_FRAME_DIM));
+      const frameDiffs = relativeDiffs(native.frames.subarray(0, rows * ACOUSTIC_FRAME_DIM), session.frames, ACOUSTIC_FRAME_DIM);
+      t.diagnostic(`${file} at ${rate} Hz vs ffmpeg's 16 kHz: F0 ${va.f0.toFixed(2)} / ${vb.f0.toFixed(2)} Hz, voiced ${va.voiced.toFixed(3)} / ${vb.voiced.toFixed(3)}; frames worst ${worst(frameDiffs, ACOUSTIC_FRAME_FEATURES, 3)}, median ${median(frameDiffs).toFixed(4)}`);
+      assert.ok(Math.abs(va.f0 - vb.f0) / va.f0 < 0.01, `${file}: median F0 ${va.f0} vs ${vb.f0} Hz`);
+      assert.ok(Math.abs(va.voiced - vb.voiced) < 0.02, `${file}: voiced fraction ${va.voiced} vs ${vb.voiced}`);
+      assert.ok(median(frameDiffs) < 0.1, `${file}: median feature difference ${median(frameDiffs)}`);
+    }
+  });
+
+  it('the feature stage: 8 and 48 kHz sessions analysed, a rate change restarts the stream, rates outside 8..96 kHz counted and named once; every resampler freed', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _e, cb) => { lines.push(chunk.toString()); cb(); } }));
+    const live = StreamingResampler.live;
+    const tone = new AcousticExtractor().extract(toFloat(pcm16(1, () => true))).pooled;
+    const expired$ = new Subject<string>();
+    const features = createPipelineFeatures({ codebooks: { acoustic: codebook('acoustic', [tone[0]!, tone[2]!], ACOUSTIC_FEATURES), visual: null }, windowSizeMs: 6000, expired$, logger });
+    const asRecords = (chunks: AudioChunk[]): Positioned<InputRecord>[] => chunks.map((value) => ({ value: { kind: 'audio', value } }));
+    const telephone = chunksOf(speechLike(1, 8000, 3400), [20], 'tel', T0, 8000);
+    const browser = [...chunksOf(speechLike(0.5, 48_000), [20], 'web', T0, 48_000), ...chunksOf(speechLike(0.5, 44_100), [20], 'web', T0 + 500, 44_100)];
+    const odd = [4000, 4000, 192_000].map((sampleRate, i) => ({ ...telephone[0]!, sessionId: `odd-${i}`, sampleRate }));
+
+    const source = new Subject<Positioned<InputRecord>>();
+    const out: Positioned<InputRecord>[] = [];
+    source.pipe(features.extract).subscribe((r) => out.push(r));
+    for (const r of asRecords([...telephone, ...browser, ...odd])) source.next(r);
+    assert.equal(out.length, telephone.length + browser.length + odd.length, 'every record passes on');
+
+    const audio = features.stats.audio;
+    assert.equal(audio.resampled, telephone.length + browser.length);
+    assert.equal(audio.restarts, 1, '48 -> 44.1 kHz mid-session starts a fresh stream');
+    assert.deepEqual(audio.unsupported, { 'sample-rate': 3, encoding: 0 });
+    const warned = lines.map((l) => (JSON.parse(l) as { msg: string }).msg).filter((m) => /is not analysed/.test(m));
+    assert.equal(warned.length, 2, 'once per rate');
+    assert.match(warned[0]!, /^audio at 4000 Hz is not analysed .*only integer rates from 8000 to 96000 Hz are resampled to it/);
+    assert.match(warned[1]!, /^audio at 192000 Hz is not analysed/);
+    assert.equal(features.nonVerbal!(windowOf(telephone, [])).acousticIds.length, 4, 'the 8 kHz second gives its 4 ids');
+    assert.equal(features.nonVerbal!(windowOf(browser, [])).acousticIds.length, 4, 'the 48 + 44.1 kHz second gives its 4 ids');
+
+    assert.equal(StreamingResampler.live, live + 2, 'tel and web (44.1 kHz) hold one; the 48 kHz one was freed at the restart');
+    expired$.next('tel');
+    assert.equal(StreamingResampler.live, live + 1, 'an expired session frees its resampler');
+    source.complete();
+    assert.equal(StreamingResampler.live, live, 'tearing the stage down frees the rest');
+  });
+
+  it('a session dropped for maxSessions frees its resampler', () => {
+    const live = StreamingResampler.live;
+    const stream = new AcousticFrameStream({ maxSessions: 1 });
+    stream.accept(chunksOf(speechLike(0.1, 48_000), [20], 'a', T0, 48_000)[0]!);
+    stream.accept(chunksOf(speechLike(0.1, 8000, 3400), [20], 'b', T0, 8000)[0]!);
+    assert.equal(stream.openSessions, 1);
+    assert.equal(StreamingResampler.live, live + 1);
+    stream.endAll();
+    assert.equal(StreamingResampler.live, live);
   });
 });
 
