@@ -10,7 +10,7 @@ import { decodeAudio, decodeVideoFrames } from '../../src/media/ffmpeg.js';
 import { ACOUSTIC_DIM, ACOUSTIC_FEATURES, ACOUSTIC_FRAME_DIM, AcousticExtractor, extractAcoustic, frameIndex, pitchSummary } from '../../src/features/acoustic/index.js';
 import { Fft } from '../../src/features/acoustic/fft.js';
 import { melTables } from '../../src/features/acoustic/mel.js';
-import { FaceAnalyzer, faceVector, humanPaths, mainFace, VISUAL_DIM, VISUAL_FEATURES, type FaceLike } from '../../src/features/visual/index.js';
+import { defaultDetectorModel, FaceAnalyzer, faceVector, humanPaths, mainFace, VISUAL_DIM, VISUAL_FEATURES, type FaceLike } from '../../src/features/visual/index.js';
 import { extractMediaFeatures } from '../../src/features/media.js';
 import { summarise } from '../../src/features/summary.js';
 
@@ -188,6 +188,25 @@ describe('visual features (Human on tfjs WASM)', { skip: faceModels ?? false }, 
     assert.deepEqual(f.visual, [null, null]);
     assert.equal(s.expressions, null);
     assert.ok(Math.abs(s.f0_median_hz! - 330) / 330 < 0.03, `F0 ${s.f0_median_hz}`);
+  });
+
+  it('finds the faces of FER-2013 crops that the 256 px detector misses (the shipped 128 px one)', async () => {
+    // Human's default 256 px BlazeFace finds no face in these three (checked in a separate
+    // process: Human holds one detector per process); models/face/README.md says why it changed.
+    const crops = ['happy/1019.jpg', 'happy/1161.jpg', 'happy/1177.jpg'].map((f) => join(dataDir, 'fer2013', f));
+    for (const crop of crops) {
+      const f = await extractMediaFeatures(crop, { faces: analyzer, audio: false });
+      assert.equal(f.visual.length, 1, `${crop}: one frame`);
+      assert.ok(f.visual[0] !== null, `${crop}: no face found`);
+    }
+  });
+
+  it('refuses a second detector in the same process instead of silently using the first', async () => {
+    await assert.rejects(
+      FaceAnalyzer.create({ detectorModel: join(humanPaths().models, 'blazeface.json') }),
+      /already loaded .*blazeface-front\.json/,
+    );
+    assert.equal(defaultDetectorModel(), join(process.cwd(), 'models', 'face', 'blazeface-front.json'));
   });
 
   it('frames from decodeVideoFrames go straight in', async () => {

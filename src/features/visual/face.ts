@@ -1,16 +1,18 @@
 /**
- * The face adapter: the only module that loads @vladmandic/human. It runs Human's face detector
- * (BlazeFace), face mesh and emotion models on tfjs's WASM backend in Node (no tfjs-node), models
+ * The face adapter: the only module that loads @vladmandic/human. It runs a BlazeFace face
+ * detector (the project's `models/face/blazeface-front.json` by default), Human's face mesh and emotion models on tfjs's WASM backend in Node (no tfjs-node), models
  * read from disk through a file:// load handler; body, hand, iris, description and the rest are off.
  *
  * Why the dist file by path: the package's `node` export is the tfjs-node build; the WASM build
  * (`dist/human.node-wasm.js`) is not exported under a usable name. It requires tfjs-core,
  * tfjs-converter and tfjs-backend-wasm from node_modules (all 4.22.0).
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { Config, FaceResult, Human } from '@vladmandic/human';
+import { packageRoot } from '../../paths.js';
 import { faceVector, mainFace } from './geometry.js';
 
 export interface RgbFrame {
@@ -27,6 +29,12 @@ export interface FaceAnalyzerOptions {
   wasmDir?: string;
   /** Faces looked for per frame (default 3); the main speaker is kept. */
   maxFaces?: number;
+  /**
+   * The face detector's graph model JSON. Default: `models/face/blazeface-front.json`, BlazeFace
+   * short-range at 128 px (models/face/README.md says why); Human's own `blazeface.json` is the
+   * 256 px long-range one, for wide shots with small faces.
+   */
+  detectorModel?: string;
 }
 
 export interface FaceObservation {
@@ -52,6 +60,13 @@ export function humanPaths(): { dist: string; models: string; wasm: string } {
   return { dist: join(dirname(human), 'human.node-wasm.js'), models: join(dirname(human), '..', 'models'), wasm: join(dirname(wasmEntry), '/') };
 }
 
+let processDetector: string | undefined;
+
+/** The shipped face detector: BlazeFace short-range, 128 px (models/face/README.md). */
+export function defaultDetectorModel(): string {
+  return join(packageRoot(), 'models', 'face', 'blazeface-front.json');
+}
+
 /** Finds the main face in RGB frames and describes it as a VISUAL_FEATURES vector. */
 export class FaceAnalyzer {
   private constructor(
@@ -63,6 +78,14 @@ export class FaceAnalyzer {
     const paths = humanPaths();
     const modelDir = options.modelDir ?? paths.models;
     const wasmDir = options.wasmDir ?? paths.wasm;
+    const detectorModel = resolvePath(options.detectorModel ?? defaultDetectorModel());
+    if (!existsSync(detectorModel)) throw new Error(`face detector model ${detectorModel} not found (the default ships in models/face/ of the msa package)`);
+    // Human keeps each model in a module variable: the first detector loaded serves every
+    // analyzer of the process, so asking for another one would silently get the first.
+    if (processDetector !== undefined && processDetector !== detectorModel) {
+      throw new Error(`face detector ${detectorModel} requested, but this process already loaded ${processDetector}; Human holds one detector per process`);
+    }
+    processDetector = detectorModel;
     const mod = require(paths.dist) as { Human: new (config?: Partial<Config>) => Human };
     const config: Partial<Config> = {
       backend: 'wasm',
@@ -80,7 +103,7 @@ export class FaceAnalyzer {
       segmentation: { enabled: false } as Config['segmentation'],
       face: {
         enabled: true,
-        detector: { rotation: false, maxDetected: options.maxFaces ?? 3, skipFrames: 0, minConfidence: 0.3, return: false },
+        detector: { modelPath: `file://${detectorModel}`, rotation: false, maxDetected: options.maxFaces ?? 3, skipFrames: 0, minConfidence: 0.3, return: false },
         mesh: { enabled: true },
         attention: { enabled: false },
         iris: { enabled: false },

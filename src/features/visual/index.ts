@@ -1,3 +1,3 @@
 export { EXPRESSIONS, VISUAL_FEATURES, VISUAL_DIM, type Expression } from './layout.js';
 export { mainFace, faceVector, expressionVector, type FaceLike, type Point } from './geometry.js';
-export { FaceAnalyzer, sharedFaceAnalyzer, humanPaths, type FaceAnalyzerOptions, type FaceObservation, type RgbFrame } from './face.js';
+export { defaultDetectorModel, FaceAnalyzer, sharedFaceAnalyzer, humanPaths, type FaceAnalyzerOptions, type FaceObservation, type RgbFrame } from './face.js';

@@ -3,7 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { silentLogger, type Logger } from '../../log.js';
-import { packageRoot, readFileIn, readStaticFile, vendorFiles, type StaticFile } from './staticFiles.js';
+import { packageRoot } from '../../paths.js';
+import { readFileIn, readStaticFile, vendorFiles, type StaticFile } from './staticFiles.js';
 
 /**
  * The HTTP edge (DESIGN.md §8): one `node:http` server on one port for the dashboard page,

@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 /**
  * Static files for the dashboard: the page's own folder and the two uPlot files from
@@ -31,17 +29,6 @@ export interface StaticFile {
   contentType: string;
   /** Weak validator from size and mtime, for If-None-Match. */
   etag: string;
-}
-
-/** The folder holding this project's package.json, found from this module (src/ or dist/src/). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'dashboard'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`cannot find the msa package root (a folder with package.json and dashboard/) above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
 }
 
 /** The uPlot files the page loads, by the name it asks for, resolved through the package (not cwd). */
