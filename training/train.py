@@ -140,6 +140,24 @@ def blank_text(batch, idx, text_rows, p: float, rng, blank: list[int], pad_token
             batch["attention_mask"][j, :2] = 1
 
 
+def load_init_weights(model, state: dict) -> list[str]:
+    """Loads a checkpoint's weights; tensors whose shape differs (codebook embeddings, when the
+    new run's codebooks have another k) keep their fresh initialisation. The text path must load
+    whole. Returns the names left at initialisation."""
+    own = model.state_dict()
+    fresh = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    text = [k for k in fresh if k.startswith(("encoder.", "head.text."))]
+    if text:
+        raise SystemExit(f"--init-checkpoint: text-path tensors differ in shape: {text}")
+    model.load_state_dict({k: v for k, v in state.items() if k not in fresh}, strict=False)
+    missing, extra = [k for k in own if k not in state], [k for k in state if k not in own]
+    if missing or extra:
+        raise SystemExit(f"--init-checkpoint does not fit the model: missing {missing}, unexpected {extra}")
+    for k in fresh:
+        print(f"init: {k} {tuple(state[k].shape)} -> {tuple(own[k].shape)} (new shape, initialised afresh)", flush=True)
+    return fresh
+
+
 def plot_curve(history: list[dict], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -200,7 +218,7 @@ def main(argv=None) -> dict:
     if tcfg.init_checkpoint:
         import torch as _t
         init = _t.load(tcfg.init_checkpoint, map_location="cpu", weights_only=False)
-        model.load_state_dict(init["model"])
+        load_init_weights(model, init["model"])
         print(f"initialised from {tcfg.init_checkpoint} (step {init.get('step')}, dev MAE {init.get('dev_mae')})", flush=True)
     pads = pads_for(tokenizer, mcfg)
     if tcfg.freeze_text:

@@ -82,3 +82,30 @@ def test_ema_weights_are_what_is_evaluated_and_saved(tmp_path):
     assert same, "training is not deterministic under a fixed seed; the comparison below means nothing"
     moved = [k for k in live if live[k].is_floating_point() and not torch.allclose(live[k], averaged[k])]
     assert moved, "the EMA run saved the live weights"
+
+
+def test_init_checkpoint_with_another_codebook_size(tiny_model, tiny_config):
+    """A stage-1 checkpoint seeds a model whose acoustic codebook has another k: everything loads
+    but the acoustic embedding table, which is initialised afresh; a text-path mismatch refuses."""
+    import dataclasses
+
+    import pytest
+    import torch
+    from training.msa_model.model import MSAModel
+    from training.train import load_init_weights
+
+    bigger = MSAModel(dataclasses.replace(tiny_config, acoustic_codebook_size=12))
+    fresh = load_init_weights(bigger, tiny_model.state_dict())
+    assert fresh == ["acoustic_embedding.weight"]
+    loaded = bigger.state_dict()
+    for k, v in tiny_model.state_dict().items():
+        if k not in fresh:
+            assert torch.equal(loaded[k], v), k
+    assert loaded["acoustic_embedding.weight"].shape[0] == 13
+
+    other_text = MSAModel(dataclasses.replace(tiny_config, max_text_tokens=tiny_config.max_text_tokens))
+    state = dict(tiny_model.state_dict())
+    name = next(k for k in state if k.startswith("encoder.") and state[k].dim() == 2)
+    state[name] = torch.zeros(state[name].shape[0] + 1, state[name].shape[1])
+    with pytest.raises(SystemExit, match="text-path"):
+        load_init_weights(other_text, state)
