@@ -207,6 +207,11 @@ describe('visual features (Human on tfjs WASM)', { skip: faceModels ?? false }, 
       /already loaded .*blazeface-front\.json/,
     );
     assert.equal(defaultDetectorModel(), join(process.cwd(), 'models', 'face', 'blazeface-front.json'));
+    // the loaded detector is the 128 px one, beside the mesh and emotion models
+    const models = analyzer.timeModels(1);
+    const detector = Object.values(models).find((m) => m.inputShape[1] === m.inputShape[2] && m.inputShape[3] === 3 && m.inputShape[1] !== 192);
+    assert.deepEqual(detector?.inputShape, [1, 128, 128, 3], JSON.stringify(models));
+    assert.ok(Object.values(models).every((m) => m.medianMs > 0));
   });
 
   it('frames from decodeVideoFrames go straight in', async () => {

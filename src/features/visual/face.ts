@@ -126,6 +126,32 @@ export class FaceAnalyzer {
     return new FaceAnalyzer(human, tf);
   }
 
+  /**
+   * Where a frame's time goes (for bench/): median milliseconds of one run of each loaded model
+   * (detector, mesh, emotion) on a zero input of its own size, outputs read back.
+   */
+  timeModels(runs = 10): Record<string, { inputShape: number[]; medianMs: number }> {
+    const out: Record<string, { inputShape: number[]; medianMs: number }> = {};
+    const models = (this.human.models as unknown as { models: Record<string, GraphModelLike | null> }).models;
+    for (const [name, model] of Object.entries(models)) {
+      if (!model) continue;
+      const shape = (model.inputs[0]?.shape ?? [1, 64, 64, 3]).map((d, i) => (d > 0 ? d : i === 0 ? 1 : 64));
+      const input = this.tf.zeros(shape, model.inputs[0]?.dtype ?? 'float32');
+      const times: number[] = [];
+      for (let r = 0; r < runs + 2; r++) {
+        const t0 = performance.now();
+        const result = model.execute(input);
+        for (const t of Array.isArray(result) ? result : [result]) (t as { dataSync(): unknown }).dataSync();
+        if (r >= 2) times.push(performance.now() - t0);
+        this.tf.dispose(result);
+      }
+      input.dispose();
+      times.sort((a, b) => a - b);
+      out[name] = { inputShape: shape, medianMs: +times[times.length >> 1]!.toFixed(2) };
+    }
+    return out;
+  }
+
   /** The main face of the frame as a vector, or null when no face is found. */
   async analyze(frame: RgbFrame): Promise<FaceObservation | null> {
     const { width, height, data } = frame;
@@ -144,8 +170,15 @@ export class FaceAnalyzer {
   }
 }
 
+interface GraphModelLike {
+  inputs: { shape?: number[]; dtype?: string }[];
+  execute(input: unknown): unknown;
+}
+
 interface TfLike {
   tensor4d(values: Float32Array, shape: [number, number, number, number], dtype: 'float32'): { dispose(): void };
+  zeros(shape: number[], dtype?: string): { dispose(): void };
+  dispose(t: unknown): void;
   getBackend(): string;
   io: { registerLoadRouter(router: (url: string | string[]) => unknown): void };
 }
