@@ -109,3 +109,20 @@ def test_init_checkpoint_with_another_codebook_size(tiny_model, tiny_config):
     state[name] = torch.zeros(state[name].shape[0] + 1, state[name].shape[1])
     with pytest.raises(SystemExit, match="text-path"):
         load_init_weights(other_text, state)
+
+
+def test_soup_averages_weights(tmp_path, tiny_model, tiny_config):
+    import torch
+    from training.common import save_checkpoint
+    from training.msa_model.model import MSAModel
+    from training.soup import main as soup
+
+    torch.manual_seed(1)
+    other = MSAModel(tiny_config)
+    save_checkpoint(tmp_path / "a.pt", tiny_model, {})
+    save_checkpoint(tmp_path / "b.pt", other, {})
+    out = soup(["--out", str(tmp_path / "s.pt"), str(tmp_path / "a.pt"), str(tmp_path / "b.pt")])
+    s = torch.load(out, map_location="cpu", weights_only=False)["model"]
+    a, b = tiny_model.state_dict(), other.state_dict()
+    k = next(k for k in a if a[k].is_floating_point() and not torch.equal(a[k], b[k]))
+    assert torch.allclose(s[k], (a[k] + b[k]) / 2)
