@@ -37,6 +37,15 @@ NONVERBAL_LICENCES = [
     {"name": "FER-2013 faces (ICML 2013 representation-learning challenge), train split of a stratified subset",
      "licence": None, "note": "released for a research challenge with no licence stated; research use only"},
 ]
+WORDS_ONLY_NOTE = ("No codebook file is named here, so the pipeline feeds words only (voice and face off): the voice "
+                   "and face paths, trained on acted RAVDESS voices and FER-2013 crops, pull scores of real media "
+                   "negative (0.3.0, MOSI sample 03bSnISJMiM_1, label 2.4: 2.00 text only, -0.46 with its audio; "
+                   "Oz06ZWiO20M_6, label -0.8: -1.38 and -2.92). "
+                   "manifest.multimodal.json names the codebooks for evaluation and research.")
+MULTIMODAL_NOTE = ("Opt-in manifest naming the codebooks, so the pipeline and msa eval --media feed the voice and face "
+                   "paths. They are off in the default manifest.json because on real media outside RAVDESS/FER they "
+                   "pull scores negative (README.md, 'Model'; node bin/msa.js eval --csv ... --media ...). Use for "
+                   "evaluation and research.")
 NONVERBAL_WEIGHTS_NOTE = ("derived from the above: research and non-commercial use only (RAVDESS is CC BY-NC-SA 4.0, "
                           "the other training data carry no licence); retrain on your own licensed data with "
                           "python -m training.train for other uses")
@@ -328,6 +337,16 @@ def main(argv=None) -> dict:
         "onnx": {"opset": 17, "exporter": "torch.onnx legacy (dynamo=False)",
                  "metadata": {"msa.kind": "sentiment", "msa.version": args.version}},
     }
+    if args.codebook_dir:
+        # Voice and face stay off by default (README "Model"): manifest.json names no codebook file;
+        # manifest.multimodal.json, the same model with its codebooks, is the opt-in.
+        write_json(args.out / "manifest.multimodal.json", clean_nans(
+            manifest | {"variant": "multimodal: text + voice + face (opt-in; see note)", "note": MULTIMODAL_NOTE}))
+        manifest = manifest | {
+            "codebooks": {**{m: {"k": c["k"], "dim": c["dim"], "fileForMultimodal": c["file"]}
+                             for m, c in codebooks.items() if m != "note"},
+                          "note": WORDS_ONLY_NOTE + " " + codebooks["note"]},
+            "variant": "default: text path of the model (voice and face paths shipped but off; see codebooks.note)"}
     write_json(args.out / "manifest.json", clean_nans(manifest))
     print(f"wrote {args.out / 'manifest.json'} and {args.out / file_name}", flush=True)
     return manifest
