@@ -338,18 +338,25 @@ def main(argv=None) -> dict:
                  "metadata": {"msa.kind": "sentiment", "msa.version": args.version}},
     }
     if args.codebook_dir:
-        # Voice and face stay off by default (README "Model"): manifest.json names no codebook file;
-        # manifest.multimodal.json, the same model with its codebooks, is the opt-in.
-        write_json(args.out / "manifest.multimodal.json", clean_nans(
-            manifest | {"variant": "multimodal: text + voice + face (opt-in; see note)", "note": MULTIMODAL_NOTE}))
-        manifest = manifest | {
-            "codebooks": {**{m: {"k": c["k"], "dim": c["dim"], "fileForMultimodal": c["file"]}
-                             for m, c in codebooks.items() if m != "note"},
-                          "note": WORDS_ONLY_NOTE + " " + codebooks["note"]},
-            "variant": "default: text path of the model (voice and face paths shipped but off; see codebooks.note)"}
+        manifest, multimodal = split_manifests(manifest)
+        write_json(args.out / "manifest.multimodal.json", clean_nans(multimodal))
     write_json(args.out / "manifest.json", clean_nans(manifest))
     print(f"wrote {args.out / 'manifest.json'} and {args.out / file_name}", flush=True)
     return manifest
+
+
+def split_manifests(manifest: dict) -> tuple[dict, dict]:
+    """(default, multimodal) manifests of a model with codebooks. Voice and face stay off by
+    default (README "Model"): the default names no codebook file, so the pipeline feeds words
+    only; the multimodal one, the same model with its codebook files, is the opt-in."""
+    codebooks = manifest["codebooks"]
+    multimodal = manifest | {"variant": "multimodal: text + voice + face (opt-in; see note)", "note": MULTIMODAL_NOTE}
+    default = manifest | {
+        "codebooks": {**{m: {"k": c["k"], "dim": c["dim"], "fileForMultimodal": c["file"]}
+                         for m, c in codebooks.items() if m != "note"},
+                      "note": WORDS_ONLY_NOTE + " " + codebooks["note"]},
+        "variant": "default: text path of the model (voice and face paths shipped but off; see codebooks.note)"}
+    return default, multimodal
 
 
 if __name__ == "__main__":

@@ -87,3 +87,29 @@ def test_weight_only_int8_is_batch_independent(exported, tmp_path):
     assert parity(model, q, parity_batches(cfg))["score_max_abs_diff"] < 0.2
     assert batch_independence(q, parity_batches(cfg))["max_abs_diff_alone_vs_batch"] < 1e-5
     assert batch_independence(path, parity_batches(cfg))["max_abs_diff_alone_vs_batch"] < 1e-5
+
+
+def test_split_manifests_serves_words_only_by_default():
+    """With codebooks, export writes a default manifest naming no codebook file (the pipeline
+    then feeds words only) and a multimodal one naming them; the shipped pair agrees."""
+    import json
+    from pathlib import Path
+
+    from training.export import split_manifests
+
+    manifest = {"version": "x", "codebooks": {
+        "acoustic": {"file": "codebooks/acoustic.json", "k": 32, "dim": 36, "fittedOn": {}},
+        "visual": {"file": "codebooks/visual.json", "k": 32, "dim": 20, "fittedOn": {}},
+        "note": "fit on train frames"}}
+    default, multimodal = split_manifests(manifest)
+    assert all("file" not in default["codebooks"][m] for m in ("acoustic", "visual"))
+    assert default["codebooks"]["acoustic"]["fileForMultimodal"] == "codebooks/acoustic.json"
+    assert "words only" in default["codebooks"]["note"] and default["variant"].startswith("default")
+    assert multimodal["codebooks"] == manifest["codebooks"] and multimodal["variant"].startswith("multimodal")
+
+    models = Path(__file__).resolve().parents[2] / "models"
+    shipped = json.loads((models / "manifest.json").read_text())
+    shipped_mm = json.loads((models / "manifest.multimodal.json").read_text())
+    assert all("file" not in shipped["codebooks"][m] for m in ("acoustic", "visual"))
+    assert all((models / shipped_mm["codebooks"][m]["file"]).exists() for m in ("acoustic", "visual"))
+    assert shipped["file"] == shipped_mm["file"] and shipped["version"] == shipped_mm["version"]
