@@ -4,7 +4,7 @@
  * -> rolling score. Each emitted item carries the positions of the window's input records so the
  * caller can settle their offsets once the score is written.
  */
-import { Observable, map, mergeMap, of, EMPTY, type OperatorFunction, type SchedulerLike, asyncScheduler } from 'rxjs';
+import { Observable, Subject, map, mergeMap, of, EMPTY, type OperatorFunction, type SchedulerLike, asyncScheduler } from 'rxjs';
 import type { Modalities, Score } from '../schemas/records.js';
 import type { SessionWindow, SourcePosition } from '../windows/types.js';
 import { buildWindowInput, type NonVerbalIds } from '../model/windowInputs.js';
@@ -48,23 +48,62 @@ function hasRecords(w: SessionWindow): boolean {
   return w.audio.length + w.video.length + w.transcript.length > 0;
 }
 
-/** Closed windows -> scores, in window order per session (the micro-batcher never reorders). */
+/**
+ * Closed windows -> scores, in window order per session (the micro-batcher never reorders).
+ *
+ * Session expiry (`rolling.expired`) frees the session's rolling state, but the windowing stage
+ * announces it right after emitting the session's last windows, while those are still queued for
+ * the model. So an expiry takes effect only once every window of the session that entered before
+ * it has left (scored, skipped or unscored); otherwise the last scores of every ended session
+ * would lose their smoothing.
+ */
 export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionWindow, ScoredWindow> {
   return (windows$) =>
     new Observable<ScoredWindow>((subscriber) => {
       // Positions of windows between the model and the rolling score, by (session, window end).
       const inFlight = new Map<string, SessionWindow>();
+      // Windows of each session inside this operator, and how many must still leave before an
+      // announced expiry reaches the rolling score.
+      const inside = new Map<string, number>();
+      const owed = new Map<string, number>();
+      const expired$ = new Subject<string>();
+      const enter = (sessionId: string) => inside.set(sessionId, (inside.get(sessionId) ?? 0) + 1);
+      const leave = (sessionId: string) => {
+        const n = (inside.get(sessionId) ?? 1) - 1;
+        if (n > 0) inside.set(sessionId, n);
+        else inside.delete(sessionId);
+        const o = owed.get(sessionId);
+        if (o === undefined) return;
+        if (o > 1) owed.set(sessionId, o - 1);
+        else {
+          owed.delete(sessionId);
+          expired$.next(sessionId);
+        }
+      };
+      const expirySubscription = options.rolling.expired?.subscribe({
+        next: (sessionId) => {
+          const n = inside.get(sessionId) ?? 0;
+          if (n === 0) expired$.next(sessionId);
+          else owed.set(sessionId, n);
+        },
+        error: (err: unknown) => expired$.error(err),
+      });
       const settleSkipped = (r: WindowResult, reason: SkipReason) => {
         const key = windowKey(r.sessionId, r.windowEnd);
         const w = inFlight.get(key);
         inFlight.delete(key);
-        if (w) options.onUnscored?.(w, reason);
+        if (w) {
+          options.onUnscored?.(w, reason);
+          leave(w.sessionId);
+        }
       };
-      return windows$
+      const subscription = windows$
         .pipe(
           mergeMap((window) => {
+            enter(window.sessionId);
             if (!hasRecords(window)) {
               options.onUnscored?.(window, 'empty');
+              leave(window.sessionId);
               return EMPTY;
             }
             const built = buildWindowInput(window, {
@@ -78,6 +117,7 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
             // would be the model's bias on empty input, not sentiment. Counted, settled, not scored.
             if (!built.used.text && !built.used.audio && !built.used.video) {
               options.onUnscored?.(window, 'no-usable-input');
+              leave(window.sessionId);
               return EMPTY;
             }
             return of({ window, built });
@@ -109,14 +149,20 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
               closedAt: window.closedAt,
             };
           }),
-          rollingScore({ ...options.rolling, onSkip: settleSkipped }),
+          rollingScore({ ...options.rolling, expired: expired$, onSkip: settleSkipped }),
           map((score): ScoredWindow => {
             const key = windowKey(score.sessionId, score.windowEnd);
             const window = inFlight.get(key);
             inFlight.delete(key);
+            // After the rolling score has taken it: an owed expiry may now free the state.
+            if (window) leave(window.sessionId);
             return { score, positions: window?.positions ?? [] };
           }),
         )
         .subscribe(subscriber);
+      return () => {
+        subscription.unsubscribe();
+        expirySubscription?.unsubscribe();
+      };
     });
 }

@@ -1,0 +1,64 @@
+/**
+ * scoreWindows and session expiry: the windowing stage announces a session's expiry right after
+ * its last windows, while they still wait for the model. The rolling state must outlive them, so
+ * the last scores of an ended session are smoothed like the others; after them the state is gone.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Subject, lastValueFrom, toArray } from 'rxjs';
+import { loadTokenizer } from '../../src/model/tokenizer.js';
+import type { ModelInput, ModelOutput } from '../../src/model/types.js';
+import { scoreWindows } from '../../src/pipeline/scoring.js';
+import type { TranscriptSegment } from '../../src/schemas/records.js';
+import type { SessionWindow } from '../../src/windows/types.js';
+import { TOKENIZER_DIR } from '../fixtures/servedModel.js';
+
+const T0 = 1_760_000_000_000;
+
+function window(sessionId: string, end: number, text: string): SessionWindow {
+  const segment: TranscriptSegment = {
+    sessionId, segmentId: `${sessionId}-${end}`, eventTime: T0 + end - 500, endTime: T0 + end - 100, text,
+    words: text.split(' ').map((word, i) => ({ word, start: T0 + end - 500 + i * 10, end: T0 + end - 495 + i * 10, confidence: null })),
+    isFinal: true, speaker: null, channel: null, language: null, endOfStream: false,
+  };
+  return { sessionId, start: T0 + end - 1000, end: T0 + end, audio: [], video: [], transcript: [segment], positions: [], closedAt: 0 };
+}
+
+describe('scoreWindows: session expiry waits for the windows still being scored', () => {
+  it('smooths the last windows of an expired session, and starts afresh after them', async () => {
+    const tokenizer = await loadTokenizer(TOKENIZER_DIR);
+    // The "model" reads the window's score from its text length, after a delay (a busy model).
+    const runModel = async (inputs: ModelInput[]): Promise<ModelOutput[]> => {
+      await new Promise((r) => setTimeout(r, 30));
+      return inputs.map((input) => {
+        const tokens = input.attentionMask.reduce((a, b) => a + b, 0);
+        const score = tokens === 3 ? 2 : -2; // "good" -> [CLS] good [SEP] = 3 tokens; longer text -> -2
+        return { score, contributions: { text: score, audio: 0, video: 0 } };
+      });
+    };
+    const windows$ = new Subject<SessionWindow>();
+    const expired$ = new Subject<string>();
+    const out = lastValueFrom(
+      windows$.pipe(
+        scoreWindows({
+          tokenizer, maxTextTokens: 64, padIndex: { acoustic: 32, visual: 32 }, runModel, modelVersion: 't',
+          batching: { maxBatchSize: 1, maxQueueDelayMs: 0, maxInFlight: 1, maxQueued: 100 },
+          rolling: { smoothing: { method: 'ema', alpha: 0.5 }, expired: expired$ },
+        }),
+        toArray(),
+      ),
+    );
+    windows$.next(window('s', 1000, 'good'));
+    windows$.next(window('s', 2000, 'not good at all'));
+    expired$.next('s'); // announced while both windows wait for the model
+    await new Promise((r) => setTimeout(r, 200));
+    windows$.next(window('s', 9000, 'not good at all')); // the session came back: fresh state
+    await new Promise((r) => setTimeout(r, 100));
+    windows$.complete();
+    const scores = (await out).map((s) => s.score);
+    assert.deepEqual(scores.map((s) => s.windowScore), [2, -2, -2]);
+    assert.equal(scores[0]!.score, 2);
+    assert.equal(scores[1]!.score, 0, 'the last window before expiry is smoothed with the one before (0.5 x -2 + 0.5 x 2)');
+    assert.equal(scores[2]!.score, -2, 'after the expiry took effect, the session starts from scratch');
+  });
+});
