@@ -3,7 +3,7 @@
 // or older than the lockfile, then compiles the TypeScript (incremental, so fast when unchanged).
 // onnxruntime-node's install script would download CUDA libraries from the internet, which fails
 // offline, so it is skipped (DESIGN §11); the CPU provider ships inside the npm package.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,3 +25,5 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')]);
+// bin/msa.js rebuilds when a source file is newer than this stamp.
+writeFileSync(join(root, 'dist', '.built'), `${new Date().toISOString()}\n`);
