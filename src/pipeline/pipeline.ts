@@ -36,7 +36,7 @@ import { sessionWindows } from '../windows/sessionWindows.js';
 import { createWindowStats, type WindowStats } from '../windows/windowStats.js';
 import type { Positioned, WindowEvent } from '../windows/types.js';
 import type { LoadedModel } from './model.js';
-import { scoreWindows } from './scoring.js';
+import { scoreWindows, type ScoredWindow } from './scoring.js';
 import { loadPipelineFeatures, type FeatureStats } from './features.js';
 
 export interface PipelineOptions {
@@ -46,6 +46,8 @@ export interface PipelineOptions {
   logger: Logger;
   /** Called with every score once Kafka has acknowledged it (e.g. the WebSocket server's publish). */
   onScore?: (score: Score) => void;
+  /** A session ended or went idle and its last score went out before this call (free per-session state). */
+  onSessionEnded?: (sessionId: string) => void;
 }
 
 export interface PipelineStats {
@@ -74,7 +76,7 @@ export interface Pipeline {
 const positionOf = (raw: RawRecord): SourcePosition => ({ topic: raw.topic, partition: raw.partition, offset: raw.offset });
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
-  const { config, model, onScore } = options;
+  const { config, model, onScore, onSessionEnded } = options;
   const log = options.logger.child({ component: 'pipeline' });
   const topics = topicNames({ prefix: config.kafka.topicPrefix });
   const transport = createTransportStats();
@@ -229,13 +231,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     bufferTime(10, null, 256),
     filter((group) => group.length > 0),
     concatMap(async (group) => {
-      await sink.sendScores(group.map((s) => s.score));
+      const scored = group.filter((s): s is ScoredWindow => s.kind === 'score');
+      if (scored.length > 0) await sink.sendScores(scored.map((s) => s.score));
       for (const s of group) {
+        if (s.kind === 'ended') {
+          onSessionEnded?.(s.sessionId);
+          continue;
+        }
         stats.scores++;
         tracker.windowDone(s.positions);
         onScore?.(s.score);
       }
-      return group.map((s) => s.score);
+      return scored.map((s) => s.score);
     }),
     concatMap((scores) => scores),
     share(),

@@ -38,9 +38,18 @@ export interface ScoringOptions {
 }
 
 export interface ScoredWindow {
+  kind: 'score';
   score: Score;
   positions: SourcePosition[];
 }
+
+/** The session's expiry took effect: every window it had was scored or settled before this. */
+export interface SessionEnded {
+  kind: 'ended';
+  sessionId: string;
+}
+
+export type ScoringOutput = ScoredWindow | SessionEnded;
 
 const windowKey = (sessionId: string, windowEnd: number) => `${sessionId}\u0000${windowEnd}`;
 
@@ -55,11 +64,12 @@ function hasRecords(w: SessionWindow): boolean {
  * announces it right after emitting the session's last windows, while those are still queued for
  * the model. So an expiry takes effect only once every window of the session that entered before
  * it has left (scored, skipped or unscored); otherwise the last scores of every ended session
- * would lose their smoothing.
+ * would lose their smoothing. When it takes effect, a `{ kind: 'ended' }` item follows the
+ * session's last score, so downstream state (alerts) can be freed in order too.
  */
-export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionWindow, ScoredWindow> {
+export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionWindow, ScoringOutput> {
   return (windows$) =>
-    new Observable<ScoredWindow>((subscriber) => {
+    new Observable<ScoringOutput>((subscriber) => {
       // Positions of windows between the model and the rolling score, by (session, window end).
       const inFlight = new Map<string, SessionWindow>();
       // Windows of each session inside this operator, and how many must still leave before an
@@ -77,13 +87,17 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
         if (o > 1) owed.set(sessionId, o - 1);
         else {
           owed.delete(sessionId);
-          expired$.next(sessionId);
+          end(sessionId);
         }
+      };
+      const end = (sessionId: string) => {
+        expired$.next(sessionId);
+        subscriber.next({ kind: 'ended', sessionId });
       };
       const expirySubscription = options.rolling.expired?.subscribe({
         next: (sessionId) => {
           const n = inside.get(sessionId) ?? 0;
-          if (n === 0) expired$.next(sessionId);
+          if (n === 0) end(sessionId);
           else owed.set(sessionId, n);
         },
         error: (err: unknown) => expired$.error(err),
@@ -150,16 +164,19 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
             };
           }),
           rollingScore({ ...options.rolling, expired: expired$, onSkip: settleSkipped }),
-          map((score): ScoredWindow => {
+        )
+        .subscribe({
+          next: (score) => {
             const key = windowKey(score.sessionId, score.windowEnd);
             const window = inFlight.get(key);
             inFlight.delete(key);
-            // After the rolling score has taken it: an owed expiry may now free the state.
+            subscriber.next({ kind: 'score', score, positions: window?.positions ?? [] });
+            // Delivered: an owed expiry may now free the state and say so, after this score.
             if (window) leave(window.sessionId);
-            return { score, positions: window?.positions ?? [] };
-          }),
-        )
-        .subscribe(subscriber);
+          },
+          error: (err: unknown) => subscriber.error(err),
+          complete: () => subscriber.complete(),
+        });
       return () => {
         subscription.unsubscribe();
         expirySubscription?.unsubscribe();

@@ -116,6 +116,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         raise(alerts.update(score, Date.now()));
         if (out && samplePrefix && score.sessionId.startsWith(samplePrefix)) out.write(`${formatScore(score)}\n`);
       },
+      // After the session's last score: its alert state goes (firing rules resolve as 'expired').
+      onSessionEnded: (sessionId) => raise(alerts.expire(sessionId)),
     });
   } catch (err) {
     clearInterval(alertSweep);

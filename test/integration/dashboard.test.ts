@@ -2,7 +2,7 @@
  * The dashboard in a real browser (Debian Chromium through playwright-core) against the real
  * service: the test ONNX graph, the broker, a generated session. The page must list the
  * session, chart its scores, flag the model as not a sentiment model, show an alert for a
- * negative stretch, and, with tokens configured, ask for a token and work once it is given.
+ * negative stretch (resolved when the session ends), and, with tokens configured, ask for a token and work once it is given.
  * Screenshots go to test-results/ (git-ignored).
  */
 import { after, before, test } from 'node:test';
@@ -87,7 +87,11 @@ test('the page lists the session, charts its scores, flags the test model and sh
   const alert = page.locator('#alert-list li[data-session-id="dash-call-1"][data-state="firing"]');
   await alert.waitFor({ timeout: 30_000 });
   assert.match(await alert.innerText(), /FIRING[\s\S]*test-negative[\s\S]*below -0\.90 for 5 s/);
-  assert.match(await page.locator('#alerts-firing').innerText(), /1 firing/);
+  // The session ends (endOfStream): after its last score, the firing alert resolves as 'expired'.
+  const ended = page.locator('#alert-list li[data-session-id="dash-call-1"][data-state="resolved"]');
+  await ended.waitFor({ timeout: 30_000 });
+  assert.match(await ended.innerText(), /resolved[\s\S]*the session ended or went idle/);
+  assert.match(await page.locator('#alerts-firing').innerText(), /0 firing/);
   assert.equal(await page.locator('#contributions .bar-row').count(), 3);
   assert.equal(await page.locator('#modalities .chip').count(), 3);
   assert.ok((await page.locator('#modalities .chip.on').count()) >= 1, 'the transcript at least is present');
@@ -124,7 +128,7 @@ test('with ws.authTokens the page asks for a token, refuses a wrong one, and wor
 
   await produceSession(h, 'dash-auth-1');
   await page.locator('#session-list button[data-session-id="dash-auth-1"]').waitFor({ timeout: 60_000 });
-  await page.locator('#alert-list li[data-session-id="dash-auth-1"]').waitFor({ timeout: 30_000 });
+  await page.locator('#alert-list li[data-session-id="dash-auth-1"]').first().waitFor({ timeout: 30_000 });
 
   // A reload reconnects with the token kept for this tab, without asking again.
   await page.reload();

@@ -4,7 +4,8 @@
  * started with the opt-in `models/manifest.multimodal.json`, extracts voice and face features,
  * quantises them with the shipped codebooks and scores with the shipped ONNX model. A window
  * holding words, voice and a face must be scored with all three read by the model and non-zero
- * text, audio and video contributions that sum to its window score.
+ * text, audio and video contributions that sum to its window score. When the stream ends, the
+ * session's alert state is freed after its last score.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -68,4 +69,8 @@ test('the sample clip through ingest and the pipeline: text, voice and face all 
   for (const m of ['text', 'audio', 'video'] as const) assert.ok(Math.abs(s.contributions[m]) > 1e-3, `${m} contribution ${s.contributions[m]}`);
   const sum = s.contributions.text + s.contributions.audio + s.contributions.video;
   assert.ok(Math.abs(sum - s.windowScore) < 1e-3, `contributions sum to ${sum}, window score ${s.windowScore}`);
+
+  // The stream ended (endOfStream on every modality): after its last score, the session's alert
+  // state is freed by the pipeline's session end, long before the 60 s idle sweep could.
+  await waitFor('the ended session freed from the alert evaluator', () => h.service.alerts.stats().sessions === 0, 20_000);
 });

@@ -1,7 +1,8 @@
 /**
  * scoreWindows and session expiry: the windowing stage announces a session's expiry right after
  * its last windows, while they still wait for the model. The rolling state must outlive them, so
- * the last scores of an ended session are smoothed like the others; after them the state is gone.
+ * the last scores of an ended session are smoothed like the others; after them the state is gone,
+ * and an 'ended' marker follows the last score (what frees the session's alert state).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -55,7 +56,10 @@ describe('scoreWindows: session expiry waits for the windows still being scored'
     windows$.next(window('s', 9000, 'not good at all')); // the session came back: fresh state
     await new Promise((r) => setTimeout(r, 100));
     windows$.complete();
-    const scores = (await out).map((s) => s.score);
+    const items = await out;
+    // The expiry's 'ended' marker comes after the session's last score, before its next life.
+    assert.deepEqual(items.map((i) => (i.kind === 'ended' ? `ended ${i.sessionId}` : `score ${i.score.windowEnd - T0}`)), ['score 1000', 'score 2000', 'ended s', 'score 9000']);
+    const scores = items.flatMap((i) => (i.kind === 'score' ? [i.score] : []));
     assert.deepEqual(scores.map((s) => s.windowScore), [2, -2, -2]);
     assert.equal(scores[0]!.score, 2);
     assert.equal(scores[1]!.score, 0, 'the last window before expiry is smoothed with the one before (0.5 x -2 + 0.5 x 2)');
