@@ -55,9 +55,9 @@ export async function mediaFileIds(media: string, options: Omit<MediaIdsOptions,
   });
   const qa = acoustic ? quantiserOf(acoustic) : null;
   const qv = visual ? quantiserOf(visual) : null;
-  const acousticIds = qa && f.acoustic ? f.acoustic.pooled.map((v) => qa.quantise(v.map(r5))) : [];
-  const visualIds: number[] = [];
-  if (qv) for (const v of f.visual) if (v) visualIds.push(qv.quantise(v.map(r5)));
+  // As the pipeline and training: gated sequences (unlike the codebook's training data) give no ids.
+  const acousticIds = qa && f.acoustic ? qa.quantiseGated(f.acoustic.pooled.map((v) => v.map(r5))).ids : [];
+  const visualIds = qv ? qv.quantiseGated(f.visual.flatMap((v) => (v ? [v.map(r5)] : []))).ids : [];
   return { media, acousticIds: subsample(acousticIds, maxIds), visualIds: subsample(visualIds, maxIds) };
 }
 

@@ -28,6 +28,18 @@ export const codebookSchema = z.object({
     inertia: z.number(),
     createdAt: z.string(),
   }),
+  /**
+   * Inputs unlike the training data: a sequence (a window's vectors, an utterance) whose median
+   * distance to the nearest centroid exceeds `maxMedianDistance` gives no ids (the modality is
+   * absent for the model). Optional; `python -m training.codebook_gate` sets it.
+   */
+  gate: z
+    .object({
+      maxMedianDistance: z.number().positive(),
+      statistic: z.string(),
+      fittedOn: z.string(),
+    })
+    .optional(),
 });
 export type Codebook = z.infer<typeof codebookSchema>;
 
@@ -100,6 +112,11 @@ export class Quantiser {
 
   /** Index of the nearest centroid (squared Euclidean distance in standardised space). */
   quantise(vector: ArrayLike<number>): number {
+    return this.nearest(vector).index;
+  }
+
+  /** The nearest centroid and the Euclidean distance to it, in standardised space. */
+  nearest(vector: ArrayLike<number>): { index: number; distance: number } {
     if (vector.length !== this.dim) throw new RangeError(`${this.codebook.modality} vector has ${vector.length} values, the codebook expects ${this.dim}`);
     const { mean, std } = this.codebook;
     for (let j = 0; j < this.dim; j++) this.scratch[j] = (vector[j]! - mean[j]!) / std[j]!;
@@ -114,7 +131,19 @@ export class Quantiser {
         best = c;
       }
     }
-    return best;
+    return { index: best, distance: Math.sqrt(bestD) };
+  }
+
+  /**
+   * Ids of a sequence of vectors, or none when the codebook's gate finds the sequence unlike the
+   * training data (median nearest-centroid distance above `gate.maxMedianDistance`).
+   */
+  quantiseGated(vectors: readonly ArrayLike<number>[]): { ids: number[]; medianDistance: number | null; gated: boolean } {
+    const found = vectors.map((v) => this.nearest(v));
+    const medianDistance = median(found.map((f) => f.distance));
+    const gate = this.codebook.gate;
+    const gated = gate !== undefined && medianDistance !== null && medianDistance > gate.maxMedianDistance;
+    return { ids: gated ? [] : found.map((f) => f.index), medianDistance, gated };
   }
 
   /** Indices of a sequence; `null` entries (no face) map to `padIndex` (default k, the padding id). */
@@ -142,4 +171,12 @@ export async function loadCodebook(path: string): Promise<Codebook> {
     throw new Error(`codebook ${path}: shapes disagree with k=${cb.k}, dim=${cb.dim}`);
   }
   return cb;
+}
+
+/** Median (mean of the two middle values for an even count), as numpy.median; null when empty. */
+function median(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

@@ -13,6 +13,8 @@ import type { ModelInput } from './types.js';
 export interface NonVerbalIds {
   acousticIds: number[];
   visualIds: number[];
+  /** Modalities whose inputs the codebook's gate found unlike the training data (no ids given). */
+  gated?: { audio: boolean; video: boolean };
 }
 
 export interface WindowInputOptions {

@@ -57,8 +57,9 @@ export interface FeatureOptions {
 }
 
 export interface FeatureStats {
-  audio: AcousticStreamStats & { notUsed: number };
-  video: FaceVectorStats & { notUsed: number; queue: KeepSessionOrderState };
+  /** `gated`: windows whose voice / faces the codebook's gate found unlike the training data (no ids). */
+  audio: AcousticStreamStats & { notUsed: number; gated: number };
+  video: FaceVectorStats & { notUsed: number; gated: number; queue: KeepSessionOrderState };
 }
 
 export interface PipelineFeatures {
@@ -92,8 +93,8 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
   const faces = new FaceVectors({ faces: options.faces ?? null, decoder, minIntervalMs: options.video?.minIntervalMs });
   const queue: KeepSessionOrderState = { queued: 0, running: 0, held: 0 };
   const stats: FeatureStats = {
-    audio: Object.assign(audio.stats, { notUsed: 0 }),
-    video: Object.assign(faces.stats, { notUsed: 0, queue }),
+    audio: Object.assign(audio.stats, { notUsed: 0, gated: 0 }),
+    video: Object.assign(faces.stats, { notUsed: 0, gated: 0, queue }),
   };
   const uses = { audio: codebooks.acoustic !== null, video: codebooks.visual !== null };
 
@@ -176,12 +177,16 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
   const maxIds = Math.max(1, Math.ceil(((options.idsPerSecond ?? 4) * options.windowSizeMs) / 1000));
   const nonVerbal =
     uses.audio || uses.video
-      ? (window: SessionWindow) =>
-          windowNonVerbal(window, {
+      ? (window: SessionWindow) => {
+          const ids = windowNonVerbal(window, {
             acoustic: quantisers.acoustic ? { quantiser: quantisers.acoustic, framesOf: (c) => audio.framesOf(c) } : null,
             visual: quantisers.visual ? { quantiser: quantisers.visual, vectorOf: (f) => faces.vectorOf(f) } : null,
             maxIds,
-          })
+          });
+          if (ids.gated?.audio) stats.audio.gated++;
+          if (ids.gated?.video) stats.video.gated++;
+          return ids;
+        }
       : undefined;
 
   log.info({ audio: uses.audio, video: uses.video, maxIds }, uses.audio || uses.video ? 'non-verbal features on' : 'non-verbal features off: the model names no codebooks');

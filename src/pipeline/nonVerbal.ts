@@ -8,6 +8,9 @@
  * pooling (`poolFrames`, as `featurize` does), then quantised with the acoustic codebook.
  * Visual: each frame's face vector, quantised, in event-time order; a frame without a face, or not
  * analysed, gives no id (absence, not a zero vector).
+ * A codebook with a gate gives no ids for a window whose vectors lie far from its centroids
+ * (median distance above `gate.maxMedianDistance`, before capping): inputs unlike the training
+ * data leave the modality absent instead of steering the score (`gated` says which).
  * Both are capped to `maxIds`, evenly subsampled (as training/msa_model/data.py `subsample`).
  * A modality with no ids is absent for the model (one pad id, mask 0).
  */
@@ -26,9 +29,12 @@ export interface NonVerbalOptions {
 }
 
 export function windowNonVerbal(window: SessionWindow, options: NonVerbalOptions): NonVerbalIds {
+  const a = options.acoustic ? acousticIds(window, options.acoustic) : { ids: [], gated: false };
+  const v = options.visual ? visualIds(window, options.visual) : { ids: [], gated: false };
   return {
-    acousticIds: options.acoustic ? subsample(acousticIds(window, options.acoustic), options.maxIds) : [],
-    visualIds: options.visual ? subsample(visualIds(window, options.visual), options.maxIds) : [],
+    acousticIds: subsample(a.ids, options.maxIds),
+    visualIds: subsample(v.ids, options.maxIds),
+    ...(a.gated || v.gated ? { gated: { audio: a.gated, video: v.gated } } : {}),
   };
 }
 
@@ -69,17 +75,17 @@ export function windowAcousticVectors(
   return { vectors, startTimes: intervals.map((p) => p * poolMs) };
 }
 
-function acousticIds(window: SessionWindow, o: NonNullable<NonVerbalOptions['acoustic']>): number[] {
-  return windowAcousticVectors(window, o.framesOf, o).vectors.map((v) => o.quantiser.quantise(v));
+function acousticIds(window: SessionWindow, o: NonNullable<NonVerbalOptions['acoustic']>): { ids: number[]; gated: boolean } {
+  return o.quantiser.quantiseGated(windowAcousticVectors(window, o.framesOf, o).vectors);
 }
 
-function visualIds(window: SessionWindow, o: NonNullable<NonVerbalOptions['visual']>): number[] {
-  const ids: number[] = [];
+function visualIds(window: SessionWindow, o: NonNullable<NonVerbalOptions['visual']>): { ids: number[]; gated: boolean } {
+  const vectors: number[][] = [];
   for (const frame of window.video) {
     const v = o.vectorOf(frame);
-    if (v) ids.push(o.quantiser.quantise(v));
+    if (v) vectors.push(v);
   }
-  return ids;
+  return o.quantiser.quantiseGated(vectors);
 }
 
 /** At most `max` items, evenly spread, first and last kept (numpy linspace(0, n-1, max).round()). */

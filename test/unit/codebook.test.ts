@@ -63,6 +63,26 @@ describe('codebooks', () => {
     assert.deepEqual(fitCodebook(vectors, { modality: 'acoustic', featureNames: names, k: 3, seed: 1 }).centroids, cb.centroids);
   });
 
+  it('gates a sequence unlike the training data: no ids when its median distance is over the limit', async () => {
+    const { vectors } = blobs(300);
+    const cb = fitCodebook(vectors, { modality: 'acoustic', featureNames: ['a', 'b', 'c'], k: 3, seed: 1 });
+    const open = new Quantiser(cb);
+    const near = vectors.slice(0, 5);
+    const far = near.map((v) => v.map((x) => x + 1000));
+    const dNear = open.quantiseGated(near).medianDistance!;
+    const dFar = open.quantiseGated(far).medianDistance!;
+    assert.ok(dFar > 10 * dNear, `far ${dFar} vs near ${dNear}`);
+    assert.equal(open.quantiseGated(far).gated, false, 'no gate in the codebook: never gated');
+    const path = join(tmp, 'gated.json');
+    await saveCodebook(path, { ...cb, gate: { maxMedianDistance: (dNear + dFar) / 2, statistic: 'test', fittedOn: 'test' } });
+    const gated = new Quantiser(await loadCodebook(path));
+    assert.deepEqual(gated.quantiseGated(near), { ids: near.map((v) => open.quantise(v)), medianDistance: dNear, gated: false });
+    assert.deepEqual(gated.quantiseGated(far), { ids: [], medianDistance: dFar, gated: true });
+    // the median decides: two far vectors among three near ones stay in
+    assert.equal(gated.quantiseGated([...near.slice(0, 3), ...far.slice(0, 2)]).gated, false);
+    assert.deepEqual(gated.quantiseGated([]), { ids: [], medianDistance: null, gated: false });
+  });
+
   it('refuses bad artifacts and wrong dimensions with clear errors', async () => {
     const path = join(tmp, 'bad.json');
     await writeFile(path, JSON.stringify({ version: 99 }));

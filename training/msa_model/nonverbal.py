@@ -145,6 +145,23 @@ class JsonCodebook:
         self.centroids = np.asarray(d["centroids"], dtype=np.float64)
         if self.centroids.shape != (self.k, len(self.feature_names)):
             raise ValueError(f"{path}: centroids {self.centroids.shape} disagree with k={self.k}, dim={len(self.feature_names)}")
+        gate = d.get("gate")
+        self.max_median_distance: float | None = float(gate["maxMedianDistance"]) if gate else None
+
+    def distances(self, vectors) -> np.ndarray:
+        """Euclidean distance of each raw vector to its nearest centroid, in standardised space."""
+        x = np.asarray(vectors, dtype=np.float64)
+        z = (x - self.mean) / self.std
+        return np.sqrt(((z[:, None, :] - self.centroids[None, :, :]) ** 2).sum(-1).min(-1))
+
+    def quantise_gated(self, vectors) -> tuple[list[int], bool]:
+        """Ids of a sequence, or none when the gate finds it unlike the training data (median
+        nearest-centroid distance above maxMedianDistance), as src/features/codebook.ts."""
+        if len(vectors) == 0:
+            return [], False
+        if self.max_median_distance is not None and float(np.median(self.distances(vectors))) > self.max_median_distance:
+            return [], True
+        return self.quantise(vectors), False
 
     def quantise(self, vectors) -> list[int]:
         """Raw vectors (L, d) -> nearest-centroid ids (float64, first minimum wins, as the TS loop)."""
@@ -160,17 +177,18 @@ class JsonCodebook:
 
 def featurized_ids(row: dict, acoustic: JsonCodebook | None, visual: JsonCodebook | None,
                    max_len: int = 64) -> tuple[list[int], list[int]]:
-    """A featurize row -> (acoustic_ids, visual_ids): quantised, no-face frames dropped, capped."""
+    """A featurize row -> (acoustic_ids, visual_ids): quantised, no-face frames dropped, a sequence
+    the codebook's gate finds unlike its training data dropped whole, capped."""
     a_ids, v_ids = [], []
     if acoustic is not None and row.get("acoustic"):
         if row.get("acousticNames") and row["acousticNames"] != acoustic.feature_names:
             raise ValueError(f"row {row.get('id')}: acoustic layout differs from codebook {acoustic.path}")
-        a_ids = subsample(acoustic.quantise(row["acoustic"]), max_len)
+        a_ids = subsample(acoustic.quantise_gated(row["acoustic"])[0], max_len)
     if visual is not None and row.get("visual"):
         if row.get("visualNames") and row["visualNames"] != visual.feature_names:
             raise ValueError(f"row {row.get('id')}: visual layout differs from codebook {visual.path}")
         frames = [v for v in row["visual"] if v is not None]
-        v_ids = subsample(visual.quantise(frames), max_len) if frames else []
+        v_ids = subsample(visual.quantise_gated(frames)[0], max_len) if frames else []
     return a_ids, v_ids
 
 

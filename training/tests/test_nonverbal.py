@@ -96,6 +96,25 @@ def test_json_codebook_quantises_as_typescript(tmp_path):
         cb.quantise([[1, 2, 3]])
 
 
+def test_gate_drops_sequences_unlike_the_training_data(tmp_path):
+    """As src/features/codebook.ts quantiseGated: a sequence whose median nearest-centroid
+    distance is over the gate gives no ids; featurized_ids then leaves the modality absent."""
+    from training.msa_model.nonverbal import featurized_ids
+
+    path = tmp_path / "g.json"
+    write_codebook(path, "acoustic", ["x", "y"], [[0, 0], [1, 1]], [0, 0], [1, 1])
+    d = json.loads(path.read_text())
+    d["gate"] = {"maxMedianDistance": 2.0, "statistic": "test", "fittedOn": "test"}
+    path.write_text(json.dumps(d))
+    cb = JsonCodebook(path)
+    near, far = [[0.1, 0], [1, 1.2], [0, 0.3]], [[10, 10], [20, 0], [0, 30]]
+    assert cb.quantise_gated(near) == ([0, 1, 0], False)
+    assert cb.quantise_gated(far) == ([], True)
+    assert cb.quantise_gated(near + far[:2]) == (cb.quantise(near + far[:2]), False)  # the median decides
+    assert featurized_ids({"acoustic": far}, cb, None) == ([], [])
+    assert featurized_ids({"acoustic": near}, cb, None) == ([0, 1, 0], [])
+
+
 def test_featurize_rows_to_samples(tmp_path):
     cb_a = write_codebook(tmp_path / "a.json", "acoustic", ["x", "y"], [[0, 0], [5, 5]], [0, 0], [1, 1])
     cb_v = write_codebook(tmp_path / "v.json", "visual", ["f"], [[0], [1], [2]], [0], [1])
