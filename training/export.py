@@ -40,7 +40,8 @@ NONVERBAL_LICENCES = [
 WORDS_ONLY_NOTE = ("No codebook file is named here, so the pipeline feeds words only (voice and face off): the voice "
                    "and face paths, trained on acted RAVDESS voices and FER-2013 crops, pull scores of real media "
                    "negative (0.3.0, MOSI sample 03bSnISJMiM_1, label 2.4: 2.00 text only, -0.46 with its audio; "
-                   "Oz06ZWiO20M_6, label -0.8: -1.38 and -2.92). "
+                   "Oz06ZWiO20M_6, label -0.8: -1.38 and -2.92, before the codebook gates, which now leave these "
+                   "natural voices out: 2.00 and -1.62). "
                    "manifest.multimodal.json names the codebooks for evaluation and research.")
 MULTIMODAL_NOTE = ("Opt-in manifest naming the codebooks, so the pipeline and msa eval --media feed the voice and face "
                    "paths. They are off in the default manifest.json because on real media outside RAVDESS/FER they "
