@@ -7,6 +7,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { kmeans } from 'ml-kmeans';
 import { z } from 'zod';
+import { median } from '../arrays.js';
 
 export const CODEBOOK_VERSION = 1;
 export type Modality = 'acoustic' | 'visual';
@@ -171,12 +172,4 @@ export async function loadCodebook(path: string): Promise<Codebook> {
     throw new Error(`codebook ${path}: shapes disagree with k=${cb.k}, dim=${cb.dim}`);
   }
   return cb;
-}
-
-/** Median (mean of the two middle values for an even count), as numpy.median; null when empty. */
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

@@ -17,6 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { PassThrough, Readable } from 'node:stream';
+import { concatFloat32 } from '../arrays.js';
 
 export type MediaInput = string;
 
@@ -125,18 +126,8 @@ const MAX_STDIN_REPLAY_BYTES = 32 * 1024 * 1024;
 /** Decodes the whole audio track to mono float PCM in [-1, 1]. */
 export async function decodeAudio(input: MediaInput, options: AudioOptions = {}): Promise<Float32Array> {
   const parts: Float32Array[] = [];
-  let total = 0;
-  for await (const chunk of streamAudio(input, { ...options, chunkMs: 1000 })) {
-    parts.push(chunk.samples);
-    total += chunk.samples.length;
-  }
-  const out = new Float32Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  for await (const chunk of streamAudio(input, { ...options, chunkMs: 1000 })) parts.push(chunk.samples);
+  return concatFloat32(parts);
 }
 
 interface PcmFormat<T extends Float32Array | Int16Array> {

@@ -29,6 +29,7 @@
  */
 import { AcousticExtractor, ACOUSTIC_FRAME_DIM, StreamingResampler } from '../features/acoustic/index.js';
 import type { AudioChunk } from '../schemas/records.js';
+import { concatFloat32 } from '../arrays.js';
 
 /** The sample rate of the features (and of the codebooks fitted on them). */
 export const FEATURE_SAMPLE_RATE = 16_000;
@@ -126,7 +127,7 @@ export class AcousticFrameStream {
     s.received += input.length;
     s.nextEventTime = chunk.eventTime + (input.length * 1000) / chunk.sampleRate;
     const pcm = s.resampler ? this.resample(s.resampler, input, chunk.endOfStream) : input;
-    s.buffer = concat(s.buffer, pcm);
+    s.buffer = concatFloat32([s.buffer, pcm]);
     s.end += pcm.length;
 
     const { frameLen, hop } = this.extractor;
@@ -195,7 +196,7 @@ export class AcousticFrameStream {
   private resample(resampler: StreamingResampler, input: Float32Array, endOfStream: boolean): Float32Array {
     const t0 = performance.now();
     const out = resampler.push(input);
-    const pcm = endOfStream ? concat(out, resampler.flush()) : out;
+    const pcm = endOfStream ? concatFloat32([out, resampler.flush()]) : out;
     this.stats.resampled++;
     this.stats.resampleMs += performance.now() - t0;
     return pcm;
@@ -235,13 +236,5 @@ export function s16ToFloat(bytes: Buffer): Float32Array {
   const n = bytes.length >> 1;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = bytes.readInt16LE(i * 2) / 32768;
-  return out;
-}
-
-function concat(a: Float32Array, b: Float32Array): Float32Array {
-  if (a.length === 0) return b;
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
   return out;
 }

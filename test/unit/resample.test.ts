@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { concatFloat32 } from '../../src/arrays.js';
 import { extractAcoustic, pitchSummary, StreamingResampler } from '../../src/features/acoustic/index.js';
 
 const OUT = 16_000;
@@ -14,16 +15,6 @@ const HZ = 220;
 /** A 220 Hz sine at `rate`, amplitude 0.3. */
 function sine(rate: number, seconds: number): Float32Array {
   return Float32Array.from({ length: Math.round(rate * seconds) }, (_, n) => 0.3 * Math.sin((2 * Math.PI * HZ * n) / rate));
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Resamples `pcm` pushed in chunks of `lengths` samples (cycled), then flushed; notes how far the output lags the input after each push. */
@@ -44,7 +35,7 @@ function inChunks(pcm: Float32Array, rate: number, lengths: number[]): { out: Fl
       lag.push(Math.floor((pushed * OUT) / rate) - got);
     }
     parts.push(r.flush());
-    return { out: concat(parts), lag, delay: r.delay };
+    return { out: concatFloat32(parts), lag, delay: r.delay };
   } finally {
     r.dispose();
   }

@@ -11,6 +11,7 @@ import { ACOUSTIC_DIM, ACOUSTIC_FRAME_DIM } from './layout.js';
 import { Fft } from './fft.js';
 import { melTables, type MelTables } from './mel.js';
 import { decimateBy2, YinTracker } from './pitch.js';
+import { median } from '../../arrays.js';
 
 export interface AcousticOptions {
   sampleRate?: number;
@@ -271,10 +272,7 @@ export function pitchSummary(features: AcousticFeatures): { voicedFraction: numb
     const o = k * ACOUSTIC_FRAME_DIM;
     if (features.frames[o + F.voiced]! > 0) f0s.push(features.frames[o + F.f0]!);
   }
-  f0s.sort((a, b) => a - b);
-  const mid = f0s.length >> 1;
-  const median = f0s.length === 0 ? null : f0s.length % 2 ? f0s[mid]! : (f0s[mid - 1]! + f0s[mid]!) / 2;
-  return { voicedFraction: features.frameCount > 0 ? f0s.length / features.frameCount : 0, f0MedianHz: median };
+  return { voicedFraction: features.frameCount > 0 ? f0s.length / features.frameCount : 0, f0MedianHz: median(f0s) };
 }
 
 let shared: AcousticExtractor | undefined;

@@ -27,6 +27,7 @@
 import loadSpeexSimd from '@echogarden/speex-resampler-wasm/simd';
 // @ts-expect-error -- as above (the build without WASM SIMD, for a runtime that lacks it).
 import loadSpeexPlain from '@echogarden/speex-resampler-wasm';
+import { concatFloat32 } from '../../arrays.js';
 
 /** The parts of the Emscripten module used here (speexdsp's C API, pointers as numbers). */
 interface SpeexModule {
@@ -142,7 +143,7 @@ export class StreamingResampler {
     const parts: Float32Array[] = [];
     // Zeros through the filter's right half; one round suffices, the bound guards a speex surprise.
     for (let round = 0; round < 4 && this.produced < total; round++) parts.push(this.process(null, this.inputLatency + 1));
-    const rest = concatAll(parts).subarray(0, Math.max(0, total - before));
+    const rest = concatFloat32(parts).subarray(0, Math.max(0, total - before));
     this.produced = before + rest.length;
     return rest;
   }
@@ -215,16 +216,5 @@ function reserve(inSamples: number, outSamples: number): { inPtr: number; outPtr
 function grow(a: Float32Array, length: number): Float32Array {
   const out = new Float32Array(Math.max(length, a.length * 2));
   out.set(a);
-  return out;
-}
-
-function concatAll(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
