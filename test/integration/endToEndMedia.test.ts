@@ -18,26 +18,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { humanPaths } from '../../src/features/visual/index.js';
 import { ingest } from '../../src/ingest/ingest.js';
 import { openRecordSender, type OpenSender } from '../../src/ingest/kafkaSender.js';
 import { silentLogger } from '../../src/log.js';
 import type { Score } from '../../src/schemas/records.js';
 import { brokers, startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
+import { faceModelsMissing } from '../fixtures/faceModels.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SAMPLE = join(process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data'), 'samples', 'Oz06ZWiO20M_6.mp4');
 // The clip's transcript in ../shared/data/mosi/label.csv (id Oz06ZWiO20M_6, label -0.8).
 const WORDS = 'and sucker punch is a failer but like a really ambitious weird the interesting idiosyncratic failure';
 
-const faceModels = (() => {
-  try {
-    humanPaths();
-    return null;
-  } catch (e) {
-    return (e as Error).message;
-  }
-})();
 
 let dir: string;
 
@@ -88,7 +80,7 @@ async function run(manifestPath: string): Promise<{ h: Harness; sender: OpenSend
   return { h, sender, sessionId, scores: () => topic.items.map((s) => s.value).filter((s) => s.sessionId === sessionId) };
 }
 
-test('the sample clip through ingest and the pipeline: text, voice and face all move the score (gates off)', { skip: faceModels ?? false, timeout: 300_000 }, async () => {
+test('the sample clip through ingest and the pipeline: text, voice and face all move the score (gates off)', { skip: faceModelsMissing ?? false, timeout: 300_000 }, async () => {
   const { h, sender, scores } = await run(await manifest(false));
   try {
     const full = () => scores().filter((s) => s.modalitiesUsed?.text && s.modalitiesUsed.audio && s.modalitiesUsed.video);
@@ -109,7 +101,7 @@ test('the sample clip through ingest and the pipeline: text, voice and face all 
   }
 });
 
-test('with the shipped gates, the natural voice of the clip (unlike the acted training voices) is left out and counted', { skip: faceModels ?? false, timeout: 300_000 }, async () => {
+test('with the shipped gates, the natural voice of the clip (unlike the acted training voices) is left out and counted', { skip: faceModelsMissing ?? false, timeout: 300_000 }, async () => {
   const { h, sender, scores } = await run(await manifest(true));
   try {
     await waitFor('the scores of the session', () => scores().length >= 3, 240_000);

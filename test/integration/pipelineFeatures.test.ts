@@ -12,27 +12,20 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { fitCodebook, saveCodebook } from '../../src/features/codebook.js';
 import { ACOUSTIC_FEATURES } from '../../src/features/acoustic/index.js';
-import { humanPaths, sharedFaceAnalyzer, VISUAL_FEATURES } from '../../src/features/visual/index.js';
+import { sharedFaceAnalyzer, VISUAL_FEATURES } from '../../src/features/visual/index.js';
 import { extractMediaFeatures } from '../../src/features/media.js';
 import { decodeVideoFrames, streamAudioS16 } from '../../src/media/ffmpeg.js';
 import type { InputRecord, Score } from '../../src/schemas/records.js';
 import { buildTestGraph, DEFAULT_PAD_INDEX, referenceOutput } from '../fixtures/onnxGraph.js';
 import { TOKENIZER_DIR } from '../fixtures/servedModel.js';
 import { startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
+import { faceModelsMissing } from '../fixtures/faceModels.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SAMPLE = join(process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data'), 'samples', 'Oz06ZWiO20M_6.mp4');
 const T0 = 1_760_000_000_000;
 const K = DEFAULT_PAD_INDEX.acoustic; // the test graph's pad index: codebooks of 16
 
-const faceModels = (() => {
-  try {
-    humanPaths();
-    return null;
-  } catch (e) {
-    return (e as Error).message;
-  }
-})();
 
 let h: Harness;
 let modelDir: string;
@@ -42,7 +35,7 @@ const records: InputRecord[] = [];
 const absent = referenceOutput({ inputIds: [1], attentionMask: [1], acousticIds: [K], acousticMask: [0], visualIds: [K], visualMask: [0] }).contributions;
 
 before(async () => {
-  if (faceModels) return;
+  if (faceModelsMissing) return;
   modelDir = await mkdtemp(join(tmpdir(), 'msa-features-model-'));
   // Codebooks fitted on the clip's real features, as `msa featurize` + `msa codebook fit` would.
   const f = await extractMediaFeatures(SAMPLE, { fps: 4, faces: await sharedFaceAnalyzer() });
@@ -97,7 +90,7 @@ after(async () => {
   if (modelDir) await rm(modelDir, { recursive: true, force: true });
 });
 
-test('windows with audio and video get acoustic and visual ids from the codebooks the manifest names', { skip: faceModels ?? false }, async () => {
+test('windows with audio and video get acoustic and visual ids from the codebooks the manifest names', { skip: faceModelsMissing ?? false }, async () => {
   const lastTime = Math.max(...records.map((r) => r.value.eventTime));
   const perSession = Math.floor((lastTime - T0) / 1000) + 6; // window ends T0 + 1 s .. the last window holding the last record
   const total = 2 * perSession;

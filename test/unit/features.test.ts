@@ -13,6 +13,7 @@ import { melTables } from '../../src/features/acoustic/mel.js';
 import { defaultDetectorModel, FaceAnalyzer, faceVector, humanPaths, mainFace, VISUAL_DIM, VISUAL_FEATURES, type FaceLike } from '../../src/features/visual/index.js';
 import { extractMediaFeatures } from '../../src/features/media.js';
 import { summarise } from '../../src/features/summary.js';
+import { faceModelsMissing } from '../fixtures/faceModels.js';
 
 const require = createRequire(import.meta.url);
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -152,16 +153,8 @@ describe('visual geometry (pure)', () => {
   });
 });
 
-const faceModels = (() => {
-  try {
-    humanPaths();
-    return null;
-  } catch (e) {
-    return (e as Error).message;
-  }
-})();
 
-describe('visual features (Human on tfjs WASM)', { skip: faceModels ?? false }, () => {
+describe('visual features (Human on tfjs WASM)', { skip: faceModelsMissing ?? false }, () => {
   let analyzer: FaceAnalyzer;
   before(async () => {
     analyzer = await FaceAnalyzer.create();
