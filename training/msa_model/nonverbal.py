@@ -148,31 +148,33 @@ class JsonCodebook:
         gate = d.get("gate")
         self.max_median_distance: float | None = float(gate["maxMedianDistance"]) if gate else None
 
+    def _squared_distances(self, vectors) -> np.ndarray:
+        """(L, k) squared distances of raw vectors (L, d) to every centroid, in standardised space."""
+        x = np.asarray(vectors, dtype=np.float64)
+        if x.shape[-1] != self.centroids.shape[-1]:
+            raise ValueError(f"{self.modality} vectors have {x.shape[-1]} values, the codebook expects {self.centroids.shape[-1]}")
+        z = (x - self.mean) / self.std
+        return ((z[:, None, :] - self.centroids[None, :, :]) ** 2).sum(-1)
+
     def distances(self, vectors) -> np.ndarray:
         """Euclidean distance of each raw vector to its nearest centroid, in standardised space."""
-        x = np.asarray(vectors, dtype=np.float64)
-        z = (x - self.mean) / self.std
-        return np.sqrt(((z[:, None, :] - self.centroids[None, :, :]) ** 2).sum(-1).min(-1))
+        return np.sqrt(self._squared_distances(vectors).min(-1))
 
     def quantise_gated(self, vectors) -> tuple[list[int], bool]:
         """Ids of a sequence, or none when the gate finds it unlike the training data (median
         nearest-centroid distance above maxMedianDistance), as src/features/codebook.ts."""
         if len(vectors) == 0:
             return [], False
-        if self.max_median_distance is not None and float(np.median(self.distances(vectors))) > self.max_median_distance:
+        d2 = self._squared_distances(vectors)
+        if self.max_median_distance is not None and float(np.median(np.sqrt(d2.min(-1)))) > self.max_median_distance:
             return [], True
-        return self.quantise(vectors), False
+        return d2.argmin(-1).astype(int).tolist(), False
 
     def quantise(self, vectors) -> list[int]:
         """Raw vectors (L, d) -> nearest-centroid ids (float64, first minimum wins, as the TS loop)."""
         if len(vectors) == 0:
             return []
-        x = np.asarray(vectors, dtype=np.float64)
-        if x.shape[-1] != self.centroids.shape[-1]:
-            raise ValueError(f"{self.modality} vectors have {x.shape[-1]} values, the codebook expects {self.centroids.shape[-1]}")
-        z = (x - self.mean) / self.std
-        d2 = ((z[:, None, :] - self.centroids[None, :, :]) ** 2).sum(-1)
-        return d2.argmin(-1).astype(int).tolist()
+        return self._squared_distances(vectors).argmin(-1).astype(int).tolist()
 
 
 def featurized_ids(row: dict, acoustic: JsonCodebook | None, visual: JsonCodebook | None,
