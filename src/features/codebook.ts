@@ -41,6 +41,20 @@ export const codebookSchema = z.object({
       fittedOn: z.string(),
     })
     .optional(),
+  /**
+   * Per-sequence normalisation before quantising (acoustic): each sequence (a window's vectors, an
+   * utterance) is z-scored with its own mean and variance, shrunk towards `mean` / `std` (the raw
+   * train vectors' statistics) as if `priorVectors` vectors with those statistics came first. It
+   * removes what a speaker, microphone or room adds to every vector of a sequence; a short
+   * sequence leans on the prior. Optional; `msa codebook fit --sequence-norm N` sets it.
+   */
+  sequenceNorm: z
+    .object({
+      priorVectors: z.number().positive(),
+      mean: z.array(z.number()),
+      std: z.array(z.number().positive()),
+    })
+    .optional(),
 });
 export type Codebook = z.infer<typeof codebookSchema>;
 
@@ -51,6 +65,37 @@ export interface FitOptions {
   seed?: number;
   maxIterations?: number;
   sources?: string[];
+}
+
+export type SequenceNorm = NonNullable<Codebook['sequenceNorm']>;
+
+/**
+ * A sequence z-scored with its own statistics shrunk towards the prior (see `sequenceNorm`):
+ * mean = (n0 m + sum x) / (n0 + n), var = (n0 (s^2 + m^2) + sum x^2) / (n0 + n) - mean^2.
+ * training/msa_model/nonverbal.py `JsonCodebook` computes the same, in the same order.
+ */
+export function normaliseSequence(vectors: readonly ArrayLike<number>[], norm: SequenceNorm): number[][] {
+  const dim = norm.mean.length;
+  const n0 = norm.priorVectors;
+  const n = vectors.length;
+  const s1 = new Float64Array(dim);
+  const s2 = new Float64Array(dim);
+  for (const v of vectors) {
+    if (v.length !== dim) throw new RangeError(`vector has ${v.length} values, the sequence normalisation expects ${dim}`);
+    for (let j = 0; j < dim; j++) {
+      s1[j]! += v[j]!;
+      s2[j]! += v[j]! * v[j]!;
+    }
+  }
+  const mu = new Float64Array(dim);
+  const sd = new Float64Array(dim);
+  for (let j = 0; j < dim; j++) {
+    const m = norm.mean[j]!;
+    const s = norm.std[j]!;
+    mu[j] = (n0 * m + s1[j]!) / (n0 + n);
+    sd[j] = Math.sqrt(Math.max((n0 * (s * s + m * m) + s2[j]!) / (n0 + n) - mu[j]! * mu[j]!, 1e-12));
+  }
+  return vectors.map((v) => Array.from({ length: dim }, (_, j) => (v[j]! - mu[j]!) / sd[j]!));
 }
 
 /** Mean and standard deviation per column; std floors at 1e-8 so constant columns stay finite. */
@@ -91,6 +136,22 @@ export function fitCodebook(vectors: readonly (readonly number[])[], options: Fi
   };
 }
 
+/**
+ * Fits a codebook on sequences normalised one by one (`normaliseSequence`, prior weight
+ * `priorVectors`, prior statistics those of all the raw vectors) and records the normalisation, so
+ * quantising applies it the same way.
+ */
+export function fitNormalisedCodebook(sequences: readonly (readonly number[])[][], priorVectors: number, options: FitOptions): Codebook {
+  if (!(priorVectors > 0)) throw new RangeError(`sequence normalisation needs a positive prior weight, got ${priorVectors}`);
+  const raw = sequences.flat();
+  for (const [i, v] of raw.entries()) {
+    if (v.length !== options.featureNames.length) throw new Error(`${options.modality} vector ${i} has ${v.length} values, expected ${options.featureNames.length}`);
+  }
+  const { mean, std } = standardisation(raw, options.featureNames.length);
+  const sequenceNorm: SequenceNorm = { priorVectors, mean, std };
+  return { ...fitCodebook(sequences.flatMap((s) => normaliseSequence(s, sequenceNorm)), options), sequenceNorm };
+}
+
 function squaredDistance(a: readonly number[], b: readonly number[]): number {
   let s = 0;
   for (let j = 0; j < a.length; j++) s += (a[j]! - b[j]!) ** 2;
@@ -111,7 +172,7 @@ export class Quantiser {
     this.scratch = new Float64Array(this.dim);
   }
 
-  /** Index of the nearest centroid (squared Euclidean distance in standardised space). */
+  /** Index of the nearest centroid (squared Euclidean distance in standardised space); no sequence normalisation. */
   quantise(vector: ArrayLike<number>): number {
     return this.nearest(vector).index;
   }
@@ -137,10 +198,12 @@ export class Quantiser {
 
   /**
    * Ids of a sequence of vectors, or none when the codebook's gate finds the sequence unlike the
-   * training data (median nearest-centroid distance above `gate.maxMedianDistance`).
+   * training data (median nearest-centroid distance above `gate.maxMedianDistance`). A codebook
+   * with `sequenceNorm` normalises the sequence first; use this, not `quantise`, for sequences.
    */
   quantiseGated(vectors: readonly ArrayLike<number>[]): { ids: number[]; medianDistance: number | null; gated: boolean } {
-    const found = vectors.map((v) => this.nearest(v));
+    const norm = this.codebook.sequenceNorm;
+    const found = (norm ? normaliseSequence(vectors, norm) : vectors).map((v) => this.nearest(v));
     const medianDistance = median(found.map((f) => f.distance));
     const gate = this.codebook.gate;
     const gated = gate !== undefined && medianDistance !== null && medianDistance > gate.maxMedianDistance;
@@ -170,6 +233,9 @@ export async function loadCodebook(path: string): Promise<Codebook> {
   const cb = parsed.data;
   if (cb.centroids.length !== cb.k || cb.centroids.some((c) => c.length !== cb.dim) || cb.mean.length !== cb.dim || cb.std.length !== cb.dim || cb.featureNames.length !== cb.dim) {
     throw new Error(`codebook ${path}: shapes disagree with k=${cb.k}, dim=${cb.dim}`);
+  }
+  if (cb.sequenceNorm && (cb.sequenceNorm.mean.length !== cb.dim || cb.sequenceNorm.std.length !== cb.dim)) {
+    throw new Error(`codebook ${path}: sequenceNorm has ${cb.sequenceNorm.mean.length} means and ${cb.sequenceNorm.std.length} stds, expected dim=${cb.dim}`);
   }
   return cb;
 }

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fitCodebook, loadCodebook, Quantiser, saveCodebook, standardisation } from '../../src/features/codebook.js';
+import { fitCodebook, fitNormalisedCodebook, loadCodebook, normaliseSequence, Quantiser, saveCodebook, standardisation } from '../../src/features/codebook.js';
 import { featurize, type FeatureRecord } from '../../src/features/featurize.js';
 import { ACOUSTIC_DIM, ACOUSTIC_FEATURES } from '../../src/features/acoustic/index.js';
 import { runCodebookFit } from '../../src/cli/commands/codebook.js';
@@ -83,6 +83,36 @@ describe('codebooks', () => {
     assert.deepEqual(gated.quantiseGated([]), { ids: [], medianDistance: null, gated: false });
   });
 
+  it('normalises a sequence with its own statistics shrunk towards the prior', () => {
+    // n0 = 2 prior vectors (mean 0, std 1) and [1], [3]: mean (0 + 4) / 4 = 1, var (2 (1 + 0) + 10) / 4 - 1 = 2
+    // (training/tests/test_nonverbal.py holds the same case for the Python side)
+    const [a, b] = normaliseSequence([[1], [3]], { priorVectors: 2, mean: [0], std: [1] });
+    assert.equal(a![0], 0);
+    assert.ok(Math.abs(b![0]! - Math.SQRT2) < 1e-15, String(b![0]));
+    const long = Array.from({ length: 1000 }, (_, i) => [100 + 7 * Math.sin(i)]);
+    const z = normaliseSequence(long, { priorVectors: 1, mean: [0], std: [1] }).map((v) => v[0]!);
+    const mean = z.reduce((s, x) => s + x, 0) / z.length;
+    assert.ok(Math.abs(mean) < 0.2, `a long sequence is centred on itself, mean ${mean}`);
+    const prior = normaliseSequence([[12]], { priorVectors: 1e9, mean: [10], std: [2] });
+    assert.ok(Math.abs(prior[0]![0]! - 1) < 1e-6, 'a heavy prior gives the prior z-score');
+    assert.throws(() => normaliseSequence([[1, 2]], { priorVectors: 1, mean: [0], std: [1] }), /has 2 values, the sequence normalisation expects 1/);
+  });
+
+  it('with sequence normalisation, a sequence through another channel (offset and gain) keeps its ids', () => {
+    const { vectors } = blobs(600);
+    const sequences = Array.from({ length: 10 }, (_, i) => vectors.slice(i * 60, i * 60 + 60));
+    const options = { modality: 'acoustic' as const, featureNames: ['a', 'b', 'c'], k: 3, seed: 1 };
+    const normed = new Quantiser(fitNormalisedCodebook(sequences, 1, options));
+    const plain = new Quantiser(fitCodebook(vectors, options));
+    const seq = vectors.slice(0, 60);
+    const channel = seq.map((v) => v.map((x, j) => x * 1.3 + [6, 900, 0.01][j]!));
+    const ids = normed.quantiseGated(seq).ids;
+    assert.equal(new Set(ids).size, 3, 'the three blobs stay apart');
+    assert.deepEqual(normed.quantiseGated(channel).ids, ids);
+    assert.notDeepEqual(plain.quantiseGated(channel).ids, plain.quantiseGated(seq).ids, 'without it the channel moves the ids');
+    assert.throws(() => fitNormalisedCodebook(sequences, 0, options), /positive prior weight, got 0/);
+  });
+
   it('refuses bad artifacts and wrong dimensions with clear errors', async () => {
     const path = join(tmp, 'bad.json');
     await writeFile(path, JSON.stringify({ version: 99 }));
@@ -90,6 +120,8 @@ describe('codebooks', () => {
     const cb = fitCodebook(blobs(30).vectors, { modality: 'visual', featureNames: ['a', 'b', 'c'], k: 2 });
     assert.throws(() => new Quantiser(cb).quantise([1, 2]), /has 2 values, the codebook expects 3/);
     assert.throws(() => fitCodebook([[1, 2, 3]], { modality: 'visual', featureNames: ['a', 'b', 'c'], k: 2 }), /k=2 on 1 vectors/);
+    await saveCodebook(path, { ...cb, sequenceNorm: { priorVectors: 4, mean: [0, 0], std: [1, 1] } });
+    await assert.rejects(loadCodebook(path), /sequenceNorm has 2 means and 2 stds, expected dim=3/);
   });
 
   it('featurize writes one JSON line per row with media, reports missing media, and codebook fit reads it', async () => {
@@ -123,5 +155,10 @@ describe('codebooks', () => {
     assert.equal(ia.size, 1);
     assert.equal(ib.size, 1);
     assert.notDeepEqual([...ia], [...ib], 'two tones, two acoustic words');
+    const normed = await runCodebookFit({ input: [out], modality: 'acoustic', k: 2, seed: 3, out: join(tmp, 'acoustic-normed.json'), maxVectors: 1000, sequenceNorm: 8 });
+    const saved = await loadCodebook(join(tmp, 'acoustic-normed.json'));
+    assert.equal(saved.sequenceNorm?.priorVectors, 8);
+    assert.deepEqual(saved.sequenceNorm?.mean, standardisation([...lines[0]!.acoustic, ...lines[1]!.acoustic], ACOUSTIC_DIM).mean);
+    assert.equal(normed.fittedOn.vectors, 24);
   });
 });

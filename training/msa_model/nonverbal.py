@@ -147,13 +147,36 @@ class JsonCodebook:
             raise ValueError(f"{path}: centroids {self.centroids.shape} disagree with k={self.k}, dim={len(self.feature_names)}")
         gate = d.get("gate")
         self.max_median_distance: float | None = float(gate["maxMedianDistance"]) if gate else None
+        norm = d.get("sequenceNorm")
+        self.sequence_norm: tuple[float, np.ndarray, np.ndarray] | None = (
+            (float(norm["priorVectors"]), np.asarray(norm["mean"], dtype=np.float64), np.asarray(norm["std"], dtype=np.float64))
+            if norm else None)
+
+    def normalise(self, vectors) -> np.ndarray:
+        """A sequence (L, d) z-scored with its own statistics shrunk towards the codebook's prior, as
+        src/features/codebook.ts `normaliseSequence` (same operations, same order); unchanged when the
+        codebook has no sequenceNorm."""
+        x = np.asarray(vectors, dtype=np.float64)
+        if self.sequence_norm is None or len(x) == 0:
+            return x
+        n0, m, s = self.sequence_norm
+        n = len(x)
+        s1 = np.zeros(x.shape[-1])
+        s2 = np.zeros(x.shape[-1])
+        for v in x:  # row by row, as the TS loop (numpy's pairwise sums could differ in the last bit)
+            s1 += v
+            s2 += v * v
+        mu = (n0 * m + s1) / (n0 + n)
+        sd = np.sqrt(np.maximum((n0 * (s * s + m * m) + s2) / (n0 + n) - mu * mu, 1e-12))
+        return (x - mu) / sd
 
     def _squared_distances(self, vectors) -> np.ndarray:
-        """(L, k) squared distances of raw vectors (L, d) to every centroid, in standardised space."""
+        """(L, k) squared distances of a raw sequence (L, d) to every centroid, in standardised space
+        (after the codebook's sequence normalisation, if it has one)."""
         x = np.asarray(vectors, dtype=np.float64)
         if x.shape[-1] != self.centroids.shape[-1]:
             raise ValueError(f"{self.modality} vectors have {x.shape[-1]} values, the codebook expects {self.centroids.shape[-1]}")
-        z = (x - self.mean) / self.std
+        z = (self.normalise(x) - self.mean) / self.std
         return ((z[:, None, :] - self.centroids[None, :, :]) ** 2).sum(-1)
 
     def distances(self, vectors) -> np.ndarray:

@@ -202,3 +202,20 @@ def test_multisource_train_command_end_to_end(tmp_path):
                             "--selection", "mean", "--init-checkpoint", str(tmp_path / "a" / "best.pt")])
     assert result["train_config"]["mix"] == "featurized=2,ravdess=1,fer=1"
     assert (tmp_path / "b" / "best.pt").exists()
+
+
+def test_sequence_normalisation_as_typescript(tmp_path):
+    """The case test/unit/codebook.test.ts checks for normaliseSequence: n0 = 2 prior vectors (mean 0,
+    std 1) and [1], [3] give mean 1, var 2, so [0, sqrt 2]; quantising uses the normalised values."""
+    path = tmp_path / "n.json"
+    write_codebook(path, "acoustic", ["x"], [[0.0], [1.4]], [0], [1])
+    d = json.loads(path.read_text())
+    d["sequenceNorm"] = {"priorVectors": 2, "mean": [0], "std": [1]}
+    path.write_text(json.dumps(d))
+    cb = JsonCodebook(path)
+    z = cb.normalise([[1], [3]])
+    assert z[0, 0] == 0 and abs(z[1, 0] - np.sqrt(2)) < 1e-15
+    assert cb.quantise([[1], [3]]) == [0, 1]
+    # a channel offset and gain leave a long sequence's ids as they were
+    x = np.where(np.arange(200) % 3 == 0, 3.0, -1.0)[:, None]
+    assert cb.quantise(x) == cb.quantise(x * 1.3 + 50) == [1 if i % 3 == 0 else 0 for i in range(200)]
