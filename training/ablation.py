@@ -19,7 +19,8 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import DEFAULT_DATA_DIR, MODELS_DIR, clean_nans, load_checkpoint, pads_for, set_threads, write_json
+from .common import (DEFAULT_DATA_DIR, MODELS_DIR, add_ravdess_fold_arg, clean_nans, load_checkpoint, pads_for,
+                     set_threads, write_json)
 
 CONDITIONS = ("all", "no_text", "no_audio", "no_video")
 
@@ -33,7 +34,7 @@ def load_samples(args, cfg):
     cb_a = JsonCodebook(args.codebook_dir / "acoustic.json")
     cb_v = JsonCodebook(args.codebook_dir / "visual.json")
     if args.ravdess:
-        samples += load_ravdess_featurized(args.ravdess, cb_a, cb_v, cfg.max_nonverbal_len)
+        samples += load_ravdess_featurized(args.ravdess, cb_a, cb_v, cfg.max_nonverbal_len, fold=args.ravdess_fold)
     if args.fer:
         samples += load_fer_featurized(args.fer, fer_splits_from_dir(args.fer_dir or args.data_dir / "fer2013"),
                                        cb_v, cb_a, cfg.max_nonverbal_len)
@@ -188,6 +189,7 @@ def main(argv=None) -> dict:
     p.add_argument("--manifest", type=Path, default=MODELS_DIR / "manifest.json")
     p.add_argument("--ravdess", type=Path, default=None)
     p.add_argument("--fer", type=Path, default=None)
+    add_ravdess_fold_arg(p)
     p.add_argument("--fer-dir", type=Path, default=None)
     p.add_argument("--codebook-dir", type=Path, default=MODELS_DIR / "codebooks")
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)

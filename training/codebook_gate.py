@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import DEFAULT_DATA_DIR
+from .common import DEFAULT_DATA_DIR, add_ravdess_fold_arg
 
 
 def main(argv=None) -> float:
@@ -31,6 +31,7 @@ def main(argv=None) -> float:
     src.add_argument("--fer", type=Path, help="msa featurize output of FER-2013 (visual codebook)")
     p.add_argument("--fer-dir", type=Path, default=DEFAULT_DATA_DIR / "fer2013")
     p.add_argument("--percentile", type=float, default=99.5)
+    add_ravdess_fold_arg(p)
     args = p.parse_args(argv)
 
     cb = JsonCodebook(args.codebook)
@@ -43,7 +44,7 @@ def main(argv=None) -> float:
         if not line.strip():
             continue
         r = json.loads(line)
-        train = (ravdess_split(parse_ravdess(Path(r["media"]).name).actor) == "train" if args.ravdess
+        train = (ravdess_split(parse_ravdess(Path(r["media"]).name).actor, args.ravdess_fold) == "train" if args.ravdess
                  else splits.get(r["id"]) == "train")
         vectors = [v for v in (r.get(field) or []) if v is not None]
         if train and vectors:
@@ -51,7 +52,7 @@ def main(argv=None) -> float:
     if not medians:
         raise SystemExit("no train rows with vectors found")
     threshold = float(np.percentile(medians, args.percentile))
-    corpus = "RAVDESS actors 1-16" if args.ravdess else "the FER-2013 train split (one frame per image)"
+    corpus = ("RAVDESS actors 1-16" if args.ravdess_fold is None else f"the RAVDESS train actors of fold {args.ravdess_fold}") if args.ravdess else "the FER-2013 train split (one frame per image)"
     d = json.loads(args.codebook.read_text())
     d["gate"] = {"maxMedianDistance": round(threshold, 4),
                  "statistic": "median Euclidean distance of a sequence's vectors to their nearest centroids, standardised space",

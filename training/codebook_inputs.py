@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import DEFAULT_DATA_DIR
+from .common import DEFAULT_DATA_DIR, add_ravdess_fold_arg
 
 
 def main(argv=None) -> dict:
@@ -26,6 +26,7 @@ def main(argv=None) -> dict:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ravdess", type=Path, required=True)
     p.add_argument("--fer", type=Path, required=True)
+    add_ravdess_fold_arg(p)
     p.add_argument("--fer-dir", type=Path, default=DEFAULT_DATA_DIR / "fer2013")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
@@ -35,7 +36,7 @@ def main(argv=None) -> dict:
         for line in f:
             if line.strip():
                 r = json.loads(line)
-                if ravdess_split(parse_ravdess(Path(r["media"]).name).actor) == "train":
+                if ravdess_split(parse_ravdess(Path(r["media"]).name).actor, args.ravdess_fold) == "train":
                     out.write(line if line.endswith("\n") else line + "\n")
                     counts["acoustic"] += 1
     splits = fer_splits_from_dir(args.fer_dir)

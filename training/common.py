@@ -50,6 +50,12 @@ def pads_for(tokenizer, config: ModelConfig) -> tuple[int, int, int]:
     return tokenizer.pad_token_id, config.acoustic_pad, config.visual_pad
 
 
+def add_ravdess_fold_arg(p) -> None:
+    """`--ravdess-fold K`: the RAVDESS actor split of cross-validation fold K (`nonverbal.ravdess_split`)."""
+    p.add_argument("--ravdess-fold", type=int, default=None, choices=range(6),
+                   help="RAVDESS actor split of this cross-validation fold (training/voice_cv.py); default the fixed split")
+
+
 def write_json(path: Path, data) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False, default=_nan_to_none) + "\n")
 

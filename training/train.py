@@ -13,8 +13,8 @@ import math
 import time
 from pathlib import Path
 
-from .common import (DEFAULT_DATA_DIR, DEFAULT_RUNS_DIR, clean_nans, load_checkpoint, pads_for,
-                     save_checkpoint, seed_everything, set_threads, write_json)
+from .common import (DEFAULT_DATA_DIR, DEFAULT_RUNS_DIR, add_ravdess_fold_arg, clean_nans, load_checkpoint,
+                     pads_for, save_checkpoint, seed_everything, set_threads, write_json)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -30,6 +30,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="`msa featurize --no-video` output of the RAVDESS folder (needs --codebook-dir)")
     p.add_argument("--fer", type=Path, default=None,
                    help="`msa featurize --no-audio` output of the FER-2013 folder (needs --codebook-dir)")
+    add_ravdess_fold_arg(p)
     p.add_argument("--fer-dir", type=Path, default=None, help="FER-2013 folder for the splits (default DATA/fer2013)")
     p.add_argument("--codebook-dir", type=Path, default=None,
                    help="folder with acoustic.json / visual.json from `msa codebook fit` (quantises --ravdess/--fer)")
@@ -73,7 +74,7 @@ def gather_samples(args, mcfg):
         if (cb_a.k, cb_v.k) != (mcfg.acoustic_codebook_size, mcfg.visual_codebook_size):
             raise SystemExit(f"codebook sizes {cb_a.k}/{cb_v.k} differ from the model's K_a/K_v")
         if args.ravdess:
-            samples += load_ravdess_featurized(args.ravdess, cb_a, cb_v, mcfg.max_nonverbal_len)
+            samples += load_ravdess_featurized(args.ravdess, cb_a, cb_v, mcfg.max_nonverbal_len, fold=args.ravdess_fold)
         if args.fer:
             splits = fer_splits_from_dir(args.fer_dir or args.data_dir / "fer2013")
             samples += load_fer_featurized(args.fer, splits, cb_v, cb_a, mcfg.max_nonverbal_len)
@@ -336,7 +337,7 @@ def main(argv=None) -> dict:
     for k, m in metrics.items():
         print(f"[best step {ckpt['step']}] {k}: {format_metrics(m)}", flush=True)
     result = {"best_step": ckpt["step"], "steps": step, "train_minutes": train_minutes, "stop_reason": stop_reason,
-              "train_rows": len(train_data), "datasets": tcfg.datasets, "metrics": metrics,
+              "train_rows": len(train_data), "datasets": tcfg.datasets, "ravdess_fold": args.ravdess_fold, "metrics": metrics,
               "model_config": to_dict(mcfg), "train_config": to_dict(tcfg)}
     write_json(run_dir / "metrics.json", clean_nans(result))
     return result

@@ -1,16 +1,23 @@
 """How much 3-class valence do the project's acoustic features carry on held-out RAVDESS actors?
 
-    python -m training.voice_ceiling --ravdess FEAT/ravdess/features.jsonl [--codebook models/codebooks/acoustic.json]
+    python -m training.voice_ceiling --ravdess FEAT/ravdess/features.jsonl [--codebook models/codebooks/acoustic.json] [--cv]
 
 Simple reference classifiers (logistic regression, C picked on the dev actors) on the same
 featurize output the model trains on, to tell a weak model from weak features:
   * utterance: mean and std of the pooled 250 ms vectors over the utterance;
   * utterance, per-speaker z-score: the same after z-scoring each actor's vectors with that actor's
-    own statistics (what a per-session normaliser could give a live stream; the pipeline has none);
+    own statistics over all their utterances (an oracle: a live stream only has the past);
+  * utterance, per-session running normalisation: each actor's utterances in a seeded random order
+    as one session; every utterance is z-scored with the statistics of the session so far (its own
+    vectors included), shrunk towards the train statistics as if 40 vectors (10 s) of them came
+    first: what a per-session normaliser in the pipeline could give (the pipeline has none);
   * codeword bag: the histogram of the shipped codebook's ids (what the model's voice path reads),
     also with class-balanced weights, and of a k = 64 k-means fit on the train actors.
-Prints dev / test accuracy (%) and test recall per class for each; the majority class (negative)
-is 53.3 % of the test actors.
+Prints dev / test accuracy (%) and test recall per class for each. With --cv, every reference is
+fitted and scored on the six cross-validation folds over actors (`nonverbal.ravdess_split(actor,
+fold)`, as `training.voice_cv`) and the mean test accuracy is printed with the per-fold values
+(the shipped codebook was fitted on actors 1-16, so its bag saw some folds' test actors, without
+their labels). The majority class (negative) is 53.3 % of every actor's utterances.
 """
 from __future__ import annotations
 
@@ -20,6 +27,8 @@ from pathlib import Path
 
 from .common import DEFAULT_DATA_DIR  # noqa: F401  (keeps the package import path uniform)
 
+SESSION_PRIOR_VECTORS = 40
+
 
 def main(argv=None) -> dict:
     import numpy as np
@@ -27,15 +36,17 @@ def main(argv=None) -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from .msa_model.nonverbal import JsonCodebook, parse_ravdess, ravdess_label, ravdess_split, valence_class
+    from .msa_model.nonverbal import (RAVDESS_FOLDS, JsonCodebook, parse_ravdess, ravdess_label, ravdess_split,
+                                      valence_class)
 
     p = argparse.ArgumentParser(prog="python -m training.voice_ceiling", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ravdess", type=Path, required=True)
     p.add_argument("--codebook", type=Path, default=Path(__file__).resolve().parent.parent / "models/codebooks/acoustic.json")
+    p.add_argument("--cv", action="store_true", help="the six cross-validation folds over actors instead of the fixed split")
     args = p.parse_args(argv)
 
-    utts = []  # (vectors, split, class, actor)
+    utts = []  # (vectors, class, actor)
     for line in open(args.ravdess):
         if not line.strip():
             continue
@@ -43,44 +54,81 @@ def main(argv=None) -> dict:
         name = Path(r["media"]).name
         x = np.asarray(r["acoustic"], dtype=np.float64)
         if len(x):
-            actor = parse_ravdess(name).actor
-            utts.append((x, ravdess_split(actor), int(valence_class(ravdess_label(name))), actor))
-    stats = {}
-    for a in {u[3] for u in utts}:
-        allx = np.concatenate([u[0] for u in utts if u[3] == a])
-        stats[a] = (allx.mean(0), allx.std(0) + 1e-6)
+            utts.append((x, int(valence_class(ravdess_label(name))), parse_ravdess(name).actor))
+    ys = np.array([u[1] for u in utts])
+    actors = sorted({u[2] for u in utts})
+    cb = JsonCodebook(args.codebook)
+    rng = np.random.default_rng(0)
+    session_order = {a: rng.permutation([i for i, u in enumerate(utts) if u[2] == a]) for a in actors}
 
-    def fit(features, class_weight=None) -> dict:
-        xs = {s: np.array([f for f, u in zip(features, utts) if u[1] == s]) for s in ("train", "dev", "test")}
-        ys = {s: np.array([u[2] for u in utts if u[1] == s]) for s in ("train", "dev", "test")}
-        sc = StandardScaler().fit(xs["train"])
+    def speaker_z() -> list:
+        out = [None] * len(utts)
+        for a in actors:
+            idx = [i for i, u in enumerate(utts) if u[2] == a]
+            allx = np.concatenate([utts[i][0] for i in idx])
+            m, s = allx.mean(0), allx.std(0) + 1e-6
+            for i in idx:
+                out[i] = (utts[i][0] - m) / s
+        return out
+
+    def session_running(gm, gs) -> list:
+        n0, out = SESSION_PRIOR_VECTORS, [None] * len(utts)
+        for a in actors:
+            s1, s2, n = np.zeros_like(gm), np.zeros_like(gm), 0
+            for i in session_order[a]:
+                x = utts[i][0]
+                s1, s2, n = s1 + x.sum(0), s2 + (x * x).sum(0), n + len(x)
+                mu = (n0 * gm + s1) / (n0 + n)
+                sd = np.sqrt(np.maximum((n0 * (gs * gs + gm * gm) + s2) / (n0 + n) - mu * mu, 1e-12))
+                out[i] = (x - mu) / sd
+        return out
+
+    def stats(xs) -> list:
+        return [np.concatenate([x.mean(0), x.std(0)]) for x in xs]
+
+    def references(split: np.ndarray) -> dict:
+        train = np.concatenate([u[0] for u, s in zip(utts, split) if s == "train"])
+        mu, sd = train.mean(0), train.std(0) + 1e-9
+        km = KMeans(64, n_init=2, random_state=0).fit((train - mu) / sd)
+        bag = [np.bincount(cb.quantise(u[0]), minlength=cb.k) / len(u[0]) for u in utts]
+        return {
+            "utterance mean+std": (stats(u[0] for u in utts), None),
+            "utterance mean+std, per-speaker z-score": (stats(speaker_z()), None),
+            f"utterance mean+std, per-session running normalisation (prior {SESSION_PRIOR_VECTORS})":
+                (stats(session_running(mu, train.std(0))), None),
+            f"codeword bag, shipped codebook (k={cb.k})": (bag, None),
+            "codeword bag, shipped codebook, class-balanced": (bag, "balanced"),
+            "codeword bag, k-means k=64 on train": ([np.bincount(km.predict((u[0] - mu) / sd), minlength=64) / len(u[0]) for u in utts], None),
+        }
+
+    def fit(features, split: np.ndarray, class_weight=None) -> dict:
+        x = np.array(features)
+        sc = StandardScaler().fit(x[split == "train"])
         best = None
         for c in (0.01, 0.1, 1.0, 10.0):
-            m = LogisticRegression(C=c, max_iter=5000, class_weight=class_weight).fit(sc.transform(xs["train"]), ys["train"])
-            acc = {s: 100 * float((m.predict(sc.transform(xs[s])) == ys[s]).mean()) for s in ("dev", "test")}
-            pred = m.predict(sc.transform(xs["test"]))
-            recall = [round(100 * float((pred[ys["test"] == k] == k).mean()), 1) for k in range(3)]
+            m = LogisticRegression(C=c, max_iter=5000, class_weight=class_weight).fit(sc.transform(x[split == "train"]), ys[split == "train"])
+            acc = {s: 100 * float((m.predict(sc.transform(x[split == s])) == ys[split == s]).mean()) for s in ("dev", "test")}
+            pred = m.predict(sc.transform(x[split == "test"]))
+            recall = [round(100 * float((pred[ys[split == "test"] == k] == k).mean()), 1) for k in range(3)]
             if best is None or acc["dev"] > best["dev"]:
                 best = acc | {"C": c, "test_recall": recall}
         return best
 
-    train = np.concatenate([u[0] for u in utts if u[1] == "train"])
-    mu, sd = train.mean(0), train.std(0) + 1e-9
-    km = KMeans(64, n_init=2, random_state=0).fit((train - mu) / sd)
-    cb = JsonCodebook(args.codebook)
-    results = {
-        "utterance mean+std": fit([np.concatenate([u[0].mean(0), u[0].std(0)]) for u in utts]),
-        "utterance mean+std, per-speaker z-score": fit([
-            np.concatenate([z.mean(0), z.std(0)]) for z in ((u[0] - stats[u[3]][0]) / stats[u[3]][1] for u in utts)]),
-        f"codeword bag, shipped codebook (k={cb.k})": fit([np.bincount(cb.quantise(u[0]), minlength=cb.k) / len(u[0]) for u in utts]),
-        "codeword bag, shipped codebook, class-balanced": fit(
-            [np.bincount(cb.quantise(u[0]), minlength=cb.k) / len(u[0]) for u in utts], class_weight="balanced"),
-        "codeword bag, k-means k=64 on train": fit([np.bincount(km.predict((u[0] - mu) / sd), minlength=64) / len(u[0]) for u in utts]),
-    }
-    test_y = np.array([u[2] for u in utts if u[1] == "test"])
-    print(f"test actors: {len(test_y)} utterances, majority {100 * np.bincount(test_y).max() / len(test_y):.1f} %")
-    for name, r in results.items():
-        print(f"{name:50s} dev {r['dev']:5.1f}  test {r['test']:5.1f}  recall neg/neu/pos {r['test_recall']}  (C={r['C']})")
+    folds = list(range(RAVDESS_FOLDS)) if args.cv else [None]
+    per_fold: dict[str, list[dict]] = {}
+    for fold in folds:
+        split = np.array([ravdess_split(u[2], fold) for u in utts])
+        for name, (features, weights) in references(split).items():
+            per_fold.setdefault(name, []).append(fit(features, split, weights))
+    results = {}
+    for name, rs in per_fold.items():
+        if args.cv:
+            results[name] = {"dev": float(np.mean([r["dev"] for r in rs])), "test": float(np.mean([r["test"] for r in rs])),
+                             "test_per_fold": [round(r["test"], 1) for r in rs]}
+            print(f"{name:75s} dev {results[name]['dev']:5.1f}  test {results[name]['test']:5.1f}  per fold {results[name]['test_per_fold']}")
+        else:
+            results[name] = r = rs[0]
+            print(f"{name:75s} dev {r['dev']:5.1f}  test {r['test']:5.1f}  recall neg/neu/pos {r['test_recall']}  (C={r['C']})")
     return results
 
 

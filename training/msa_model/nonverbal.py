@@ -93,11 +93,23 @@ def ravdess_label(name: str) -> float:
     return RAVDESS_VALENCE[r.emotion][r.intensity - 1]
 
 
-def ravdess_split(actor: int) -> str:
-    for split, actors in RAVDESS_SPLIT_ACTORS.items():
-        if actor in actors:
-            return split
-    raise ValueError(f"RAVDESS actor {actor} outside 1..24")
+# Cross-validation over actors (training/voice_cv.py): six blocks of four consecutive actors (two
+# male, two female each); fold k tests block k, picks the model on block k - 1 and trains on the
+# other four. Fold 5 is the fixed split above.
+RAVDESS_FOLDS = 6
+
+
+def ravdess_split(actor: int, fold: int | None = None) -> str:
+    """The actor's split: the fixed one (`RAVDESS_SPLIT_ACTORS`), or that of cross-validation fold
+    `fold` (0..5)."""
+    if not 1 <= actor <= 24:
+        raise ValueError(f"RAVDESS actor {actor} outside 1..24")
+    if fold is None:
+        return next(split for split, actors in RAVDESS_SPLIT_ACTORS.items() if actor in actors)
+    if not 0 <= fold < RAVDESS_FOLDS:
+        raise ValueError(f"RAVDESS fold {fold} outside 0..{RAVDESS_FOLDS - 1}")
+    block = (actor - 1) // 4
+    return "test" if block == fold else "dev" if block == (fold - 1) % RAVDESS_FOLDS else "train"
 
 
 def ravdess_text(name: str) -> str:
@@ -223,15 +235,16 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def load_ravdess_featurized(path: Path, acoustic: JsonCodebook | None, visual: JsonCodebook | None = None,
-                            max_len: int = 64, with_text: bool = True) -> list[Sample]:
-    """Featurize output of the RAVDESS folder -> samples (label, split by actor, sentence text)."""
+                            max_len: int = 64, with_text: bool = True, fold: int | None = None) -> list[Sample]:
+    """Featurize output of the RAVDESS folder -> samples (label, split by actor, sentence text;
+    `fold`: the split of that cross-validation fold)."""
     out = []
     for r in read_jsonl(path):
         name = Path(r.get("media") or r["id"]).name
         meta = parse_ravdess(name)
         a, v = featurized_ids(r, acoustic, visual, max_len)
         out.append(Sample(str(r["id"]), ravdess_text(name) if with_text else "", ravdess_label(name),
-                          ravdess_split(meta.actor), "ravdess", a, v))
+                          ravdess_split(meta.actor, fold), "ravdess", a, v))
     return out
 
 

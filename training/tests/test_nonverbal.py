@@ -202,6 +202,10 @@ def test_multisource_train_command_end_to_end(tmp_path):
                             "--selection", "mean", "--init-checkpoint", str(tmp_path / "a" / "best.pt")])
     assert result["train_config"]["mix"] == "featurized=2,ravdess=1,fer=1"
     assert (tmp_path / "b" / "best.pt").exists()
+    # cross-validation fold 0: actors 1-4 are tested, 21-24 select, the rest train
+    fold0 = main(common + ["--run-name", "c", "--epochs", "1", "--ravdess-fold", "0"])
+    assert (fold0["metrics"]["ravdess_test"]["n"], fold0["metrics"]["ravdess_dev"]["n"], fold0["ravdess_fold"]) == (6, 3, 0)
+    assert (first["metrics"]["ravdess_test"]["n"], first["metrics"]["ravdess_dev"]["n"]) == (3, 3)
 
 
 def test_sequence_normalisation_as_typescript(tmp_path):
@@ -219,3 +223,20 @@ def test_sequence_normalisation_as_typescript(tmp_path):
     # a channel offset and gain leave a long sequence's ids as they were
     x = np.where(np.arange(200) % 3 == 0, 3.0, -1.0)[:, None]
     assert cb.quantise(x) == cb.quantise(x * 1.3 + 50) == [1 if i % 3 == 0 else 0 for i in range(200)]
+
+
+def test_ravdess_folds_test_every_actor_once_and_fold_5_is_the_fixed_split():
+    from training.msa_model.nonverbal import RAVDESS_FOLDS, ravdess_split
+
+    tested = [a for f in range(RAVDESS_FOLDS) for a in range(1, 25) if ravdess_split(a, f) == "test"]
+    assert sorted(tested) == list(range(1, 25))
+    for f in range(RAVDESS_FOLDS):
+        split = {a: ravdess_split(a, f) for a in range(1, 25)}
+        for part, n in (("test", 4), ("dev", 4), ("train", 16)):
+            actors = [a for a, s in split.items() if s == part]
+            assert len(actors) == n and sum(a % 2 for a in actors) == n // 2  # half male (odd), half female
+    assert all(ravdess_split(a, 5) == ravdess_split(a) for a in range(1, 25))
+    with pytest.raises(ValueError, match="fold 6"):
+        ravdess_split(1, 6)
+    with pytest.raises(ValueError, match="actor 25"):
+        ravdess_split(25)
