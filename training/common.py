@@ -56,6 +56,14 @@ def add_ravdess_fold_arg(p) -> None:
                    help="RAVDESS actor split of this cross-validation fold (training/voice_cv.py); default the fixed split")
 
 
+def record_in_manifests(paths, key: str, value) -> None:
+    """Sets top-level `key` of each model manifest (JSON, indent 2, as training.export writes it)."""
+    for path in paths:
+        manifest = json.loads(Path(path).read_text())
+        manifest[key] = value
+        Path(path).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 def write_json(path: Path, data) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False, default=_nan_to_none) + "\n")
 

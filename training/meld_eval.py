@@ -24,7 +24,7 @@ import csv
 import json
 from pathlib import Path
 
-from .common import DEFAULT_DATA_DIR, MODELS_DIR, clean_nans, set_threads, write_json
+from .common import DEFAULT_DATA_DIR, MODELS_DIR, clean_nans, record_in_manifests, set_threads, write_json
 
 CLASSES = ("negative", "neutral", "positive")
 QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
@@ -136,17 +136,15 @@ def main(argv=None) -> dict:
         args.out.mkdir(parents=True, exist_ok=True)
         write_json(args.out / "meld.json", clean_nans(result))
         (args.out / "meld.md").write_text(markdown(result))
-    for path in args.update_manifest:
-        manifest = json.loads(path.read_text())
+    if args.update_manifest:
         test = result["splits"]["meld_test"]
-        manifest.setdefault("outOfDomain", {})["meld"] = {
+        record_in_manifests(args.update_manifest, "outOfDomain", {"meld": {
             "what": "MELD test (Friends dialogue, never used for training or selection), words only, each utterance alone",
             "command": "python -m training.meld_eval",
             "n": test["n"], "acc3": round(test["project_edge"]["acc3"], 2),
             "f1Weighted": round(test["project_edge"]["f1_weighted"], 2), "acc2Polar": round(test["acc2_polar"], 2),
             "devEdge": edge, "acc3DevEdge": round(test["dev_edge"]["acc3"], 2),
-            "majorityAcc3": round(test["majority"]["acc3"], 2)}
-        path.write_text(json.dumps(manifest, indent=2) + "\n")
+            "majorityAcc3": round(test["majority"]["acc3"], 2)}})
     return result
 
 

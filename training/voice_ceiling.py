@@ -7,10 +7,9 @@ featurize output the model trains on, to tell a weak model from weak features:
   * utterance: mean and std of the pooled 250 ms vectors over the utterance;
   * utterance, per-speaker z-score: the same after z-scoring each actor's vectors with that actor's
     own statistics over all their utterances (an oracle: a live stream only has the past);
-  * utterance, per-session running normalisation: each actor's utterances in a seeded random order
-    as one session; every utterance is z-scored with the statistics of the session so far (its own
-    vectors included), shrunk towards the train statistics as if 40 vectors (10 s) of them came
-    first: what a per-session normaliser in the pipeline could give (the pipeline has none);
+  * utterance, per-session running normalisation (`training.session_norm`, prior 40 vectors = 10 s,
+    towards the fold's train statistics): what a per-session normaliser in the pipeline could
+    give (the pipeline has none);
   * codeword bag: the histogram of the shipped codebook's ids (what the model's voice path reads),
     also with class-balanced weights, and of a k = 64 k-means fit on the train actors.
 Prints dev / test accuracy (%) and test recall per class for each. With --cv, every reference is
@@ -22,7 +21,6 @@ their labels). The majority class (negative) is 53.3 % of every actor's utteranc
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .common import DEFAULT_DATA_DIR  # noqa: F401  (keeps the package import path uniform)
@@ -37,7 +35,8 @@ def main(argv=None) -> dict:
     from sklearn.preprocessing import StandardScaler
 
     from .msa_model.nonverbal import (RAVDESS_FOLDS, JsonCodebook, parse_ravdess, ravdess_label, ravdess_split,
-                                      valence_class)
+                                      read_jsonl, valence_class)
+    from .session_norm import running_normalise, session_order
 
     p = argparse.ArgumentParser(prog="python -m training.voice_ceiling", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,20 +45,15 @@ def main(argv=None) -> dict:
     p.add_argument("--cv", action="store_true", help="the six cross-validation folds over actors instead of the fixed split")
     args = p.parse_args(argv)
 
-    utts = []  # (vectors, class, actor)
-    for line in open(args.ravdess):
-        if not line.strip():
-            continue
-        r = json.loads(line)
+    rows = [r for r in read_jsonl(args.ravdess) if r["acoustic"]]
+    utts = []  # (vectors, class, actor), as rows
+    for r in rows:
         name = Path(r["media"]).name
-        x = np.asarray(r["acoustic"], dtype=np.float64)
-        if len(x):
-            utts.append((x, int(valence_class(ravdess_label(name))), parse_ravdess(name).actor))
+        utts.append((np.asarray(r["acoustic"], dtype=np.float64), int(valence_class(ravdess_label(name))), parse_ravdess(name).actor))
     ys = np.array([u[1] for u in utts])
     actors = sorted({u[2] for u in utts})
     cb = JsonCodebook(args.codebook)
-    rng = np.random.default_rng(0)
-    session_order = {a: rng.permutation([i for i, u in enumerate(utts) if u[2] == a]) for a in actors}
+    order = session_order(rows)
 
     def speaker_z() -> list:
         out = [None] * len(utts)
@@ -72,15 +66,10 @@ def main(argv=None) -> dict:
         return out
 
     def session_running(gm, gs) -> list:
-        n0, out = SESSION_PRIOR_VECTORS, [None] * len(utts)
-        for a in actors:
-            s1, s2, n = np.zeros_like(gm), np.zeros_like(gm), 0
-            for i in session_order[a]:
-                x = utts[i][0]
-                s1, s2, n = s1 + x.sum(0), s2 + (x * x).sum(0), n + len(x)
-                mu = (n0 * gm + s1) / (n0 + n)
-                sd = np.sqrt(np.maximum((n0 * (gs * gs + gm * gm) + s2) / (n0 + n) - mu * mu, 1e-12))
-                out[i] = (x - mu) / sd
+        out = [None] * len(utts)
+        for idx in order.values():
+            for i, z in zip(idx, running_normalise([utts[i][0] for i in idx], gm, gs, SESSION_PRIOR_VECTORS)):
+                out[i] = z
         return out
 
     def stats(xs) -> list:

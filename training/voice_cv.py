@@ -15,7 +15,8 @@ of the shipped recipe (training/README.md, "Voice and face"), then `training.abl
 actors. The visual codebook is the shipped one (FER splits do not change).
 
 Writes OUT/cv.json and OUT/cv.md: per fold and in all, 3-class valence accuracy and MAE with
-words and voice, voice alone (words masked), and the majority baseline.
+words and voice, voice alone (words masked), and the majority baseline; --update-manifest FILE...
+records the summary under `voiceCrossValidation`.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import statistics
 import subprocess
 from pathlib import Path
 
-from .common import MODELS_DIR
+from .common import MODELS_DIR, record_in_manifests
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPE = ["--datasets", "none", "--freeze-text", "--mix", "ravdess=0.5,fer=0.5", "--text-dropout", "0.3",
@@ -90,17 +91,26 @@ def markdown(result: dict) -> str:
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(prog="python -m training.voice_cv", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ravdess", type=Path, required=True, help="msa featurize --no-video output of the RAVDESS folder")
-    p.add_argument("--fer", type=Path, required=True, help="msa featurize --no-audio output of the FER-2013 subset")
+    p.add_argument("--ravdess", type=Path, help="msa featurize --no-video output of the RAVDESS folder")
+    p.add_argument("--fer", type=Path, help="msa featurize --no-audio output of the FER-2013 subset")
     p.add_argument("--samples", type=Path, default=None, help="featurize output of the sample clips (codebook inputs, as shipped)")
     p.add_argument("--visual-codebook", type=Path, default=MODELS_DIR / "codebooks/visual.json")
-    p.add_argument("--init-checkpoint", type=Path, required=True, help="stage 1 (text) checkpoint, e.g. training/runs/soup-v1v3/best.pt")
+    p.add_argument("--init-checkpoint", type=Path, help="stage 1 (text) checkpoint, e.g. training/runs/soup-v1v3/best.pt")
     p.add_argument("--folds", type=int, nargs="*", default=list(range(6)), choices=range(6))
     p.add_argument("--seed", type=int, default=21)
     p.add_argument("--fer-dir", type=Path, default=None, help="FER-2013 folder for its splits (default DATA/fer2013)")
     p.add_argument("--train-args", default="", help="more `training.train` flags, after the recipe's (the last one wins)")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--update-manifest", type=Path, nargs="*", default=[],
+                   help="manifests to record the summary in (voiceCrossValidation); the recipe must be the shipped one")
+    p.add_argument("--record-only", action="store_true", help="only record OUT/cv.json of an earlier run in --update-manifest")
     args = p.parse_args(argv)
+    if args.record_only:
+        result = json.loads((args.out / "cv.json").read_text())
+        record(result, args.update_manifest)
+        return result
+    if not (args.ravdess and args.fer and args.init_checkpoint):
+        p.error("--ravdess, --fer and --init-checkpoint are needed (all but --record-only)")
     args.out.mkdir(parents=True, exist_ok=True)
     folds = []
     for fold in args.folds:
@@ -110,7 +120,21 @@ def main(argv=None) -> dict:
     (args.out / "cv.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "cv.md").write_text(markdown(result))
     print(markdown(result), end="")
+    record(result, args.update_manifest)
     return result
+
+
+def record(result: dict, manifests) -> None:
+    if not manifests:
+        return
+    s, folds = result["summary"], result["folds"]
+    record_in_manifests(manifests, "voiceCrossValidation", {
+        "what": "the shipped stage-2 recipe retrained per fold, each fold testing 4 RAVDESS actors it never heard "
+                "(its own codebook and gate), words and voice",
+        "command": "python -m training.voice_cv", "folds": [f["fold"] for f in folds], "seed": result["seed"],
+        "acc3Mean": round(s["acc3"]["mean"], 2), "acc3Sd": round(s["acc3"]["sd"], 2), "maeMean": round(s["mae"]["mean"], 3),
+        "voiceAloneAcc3Mean": round(s["voice_alone_acc3"]["mean"], 2), "majorityAcc3": round(s["majority_acc3"]["mean"], 2),
+        "acc3PerFold": [round(f["acc3"], 2) for f in folds]})
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ def test_one_fold_end_to_end(tmp_path, data_dir):
                     "--run-name", "stage1", "--no-progress", *tiny.split()])
     assert stage1["best_step"] is not None
     out = tmp_path / "cv"
-    result = voice_cv(["--ravdess", str(tmp_path / "rav.jsonl"), "--fer", str(tmp_path / "fer.jsonl"), "--fer-dir", str(fer_dir),
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text((MODELS_DIR / "manifest.json").read_text())
+    result = voice_cv(["--update-manifest", str(manifest), "--ravdess", str(tmp_path / "rav.jsonl"), "--fer", str(tmp_path / "fer.jsonl"), "--fer-dir", str(fer_dir),
                        "--init-checkpoint", str(tmp_path / "stage1/best.pt"), "--folds", "0", "--out", str(out),
                        "--train-args", tiny])
     (fold,) = result["folds"]
@@ -55,3 +57,26 @@ def test_one_fold_end_to_end(tmp_path, data_dir):
     assert max(abs(m) for m in codebook["mean"]) < 1, "the held-out actors did not reach the codebook"
     assert "fold 0" in codebook["gate"]["fittedOn"]
     assert (out / "cv.md").read_text().startswith("| fold |")
+    recorded = json.loads(manifest.read_text())
+    assert recorded["voiceCrossValidation"]["acc3PerFold"] == [round(fold["acc3"], 2)]
+    assert recorded["file"] == json.loads((MODELS_DIR / "manifest.json").read_text())["file"]
+    manifest.write_text((MODELS_DIR / "manifest.json").read_text())
+    voice_cv(["--out", str(out), "--record-only", "--update-manifest", str(manifest)])
+    assert json.loads(manifest.read_text())["voiceCrossValidation"] == recorded["voiceCrossValidation"]
+
+
+def test_session_running_normalisation_uses_the_past_of_the_session():
+    from training.session_norm import running_normalise
+
+    mean, std = np.zeros(1), np.ones(1)
+    a, b = np.full((4, 1), 10.0), np.full((4, 1), 10.0)
+    first, second = running_normalise([a, b], mean, std, prior_vectors=4)
+    # first: 4 prior vectors (0, var 1) + 4 at 10 -> mean 5; second: 4 prior + 8 at 10 -> mean 20/3
+    assert first[0, 0] == pytest.approx((10 - 5) / np.sqrt((4 * 1 + 400) / 8 - 25))
+    assert second[0, 0] == pytest.approx((10 - 20 / 3) / np.sqrt((4 * 1 + 800) / 12 - (20 / 3) ** 2))
+    # a long session is centred on itself: a microphone's offset and gain (here 1 std and x1.5) go away
+    rng = np.random.default_rng(1)
+    x = [rng.normal(size=(50, 2)) for _ in range(20)]
+    clean = running_normalise(x, np.zeros(2), np.ones(2), 40)[-1]
+    louder = running_normalise([v * 1.5 + 1 for v in x], np.zeros(2), np.ones(2), 40)[-1]
+    assert np.abs(clean - louder).max() < 0.2
