@@ -3,7 +3,8 @@
  * environment < flags), a logger, and the Kafka brokers (KAFKA_BROKERS / config, else the
  * project's own local broker, started on demand).
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { FACE_DETECTORS } from '../features/visual/index.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { createLogger, type Logger } from '../log.js';
 import { brokerOptionsFromEnv, brokersFromEnvOrStart } from '../broker/index.js';
@@ -20,6 +21,11 @@ export function configFor(cmd: Command, overrides: unknown = {}): Config {
     env: process.env,
     overrides: { ...(flags.logLevel ? { logLevel: flags.logLevel } : {}), ...(overrides as object) },
   });
+}
+
+/** `--face-detector short-range|full-range` (see config `features.faceDetector`). */
+export function faceDetectorOption(note?: string): Option {
+  return new Option('--face-detector <d>', `face detector: short-range (128 px, what the model was trained on) or full-range (256 px: smaller faces, about half the frame rate)${note ? `; ${note}` : ''}`).choices(FACE_DETECTORS);
 }
 
 export function loggerFor(config: Config, name = 'msa'): Logger {

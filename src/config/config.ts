@@ -62,6 +62,16 @@ export const configSchema = z
         intraOpThreads: nonNegativeInt.default(0),
       })
       .default({}),
+    features: z
+      .object({
+        /**
+         * Face detector of the video features: `short-range` (128 px, what the model was trained
+         * on) or `full-range` (Human's 256 px one: smaller faces in wide shots, about half the
+         * frame rate, crops the model was not trained on).
+         */
+        faceDetector: z.enum(['short-range', 'full-range']).default('short-range'),
+      })
+      .default({}),
     batching: z
       .object({
         maxBatchSize: positiveInt.default(32),
@@ -188,6 +198,7 @@ export function configFromEnv(env: Record<string, string | undefined>): DeepPart
       manifest: env.MSA_MODEL,
       executionProvider: env.MSA_EXECUTION_PROVIDER as 'cpu' | 'cuda' | undefined,
     },
+    features: { faceDetector: env.MSA_FACE_DETECTOR as Config['features']['faceDetector'] | undefined },
     ws: {
       host: env.MSA_WS_HOST,
       port: intFromEnv(env, 'MSA_WS_PORT'),

@@ -1,7 +1,7 @@
 import { silentLogger, type Logger } from '../log.js';
 import type { PadIndex } from '../model/batchTensors.js';
 import { loadManifest, loadManifestCodebooks } from '../model/manifest.js';
-import { sharedFaceAnalyzer } from '../features/visual/index.js';
+import { sharedFaceAnalyzer, type FaceDetector } from '../features/visual/index.js';
 import { DEFAULT_MAX_MEDIA_IDS, mediaIds, type MediaIds } from './media.js';
 import { loadModel, type ExecutionProviderName, type ModelSession } from '../model/onnxSession.js';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.js';
@@ -100,6 +100,8 @@ export interface EvaluateCsvOptions extends ReadLabelledCsvOptions {
   media?: string;
   /** Most ids per modality from a media file (default 64, the training cap). */
   maxMediaIds?: number;
+  /** Face detector for the media's video (default short-range, what the model was trained on). */
+  faceDetector?: FaceDetector;
   /** Called after each media file is featurized. */
   onMedia?: (done: number, total: number) => void;
 }
@@ -141,7 +143,7 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
             mediaDir: options.media,
             codebooks: { acoustic: codebooks.acoustic ?? null, visual: codebooks.visual ?? null },
             maxIds: options.maxMediaIds ?? DEFAULT_MAX_MEDIA_IDS,
-            faces: () => sharedFaceAnalyzer(),
+            faces: () => sharedFaceAnalyzer(options.faceDetector),
           }),
         );
       } catch (e) {

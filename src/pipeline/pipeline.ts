@@ -37,6 +37,7 @@ import { createWindowStats, type WindowStats } from '../windows/windowStats.js';
 import type { Positioned, WindowEvent } from '../windows/types.js';
 import type { LoadedModel } from './model.js';
 import { scoreWindows, type ScoredWindow } from './scoring.js';
+import { sharedFaceAnalyzer } from '../features/visual/index.js';
 import { loadPipelineFeatures, type FeatureStats } from './features.js';
 
 export interface PipelineOptions {
@@ -91,7 +92,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   // (features) Before connecting anything: a bad codebook or missing face models fail fast.
   // Extracts only what the model has codebooks for (see features.ts).
   const expired$ = new Subject<string>();
-  const features = await loadPipelineFeatures({ manifest: model.manifest, windowSizeMs: config.windows.sizeMs, expired$, logger: options.logger });
+  const features = await loadPipelineFeatures({
+    manifest: model.manifest,
+    windowSizeMs: config.windows.sizeMs,
+    expired$,
+    logger: options.logger,
+    faces: () => sharedFaceAnalyzer(config.features.faceDetector),
+  });
 
   const kafka = createKafka({
     brokers: options.brokers,

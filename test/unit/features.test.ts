@@ -10,7 +10,7 @@ import { decodeAudio, decodeVideoFrames } from '../../src/media/ffmpeg.js';
 import { ACOUSTIC_DIM, ACOUSTIC_FEATURES, ACOUSTIC_FRAME_DIM, AcousticExtractor, extractAcoustic, frameIndex, pitchSummary } from '../../src/features/acoustic/index.js';
 import { Fft } from '../../src/features/acoustic/fft.js';
 import { melTables } from '../../src/features/acoustic/mel.js';
-import { defaultDetectorModel, FaceAnalyzer, faceVector, humanPaths, mainFace, VISUAL_DIM, VISUAL_FEATURES, type FaceLike } from '../../src/features/visual/index.js';
+import { defaultDetectorModel, detectorModelFor, FaceAnalyzer, faceVector, humanPaths, mainFace, sharedFaceAnalyzer, VISUAL_DIM, VISUAL_FEATURES, type FaceLike } from '../../src/features/visual/index.js';
 import { extractMediaFeatures } from '../../src/features/media.js';
 import { summarise } from '../../src/features/summary.js';
 import { faceModelsMissing } from '../fixtures/faceModels.js';
@@ -205,6 +205,20 @@ describe('visual features (Human on tfjs WASM)', { skip: faceModelsMissing ?? fa
     const detector = Object.values(models).find((m) => m.inputShape[1] === m.inputShape[2] && m.inputShape[3] === 3 && m.inputShape[1] !== 192);
     assert.deepEqual(detector?.inputShape, [1, 128, 128, 3], JSON.stringify(models));
     assert.ok(Object.values(models).every((m) => m.medianMs > 0));
+  });
+
+  it('the face-detector setting: full-range finds a small face in a wide shot that the shipped detector misses', async () => {
+    // the clip's speaker shrunk to 120x90 in a 640x480 frame; each detector in its own process
+    const wide = join(tmp, 'wide.mp4');
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', SAMPLE, '-t', '2', '-vf', 'scale=120:90,pad=640:480:(640-iw)/2:(480-ih)/2', '-an', wide]);
+    const faceFraction = (detector: string) =>
+      (JSON.parse(execFileSync(process.execPath, [join(repo, 'bin', 'msa.js'), 'features', '--input', wide, '--json', '--face-detector', detector], { encoding: 'utf8' })) as { face_fraction: number }).face_fraction;
+    assert.equal(faceFraction('short-range'), 0);
+    assert.equal(faceFraction('full-range'), 1);
+    assert.equal(detectorModelFor('full-range'), join(humanPaths().models, 'blazeface.json'));
+    // in one process, the shared analyzer keeps its first detector and refuses another
+    assert.ok(await sharedFaceAnalyzer('short-range'));
+    await assert.rejects(sharedFaceAnalyzer('full-range'), /face detector full-range requested, but this process already uses short-range/);
   });
 
   it('frames from decodeVideoFrames go straight in', async () => {

@@ -11,6 +11,8 @@ import { evaluateCsv, type EvaluationReport, type ScoredRow } from '../../eval/e
 import { METRIC_KEYS, type Metrics } from '../../eval/metrics.js';
 import { DEFAULT_MAX_CSV_BYTES } from '../../eval/labelledCsv.js';
 import { DEFAULT_MAX_MEDIA_IDS } from '../../eval/media.js';
+import type { FaceDetector } from '../../features/visual/index.js';
+import { faceDetectorOption } from '../context.js';
 
 interface EvalFlags {
   csv: string;
@@ -30,6 +32,7 @@ interface EvalFlags {
   logLevel: string;
   media?: string;
   maxMediaIds: number;
+  faceDetector: FaceDetector;
 }
 
 function positiveInt(what: string) {
@@ -65,6 +68,7 @@ export function register(program: Command): void {
         'acoustic / visual ids through the extractors and the model\'s codebooks; rows without a file are skipped, rows with empty text are scored without words',
     )
     .option('--max-media-ids <n>', 'most ids per modality from a media file (the training cap)', positiveInt('id count'), DEFAULT_MAX_MEDIA_IDS)
+    .addOption(faceDetectorOption().default('short-range'))
     .action(async (flags: EvalFlags) => {
       const logger = createLogger(flags.logLevel, 'msa-eval');
       const bar = new cliProgress.SingleBar(
@@ -90,6 +94,7 @@ export function register(program: Command): void {
           logger,
           media: flags.media,
           maxMediaIds: flags.maxMediaIds,
+          faceDetector: flags.faceDetector,
           onProgress: (done, total) => {
             if (!started) {
               bar.start(total, 0);

@@ -5,19 +5,21 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { extractMediaFeatures } from '../../features/media.js';
 import { summarise, type FeatureSummary } from '../../features/summary.js';
-import { sharedFaceAnalyzer } from '../../features/visual/index.js';
+import { sharedFaceAnalyzer, type FaceDetector } from '../../features/visual/index.js';
+import { faceDetectorOption } from '../context.js';
 import { probe } from '../../media/ffmpeg.js';
 
 interface FeaturesFlags {
   input: string;
+  faceDetector: FaceDetector;
   json?: boolean;
   fps: number;
   maxDuration: number;
 }
 
-export async function featureSummary(input: string, options: { fps?: number; maxDurationS?: number } = {}): Promise<FeatureSummary> {
+export async function featureSummary(input: string, options: { fps?: number; maxDurationS?: number; faceDetector?: FaceDetector } = {}): Promise<FeatureSummary> {
   const info = await probe(input);
-  const faces = info.hasVideo ? await sharedFaceAnalyzer() : undefined;
+  const faces = info.hasVideo ? await sharedFaceAnalyzer(options.faceDetector) : undefined;
   return summarise(await extractMediaFeatures(input, { fps: options.fps ?? 4, maxDurationS: options.maxDurationS, faces }));
 }
 
@@ -46,8 +48,9 @@ export function register(program: Command): void {
       return n;
     }, 4)
     .option('--max-duration <s>', 'analyse at most this many seconds', Number, 600)
+    .addOption(faceDetectorOption().default('short-range'))
     .action(async (flags: FeaturesFlags) => {
-      const s = await featureSummary(flags.input, { fps: flags.fps, maxDurationS: flags.maxDuration });
+      const s = await featureSummary(flags.input, { fps: flags.fps, maxDurationS: flags.maxDuration, faceDetector: flags.faceDetector });
       process.stdout.write(flags.json ? `${JSON.stringify(s)}\n` : `${formatSummary(s)}\n`);
     });
 }

@@ -6,7 +6,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { featurize, type FeaturizeSummary } from '../../features/featurize.js';
-import { sharedFaceAnalyzer } from '../../features/visual/index.js';
+import { sharedFaceAnalyzer, type FaceDetector } from '../../features/visual/index.js';
+import { faceDetectorOption } from '../context.js';
 
 interface FeaturizeFlags {
   csv?: string;
@@ -18,6 +19,7 @@ interface FeaturizeFlags {
   audio: boolean;
   maxDuration: number;
   progress: boolean;
+  faceDetector?: FaceDetector;
 }
 
 const positive = (what: string) => (raw: string) => {
@@ -38,7 +40,7 @@ export async function runFeaturize(flags: FeaturizeFlags): Promise<FeaturizeSumm
     audio: flags.audio,
     video: flags.video,
     maxDurationS: flags.maxDuration,
-    faces: flags.video ? await sharedFaceAnalyzer() : undefined,
+    faces: flags.video ? await sharedFaceAnalyzer(flags.faceDetector) : undefined,
     onProgress: (done, total, id) => {
       if (!bar) return;
       if (!started) bar.start(total, 0, { id });
@@ -63,6 +65,7 @@ export function register(program: Command): void {
     .option('--no-audio', 'skip audio (visual features only)')
     .option('--max-duration <s>', 'decode at most this many seconds of each file', positive('duration'), 120)
     .option('--no-progress', 'no progress bar')
+    .addOption(faceDetectorOption().default('short-range'))
     .action(async (flags: FeaturizeFlags) => {
       const s = await runFeaturize(flags);
       process.stderr.write(`featurize: ${s.written} of ${s.rows} rows written to ${s.out}; ${s.missing.length} without media, ${s.failed.length} failed\n`);

@@ -3,7 +3,8 @@
  * `msa start`: the same, fed by a generated sample session so scores appear at once (npm start).
  */
 import { Command } from 'commander';
-import { configFor, brokersFor, loggerFor, parseNumber } from '../context.js';
+import { configFor, brokersFor, faceDetectorOption, loggerFor, parseNumber } from '../context.js';
+import type { FaceDetector } from '../../features/visual/index.js';
 import { startService } from '../../pipeline/service.js';
 
 interface RunFlags {
@@ -11,6 +12,7 @@ interface RunFlags {
   wsHost?: string;
   model?: string;
   provider?: 'cpu' | 'cuda';
+  faceDetector?: FaceDetector;
   sample?: boolean;
   sampleLoop?: boolean;
   speed?: number;
@@ -23,6 +25,7 @@ function withRunOptions(cmd: Command): Command {
     .option('--ws-host <host>', 'WebSocket host (env MSA_WS_HOST, default 127.0.0.1)')
     .option('--model <manifest>', 'model manifest (env MSA_MODEL, default models/manifest.json)')
     .option('--provider <name>', 'ONNX Runtime execution provider: cpu or cuda (env MSA_EXECUTION_PROVIDER); cuda falls back to cpu when it cannot load')
+    .addOption(faceDetectorOption('env MSA_FACE_DETECTOR, default short-range'))
     .option('--keep-broker', 'leave a local broker this command started running on exit');
 }
 
@@ -30,6 +33,7 @@ async function run(cmd: Command, flags: RunFlags, sample: boolean): Promise<void
   const config = configFor(cmd, {
     ws: { ...(flags.wsPort !== undefined ? { port: flags.wsPort } : {}), ...(flags.wsHost ? { host: flags.wsHost } : {}) },
     model: { ...(flags.model ? { manifest: flags.model } : {}), ...(flags.provider ? { executionProvider: flags.provider } : {}) },
+    ...(flags.faceDetector ? { features: { faceDetector: flags.faceDetector } } : {}),
   });
   const logger = loggerFor(config);
   const brokers = await brokersFor(config, logger);

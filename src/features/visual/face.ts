@@ -218,13 +218,35 @@ function fileModelHandler(path: string) {
   };
 }
 
-let shared: Promise<FaceAnalyzer> | undefined;
+/**
+ * Which face detector: `short-range`, the shipped BlazeFace at 128 px (the default; the model's
+ * face path was trained on its crops), or `full-range`, Human's own BlazeFace at 256 px, which
+ * finds smaller faces in wide shots at about half the frame rate.
+ */
+export const FACE_DETECTORS = ['short-range', 'full-range'] as const;
+export type FaceDetector = (typeof FACE_DETECTORS)[number];
 
-/** One analyzer per process (the tfjs engine is global); created on first use. */
-export function sharedFaceAnalyzer(): Promise<FaceAnalyzer> {
-  shared ??= FaceAnalyzer.create().catch((e: unknown) => {
-    shared = undefined;
-    throw e;
-  });
-  return shared;
+/** The graph model JSON of a detector. */
+export function detectorModelFor(detector: FaceDetector): string {
+  return detector === 'short-range' ? defaultDetectorModel() : join(humanPaths().models, 'blazeface.json');
+}
+
+let shared: { detector: FaceDetector; analyzer: Promise<FaceAnalyzer> } | undefined;
+
+/**
+ * One analyzer per process (the tfjs engine and Human's detector are global); created on first
+ * use. Asking for another detector than the first one is refused with an error.
+ */
+export function sharedFaceAnalyzer(detector: FaceDetector = 'short-range'): Promise<FaceAnalyzer> {
+  if (shared && shared.detector !== detector) {
+    return Promise.reject(new Error(`face detector ${detector} requested, but this process already uses ${shared.detector}; Human holds one detector per process`));
+  }
+  if (!shared) {
+    const analyzer = FaceAnalyzer.create({ detectorModel: detectorModelFor(detector) }).catch((e: unknown) => {
+      shared = undefined;
+      throw e;
+    });
+    shared = { detector, analyzer };
+  }
+  return shared.analyzer;
 }
