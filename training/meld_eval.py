@@ -46,21 +46,16 @@ def load_meld(path: Path, limit: int | None = None) -> tuple[list[str], list[int
     return texts, classes
 
 
-def to_classes(scores, edge: float):
-    import numpy as np
-
-    s = np.asarray(scores, dtype=np.float64)
-    return np.where(s < -edge, 0, np.where(s > edge, 2, 1))
-
-
 def split_metrics(scores, classes, edges: dict[str, float]) -> dict:
     import numpy as np
     from sklearn.metrics import accuracy_score, f1_score
 
+    from .msa_model.nonverbal import valence_class
+
     s, y = np.asarray(scores, dtype=np.float64), np.asarray(classes)
     out: dict = {"n": int(len(y))}
     for name, edge in edges.items():
-        pred = to_classes(s, edge)
+        pred = valence_class(s, edge)
         out[name] = {"edge": edge, "acc3": 100 * float(accuracy_score(y, pred)),
                      "f1_weighted": 100 * float(f1_score(y, pred, average="weighted")),
                      "recall": {c: 100 * float((pred[y == k] == k).mean()) if (y == k).any() else None
@@ -77,11 +72,14 @@ def best_edge(scores, classes) -> float:
     """The symmetric edge of EDGE_GRID with the highest weighted F1 (the smallest on ties)."""
     from sklearn.metrics import f1_score
 
-    f1 = [f1_score(classes, to_classes(scores, e), average="weighted") for e in EDGE_GRID]
+    from .msa_model.nonverbal import valence_class
+
+    f1 = [f1_score(classes, valence_class(scores, e), average="weighted") for e in EDGE_GRID]
     return EDGE_GRID[max(range(len(f1)), key=lambda i: (f1[i], -i))]
 
 
-def score_texts(onnx: Path, manifest: Path, texts: list[str], threads: int = 2):
+def score_texts(onnx: Path, manifest: Path, texts: dict[str, list[str]], threads: int = 2) -> dict:
+    """Scores of each split's texts (words only), with one tokenizer and one ONNX Runtime session."""
     from .common import pads_for
     from .msa_model.config import model_config_from_dict
     from .msa_model.data import Encoded, Sample
@@ -91,8 +89,10 @@ def score_texts(onnx: Path, manifest: Path, texts: list[str], threads: int = 2):
 
     cfg = model_config_from_dict(json.loads(manifest.read_text())["training"]["modelConfig"])
     tokenizer = load_tokenizer(cfg.text_encoder)
-    data = Encoded([Sample(str(i), t, 0.0, "test", "meld") for i, t in enumerate(texts)], tokenizer, cfg.max_text_tokens)
-    return predict(ort_predictor(ort_session(onnx, threads)), data, pads_for(tokenizer, cfg), progress=True, desc="meld")
+    predictor, pads = ort_predictor(ort_session(onnx, threads)), pads_for(tokenizer, cfg)
+    return {split: predict(predictor, Encoded([Sample(str(i), t, 0.0, "test", "meld") for i, t in enumerate(ts)], tokenizer,
+                                              cfg.max_text_tokens), pads, progress=True, desc=f"meld {split}")
+            for split, ts in texts.items()}
 
 
 def markdown(result: dict) -> str:
@@ -123,10 +123,10 @@ def main(argv=None) -> dict:
     set_threads(args.threads)
     from .msa_model.nonverbal import VALENCE_CLASS_EDGE
 
-    scores, classes = {}, {}
+    texts, classes = {}, {}
     for split in ("dev", "test"):
-        texts, classes[split] = load_meld(args.meld_dir / f"{split}_sent_emo.csv", args.limit)
-        scores[split] = score_texts(args.onnx, args.manifest, texts, args.threads)
+        texts[split], classes[split] = load_meld(args.meld_dir / f"{split}_sent_emo.csv", args.limit)
+    scores = score_texts(args.onnx, args.manifest, texts, args.threads)
     edge = best_edge(scores["dev"], classes["dev"])
     edges = {"project_edge": VALENCE_CLASS_EDGE, "dev_edge": edge}
     result = {"model": str(args.onnx), "dev_edge": edge,

@@ -23,6 +23,8 @@ def running_normalise(sequences, mean, std, prior_vectors: float):
     through its own end, shrunk towards (mean, std) as if `prior_vectors` vectors came first."""
     import numpy as np
 
+    from .msa_model.nonverbal import shrunk_moments
+
     s1, s2, n, out = np.zeros_like(mean), np.zeros_like(mean), 0, []
     for x in sequences:
         x = np.asarray(x, dtype=np.float64)
@@ -30,8 +32,7 @@ def running_normalise(sequences, mean, std, prior_vectors: float):
             out.append(x)
             continue
         s1, s2, n = s1 + x.sum(0), s2 + (x * x).sum(0), n + len(x)
-        mu = (prior_vectors * mean + s1) / (prior_vectors + n)
-        sd = np.sqrt(np.maximum((prior_vectors * (std * std + mean * mean) + s2) / (prior_vectors + n) - mu * mu, 1e-12))
+        mu, sd = shrunk_moments(s1, s2, n, mean, std, prior_vectors)
         out.append((x - mu) / sd)
     return out
 

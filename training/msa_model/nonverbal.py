@@ -62,9 +62,19 @@ VALENCE_CLASS_EDGE = 0.5
 CLASSES = ("negative", "neutral", "positive")
 
 
-def valence_class(x) -> np.ndarray:
+def valence_class(x, edge: float = VALENCE_CLASS_EDGE) -> np.ndarray:
+    """0 negative (< -edge), 1 neutral, 2 positive (> edge)."""
     x = np.asarray(x, dtype=np.float64)
-    return np.where(x < -VALENCE_CLASS_EDGE, 0, np.where(x > VALENCE_CLASS_EDGE, 2, 1))
+    return np.where(x < -edge, 0, np.where(x > edge, 2, 1))
+
+
+def shrunk_moments(s1, s2, n: int, mean, std, prior: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of n vectors (sums s1, squared sums s2) shrunk towards
+    (mean, std) as if `prior` vectors with those statistics came first; as
+    src/features/codebook.ts `normaliseSequence` (same operations, same order)."""
+    mu = (prior * mean + s1) / (prior + n)
+    sd = np.sqrt(np.maximum((prior * (std * std + mean * mean) + s2) / (prior + n) - mu * mu, 1e-12))
+    return mu, sd
 
 
 @dataclass(frozen=True)
@@ -178,8 +188,7 @@ class JsonCodebook:
         for v in x:  # row by row, as the TS loop (numpy's pairwise sums could differ in the last bit)
             s1 += v
             s2 += v * v
-        mu = (n0 * m + s1) / (n0 + n)
-        sd = np.sqrt(np.maximum((n0 * (s * s + m * m) + s2) / (n0 + n) - mu * mu, 1e-12))
+        mu, sd = shrunk_moments(s1, s2, n, m, s, n0)
         return (x - mu) / sd
 
     def _squared_distances(self, vectors) -> np.ndarray:

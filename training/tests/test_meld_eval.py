@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from training.common import MODELS_DIR
-from training.meld_eval import best_edge, load_meld, main, split_metrics, to_classes
+from training.meld_eval import best_edge, load_meld, main, split_metrics
+from training.msa_model.nonverbal import valence_class
 
 
 def test_load_meld_maps_sentiment_and_straightens_quotes(tmp_path):
@@ -23,8 +24,8 @@ def test_load_meld_maps_sentiment_and_straightens_quotes(tmp_path):
 
 def test_class_cuts_and_the_dev_edge():
     scores = np.array([-2.0, -0.8, -0.3, 0.0, 0.4, 0.9, 1.5])
-    assert to_classes(scores, 0.5).tolist() == [0, 0, 1, 1, 1, 2, 2]
-    assert to_classes(scores, 1.0).tolist() == [0, 1, 1, 1, 1, 1, 2]
+    assert valence_class(scores, 0.5).tolist() == [0, 0, 1, 1, 1, 2, 2]
+    assert valence_class(scores, 1.0).tolist() == [0, 1, 1, 1, 1, 1, 2]
     truth = [0, 1, 1, 1, 1, 1, 2]  # separable only with an edge between 0.9 and 1.5 (and above 0.8)
     assert 0.9 <= best_edge(scores, truth) < 1.5
     m = split_metrics(scores, truth, {"project_edge": 0.5, "dev_edge": 1.0})
