@@ -55,16 +55,6 @@ def main(argv=None) -> dict:
     cb = JsonCodebook(args.codebook)
     order = session_order(rows)
 
-    def speaker_z() -> list:
-        out = [None] * len(utts)
-        for a in actors:
-            idx = [i for i, u in enumerate(utts) if u[2] == a]
-            allx = np.concatenate([utts[i][0] for i in idx])
-            m, s = allx.mean(0), allx.std(0) + 1e-6
-            for i in idx:
-                out[i] = (utts[i][0] - m) / s
-        return out
-
     def session_running(gm, gs) -> list:
         out = [None] * len(utts)
         for idx in order.values():
@@ -75,14 +65,25 @@ def main(argv=None) -> dict:
     def stats(xs) -> list:
         return [np.concatenate([x.mean(0), x.std(0)]) for x in xs]
 
+    # What does not depend on the split is computed once: raw statistics, per-speaker z-scores
+    # (each actor's own statistics), the shipped codebook's bags.
+    speaker_z = [None] * len(utts)
+    for a in actors:
+        idx = [i for i, u in enumerate(utts) if u[2] == a]
+        allx = np.concatenate([utts[i][0] for i in idx])
+        m, s = allx.mean(0), allx.std(0) + 1e-6
+        for i in idx:
+            speaker_z[i] = (utts[i][0] - m) / s
+    raw_stats, speaker_stats = stats(u[0] for u in utts), stats(speaker_z)
+    bag = [np.bincount(cb.quantise(u[0]), minlength=cb.k) / len(u[0]) for u in utts]
+
     def references(split: np.ndarray) -> dict:
         train = np.concatenate([u[0] for u, s in zip(utts, split) if s == "train"])
         mu, sd = train.mean(0), train.std(0) + 1e-9
         km = KMeans(64, n_init=2, random_state=0).fit((train - mu) / sd)
-        bag = [np.bincount(cb.quantise(u[0]), minlength=cb.k) / len(u[0]) for u in utts]
         return {
-            "utterance mean+std": (stats(u[0] for u in utts), None),
-            "utterance mean+std, per-speaker z-score": (stats(speaker_z()), None),
+            "utterance mean+std": (raw_stats, None),
+            "utterance mean+std, per-speaker z-score": (speaker_stats, None),
             f"utterance mean+std, per-session running normalisation (prior {SESSION_PRIOR_VECTORS})":
                 (stats(session_running(mu, train.std(0))), None),
             f"codeword bag, shipped codebook (k={cb.k})": (bag, None),
