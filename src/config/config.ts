@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { FACE_DETECTORS } from '../features/visual/layout.js';
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -69,7 +70,7 @@ export const configSchema = z
          * on) or `full-range` (Human's 256 px one: smaller faces in wide shots, about half the
          * frame rate, crops the model was not trained on).
          */
-        faceDetector: z.enum(['short-range', 'full-range']).default('short-range'),
+        faceDetector: z.enum(FACE_DETECTORS).default('short-range'),
       })
       .default({}),
     batching: z

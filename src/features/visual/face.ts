@@ -14,6 +14,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { Config, FaceResult, Human } from '@vladmandic/human';
 import { packageRoot } from '../../paths.js';
 import { faceVector, mainFace } from './geometry.js';
+import type { FaceDetector } from './layout.js';
 
 export interface RgbFrame {
   width: number;
@@ -217,14 +218,6 @@ function fileModelHandler(path: string) {
     },
   };
 }
-
-/**
- * Which face detector: `short-range`, the shipped BlazeFace at 128 px (the default; the model's
- * face path was trained on its crops), or `full-range`, Human's own BlazeFace at 256 px, which
- * finds smaller faces in wide shots at about half the frame rate.
- */
-export const FACE_DETECTORS = ['short-range', 'full-range'] as const;
-export type FaceDetector = (typeof FACE_DETECTORS)[number];
 
 /** The graph model JSON of a detector. */
 export function detectorModelFor(detector: FaceDetector): string {
