@@ -114,9 +114,7 @@ export function fitCodebook(vectors: readonly (readonly number[])[], options: Fi
   const { modality, featureNames, k = 32, seed = 42, maxIterations = 100, sources = [] } = options;
   const dim = featureNames.length;
   if (vectors.length < k) throw new Error(`cannot fit a ${modality} codebook with k=${k} on ${vectors.length} vectors; featurize more data or lower --k`);
-  for (const [i, v] of vectors.entries()) {
-    if (v.length !== dim) throw new Error(`${modality} vector ${i} has ${v.length} values, expected ${dim} (${featureNames.slice(0, 3).join(', ')}, ...)`);
-  }
+  checkDimensions(vectors, options);
   const { mean, std } = standardisation(vectors, dim);
   const data = vectors.map((v) => v.map((x, j) => (x - mean[j]!) / std[j]!));
   const result = kmeans(data, k, { seed, initialization: 'kmeans++', maxIterations });
@@ -144,12 +142,18 @@ export function fitCodebook(vectors: readonly (readonly number[])[], options: Fi
 export function fitNormalisedCodebook(sequences: readonly (readonly number[])[][], priorVectors: number, options: FitOptions): Codebook {
   if (!(priorVectors > 0)) throw new RangeError(`sequence normalisation needs a positive prior weight, got ${priorVectors}`);
   const raw = sequences.flat();
-  for (const [i, v] of raw.entries()) {
-    if (v.length !== options.featureNames.length) throw new Error(`${options.modality} vector ${i} has ${v.length} values, expected ${options.featureNames.length}`);
-  }
+  checkDimensions(raw, options);
   const { mean, std } = standardisation(raw, options.featureNames.length);
   const sequenceNorm: SequenceNorm = { priorVectors, mean, std };
   return { ...fitCodebook(sequences.flatMap((s) => normaliseSequence(s, sequenceNorm)), options), sequenceNorm };
+}
+
+/** Every vector has one value per feature name, or a clear error naming the first that does not. */
+function checkDimensions(vectors: readonly (readonly number[])[], { modality, featureNames }: FitOptions): void {
+  const dim = featureNames.length;
+  for (const [i, v] of vectors.entries()) {
+    if (v.length !== dim) throw new Error(`${modality} vector ${i} has ${v.length} values, expected ${dim} (${featureNames.slice(0, 3).join(', ')}, ...)`);
+  }
 }
 
 function squaredDistance(a: readonly number[], b: readonly number[]): number {
