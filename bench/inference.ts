@@ -25,7 +25,7 @@ import cliProgress from 'cli-progress';
 import { Subject, lastValueFrom, tap } from 'rxjs';
 import { createLogger } from '../src/log.js';
 import type { PadIndex } from '../src/model/batchTensors.js';
-import { microBatch } from '../src/model/microBatcher.js';
+import { microBatch } from '../src/operators/microBatch.js';
 import { loadModel, onnxRuntimeVersion, type ExecutionProviderName, type ModelSession, type PreparedBatch } from '../src/model/onnxSession.js';
 import type { ModelInput } from '../src/model/types.js';
 import { writeTestGraph } from '../test/fixtures/onnxGraph.js';

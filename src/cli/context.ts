@@ -4,8 +4,7 @@
  * project's own local broker, started on demand).
  */
 import { Option, type Command } from 'commander';
-import { FACE_DETECTORS } from '../features/visual/layout.js';
-import { loadConfig, type Config } from '../config/config.js';
+import { FACE_DETECTORS, loadConfig, type Config } from '../config/config.js';
 import { createLogger, type Logger } from '../log.js';
 import { brokerOptionsFromEnv, brokersFromEnvOrStart } from '../broker/index.js';
 

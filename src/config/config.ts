@@ -5,7 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { FACE_DETECTORS } from '../features/visual/layout.js';
+
+/**
+ * Which face detector: `short-range`, the shipped BlazeFace at 128 px (the default; the model's
+ * face path was trained on its crops), or `full-range`, Human's own BlazeFace at 256 px, which
+ * finds smaller faces in wide shots at about half the frame rate.
+ */
+export const FACE_DETECTORS = ['short-range', 'full-range'] as const;
+export type FaceDetector = (typeof FACE_DETECTORS)[number];
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();

@@ -1,12 +1,13 @@
 import { silentLogger, type Logger } from '../log.js';
 import type { PadIndex } from '../model/batchTensors.js';
-import { loadManifest, loadManifestCodebooks } from '../model/manifest.js';
+import { loadManifestCodebooks } from '../features/codebook.js';
+import { loadManifest } from '../model/manifest.js';
 import { sharedFaceAnalyzer, type FaceDetector } from '../features/visual/index.js';
 import { DEFAULT_MAX_MEDIA_IDS, mediaIds, type MediaIds } from './media.js';
 import { loadModel, type ExecutionProviderName, type ModelSession } from '../model/onnxSession.js';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.js';
 import type { ModelInput } from '../model/types.js';
-import { readLabelledCsv, type LabelledRow, type ReadLabelledCsvOptions, type SkippedRow } from './labelledCsv.js';
+import { readLabelledCsv, type LabelledRow, type ReadLabelledCsvOptions, type SkippedRow } from '../datasets/labelledCsv.js';
 import { computeMetrics, type Metrics } from './metrics.js';
 
 /**

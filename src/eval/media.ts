@@ -13,7 +13,7 @@ import { findMedia } from '../features/featurize.js';
 import { extractMediaFeatures } from '../features/media.js';
 import { Quantiser, type Codebook } from '../features/codebook.js';
 import type { FaceAnalyzer } from '../features/visual/index.js';
-import { subsample } from '../pipeline/nonVerbal.js';
+import { subsample } from '../arrays.js';
 
 export interface MediaIds {
   /** The media file used. */

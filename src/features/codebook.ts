@@ -243,3 +243,38 @@ export async function loadCodebook(path: string): Promise<Codebook> {
   }
   return cb;
 }
+
+/** What a model manifest says about its codebooks (a `ModelManifest` is one). */
+export interface CodebookRefs {
+  manifestPath: string;
+  codebookFiles: Record<Modality, string | null>;
+  padIndex: Record<Modality, number>;
+}
+
+/** The codebooks a model manifest names, loaded; null for a modality whose codebook names no file. */
+export interface ManifestCodebooks {
+  acoustic: Codebook | null;
+  visual: Codebook | null;
+}
+
+/**
+ * Loads the codebooks named in a model manifest (`model/manifest.ts`) and checks them against it: the codebook's
+ * modality is the one it is named for, and its k equals that modality's pad index (the model's
+ * embeddings hold ids 0..k-1 and the pad id k). Errors name the manifest, the file and both values.
+ */
+export async function loadManifestCodebooks(manifest: CodebookRefs): Promise<ManifestCodebooks> {
+  const load = async (modality: 'acoustic' | 'visual'): Promise<Codebook | null> => {
+    const file = manifest.codebookFiles[modality];
+    if (file === null) return null;
+    const codebook = await loadCodebook(file);
+    const where = `model manifest ${manifest.manifestPath}: codebooks.${modality}.file ${file}`;
+    if (codebook.modality !== modality) throw new Error(`${where} is a ${codebook.modality} codebook, not a ${modality} one; name the right file`);
+    const pad = manifest.padIndex[modality];
+    if (codebook.k !== pad) {
+      throw new Error(`${where} has k=${codebook.k} but the model's ${modality} pad index is ${pad}; the pad index must equal k (refit with --k ${pad} or use the codebook the model was trained with)`);
+    }
+    return codebook;
+  };
+  const [acoustic, visual] = await Promise.all([load('acoustic'), load('visual')]);
+  return { acoustic, visual };
+}

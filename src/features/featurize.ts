@@ -6,7 +6,7 @@
 import { createWriteStream } from 'node:fs';
 import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
-import { readLabelledCsv } from '../eval/labelledCsv.js';
+import { readLabelledCsv } from '../datasets/labelledCsv.js';
 import { ACOUSTIC_FEATURES } from './acoustic/index.js';
 import { extractMediaFeatures, type MediaFeatureOptions } from './media.js';
 import { VISUAL_FEATURES } from './visual/index.js';

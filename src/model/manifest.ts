@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { loadCodebook, type Codebook } from '../features/codebook.js';
 import type { PadIndex } from './batchTensors.js';
 import { MODEL_INPUT_NAMES, MODEL_OUTPUT_NAMES } from './types.js';
 
@@ -22,8 +21,8 @@ const codebookSpec = z
   .object({
     size: z.number().int().positive().optional(),
     k: z.number().int().positive().optional(),
-    // (features) The codebook JSON written by `msa codebook fit`, relative to the manifest's folder.
-    // Only a codebook named by a file makes serving fill that modality's ids (see loadManifestCodebooks).
+    // The codebook JSON written by `msa codebook fit`, relative to the manifest's folder. Only a
+    // codebook named by a file makes serving fill that modality's ids (features/codebook.ts loadManifestCodebooks).
     file: nonEmpty.optional(),
   })
   .passthrough();
@@ -68,7 +67,7 @@ export interface ModelManifest {
   tokenizerPath: string;
   maxTextTokens: number;
   padIndex: PadIndex;
-  /** (features) Codebook files (absolute) named in `codebooks.<modality>.file`; null when not named. */
+  /** Codebook files (absolute) named in `codebooks.<modality>.file`; null when not named. */
   codebookFiles: { acoustic: string | null; visual: string | null };
   /** Everything the file holds, validated fields and the rest. */
   raw: ManifestFile;
@@ -125,34 +124,6 @@ export function parseManifest(json: unknown, manifestPath: string): ModelManifes
     },
     raw: m,
   };
-}
-
-/** (features) The codebooks a manifest names, loaded; null for a modality whose codebook names no file. */
-export interface ManifestCodebooks {
-  acoustic: Codebook | null;
-  visual: Codebook | null;
-}
-
-/**
- * (features) Loads the codebooks named in the manifest and checks them against it: the codebook's
- * modality is the one it is named for, and its k equals that modality's pad index (the model's
- * embeddings hold ids 0..k-1 and the pad id k). Errors name the manifest, the file and both values.
- */
-export async function loadManifestCodebooks(manifest: ModelManifest): Promise<ManifestCodebooks> {
-  const load = async (modality: 'acoustic' | 'visual'): Promise<Codebook | null> => {
-    const file = manifest.codebookFiles[modality];
-    if (file === null) return null;
-    const codebook = await loadCodebook(file);
-    const where = `model manifest ${manifest.manifestPath}: codebooks.${modality}.file ${file}`;
-    if (codebook.modality !== modality) throw new Error(`${where} is a ${codebook.modality} codebook, not a ${modality} one; name the right file`);
-    const pad = manifest.padIndex[modality];
-    if (codebook.k !== pad) {
-      throw new Error(`${where} has k=${codebook.k} but the model's ${modality} pad index is ${pad}; the pad index must equal k (refit with --k ${pad} or use the codebook the model was trained with)`);
-    }
-    return codebook;
-  };
-  const [acoustic, visual] = await Promise.all([load('acoustic'), load('visual')]);
-  return { acoustic, visual };
 }
 
 /** `acousticPad` / `visualPad`, else the codebook's size (the pad index is K). */

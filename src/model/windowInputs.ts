@@ -1,4 +1,5 @@
 import type { Modalities, TranscriptSegment } from '../schemas/records.js';
+import type { NonVerbalIds } from '../features/nonVerbal.js';
 import type { SessionWindow } from '../windows/types.js';
 import type { PadIndex } from './batchTensors.js';
 import type { TextTokenizer } from './tokenizer.js';
@@ -8,14 +9,6 @@ import type { ModelInput } from './types.js';
  * From a closed `SessionWindow` to the model's input: the window's words, tokenized, and the
  * non-verbal codebook indices (absent until the pipeline has feature extractors).
  */
-
-/** Codebook indices of a window's acoustic and visual frames, from the feature extractors. */
-export interface NonVerbalIds {
-  acousticIds: number[];
-  visualIds: number[];
-  /** Modalities whose inputs the codebook's gate found unlike the training data (no ids given). */
-  gated?: { audio: boolean; video: boolean };
-}
 
 export interface WindowInputOptions {
   tokenizer: TextTokenizer;

@@ -35,10 +35,10 @@ import {
 import { sessionWindows } from '../windows/sessionWindows.js';
 import { createWindowStats, type WindowStats } from '../windows/windowStats.js';
 import type { Positioned, WindowEvent } from '../windows/types.js';
-import type { LoadedModel } from './model.js';
+import type { LoadedModel } from '../model/servedModel.js';
 import { scoreWindows, type ScoredWindow } from './scoring.js';
 import { sharedFaceAnalyzer } from '../features/visual/index.js';
-import { loadPipelineFeatures, type FeatureStats } from './features.js';
+import { loadPipelineFeatures, type FeatureStats } from '../features/stage.js';
 
 export interface PipelineOptions {
   config: Config;

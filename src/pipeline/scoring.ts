@@ -6,13 +6,15 @@
  */
 import { Observable, Subject, map, mergeMap, of, EMPTY, type OperatorFunction, type SchedulerLike, asyncScheduler } from 'rxjs';
 import type { Modalities, Score } from '../schemas/records.js';
-import type { SessionWindow, SourcePosition } from '../windows/types.js';
-import { buildWindowInput, type NonVerbalIds } from '../model/windowInputs.js';
+import type { SourcePosition } from '../transport/types.js';
+import type { SessionWindow } from '../windows/types.js';
+import type { NonVerbalIds } from '../features/nonVerbal.js';
+import { buildWindowInput } from '../model/windowInputs.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { PadIndex } from '../model/batchTensors.js';
 import type { ModelInput, ModelOutput } from '../model/types.js';
-import { microBatch, type MicroBatchInfo } from '../model/microBatcher.js';
-import { rollingScore, type RollingScoreOptions, type SkipReason, type WindowResult } from '../outputs/rollingScore.js';
+import { microBatch, type MicroBatchInfo } from '../operators/microBatch.js';
+import { rollingScore, type RollingScoreOptions, type SkipReason, type WindowResult } from '../scores/rollingScore.js';
 
 export interface ScoringOptions {
   tokenizer: TextTokenizer;

@@ -6,13 +6,13 @@ import type { Writable } from 'node:stream';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { Score } from '../schemas/records.js';
-import { startScoreServer, type ScoreServer } from '../outputs/wsServer.js';
+import { startScoreServer, type ScoreServer } from '../outputs/ws/server.js';
 import { startHttpServer, type HttpServer } from '../outputs/http/server.js';
-import { createAlertEvaluator, type Alert, type AlertEvaluator } from '../outputs/alerts.js';
+import { createAlertEvaluator, type Alert, type AlertEvaluator } from '../scores/alerts.js';
 import { generateSession } from '../ingest/sampleSession.js';
 import { replay } from '../ingest/replay.js';
 import { openRecordSender } from '../ingest/kafkaSender.js';
-import { loadServedModel } from './model.js';
+import { loadServedModel } from '../model/servedModel.js';
 import { startPipeline, type Pipeline } from './pipeline.js';
 
 export interface ServiceOptions {

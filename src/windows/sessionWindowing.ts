@@ -1,6 +1,7 @@
 import type { InputKind, InputRecord } from '../schemas/records.js';
 import type { SessionWindowConfig } from './windowOptions.js';
-import type { Positioned, SessionWindow, SourcePosition, WindowEvent, WindowRejectCode } from './types.js';
+import type { SourcePosition } from '../transport/types.js';
+import type { Positioned, SessionWindow, WindowEvent, WindowRejectCode } from './types.js';
 import { recordSpan, windowsOverlapping } from './windowsContaining.js';
 
 /**

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { startHttpServer, type HttpServer } from '../../src/outputs/http/server.js';
-import { startScoreServer, type ScoreServer } from '../../src/outputs/wsServer.js';
+import { startScoreServer, type ScoreServer } from '../../src/outputs/ws/server.js';
 
 let httpServer: HttpServer;
 let scores: ScoreServer;

@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseCsv } from '../../src/eval/csv.js';
+import { parseCsv } from '../../src/datasets/csv.js';
 import { evaluateCsv, type EvaluationReport } from '../../src/eval/evaluate.js';
 import { METRIC_KEYS, type Metrics } from '../../src/eval/metrics.js';
 import { loadManifest, type ModelManifest } from '../../src/model/manifest.js';

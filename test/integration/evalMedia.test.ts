@@ -19,7 +19,8 @@ import path from 'node:path';
 import { evaluateCsv } from '../../src/eval/evaluate.js';
 import { mediaIds } from '../../src/eval/media.js';
 import { featurize } from '../../src/features/featurize.js';
-import { loadManifest, loadManifestCodebooks } from '../../src/model/manifest.js';
+import { loadManifestCodebooks } from '../../src/features/codebook.js';
+import { loadManifest } from '../../src/model/manifest.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const PYTHON = process.env.MSA_PYTHON ?? path.join(process.env.MSA_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'msa'), 'venv', 'bin', 'python');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAlertEvaluator, DEFAULT_ALERT_RULE, type Alert, type AlertRule } from '../../src/outputs/alerts.js';
+import { createAlertEvaluator, DEFAULT_ALERT_RULE, type Alert, type AlertRule } from '../../src/scores/alerts.js';
 
 const T0 = 1_760_000_000_000;
 const rule: AlertRule = { name: 'neg', when: 'below', threshold: -1, forMs: 10_000 };

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { startScoreServer, type ScoreServer } from '../../src/outputs/wsServer.js';
+import { startScoreServer, type ScoreServer } from '../../src/outputs/ws/server.js';
 
 let server: http.Server;
 let scores: ScoreServer;

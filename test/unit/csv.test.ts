@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { parseCsv } from '../../src/eval/csv.js';
+import { parseCsv } from '../../src/datasets/csv.js';
 
 const fields = (text: string) => parseCsv(text).map((r) => r.fields);
 

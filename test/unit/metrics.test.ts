@@ -9,7 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { computeMetrics, METRIC_KEYS, roundHalfEven, type Metrics } from '../../src/eval/metrics.js';
+import { roundHalfEven } from '../../src/arrays.js';
+import { computeMetrics, METRIC_KEYS, type Metrics } from '../../src/eval/metrics.js';
 
 interface Vector {
   name: string;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { catchError, from, lastValueFrom, map, of, toArray, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { microBatch, type MicroBatchInfo } from '../../src/model/microBatcher.js';
+import { microBatch, type MicroBatchInfo } from '../../src/operators/microBatch.js';
 
 // Virtual time: 1 frame = 1 ms. A group "(AB)" emits together, and its characters still advance
 // the frame count, hence the odd-looking gaps after groups below.

@@ -17,16 +17,19 @@ import { ACOUSTIC_DIM, ACOUSTIC_FEATURES, ACOUSTIC_FRAME_DIM, ACOUSTIC_FRAME_FEA
 import { decodeAudio } from '../../src/media/ffmpeg.js';
 import { CODEBOOK_VERSION, Quantiser, type Codebook } from '../../src/features/codebook.js';
 import { VISUAL_DIM, VISUAL_FEATURES } from '../../src/features/visual/index.js';
-import { loadManifestCodebooks, parseManifest } from '../../src/model/manifest.js';
+import { loadManifestCodebooks } from '../../src/features/codebook.js';
+import { parseManifest } from '../../src/model/manifest.js';
 import { buildWindowInput } from '../../src/model/windowInputs.js';
 import { silentLogger } from '../../src/log.js';
 import type { AudioChunk, InputRecord, VideoFrame } from '../../src/schemas/records.js';
 import type { Positioned, SessionWindow } from '../../src/windows/types.js';
-import { AcousticFrameStream, s16ToFloat } from '../../src/pipeline/featureAudio.js';
-import { keepSessionOrder, type KeepSessionOrderState } from '../../src/pipeline/featureOrder.js';
-import { FaceVectors, loadImageDecoder, VISUAL_FEATURE_SET, type FaceSource } from '../../src/pipeline/featureVideo.js';
-import { createPipelineFeatures } from '../../src/pipeline/features.js';
-import { subsample, windowAcousticVectors, windowNonVerbal } from '../../src/pipeline/nonVerbal.js';
+import { AcousticFrameStream, s16ToFloat } from '../../src/features/acoustic/frameStream.js';
+import { keepSessionOrder, type KeepSessionOrderState } from '../../src/operators/keepSessionOrder.js';
+import { loadImageDecoder } from '../../src/media/image.js';
+import { FaceVectors, VISUAL_FEATURE_SET, type FaceSource } from '../../src/features/visual/faceVectors.js';
+import { createPipelineFeatures } from '../../src/features/stage.js';
+import { subsample } from '../../src/arrays.js';
+import { windowAcousticVectors, windowNonVerbal } from '../../src/features/nonVerbal.js';
 
 const dataDir = process.env.MSA_DATA_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'data');
 const T0 = 1_760_000_000_000; // a multiple of 1 s: windows and pooling intervals align

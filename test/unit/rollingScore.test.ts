@@ -9,7 +9,7 @@ import {
   type RollingScoreOptions,
   type SkipReason,
   type WindowResult,
-} from '../../src/outputs/rollingScore.js';
+} from '../../src/scores/rollingScore.js';
 import type { Score } from '../../src/schemas/records.js';
 
 const HOP = 1000;

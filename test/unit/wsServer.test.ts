@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
-import { startScoreServer, type ScoreServer, type ScoreServerOptions } from '../../src/outputs/wsServer.js';
+import { startScoreServer, type ScoreServer, type ScoreServerOptions } from '../../src/outputs/ws/server.js';
 import type { Polarity, Score } from '../../src/schemas/records.js';
 
 // Real ws clients against a real server on an ephemeral loopback port.

@@ -9,7 +9,7 @@ import cliProgress from 'cli-progress';
 import { createLogger } from '../../log.js';
 import { evaluateCsv, type EvaluationReport, type ScoredRow } from '../../eval/evaluate.js';
 import { METRIC_KEYS, type Metrics } from '../../eval/metrics.js';
-import { DEFAULT_MAX_CSV_BYTES } from '../../eval/labelledCsv.js';
+import { DEFAULT_MAX_CSV_BYTES } from '../../datasets/labelledCsv.js';
 import { DEFAULT_MAX_MEDIA_IDS } from '../../eval/media.js';
 import type { FaceDetector } from '../../features/visual/index.js';
 import { faceDetectorOption } from '../context.js';

@@ -14,14 +14,11 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { Config, FaceResult, Human } from '@vladmandic/human';
 import { packageRoot } from '../../paths.js';
 import { faceVector, mainFace } from './geometry.js';
-import type { FaceDetector } from './layout.js';
+import type { FaceDetector } from '../../config/config.js';
+import type { RgbImage } from '../../media/image.js';
 
-export interface RgbFrame {
-  width: number;
-  height: number;
-  /** RGB24, width * height * 3 bytes */
-  data: Uint8Array;
-}
+/** A decoded frame as the face model takes it (RGB24). */
+export type RgbFrame = RgbImage;
 
 export interface FaceAnalyzerOptions {
   /** Folder of Human's model JSON + weights (default: the package's models/). */

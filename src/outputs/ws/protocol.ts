@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Polarity, Score } from '../schemas/records.js';
+import type { Polarity, Score } from '../../schemas/records.js';
 
 /**
  * The score WebSocket protocol (docs/websocket.md): JSON text frames, each an object with a

@@ -26,19 +26,18 @@
 import type { MonoTypeOperatorFunction, Observable } from 'rxjs';
 import { finalize, tap } from 'rxjs';
 import type { Logger } from '../log.js';
-import { ACOUSTIC_FEATURES } from '../features/acoustic/index.js';
-import { Quantiser, type Codebook } from '../features/codebook.js';
-import { sharedFaceAnalyzer, VISUAL_FEATURES } from '../features/visual/index.js';
-import { loadManifestCodebooks, type ManifestCodebooks, type ModelManifest } from '../model/manifest.js';
-import type { NonVerbalIds } from '../model/windowInputs.js';
+import { ACOUSTIC_FEATURES } from './acoustic/index.js';
+import { loadManifestCodebooks, Quantiser, type Codebook, type CodebookRefs, type ManifestCodebooks } from './codebook.js';
+import { sharedFaceAnalyzer, VISUAL_FEATURES } from './visual/index.js';
 import type { InputRecord } from '../schemas/records.js';
 import type { Positioned, SessionWindow } from '../windows/types.js';
-import { AcousticFrameStream, FEATURE_SAMPLE_RATE, RESAMPLED_RATES, type AcousticStreamStats } from './featureAudio.js';
-import { keepSessionOrder, type KeepSessionOrderState } from './featureOrder.js';
-import { FaceVectors, loadImageDecoder, VISUAL_FEATURE_SET, type FaceSource, type FaceVectorStats, type ImageDecoder } from './featureVideo.js';
-import { windowNonVerbal } from './nonVerbal.js';
+import { AcousticFrameStream, FEATURE_SAMPLE_RATE, RESAMPLED_RATES, type AcousticStreamStats } from './acoustic/frameStream.js';
+import { keepSessionOrder, type KeepSessionOrderState } from '../operators/keepSessionOrder.js';
+import { loadImageDecoder, type ImageDecoder } from '../media/image.js';
+import { FaceVectors, VISUAL_FEATURE_SET, type FaceSource, type FaceVectorStats } from './visual/faceVectors.js';
+import { windowNonVerbal, type NonVerbalIds } from './nonVerbal.js';
 
-export { VISUAL_FEATURE_SET, type FaceSource } from './featureVideo.js';
+export { VISUAL_FEATURE_SET, type FaceSource } from './visual/faceVectors.js';
 
 export interface FeatureOptions {
   codebooks: ManifestCodebooks;
@@ -73,7 +72,7 @@ export interface PipelineFeatures {
 }
 
 /** Loads the manifest's codebooks (and the face analyzer when a visual codebook is named) and builds the stage. */
-export async function loadPipelineFeatures(options: Omit<FeatureOptions, 'codebooks' | 'faces' | 'decoder'> & { manifest: ModelManifest; faces?: () => Promise<FaceSource> }): Promise<PipelineFeatures> {
+export async function loadPipelineFeatures(options: Omit<FeatureOptions, 'codebooks' | 'faces' | 'decoder'> & { manifest: CodebookRefs; faces?: () => Promise<FaceSource> }): Promise<PipelineFeatures> {
   const codebooks = await loadManifestCodebooks(options.manifest);
   const faces = codebooks.visual ? await (options.faces ?? sharedFaceAnalyzer)() : null;
   const decoder = codebooks.visual ? await loadImageDecoder() : null;

@@ -2,9 +2,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { silentLogger, type Logger } from '../log.js';
-import type { Score } from '../schemas/records.js';
-import { ScoreHistory } from './scoreHistory.js';
+import { silentLogger, type Logger } from '../../log.js';
+import type { Score } from '../../schemas/records.js';
+import { ScoreHistory } from '../../scores/scoreHistory.js';
 import {
   CLOSE_CODES,
   closeReason,
@@ -17,7 +17,7 @@ import {
   type ProtocolError,
   type ScoreFilter,
   type SelectionMessage,
-} from './wsProtocol.js';
+} from './protocol.js';
 
 /**
  * The WebSocket edge for scores (DESIGN.md §8): clients authenticate, subscribe to sessions,

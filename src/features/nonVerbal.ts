@@ -14,12 +14,20 @@
  * Both are capped to `maxIds`, evenly subsampled (as training/msa_model/data.py `subsample`).
  * A modality with no ids is absent for the model (one pad id, mask 0).
  */
-import { ACOUSTIC_FRAME_DIM, poolFrames } from '../features/acoustic/index.js';
-import type { Quantiser } from '../features/codebook.js';
-import type { NonVerbalIds } from '../model/windowInputs.js';
+import { subsample } from '../arrays.js';
+import { ACOUSTIC_FRAME_DIM, poolFrames } from './acoustic/index.js';
+import type { Quantiser } from './codebook.js';
 import type { AudioChunk, VideoFrame } from '../schemas/records.js';
 import type { SessionWindow } from '../windows/types.js';
-import type { ChunkFrames } from './featureAudio.js';
+import type { ChunkFrames } from './acoustic/frameStream.js';
+
+/** Codebook indices of a window's acoustic and visual frames, from the feature extractors. */
+export interface NonVerbalIds {
+  acousticIds: number[];
+  visualIds: number[];
+  /** Modalities whose inputs the codebook's gate found unlike the training data (no ids given). */
+  gated?: { audio: boolean; video: boolean };
+}
 
 export interface NonVerbalOptions {
   acoustic: { quantiser: Quantiser; framesOf: (chunk: AudioChunk) => ChunkFrames | undefined; hopMs?: number; frameMs?: number; poolMs?: number } | null;
@@ -86,19 +94,4 @@ function visualIds(window: SessionWindow, o: NonNullable<NonVerbalOptions['visua
     if (v) vectors.push(v);
   }
   return o.quantiser.quantiseGated(vectors);
-}
-
-/** At most `max` items, evenly spread, first and last kept (numpy linspace(0, n-1, max).round()). */
-export function subsample<T>(items: readonly T[], max: number): T[] {
-  if (items.length <= max) return [...items];
-  if (max <= 0) return [];
-  if (max === 1) return [items[0]!];
-  const step = (items.length - 1) / (max - 1);
-  return Array.from({ length: max }, (_, i) => items[roundHalfEven(i * step)]!);
-}
-
-/** numpy rounds halves to even. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

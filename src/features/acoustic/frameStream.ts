@@ -27,9 +27,9 @@
  * freed, as it is when the session ends (`endOfStream`, which also flushes it), expires (`end`),
  * is dropped for `maxSessions`, or the stage is torn down (`endAll`).
  */
-import { AcousticExtractor, ACOUSTIC_FRAME_DIM, StreamingResampler } from '../features/acoustic/index.js';
-import type { AudioChunk } from '../schemas/records.js';
-import { concatFloat32 } from '../arrays.js';
+import { AcousticExtractor, ACOUSTIC_FRAME_DIM, StreamingResampler } from './index.js';
+import type { AudioChunk } from '../../schemas/records.js';
+import { concatFloat32 } from '../../arrays.js';
 
 /** The sample rate of the features (and of the codebooks fitted on them). */
 export const FEATURE_SAMPLE_RATE = 16_000;

@@ -15,9 +15,10 @@
  * Per session at most one frame per `minIntervalMs` of event time is analysed (default 250 ms:
  * 4 fps, the rate the codebooks were fitted at); the others are counted as `rateSkipped`.
  */
-import type { FaceObservation, RgbFrame } from '../features/visual/index.js';
-import { VISUAL_DIM } from '../features/visual/index.js';
-import type { VideoFrame } from '../schemas/records.js';
+import type { FaceObservation, RgbFrame } from './index.js';
+import { VISUAL_DIM } from './index.js';
+import type { ImageDecoder } from '../../media/image.js';
+import type { VideoFrame } from '../../schemas/records.js';
 
 /** The `featureSet` of FEATURES frames computed by this project's visual extractor (src/features/visual). */
 export const VISUAL_FEATURE_SET = 'msa-visual-1';
@@ -28,40 +29,6 @@ export interface FaceSource {
 }
 
 export type VideoUnsupported = 'JPEG' | 'PNG' | 'FEATURES' | 'invalid';
-
-/** Decodes (JPEG, PNG) or rescales (RGB24) a frame to RGB24 at most `maxWidth` wide. */
-export type ImageDecoder = (frame: Pick<VideoFrame, 'format' | 'width' | 'height' | 'data'>, maxWidth: number) => Promise<RgbFrame>;
-
-interface SharpLike {
-  removeAlpha(): SharpLike;
-  resize(options: { width: number; withoutEnlargement: boolean }): SharpLike;
-  toColourspace(space: string): SharpLike;
-  raw(): SharpLike;
-  toBuffer(options: { resolveWithObject: true }): Promise<{ data: Buffer; info: { width: number; height: number; channels: number } }>;
-}
-type SharpFactory = (input: Buffer, options?: { raw?: { width: number; height: number; channels: 3 }; limitInputPixels?: number }) => SharpLike;
-
-/** Largest decoded image accepted (pixels): a small JPEG may claim a huge size. */
-const MAX_INPUT_PIXELS = 4096 * 4096;
-
-/** The sharp-based decoder, or the reason sharp did not load. */
-export async function loadImageDecoder(): Promise<ImageDecoder | string> {
-  let sharp: SharpFactory;
-  try {
-    sharp = ((await import('sharp')) as unknown as { default: SharpFactory }).default;
-  } catch (e) {
-    return `the sharp package did not load (${(e as Error).message.split('\n')[0]})`;
-  }
-  return async (frame, maxWidth) => {
-    const input =
-      frame.format === 'RGB24'
-        ? sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
-        : sharp(frame.data, { limitInputPixels: MAX_INPUT_PIXELS });
-    const { data, info } = await input.removeAlpha().toColourspace('srgb').resize({ width: maxWidth, withoutEnlargement: true }).raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded ${frame.format} frame has ${info.channels} channels, expected 3`);
-    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-  };
-}
 
 export interface FaceVectorStats {
   frames: number;

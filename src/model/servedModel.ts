@@ -4,9 +4,9 @@
  * log and in every score's modelVersion.
  */
 import type { Logger } from '../log.js';
-import { loadManifest, type ModelManifest } from '../model/manifest.js';
-import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.js';
-import { loadModel, type ModelSession } from '../model/onnxSession.js';
+import { loadManifest, type ModelManifest } from './manifest.js';
+import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
+import { loadModel, type ModelSession } from './onnxSession.js';
 
 export interface LoadedModel {
   manifest: ModelManifest;
