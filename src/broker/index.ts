@@ -13,14 +13,14 @@ import { fileTail } from './exec.js';
 import { withLock } from './lock.js';
 import { BROKER_HOST, resolveBrokerOptions, type BrokerEnvOptions, type BrokerOptions } from './options.js';
 import { isBrokerProcess, readPidFile, removePidFile, spawnBroker, terminate, writePidFile } from './process.js';
-import { kafkaAnswers, portIsFree, waitUntilReady } from './readiness.js';
+import { kafkaAnswers } from '../transport/kafka/index.js';
+import { portIsFree, waitUntilReady } from './readiness.js';
 import { resolveKafkaJars } from './resolve.js';
 import { brokerPaths, formatStorageOnce, readFormatRecord, writeServerProperties } from './storage.js';
 
 export { brokerOptionsFromEnv, resolveBrokerOptions, DEFAULT_CONTROLLER_PORT, DEFAULT_PORT } from './options.js';
 export type { BrokerEnvOptions, BrokerOptions } from './options.js';
 export { resolveKafkaJars, type ResolvedJars } from './resolve.js';
-export { kafkaAnswers } from './readiness.js';
 
 export interface StartedBroker {
   /** Bootstrap list for clients, e.g. ['127.0.0.1:9092']. */

@@ -10,28 +10,13 @@
  * stay uncommitted and are read again on restart.
  */
 import { Subject, Subscription, bufferTime, concatMap, filter, map, share, type Observable } from 'rxjs';
-import type { Admin, Consumer, Producer } from 'kafkajs';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { InputRecord, Modalities, Score } from '../schemas/records.js';
 import { createCodec } from '../schemas/codec.js';
-import { CommitTracker } from '../transport/commitTracker.js';
+import { inputKindOf, type TopicNames } from '../transport/topics.js';
 import type { RawRecord, SourcePosition } from '../transport/types.js';
-import {
-  createCommitter,
-  createIdempotentProducer,
-  createInputConsumer,
-  createKafka,
-  createKafkaSink,
-  createKafkaSource,
-  createTransportStats,
-  ensureTopics,
-  inputKindOf,
-  inputTopics,
-  topicNames,
-  type TopicNames,
-  type TransportStats,
-} from '../transport/kafka/index.js';
+import { connectPipelineTransport, type TransportStats } from '../transport/kafka/index.js';
 import { sessionWindows } from '../windows/sessionWindows.js';
 import { createWindowStats, type WindowStats } from '../windows/windowStats.js';
 import type { Positioned, WindowEvent } from '../windows/types.js';
@@ -79,8 +64,6 @@ const positionOf = (raw: RawRecord): SourcePosition => ({ topic: raw.topic, part
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const { config, model, onScore, onSessionEnded } = options;
   const log = options.logger.child({ component: 'pipeline' });
-  const topics = topicNames({ prefix: config.kafka.topicPrefix });
-  const transport = createTransportStats();
   const windowStats = createWindowStats();
   const stats = {
     scores: 0,
@@ -100,41 +83,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     faces: () => sharedFaceAnalyzer(config.features.faceDetector),
   });
 
-  const kafka = createKafka({
-    brokers: options.brokers,
-    clientId: config.kafka.clientId,
-    ssl: config.kafka.ssl,
-    sasl: config.kafka.sasl,
-    logger: options.logger,
-  });
-  const admin: Admin = kafka.admin();
-  await admin.connect();
-  try {
-    const created = await ensureTopics(admin, topics, config.kafka.partitions);
-    if (created.length > 0) log.info({ created }, 'topics created');
-  } finally {
-    await admin.disconnect();
-  }
-
-  const producer: Producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  const consumer: Consumer = createInputConsumer(kafka, { groupId: config.kafka.groupId });
-  await consumer.connect();
-
+  const bus = await connectPipelineTransport({ brokers: options.brokers, kafka: config.kafka, limits: config.limits, logger: options.logger });
+  const { topics, source, sink, tracker, committer, stats: transport } = bus;
+  // Input records are re-encoded only when a late or rejected record goes to a side topic.
   const codec = createCodec({ maxRecordBytes: config.limits.maxRecordBytes });
-  const tracker = new CommitTracker();
-  const sink = createKafkaSink({ producer, topics, codec, stats: transport, logger: options.logger });
-  const source = createKafkaSource({
-    consumer,
-    topics: inputTopics(topics).map((t) => t.topic),
-    fromBeginning: true,
-    maxRecords: config.limits.maxBufferedRecords,
-    maxBytes: config.limits.maxBufferedBytes,
-    tracker,
-    stats: transport,
-    logger: options.logger,
-  });
-  const committer = createCommitter({ consumer, tracker, intervalMs: config.kafka.commitIntervalMs, stats: transport, logger: options.logger });
 
   let failed: (err: unknown) => void = () => undefined;
   let finished: () => void = () => undefined;
@@ -278,8 +230,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       } catch (err) {
         log.warn({ err }, 'final commit failed; uncommitted records will be read again');
       }
-      await consumer.disconnect();
-      await producer.disconnect();
+      await bus.close();
       finished();
       log.info('pipeline stopped');
     })());

@@ -5,13 +5,11 @@
 import type { Writable } from 'node:stream';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
-import type { Score } from '../schemas/records.js';
 import { startScoreServer, type ScoreServer } from '../outputs/ws/server.js';
 import { startHttpServer, type HttpServer } from '../outputs/http/server.js';
 import { createAlertEvaluator, type Alert, type AlertEvaluator } from '../scores/alerts.js';
-import { generateSession } from '../ingest/sampleSession.js';
-import { replay } from '../ingest/replay.js';
-import { openRecordSender } from '../ingest/kafkaSender.js';
+import { feedSampleSessions } from '../ingest/sampleFeed.js';
+import { formatScore } from '../scores/format.js';
 import { loadServedModel } from '../model/servedModel.js';
 import { startPipeline, type Pipeline } from './pipeline.js';
 
@@ -38,17 +36,9 @@ export interface Service {
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
-export function formatScore(s: Score): string {
-  const bar = '#'.repeat(Math.round(Math.abs(s.score) * 5));
-  const sign = s.score >= 0 ? '+' : '-';
-  return `${s.sessionId} [${new Date(s.windowStart).toISOString().slice(11, 19)}-${new Date(s.windowEnd).toISOString().slice(11, 19)}] ` +
-    `score ${s.score >= 0 ? '+' : ''}${s.score.toFixed(2)} (window ${s.windowScore.toFixed(2)}) ${s.polarity.padEnd(8)} ${sign}${bar}`;
-}
-
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, logger } = opts;
   const out = opts.out;
-  const log = logger.child({ component: 'service' });
   if (config.ws.authTokens.length === 0 && !LOOPBACK.has(config.ws.host)) {
     throw new Error(
       `refusing to serve scores without authentication on ${config.ws.host}: set ws.authTokens (env MSA_WS_TOKENS) or use a loopback ws.host`,
@@ -147,23 +137,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const abort = new AbortController();
   let feeding: Promise<void> = Promise.resolve();
   if (opts.sample) {
-    const sample = opts.sample;
     samplePrefix = `sample-${Date.now()}`;
-    const prefix = samplePrefix;
-    feeding = (async () => {
-      const sender = await openRecordSender({ config, brokers: opts.brokers, logger });
-      try {
-        for (let round = 1; !abort.signal.aborted; round++) {
-          const sessionId = `${prefix}-${round}`;
-          out?.write(`feeding sample session ${sessionId}\n`);
-          const records = generateSession({ sessionId, startTime: Date.now(), endOfStream: true, seed: round });
-          await replay(records, sender, { speed: sample.speed, startTime: Date.now(), signal: abort.signal });
-          if (!sample.loop) break;
-        }
-      } finally {
-        await sender.close();
-      }
-    })().catch((err: unknown) => log.error({ err }, 'sample feed failed'));
+    feeding = feedSampleSessions({
+      config,
+      brokers: opts.brokers,
+      logger,
+      ...opts.sample,
+      prefix: samplePrefix,
+      onSession: (sessionId) => out?.write(`feeding sample session ${sessionId}\n`),
+      signal: abort.signal,
+    });
   }
 
   let stopping: Promise<void> | null = null;

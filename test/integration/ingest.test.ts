@@ -18,7 +18,8 @@ import { register } from '../../src/cli/commands/ingest.js';
 import { MediaError } from '../../src/media/ffmpeg.js';
 import { createCodec } from '../../src/schemas/codec.js';
 import type { AudioChunk, InputKind, TranscriptSegment, VideoFrame } from '../../src/schemas/records.js';
-import { createKafka, topicNames } from '../../src/transport/kafka/index.js';
+import { createKafka } from '../../src/transport/kafka/index.js';
+import { topicNames } from '../../src/transport/topics.js';
 import { countingFfmpeg } from '../fixtures/ingestFakes.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -21,8 +21,8 @@ import {
   createKafkaSource,
   createTransportStats,
   ensureTopics,
-  topicNames,
 } from '../../src/transport/kafka/index.js';
+import { topicNames } from '../../src/transport/topics.js';
 import type { RawRecord } from '../../src/transport/types.js';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
