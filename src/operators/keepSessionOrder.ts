@@ -3,6 +3,7 @@
  * worked on or not, in its session's input order.
  */
 import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import { InOrder, type Reservation } from './inOrder.js';
 
 export interface KeepSessionOrderOptions<T> {
   sessionOf: (item: T) => string;
@@ -25,11 +26,6 @@ export interface KeepSessionOrderState {
   held: number;
 }
 
-interface Slot<T> {
-  item: T;
-  done: boolean;
-}
-
 /**
  * Emits each item once its work (if any) finished and every earlier item of the same session has
  * been emitted; items of other sessions never wait for it. Work starts in arrival order, at most
@@ -49,31 +45,32 @@ export function keepSessionOrder<T>(options: KeepSessionOrderOptions<T>, state?:
   return (source) =>
     new Observable<T>((subscriber) => {
       const counts = state ?? { queued: 0, running: 0, held: 0 };
-      const bySession = new Map<string, Slot<T>[]>();
-      const waiting: Array<{ slot: Slot<T>; session: string; work: () => Promise<void> }> = [];
+      const bySession = new Map<string, InOrder<T>>();
+      const waiting: Array<{ item: T; slot: Reservation<T>; session: string; work: () => Promise<void> }> = [];
       let sourceDone = false;
       let closed = false;
 
       const drain = (session: string) => {
         const queue = bySession.get(session);
         if (!queue) return;
-        while (queue.length > 0 && queue[0]!.done && !closed) {
+        for (const item of queue.ready()) {
+          if (closed) return;
           counts.held--;
-          subscriber.next(queue.shift()!.item);
+          subscriber.next(item);
         }
-        if (queue.length === 0) bySession.delete(session);
+        if (queue.size === 0) bySession.delete(session);
       };
       const maybeComplete = () => {
         if (sourceDone && bySession.size === 0 && !closed) subscriber.complete();
       };
       const pump = () => {
         while (counts.running < concurrency && waiting.length > 0) {
-          const { slot, session, work } = waiting.shift()!;
+          const { item, slot, session, work } = waiting.shift()!;
           counts.running++;
           const finish = () => {
             counts.running--;
             counts.queued--;
-            slot.done = true;
+            bySession.get(session)?.complete(slot, item);
             if (closed) return;
             drain(session);
             pump();
@@ -86,7 +83,7 @@ export function keepSessionOrder<T>(options: KeepSessionOrderOptions<T>, state?:
             started = Promise.reject(err);
           }
           started.then(finish, (err: unknown) => {
-            if (!closed) options.onError?.(slot.item, err);
+            if (!closed) options.onError?.(item, err);
             finish();
           });
         }
@@ -105,14 +102,15 @@ export function keepSessionOrder<T>(options: KeepSessionOrderOptions<T>, state?:
             subscriber.next(item);
             return;
           }
-          const slot: Slot<T> = { item, done: work === null };
           counts.held++;
-          if (queue) queue.push(slot);
-          else bySession.set(session, [slot]);
+          const order = queue ?? new InOrder<T>();
+          if (!queue) bySession.set(session, order);
           if (work) {
             counts.queued++;
-            waiting.push({ slot, session, work });
+            waiting.push({ item, slot: order.reserve(), session, work });
             pump();
+          } else {
+            order.push(item);
           }
         },
         error: (err: unknown) => subscriber.error(err),

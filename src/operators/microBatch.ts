@@ -1,4 +1,5 @@
 import { asyncScheduler, Observable, Subscription, from, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { InOrder } from './inOrder.js';
 
 /**
  * Collects source values into batches, runs each batch through `run`, and emits one result per
@@ -52,11 +53,10 @@ export function microBatch<T, R>(
   return (source) =>
     new Observable<R>((destination) => {
       const queue: { item: T; at: number }[] = [];
-      const held = new Map<number, readonly R[]>(); // finished batches waiting for earlier ones
+      const order = new InOrder<readonly R[]>(); // batches in dispatch order, finished or running
       const running = new Map<number, Subscription>();
       let inFlight = 0;
       let nextBatch = 0;
-      let nextEmit = 0;
       let sourceDone = false;
       let closed = false;
       let paused = false;
@@ -72,8 +72,7 @@ export function microBatch<T, R>(
       };
 
       const emitInOrder = () => {
-        for (let results = held.get(nextEmit); results !== undefined && !closed; results = held.get(nextEmit)) {
-          held.delete(nextEmit++);
+        for (const results of order.ready()) {
           for (const r of results) {
             if (closed) return;
             destination.next(r);
@@ -85,6 +84,7 @@ export function microBatch<T, R>(
         const entries = queue.splice(0, maxBatchSize);
         const items = entries.map((e) => e.item);
         const seq = nextBatch++;
+        const slot = order.reserve();
         const startedAt = scheduler.now();
         const waitedMs = startedAt - (entries[0]?.at ?? startedAt);
         inFlight++;
@@ -114,7 +114,7 @@ export function microBatch<T, R>(
               fail(runError(`run returned ${results.length} results; expected one per item`));
               return;
             }
-            held.set(seq, results);
+            order.complete(slot, results);
             onBatch?.({ size: items.length, reason, waitedMs, runMs: scheduler.now() - startedAt, queued: queue.length });
             emitInOrder();
             drain();
@@ -192,7 +192,7 @@ export function microBatch<T, R>(
         if (closed) return;
         armTimer();
         updatePressure();
-        if (sourceDone && queue.length === 0 && inFlight === 0 && held.size === 0) {
+        if (sourceDone && queue.length === 0 && inFlight === 0 && order.size === 0) {
           closed = true;
           destination.complete();
         }
@@ -230,7 +230,7 @@ export function microBatch<T, R>(
         for (const sub of running.values()) sub.unsubscribe();
         running.clear();
         queue.length = 0;
-        held.clear();
+        order.clear();
       };
     });
 }
