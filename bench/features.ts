@@ -13,7 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeAudio, decodeVideoFrames, type VideoFrame } from '../src/media/ffmpeg.js';
+import { decodeAudio, decodeVideoFrames, type VideoFrame } from '../src/media/ffmpeg/index.js';
 import { AcousticExtractor, StreamingResampler, type AcousticTimings } from '../src/features/acoustic/index.js';
 import { defaultDetectorModel, FaceAnalyzer, humanPaths } from '../src/features/visual/index.js';
 

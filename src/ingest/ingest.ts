@@ -36,7 +36,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { PassThrough, Readable } from 'node:stream';
-import { decodeAudioVideo, decodeVideoFrames, MediaError, streamAudioS16, type AudioStreamOptions, type AudioVideoOptions, type VideoOptions } from '../media/ffmpeg.js';
+import { decodeAudioVideo, decodeVideoFrames, MediaError, streamAudioS16, type AudioStreamOptions, type AudioVideoOptions, type VideoOptions } from '../media/ffmpeg/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AudioChunk, InputKind, TranscriptSegment, VideoFrame } from '../schemas/records.js';
 import { createFrameEncoder, type FrameEncoder, type IngestFrameFormat } from './frameEncoder.js';

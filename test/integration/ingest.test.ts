@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { register } from '../../src/cli/commands/ingest.js';
-import { MediaError } from '../../src/media/ffmpeg.js';
+import { MediaError } from '../../src/media/ffmpeg/index.js';
 import { createCodec } from '../../src/schemas/codec.js';
 import type { AudioChunk, InputKind, TranscriptSegment, VideoFrame } from '../../src/schemas/records.js';
 import { createKafka } from '../../src/transport/kafka/index.js';

@@ -14,7 +14,7 @@ import { fitCodebook, saveCodebook } from '../../src/features/codebook.js';
 import { ACOUSTIC_FEATURES } from '../../src/features/acoustic/index.js';
 import { sharedFaceAnalyzer, VISUAL_FEATURES } from '../../src/features/visual/index.js';
 import { extractMediaFeatures } from '../../src/features/media.js';
-import { decodeVideoFrames, streamAudioS16 } from '../../src/media/ffmpeg.js';
+import { decodeVideoFrames, streamAudioS16 } from '../../src/media/ffmpeg/index.js';
 import type { InputRecord, Score } from '../../src/schemas/records.js';
 import { buildTestGraph, DEFAULT_PAD_INDEX, referenceOutput } from '../fixtures/onnxGraph.js';
 import { TOKENIZER_DIR } from '../fixtures/servedModel.js';

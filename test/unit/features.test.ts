@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { decodeAudio, decodeVideoFrames } from '../../src/media/ffmpeg.js';
+import { decodeAudio, decodeVideoFrames } from '../../src/media/ffmpeg/index.js';
 import { ACOUSTIC_DIM, ACOUSTIC_FEATURES, ACOUSTIC_FRAME_DIM, AcousticExtractor, extractAcoustic, frameIndex, pitchSummary } from '../../src/features/acoustic/index.js';
 import { Fft } from '../../src/features/acoustic/fft.js';
 import { melTables } from '../../src/features/acoustic/mel.js';

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ingest, mergeByTime, sourceKind, type MediaPort } from '../../src/ingest/ingest.js';
 import { parseSubtitles } from '../../src/ingest/subtitles.js';
-import { MediaError } from '../../src/media/ffmpeg.js';
+import { MediaError } from '../../src/media/ffmpeg/index.js';
 import type { AudioChunk, TranscriptSegment, VideoFrame } from '../../src/schemas/records.js';
 import { memorySender } from '../fixtures/ingestFakes.js';
 

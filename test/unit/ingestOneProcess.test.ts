@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ffmpegMedia, ingest, type MediaPort } from '../../src/ingest/ingest.js';
-import { MediaError } from '../../src/media/ffmpeg.js';
+import { MediaError } from '../../src/media/ffmpeg/index.js';
 import type { AudioChunk, VideoFrame } from '../../src/schemas/records.js';
 import { countingFfmpeg, memorySender } from '../fixtures/ingestFakes.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ingest, type MediaPort } from '../../src/ingest/ingest.js';
 import { backoffDelay, backoffPolicy, createBackoff, DEFAULT_BACKOFF } from '../../src/ingest/reconnect.js';
-import { MediaError } from '../../src/media/ffmpeg.js';
+import { MediaError } from '../../src/media/ffmpeg/index.js';
 import type { AudioChunk } from '../../src/schemas/records.js';
 import { memoryLogger, memorySender } from '../fixtures/ingestFakes.js';
 

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { decodeAudio, decodeVideoFrames, MediaError, PpmParser, probe, streamAudio, streamAudioS16 } from '../../src/media/ffmpeg.js';
+import { decodeAudio, decodeVideoFrames, MediaError, PpmParser, probe, streamAudio, streamAudioS16 } from '../../src/media/ffmpeg/index.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dataDir = process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data');

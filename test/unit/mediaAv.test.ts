@@ -14,7 +14,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { mergeByTime } from '../../src/ingest/ingest.js';
-import { decodeAudioVideo, decodeVideoFrames, MediaError, PairedPipes, streamAudioS16, type AudioVideoStreams, type PipeSource } from '../../src/media/ffmpeg.js';
+import { decodeAudioVideo, decodeVideoFrames, MediaError, PairedPipes, streamAudioS16, type AudioVideoStreams, type PipeSource } from '../../src/media/ffmpeg/index.js';
 import { countingFfmpeg } from '../fixtures/ingestFakes.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { firstValueFrom, from, Subject, toArray } from 'rxjs';
 import { ACOUSTIC_DIM, ACOUSTIC_FEATURES, ACOUSTIC_FRAME_DIM, ACOUSTIC_FRAME_FEATURES, AcousticExtractor, frameIndex, StreamingResampler } from '../../src/features/acoustic/index.js';
-import { decodeAudio } from '../../src/media/ffmpeg.js';
+import { decodeAudio } from '../../src/media/ffmpeg/index.js';
 import { CODEBOOK_VERSION, Quantiser, type Codebook } from '../../src/features/codebook.js';
 import { VISUAL_DIM, VISUAL_FEATURES } from '../../src/features/visual/index.js';
 import { loadManifestCodebooks } from '../../src/features/codebook.js';

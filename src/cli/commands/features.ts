@@ -7,7 +7,7 @@ import { extractMediaFeatures } from '../../features/media.js';
 import { summarise, type FeatureSummary } from '../../features/summary.js';
 import { sharedFaceAnalyzer, type FaceDetector } from '../../features/visual/index.js';
 import { faceDetectorOption } from '../context.js';
-import { probe } from '../../media/ffmpeg.js';
+import { probe } from '../../media/ffmpeg/index.js';
 
 interface FeaturesFlags {
   input: string;
