@@ -35,11 +35,13 @@ export const configSchema = z
             username: z.string(),
             password: z.string(),
           })
+          .strict()
           .nullable()
           .default(null),
         /** Commit processed offsets this often (ms). */
         commitIntervalMs: positiveInt.default(1000),
       })
+      .strict()
       .default({}),
     limits: z
       .object({
@@ -49,6 +51,7 @@ export const configSchema = z
         maxBufferedRecords: positiveInt.default(2000),
         maxBufferedBytes: positiveInt.default(64 * 1024 * 1024),
       })
+      .strict()
       .default({}),
     windows: z
       .object({
@@ -61,6 +64,7 @@ export const configSchema = z
         /** Modality alignment: a modality silent this long (ms, processing time) stops holding the watermark; 0 = off. */
         modalityIdleMs: nonNegativeInt.default(2000),
       })
+      .strict()
       .default({}),
     model: z
       .object({
@@ -69,6 +73,7 @@ export const configSchema = z
         executionProvider: z.enum(['cpu', 'cuda']).default('cpu'),
         intraOpThreads: nonNegativeInt.default(0),
       })
+      .strict()
       .default({}),
     features: z
       .object({
@@ -79,6 +84,7 @@ export const configSchema = z
          */
         faceDetector: z.enum(FACE_DETECTORS).default('short-range'),
       })
+      .strict()
       .default({}),
     batching: z
       .object({
@@ -86,17 +92,19 @@ export const configSchema = z
         maxQueueDelayMs: nonNegativeInt.default(20),
         maxInFlight: positiveInt.default(1),
       })
+      .strict()
       .default({}),
     scores: z
       .object({
         smoothing: z
           .discriminatedUnion('method', [
-            z.object({ method: z.literal('ema'), alpha: z.number().gt(0).lte(1) }),
-            z.object({ method: z.literal('mean'), windows: positiveInt }),
+            z.object({ method: z.literal('ema'), alpha: z.number().gt(0).lte(1) }).strict(),
+            z.object({ method: z.literal('mean'), windows: positiveInt }).strict(),
           ])
           .default({ method: 'ema', alpha: 0.3 }),
         neutralBand: z.number().nonnegative().default(0.5),
       })
+      .strict()
       .default({}),
     ws: z
       .object({
@@ -109,7 +117,22 @@ export const configSchema = z
         maxBufferedMessages: positiveInt.default(1000),
         maxBufferedBytes: positiveInt.default(4 * 1024 * 1024),
         maxSubscriptions: positiveInt.default(100),
+        /** Sessions whose history is kept (least recently updated dropped first). */
+        maxHistorySessions: positiveInt.default(10_000),
+        /** Sessions whose history one `all` or filter subscription sends (the most recent). */
+        historySessionsPerSubscribe: positiveInt.default(100),
+        /** Client messages above this get an error reply; above 4 times this the connection closes (1009). */
+        maxMessageBytes: positiveInt.default(64 * 1024),
+        /** Connections at once; more are closed with 1013. */
+        maxClients: positiveInt.default(10_000),
+        /** Time a client without a bearer header has to send its auth message. */
+        authTimeoutMs: positiveInt.default(10_000),
+        /** Ping period; a client that has not answered the previous ping is terminated. */
+        pingIntervalMs: positiveInt.default(30_000),
+        /** Time a closing client has to complete the close handshake before it is cut off. */
+        closeTimeoutMs: positiveInt.default(5_000),
       })
+      .strict()
       .default({}),
     // (dashboard) The HTTP server on ws.host:ws.port that also carries the WebSocket (src/outputs/http).
     http: z
@@ -121,6 +144,7 @@ export const configSchema = z
         /** Time a client has to send a whole request (headers included). */
         requestTimeoutMs: positiveInt.default(10_000),
       })
+      .strict()
       .default({}),
     // (dashboard) Alert rules over rolling scores (src/outputs/alerts.ts, docs/dashboard.md).
     alerts: z
@@ -146,11 +170,15 @@ export const configSchema = z
         /** A session with no score for this long (wall clock) is forgotten; its firing alerts resolve. */
         idleTimeoutMs: positiveInt.default(60_000),
       })
+      .strict()
       .default({}),
   })
   .strict();
 
 export type Config = z.infer<typeof configSchema>;
+
+/** Every default, in one place: the modules that take parts of the config default to these. */
+export const DEFAULTS: Config = configSchema.parse({});
 export type ConfigInput = z.input<typeof configSchema>;
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
@@ -229,16 +257,40 @@ export function readConfigFile(path: string): unknown {
   }
 }
 
+/** `kafka.broker: unknown key; did you mean kafka.brokers? (known: ...)`. */
+function unknownKey(path: readonly (string | number)[], key: string): string {
+  const section = path.reduce<unknown>((o, k) => (isPlainObject(o) ? o[k as string] : undefined), DEFAULTS);
+  const known = isPlainObject(section) ? Object.keys(section) : [];
+  const where = [...path, key].join('.');
+  const near = known.map((k) => ({ k, d: editDistance(k.toLowerCase(), key.toLowerCase()) })).sort((a, b) => a.d - b.d)[0];
+  const hint = near && near.d <= Math.max(1, Math.floor(key.length / 3)) ? `; did you mean ${[...path, near.k].join('.')}?` : '';
+  return `${where}: unknown key${hint} (known here: ${known.join(', ')})`;
+}
+
+/** Optimal string alignment distance: edits, with a swap of neighbours counted as one. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
 /** Build the config: defaults < file < environment < overrides. Throws ConfigError naming each bad value. */
 export function loadConfig(opts: { file?: string; env?: Record<string, string | undefined>; overrides?: unknown } = {}): Config {
   const fromFile = opts.file ? readConfigFile(opts.file) : {};
   const merged = mergeConfig(fromFile, configFromEnv(opts.env ?? {}), opts.overrides ?? {});
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
+    const problems = parsed.error.issues.flatMap((i) => {
       const path = i.path.join('.');
+      if (i.code === 'unrecognized_keys') return i.keys.map((key) => unknownKey(i.path, key));
       const got = i.path.reduce<unknown>((o, k) => (isPlainObject(o) ? o[k as string] : undefined), merged);
-      return `${path || '(root)'}: ${i.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+      return [`${path || '(root)'}: ${i.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`];
     });
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }

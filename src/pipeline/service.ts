@@ -73,13 +73,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     logger,
   });
   const scoreServer = await startScoreServer({
+    ...config.ws,
     server: http.server,
-    path: config.ws.path,
     authTokens: config.ws.authTokens.length > 0 ? config.ws.authTokens : null,
-    historySize: config.ws.historySize,
-    maxBufferedMessages: config.ws.maxBufferedMessages,
-    maxBufferedBytes: config.ws.maxBufferedBytes,
-    maxSubscriptions: config.ws.maxSubscriptions,
     logger,
   });
   let samplePrefix: string | null = null;

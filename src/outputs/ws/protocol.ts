@@ -4,7 +4,7 @@ import type { Polarity, Score } from '../../schemas/records.js';
 /**
  * The score WebSocket protocol (docs/websocket.md): JSON text frames, each an object with a
  * `type`. This file is pure: parsing and checking client messages, matching scores to filters.
- * The socket handling is in wsServer.ts.
+ * The socket handling is in server.ts.
  */
 
 /** Close codes the server uses. */
