@@ -5,7 +5,7 @@
  * is started: `brokersFromEnvOrStart` returns that list.
  *
  * @example
- * const { brokers } = await brokersFromEnvOrStart(brokerOptionsFromEnv(process.env), logger);
+ * const { brokers } = await brokersFromEnvOrStart(brokerOptionsFromConfig(config), logger);
  * const kafka = new Kafka({ clientId: 'msa', brokers });
  */
 import type { Logger } from '../log.js';
@@ -18,7 +18,7 @@ import { portIsFree, waitUntilReady } from './readiness.js';
 import { resolveKafkaJars } from './resolve.js';
 import { brokerPaths, formatStorageOnce, readFormatRecord, writeServerProperties } from './storage.js';
 
-export { brokerOptionsFromEnv, resolveBrokerOptions, DEFAULT_CONTROLLER_PORT, DEFAULT_PORT } from './options.js';
+export { brokerOptionsFromConfig, resolveBrokerOptions, DEFAULT_CONTROLLER_PORT, DEFAULT_PORT } from './options.js';
 export type { BrokerEnvOptions, BrokerOptions } from './options.js';
 export { resolveKafkaJars, type ResolvedJars } from './resolve.js';
 

@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { FACE_DETECTORS, loadConfig, type Config } from '../config/config.js';
 import { createLogger, type Logger } from '../log.js';
-import { brokerOptionsFromEnv, brokersFromEnvOrStart } from '../broker/index.js';
+import { brokerOptionsFromConfig, brokersFromEnvOrStart } from '../broker/index.js';
 
 export interface GlobalFlags {
   config?: string;
@@ -38,8 +38,7 @@ export interface Brokers {
 }
 
 export async function brokersFor(config: Config, logger: Logger): Promise<Brokers> {
-  const fromEnv = brokerOptionsFromEnv(process.env);
-  const b = await brokersFromEnvOrStart({ ...fromEnv, brokers: config.kafka.brokers ?? fromEnv.brokers }, logger);
+  const b = await brokersFromEnvOrStart(brokerOptionsFromConfig(config), logger);
   return { brokers: b.brokers, startedHere: b.started && !b.external };
 }
 

@@ -1,10 +1,11 @@
 /**
  * One typed, validated configuration object, built once from defaults, an optional JSON file,
  * the environment and command-line overrides (in that order, later wins), then passed in.
- * No other module reads process.env.
+ * Only the CLI hands `process.env` in (cli/context.ts); no other module reads it.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { windowShapeProblem } from './windowShape.js';
 
 /**
  * Which face detector: `short-range`, the shipped BlazeFace at 128 px (the default; the model's
@@ -20,6 +21,25 @@ const nonNegativeInt = z.number().int().nonnegative();
 export const configSchema = z
   .object({
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Root of the project's caches (Kafka jars, the local broker's data, the Python venv); null = ~/.cache/msa. */
+    cacheDir: z.string().min(1).nullable().default(null),
+    /** The project's own local Kafka broker, started when `kafka.brokers` is null. */
+    broker: z
+      .object({
+        /** KRaft storage, server.properties, pid file and logs; null = <cacheDir>/kafka-data. */
+        dataDir: z.string().min(1).nullable().default(null),
+        port: positiveInt.max(65535).default(9092),
+        /** Fixed once the data dir is formatted. */
+        controllerPort: positiveInt.max(65535).default(9093),
+        /** org.apache.kafka:kafka_2.13 version; null = `kafka.version` of deploy/kafka/pom.xml. */
+        version: z.string().min(1).nullable().default(null),
+        /** JVM heap (-Xmx), MiB. */
+        heapMb: positiveInt.default(512),
+        /** Java installation; null = `java` on PATH. */
+        javaHome: z.string().min(1).nullable().default(null),
+      })
+      .strict()
+      .default({}),
     kafka: z
       .object({
         /** Broker list; null means: start (or reuse) the project's own local broker. */
@@ -213,6 +233,8 @@ const intFromEnv = (env: Record<string, string | undefined>, name: string): numb
   return n;
 };
 
+const nonEmpty = (raw: string | undefined): string | undefined => (raw === undefined || raw.trim() === '' ? undefined : raw.trim());
+
 const listFromEnv = (raw: string | undefined): string[] | undefined =>
   raw === undefined || raw.trim() === ''
     ? undefined
@@ -225,6 +247,14 @@ const listFromEnv = (raw: string | undefined): string[] | undefined =>
 export function configFromEnv(env: Record<string, string | undefined>): DeepPartial<ConfigInput> {
   return {
     logLevel: env.MSA_LOG_LEVEL as Config['logLevel'] | undefined,
+    cacheDir: nonEmpty(env.MSA_CACHE_DIR),
+    broker: {
+      dataDir: nonEmpty(env.MSA_KAFKA_DATA_DIR),
+      port: intFromEnv(env, 'MSA_KAFKA_PORT'),
+      controllerPort: intFromEnv(env, 'MSA_KAFKA_CONTROLLER_PORT'),
+      version: nonEmpty(env.MSA_KAFKA_VERSION),
+      javaHome: nonEmpty(env.JAVA_HOME),
+    },
     kafka: {
       brokers: listFromEnv(env.KAFKA_BROKERS),
       topicPrefix: env.MSA_TOPIC_PREFIX,
@@ -295,10 +325,7 @@ export function loadConfig(opts: { file?: string; env?: Record<string, string | 
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const cfg = parsed.data;
-  if (cfg.windows.sizeMs % cfg.windows.hopMs !== 0) {
-    throw new ConfigError(
-      `windows.sizeMs (${cfg.windows.sizeMs}) must be a multiple of windows.hopMs (${cfg.windows.hopMs})`,
-    );
-  }
+  const shape = windowShapeProblem(cfg.windows.sizeMs, cfg.windows.hopMs);
+  if (shape !== null) throw new ConfigError(`invalid configuration:\n  windows: ${shape}`);
   return cfg;
 }

@@ -110,8 +110,8 @@ function brief(event: WindowEvent): string {
   }
 }
 
-/** Small windows for readable tests: W = 3 s, H = 1 s, no lateness. */
-const SMALL: SessionWindowOptions = { sizeMs: 3000, hopMs: 1000, allowedLatenessMs: 0, idleTimeoutMs: 1000 };
+/** Small windows for readable tests: W = 3 s, H = 1 s, no lateness, no modality alignment (tested on its own). */
+const SMALL: SessionWindowOptions = { sizeMs: 3000, hopMs: 1000, allowedLatenessMs: 0, idleTimeoutMs: 1000, modalityIdleMs: 0 };
 
 /**
  * Runs `input` (values from `records`) through sessionWindows(options) on virtual time and
@@ -735,7 +735,7 @@ describe('sessionWindows', () => {
     refuses({ now: 5 }, /now must be a function/);
   });
 
-  it('defaults: W 6 s, H 1 s, lateness 1 s, idle 30 s, skew 1 h, 20 000 records a session', () => {
+  it('defaults (the config\'s): W 6 s, H 1 s, lateness 1 s, idle 30 s, skew 1 h, 20 000 records a session, modality alignment 2 s', () => {
     const config = resolveWindowOptions();
     assert.deepEqual(
       { ...config, now: undefined, stats: undefined },
@@ -748,7 +748,7 @@ describe('sessionWindows', () => {
       idleTimeoutMs: 30_000,
       maxEventTimeSkewMs: 3_600_000,
       maxRecordsPerSession: 20_000,
-      modalityIdleMs: 0,
+      modalityIdleMs: 2000,
       endOfStream: 'all-modalities',
     });
     assert.equal(resolveWindowOptions({ sizeMs: undefined }).sizeMs, 6000);

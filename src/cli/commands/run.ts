@@ -51,8 +51,8 @@ async function run(cmd: Command, flags: RunFlags, sample: boolean): Promise<void
     logger.info({ signal }, 'shutting down');
     await service.stop();
     if (brokers.startedHere && !flags.keepBroker) {
-      const { stopBroker, brokerOptionsFromEnv } = await import('../../broker/index.js');
-      const { brokers: _b, ...local } = brokerOptionsFromEnv(process.env);
+      const { stopBroker, brokerOptionsFromConfig } = await import('../../broker/index.js');
+      const { brokers: _b, ...local } = brokerOptionsFromConfig(config);
       await stopBroker(local, logger);
     }
     process.exit(0);
