@@ -154,7 +154,7 @@ export const configSchema = z
       })
       .strict()
       .default({}),
-    // (dashboard) The HTTP server on ws.host:ws.port that also carries the WebSocket (src/outputs/http).
+    // The HTTP server on ws.host:ws.port that also carries the WebSocket (src/outputs/http).
     http: z
       .object({
         /** Serve the dashboard page at / (healthz, metrics and the WebSocket are served either way). */
@@ -166,7 +166,7 @@ export const configSchema = z
       })
       .strict()
       .default({}),
-    // (dashboard) Alert rules over rolling scores (src/outputs/alerts.ts, docs/dashboard.md).
+    // Alert rules over rolling scores (src/scores/alerts.ts, docs/dashboard.md).
     alerts: z
       .object({
         rules: z

@@ -4,7 +4,7 @@
  * still image jpg/jpeg/png as a one-frame video) through the project's extractors
  * (`extractMediaFeatures`, as `msa featurize`), the vectors rounded to 5 significant digits (as
  * featurize writes them to features.jsonl), quantised with the model's codebooks (`Quantiser`), a
- * frame without a face giving no id (as the pipeline, src/pipeline/nonVerbal.ts), each sequence
+ * frame without a face giving no id (as the pipeline, src/features/nonVerbal.ts), each sequence
  * evenly subsampled to at most `maxIds` (`subsample`, as training/msa_model/data.py). So Node's
  * scores of a row equal Python's on the featurize output of the same file
  * (training/msa_model/nonverbal.py `featurized_ids`).

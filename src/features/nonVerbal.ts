@@ -1,6 +1,6 @@
 /**
  * A window's non-verbal codebook ids, from the features computed once per record
- * (`featureAudio.ts`, `featureVideo.ts`). Pure; what the scoring hook `nonVerbal(window)` returns.
+ * (`acoustic/frameStream.ts`, `visual/faceVectors.ts`). Pure; what the scoring hook `nonVerbal(window)` returns.
  *
  * Acoustic: the frames of the window's audio chunks whose centre lies in [start, end), grouped
  * into pooling intervals aligned to event time (multiples of `poolMs`, 250 ms, since the epoch: an

@@ -3,8 +3,8 @@
  * the windows, and turned into the model's non-verbal codebook ids per window.
  *
  * ```
- * decoded records -> extract: audio chunk -> acoustic frames (sync, featureAudio.ts)
- *                             video frame -> face vector (async, bounded, session order kept; featureVideo.ts)
+ * decoded records -> extract: audio chunk -> acoustic frames (sync, acoustic/frameStream.ts)
+ *                             video frame -> face vector (async, bounded, session order kept; visual/faceVectors.ts)
  *                 -> sessionWindows -> scoreWindows(nonVerbal: window -> pooled, quantised ids; nonVerbal.ts)
  * ```
  *

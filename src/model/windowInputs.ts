@@ -7,7 +7,7 @@ import type { ModelInput } from './types.js';
 
 /**
  * From a closed `SessionWindow` to the model's input: the window's words, tokenized, and the
- * non-verbal codebook indices (absent until the pipeline has feature extractors).
+ * non-verbal codebook indices from the feature stage (`features/nonVerbal.ts`).
  */
 
 export interface WindowInputOptions {

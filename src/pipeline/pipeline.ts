@@ -44,7 +44,7 @@ export interface PipelineStats {
   batches: number;
   batchedWindows: number;
   modalitiesUsed: Modalities & { windows: number };
-  /** (features) Acoustic frames and face vectors computed, skipped, unsupported, not used. */
+  /** Acoustic frames and face vectors computed, skipped, unsupported, not used. */
   features: FeatureStats;
   pending: number;
 }
@@ -72,7 +72,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     batchedWindows: 0,
     modalitiesUsed: { text: false, audio: false, video: false, windows: 0 },
   };
-  // (features) Before connecting anything: a bad codebook or missing face models fail fast.
+  // Before connecting anything: a bad codebook or missing face models fail fast.
   // Extracts only what the model has codebooks for (see features.ts).
   const expired$ = new Subject<string>();
   const features = await loadPipelineFeatures({
@@ -130,7 +130,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   };
 
   const events$ = decoded$.pipe(
-    features.extract, // (features) computed once per record, each session's order kept
+    features.extract, // computed once per record, each session's order kept
     sessionWindows({ ...config.windows, stats: windowStats }),
     share(),
   );
@@ -165,7 +165,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       tokenizer: model.tokenizer,
       maxTextTokens: model.manifest.maxTextTokens,
       padIndex: model.manifest.padIndex,
-      nonVerbal: features.nonVerbal, // (features) undefined when the model names no codebooks
+      nonVerbal: features.nonVerbal, // undefined when the model names no codebooks
       runModel: (inputs) => model.session.run(inputs),
       modelVersion: model.version,
       batching: { ...config.batching, maxQueued },

@@ -1,6 +1,6 @@
 /**
  * The scoring path of the pipeline, pure of Kafka: closed windows in, scores out.
- * window -> model input (tokens; codebook ids once features land) -> micro-batch -> ONNX model
+ * window -> model input (tokens, non-verbal codebook ids) -> micro-batch -> ONNX model
  * -> rolling score. Each emitted item carries the positions of the window's input records so the
  * caller can settle their offsets once the score is written.
  */
@@ -25,7 +25,7 @@ export interface ScoringOptions {
   modelVersion: string;
   batching: { maxBatchSize: number; maxQueueDelayMs: number; maxInFlight: number; maxQueued: number };
   rolling: Omit<RollingScoreOptions, 'onSkip'>;
-  /** Non-verbal codebook ids of a window; absent until the feature extractors are wired in. */
+  /** Non-verbal codebook ids of a window (the feature stage); absent for a model that reads words only. */
   nonVerbal?: (window: SessionWindow) => NonVerbalIds | undefined;
   /**
    * A window that will not be scored: no records left ('empty'), nothing the model can read
@@ -34,7 +34,7 @@ export interface ScoringOptions {
   onUnscored?: (window: SessionWindow, reason: SkipReason | 'empty' | 'no-usable-input') => void;
   onPressure?: (under: boolean) => void;
   onBatch?: (info: MicroBatchInfo) => void;
-  /** Modalities the model actually read in a window (text only until features are wired in). */
+  /** Modalities the model actually read in a window. */
   onUsed?: (used: Modalities) => void;
   scheduler?: SchedulerLike;
 }

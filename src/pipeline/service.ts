@@ -26,9 +26,9 @@ export interface ServiceOptions {
 export interface Service {
   pipeline: Pipeline;
   scoreServer: ScoreServer;
-  /** (dashboard) The one HTTP server: page, healthz, metrics, and the WebSocket on ws.path. */
+  /** The one HTTP server: page, healthz, metrics, and the WebSocket on ws.path. */
   http: HttpServer;
-  /** (dashboard) Alert rules over the rolling scores (config alerts). */
+  /** Alert rules over the rolling scores (config alerts). */
   alerts: AlertEvaluator;
   done: Promise<void>;
   stop(): Promise<void>;
@@ -45,8 +45,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     );
   }
   const model = await loadServedModel({ ...config.model, logger });
-  const alerts = createAlertEvaluator(config.alerts); // (dashboard)
-  // (dashboard) One port for the page and the WebSocket: the score server attaches to this one.
+  const alerts = createAlertEvaluator(config.alerts);
+  // One port for the page and the WebSocket: the score server attaches to this one.
   let pipeline: Pipeline | undefined;
   let failure: unknown;
   const http = await startHttpServer({
@@ -79,7 +79,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     logger,
   });
   let samplePrefix: string | null = null;
-  // (dashboard) Alerts: each transition logged and sent to the session's WebSocket subscribers.
+  // Alerts: each transition logged and sent to the session's WebSocket subscribers.
   const alertLog = logger.child({ component: 'alerts' });
   const raise = (events: Alert[]) => {
     for (const alert of events) {
