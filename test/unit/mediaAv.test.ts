@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { mergeByTime } from '../../src/ingest/ingest.js';
+import { mergeByTime } from '../../src/ingest/connection.js';
 import { decodeAudioVideo, decodeVideoFrames, MediaError, PairedPipes, streamAudioS16, type AudioVideoStreams, type PipeSource } from '../../src/media/ffmpeg/index.js';
 import { countingFfmpeg } from '../fixtures/ingestFakes.js';
 
