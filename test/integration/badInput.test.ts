@@ -1,3 +1,4 @@
+// @needs kafka (scripts/test.mjs starts the broker for this file)
 /**
  * Bad input against the real pipeline and broker: malformed Avro, a record over the size limit,
  * an unknown schema id, a missing session id, a timestamp far outside the session's time, and a

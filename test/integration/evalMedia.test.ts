@@ -1,3 +1,4 @@
+// @needs python (scripts/test.mjs prepares the training venv for this file)
 /**
  * `msa eval --media` against the training code, on a handful of RAVDESS files (held-out actors):
  *
@@ -23,7 +24,7 @@ import { loadManifestCodebooks } from '../../src/features/codebook.js';
 import { loadManifest } from '../../src/model/manifest.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const PYTHON = process.env.MSA_PYTHON ?? path.join(process.env.MSA_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'msa'), 'venv', 'bin', 'python');
+const PYTHON = venvPython;
 const RAVDESS = path.resolve(ROOT, '../shared/data/ravdess');
 const MANIFEST = path.resolve(ROOT, process.env.MSA_EVAL_MANIFEST ?? 'models/manifest.multimodal.json');
 const TOLERANCE = 1e-4;
@@ -50,7 +51,7 @@ const missing = [
 ].filter(([p]) => !existsSync(p!)).map(([, what]) => what);
 const skip = missing.length > 0 ? `missing ${missing.join(', ')}` : manifestHasCodebooks() ? false : `${path.relative(ROOT, MANIFEST)} names no codebooks (text-only model)`;
 // Under npm test (MSA_PYTHON set) nothing may be missing: fail rather than skip.
-if (process.env.MSA_PYTHON && skip) throw new Error(`eval --media parity test cannot run: ${skip}`);
+if (venvRequired && skip) throw new Error(`eval --media parity test cannot run: ${skip}`);
 
 const PY_REFERENCE = `
 import json, sys
@@ -79,6 +80,7 @@ for r in read_jsonl(Path(features)):
     out.append({"id": r["id"], "acoustic_ids": a, "visual_ids": v, "score": float(score)})
 print(json.dumps(out))
 `;
+import { venvPython, venvRequired } from '../fixtures/env.js';
 
 test('msa eval --media: Node scores RAVDESS files as Python scores their featurize output', { skip, timeout: 300_000 }, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'msa-eval-media-'));

@@ -1,3 +1,4 @@
+// @needs kafka (scripts/test.mjs starts the broker for this file)
 /**
  * `msa ingest` against a real broker (env KAFKA_BROKERS, default 127.0.0.1:9092), on topics of its
  * own: the sample video with subtitles goes in, the audio, video and transcript topics are read
@@ -9,9 +10,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { register } from '../../src/cli/commands/ingest.js';
@@ -21,11 +21,9 @@ import type { AudioChunk, InputKind, TranscriptSegment, VideoFrame } from '../..
 import { createKafka } from '../../src/transport/kafka/index.js';
 import { topicNames } from '../../src/transport/topics.js';
 import { countingFfmpeg } from '../fixtures/ingestFakes.js';
+import { brokers, dataDir } from '../fixtures/env.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const dataDir = process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data');
 const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const run = randomUUID().slice(0, 8);
 const prefix = `it-ingest-${run}.`;
 const names = topicNames({ prefix });

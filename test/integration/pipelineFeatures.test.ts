@@ -1,3 +1,4 @@
+// @needs kafka (scripts/test.mjs starts the broker for this file)
 /**
  * Voice and face features in the real pipeline: a model whose manifest names codebooks (fitted
  * here on the real features of the sample clip) gets acoustic and visual ids for windows with
@@ -7,9 +8,8 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { fitCodebook, saveCodebook } from '../../src/features/codebook.js';
 import { ACOUSTIC_FEATURES } from '../../src/features/acoustic/index.js';
 import { sharedFaceAnalyzer, VISUAL_FEATURES } from '../../src/features/visual/index.js';
@@ -20,9 +20,9 @@ import { buildTestGraph, DEFAULT_PAD_INDEX, referenceOutput } from '../fixtures/
 import { TOKENIZER_DIR } from '../fixtures/servedModel.js';
 import { startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
 import { faceModelsMissing } from '../fixtures/faceModels.js';
+import { dataDir } from '../fixtures/env.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SAMPLE = join(process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data'), 'samples', 'Oz06ZWiO20M_6.mp4');
+const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
 const T0 = 1_760_000_000_000;
 const K = DEFAULT_PAD_INDEX.acoustic; // the test graph's pad index: codebooks of 16
 

@@ -1,3 +1,4 @@
+// @needs python (scripts/test.mjs prepares the training venv for this file)
 /**
  * The RFC 4180 parser of src/eval/csv.ts (a unit test; it sits here because this folder's
  * eval* files belong to the eval command), and a parity check on the real label files.
@@ -7,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseCsv } from '../../src/datasets/csv.js';
+import { venvPython } from '../fixtures/env.js';
 
 const fields = (text: string) => parseCsv(text).map((r) => r.fields);
 
@@ -39,7 +41,7 @@ test('the record limit is enforced', () => {
   assert.equal(parseCsv('a\n1\n2\n', { maxRecords: 3 }).length, 3);
 });
 
-const python = '/root/.cache/msa/venv/bin/python';
+const python = venvPython;
 for (const file of ['../shared/data/mosi/label.csv', '../shared/data/mosei/label.csv']) {
   test(`parses ${file} exactly as Python's csv module`, { skip: existsSync(file) && existsSync(python) ? false : 'data or venv missing' }, () => {
     const expected = JSON.parse(

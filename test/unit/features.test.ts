@@ -14,10 +14,10 @@ import { defaultDetectorModel, detectorModelFor, FaceAnalyzer, faceVector, human
 import { extractMediaFeatures } from '../../src/features/media.js';
 import { summarise } from '../../src/features/summary.js';
 import { faceModelsMissing } from '../fixtures/faceModels.js';
+import { dataDir } from '../fixtures/env.js';
 
 const require = createRequire(import.meta.url);
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const dataDir = process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data');
 const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
 
 let tmp: string;

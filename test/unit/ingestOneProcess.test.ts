@@ -7,17 +7,15 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ffmpegMedia, ingest, type MediaPort } from '../../src/ingest/ingest.js';
 import { MediaError } from '../../src/media/ffmpeg/index.js';
 import type { AudioChunk, VideoFrame } from '../../src/schemas/records.js';
 import { countingFfmpeg, memorySender } from '../fixtures/ingestFakes.js';
+import { dataDir } from '../fixtures/env.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const dataDir = process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data');
 const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
 const T0 = 1_700_000_000_000;
 

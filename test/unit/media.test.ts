@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { decodeAudio, decodeVideoFrames, MediaError, PpmParser, probe, streamAudio, streamAudioS16 } from '../../src/media/ffmpeg/index.js';
+import { dataDir } from '../fixtures/env.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const dataDir = process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data');
 const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
 
 let tmp: string;

@@ -9,16 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { mergeByTime } from '../../src/ingest/connection.js';
 import { decodeAudioVideo, decodeVideoFrames, MediaError, PairedPipes, streamAudioS16, type AudioVideoStreams, type PipeSource } from '../../src/media/ffmpeg/index.js';
 import { countingFfmpeg } from '../fixtures/ingestFakes.js';
+import { dataDir } from '../fixtures/env.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const dataDir = process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data');
 const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
 
 let tmp: string;

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { firstValueFrom, from, Subject, toArray } from 'rxjs';
 import { ACOUSTIC_DIM, ACOUSTIC_FEATURES, ACOUSTIC_FRAME_DIM, ACOUSTIC_FRAME_FEATURES, AcousticExtractor, frameIndex, StreamingResampler } from '../../src/features/acoustic/index.js';
@@ -30,8 +29,8 @@ import { FaceVectors, VISUAL_FEATURE_SET, type FaceSource } from '../../src/feat
 import { createPipelineFeatures } from '../../src/features/stage.js';
 import { subsample } from '../../src/arrays.js';
 import { windowAcousticVectors, windowNonVerbal } from '../../src/features/nonVerbal.js';
+import { dataDir } from '../fixtures/env.js';
 
-const dataDir = process.env.MSA_DATA_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'data');
 const T0 = 1_760_000_000_000; // a multiple of 1 s: windows and pooling intervals align
 const RATE = 16_000;
 

@@ -28,9 +28,17 @@ function window(sessionId: string, end: number, text: string): SessionWindow {
 describe('scoreWindows: session expiry waits for the windows still being scored', () => {
   it('smooths the last windows of an expired session, and starts afresh after them', async () => {
     const tokenizer = await loadTokenizer(TOKENIZER_DIR);
-    // The "model" reads the window's score from its text length, after a delay (a busy model).
+    // The "model" reads the window's score from its text length, and answers only when the test
+    // lets it (a busy model): no timers, the order of events is the test's.
+    const answers: Array<() => void> = [];
+    const answerAll = async () => {
+      for (let i = 0; i < 20; i++) {
+        answers.shift()?.();
+        await new Promise((r) => setImmediate(r));
+      }
+    };
     const runModel = async (inputs: ModelInput[]): Promise<ModelOutput[]> => {
-      await new Promise((r) => setTimeout(r, 30));
+      await new Promise<void>((r) => answers.push(r));
       return inputs.map((input) => {
         const tokens = input.attentionMask.reduce((a, b) => a + b, 0);
         const score = tokens === 3 ? 2 : -2; // "good" -> [CLS] good [SEP] = 3 tokens; longer text -> -2
@@ -52,9 +60,10 @@ describe('scoreWindows: session expiry waits for the windows still being scored'
     windows$.next(window('s', 1000, 'good'));
     windows$.next(window('s', 2000, 'not good at all'));
     expired$.next('s'); // announced while both windows wait for the model
-    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(answers.length, 1, 'the first window is in the model, the second waits its turn');
+    await answerAll();
     windows$.next(window('s', 9000, 'not good at all')); // the session came back: fresh state
-    await new Promise((r) => setTimeout(r, 100));
+    await answerAll();
     windows$.complete();
     const items = await out;
     // The expiry's 'ended' marker comes after the session's last score, before its next life.

