@@ -492,6 +492,23 @@ describe('sessionWindows', () => {
     assert.equal(stats.openSessions, 0);
   });
 
+  it('endOfStream with modality alignment: a session whose sent modalities all ended is flushed once the grace for unseen ones passes, not at the idle timeout', () => {
+    // Audio only (an ingest without video or transcript); it ends at once, while the session is
+    // younger than modalityIdleMs (500 ms), so video or a transcript may still be on the way. At
+    // 500 ms of scheduler time that grace is over: the session is flushed then, long before the
+    // 10 s idle timeout.
+    const records = { a: audio(1, 's1', 0), A: audio(2, 's1', 400, true) };
+    const all = 'a@0 a@400 | 1,2';
+    expectWindows('a 9ms A 1999ms |', records, { ...SMALL, modalityIdleMs: 500, idleTimeoutMs: 10_000 }, 'a 9ms A 489ms (xyzE) 1504ms |', {
+      a: 'assigned 1 x3',
+      A: 'assigned 2 x3',
+      x: `s1 [-2000,1000) ${all}`,
+      y: `s1 [-1000,2000) ${all}`,
+      z: `s1 [0,3000) ${all}`,
+      E: 'expired s1 @400',
+    });
+  });
+
   it("endOfStream policy 'any' flushes on the first modality's end; the other's tail is then late", () => {
     const records = { a: audio(1, 's1', 0), v: video(2, 's1', 0), A: audio(3, 's1', 500, true), V: video(4, 's1', 600, true) };
     const some = 'a@0 a@500 v@0 | 1,2,3';
