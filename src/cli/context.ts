@@ -4,8 +4,9 @@
  * project's own local broker, started on demand).
  */
 import { Option, type Command } from 'commander';
-import { FACE_DETECTORS, loadConfig, type Config } from '../config/config.js';
-import { createLogger, type Logger } from '../log.js';
+import { join } from 'node:path';
+import { cacheDirOf, FACE_DETECTORS, loadConfig, type Config } from '../config/config.js';
+import { createLogger, createTerminalLogger, type Logger } from '../log.js';
 import { brokerOptionsFromConfig, brokersFromEnvOrStart } from '../broker/index.js';
 
 export interface GlobalFlags {
@@ -29,6 +30,16 @@ export function faceDetectorOption(note?: string): Option {
 
 export function loggerFor(config: Config, name = 'msa'): Logger {
   return createLogger(config.logLevel, name);
+}
+
+/** Where `msa start` writes its JSON log (the terminal gets only warnings and errors). */
+export function startLogFile(config: Config): string {
+  return join(cacheDirOf(config), 'logs', 'msa-start.log');
+}
+
+/** For `msa start`: the log to a file, warnings and errors to the terminal as short lines. */
+export function terminalLoggerFor(config: Config, file: string): Logger {
+  return createTerminalLogger(config.logLevel, 'msa', file);
 }
 
 export interface Brokers {

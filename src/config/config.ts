@@ -4,6 +4,8 @@
  * Only the CLI hands `process.env` in (cli/context.ts); no other module reads it.
  */
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { windowShapeProblem } from './windowShape.js';
 
@@ -196,6 +198,11 @@ export const configSchema = z
   .strict();
 
 export type Config = z.infer<typeof configSchema>;
+
+/** The project's cache folder: `cacheDir`, else ~/.cache/msa. */
+export function cacheDirOf(config: Pick<Config, 'cacheDir'>): string {
+  return config.cacheDir ?? join(homedir(), '.cache', 'msa');
+}
 
 /** Every default, in one place: the modules that take parts of the config default to these. */
 export const DEFAULTS: Config = configSchema.parse({});

@@ -21,6 +21,8 @@ export interface ServiceOptions {
   sample: { loop: boolean; speed: number } | null;
   /** Where the human-readable lines go (connect info, sample scores). */
   out?: Writable;
+  /** Where the log goes, when not to stderr (named in the banner). */
+  logFile?: string | null;
 }
 
 export interface Service {
@@ -126,6 +128,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       `  dashboard  http://${host}:${http.port}/${config.http.dashboard ? '' : '   (page disabled: http.dashboard false)'}`,
       `  websocket  ${wsUrl}   send {"type":"subscribe","all":true}${config.ws.authTokens.length > 0 ? ' after authenticating' : ''}`,
       `  feed       msa replay --speed 1   (or produce Avro records to the input topics)`,
+      ...(opts.logFile ? [`  log        ${opts.logFile}   (warnings and errors also here)`] : []),
       '',
     ].join('\n') + '\n',
   );

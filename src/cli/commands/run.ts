@@ -3,7 +3,7 @@
  * `msa start`: the same, fed by a generated sample session so scores appear at once (npm start).
  */
 import { Command } from 'commander';
-import { configFor, brokersFor, faceDetectorOption, loggerFor, parseNumber } from '../context.js';
+import { configFor, brokersFor, faceDetectorOption, loggerFor, parseNumber, startLogFile, terminalLoggerFor } from '../context.js';
 import type { FaceDetector } from '../../features/visual/index.js';
 import { startService } from '../../pipeline/service.js';
 
@@ -29,13 +29,16 @@ function withRunOptions(cmd: Command): Command {
     .option('--keep-broker', 'leave a local broker this command started running on exit');
 }
 
-async function run(cmd: Command, flags: RunFlags, sample: boolean): Promise<void> {
+async function run(cmd: Command, flags: RunFlags, sample: boolean, terminal: boolean): Promise<void> {
   const config = configFor(cmd, {
     ws: { ...(flags.wsPort !== undefined ? { port: flags.wsPort } : {}), ...(flags.wsHost ? { host: flags.wsHost } : {}) },
     model: { ...(flags.model ? { manifest: flags.model } : {}), ...(flags.provider ? { executionProvider: flags.provider } : {}) },
     ...(flags.faceDetector ? { features: { faceDetector: flags.faceDetector } } : {}),
   });
-  const logger = loggerFor(config);
+  // `msa start` is for a person at a terminal: scores on stdout, the log in a file. `msa run` is
+  // for process managers: JSON log lines on stderr.
+  const logFile = terminal ? startLogFile(config) : null;
+  const logger = logFile ? terminalLoggerFor(config, logFile) : loggerFor(config);
   const brokers = await brokersFor(config, logger);
   const service = await startService({
     config,
@@ -43,6 +46,7 @@ async function run(cmd: Command, flags: RunFlags, sample: boolean): Promise<void
     logger,
     sample: sample ? { loop: flags.sampleLoop ?? false, speed: flags.speed ?? 1 } : null,
     out: process.stdout,
+    logFile,
   });
   let exiting = false;
   const shutdown = async (signal: string) => {
@@ -73,7 +77,7 @@ export function register(program: Command): void {
     program
       .command('run')
       .description('run the pipeline service: consume the input topics, score every session, serve scores on Kafka and WebSocket'),
-  ).action(async (flags: RunFlags, cmd: Command) => run(cmd, flags, false));
+  ).action(async (flags: RunFlags, cmd: Command) => run(cmd, flags, false, false));
 
   withRunOptions(
     program
@@ -83,5 +87,5 @@ export function register(program: Command): void {
     .option('--no-sample', 'do not feed the sample session')
     .option('--sample-loop', 'replay the sample session again (as a new session) each time it ends')
     .option('--speed <x>', 'sample pacing: 1 = real time, 0 = as fast as possible', parseNumber('--speed', 0), 1)
-    .action(async (flags: RunFlags, cmd: Command) => run(cmd, flags, flags.sample !== false));
+    .action(async (flags: RunFlags, cmd: Command) => run(cmd, flags, flags.sample !== false, true));
 }

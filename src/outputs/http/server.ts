@@ -81,6 +81,16 @@ const PAGE_CSP = [
 
 const digest = (token: string) => createHash('sha256').update(token).digest();
 
+/** A listen failure as a person can act on it: a port in use names --ws-port / ws.port. */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (err.code === 'EADDRINUSE') {
+    return new Error(`port ${port} on ${host} is already in use (another msa, or another server): choose another with --ws-port (config ws.port, env MSA_WS_PORT; 0 = any free port), or stop what uses it`, { cause: err });
+  }
+  if (err.code === 'EACCES') return new Error(`not allowed to listen on ${host}:${port}: use a port above 1023 with --ws-port (config ws.port)`, { cause: err });
+  if (err.code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${host}: no such address on this machine; check --ws-host (config ws.host)`, { cause: err });
+  return err;
+}
+
 /** Starts the HTTP server; resolves once it listens. */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const log = (options.logger ?? silentLogger).child({ component: 'http' });
@@ -177,9 +187,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
   });
 
+  const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, host, options.port)));
+    server.listen(options.port, host, () => {
       server.off('error', reject);
       resolve();
     });
