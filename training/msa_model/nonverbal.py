@@ -103,7 +103,7 @@ def ravdess_label(name: str) -> float:
     return RAVDESS_VALENCE[r.emotion][r.intensity - 1]
 
 
-# Cross-validation over actors (training/voice_cv.py): six blocks of four consecutive actors (two
+# Cross-validation over actors (training/experiments/voice_cv.py): six blocks of four consecutive actors (two
 # male, two female each); fold k tests block k, picks the model on block k - 1 and trains on the
 # other four. Fold 5 is the fixed split above.
 RAVDESS_FOLDS = 6

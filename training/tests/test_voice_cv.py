@@ -1,4 +1,4 @@
-"""training/voice_cv.py on a small made-up corpus: one fold gets its own codebook (fitted by
+"""training/experiments/voice_cv.py on a small made-up corpus: one fold gets its own codebook (fitted by
 `msa codebook fit` on that fold's train actors only), a gate, a stage-2 run and a score on its
 held-out actors."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ def test_one_fold_end_to_end(tmp_path, data_dir):
     if shutil.which("node") is None:
         pytest.skip("node not found")
     from training.train import main as train
-    from training.voice_cv import main as voice_cv
+    from training.experiments.voice_cv import main as voice_cv
 
     rng = np.random.default_rng(0)
     names_a = json.loads((MODELS_DIR / "codebooks/acoustic.json").read_text())["featureNames"]
@@ -66,7 +66,7 @@ def test_one_fold_end_to_end(tmp_path, data_dir):
 
 
 def test_session_running_normalisation_uses_the_past_of_the_session():
-    from training.session_norm import running_normalise
+    from training.experiments.session_norm import running_normalise
 
     mean, std = np.zeros(1), np.ones(1)
     a, b = np.full((4, 1), 10.0), np.full((4, 1), 10.0)

@@ -1,13 +1,13 @@
 """Per-session running normalisation of RAVDESS voice features, as an experiment's input.
 
-    python -m training.session_norm --ravdess FEAT/ravdess/features.jsonl --samples FEAT/samples/features.jsonl \
+    python -m training.experiments.session_norm --ravdess FEAT/ravdess/features.jsonl --samples FEAT/samples/features.jsonl \
         --out FEAT/ravdess-sn40 [--prior-vectors 40]
 
 Each actor's utterances, in a seeded random order, are one session; every utterance is z-scored
 with the statistics of its session so far (its own vectors included), shrunk towards the train
 actors' statistics (fixed split) as if `--prior-vectors` vectors of them came first. A sample clip
 is a session of its own. Writes OUT/features.jsonl (all RAVDESS rows) and OUT/samples.jsonl in
-the featurize format, so `training.voice_cv --ravdess OUT/features.jsonl --samples OUT/samples.jsonl`
+the featurize format, so `training.experiments.voice_cv --ravdess OUT/features.jsonl --samples OUT/samples.jsonl`
 measures a codebook and model on normalised voices (training/README.md, "Voice across actors").
 The pipeline has no such normaliser: this measures whether one is worth building.
 """
@@ -23,7 +23,7 @@ def running_normalise(sequences, mean, std, prior_vectors: float):
     through its own end, shrunk towards (mean, std) as if `prior_vectors` vectors came first."""
     import numpy as np
 
-    from .msa_model.nonverbal import shrunk_moments
+    from ..msa_model.nonverbal import shrunk_moments
 
     s1, s2, n, out = np.zeros_like(mean), np.zeros_like(mean), 0, []
     for x in sequences:
@@ -41,7 +41,7 @@ def session_order(rows: list[dict], seed: int = 0) -> dict[int, list[int]]:
     """Actor -> indices of their rows in a seeded random order (actors in ascending order)."""
     import numpy as np
 
-    from .msa_model.nonverbal import parse_ravdess
+    from ..msa_model.nonverbal import parse_ravdess
 
     by_actor: dict[int, list[int]] = {}
     for i, r in enumerate(rows):
@@ -53,9 +53,9 @@ def session_order(rows: list[dict], seed: int = 0) -> dict[int, list[int]]:
 def main(argv=None) -> dict:
     import numpy as np
 
-    from .msa_model.nonverbal import parse_ravdess, ravdess_split, read_jsonl
+    from ..msa_model.nonverbal import parse_ravdess, ravdess_split, read_jsonl
 
-    p = argparse.ArgumentParser(prog="python -m training.session_norm", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m training.experiments.session_norm", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ravdess", type=Path, required=True)
     p.add_argument("--samples", type=Path, default=None)

@@ -1,6 +1,6 @@
 """The stratified FER-2013 subset that was featurized (2 CPU cores: not all 6470 images).
 
-    python -m training.fer_subset --out /tmp/fer_sub      # then: msa featurize --media /tmp/fer_sub --no-audio
+    python -m training.experiments.fer_subset --out /tmp/fer_sub      # then: msa featurize --media /tmp/fer_sub --no-audio
 
 Per (class, split) of the whole-corpus split (`nonverbal.fer_splits`), a seeded random pick of at
 most 240 train, 50 dev and 80 test images, linked (symlinks) as OUT/<class>/<n>.jpg, so featurize
@@ -13,7 +13,7 @@ import argparse
 import os
 from pathlib import Path
 
-from .common import DEFAULT_DATA_DIR
+from ..common import DEFAULT_DATA_DIR
 
 CAPS = {"train": 240, "dev": 50, "test": 80}
 
@@ -21,9 +21,9 @@ CAPS = {"train": 240, "dev": 50, "test": 80}
 def main(argv=None) -> int:
     import numpy as np
 
-    from .msa_model.nonverbal import fer_splits_from_dir
+    from ..msa_model.nonverbal import fer_splits_from_dir
 
-    p = argparse.ArgumentParser(prog="python -m training.fer_subset", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m training.experiments.fer_subset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fer-dir", type=Path, default=DEFAULT_DATA_DIR / "fer2013")
     p.add_argument("--out", type=Path, required=True)

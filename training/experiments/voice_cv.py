@@ -1,7 +1,7 @@
 """Cross-validation of the voice recipe over RAVDESS actors: how well does it hold on voices it
 never saw, and how much of a difference between two recipes is noise?
 
-    python -m training.voice_cv --ravdess FEAT/ravdess/features.jsonl --fer FEAT/fer/features.jsonl \
+    python -m training.experiments.voice_cv --ravdess FEAT/ravdess/features.jsonl --fer FEAT/fer/features.jsonl \
         --samples FEAT/samples/features.jsonl --init-checkpoint training/runs/soup-v1v3/best.pt \
         --out training/runs/voice-cv [--folds 0 1 2 3 4 5] [--seed 21]
 
@@ -9,7 +9,7 @@ The fixed split tests 4 actors (240 utterances), so one recipe's test accuracy m
 points with the actors drawn. Here every actor is tested once: six folds of four consecutive
 actors (`nonverbal.ravdess_split(actor, fold)`: fold k tests block k, selects on block k - 1,
 trains on the rest; fold 5 is the fixed split). For each fold, nothing fitted may have seen its
-test actors, so the fold gets its own acoustic codebook (`training.codebook_inputs --ravdess-fold`,
+test actors, so the fold gets its own acoustic codebook (`training.experiments.codebook_inputs --ravdess-fold`,
 `msa codebook fit` on its train actors plus the sample clips, `training.codebook_gate`), then stage 2
 of the shipped recipe (training/README.md, "Voice and face"), then `training.ablation` on its test
 actors. The visual codebook is the shipped one (FER splits do not change).
@@ -28,16 +28,16 @@ import statistics
 import subprocess
 from pathlib import Path
 
-from .common import MODELS_DIR, record_in_manifests
+from ..common import MODELS_DIR, REPO_ROOT, record_in_manifests
 
-REPO = Path(__file__).resolve().parent.parent
 RECIPE = ["--datasets", "none", "--freeze-text", "--mix", "ravdess=0.5,fer=0.5", "--text-dropout", "0.3",
           "--selection", "mean", "--max-text-tokens", "96", "--head-lr", "1e-3", "--epochs", "15",
           "--max-minutes", "12", "--eval-every", "100", "--patience", "8", "--threads", "2", "--no-progress"]
 
 
 def run_fold(fold: int, args) -> dict:
-    from . import ablation, codebook_gate, codebook_inputs, train
+    from .. import ablation, codebook_gate, train
+    from . import codebook_inputs
 
     work = args.out / f"fold-{fold}"
     cb_dir = work / "codebooks"
@@ -45,10 +45,10 @@ def run_fold(fold: int, args) -> dict:
     fer_dir = ["--fer-dir", str(args.fer_dir)] if args.fer_dir else []
     codebook_inputs.main(["--ravdess", str(args.ravdess), "--fer", str(args.fer), "--out", str(work / "cb-inputs"),
                           "--ravdess-fold", str(fold), *fer_dir])
-    fit = ["node", str(REPO / "bin/msa.js"), "codebook", "fit", "--input", str(work / "cb-inputs/acoustic.jsonl"),
+    fit = ["node", str(REPO_ROOT / "bin/msa.js"), "codebook", "fit", "--input", str(work / "cb-inputs/acoustic.jsonl"),
            *([str(args.samples)] if args.samples else []), "--modality", "acoustic", "--k", "32",
            "--out", str(cb_dir / "acoustic.json")]
-    subprocess.run(fit, check=True, cwd=REPO)
+    subprocess.run(fit, check=True, cwd=REPO_ROOT)
     codebook_gate.main(["--codebook", str(cb_dir / "acoustic.json"), "--ravdess", str(args.ravdess), "--ravdess-fold", str(fold)])
     shutil.copyfile(args.visual_codebook, cb_dir / "visual.json")
     run_name = f"fold-{fold}-s{args.seed}"
@@ -89,7 +89,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(prog="python -m training.voice_cv", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m training.experiments.voice_cv", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ravdess", type=Path, help="msa featurize --no-video output of the RAVDESS folder")
     p.add_argument("--fer", type=Path, help="msa featurize --no-audio output of the FER-2013 subset")
@@ -131,7 +131,7 @@ def record(result: dict, manifests) -> None:
     record_in_manifests(manifests, "voiceCrossValidation", {
         "what": "the shipped stage-2 recipe retrained per fold, each fold testing 4 RAVDESS actors it never heard "
                 "(its own codebook and gate), words and voice",
-        "command": "python -m training.voice_cv", "folds": [f["fold"] for f in folds], "seed": result["seed"],
+        "command": "python -m training.experiments.voice_cv", "folds": [f["fold"] for f in folds], "seed": result["seed"],
         "acc3Mean": round(s["acc3"]["mean"], 2), "acc3Sd": round(s["acc3"]["sd"], 2), "maeMean": round(s["mae"]["mean"], 3),
         "voiceAloneAcc3Mean": round(s["voice_alone_acc3"]["mean"], 2), "majorityAcc3": round(s["majority_acc3"]["mean"], 2),
         "acc3PerFold": [round(f["acc3"], 2) for f in folds]})

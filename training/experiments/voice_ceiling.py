@@ -1,20 +1,20 @@
 """How much 3-class valence do the project's acoustic features carry on held-out RAVDESS actors?
 
-    python -m training.voice_ceiling --ravdess FEAT/ravdess/features.jsonl [--codebook models/codebooks/acoustic.json] [--cv]
+    python -m training.experiments.voice_ceiling --ravdess FEAT/ravdess/features.jsonl [--codebook models/codebooks/acoustic.json] [--cv]
 
 Simple reference classifiers (logistic regression, C picked on the dev actors) on the same
 featurize output the model trains on, to tell a weak model from weak features:
   * utterance: mean and std of the pooled 250 ms vectors over the utterance;
   * utterance, per-speaker z-score: the same after z-scoring each actor's vectors with that actor's
     own statistics over all their utterances (an oracle: a live stream only has the past);
-  * utterance, per-session running normalisation (`training.session_norm`, prior 40 vectors = 10 s,
+  * utterance, per-session running normalisation (`training.experiments.session_norm`, prior 40 vectors = 10 s,
     towards the fold's train statistics): what a per-session normaliser in the pipeline could
     give (the pipeline has none);
   * codeword bag: the histogram of the shipped codebook's ids (what the model's voice path reads),
     also with class-balanced weights, and of a k = 64 k-means fit on the train actors.
 Prints dev / test accuracy (%) and test recall per class for each. With --cv, every reference is
 fitted and scored on the six cross-validation folds over actors (`nonverbal.ravdess_split(actor,
-fold)`, as `training.voice_cv`) and the mean test accuracy is printed with the per-fold values
+fold)`, as `training.experiments.voice_cv`) and the mean test accuracy is printed with the per-fold values
 (the shipped codebook was fitted on actors 1-16, so its bag saw some folds' test actors, without
 their labels). The majority class (negative) is 53.3 % of every actor's utterances.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import DEFAULT_DATA_DIR  # noqa: F401  (keeps the package import path uniform)
+from ..common import MODELS_DIR
 
 SESSION_PRIOR_VECTORS = 40
 
@@ -34,14 +34,14 @@ def main(argv=None) -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from .msa_model.nonverbal import (RAVDESS_FOLDS, JsonCodebook, parse_ravdess, ravdess_label, ravdess_split,
+    from ..msa_model.nonverbal import (RAVDESS_FOLDS, JsonCodebook, parse_ravdess, ravdess_label, ravdess_split,
                                       read_jsonl, valence_class)
     from .session_norm import running_normalise, session_order
 
-    p = argparse.ArgumentParser(prog="python -m training.voice_ceiling", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m training.experiments.voice_ceiling", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ravdess", type=Path, required=True)
-    p.add_argument("--codebook", type=Path, default=Path(__file__).resolve().parent.parent / "models/codebooks/acoustic.json")
+    p.add_argument("--codebook", type=Path, default=MODELS_DIR / "codebooks/acoustic.json")
     p.add_argument("--cv", action="store_true", help="the six cross-validation folds over actors instead of the fixed split")
     args = p.parse_args(argv)
 
