@@ -8,7 +8,7 @@ Every evaluation set (RAVDESS test actors, FER test images, MOSEI test, MOSI dev
 sets) is scored with all its modalities, and with each modality masked in turn: text masked =
 the words replaced by "" ([CLS] [SEP], as rows without words); audio / video masked = the
 modality absent (pad id, mask 0). Reported: 3-class valence accuracy (negative < -0.5 <= neutral
-<= 0.5 < positive, training/msa_model/nonverbal.py), MAE, the MMSA metrics, and for the emotion
+<= 0.5 < positive, training/msa_model/valence.py), MAE, the MMSA metrics, and for the emotion
 corpora the chance (1/3) and majority baselines (the training split's most frequent class and
 median label). Writes <run>/ablation.json and <run>/ablation.md (default run = the checkpoint's
 folder, or --out).
@@ -27,8 +27,9 @@ CONDITIONS = ("all", "no_text", "no_audio", "no_video")
 
 def load_samples(args, cfg):
     from .msa_model.data import load_datasets
-    from .msa_model.nonverbal import (JsonCodebook, fer_splits_from_dir, load_fer_featurized,
-                                      load_ravdess_featurized)
+    from .msa_model.codebook import JsonCodebook
+    from .msa_model.nonverbal_data import load_fer_featurized, load_ravdess_featurized
+    from .msa_model.valence import fer_splits_from_dir
 
     samples = load_datasets(args.data_dir, ["mosei", "mosi"])
     cb_a = JsonCodebook(args.codebook_dir / "acoustic.json")
@@ -56,7 +57,7 @@ def masked(samples, condition: str):
 def valence_report(preds, labels) -> dict:
     import numpy as np
 
-    from .msa_model.nonverbal import valence_class
+    from .msa_model.valence import valence_class
 
     yc, pc = valence_class(labels), valence_class(preds)
     per_class = {name: (float((pc[yc == c] == c).mean() * 100) if (yc == c).any() else None)
@@ -68,7 +69,7 @@ def valence_report(preds, labels) -> dict:
 def baselines(train_labels, test_labels) -> dict:
     import numpy as np
 
-    from .msa_model.nonverbal import valence_class
+    from .msa_model.valence import valence_class
 
     yc_tr, yc_te = valence_class(train_labels), valence_class(test_labels)
     major = int(np.bincount(yc_tr, minlength=3).argmax())

@@ -1,7 +1,7 @@
 """Sets a codebook's gate: the largest median nearest-centroid distance a sequence may have and
 still be quantised. Sequences beyond it (a window of voice or faces unlike the training data)
 give no ids, so the modality is absent for the model instead of steering the score
-(`src/features/codebook.ts` `quantiseGated`, `msa_model/nonverbal.py` `quantise_gated`).
+(`src/features/codebook.ts` `quantiseGated`, `msa_model/codebook.py` `quantise_gated`).
 
     python -m training.codebook_gate --codebook models/codebooks/acoustic.json --ravdess FEAT/ravdess/features.jsonl
     python -m training.codebook_gate --codebook models/codebooks/visual.json --fer FEAT/fer/features.jsonl
@@ -21,7 +21,8 @@ from .common import DEFAULT_DATA_DIR, add_ravdess_fold_arg
 def main(argv=None) -> float:
     import numpy as np
 
-    from .msa_model.nonverbal import JsonCodebook, fer_splits_from_dir, parse_ravdess, ravdess_split
+    from .msa_model.codebook import JsonCodebook
+    from .msa_model.valence import fer_splits_from_dir, parse_ravdess, ravdess_split
 
     p = argparse.ArgumentParser(prog="python -m training.codebook_gate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

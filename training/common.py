@@ -51,7 +51,7 @@ def pads_for(tokenizer, config: ModelConfig) -> tuple[int, int, int]:
 
 
 def add_ravdess_fold_arg(p) -> None:
-    """`--ravdess-fold K`: the RAVDESS actor split of cross-validation fold K (`nonverbal.ravdess_split`)."""
+    """`--ravdess-fold K`: the RAVDESS actor split of cross-validation fold K (`valence.ravdess_split`)."""
     p.add_argument("--ravdess-fold", type=int, default=None, choices=range(6),
                    help="RAVDESS actor split of this cross-validation fold (training/experiments/voice_cv.py); default the fixed split")
 

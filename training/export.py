@@ -145,7 +145,7 @@ def parity_batches(cfg) -> list[dict]:
 
 
 def valence_mapping() -> dict:
-    from .msa_model import nonverbal as nv
+    from .msa_model import valence as nv
 
     return {"ravdess": {e: {"normal": v[0], "strong": v[1]} for e, v in nv.RAVDESS_VALENCE.items()},
             "ravdessText": "the spoken sentence (statement 01 / 02), as an ASR would give it",
@@ -153,7 +153,7 @@ def valence_mapping() -> dict:
             "fer": nv.FER_VALENCE,
             "ferSplit": f"per class, seeded permutation (seed {nv.FER_SPLIT_SEED} + class index) cut 70/15/15",
             "classes": f"negative < -{nv.VALENCE_CLASS_EDGE} <= neutral <= {nv.VALENCE_CLASS_EDGE} < positive",
-            "where": "training/msa_model/nonverbal.py"}
+            "where": "training/msa_model/valence.py"}
 
 
 def batch_independence(path: Path, batches: list[dict]) -> dict:

@@ -9,7 +9,7 @@ scored alone, words only, as the pipeline scores a window with a transcript and 
 Curly quotes are made straight (what an ASR writes); nothing else is changed.
 
 Scores map to classes by the project's edges (negative < -0.5 <= neutral <= 0.5 < positive,
-`msa_model/nonverbal.py`). The model learnt its scale on MOSI / MOSEI, whose "neutral" need not
+`msa_model/valence.py`). The model learnt its scale on MOSI / MOSEI, whose "neutral" need not
 sit where MELD's does, so a second cut is reported too: the symmetric edge that maximises weighted
 F1 on MELD dev, applied to MELD test (a calibration a user can do on their own labelled sample).
 Reported per split: 3-class accuracy and weighted F1 at both edges, Acc-2 on the rows that are
@@ -50,7 +50,7 @@ def split_metrics(scores, classes, edges: dict[str, float]) -> dict:
     import numpy as np
     from sklearn.metrics import accuracy_score, f1_score
 
-    from .msa_model.nonverbal import valence_class
+    from .msa_model.valence import valence_class
 
     s, y = np.asarray(scores, dtype=np.float64), np.asarray(classes)
     out: dict = {"n": int(len(y))}
@@ -72,7 +72,7 @@ def best_edge(scores, classes) -> float:
     """The symmetric edge of EDGE_GRID with the highest weighted F1 (the smallest on ties)."""
     from sklearn.metrics import f1_score
 
-    from .msa_model.nonverbal import valence_class
+    from .msa_model.valence import valence_class
 
     f1 = [f1_score(classes, valence_class(scores, e), average="weighted") for e in EDGE_GRID]
     return EDGE_GRID[max(range(len(f1)), key=lambda i: (f1[i], -i))]
@@ -121,7 +121,7 @@ def main(argv=None) -> dict:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     set_threads(args.threads)
-    from .msa_model.nonverbal import VALENCE_CLASS_EDGE
+    from .msa_model.valence import VALENCE_CLASS_EDGE
 
     texts, classes = {}, {}
     for split in ("dev", "test"):

@@ -65,8 +65,9 @@ def gather_samples(args, mcfg):
     for path in args.featurized:
         samples += load_featurized_jsonl(path, mcfg.acoustic_codebook_size, mcfg.visual_codebook_size)
     if args.ravdess or args.fer:
-        from .msa_model.nonverbal import (JsonCodebook, fer_splits_from_dir, load_fer_featurized,
-                                          load_ravdess_featurized)
+        from .msa_model.codebook import JsonCodebook
+        from .msa_model.nonverbal_data import load_fer_featurized, load_ravdess_featurized
+        from .msa_model.valence import fer_splits_from_dir
         if not args.codebook_dir:
             raise SystemExit("--ravdess / --fer need --codebook-dir (acoustic.json, visual.json)")
         cb_a = JsonCodebook(args.codebook_dir / "acoustic.json")

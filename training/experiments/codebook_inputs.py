@@ -20,7 +20,7 @@ from ..common import DEFAULT_DATA_DIR, add_ravdess_fold_arg
 
 
 def main(argv=None) -> dict:
-    from ..msa_model.nonverbal import fer_splits_from_dir, parse_ravdess, ravdess_split
+    from ..msa_model.valence import fer_splits_from_dir, parse_ravdess, ravdess_split
 
     p = argparse.ArgumentParser(prog="python -m training.experiments.codebook_inputs", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

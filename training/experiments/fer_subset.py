@@ -2,7 +2,7 @@
 
     python -m training.experiments.fer_subset --out /tmp/fer_sub      # then: msa featurize --media /tmp/fer_sub --no-audio
 
-Per (class, split) of the whole-corpus split (`nonverbal.fer_splits`), a seeded random pick of at
+Per (class, split) of the whole-corpus split (`valence.fer_splits`), a seeded random pick of at
 most 240 train, 50 dev and 80 test images, linked (symlinks) as OUT/<class>/<n>.jpg, so featurize
 ids stay `<class>/<n>` and every image keeps its whole-corpus split. Seed 7 gives the 2581 images
 (1680 train, 350 dev, 551 test) behind models/ 0.2.0.
@@ -21,7 +21,7 @@ CAPS = {"train": 240, "dev": 50, "test": 80}
 def main(argv=None) -> int:
     import numpy as np
 
-    from ..msa_model.nonverbal import fer_splits_from_dir
+    from ..msa_model.valence import fer_splits_from_dir
 
     p = argparse.ArgumentParser(prog="python -m training.experiments.fer_subset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

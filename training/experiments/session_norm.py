@@ -23,7 +23,7 @@ def running_normalise(sequences, mean, std, prior_vectors: float):
     through its own end, shrunk towards (mean, std) as if `prior_vectors` vectors came first."""
     import numpy as np
 
-    from ..msa_model.nonverbal import shrunk_moments
+    from ..msa_model.codebook import shrunk_moments
 
     s1, s2, n, out = np.zeros_like(mean), np.zeros_like(mean), 0, []
     for x in sequences:
@@ -41,7 +41,7 @@ def session_order(rows: list[dict], seed: int = 0) -> dict[int, list[int]]:
     """Actor -> indices of their rows in a seeded random order (actors in ascending order)."""
     import numpy as np
 
-    from ..msa_model.nonverbal import parse_ravdess
+    from ..msa_model.valence import parse_ravdess
 
     by_actor: dict[int, list[int]] = {}
     for i, r in enumerate(rows):
@@ -53,7 +53,8 @@ def session_order(rows: list[dict], seed: int = 0) -> dict[int, list[int]]:
 def main(argv=None) -> dict:
     import numpy as np
 
-    from ..msa_model.nonverbal import parse_ravdess, ravdess_split, read_jsonl
+    from ..msa_model.nonverbal_data import read_jsonl
+    from ..msa_model.valence import parse_ravdess, ravdess_split
 
     p = argparse.ArgumentParser(prog="python -m training.experiments.session_norm", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

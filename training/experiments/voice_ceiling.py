@@ -13,7 +13,7 @@ featurize output the model trains on, to tell a weak model from weak features:
   * codeword bag: the histogram of the shipped codebook's ids (what the model's voice path reads),
     also with class-balanced weights, and of a k = 64 k-means fit on the train actors.
 Prints dev / test accuracy (%) and test recall per class for each. With --cv, every reference is
-fitted and scored on the six cross-validation folds over actors (`nonverbal.ravdess_split(actor,
+fitted and scored on the six cross-validation folds over actors (`valence.ravdess_split(actor,
 fold)`, as `training.experiments.voice_cv`) and the mean test accuracy is printed with the per-fold values
 (the shipped codebook was fitted on actors 1-16, so its bag saw some folds' test actors, without
 their labels). The majority class (negative) is 53.3 % of every actor's utterances.
@@ -34,8 +34,9 @@ def main(argv=None) -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from ..msa_model.nonverbal import (RAVDESS_FOLDS, JsonCodebook, parse_ravdess, ravdess_label, ravdess_split,
-                                      read_jsonl, valence_class)
+    from ..msa_model.codebook import JsonCodebook
+    from ..msa_model.nonverbal_data import read_jsonl
+    from ..msa_model.valence import RAVDESS_FOLDS, parse_ravdess, ravdess_label, ravdess_split, valence_class
     from .session_norm import running_normalise, session_order
 
     p = argparse.ArgumentParser(prog="python -m training.experiments.voice_ceiling", description=__doc__,

@@ -7,7 +7,7 @@ never saw, and how much of a difference between two recipes is noise?
 
 The fixed split tests 4 actors (240 utterances), so one recipe's test accuracy moves by several
 points with the actors drawn. Here every actor is tested once: six folds of four consecutive
-actors (`nonverbal.ravdess_split(actor, fold)`: fold k tests block k, selects on block k - 1,
+actors (`valence.ravdess_split(actor, fold)`: fold k tests block k, selects on block k - 1,
 trains on the rest; fold 5 is the fixed split). For each fold, nothing fitted may have seen its
 test actors, so the fold gets its own acoustic codebook (`training.experiments.codebook_inputs --ravdess-fold`,
 `msa codebook fit` on its train actors plus the sample clips, `training.codebook_gate`), then stage 2

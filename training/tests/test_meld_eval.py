@@ -7,7 +7,7 @@ import pytest
 
 from training.common import MODELS_DIR
 from training.meld_eval import best_edge, load_meld, main, split_metrics
-from training.msa_model.nonverbal import valence_class
+from training.msa_model.valence import valence_class
 
 
 def test_load_meld_maps_sentiment_and_straightens_quotes(tmp_path):

@@ -6,10 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.msa_model.nonverbal import (FER_VALENCE, RAVDESS_SPLIT_ACTORS, RAVDESS_VALENCE, JsonCodebook,
-                                          featurized_ids, fer_splits, fer_splits_from_dir, load_fer_featurized,
-                                          load_ravdess_featurized, parse_ravdess, ravdess_label, ravdess_split,
-                                          ravdess_text, valence_class)
+from training.msa_model.codebook import JsonCodebook
+from training.msa_model.nonverbal_data import featurized_ids, load_fer_featurized, load_ravdess_featurized
+from training.msa_model.valence import FER_VALENCE, RAVDESS_SPLIT_ACTORS, RAVDESS_VALENCE, fer_splits, fer_splits_from_dir, parse_ravdess, ravdess_label, ravdess_split, ravdess_text, valence_class
 from training.train import mixed_batches, parse_mix
 
 
@@ -99,7 +98,7 @@ def test_json_codebook_quantises_as_typescript(tmp_path):
 def test_gate_drops_sequences_unlike_the_training_data(tmp_path):
     """As src/features/codebook.ts quantiseGated: a sequence whose median nearest-centroid
     distance is over the gate gives no ids; featurized_ids then leaves the modality absent."""
-    from training.msa_model.nonverbal import featurized_ids
+    from training.msa_model.nonverbal_data import featurized_ids
 
     path = tmp_path / "g.json"
     write_codebook(path, "acoustic", ["x", "y"], [[0, 0], [1, 1]], [0, 0], [1, 1])
@@ -226,7 +225,7 @@ def test_sequence_normalisation_as_typescript(tmp_path):
 
 
 def test_ravdess_folds_test_every_actor_once_and_fold_5_is_the_fixed_split():
-    from training.msa_model.nonverbal import RAVDESS_FOLDS, ravdess_split
+    from training.msa_model.valence import RAVDESS_FOLDS, ravdess_split
 
     tested = [a for f in range(RAVDESS_FOLDS) for a in range(1, 25) if ravdess_split(a, f) == "test"]
     assert sorted(tested) == list(range(1, 25))
