@@ -24,8 +24,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder with mosi/ and mosei/ label.csv")
     p.add_argument("--featurized", type=Path, nargs="*", default=[], help="JSONL files from `msa featurize`")
-    p.add_argument("--mmsa-pkl", type=Path, default=None, help="MMSA feature pickle (needs --codebooks)")
-    p.add_argument("--codebooks", type=Path, default=None, help="codebooks .npz for --mmsa-pkl")
+    p.add_argument("--mmsa-pkl", type=Path, default=None, help="MMSA feature pickle (needs --codebook-dir)")
     p.add_argument("--ravdess", type=Path, default=None,
                    help="`msa featurize --no-video` output of the RAVDESS folder (needs --codebook-dir)")
     p.add_argument("--fer", type=Path, default=None,
@@ -33,7 +32,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_ravdess_fold_arg(p)
     p.add_argument("--fer-dir", type=Path, default=None, help="FER-2013 folder for the splits (default DATA/fer2013)")
     p.add_argument("--codebook-dir", type=Path, default=None,
-                   help="folder with acoustic.json / visual.json from `msa codebook fit` (quantises --ravdess/--fer)")
+                   help="folder with acoustic.json / visual.json (`msa codebook fit`, or codebook.save_codebook for "
+                        "--mmsa-pkl): quantises --ravdess / --fer / --mmsa-pkl")
     p.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR)
     p.add_argument("--run-name", default="default")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
@@ -58,31 +58,30 @@ def split_configs(args):
 
 
 def gather_samples(args, mcfg):
-    from .msa_model.codebooks import Codebooks
+    from .msa_model.codebook import load_codebook_dir
     from .msa_model.data import load_datasets, load_featurized_jsonl, load_mmsa_pkl
 
     samples = load_datasets(args.data_dir, args.datasets) if args.datasets != ["none"] else []
     for path in args.featurized:
         samples += load_featurized_jsonl(path, mcfg.acoustic_codebook_size, mcfg.visual_codebook_size)
-    if args.ravdess or args.fer:
-        from .msa_model.codebook import JsonCodebook
-        from .msa_model.nonverbal_data import load_fer_featurized, load_ravdess_featurized
-        from .msa_model.valence import fer_splits_from_dir
+    codebooks = None
+    if args.ravdess or args.fer or args.mmsa_pkl:
         if not args.codebook_dir:
-            raise SystemExit("--ravdess / --fer need --codebook-dir (acoustic.json, visual.json)")
-        cb_a = JsonCodebook(args.codebook_dir / "acoustic.json")
-        cb_v = JsonCodebook(args.codebook_dir / "visual.json")
+            raise SystemExit("--ravdess / --fer / --mmsa-pkl need --codebook-dir (acoustic.json, visual.json)")
+        codebooks = load_codebook_dir(args.codebook_dir)
+        cb_a, cb_v = codebooks
         if (cb_a.k, cb_v.k) != (mcfg.acoustic_codebook_size, mcfg.visual_codebook_size):
             raise SystemExit(f"codebook sizes {cb_a.k}/{cb_v.k} differ from the model's K_a/K_v")
+    if args.ravdess or args.fer:
+        from .msa_model.nonverbal_data import load_fer_featurized, load_ravdess_featurized
+        from .msa_model.valence import fer_splits_from_dir
         if args.ravdess:
             samples += load_ravdess_featurized(args.ravdess, cb_a, cb_v, mcfg.max_nonverbal_len, fold=args.ravdess_fold)
         if args.fer:
             splits = fer_splits_from_dir(args.fer_dir or args.data_dir / "fer2013")
             samples += load_fer_featurized(args.fer, splits, cb_v, cb_a, mcfg.max_nonverbal_len)
     if args.mmsa_pkl:
-        if not args.codebooks:
-            raise SystemExit("--mmsa-pkl needs --codebooks FILE.npz (fit them with training.msa_model.codebooks)")
-        samples += load_mmsa_pkl(args.mmsa_pkl, Codebooks.load(args.codebooks), max_len=mcfg.max_nonverbal_len)
+        samples += load_mmsa_pkl(args.mmsa_pkl, codebooks, max_len=mcfg.max_nonverbal_len)
     return samples
 
 

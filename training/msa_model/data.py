@@ -3,7 +3,8 @@
 Sources (all give `Sample`s; absent non-verbal modalities are empty index lists):
   * transcript CSVs of CMU-MOSI / CMU-MOSEI (`load_mosi_csv`, `load_mosei_csv`): text only;
   * featurized media written by `msa featurize` (`load_featurized_jsonl`, format in README.md);
-  * MMSA / CENet `.pkl` feature files (`load_mmsa_pkl`), quantised with given codebooks.
+  * MMSA / CENet `.pkl` feature files (`load_mmsa_pkl`), quantised with given codebooks (JSON,
+    `codebook.load_codebook_dir`).
 Splits are named train / dev / test everywhere (MOSEI's `valid` is `dev`).
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .codebooks import Codebooks
+from .codebook import Codebooks
 
 SPLIT_ALIASES = {"train": "train", "dev": "dev", "valid": "dev", "validation": "dev", "test": "test"}
 
@@ -96,8 +97,8 @@ def valid_frames(frames: np.ndarray, length: int | None) -> np.ndarray:
 def load_mmsa_pkl(path: Path, codebooks: Codebooks, source: str = "mmsa", max_len: int = 64) -> list[Sample]:
     """MMSA-style feature pickle: {'train'|'valid'|'test': {'raw_text', 'audio' (N,La,da),
     'vision' (N,Lv,dv), 'regression_labels' (N,), optional 'id', 'audio_lengths',
-    'vision_lengths'}}. Frames are quantised with `codebooks` (nearest centroid after
-    standardisation) and uniformly subsampled to at most `max_len` indices."""
+    'vision_lengths'}}. Frames are quantised with `codebooks` (`JsonCodebook.quantise`: nearest
+    centroid after standardisation) and uniformly subsampled to at most `max_len` indices."""
     with open(path, "rb") as f:
         data = pickle.load(f)
     out = []
@@ -115,8 +116,8 @@ def load_mmsa_pkl(path: Path, codebooks: Codebooks, source: str = "mmsa", max_le
             out.append(Sample(
                 str(ids[i]), str(part["raw_text"][i]), float(np.asarray(part["regression_labels"][i]).reshape(-1)[0]),
                 split, source,
-                subsample(codebooks.quantise("acoustic", a), max_len),
-                subsample(codebooks.quantise("visual", v), max_len),
+                subsample(codebooks.acoustic.quantise(a), max_len),
+                subsample(codebooks.visual.quantise(v), max_len),
             ))
     return out
 
