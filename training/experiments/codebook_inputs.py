@@ -10,6 +10,7 @@
 Writes OUT/acoustic.jsonl (RAVDESS rows of the train actors) and OUT/visual.jsonl (FER rows of the
 train split), lines copied verbatim, so `msa codebook fit` sees exactly the featurize output.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,11 @@ from ..common import DEFAULT_DATA_DIR, add_ravdess_fold_arg
 def main(argv=None) -> dict:
     from ..msa_model.valence import fer_splits_from_dir, parse_ravdess, ravdess_split
 
-    p = argparse.ArgumentParser(prog="python -m training.experiments.codebook_inputs", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.experiments.codebook_inputs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--ravdess", type=Path, required=True)
     p.add_argument("--fer", type=Path, required=True)
     add_ravdess_fold_arg(p)

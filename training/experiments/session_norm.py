@@ -11,6 +11,7 @@ the featurize format, so `training.experiments.voice_cv --ravdess OUT/features.j
 measures a codebook and model on normalised voices (training/README.md, "Voice across actors").
 The pipeline has no such normaliser: this measures whether one is worth building.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,11 @@ def main(argv=None) -> dict:
     from ..msa_model.nonverbal_data import read_jsonl
     from ..msa_model.valence import parse_ravdess, ravdess_split
 
-    p = argparse.ArgumentParser(prog="python -m training.experiments.session_norm", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.experiments.session_norm",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--ravdess", type=Path, required=True)
     p.add_argument("--samples", type=Path, default=None)
     p.add_argument("--prior-vectors", type=float, default=40.0)
@@ -65,8 +69,13 @@ def main(argv=None) -> dict:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     rows = read_jsonl(args.ravdess)
-    train = np.concatenate([np.asarray(r["acoustic"]) for r in rows
-                            if r["acoustic"] and ravdess_split(parse_ravdess(Path(r["media"]).name).actor) == "train"])
+    train = np.concatenate(
+        [
+            np.asarray(r["acoustic"])
+            for r in rows
+            if r["acoustic"] and ravdess_split(parse_ravdess(Path(r["media"]).name).actor) == "train"
+        ]
+    )
     mean, std = train.mean(0), train.std(0)
     out_rows: list[dict] = []
     for idx in session_order(rows, args.seed).values():
@@ -75,9 +84,20 @@ def main(argv=None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "features.jsonl").write_text("".join(json.dumps(r) + "\n" for r in out_rows))
     samples = read_jsonl(args.samples) if args.samples else []
-    (args.out / "samples.jsonl").write_text("".join(
-        json.dumps(r | {"acoustic": np.round(running_normalise([r["acoustic"]], mean, std, args.prior_vectors)[0], 5).tolist()}) + "\n"
-        for r in samples))
+    (args.out / "samples.jsonl").write_text(
+        "".join(
+            json.dumps(
+                r
+                | {
+                    "acoustic": np.round(
+                        running_normalise([r["acoustic"]], mean, std, args.prior_vectors)[0], 5
+                    ).tolist()
+                }
+            )
+            + "\n"
+            for r in samples
+        )
+    )
     print(f"{len(out_rows)} RAVDESS rows, {len(samples)} sample rows -> {args.out}")
     return {"rows": len(out_rows), "samples": len(samples)}
 

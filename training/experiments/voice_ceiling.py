@@ -18,6 +18,7 @@ fold)`, as `training.experiments.voice_cv`) and the mean test accuracy is printe
 (the shipped codebook was fitted on actors 1-16, so its bag saw some folds' test actors, without
 their labels). The majority class (negative) is 53.3 % of every actor's utterances.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,18 +40,29 @@ def main(argv=None) -> dict:
     from ..msa_model.valence import RAVDESS_FOLDS, parse_ravdess, ravdess_label, ravdess_split, valence_class
     from .session_norm import running_normalise, session_order
 
-    p = argparse.ArgumentParser(prog="python -m training.experiments.voice_ceiling", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.experiments.voice_ceiling",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--ravdess", type=Path, required=True)
     p.add_argument("--codebook", type=Path, default=MODELS_DIR / "codebooks/acoustic.json")
-    p.add_argument("--cv", action="store_true", help="the six cross-validation folds over actors instead of the fixed split")
+    p.add_argument(
+        "--cv", action="store_true", help="the six cross-validation folds over actors instead of the fixed split"
+    )
     args = p.parse_args(argv)
 
     rows = [r for r in read_jsonl(args.ravdess) if r["acoustic"]]
     utts = []  # (vectors, class, actor), as rows
     for r in rows:
         name = Path(r["media"]).name
-        utts.append((np.asarray(r["acoustic"], dtype=np.float64), int(valence_class(ravdess_label(name))), parse_ravdess(name).actor))
+        utts.append(
+            (
+                np.asarray(r["acoustic"], dtype=np.float64),
+                int(valence_class(ravdess_label(name))),
+                parse_ravdess(name).actor,
+            )
+        )
     ys = np.array([u[1] for u in utts])
     actors = sorted({u[2] for u in utts})
     cb = JsonCodebook(args.codebook)
@@ -85,11 +97,16 @@ def main(argv=None) -> dict:
         return {
             "utterance mean+std": (raw_stats, None),
             "utterance mean+std, per-speaker z-score": (speaker_stats, None),
-            f"utterance mean+std, per-session running normalisation (prior {SESSION_PRIOR_VECTORS})":
-                (stats(session_running(mu, train.std(0))), None),
+            f"utterance mean+std, per-session running normalisation (prior {SESSION_PRIOR_VECTORS})": (
+                stats(session_running(mu, train.std(0))),
+                None,
+            ),
             f"codeword bag, shipped codebook (k={cb.k})": (bag, None),
             "codeword bag, shipped codebook, class-balanced": (bag, "balanced"),
-            "codeword bag, k-means k=64 on train": ([np.bincount(km.predict((u[0] - mu) / sd), minlength=64) / len(u[0]) for u in utts], None),
+            "codeword bag, k-means k=64 on train": (
+                [np.bincount(km.predict((u[0] - mu) / sd), minlength=64) / len(u[0]) for u in utts],
+                None,
+            ),
         }
 
     def fit(features, split: np.ndarray, class_weight=None) -> dict:
@@ -97,8 +114,13 @@ def main(argv=None) -> dict:
         sc = StandardScaler().fit(x[split == "train"])
         best = None
         for c in (0.01, 0.1, 1.0, 10.0):
-            m = LogisticRegression(C=c, max_iter=5000, class_weight=class_weight).fit(sc.transform(x[split == "train"]), ys[split == "train"])
-            acc = {s: 100 * float((m.predict(sc.transform(x[split == s])) == ys[split == s]).mean()) for s in ("dev", "test")}
+            m = LogisticRegression(C=c, max_iter=5000, class_weight=class_weight).fit(
+                sc.transform(x[split == "train"]), ys[split == "train"]
+            )
+            acc = {
+                s: 100 * float((m.predict(sc.transform(x[split == s])) == ys[split == s]).mean())
+                for s in ("dev", "test")
+            }
             pred = m.predict(sc.transform(x[split == "test"]))
             recall = [round(100 * float((pred[ys[split == "test"] == k] == k).mean()), 1) for k in range(3)]
             if best is None or acc["dev"] > best["dev"]:
@@ -114,12 +136,19 @@ def main(argv=None) -> dict:
     results = {}
     for name, rs in per_fold.items():
         if args.cv:
-            results[name] = {"dev": float(np.mean([r["dev"] for r in rs])), "test": float(np.mean([r["test"] for r in rs])),
-                             "test_per_fold": [round(r["test"], 1) for r in rs]}
-            print(f"{name:75s} dev {results[name]['dev']:5.1f}  test {results[name]['test']:5.1f}  per fold {results[name]['test_per_fold']}")
+            results[name] = {
+                "dev": float(np.mean([r["dev"] for r in rs])),
+                "test": float(np.mean([r["test"] for r in rs])),
+                "test_per_fold": [round(r["test"], 1) for r in rs],
+            }
+            print(
+                f"{name:75s} dev {results[name]['dev']:5.1f}  test {results[name]['test']:5.1f}  per fold {results[name]['test_per_fold']}"
+            )
         else:
             results[name] = r = rs[0]
-            print(f"{name:75s} dev {r['dev']:5.1f}  test {r['test']:5.1f}  recall neg/neu/pos {r['test_recall']}  (C={r['C']})")
+            print(
+                f"{name:75s} dev {r['dev']:5.1f}  test {r['test']:5.1f}  recall neg/neu/pos {r['test_recall']}  (C={r['C']})"
+            )
     return results
 
 

@@ -10,6 +10,7 @@ feature vectors into indices (CENet's quantisation). One format, the versioned J
   schema, e.g. for MMSA feature pickles, whose features are not the pipeline's.
 * `load_codebook_dir` reads a folder holding `acoustic.json` and `visual.json` (as `models/codebooks/`).
 """
+
 from __future__ import annotations
 
 import json
@@ -47,13 +48,21 @@ class JsonCodebook:
         self.std = np.asarray(d["std"], dtype=np.float64)
         self.centroids = np.asarray(d["centroids"], dtype=np.float64)
         if self.centroids.shape != (self.k, len(self.feature_names)):
-            raise ValueError(f"{path}: centroids {self.centroids.shape} disagree with k={self.k}, dim={len(self.feature_names)}")
+            raise ValueError(
+                f"{path}: centroids {self.centroids.shape} disagree with k={self.k}, dim={len(self.feature_names)}"
+            )
         gate = d.get("gate")
         self.max_median_distance: float | None = float(gate["maxMedianDistance"]) if gate else None
         norm = d.get("sequenceNorm")
         self.sequence_norm: tuple[float, np.ndarray, np.ndarray] | None = (
-            (float(norm["priorVectors"]), np.asarray(norm["mean"], dtype=np.float64), np.asarray(norm["std"], dtype=np.float64))
-            if norm else None)
+            (
+                float(norm["priorVectors"]),
+                np.asarray(norm["mean"], dtype=np.float64),
+                np.asarray(norm["std"], dtype=np.float64),
+            )
+            if norm
+            else None
+        )
 
     def normalise(self, vectors) -> np.ndarray:
         """A sequence (L, d) z-scored with its own statistics shrunk towards the codebook's prior, as
@@ -77,7 +86,9 @@ class JsonCodebook:
         (after the codebook's sequence normalisation, if it has one)."""
         x = np.asarray(vectors, dtype=np.float64)
         if x.shape[-1] != self.centroids.shape[-1]:
-            raise ValueError(f"{self.modality} vectors have {x.shape[-1]} features, the codebook expects {self.centroids.shape[-1]}")
+            raise ValueError(
+                f"{self.modality} vectors have {x.shape[-1]} features, the codebook expects {self.centroids.shape[-1]}"
+            )
         z = (self.normalise(x) - self.mean) / self.std
         return ((z[:, None, :] - self.centroids[None, :, :]) ** 2).sum(-1)
 
@@ -116,8 +127,15 @@ def load_codebook_dir(folder: Path) -> Codebooks:
     return codebooks
 
 
-def fit_codebook(vectors, modality: str, k: int = 32, *, feature_names: list[str] | None = None, seed: int = 0,
-                 sources: list[str] | tuple[str, ...] = ()) -> dict:
+def fit_codebook(
+    vectors,
+    modality: str,
+    k: int = 32,
+    *,
+    feature_names: list[str] | None = None,
+    seed: int = 0,
+    sources: list[str] | tuple[str, ...] = (),
+) -> dict:
     """k-means (scikit-learn, 3 initialisations) on standardised vectors (N, d) -> the codebook JSON
     object (`save_codebook` writes it). Feature names default to `<modality>_<j>`; centroids are
     kept to 7 significant digits, as `msa codebook fit`."""
@@ -135,12 +153,22 @@ def fit_codebook(vectors, modality: str, k: int = 32, *, feature_names: list[str
     std = x.std(0) + 1e-6
     km = KMeans(n_clusters=k, n_init=3, random_state=seed).fit((x - mean) / std)
     return {
-        "version": CODEBOOK_VERSION, "modality": modality, "k": int(k), "dim": len(names), "featureNames": names,
-        "mean": mean.tolist(), "std": std.tolist(),
+        "version": CODEBOOK_VERSION,
+        "modality": modality,
+        "k": int(k),
+        "dim": len(names),
+        "featureNames": names,
+        "mean": mean.tolist(),
+        "std": std.tolist(),
         "centroids": [[float(f"{c:.7g}") for c in row] for row in km.cluster_centers_],
-        "fittedOn": {"vectors": len(x), "sources": list(sources), "seed": seed, "iterations": int(km.n_iter_),
-                     "inertia": float(km.inertia_),
-                     "createdAt": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")},
+        "fittedOn": {
+            "vectors": len(x),
+            "sources": list(sources),
+            "seed": seed,
+            "iterations": int(km.n_iter_),
+            "inertia": float(km.inertia_),
+            "createdAt": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        },
     }
 
 

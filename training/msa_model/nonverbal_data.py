@@ -3,6 +3,7 @@ samples: vectors quantised with the codebooks (`codebook.JsonCodebook`); a visua
 face) gives no id (as the pipeline, src/pipeline/nonVerbal.ts); sequences are evenly subsampled to
 at most `max_len` ids; labels and splits from `valence`.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,9 @@ from .data import Sample, subsample
 from .valence import fer_label, parse_ravdess, ravdess_label, ravdess_split, ravdess_text
 
 
-def featurized_ids(row: dict, acoustic: JsonCodebook | None, visual: JsonCodebook | None,
-                   max_len: int = 64) -> tuple[list[int], list[int]]:
+def featurized_ids(
+    row: dict, acoustic: JsonCodebook | None, visual: JsonCodebook | None, max_len: int = 64
+) -> tuple[list[int], list[int]]:
     """A featurize row -> (acoustic_ids, visual_ids): quantised, no-face frames dropped, a sequence
     the codebook's gate finds unlike its training data dropped whole, capped."""
     a_ids, v_ids = [], []
@@ -35,8 +37,14 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def load_ravdess_featurized(path: Path, acoustic: JsonCodebook | None, visual: JsonCodebook | None = None,
-                            max_len: int = 64, with_text: bool = True, fold: int | None = None) -> list[Sample]:
+def load_ravdess_featurized(
+    path: Path,
+    acoustic: JsonCodebook | None,
+    visual: JsonCodebook | None = None,
+    max_len: int = 64,
+    with_text: bool = True,
+    fold: int | None = None,
+) -> list[Sample]:
     """Featurize output of the RAVDESS folder -> samples (label, split by actor, sentence text;
     `fold`: the split of that cross-validation fold)."""
     out = []
@@ -44,13 +52,27 @@ def load_ravdess_featurized(path: Path, acoustic: JsonCodebook | None, visual: J
         name = Path(r.get("media") or r["id"]).name
         meta = parse_ravdess(name)
         a, v = featurized_ids(r, acoustic, visual, max_len)
-        out.append(Sample(str(r["id"]), ravdess_text(name) if with_text else "", ravdess_label(name),
-                          ravdess_split(meta.actor, fold), "ravdess", a, v))
+        out.append(
+            Sample(
+                str(r["id"]),
+                ravdess_text(name) if with_text else "",
+                ravdess_label(name),
+                ravdess_split(meta.actor, fold),
+                "ravdess",
+                a,
+                v,
+            )
+        )
     return out
 
 
-def load_fer_featurized(path: Path, splits: dict[str, str], visual: JsonCodebook | None,
-                        acoustic: JsonCodebook | None = None, max_len: int = 64) -> list[Sample]:
+def load_fer_featurized(
+    path: Path,
+    splits: dict[str, str],
+    visual: JsonCodebook | None,
+    acoustic: JsonCodebook | None = None,
+    max_len: int = 64,
+) -> list[Sample]:
     """Featurize output of the FER-2013 folder (ids `<class>/<n>`) -> samples, no text."""
     out = []
     for r in read_jsonl(path):

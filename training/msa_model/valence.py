@@ -11,6 +11,7 @@ The mapping and the splits are modelling decisions, documented here and in train
   random stratified by class with a fixed seed, 70/15/15 (`fer_splits`), defined over the whole
   corpus (a featurized subset keeps each image's split).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,7 +28,16 @@ import numpy as np
 # Calm and surprised sit at +0.3, not on the class edge +0.5: a model trained towards a label on
 # the edge puts its predictions on the edge, and their class is then decided by float noise
 # (seen: -3.8 points of FER accuracy from weight quantisation alone with +0.5).
-RAVDESS_EMOTIONS = {1: "neutral", 2: "calm", 3: "happy", 4: "sad", 5: "angry", 6: "fearful", 7: "disgust", 8: "surprised"}
+RAVDESS_EMOTIONS = {
+    1: "neutral",
+    2: "calm",
+    3: "happy",
+    4: "sad",
+    5: "angry",
+    6: "fearful",
+    7: "disgust",
+    8: "surprised",
+}
 RAVDESS_VALENCE = {
     "neutral": (0.0, 0.0),
     "calm": (0.3, 0.3),
@@ -43,8 +53,7 @@ RAVDESS_SPLIT_ACTORS = {"train": range(1, 17), "dev": range(17, 21), "test": ran
 
 # FER-2013 folder -> valence. Surprise: ambiguous (startle vs delight); FER's surprise faces are
 # mostly open-mouth astonishment with no valence cue, so +0.3 (neutral class), as RAVDESS calm.
-FER_VALENCE = {"angry": -2.0, "disgust": -2.0, "fear": -1.5, "sad": -1.5, "neutral": 0.0,
-               "happy": 2.0, "surprise": 0.3}
+FER_VALENCE = {"angry": -2.0, "disgust": -2.0, "fear": -1.5, "sad": -1.5, "neutral": 0.0, "happy": 2.0, "surprise": 0.3}
 FER_SPLIT_SEED = 2013
 FER_FRACTIONS = (0.70, 0.15, 0.15)
 
@@ -128,5 +137,10 @@ def fer_splits(files_by_class: dict[str, list[str]], seed: int = FER_SPLIT_SEED)
 
 
 def fer_splits_from_dir(fer_dir: Path) -> dict[str, str]:
-    return fer_splits({d.name: [p.stem for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
-                       for d in sorted(Path(fer_dir).iterdir()) if d.is_dir()})
+    return fer_splits(
+        {
+            d.name: [p.stem for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
+            for d in sorted(Path(fer_dir).iterdir())
+            if d.is_dir()
+        }
+    )

@@ -1,4 +1,5 @@
 """Loaders (transcript CSVs, featurized JSONL, MMSA pickle) and batching."""
+
 import json
 import pickle
 
@@ -6,8 +7,15 @@ import numpy as np
 import pytest
 
 from training.msa_model.codebook import JsonCodebook, fit_codebook, load_codebook_dir, save_codebook
-from training.msa_model.data import (bucketed_batches, collate, load_featurized_jsonl, load_mmsa_pkl,
-                                     load_mosei_csv, load_mosi_csv, pad_nonverbal)
+from training.msa_model.data import (
+    bucketed_batches,
+    collate,
+    load_featurized_jsonl,
+    load_mmsa_pkl,
+    load_mosei_csv,
+    load_mosi_csv,
+    pad_nonverbal,
+)
 
 
 class FakeEncoded:
@@ -50,9 +58,14 @@ def test_mmsa_pickle_is_quantised_with_codebooks(tmp_path):
     audio = rng.normal(size=(n, la, da)).astype(np.float32)
     vision = rng.normal(size=(n, lv, dv)).astype(np.float32)
     vision[1, 3:] = 0  # zero-padded frames, no lengths given
-    split = {"raw_text": ["a", "b", "c", "d"], "audio": audio, "vision": vision,
-             "regression_labels": np.array([1.0, -2.0, 0.0, 0.4], dtype=np.float32),
-             "id": ["v1$_$0", "v1$_$1", "v2$_$0", "v2$_$1"], "audio_lengths": [6, 2, 6, 0]}
+    split = {
+        "raw_text": ["a", "b", "c", "d"],
+        "audio": audio,
+        "vision": vision,
+        "regression_labels": np.array([1.0, -2.0, 0.0, 0.4], dtype=np.float32),
+        "id": ["v1$_$0", "v1$_$1", "v2$_$0", "v2$_$1"],
+        "audio_lengths": [6, 2, 6, 0],
+    }
     path = tmp_path / "mosi.pkl"
     with open(path, "wb") as f:
         pickle.dump({"train": split, "valid": split, "test": split}, f)
@@ -73,8 +86,19 @@ def test_mmsa_pickle_is_quantised_with_codebooks(tmp_path):
 
 
 def test_codebook_rejects_wrong_width(tmp_path):
-    save_codebook(tmp_path / "c.json", {"version": 1, "modality": "acoustic", "k": 2, "dim": 3, "featureNames": ["a", "b", "c"],
-                                        "mean": [0, 0, 0], "std": [1, 1, 1], "centroids": [[0, 0, 0], [0, 0, 0]]})
+    save_codebook(
+        tmp_path / "c.json",
+        {
+            "version": 1,
+            "modality": "acoustic",
+            "k": 2,
+            "dim": 3,
+            "featureNames": ["a", "b", "c"],
+            "mean": [0, 0, 0],
+            "std": [1, 1, 1],
+            "centroids": [[0, 0, 0], [0, 0, 0]],
+        },
+    )
     cb = JsonCodebook(tmp_path / "c.json")
     with pytest.raises(ValueError, match="2 features"):
         cb.quantise(np.zeros((1, 2), np.float32))
