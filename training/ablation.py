@@ -35,8 +35,8 @@ CONDITIONS = ("all", "no_text", "no_audio", "no_video")
 
 
 def load_samples(args, cfg):
-    from .msa_model.data import load_datasets
     from .msa_model.codebook import JsonCodebook
+    from .msa_model.data import load_datasets
     from .msa_model.nonverbal_data import load_fer_featurized, load_ravdess_featurized
     from .msa_model.valence import fer_splits_from_dir
 
@@ -176,9 +176,9 @@ def run(args) -> dict:
 def batch_check(predictor, sets, tokenizer, cfg, pads, n=32, seed=0) -> dict:
     """n mixed test rows (MOSEI text, RAVDESS sentence + voice, RAVDESS voice only, FER faces):
     each scored alone (no padding) and all n in one padded batch; max |difference|."""
-    import numpy as np
-
     from dataclasses import replace
+
+    import numpy as np
 
     from .msa_model.data import Encoded, collate
 

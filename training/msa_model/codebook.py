@@ -14,7 +14,7 @@ feature vectors into indices (CENet's quantisation). One format, the versioned J
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -167,7 +167,7 @@ def fit_codebook(
             "seed": seed,
             "iterations": int(km.n_iter_),
             "inertia": float(km.inertia_),
-            "createdAt": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         },
     }
 

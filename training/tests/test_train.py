@@ -95,6 +95,7 @@ def test_ema_weights_are_what_is_evaluated_and_saved(tmp_path):
     same seeded run without it (one evaluation, at the last step) saves different weights, and a
     decay of 0 saves exactly the live weights of a repeat run."""
     import torch
+
     from training.train import main
 
     path = tmp_path / "feat.jsonl"
@@ -155,8 +156,8 @@ def test_init_checkpoint_with_another_codebook_size(tiny_model, tiny_config):
     but the acoustic embedding table, which is initialised afresh; a text-path mismatch refuses."""
     import dataclasses
 
-    import pytest
     import torch
+
     from training.msa_model.model import MSAModel
     from training.train import load_init_weights
 
@@ -179,6 +180,7 @@ def test_init_checkpoint_with_another_codebook_size(tiny_model, tiny_config):
 
 def test_soup_averages_weights(tmp_path, tiny_model, tiny_config):
     import torch
+
     from training.common import save_checkpoint
     from training.msa_model.model import MSAModel
     from training.soup import main as soup

@@ -16,8 +16,8 @@ from training.common import MODELS_DIR
 def test_one_fold_end_to_end(tmp_path, data_dir):
     if shutil.which("node") is None:
         pytest.skip("node not found")
-    from training.train import main as train
     from training.experiments.voice_cv import main as voice_cv
+    from training.train import main as train
 
     rng = np.random.default_rng(0)
     names_a = json.loads((MODELS_DIR / "codebooks/acoustic.json").read_text())["featureNames"]
