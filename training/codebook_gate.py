@@ -80,7 +80,8 @@ def main(argv=None) -> float:
     }
     args.codebook.write_text(json.dumps(d, indent=1) + "\n")
     print(
-        f"{args.codebook}: gate at median distance {threshold:.4f} (p{args.percentile} of {len(medians)} train sequences; "
+        f"{args.codebook}: gate at median distance {threshold:.4f} "
+        f"(p{args.percentile} of {len(medians)} train sequences; "
         f"their median {np.median(medians):.3f}, max {max(medians):.3f})"
     )
     return threshold

@@ -58,7 +58,8 @@ def add_ravdess_fold_arg(p) -> None:
         type=int,
         default=None,
         choices=range(6),
-        help="RAVDESS actor split of this cross-validation fold (training/experiments/voice_cv.py); default the fixed split",
+        help="RAVDESS actor split of this cross-validation fold (training/experiments/voice_cv.py); "
+        "default the fixed split",
     )
 
 

@@ -375,6 +375,7 @@ def main(argv=None) -> dict:
 
     from .onnx_io import INPUT_SHAPES, OUTPUT_SHAPES
 
+    int8_scope = "all MatMul/Gather" if args.quantise_head else "text encoder only (enhancement, memories, head fp32)"
     manifest = {
         "name": MODEL_NAME,
         "version": args.version,
@@ -401,7 +402,7 @@ def main(argv=None) -> dict:
             "method": {
                 "int8": f"onnxruntime.quantization.quantize_dynamic, QInt8 weights, "
                 f"{'per-channel' if args.per_channel else 'per-tensor'} scales, "
-                f"{'all MatMul/Gather' if args.quantise_head else 'text encoder only (enhancement, memories, head fp32)'}; "
+                f"{int8_scope}; "
                 "activation scales per batch: scores depend on the batch",
                 "int8-weights": "weight-only int8 (training/weight_quant.py): every MatMul weight and Gather "
                 "table >= 4096 values as int8 + per-channel symmetric scale "

@@ -110,7 +110,8 @@ def score_texts(onnx: Path, manifest: Path, texts: dict[str, list[str]], threads
 def markdown(result: dict) -> str:
     lines = [
         "| MELD split | n | majority acc3 | acc3 / weighted F1, edge 0.5 | "
-        f"acc3 / weighted F1, edge {result['dev_edge']} (chosen on dev) | Acc-2, polar rows | mean score neg / neu / pos |",
+        f"acc3 / weighted F1, edge {result['dev_edge']} (chosen on dev) | Acc-2, polar rows | "
+        "mean score neg / neu / pos |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, m in result["splits"].items():
@@ -171,7 +172,8 @@ def main(argv=None) -> dict:
             "outOfDomain",
             {
                 "meld": {
-                    "what": "MELD test (Friends dialogue, never used for training or selection), words only, each utterance alone",
+                    "what": "MELD test (Friends dialogue, never used for training or selection), words only, "
+                    "each utterance alone",
                     "command": "python -m training.meld_eval",
                     "n": test["n"],
                     "acc3": round(test["project_edge"]["acc3"], 2),

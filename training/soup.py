@@ -1,7 +1,8 @@
 """Average the weights of fine-tuned checkpoints that share an initialisation ("model soup",
 Wortsman et al. 2022): one model, the cost of one, often better than each ingredient.
 
-    python -m training.soup --out training/runs/soup/best.pt training/runs/minilm-v1/best.pt training/runs/minilm-v3/best.pt
+    python -m training.soup --out training/runs/soup/best.pt \
+        training/runs/minilm-v1/best.pt training/runs/minilm-v3/best.pt
 
 The model config (max text tokens included) is the first checkpoint's unless --config-from
 names another. Evaluate the result on the dev sets before trusting it (python -m training.evaluate
@@ -28,10 +29,11 @@ def main(argv=None) -> Path:
         raise SystemExit("a soup needs at least two checkpoints")
     ckpts = [torch.load(c, map_location="cpu", weights_only=False) for c in args.checkpoints]
     keys = set(ckpts[0]["model"])
-    for path, c in zip(args.checkpoints, ckpts):
+    for path, c in zip(args.checkpoints, ckpts, strict=True):
         if set(c["model"]) != keys or any(c["model"][k].shape != ckpts[0]["model"][k].shape for k in keys):
             raise SystemExit(
-                f"{path}: its tensors differ from {args.checkpoints[0]}'s; only checkpoints of one architecture can be averaged"
+                f"{path}: its tensors differ from {args.checkpoints[0]}'s; "
+                "only checkpoints of one architecture can be averaged"
             )
     soup = {}
     for k in ckpts[0]["model"]:

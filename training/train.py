@@ -307,7 +307,10 @@ def main(argv=None) -> dict:
             save_checkpoint(ckpt_path, scored, {"train_config": to_dict(tcfg), "step": step, "dev_mae": crit})
         else:
             bad_evals += 1
-        msg = f"[eval] step {step} epoch {entry['epoch']:.2f} min {entry['minutes']:.1f} train_loss {entry['train_loss']:.4f} dev_mae {crit:.4f}{' *' if improved else ''}"
+        msg = (
+            f"[eval] step {step} epoch {entry['epoch']:.2f} min {entry['minutes']:.1f} "
+            f"train_loss {entry['train_loss']:.4f} dev_mae {crit:.4f}{' *' if improved else ''}"
+        )
         for k, m in metrics.items():
             msg += f"\n    {k}: {format_metrics(m)}"
         print(msg, flush=True)

@@ -7,8 +7,9 @@ only the constant weights are stored as int8: every MatMul weight and the Gather
 position, non-verbal embeddings) become `Cast(int8) * scale` with one symmetric scale per output
 channel (MatMul: per column; Gather: per row), folded to float32 constants when the session
 starts, and everything is computed in float32 from there (not DequantizeLinear: ONNX Runtime fuses
-it with MatMul into MatMulNBits, whose kernel is batch-dependent at ~2e-3). A row's score is then independent of its batch (up to float32 summation order,
-~1e-6) and the file is about a quarter of the fp32 one.
+it with MatMul into MatMulNBits, whose kernel is batch-dependent at ~2e-3). A row's score is then
+independent of its batch (up to float32 summation order, ~1e-6) and the file is about a quarter of
+the fp32 one.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The stratified FER-2013 subset that was featurized (2 CPU cores: not all 6470 images).
 
-    python -m training.experiments.fer_subset --out /tmp/fer_sub      # then: msa featurize --media /tmp/fer_sub --no-audio
+    python -m training.experiments.fer_subset --out /tmp/fer_sub
+    # then: msa featurize --media /tmp/fer_sub --no-audio
 
 Per (class, split) of the whole-corpus split (`valence.fer_splits`), a seeded random pick of at
 most 240 train, 50 dev and 80 test images, linked (symlinks) as OUT/<class>/<n>.jpg, so featurize

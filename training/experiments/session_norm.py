@@ -1,7 +1,7 @@
 """Per-session running normalisation of RAVDESS voice features, as an experiment's input.
 
-    python -m training.experiments.session_norm --ravdess FEAT/ravdess/features.jsonl --samples FEAT/samples/features.jsonl \
-        --out FEAT/ravdess-sn40 [--prior-vectors 40]
+    python -m training.experiments.session_norm --ravdess FEAT/ravdess/features.jsonl \
+        --samples FEAT/samples/features.jsonl --out FEAT/ravdess-sn40 [--prior-vectors 40]
 
 Each actor's utterances, in a seeded random order, are one session; every utterance is z-scored
 with the statistics of its session so far (its own vectors included), shrunk towards the train
@@ -79,7 +79,9 @@ def main(argv=None) -> dict:
     mean, std = train.mean(0), train.std(0)
     out_rows: list[dict] = []
     for idx in session_order(rows, args.seed).values():
-        for i, x in zip(idx, running_normalise([rows[i]["acoustic"] for i in idx], mean, std, args.prior_vectors)):
+        for i, x in zip(
+            idx, running_normalise([rows[i]["acoustic"] for i in idx], mean, std, args.prior_vectors), strict=True
+        ):
             out_rows.append(rows[i] | {"acoustic": np.round(x, 5).tolist()})
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "features.jsonl").write_text("".join(json.dumps(r) + "\n" for r in out_rows))

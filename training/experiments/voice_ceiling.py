@@ -1,6 +1,7 @@
 """How much 3-class valence do the project's acoustic features carry on held-out RAVDESS actors?
 
-    python -m training.experiments.voice_ceiling --ravdess FEAT/ravdess/features.jsonl [--codebook models/codebooks/acoustic.json] [--cv]
+    python -m training.experiments.voice_ceiling --ravdess FEAT/ravdess/features.jsonl \
+        [--codebook models/codebooks/acoustic.json] [--cv]
 
 Simple reference classifiers (logistic regression, C picked on the dev actors) on the same
 featurize output the model trains on, to tell a weak model from weak features:
@@ -71,7 +72,9 @@ def main(argv=None) -> dict:
     def session_running(gm, gs) -> list:
         out = [None] * len(utts)
         for idx in order.values():
-            for i, z in zip(idx, running_normalise([utts[i][0] for i in idx], gm, gs, SESSION_PRIOR_VECTORS)):
+            for i, z in zip(
+                idx, running_normalise([utts[i][0] for i in idx], gm, gs, SESSION_PRIOR_VECTORS), strict=True
+            ):
                 out[i] = z
         return out
 
@@ -91,7 +94,7 @@ def main(argv=None) -> dict:
     bag = [np.bincount(cb.quantise(u[0]), minlength=cb.k) / len(u[0]) for u in utts]
 
     def references(split: np.ndarray) -> dict:
-        train = np.concatenate([u[0] for u, s in zip(utts, split) if s == "train"])
+        train = np.concatenate([u[0] for u, s in zip(utts, split, strict=True) if s == "train"])
         mu, sd = train.mean(0), train.std(0) + 1e-9
         km = KMeans(64, n_init=2, random_state=0).fit((train - mu) / sd)
         return {
@@ -142,12 +145,14 @@ def main(argv=None) -> dict:
                 "test_per_fold": [round(r["test"], 1) for r in rs],
             }
             print(
-                f"{name:75s} dev {results[name]['dev']:5.1f}  test {results[name]['test']:5.1f}  per fold {results[name]['test_per_fold']}"
+                f"{name:75s} dev {results[name]['dev']:5.1f}  test {results[name]['test']:5.1f}  "
+                f"per fold {results[name]['test_per_fold']}"
             )
         else:
             results[name] = r = rs[0]
             print(
-                f"{name:75s} dev {r['dev']:5.1f}  test {r['test']:5.1f}  recall neg/neu/pos {r['test_recall']}  (C={r['C']})"
+                f"{name:75s} dev {r['dev']:5.1f}  test {r['test']:5.1f}  "
+                f"recall neg/neu/pos {r['test_recall']}  (C={r['C']})"
             )
     return results
 

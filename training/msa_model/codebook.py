@@ -121,7 +121,7 @@ class Codebooks(NamedTuple):
 def load_codebook_dir(folder: Path) -> Codebooks:
     """`acoustic.json` and `visual.json` of a folder (as `msa codebook fit` / `save_codebook` write them)."""
     codebooks = Codebooks(*(JsonCodebook(Path(folder) / f"{m}.json") for m in MODALITIES))
-    for m, cb in zip(MODALITIES, codebooks):
+    for m, cb in zip(MODALITIES, codebooks, strict=True):
         if cb.modality != m:
             raise ValueError(f"{cb.path} is a {cb.modality} codebook, not a {m} one")
     return codebooks
