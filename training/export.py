@@ -338,8 +338,8 @@ def main(argv=None) -> dict:
     codebooks = {
         "acoustic": None,
         "visual": None,
-        "note": f"no codebooks fitted yet; the model was trained text-only, with both non-verbal modalities "
-        f"absent. Sizes reserved: K_a={cfg.acoustic_codebook_size}, K_v={cfg.visual_codebook_size}.",
+        "note": "no codebooks given (--codebook-dir); the model was trained text-only, with both non-verbal "
+        f"modalities absent. Sizes reserved: K_a={cfg.acoustic_codebook_size}, K_v={cfg.visual_codebook_size}.",
     }
     if args.codebook_dir:
         import json as _json

@@ -35,7 +35,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         prog="python -m training.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder with mosi/ and mosei/ label.csv")
-    p.add_argument("--featurized", type=Path, nargs="*", default=[], help="JSONL files from `msa featurize`")
+    p.add_argument(
+        "--featurized",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="JSONL rows that hold codebook ids (training/README.md; `msa featurize` output goes to --ravdess / --fer)",
+    )
     p.add_argument("--mmsa-pkl", type=Path, default=None, help="MMSA feature pickle (needs --codebook-dir)")
     p.add_argument(
         "--ravdess",

@@ -2,7 +2,8 @@
 
 Sources (all give `Sample`s; absent non-verbal modalities are empty index lists):
   * transcript CSVs of CMU-MOSI / CMU-MOSEI (`load_mosi_csv`, `load_mosei_csv`): text only;
-  * featurized media written by `msa featurize` (`load_featurized_jsonl`, format in README.md);
+  * rows that already hold codebook ids (`load_featurized_jsonl`, format in README.md; the raw
+    vectors of `msa featurize` are quantised by nonverbal_data.py);
   * MMSA / CENet `.pkl` feature files (`load_mmsa_pkl`), quantised with given codebooks (JSON,
     `codebook.load_codebook_dir`).
 Splits are named train / dev / test everywhere (MOSEI's `valid` is `dev`).
