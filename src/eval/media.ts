@@ -7,7 +7,7 @@
  * frame without a face giving no id (as the pipeline, src/features/nonVerbal.ts), each sequence
  * evenly subsampled to at most `maxIds` (`subsample`, as training/msa_model/data.py). So Node's
  * scores of a row equal Python's on the featurize output of the same file
- * (training/msa_model/nonverbal.py `featurized_ids`).
+ * (training/msa_model/nonverbal_data.py `featurized_ids`).
  */
 import { findMedia } from '../features/featurize.js';
 import { extractMediaFeatures } from '../features/media.js';

@@ -72,7 +72,7 @@ export type SequenceNorm = NonNullable<Codebook['sequenceNorm']>;
 /**
  * A sequence z-scored with its own statistics shrunk towards the prior (see `sequenceNorm`):
  * mean = (n0 m + sum x) / (n0 + n), var = (n0 (s^2 + m^2) + sum x^2) / (n0 + n) - mean^2.
- * training/msa_model/nonverbal.py `JsonCodebook` computes the same, in the same order.
+ * training/msa_model/codebook.py `JsonCodebook` computes the same, in the same order.
  */
 export function normaliseSequence(vectors: readonly ArrayLike<number>[], norm: SequenceNorm): number[][] {
   const dim = norm.mean.length;

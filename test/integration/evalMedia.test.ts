@@ -5,10 +5,10 @@
  * Node: evaluateCsv with `media` (src/eval/media.ts: extractors, the manifest's codebooks, the
  * pipeline's cap and no-face rule) through the shipped ONNX graph.
  * Python: the same files featurized by `featurize` (the training-data path), quantised by
- * training/msa_model/nonverbal.py (JsonCodebook, featurized_ids), tokenized by transformers,
- * scored row by row by onnxruntime. Same ids, same scores (float32 noise; the shipped graph is
- * weight-only int8, batch-independent, so batching does not matter; a dynamically quantised graph
- * would need a looser tolerance).
+ * training/msa_model/codebook.py and nonverbal_data.py (JsonCodebook, featurized_ids), tokenized
+ * by transformers, scored row by row by onnxruntime. Same ids, same scores (float32 noise; the
+ * shipped graph is weight-only int8, batch-independent, so batching does not matter; a
+ * dynamically quantised graph would need a looser tolerance).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,7 +29,7 @@ const RAVDESS = path.resolve(ROOT, '../shared/data/ravdess');
 const MANIFEST = path.resolve(ROOT, process.env.MSA_EVAL_MANIFEST ?? 'models/manifest.multimodal.json');
 const TOLERANCE = 1e-4;
 
-/** id, text (the spoken sentence, or empty: scored without words), label (training/msa_model/nonverbal.py mapping). */
+/** id, text (the spoken sentence, or empty: scored without words), label (training/msa_model/valence.py mapping). */
 const ROWS: [string, string, number][] = [
   ['03-01-03-02-01-01-21', 'Kids are talking by the door', 2.5],
   ['03-01-05-02-02-01-22', 'Dogs are sitting by the door', -2.5],
@@ -59,7 +59,8 @@ import numpy as np, onnxruntime as ort
 from pathlib import Path
 from transformers import AutoTokenizer
 sys.path.insert(0, sys.argv[1])
-from training.msa_model.nonverbal import JsonCodebook, featurized_ids, read_jsonl
+from training.msa_model.codebook import JsonCodebook
+from training.msa_model.nonverbal_data import featurized_ids, read_jsonl
 root, manifest_path, features = sys.argv[1:4]
 manifest = json.loads(Path(manifest_path).read_text())
 mdir = Path(manifest_path).parent

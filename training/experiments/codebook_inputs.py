@@ -1,6 +1,6 @@
 """Train-split featurize rows for the codebooks (no dev / test media in a codebook).
 
-    python -m training.codebook_inputs --ravdess FEAT/ravdess/features.jsonl \
+    python -m training.experiments.codebook_inputs --ravdess FEAT/ravdess/features.jsonl \
         --fer FEAT/fer/features.jsonl --out FEAT/codebook-train
     node bin/msa.js codebook fit --input FEAT/codebook-train/acoustic.jsonl FEAT/samples/features.jsonl \
         --modality acoustic --k 32 --out models/codebooks/acoustic.json
@@ -10,20 +10,24 @@
 Writes OUT/acoustic.jsonl (RAVDESS rows of the train actors) and OUT/visual.jsonl (FER rows of the
 train split), lines copied verbatim, so `msa codebook fit` sees exactly the featurize output.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
 
-from .common import DEFAULT_DATA_DIR, add_ravdess_fold_arg
+from ..common import DEFAULT_DATA_DIR, add_ravdess_fold_arg
 
 
 def main(argv=None) -> dict:
-    from .msa_model.nonverbal import fer_splits_from_dir, parse_ravdess, ravdess_split
+    from ..msa_model.valence import fer_splits_from_dir, parse_ravdess, ravdess_split
 
-    p = argparse.ArgumentParser(prog="python -m training.codebook_inputs", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.experiments.codebook_inputs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--ravdess", type=Path, required=True)
     p.add_argument("--fer", type=Path, required=True)
     add_ravdess_fold_arg(p)
