@@ -97,9 +97,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       brokers: opts.brokers,
       model,
       logger,
-      onScore: (score) => {
+      onScore: (score, reached) => {
         scoreServer.publish(score);
-        raise(alerts.update(score, Date.now()));
+        // Time over the event time the window's records reach: a session's flushed last windows
+        // end up to W past its last record.
+        raise(alerts.update(score, Date.now(), reached));
         if (out && samplePrefix && score.sessionId.startsWith(samplePrefix)) out.write(`${formatScore(score)}\n`);
       },
       // After the session's last score: its alert state goes (firing rules resolve as 'expired').
