@@ -97,7 +97,7 @@ def test_split_manifests_serves_words_only_by_default():
 
     from training.export import split_manifests
 
-    manifest = {"version": "x", "codebooks": {
+    manifest = {"name": "m", "version": "x", "codebooks": {
         "acoustic": {"file": "codebooks/acoustic.json", "k": 32, "dim": 36, "fittedOn": {}},
         "visual": {"file": "codebooks/visual.json", "k": 32, "dim": 20, "fittedOn": {}},
         "note": "fit on train frames"}}
@@ -106,6 +106,7 @@ def test_split_manifests_serves_words_only_by_default():
     assert default["codebooks"]["acoustic"]["fileForMultimodal"] == "codebooks/acoustic.json"
     assert "words only" in default["codebooks"]["note"] and default["variant"].startswith("default")
     assert multimodal["codebooks"] == manifest["codebooks"] and multimodal["variant"].startswith("multimodal")
+    assert (default["name"], multimodal["name"]) == ("m", "m-multimodal")
 
     models = Path(__file__).resolve().parents[2] / "models"
     shipped = json.loads((models / "manifest.json").read_text())
@@ -113,3 +114,4 @@ def test_split_manifests_serves_words_only_by_default():
     assert all("file" not in shipped["codebooks"][m] for m in ("acoustic", "visual"))
     assert all((models / shipped_mm["codebooks"][m]["file"]).exists() for m in ("acoustic", "visual"))
     assert shipped["file"] == shipped_mm["file"] and shipped["version"] == shipped_mm["version"]
+    assert shipped_mm["name"] == shipped["name"] + "-multimodal"
