@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { startScoreServer, type ScoreServer } from '../outputs/ws/server.js';
 import { startHttpServer, type HttpServer } from '../outputs/http/server.js';
 import { createAlertEvaluator, type Alert, type AlertEvaluator } from '../scores/alerts.js';
+import { createRecentAlerts } from '../scores/recentAlerts.js';
 import { feedSampleSessions } from '../ingest/sampleFeed.js';
 import { formatScore } from '../scores/format.js';
 import { loadServedModel } from '../model/servedModel.js';
@@ -46,6 +47,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   }
   const model = await loadServedModel({ ...config.model, logger });
   const alerts = createAlertEvaluator(config.alerts);
+  // What a page opened later sees of the alerts raised before (the WebSocket's `alerts` message).
+  const recentAlerts = createRecentAlerts();
   // One port for the page and the WebSocket: the score server attaches to this one.
   let pipeline: Pipeline | undefined;
   let failure: unknown;
@@ -76,15 +79,17 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     ...config.ws,
     server: http.server,
     authTokens: config.ws.authTokens.length > 0 ? config.ws.authTokens : null,
+    recentAlerts,
     logger,
   });
   let samplePrefix: string | null = null;
-  // Alerts: each transition logged and sent to the session's WebSocket subscribers.
+  // Alerts: each transition logged, kept among the recent ones, and sent to the session's WebSocket subscribers.
   const alertLog = logger.child({ component: 'alerts' });
   const raise = (events: Alert[]) => {
     for (const alert of events) {
       if (alert.state === 'firing') alertLog.warn({ alert }, `alert ${alert.rule} firing for ${alert.sessionId}: ${alert.message}`);
       else alertLog.info({ alert }, `alert ${alert.rule} resolved for ${alert.sessionId}: ${alert.message}`);
+      recentAlerts.add(alert);
       scoreServer.broadcast({ type: 'alert', alert }, alert.sessionId);
       if (out && samplePrefix && alert.sessionId.startsWith(samplePrefix)) out.write(`${alert.sessionId} ALERT ${alert.state} ${alert.message}\n`);
     }
