@@ -1,4 +1,4 @@
-/* global document, fetch, requestAnimationFrame */
+/* global document, fetch, requestAnimationFrame, location, window */
 // The dashboard: sessions on the left, the selected session's chart and latest score in the
 // middle, alerts on the right, all from the score WebSocket (docs/dashboard.md).
 import { connect } from './connection.js';
@@ -22,7 +22,8 @@ const el = (tag, attrs = {}, ...children) => {
 const store = createSessionStore();
 const alerts = []; // newest first
 const firing = new Map(); // `${sessionId}\u0000${rule}` -> alert
-let selected = null;
+// The session the user chose (a click, or #session=ID in the URL); null: follow the newest.
+let chosen = sessionInHash();
 let neutralBand = 0.5;
 let chart = null;
 let dirty = false;
@@ -34,6 +35,36 @@ const ago = (ms) => {
   return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago` : clock(ms);
 };
 const polarityClass = (p) => `polarity-${String(p).toLowerCase()}`;
+
+// --- selection and the URL --------------------------------------------------------------
+
+/** The session named by the URL's `#session=ID`, or null. */
+function sessionInHash() {
+  const m = /(?:^#|&)session=([^&]*)/.exec(location.hash);
+  if (m === null || m[1] === '') return null;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return null; // a malformed escape: as if none
+  }
+}
+
+/** The session shown: the one chosen, else the newest (the one whose first score came last). */
+const selectedId = () => chosen ?? store.newest()?.id ?? null;
+
+/** The user picks a session: it stays selected, and the URL says so (a history entry, so back works). */
+function select(id) {
+  chosen = id;
+  const hash = `#session=${encodeURIComponent(id)}`;
+  if (location.hash !== hash) location.hash = hash;
+  render();
+}
+
+// Back / forward, or a link typed in: the hash is the choice; none means "follow the newest".
+window.addEventListener('hashchange', () => {
+  chosen = sessionInHash();
+  render();
+});
 
 // --- model ------------------------------------------------------------------------------
 
@@ -75,6 +106,7 @@ function scheduleRender() {
 }
 
 function renderSessions() {
+  const selected = selectedId();
   const list = store.list();
   $('session-count').textContent = String(list.length);
   $('sessions-empty').hidden = list.length > 0;
@@ -105,13 +137,16 @@ function renderSessions() {
 }
 
 function renderDetail() {
+  const selected = selectedId();
   const s = selected ? store.get(selected) : undefined;
   if (!s) {
-    $('detail-title').textContent = store.size > 0 ? 'Select a session' : 'Waiting for scores';
-    $('detail-summary').replaceChildren();
+    // A session chosen (a link) that has no scores here yet: say so, and show it once they come.
+    $('detail-title').textContent = selected ?? (store.size > 0 ? 'Select a session' : 'Waiting for scores');
+    $('detail-summary').replaceChildren(selected ? el('span', { class: 'muted' }, 'No scores for this session yet; they appear here as they come.') : '');
     $('contributions').replaceChildren();
     $('modalities').replaceChildren();
     chart?.show([]);
+    if (chart) $('chart').dataset.points = '0';
     return;
   }
   const l = s.latest;
@@ -185,11 +220,6 @@ function render() {
   renderAlerts();
 }
 
-function select(id) {
-  selected = id;
-  render();
-}
-
 // --- messages ---------------------------------------------------------------------------
 
 function onMessage(m) {
@@ -215,7 +245,6 @@ function onMessage(m) {
     default:
       return;
   }
-  if (selected === null || !store.get(selected)) selected = store.list()[0]?.id ?? null;
   scheduleRender();
 }
 

@@ -4,6 +4,8 @@
  * service: the test ONNX graph, the broker, a generated session. The page must list the
  * session, chart its scores, flag the model as not a sentiment model, show an alert for a
  * negative stretch (resolved when the session ends), and, with tokens configured, ask for a token and work once it is given.
+ * Selection (the newest, a click, the URL) is driven with scores published straight to the
+ * score server (no Kafka round trip needed for what the page does with a score).
  * Screenshots go to test-results/ (git-ignored).
  */
 import { after, before, test } from 'node:test';
@@ -13,6 +15,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { generateSession } from '../../src/ingest/sampleSession.js';
+import type { Score } from '../../src/schemas/records.js';
 import { startHarness, type Harness } from '../fixtures/pipelineHarness.js';
 import { REPO_ROOT } from '../fixtures/servedModel.js';
 
@@ -66,6 +69,22 @@ async function produceSession(h: Harness, sessionId: string): Promise<void> {
   await h.produce(generateSession({ sessionId, startTime: Date.now() - 60_000, endOfStream: true, seed: 1 }));
 }
 
+const T0 = 1_760_000_000_000;
+/** A score as the pipeline would publish it: window i of the session (1 s hops), emitted now. */
+function score(sessionId: string, i: number, overrides: Partial<Score> = {}): Score {
+  return {
+    sessionId, windowStart: T0 + i * 1000 - 6000, windowEnd: T0 + i * 1000, score: -0.4, windowScore: -0.5, polarity: 'NEUTRAL',
+    confidence: 0.6, contributions: { text: -0.5, audio: 0, video: 0 }, modalities: { text: true, audio: false, video: false },
+    modalitiesUsed: { text: true, audio: false, video: false }, modelVersion: 'msa-test-graph@0 (NOT a sentiment model: test)',
+    records: 3, latencyMs: 5, emittedAt: Date.now(), ...overrides,
+  };
+}
+
+const title = (page: Page) => page.locator('#detail-title').innerText();
+async function waitTitle(page: Page, expected: string): Promise<void> {
+  await page.locator('#detail-title', { hasText: new RegExp(`^${expected}$`) }).waitFor({ timeout: 15_000 });
+}
+
 test('the page lists the session, charts its scores, flags the test model and shows the alert', async () => {
   const { h, url } = await service();
   const { page, problems, hosts } = await openPage(url);
@@ -103,6 +122,53 @@ test('the page lists the session, charts its scores, flags the test model and sh
   assert.deepEqual(problems, []);
   assert.deepEqual([...hosts], [`127.0.0.1:${h.service.http.port}`], 'everything is served locally');
   await page.close();
+});
+
+test('the newest session is selected until the user picks one; #session=ID selects it and follows the selection', async () => {
+  const { h, url } = await service();
+  const publish = (s: Score) => h.service.scoreServer.publish(s);
+  const { page, problems } = await openPage(url);
+  await page.locator('#connection[data-state="open"]').waitFor({ timeout: 15_000 });
+
+  publish(score('sel-old', 1));
+  await waitTitle(page, 'sel-old');
+  publish(score('sel-new', 1, { emittedAt: Date.now() + 1 }));
+  await waitTitle(page, 'sel-new');
+  // The older session scored again (now first in the list): the newest stays selected.
+  publish(score('sel-old', 2, { emittedAt: Date.now() + 2 }));
+  await page.locator('#session-list li:first-child button[data-session-id="sel-old"]').waitFor({ timeout: 15_000 });
+  assert.equal(await title(page), 'sel-new');
+
+  // The user picks one: it stays, whatever starts later, and the URL names it.
+  await page.click('#session-list button[data-session-id="sel-old"]');
+  await waitTitle(page, 'sel-old');
+  assert.equal(new URL(page.url()).hash, '#session=sel-old');
+  publish(score('sel-newer', 1, { emittedAt: Date.now() + 3 }));
+  await page.locator('#session-list button[data-session-id="sel-newer"]').waitFor({ timeout: 15_000 });
+  assert.equal(await title(page), 'sel-old');
+  assert.equal(await page.locator('#session-list button.selected').getAttribute('data-session-id'), 'sel-old');
+
+  // Back: no choice in the URL, so the newest again; forward: the choice again.
+  await page.goBack();
+  await waitTitle(page, 'sel-newer');
+  assert.equal(new URL(page.url()).hash, '');
+  await page.goForward();
+  await waitTitle(page, 'sel-old');
+
+  // A link to one session selects it on load, before and after its scores arrive.
+  const linked = await openPage(`${url}#session=${encodeURIComponent('sel-new')}`);
+  await linked.page.locator('#session-list button[data-session-id="sel-newer"]').waitFor({ timeout: 15_000 });
+  assert.equal(await title(linked.page), 'sel-new');
+  assert.equal(await linked.page.locator('#session-list button.selected').getAttribute('data-session-id'), 'sel-new');
+  const waiting = await openPage(`${url}#session=sel-later`);
+  await waitTitle(waiting.page, 'sel-later');
+  await waiting.page.locator('#detail-summary', { hasText: 'No scores for this session yet' }).waitFor({ timeout: 15_000 });
+  publish(score('sel-later', 1, { emittedAt: Date.now() + 4 }));
+  await waiting.page.locator('#chart[data-points="1"]').waitFor({ timeout: 15_000 });
+  assert.equal(await title(waiting.page), 'sel-later');
+
+  assert.deepEqual([...problems, ...linked.problems, ...waiting.problems], []);
+  for (const p of [page, linked.page, waiting.page]) await p.close();
 });
 
 test('with ws.authTokens the page asks for a token, refuses a wrong one, and works with the right one', async () => {
