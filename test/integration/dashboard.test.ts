@@ -4,8 +4,8 @@
  * service: the test ONNX graph, the broker, a generated session. The page must list the
  * session, chart its scores, flag the model as not a sentiment model, show an alert for a
  * negative stretch (resolved when the session ends), and, with tokens configured, ask for a token and work once it is given.
- * Selection (the newest, a click, the URL) is driven with scores published straight to the
- * score server (no Kafka round trip needed for what the page does with a score).
+ * Selection (the newest, a click, the URL) and the time axis are driven with scores published
+ * straight to the score server (no Kafka round trip needed for what the page does with a score).
  * Screenshots go to test-results/ (git-ignored).
  */
 import { after, before, test } from 'node:test';
@@ -83,6 +83,12 @@ function score(sessionId: string, i: number, overrides: Partial<Score> = {}): Sc
 const title = (page: Page) => page.locator('#detail-title').innerText();
 async function waitTitle(page: Page, expected: string): Promise<void> {
   await page.locator('#detail-title', { hasText: new RegExp(`^${expected}$`) }).waitFor({ timeout: 15_000 });
+}
+
+/** The time labels the chart drew (the page puts them on #chart: the canvas has no text). */
+async function timeLabels(page: Page, points: number): Promise<string[]> {
+  await page.locator(`#chart[data-points="${points}"][data-x-labels]:not([data-x-labels=""])`).waitFor({ timeout: 15_000 });
+  return ((await page.locator('#chart').getAttribute('data-x-labels')) ?? '').split(' ');
 }
 
 test('the page lists the session, charts its scores, flags the test model and shows the alert', async () => {
@@ -169,6 +175,26 @@ test('the newest session is selected until the user picks one; #session=ID selec
 
   assert.deepEqual([...problems, ...linked.problems, ...waiting.problems], []);
   for (const p of [page, linked.page, waiting.page]) await p.close();
+});
+
+test('the time axis of a short session is labelled in clock time at whole-second steps', async () => {
+  const { h, url } = await service();
+  for (let i = 1; i <= 4; i++) h.service.scoreServer.publish(score('axis-1', i));
+  const { page, problems } = await openPage(url);
+  const labels = await timeLabels(page, 4);
+  assert.ok(labels.length >= 2, `labels: ${labels.join(' ')}`);
+  for (const label of labels) assert.match(label, /^\d\d:\d\d(:\d\d)?$/, `a clock time, no milliseconds: ${labels.join(' ')}`);
+  const seconds = labels.map((l) => l.split(':').map(Number).reduce((a, b) => a * 60 + b, 0));
+  const steps = seconds.slice(1).map((s, i) => s - seconds[i]!);
+  assert.ok(steps.every((d) => d >= 1 && d === steps[0]), `even whole-second steps: ${labels.join(' ')}`);
+
+  // A session with one score so far (the newest, so selected) is labelled too.
+  h.service.scoreServer.publish(score('axis-2', 1, { emittedAt: Date.now() + 1 }));
+  await waitTitle(page, 'axis-2');
+  const single = await timeLabels(page, 1);
+  assert.ok(single.every((l) => /^\d\d:\d\d(:\d\d)?$/.test(l)), single.join(' '));
+  assert.deepEqual(problems, []);
+  await page.close();
 });
 
 test('with ws.authTokens the page asks for a token, refuses a wrong one, and works with the right one', async () => {
