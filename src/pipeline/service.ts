@@ -9,6 +9,7 @@ import { startScoreServer, type ScoreServer } from '../outputs/ws/server.js';
 import { startHttpServer, type HttpServer } from '../outputs/http/server.js';
 import { createAlertEvaluator, type Alert, type AlertEvaluator } from '../scores/alerts.js';
 import { createRecentAlerts } from '../scores/recentAlerts.js';
+import { modalitiesRead } from '../model/manifest.js';
 import { feedSampleSessions } from '../ingest/sampleFeed.js';
 import { formatScore } from '../scores/format.js';
 import { loadServedModel } from '../model/servedModel.js';
@@ -66,6 +67,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       sentimentModel: model.isSentimentModel,
       provider: model.session.provider,
       neutralBand: config.scores.neutralBand, // the dashboard shades it
+      // Which modalities the model reads at all: a modality present but unused in a score is
+      // then either not read by this model or left out by its codebook gate (the dashboard says which).
+      reads: modalitiesRead(model.manifest),
     }),
     metrics: () => ({
       model: { version: model.version, provider: model.session.provider },

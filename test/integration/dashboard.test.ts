@@ -4,8 +4,8 @@
  * service: the test ONNX graph, the broker, a generated session. The page must list the
  * session, chart its scores, flag the model as not a sentiment model, show an alert for a
  * negative stretch (resolved when the session ends), and, with tokens configured, ask for a token and work once it is given.
- * Selection (the newest, a click, the URL) and the time axis are driven with scores published
- * straight to the score server (no Kafka round trip needed for what the page does with a score).
+ * Selection (the newest, a click, the URL), the time axis and the modality facts are driven with
+ * scores published straight to the score server (no Kafka round trip needed for what the page does with a score).
  * Screenshots go to test-results/ (git-ignored).
  */
 import { after, before, test } from 'node:test';
@@ -195,6 +195,51 @@ test('the time axis of a short session is labelled in clock time at whole-second
   assert.ok(single.every((l) => /^\d\d:\d\d(:\d\d)?$/.test(l)), single.join(' '));
   assert.deepEqual(problems, []);
   await page.close();
+});
+
+test('contributions only for modalities the model read; present but unread says whether the model reads it (gated) or not', async () => {
+  const { h, url } = await service();
+  const health = (await (await fetch(`${url}healthz`)).json()) as { reads: unknown };
+  assert.deepEqual(health.reads, { text: true, audio: false, video: false }, 'the test model has no codebooks');
+  // Audio present but not read, video absent, yet the graph gave both a number.
+  h.service.scoreServer.publish(
+    score('mod-1', 1, {
+      contributions: { text: -1.2, audio: -0.4, video: 0.3 },
+      modalities: { text: true, audio: true, video: false },
+      modalitiesUsed: { text: true, audio: false, video: false },
+    }),
+  );
+  const facts = async (page: Page, what: '#contributions .bar-row' | '#modalities .chip') =>
+    Object.fromEntries(
+      await Promise.all(
+        ['text', 'audio', 'video'].map(async (m) => {
+          const row = page.locator(`${what}[data-modality="${m}"]`);
+          const text = what === '#modalities .chip' ? await row.innerText() : await row.locator('.bar-value').innerText();
+          return [m, text] as const;
+        }),
+      ),
+    );
+
+  const { page, problems } = await openPage(url);
+  await page.locator('#modalities .chip[data-modality="audio"]').waitFor({ timeout: 15_000 });
+  assert.deepEqual(await facts(page, '#contributions .bar-row'), { text: '−1.20', audio: '—', video: 'absent' });
+  assert.deepEqual(await facts(page, '#modalities .chip'), { text: 'text: present', audio: 'audio: present, not used by this model', video: 'video: absent' });
+  await page.screenshot({ path: join(RESULTS, 'dashboard-modalities.png'), fullPage: true });
+
+  // A model that reads voice (a codebook for it) whose gate left this window's audio out: "gated".
+  const gated = await browser.newPage();
+  await gated.route('**/healthz', async (route) => {
+    const response = await route.fetch();
+    const json = (await response.json()) as { reads: object };
+    await route.fulfill({ response, json: { ...json, reads: { text: true, audio: true, video: true } } });
+  });
+  await gated.goto(url);
+  await gated.locator('#modalities .chip[data-modality="audio"][data-state="gated"]').waitFor({ timeout: 15_000 });
+  assert.deepEqual(await facts(gated, '#modalities .chip'), { text: 'text: present', audio: 'audio: present, gated', video: 'video: absent' });
+  assert.deepEqual(await facts(gated, '#contributions .bar-row'), { text: '−1.20', audio: '—', video: 'absent' });
+  assert.deepEqual(problems, []);
+  await page.close();
+  await gated.close();
 });
 
 test('with ws.authTokens the page asks for a token, refuses a wrong one, and works with the right one', async () => {

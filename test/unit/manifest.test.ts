@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parseCsv } from '../../src/datasets/csv.js';
 import { labelledRows, readLabelledCsv } from '../../src/datasets/labelledCsv.js';
 import { metricsOf, scoreRows } from '../../src/eval/evaluate.js';
-import { loadManifest, parseManifest } from '../../src/model/manifest.js';
+import { loadManifest, modalitiesRead, parseManifest } from '../../src/model/manifest.js';
 import { REPO_ROOT } from '../fixtures/servedModel.js';
 import type { TextTokenizer } from '../../src/model/tokenizer.js';
 import type { ModelInput, ModelOutput } from '../../src/model/types.js';
@@ -181,4 +181,12 @@ test('shipped manifests: the multimodal one has a name of its own (scores say wh
   assert.equal(multimodal.name, 'msa-minilm-cenet-multimodal');
   assert.equal(multimodal.version, words.version);
   assert.equal(multimodal.modelPath, words.modelPath);
+});
+
+test('modalitiesRead: text always, voice and face only with a codebook file (what /healthz reports as reads)', async () => {
+  const words = await loadManifest(path.join(REPO_ROOT, 'models', 'manifest.json'));
+  const multimodal = await loadManifest(path.join(REPO_ROOT, 'models', 'manifest.multimodal.json'));
+  assert.deepEqual(modalitiesRead(words), { text: true, audio: false, video: false });
+  assert.deepEqual(modalitiesRead(multimodal), { text: true, audio: true, video: true });
+  assert.deepEqual(modalitiesRead({ codebookFiles: { acoustic: '/m/a.json', visual: null } }), { text: true, audio: true, video: false });
 });
