@@ -466,7 +466,9 @@ def split_manifests(manifest: dict) -> tuple[dict, dict]:
     default (README "Model"): the default names no codebook file, so the pipeline feeds words
     only; the multimodal one, the same model with its codebook files, is the opt-in."""
     codebooks = manifest["codebooks"]
-    multimodal = manifest | {"variant": "multimodal: text + voice + face (opt-in; see note)", "note": MULTIMODAL_NOTE}
+    # Its own name: scores and logs carry name@version, and the two serve different paths.
+    multimodal = manifest | {"name": f"{manifest['name']}-multimodal",
+                             "variant": "multimodal: text + voice + face (opt-in; see note)", "note": MULTIMODAL_NOTE}
     default = manifest | {
         "codebooks": {
             **{

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import type { Modalities } from '../schemas/records.js';
 import type { PadIndex } from './batchTensors.js';
 import { MODEL_INPUT_NAMES, MODEL_OUTPUT_NAMES } from './types.js';
 
@@ -71,6 +72,15 @@ export interface ModelManifest {
   codebookFiles: { acoustic: string | null; visual: string | null };
   /** Everything the file holds, validated fields and the rest. */
   raw: ManifestFile;
+}
+
+/**
+ * The modalities the served model reads: text always (every manifest has a tokenizer), voice
+ * and face only when the manifest names their codebook file, since serving fills a modality's
+ * ids only then. A modality it reads may still be left out of a window (a codebook gate).
+ */
+export function modalitiesRead(manifest: Pick<ModelManifest, 'codebookFiles'>): Modalities {
+  return { text: true, audio: manifest.codebookFiles.acoustic !== null, video: manifest.codebookFiles.visual !== null };
 }
 
 /** Reads and checks a manifest; errors name the file and the offending field. */

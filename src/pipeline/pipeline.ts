@@ -30,8 +30,11 @@ export interface PipelineOptions {
   brokers: string[];
   model: LoadedModel;
   logger: Logger;
-  /** Called with every score once Kafka has acknowledged it (e.g. the WebSocket server's publish). */
-  onScore?: (score: Score) => void;
+  /**
+   * Called with every score once Kafka has acknowledged it (e.g. the WebSocket server's publish),
+   * and the event time its window's records reach (`ScoredWindow.reached`, for alert rules).
+   */
+  onScore?: (score: Score, reached: number) => void;
   /** A session ended or went idle and its last score went out before this call (free per-session state). */
   onSessionEnded?: (sessionId: string) => void;
 }
@@ -199,7 +202,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         }
         stats.scores++;
         tracker.windowDone(s.positions);
-        onScore?.(s.score);
+        onScore?.(s.score, s.reached);
       }
       return scored.map((s) => s.score);
     }),

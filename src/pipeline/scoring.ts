@@ -8,6 +8,7 @@ import { Observable, Subject, map, mergeMap, of, EMPTY, type OperatorFunction, t
 import type { Modalities, Score } from '../schemas/records.js';
 import type { SourcePosition } from '../transport/types.js';
 import type { SessionWindow } from '../windows/types.js';
+import { eventTimeReached } from '../windows/eventTimeReached.js';
 import type { NonVerbalIds } from '../features/nonVerbal.js';
 import { buildWindowInput } from '../model/windowInputs.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
@@ -43,6 +44,11 @@ export interface ScoredWindow {
   kind: 'score';
   score: Score;
   positions: SourcePosition[];
+  /**
+   * Event time the window's records reach (windows/eventTimeReached.ts): at most the window
+   * end, less for a window flushed when its session ended. Alert rules measure time with it.
+   */
+  reached: number;
 }
 
 /** The session's expiry took effect: every window it had was scored or settled before this. */
@@ -172,7 +178,12 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
             const key = windowKey(score.sessionId, score.windowEnd);
             const window = inFlight.get(key);
             inFlight.delete(key);
-            subscriber.next({ kind: 'score', score, positions: window?.positions ?? [] });
+            subscriber.next({
+              kind: 'score',
+              score,
+              positions: window?.positions ?? [],
+              reached: window ? eventTimeReached(window) : score.windowEnd,
+            });
             // Delivered: an owed expiry may now free the state and say so, after this score.
             if (window) leave(window.sessionId);
           },

@@ -8,6 +8,8 @@ import type { Logger } from '../log.js';
 import { startScoreServer, type ScoreServer } from '../outputs/ws/server.js';
 import { startHttpServer, type HttpServer } from '../outputs/http/server.js';
 import { createAlertEvaluator, type Alert, type AlertEvaluator } from '../scores/alerts.js';
+import { createRecentAlerts } from '../scores/recentAlerts.js';
+import { modalitiesRead } from '../model/manifest.js';
 import { feedSampleSessions } from '../ingest/sampleFeed.js';
 import { formatScore } from '../scores/format.js';
 import { loadServedModel } from '../model/servedModel.js';
@@ -48,6 +50,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   }
   const model = await loadServedModel({ ...config.model, logger });
   const alerts = createAlertEvaluator(config.alerts);
+  // What a page opened later sees of the alerts raised before (the WebSocket's `alerts` message).
+  const recentAlerts = createRecentAlerts();
   // One port for the page and the WebSocket: the score server attaches to this one.
   let pipeline: Pipeline | undefined;
   let failure: unknown;
@@ -65,6 +69,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       sentimentModel: model.isSentimentModel,
       provider: model.session.provider,
       neutralBand: config.scores.neutralBand, // the dashboard shades it
+      // Which modalities the model reads at all: a modality present but unused in a score is
+      // then either not read by this model or left out by its codebook gate (the dashboard says which).
+      reads: modalitiesRead(model.manifest),
     }),
     metrics: () => ({
       model: { version: model.version, provider: model.session.provider },
@@ -78,15 +85,17 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     ...config.ws,
     server: http.server,
     authTokens: config.ws.authTokens.length > 0 ? config.ws.authTokens : null,
+    recentAlerts,
     logger,
   });
   let samplePrefix: string | null = null;
-  // Alerts: each transition logged and sent to the session's WebSocket subscribers.
+  // Alerts: each transition logged, kept among the recent ones, and sent to the session's WebSocket subscribers.
   const alertLog = logger.child({ component: 'alerts' });
   const raise = (events: Alert[]) => {
     for (const alert of events) {
       if (alert.state === 'firing') alertLog.warn({ alert }, `alert ${alert.rule} firing for ${alert.sessionId}: ${alert.message}`);
       else alertLog.info({ alert }, `alert ${alert.rule} resolved for ${alert.sessionId}: ${alert.message}`);
+      recentAlerts.add(alert);
       scoreServer.broadcast({ type: 'alert', alert }, alert.sessionId);
       if (out && samplePrefix && alert.sessionId.startsWith(samplePrefix)) out.write(`${alert.sessionId} ALERT ${alert.state} ${alert.message}\n`);
     }
@@ -99,9 +108,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       brokers: opts.brokers,
       model,
       logger,
-      onScore: (score) => {
+      onScore: (score, reached) => {
         scoreServer.publish(score);
-        raise(alerts.update(score, Date.now()));
+        // Time over the event time the window's records reach: a session's flushed last windows
+        // end up to W past its last record.
+        raise(alerts.update(score, Date.now(), reached));
         if (out && samplePrefix && score.sessionId.startsWith(samplePrefix)) out.write(`${formatScore(score)}\n`);
       },
       // After the session's last score: its alert state goes (firing rules resolve as 'expired').

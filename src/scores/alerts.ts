@@ -10,10 +10,17 @@ import type { Score } from '../schemas/records.js';
  * idle expiry).
  *
  * Semantics, per session and rule (`when: 'below'`; `'above'` mirrors it):
- * - A stretch starts at the window end of the first score below `threshold` and lasts while
- *   the scores stay below. It fires when `windowEnd - since >= forMs`: with 1 s hops and
- *   `forMs` 10 000 that is the 11th score below in a row. A gap between scores counts as time
- *   below (event time, no contrary evidence); a score at or above the threshold ends it.
+ * - Time is event time, and a score counts up to the event time its window's records reach:
+ *   `min(windowEnd, reached)`, where `reached` (optional, from the scoring stage) is the latest
+ *   event time of the window's records (windows/eventTimeReached.ts). Without it, the window end.
+ *   While a session streams the two are (nearly) the same; the windows flushed when a session
+ *   ends run up to W past its last record, and counting their window ends would stretch a 7.5 s
+ *   clip into "below for 12 s". Time never goes back: a window whose records stop earlier than
+ *   the previous one's adds no time.
+ * - A stretch starts at the time of the first score below `threshold` (`since`) and lasts while
+ *   the scores stay below. It fires when `time - since >= forMs`: with 1 s hops and `forMs`
+ *   10 000 that is the 11th score below in a row. A gap between scores counts as time below
+ *   (event time, no contrary evidence); a score at or above the threshold ends it.
  * - A firing rule resolves (`reason: 'recovered'`) on the first score at or above
  *   `threshold + hysteresis`; between the two it stays firing.
  * - A score whose window end is not after the session's last one (a duplicate after a
@@ -25,7 +32,7 @@ import type { Score } from '../schemas/records.js';
  *
  * @example
  * const alerts = createAlertEvaluator({ rules: [{ name: 'sustained-negative', when: 'below', threshold: -1, forMs: 10_000 }] });
- * for (const a of alerts.update(score, Date.now())) log.warn({ alert: a }, a.message);
+ * for (const a of alerts.update(score, Date.now(), reached)) log.warn({ alert: a }, a.message);
  */
 
 export interface AlertRule {
@@ -43,13 +50,16 @@ export interface AlertRule {
 export type AlertState = 'firing' | 'resolved';
 export type ResolveReason = 'recovered' | 'expired' | 'evicted';
 
-/** One transition of one rule for one session. Times are event time (window ends), epoch ms. */
+/** One transition of one rule for one session. Times are event time, epoch ms. */
 export interface Alert {
   type: 'alert';
   sessionId: string;
   rule: string;
   state: AlertState;
-  /** Window end of the first score of the stretch that fired (the same in the resolution). */
+  /**
+   * Event time of the first score of the stretch that fired, `min(windowEnd, reached)` (the
+   * same in the resolution).
+   */
   since: number;
   /** Window end of the score that caused this transition (the last one for expired/evicted). */
   at: number;
@@ -81,8 +91,12 @@ export interface AlertStats {
 }
 
 export interface AlertEvaluator {
-  /** Feeds one rolling score (a session's scores in window order); returns the transitions. */
-  update(score: Pick<Score, 'sessionId' | 'windowEnd' | 'score'>, now: number): Alert[];
+  /**
+   * Feeds one rolling score (a session's scores in window order); returns the transitions.
+   * `reached`: the event time the score's window's records reach (ScoredWindow.reached); the
+   * score counts up to `min(windowEnd, reached)`, up to its window end without it.
+   */
+  update(score: Pick<Score, 'sessionId' | 'windowEnd' | 'score'>, now: number, reached?: number): Alert[];
   /** Frees a session's state; its firing rules resolve with reason 'expired'. */
   expire(sessionId: string): Alert[];
   /** Expires every session with no score since `now - idleTimeoutMs`. */
@@ -96,7 +110,7 @@ export const DEFAULT_ALERT_RULE: AlertRule = { name: 'sustained-negative', when:
 export const DEFAULT_ALERT_OPTIONS = { maxSessions: 10_000, idleTimeoutMs: 60_000 } as const;
 
 interface RuleState {
-  /** Window end of the first score of the current stretch; null when the condition does not hold. */
+  /** Time (min(windowEnd, reached)) of the first score of the current stretch; null when the condition does not hold. */
   since: number | null;
   /** The firing event while firing. */
   firing: Alert | null;
@@ -104,6 +118,8 @@ interface RuleState {
 
 interface SessionState {
   lastWindowEnd: number;
+  /** How far in event time the session's scores reach: the max of min(windowEnd, reached). */
+  lastTime: number;
   lastScore: number;
   /** Wall clock of the last update, for sweep. */
   lastSeen: number;
@@ -151,7 +167,8 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvalu
     return rule.when === 'below' ? score >= rule.threshold + h : score <= rule.threshold - h;
   };
 
-  const resolve = (sessionId: string, rule: AlertRule, firing: Alert, at: number, score: number, reason: ResolveReason): Alert => {
+  /** `at`: the window end of the score that resolves it; `time`: the event time that score reaches. */
+  const resolve = (sessionId: string, rule: AlertRule, firing: Alert, at: number, time: number, score: number, reason: ResolveReason): Alert => {
     counters.resolved++;
     const why =
       reason === 'recovered'
@@ -168,7 +185,7 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvalu
       at,
       score,
       reason,
-      message: `resolved: ${describeRule(rule)} (${why}, after ${seconds(at - firing.since)})`,
+      message: `resolved: ${describeRule(rule)} (${why}, after ${seconds(time - firing.since)})`,
     };
   };
 
@@ -179,19 +196,19 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvalu
     sessions.delete(sessionId);
     const out: Alert[] = [];
     state.rules.forEach((r, i) => {
-      if (r.firing) out.push(resolve(sessionId, rules[i]!, r.firing, state.lastWindowEnd, state.lastScore, reason));
+      if (r.firing) out.push(resolve(sessionId, rules[i]!, r.firing, state.lastWindowEnd, state.lastTime, state.lastScore, reason));
     });
     return out;
   };
 
   return {
-    update(score, now) {
+    update(score, now, reached) {
       const { sessionId, windowEnd } = score;
       if (!Number.isFinite(score.score) || !Number.isFinite(windowEnd)) return [];
       let state = sessions.get(sessionId);
       const out: Alert[] = [];
       if (state === undefined) {
-        state = { lastWindowEnd: -Infinity, lastScore: 0, lastSeen: now, rules: rules.map(() => ({ since: null, firing: null })) };
+        state = { lastWindowEnd: -Infinity, lastTime: -Infinity, lastScore: 0, lastSeen: now, rules: rules.map(() => ({ since: null, firing: null })) };
         while (sessions.size >= maxSessions) {
           const oldest = sessions.keys().next().value!;
           counters.evicted++;
@@ -202,7 +219,11 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvalu
       }
       sessions.delete(sessionId); // re-insert: most recently updated last
       sessions.set(sessionId, state);
+      // Never back in time: a later window whose records stop earlier adds no time, takes none.
+      const reach = reached !== undefined && Number.isFinite(reached) ? Math.min(windowEnd, reached) : windowEnd;
+      const time = Math.max(state.lastTime, reach);
       state.lastWindowEnd = windowEnd;
+      state.lastTime = time;
       state.lastScore = score.score;
       state.lastSeen = now;
 
@@ -210,7 +231,7 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvalu
         const r = state.rules[i]!;
         if (r.firing) {
           if (recovered(rule, score.score)) {
-            out.push(resolve(sessionId, rule, r.firing, windowEnd, score.score, 'recovered'));
+            out.push(resolve(sessionId, rule, r.firing, windowEnd, time, score.score, 'recovered'));
             r.firing = null;
             r.since = null;
           }
@@ -220,8 +241,9 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvalu
           r.since = null;
           return;
         }
-        r.since ??= windowEnd;
-        if (windowEnd - r.since >= rule.forMs) {
+        r.since ??= time;
+        const lasted = time - r.since;
+        if (lasted >= rule.forMs) {
           counters.fired++;
           r.firing = {
             type: 'alert',
@@ -231,7 +253,7 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvalu
             since: r.since,
             at: windowEnd,
             score: score.score,
-            message: `${describeRule(rule)}: ${signed(score.score)} now, for ${seconds(windowEnd - r.since)}`,
+            message: `${describeRule(rule)}: ${signed(score.score)} now, for ${seconds(lasted)}`,
           };
           out.push(r.firing);
         }

@@ -124,3 +124,30 @@ test('bad rules are refused with the offending value', () => {
   assert.equal(DEFAULT_ALERT_RULE.threshold, -1);
   assert.equal(DEFAULT_ALERT_RULE.forMs, 10_000);
 });
+
+test('reached: time counts to min(windowEnd, reached), so flushed windows past the last record add no time', () => {
+  const a = createAlertEvaluator({ rules: [rule] });
+  // A clip whose records stop at 7.5 s: its last windows (ends 8..13 s) are flushed at end of
+  // stream; their records reach 7.5 s only. Window end minus since would say 12 s.
+  const out: Alert[] = [];
+  for (let end = 1; end <= 13; end++) out.push(...a.update({ sessionId: 's', windowEnd: T0 + end * 1000, score: -2 }, T0, T0 + Math.min(end * 1000, 7500)));
+  assert.deepEqual(out, []);
+  assert.equal(a.stats().firing, 0);
+  // Without reached, the same scores fire at the 11th window end (as before).
+  const b = createAlertEvaluator({ rules: [rule] });
+  assert.equal(feed(b, 's', Array(13).fill(-2)).length, 1);
+});
+
+test('reached: a stretch measured over reached time fires, its since and durations in that time; time never goes back', () => {
+  const a = createAlertEvaluator({ rules: [rule] });
+  const out: Alert[] = [];
+  // Records reach 300 ms short of each window end, then stop at 12 s; a later window reaching less adds nothing.
+  const reachedAt = [700, 1700, 2700, 3700, 4700, 5700, 6700, 7700, 8700, 9700, 10_700, 11_700, 12_000, 11_000];
+  reachedAt.forEach((r, i) => out.push(...a.update({ sessionId: 's', windowEnd: T0 + (i + 1) * 1000, score: -2 }, T0, T0 + r)));
+  assert.equal(out.length, 1);
+  assert.deepEqual([out[0]!.state, out[0]!.since - T0, out[0]!.at - T0], ['firing', 700, 11_000]);
+  assert.match(out[0]!.message, /for 10 s$/);
+  const [expired] = a.expire('s');
+  assert.deepEqual([expired!.reason, expired!.at - T0], ['expired', 14_000]);
+  assert.match(expired!.message, /after 11\.3 s\)$/);
+});

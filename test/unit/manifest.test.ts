@@ -10,7 +10,8 @@ import path from 'node:path';
 import { parseCsv } from '../../src/datasets/csv.js';
 import { labelledRows, readLabelledCsv } from '../../src/datasets/labelledCsv.js';
 import { metricsOf, scoreRows } from '../../src/eval/evaluate.js';
-import { loadManifest, parseManifest } from '../../src/model/manifest.js';
+import { loadManifest, modalitiesRead, parseManifest } from '../../src/model/manifest.js';
+import { REPO_ROOT } from '../fixtures/servedModel.js';
 import type { TextTokenizer } from '../../src/model/tokenizer.js';
 import type { ModelInput, ModelOutput } from '../../src/model/types.js';
 import { metricsJson, metricsTable, scoresCsv } from '../../src/cli/commands/eval.js';
@@ -171,4 +172,21 @@ test('output formats: JSON keys, table, and the scores CSV', () => {
   assert.match(table, /^Acc-2 has0 \/ non0 +100\.00 \/ 100\.00$/m);
   assert.match(table, /^rows +2 scored, 0 skipped$/m);
   assert.equal(scoresCsv(scored), 'id,label,score\n"a,1",2.4,1.5\nb,-1,-0.5\n');
+});
+
+test('shipped manifests: the multimodal one has a name of its own (scores say which served them), the same version and graph', async () => {
+  const words = await loadManifest(path.join(REPO_ROOT, 'models', 'manifest.json'));
+  const multimodal = await loadManifest(path.join(REPO_ROOT, 'models', 'manifest.multimodal.json'));
+  assert.equal(words.name, 'msa-minilm-cenet');
+  assert.equal(multimodal.name, 'msa-minilm-cenet-multimodal');
+  assert.equal(multimodal.version, words.version);
+  assert.equal(multimodal.modelPath, words.modelPath);
+});
+
+test('modalitiesRead: text always, voice and face only with a codebook file (what /healthz reports as reads)', async () => {
+  const words = await loadManifest(path.join(REPO_ROOT, 'models', 'manifest.json'));
+  const multimodal = await loadManifest(path.join(REPO_ROOT, 'models', 'manifest.multimodal.json'));
+  assert.deepEqual(modalitiesRead(words), { text: true, audio: false, video: false });
+  assert.deepEqual(modalitiesRead(multimodal), { text: true, audio: true, video: true });
+  assert.deepEqual(modalitiesRead({ codebookFiles: { acoustic: '/m/a.json', visual: null } }), { text: true, audio: true, video: false });
 });

@@ -6,6 +6,7 @@ import type { InputRecord, TranscriptSegment } from '../../src/schemas/records.j
 import {
   createWindowStats,
   DEFAULT_WINDOW_OPTIONS,
+  eventTimeReached,
   resolveWindowOptions,
   sessionWindows,
   windowsContaining,
@@ -138,6 +139,23 @@ function expectWindows(
 }
 
 // ---- tests ---------------------------------------------------------------------------------
+
+describe('eventTimeReached', () => {
+  const window = (records: Rec[]) => ({
+    sessionId: 's', start: 2000, end: 8000, positions: [], closedAt: 0,
+    audio: records.flatMap((r) => (r.value.kind === 'audio' ? [r.value.value] : [])),
+    video: records.flatMap((r) => (r.value.kind === 'video' ? [r.value.value] : [])),
+    transcript: records.flatMap((r) => (r.value.kind === 'transcript' ? [r.value.value] : [])),
+  });
+  it('is the latest event time of the records, a transcript segment counting to its endTime', () => {
+    assert.equal(eventTimeReached(window([audio(0, 's', 3000), video(1, 's', 4500), audio(2, 's', 4000)])), 4500);
+    assert.equal(eventTimeReached(window([audio(0, 's', 3000), segment(1, 's', 'a', 2500, 5200, 'so bad')])), 5200);
+  });
+  it('is clamped to the window end (a segment running past it), and the start for no records', () => {
+    assert.equal(eventTimeReached(window([segment(0, 's', 'a', 7000, 9500, 'so bad')])), 8000);
+    assert.equal(eventTimeReached(window([])), 2000);
+  });
+});
 
 describe('windowsContaining / windowsOverlapping', () => {
   it('gives the W/H windows [kH, kH+W) with start <= t < end, earliest first', () => {

@@ -108,6 +108,7 @@ def test_split_manifests_serves_words_only_by_default():
     from training.export import split_manifests
 
     manifest = {
+        "name": "m",
         "version": "x",
         "codebooks": {
             "acoustic": {"file": "codebooks/acoustic.json", "k": 32, "dim": 36, "fittedOn": {}},
@@ -120,6 +121,7 @@ def test_split_manifests_serves_words_only_by_default():
     assert default["codebooks"]["acoustic"]["fileForMultimodal"] == "codebooks/acoustic.json"
     assert "words only" in default["codebooks"]["note"] and default["variant"].startswith("default")
     assert multimodal["codebooks"] == manifest["codebooks"] and multimodal["variant"].startswith("multimodal")
+    assert (default["name"], multimodal["name"]) == ("m", "m-multimodal")
 
     models = Path(__file__).resolve().parents[2] / "models"
     shipped = json.loads((models / "manifest.json").read_text())
@@ -127,3 +129,4 @@ def test_split_manifests_serves_words_only_by_default():
     assert all("file" not in shipped["codebooks"][m] for m in ("acoustic", "visual"))
     assert all((models / shipped_mm["codebooks"][m]["file"]).exists() for m in ("acoustic", "visual"))
     assert shipped["file"] == shipped_mm["file"] and shipped["version"] == shipped_mm["version"]
+    assert shipped_mm["name"] == shipped["name"] + "-multimodal"

@@ -5,6 +5,7 @@
 import type http from 'node:http';
 import { DEFAULTS } from '../../config/config.js';
 import type { Logger } from '../../log.js';
+import type { RecentAlerts } from '../../scores/recentAlerts.js';
 import { quote } from './protocol.js';
 
 export interface ScoreServerOptions {
@@ -41,9 +42,14 @@ export interface ScoreServerOptions {
   logger?: Logger;
   /** Share an HTTP server (e.g. the dashboard's); it is not closed by close(). */
   server?: http.Server;
+  /**
+   * Recent alerts (the service's, fed as they are raised): a subscriber gets those of the
+   * sessions its subscription covers in an `alerts` message after the history. Absent: none sent.
+   */
+  recentAlerts?: Pick<RecentAlerts, 'list'>;
 }
 
-export type ScoreServerSettings = Required<Omit<ScoreServerOptions, 'server' | 'logger' | 'authTokens'>>;
+export type ScoreServerSettings = Required<Omit<ScoreServerOptions, 'server' | 'logger' | 'authTokens' | 'recentAlerts'>>;
 
 const { authTokens: _tokens, ...wsDefaults } = DEFAULTS.ws;
 export const DEFAULT_SCORE_SERVER_OPTIONS: ScoreServerSettings = wsDefaults;

@@ -166,6 +166,14 @@ export function matchesFilter(filter: ScoreFilter, score: Pick<Score, 'sessionId
   return true;
 }
 
+/**
+ * Whether a filter subscription covers a session for messages that are not scores (alerts):
+ * by its sessionPrefix only, since such messages have no polarity.
+ */
+export function filterCoversSession(filter: ScoreFilter, sessionId: string): boolean {
+  return filter.sessionPrefix === undefined || sessionId.startsWith(filter.sessionPrefix);
+}
+
 /** A canonical key, so the same filter given twice is one subscription. */
 export function filterKey(filter: ScoreFilter): string {
   return JSON.stringify([filter.sessionPrefix ?? null, filter.polarity ?? null]);

@@ -18,7 +18,16 @@ import { ScoreHistory } from '../../scores/scoreHistory.js';
 import { bearerToken, createTokenCheck } from './auth.js';
 import { createBoundedSender, type Client } from './client.js';
 import { settingsFrom, type ScoreServerOptions } from './options.js';
-import { CLOSE_CODES, closeReason, matchesFilter, parseClientMessage, scoreFrame, type ClientMessage, type ProtocolError } from './protocol.js';
+import {
+  CLOSE_CODES,
+  closeReason,
+  filterCoversSession,
+  matchesFilter,
+  parseClientMessage,
+  scoreFrame,
+  type ClientMessage,
+  type ProtocolError,
+} from './protocol.js';
 import { createRequestHandlers, replyFields } from './requests.js';
 import { SubscriptionIndex } from './subscriptions.js';
 
@@ -48,7 +57,8 @@ export interface ScoreServer {
   /**
    * Sends a message that is not a score (an alert) to the clients subscribed to `sessionId`:
    * `all`, the session itself, or a filter whose sessionPrefix matches (polarity is not checked:
-   * the message has none). Not kept in history. Same slow-client bound as scores.
+   * the message has none). Not kept in history (alerts are replayed from the `recentAlerts`
+   * option instead). Same slow-client bound as scores.
    */
   broadcast(message: object, sessionId: string): void;
   /** Drops a session's history (e.g. when the session expires). Subscriptions stay. */
@@ -104,7 +114,7 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
     sendJson(client, { type: 'error', ...(p.id === undefined ? {} : { id: p.id }), code: p.code, error: p.error, detail: p.detail ?? null });
   };
 
-  const requests = createRequestHandlers({ settings: cfg, index, history, sendJson, sendError });
+  const requests = createRequestHandlers({ settings: cfg, index, history, recentAlerts: options.recentAlerts, sendJson, sendError });
 
   // --- connection lifecycle -------------------------------------------------------------
 
@@ -307,7 +317,7 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
     },
     broadcast(message: object, sessionId: string): void {
       if (closed !== undefined) return;
-      const recipients = index.recipientsOf(sessionId, (f) => f.sessionPrefix === undefined || sessionId.startsWith(f.sessionPrefix));
+      const recipients = index.recipientsOf(sessionId, (f) => filterCoversSession(f, sessionId));
       if (recipients.size === 0) return;
       const frame = JSON.stringify(message);
       for (const c of recipients) send(c, frame);
