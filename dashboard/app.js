@@ -187,7 +187,11 @@ function renderDetail() {
   $('detail-summary').replaceChildren(
     el('span', { class: `big ${polarityClass(l.polarity)}` }, signed(l.score)),
     el('span', { class: `pill ${polarityClass(l.polarity)}` }, l.polarity),
-    el('span', { class: 'muted' }, `window ${signed(l.windowScore)} · confidence ${(l.confidence * 100).toFixed(0)}% · window ${clock(l.windowStart)}–${clock(l.windowEnd)} · ${s.windows} windows · latency ${l.latencyMs} ms`),
+    el(
+      'span',
+      { class: 'muted' },
+      `window ${signed(l.windowScore)} · confidence ${(l.confidence * 100).toFixed(0)}% · window ${clock(l.windowStart)}–${clock(l.windowEnd)} · ${s.windows} windows · latency ${l.latencyMs} ms`,
+    ),
   );
   if (!chart) chart = createScoreChart($('chart'), { neutralBand });
   chart.show(s.scores);

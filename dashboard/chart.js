@@ -61,7 +61,14 @@ export function createScoreChart(container, { neutralBand = 0.5 } = {}) {
       series: [
         { label: 'window end', value: (_u, v) => (v == null ? '–' : clockLabel(v)) },
         { label: 'rolling score', stroke: color('--series-rolling', '#1f5fbf'), width: 2.5, value: (_u, v) => (v == null ? '–' : v.toFixed(2)) },
-        { label: 'window score', stroke: color('--series-window', '#999'), width: 1, dash: [4, 3], points: { show: false }, value: (_u, v) => (v == null ? '–' : v.toFixed(2)) },
+        {
+          label: 'window score',
+          stroke: color('--series-window', '#999'),
+          width: 1,
+          dash: [4, 3],
+          points: { show: false },
+          value: (_u, v) => (v == null ? '–' : v.toFixed(2)),
+        },
       ],
       // The time labels drawn, on the container: the canvas has no text to read (tests, a11y tools).
       hooks: { drawClear: [shadeNeutralBand], draw: [() => (container.dataset.xLabels = xLabels.join(' '))] },

@@ -67,7 +67,8 @@ export function createSessionStore({ maxSessions = MAX_SESSIONS, maxPoints = MAX
     newest() {
       let newest;
       for (const s of sessions.values()) {
-        if (newest === undefined || s.startedAt > newest.startedAt || (s.startedAt === newest.startedAt && s.latest.emittedAt > newest.latest.emittedAt)) newest = s;
+        if (newest === undefined || s.startedAt > newest.startedAt || (s.startedAt === newest.startedAt && s.latest.emittedAt > newest.latest.emittedAt))
+          newest = s;
       }
       return newest;
     },

@@ -120,9 +120,7 @@ export async function startBroker(options: Partial<BrokerOptions>, logger: Logge
         brokers,
         timeoutMs: opts.startTimeoutMs,
         failed: () =>
-          exitCode !== undefined || !isBrokerProcess(child.pid)
-            ? `Kafka (pid ${child.pid}) exited during start (exit code ${exitCode ?? 'unknown'})`
-            : null,
+          exitCode !== undefined || !isBrokerProcess(child.pid) ? `Kafka (pid ${child.pid}) exited during start (exit code ${exitCode ?? 'unknown'})` : null,
       });
     } catch (e) {
       await terminate(child.pid, 5000);

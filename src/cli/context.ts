@@ -25,7 +25,10 @@ export function configFor(cmd: Command, overrides: unknown = {}): Config {
 
 /** `--face-detector short-range|full-range` (see config `features.faceDetector`). */
 export function faceDetectorOption(note?: string): Option {
-  return new Option('--face-detector <d>', `face detector: short-range (128 px, what the model was trained on) or full-range (256 px: smaller faces, about half the frame rate)${note ? `; ${note}` : ''}`).choices(FACE_DETECTORS);
+  return new Option(
+    '--face-detector <d>',
+    `face detector: short-range (128 px, what the model was trained on) or full-range (256 px: smaller faces, about half the frame rate)${note ? `; ${note}` : ''}`,
+  ).choices(FACE_DETECTORS);
 }
 
 export function loggerFor(config: Config, name = 'msa'): Logger {

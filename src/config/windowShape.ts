@@ -8,7 +8,10 @@ export const MAX_WINDOWS_PER_INSTANT = 1000;
 
 /** What is wrong with the shape (naming the values and what to do), or null. */
 export function windowShapeProblem(sizeMs: number, hopMs: number): string | null {
-  for (const [name, v] of [['sizeMs', sizeMs], ['hopMs', hopMs]] as const) {
+  for (const [name, v] of [
+    ['sizeMs', sizeMs],
+    ['hopMs', hopMs],
+  ] as const) {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) return `${name} must be an integer >= 1 (milliseconds or a count), got ${String(v)}`;
   }
   if (sizeMs % hopMs !== 0) {

@@ -134,7 +134,9 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
   if (options.media !== undefined) {
     const codebooks = await loadManifestCodebooks(manifest);
     if (!codebooks.acoustic && !codebooks.visual) {
-      throw new Error(`--media ${options.media}: the model manifest ${manifest.manifestPath} names no codebooks (codebooks.acoustic.file / codebooks.visual.file), so it cannot use media`);
+      throw new Error(
+        `--media ${options.media}: the model manifest ${manifest.manifestPath} names no codebooks (codebooks.acoustic.file / codebooks.visual.file), so it cannot use media`,
+      );
     }
     const found: (MediaIds | null | 'failed')[] = [];
     for (const [i, row] of rows.entries()) {
@@ -156,7 +158,11 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
     const keep = rows.map((_, i) => found[i] !== null && found[i] !== 'failed');
     rows.forEach((row, i) => {
       if (!keep[i]) {
-        skipped.push({ line: row.line, id: row.id, reason: found[i] === null ? `no media file ${options.media}/${row.id}.<ext>` : 'media features failed (see log)' });
+        skipped.push({
+          line: row.line,
+          id: row.id,
+          reason: found[i] === null ? `no media file ${options.media}/${row.id}.<ext>` : 'media features failed (see log)',
+        });
       }
     });
     nonVerbal = found.filter((f): f is MediaIds => f !== null && f !== 'failed');

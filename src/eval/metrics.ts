@@ -35,7 +35,10 @@ export function computeMetrics(predictions: readonly number[], labels: readonly 
   if (predictions.length !== labels.length) {
     throw new RangeError(`computeMetrics: ${predictions.length} predictions but ${labels.length} labels`);
   }
-  for (const [name, values] of [['prediction', predictions], ['label', labels]] as const) {
+  for (const [name, values] of [
+    ['prediction', predictions],
+    ['label', labels],
+  ] as const) {
     const bad = values.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) throw new RangeError(`computeMetrics: ${name} ${bad} is ${values[bad]}, not a finite number`);
   }

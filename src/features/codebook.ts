@@ -145,7 +145,13 @@ export function fitNormalisedCodebook(sequences: readonly (readonly number[])[][
   checkDimensions(raw, options);
   const { mean, std } = standardisation(raw, options.featureNames.length);
   const sequenceNorm: SequenceNorm = { priorVectors, mean, std };
-  return { ...fitCodebook(sequences.flatMap((s) => normaliseSequence(s, sequenceNorm)), options), sequenceNorm };
+  return {
+    ...fitCodebook(
+      sequences.flatMap((s) => normaliseSequence(s, sequenceNorm)),
+      options,
+    ),
+    sequenceNorm,
+  };
 }
 
 /** Every vector has one value per feature name, or a clear error naming the first that does not. */
@@ -233,9 +239,21 @@ export async function loadCodebook(path: string): Promise<Codebook> {
     throw new Error(`cannot read codebook ${path}: ${(e as Error).message}`);
   }
   const parsed = codebookSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`codebook ${path} is not a version ${CODEBOOK_VERSION} codebook: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(
+      `codebook ${path} is not a version ${CODEBOOK_VERSION} codebook: ${parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join('.')}: ${i.message}`)
+        .join('; ')}`,
+    );
   const cb = parsed.data;
-  if (cb.centroids.length !== cb.k || cb.centroids.some((c) => c.length !== cb.dim) || cb.mean.length !== cb.dim || cb.std.length !== cb.dim || cb.featureNames.length !== cb.dim) {
+  if (
+    cb.centroids.length !== cb.k ||
+    cb.centroids.some((c) => c.length !== cb.dim) ||
+    cb.mean.length !== cb.dim ||
+    cb.std.length !== cb.dim ||
+    cb.featureNames.length !== cb.dim
+  ) {
     throw new Error(`codebook ${path}: shapes disagree with k=${cb.k}, dim=${cb.dim}`);
   }
   if (cb.sequenceNorm && (cb.sequenceNorm.mean.length !== cb.dim || cb.sequenceNorm.std.length !== cb.dim)) {
@@ -271,7 +289,9 @@ export async function loadManifestCodebooks(manifest: CodebookRefs): Promise<Man
     if (codebook.modality !== modality) throw new Error(`${where} is a ${codebook.modality} codebook, not a ${modality} one; name the right file`);
     const pad = manifest.padIndex[modality];
     if (codebook.k !== pad) {
-      throw new Error(`${where} has k=${codebook.k} but the model's ${modality} pad index is ${pad}; the pad index must equal k (refit with --k ${pad} or use the codebook the model was trained with)`);
+      throw new Error(
+        `${where} has k=${codebook.k} but the model's ${modality} pad index is ${pad}; the pad index must equal k (refit with --k ${pad} or use the codebook the model was trained with)`,
+      );
     }
     return codebook;
   };

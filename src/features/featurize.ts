@@ -78,7 +78,8 @@ async function rowsFromDir(dir: string): Promise<FeaturizeRow[]> {
     for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (ALL_EXTENSIONS.includes(extname(e.name).slice(1).toLowerCase())) rows.push({ id: relative(dir, p).slice(0, -extname(p).length), text: '', label: null });
+      else if (ALL_EXTENSIONS.includes(extname(e.name).slice(1).toLowerCase()))
+        rows.push({ id: relative(dir, p).slice(0, -extname(p).length), text: '', label: null });
     }
   };
   await walk(dir);

@@ -66,7 +66,7 @@ export function windowAcousticVectors(
   rows.sort((a, b) => a.t - b.t);
   const vectors: number[][] = [];
   const intervals: number[] = [];
-  for (let from = 0; from < rows.length; ) {
+  for (let from = 0; from < rows.length;) {
     const p = Math.floor(rows[from]!.t / poolMs);
     let to = from;
     while (to < rows.length && Math.floor(rows[to]!.t / poolMs) === p) to++;

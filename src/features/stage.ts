@@ -72,7 +72,9 @@ export interface PipelineFeatures {
 }
 
 /** Loads the manifest's codebooks (and the face analyzer when a visual codebook is named) and builds the stage. */
-export async function loadPipelineFeatures(options: Omit<FeatureOptions, 'codebooks' | 'faces' | 'decoder'> & { manifest: CodebookRefs; faces?: () => Promise<FaceSource> }): Promise<PipelineFeatures> {
+export async function loadPipelineFeatures(
+  options: Omit<FeatureOptions, 'codebooks' | 'faces' | 'decoder'> & { manifest: CodebookRefs; faces?: () => Promise<FaceSource> },
+): Promise<PipelineFeatures> {
   const codebooks = await loadManifestCodebooks(options.manifest);
   const faces = codebooks.visual ? await (options.faces ?? sharedFaceAnalyzer)() : null;
   const decoder = codebooks.visual ? await loadImageDecoder() : null;
@@ -104,7 +106,11 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
     log.warn(fields, message);
   };
   const notUsed = (kind: 'audio' | 'video') =>
-    once(`unused-${kind}`, { modality: kind }, `${kind} records arrive but the served model has no ${kind === 'audio' ? 'acoustic' : 'visual'} codebook (manifest codebooks.${kind === 'audio' ? 'acoustic' : 'visual'}.file): ${kind} is not extracted and not used; scores say so (Score.modalitiesUsed)`);
+    once(
+      `unused-${kind}`,
+      { modality: kind },
+      `${kind} records arrive but the served model has no ${kind === 'audio' ? 'acoustic' : 'visual'} codebook (manifest codebooks.${kind === 'audio' ? 'acoustic' : 'visual'}.file): ${kind} is not extracted and not used; scores say so (Score.modalitiesUsed)`,
+    );
 
   const onAudio = (record: Positioned<InputRecord>) => {
     if (record.value.kind !== 'audio') return;
@@ -117,7 +123,11 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
     }
     const why = audio.accept(chunk);
     if (why === 'sample-rate') {
-      once(`rate-${chunk.sampleRate}`, { sampleRate: chunk.sampleRate, sessionId: chunk.sessionId }, `audio at ${chunk.sampleRate} Hz is not analysed (counted in features.audio.unsupported): features are computed at ${FEATURE_SAMPLE_RATE} Hz (the codebook's rate), and only integer rates from ${RESAMPLED_RATES.min} to ${RESAMPLED_RATES.max} Hz are resampled to it; send audio at a rate in that range`);
+      once(
+        `rate-${chunk.sampleRate}`,
+        { sampleRate: chunk.sampleRate, sessionId: chunk.sessionId },
+        `audio at ${chunk.sampleRate} Hz is not analysed (counted in features.audio.unsupported): features are computed at ${FEATURE_SAMPLE_RATE} Hz (the codebook's rate), and only integer rates from ${RESAMPLED_RATES.min} to ${RESAMPLED_RATES.max} Hz are resampled to it; send audio at a rate in that range`,
+      );
     } else if (why === 'encoding') {
       once(`encoding-${chunk.encoding}`, { encoding: chunk.encoding }, `audio encoding ${chunk.encoding} is not analysed; send S16LE`);
     }
@@ -140,22 +150,34 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
               return null;
             }
             return faces.workFor(frame, (why, f) =>
-              once(`video-${why}`, { format: f.format, featureSet: f.featureSet, sessionId: f.sessionId }, why === 'invalid'
-                ? `a ${f.width}x${f.height} RGB24 frame has ${f.data.length} bytes, not ${f.width * f.height * 3}: not analysed`
-                : f.format === 'JPEG' || f.format === 'PNG'
-                  ? `${f.format} video frames are not used for features: ${noDecoder}; send RGB24 frames or install sharp`
-                  : `video frames of format ${f.format}${f.format === 'FEATURES' ? ` (featureSet ${f.featureSet ?? 'null'}, ${f.features.length} values)` : ''} are not used for features: send RGB24 frames, or FEATURES with featureSet ${VISUAL_FEATURE_SET} and ${VISUAL_FEATURES.length} values`),
+              once(
+                `video-${why}`,
+                { format: f.format, featureSet: f.featureSet, sessionId: f.sessionId },
+                why === 'invalid'
+                  ? `a ${f.width}x${f.height} RGB24 frame has ${f.data.length} bytes, not ${f.width * f.height * 3}: not analysed`
+                  : f.format === 'JPEG' || f.format === 'PNG'
+                    ? `${f.format} video frames are not used for features: ${noDecoder}; send RGB24 frames or install sharp`
+                    : `video frames of format ${f.format}${f.format === 'FEATURES' ? ` (featureSet ${f.featureSet ?? 'null'}, ${f.features.length} values)` : ''} are not used for features: send RGB24 frames, or FEATURES with featureSet ${VISUAL_FEATURE_SET} and ${VISUAL_FEATURES.length} values`,
+              ),
             );
           },
           concurrency: options.video?.concurrency ?? 1,
           maxQueued: options.video?.maxQueued ?? 64,
           onShed: () => {
             stats.video.shed++;
-            once('shed', { maxQueued: options.video?.maxQueued ?? 64 }, 'face analysis cannot keep up: frames beyond the queue bound pass without a face vector (counted in features.video.shed)');
+            once(
+              'shed',
+              { maxQueued: options.video?.maxQueued ?? 64 },
+              'face analysis cannot keep up: frames beyond the queue bound pass without a face vector (counted in features.video.shed)',
+            );
           },
           onError: (r, err) => {
             stats.video.failed++;
-            once('face-failed', { err, sessionId: r.value.value.sessionId }, 'face analysis failed on a frame; it passes without a face vector (counted in features.video.failed)');
+            once(
+              'face-failed',
+              { err, sessionId: r.value.value.sessionId },
+              'face analysis failed on a frame; it passes without a face vector (counted in features.video.failed)',
+            );
           },
         },
         queue,
@@ -188,7 +210,10 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
         }
       : undefined;
 
-  log.info({ audio: uses.audio, video: uses.video, maxIds }, uses.audio || uses.video ? 'non-verbal features on' : 'non-verbal features off: the model names no codebooks');
+  log.info(
+    { audio: uses.audio, video: uses.video, maxIds },
+    uses.audio || uses.video ? 'non-verbal features on' : 'non-verbal features off: the model names no codebooks',
+  );
   return { uses, extract, nonVerbal, stats };
 }
 

@@ -4,7 +4,15 @@
  * stream ordered by media time. A modality the source lacks is noted and skipped.
  */
 import { PassThrough, Readable } from 'node:stream';
-import { decodeAudioVideo, decodeVideoFrames, MediaError, streamAudioS16, type AudioStreamOptions, type AudioVideoOptions, type VideoOptions } from '../media/ffmpeg/index.js';
+import {
+  decodeAudioVideo,
+  decodeVideoFrames,
+  MediaError,
+  streamAudioS16,
+  type AudioStreamOptions,
+  type AudioVideoOptions,
+  type VideoOptions,
+} from '../media/ffmpeg/index.js';
 import type { Logger } from '../log.js';
 import type { FrameEncoder } from './frameEncoder.js';
 
@@ -24,13 +32,11 @@ export type MediaFrame = { time: number; width: number; height: number; data: Ui
 
 export const ffmpegMedia: MediaPort = { audio: streamAudioS16, video: decodeVideoFrames, audioVideo: decodeAudioVideo };
 
-
 export type Modality = 'audio' | 'video';
 
 /** A decoded item at session time `at` (ms from the session's media time 0). */
 export type Timed =
-  | { kind: 'audio'; at: number; samples: Int16Array; sampleRate: number }
-  | { kind: 'video'; at: number; width: number; height: number; data: Buffer };
+  { kind: 'audio'; at: number; samples: Int16Array; sampleRate: number } | { kind: 'video'; at: number; width: number; height: number; data: Buffer };
 
 export interface ConnectionOptions {
   source: string;
@@ -82,7 +88,13 @@ export function createConnector(o: ConnectionOptions): (offset: number, ac: Abor
     const common = { signal, maxDurationS, maxInputBytes: o.maxInputBytes, ffmpegPath: o.ffmpegPath };
     const { sampleRate, chunkMs, fps, width } = o;
     const toAudio = (c: MediaAudio): Timed => ({ kind: 'audio', at: offset + Math.round(c.startS * 1000), samples: c.samples, sampleRate: c.sampleRate });
-    const toVideo = async (f: MediaFrame): Promise<Timed> => ({ kind: 'video', at: offset + Math.round(f.time * 1000), width: f.width, height: f.height, data: await o.encode!(f) });
+    const toVideo = async (f: MediaFrame): Promise<Timed> => ({
+      kind: 'video',
+      at: offset + Math.round(f.time * 1000),
+      width: f.width,
+      height: f.height,
+      data: await o.encode!(f),
+    });
     const want = (m: Modality) => o.wanted.has(m) && !absent.has(m);
     if (want('audio') && want('video') && media.audioVideo) {
       const both = media.audioVideo(source, { ...common, stdin: o.stdin, sampleRate, chunkMs, fps, width });

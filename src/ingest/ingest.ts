@@ -155,8 +155,20 @@ export async function ingest(source: string, opts: IngestOptions): Promise<Inges
   let lastVideoAt = -1;
   const absent = new Set<Modality>();
   const connect = createConnector({
-    source, media: opts.media ?? ffmpegMedia, wanted, absent, sampleRate, chunkMs, fps, width, encode,
-    maxDurationS: opts.maxDurationS, maxInputBytes: opts.maxInputBytes, ffmpegPath: opts.ffmpegPath, stdin: opts.stdin, log,
+    source,
+    media: opts.media ?? ffmpegMedia,
+    wanted,
+    absent,
+    sampleRate,
+    chunkMs,
+    fps,
+    width,
+    encode,
+    maxDurationS: opts.maxDurationS,
+    maxInputBytes: opts.maxInputBytes,
+    ffmpegPath: opts.ffmpegPath,
+    stdin: opts.stdin,
+    log,
   });
 
   log.info({ source, kind, live, realtime, startTime }, 'ingest started');
@@ -223,7 +235,10 @@ export async function ingest(source: string, opts: IngestOptions): Promise<Inges
         }
         if (wait === null) throw gaveUp(source, e, backoff.retries + 1);
         reconnects += 1;
-        log.warn({ source, retry: backoff.retries, waitMs: wait, reason: (e as Error).message.split('\n')[0] }, `source dropped or refused; reconnecting in ${wait} ms`);
+        log.warn(
+          { source, retry: backoff.retries, waitMs: wait, reason: (e as Error).message.split('\n')[0] },
+          `source dropped or refused; reconnecting in ${wait} ms`,
+        );
         await outbox.flush();
         if (!(await sleep(wait, userSignal))) {
           ended = 'aborted';
@@ -265,10 +280,13 @@ export async function ingest(source: string, opts: IngestOptions): Promise<Inges
 }
 
 function checkOptions(o: { sessionId: string; chunkMs: number; fps: number; width: number; batchSize: number; maxDurationS: number | undefined }): void {
-  if (typeof o.sessionId !== 'string' || o.sessionId.trim() === '') throw new RangeError(`session id must be a non-blank string, got ${JSON.stringify(o.sessionId)}`);
-  if (!Number.isInteger(o.chunkMs) || o.chunkMs < 20 || o.chunkMs > 200) throw new RangeError(`audio chunk length must be a whole number of ms in [20, 200], got ${o.chunkMs}`);
+  if (typeof o.sessionId !== 'string' || o.sessionId.trim() === '')
+    throw new RangeError(`session id must be a non-blank string, got ${JSON.stringify(o.sessionId)}`);
+  if (!Number.isInteger(o.chunkMs) || o.chunkMs < 20 || o.chunkMs > 200)
+    throw new RangeError(`audio chunk length must be a whole number of ms in [20, 200], got ${o.chunkMs}`);
   if (!(o.fps > 0 && o.fps <= 30)) throw new RangeError(`video fps must be in (0, 30], got ${o.fps}`);
-  if (!Number.isInteger(o.width) || o.width < 16 || o.width > 4096) throw new RangeError(`video width must be a whole number of pixels in [16, 4096], got ${o.width}`);
+  if (!Number.isInteger(o.width) || o.width < 16 || o.width > 4096)
+    throw new RangeError(`video width must be a whole number of pixels in [16, 4096], got ${o.width}`);
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`batch size must be a whole number >= 1, got ${o.batchSize}`);
   if (o.maxDurationS !== undefined && !(o.maxDurationS > 0)) throw new RangeError(`max duration must be > 0 seconds, got ${o.maxDurationS}`);
 }

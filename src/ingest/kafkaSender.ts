@@ -14,7 +14,13 @@ export interface OpenSender extends RecordSender {
 
 export async function openRecordSender(opts: { config: Config; brokers: string[]; logger: Logger }): Promise<OpenSender> {
   const { config } = opts;
-  const producer = await connectRecordProducer({ brokers: opts.brokers, kafka: config.kafka, limits: config.limits, logger: opts.logger, clientSuffix: '-replay' });
+  const producer = await connectRecordProducer({
+    brokers: opts.brokers,
+    kafka: config.kafka,
+    limits: config.limits,
+    logger: opts.logger,
+    clientSuffix: '-replay',
+  });
   const names = producer.topics;
   return {
     topics: { audio: names.audio, video: names.video, transcript: names.transcript },

@@ -31,13 +31,33 @@ export class RecordOutbox {
   /** A chunk of S16LE samples at session time `at` (ms). */
   audio(at: number, samples: Int16Array, sampleRate: number): void {
     const { sessionId, startTime } = this.session;
-    this.push('audio', { sessionId, seq: this.audioSeq++, eventTime: startTime + at, sampleRate, encoding: 'S16LE', samples: int16Bytes(samples), endOfStream: false });
+    this.push('audio', {
+      sessionId,
+      seq: this.audioSeq++,
+      eventTime: startTime + at,
+      sampleRate,
+      encoding: 'S16LE',
+      samples: int16Bytes(samples),
+      endOfStream: false,
+    });
   }
 
   /** An encoded frame at session time `at` (ms). */
   video(at: number, width: number, height: number, data: Buffer): void {
     const { sessionId, startTime, videoFormat } = this.session;
-    this.push('video', { sessionId, seq: this.videoSeq++, eventTime: startTime + at, format: videoFormat, width, height, data, features: [], featureSet: null, facePresent: null, endOfStream: false });
+    this.push('video', {
+      sessionId,
+      seq: this.videoSeq++,
+      eventTime: startTime + at,
+      format: videoFormat,
+      width,
+      height,
+      data,
+      features: [],
+      featureSet: null,
+      facePresent: null,
+      endOfStream: false,
+    });
   }
 
   transcript(segment: TranscriptSegment): void {
@@ -65,12 +85,29 @@ export class RecordOutbox {
     const { sessionId, startTime, sampleRate, videoFormat } = this.session;
     const any = (k: InputKind) => this.sent[k] + this.queued[k].length > 0;
     if (any('audio')) {
-      this.push('audio', { sessionId, seq: this.audioSeq++, eventTime: startTime + audioEnd, sampleRate, encoding: 'S16LE', samples: Buffer.alloc(0), endOfStream: true });
+      this.push('audio', {
+        sessionId,
+        seq: this.audioSeq++,
+        eventTime: startTime + audioEnd,
+        sampleRate,
+        encoding: 'S16LE',
+        samples: Buffer.alloc(0),
+        endOfStream: true,
+      });
     }
     if (any('video')) {
       this.push('video', {
-        sessionId, seq: this.videoSeq++, eventTime: startTime + mediaMs, format: videoFormat, width: 0, height: 0, data: Buffer.alloc(0),
-        features: [], featureSet: null, facePresent: null, endOfStream: true,
+        sessionId,
+        seq: this.videoSeq++,
+        eventTime: startTime + mediaMs,
+        format: videoFormat,
+        width: 0,
+        height: 0,
+        data: Buffer.alloc(0),
+        features: [],
+        featureSet: null,
+        facePresent: null,
+        endOfStream: true,
       });
     }
     if (any('transcript') && !transcriptEnded) {

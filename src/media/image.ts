@@ -60,7 +60,12 @@ export async function loadImageDecoder(): Promise<ImageDecoder | string> {
       image.format === 'RGB24'
         ? sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
         : sharp(image.data, { limitInputPixels: MAX_INPUT_PIXELS });
-    const { data, info } = await input.removeAlpha().toColourspace('srgb').resize({ width: maxWidth, withoutEnlargement: true }).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await input
+      .removeAlpha()
+      .toColourspace('srgb')
+      .resize({ width: maxWidth, withoutEnlargement: true })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded ${image.format} frame has ${info.channels} channels, expected 3`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   };
@@ -73,5 +78,8 @@ export async function loadJpegEncoder(quality: number): Promise<JpegEncoder> {
   if (typeof sharp === 'string') {
     throw new Error(`JPEG video frames need sharp: ${sharp}; install it (npm install sharp) or ingest raw frames (--video-format RGB24)`);
   }
-  return (image) => sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).jpeg({ quality }).toBuffer();
+  return (image) =>
+    sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+      .jpeg({ quality })
+      .toBuffer();
 }

@@ -43,11 +43,7 @@ export const manifestSchema = z
     /** Pad index K of each codebook (a codebook of K entries uses 0..K-1). */
     acousticPad: index.optional(),
     visualPad: index.optional(),
-    codebooks: z
-      .object({ acoustic: codebookSpec.nullable().optional(), visual: codebookSpec.nullable().optional() })
-      .passthrough()
-      .nullable()
-      .optional(),
+    codebooks: z.object({ acoustic: codebookSpec.nullable().optional(), visual: codebookSpec.nullable().optional() }).passthrough().nullable().optional(),
     metrics: z.record(z.string(), z.unknown()).optional(),
     licences: z.unknown().optional(),
   })
@@ -91,10 +87,7 @@ export async function loadManifest(file: string): Promise<ModelManifest> {
     text = await readFile(manifestPath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(
-      `model manifest ${manifestPath} cannot be read (${code ?? String(err)}); export a model first (training/) or pass --model`,
-      { cause: err },
-    );
+    throw new Error(`model manifest ${manifestPath} cannot be read (${code ?? String(err)}); export a model first (training/) or pass --model`, { cause: err });
   }
   let json: unknown;
   try {
@@ -153,12 +146,7 @@ function padOf(m: ManifestFile, modality: 'acoustic' | 'visual', manifestPath: s
   return pad;
 }
 
-function checkNames(
-  specs: ManifestFile['inputs'],
-  expected: readonly string[],
-  field: string,
-  manifestPath: string,
-): void {
+function checkNames(specs: ManifestFile['inputs'], expected: readonly string[], field: string, manifestPath: string): void {
   if (specs === undefined) return;
   const names = specs.map((s) => (typeof s === 'string' ? s : s.name));
   const missing = expected.filter((n) => !names.includes(n));
@@ -170,5 +158,10 @@ function checkNames(
 }
 
 function fieldName(p: readonly (string | number)[]): string {
-  return p.length === 0 ? '(root)' : p.map((k) => (typeof k === 'number' ? `[${k}]` : k)).join('.').replace(/\.\[/g, '[');
+  return p.length === 0
+    ? '(root)'
+    : p
+        .map((k) => (typeof k === 'number' ? `[${k}]` : k))
+        .join('.')
+        .replace(/\.\[/g, '[');
 }

@@ -132,11 +132,7 @@ function latestVersions(segments: readonly TranscriptSegment[]): TranscriptSegme
  * Drops the oldest words until the rest takes at most `maxTokens` ids. Token counts only grow
  * with more words, so a binary search over the number dropped needs O(log n) encodings.
  */
-function fitRecentWords(
-  words: readonly string[],
-  tokenizer: TextTokenizer,
-  maxTokens: number,
-): { kept: string[]; dropped: number } {
+function fitRecentWords(words: readonly string[], tokenizer: TextTokenizer, maxTokens: number): { kept: string[]; dropped: number } {
   const fits = (dropped: number) => tokenizer.countTokens(words.slice(dropped).join(' ')) <= maxTokens;
   if (fits(0)) return { kept: [...words], dropped: 0 };
   let lo = 1; // smallest candidate
@@ -151,11 +147,7 @@ function fitRecentWords(
   return { kept: words.slice(dropped), dropped };
 }
 
-function nonVerbalSequence(
-  ids: readonly number[],
-  pad: number,
-  modality: string,
-): { ids: number[]; mask: number[]; used: boolean } {
+function nonVerbalSequence(ids: readonly number[], pad: number, modality: string): { ids: number[]; mask: number[]; used: boolean } {
   if (ids.length === 0) return { ids: [pad], mask: [0], used: false };
   const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= pad);
   if (bad !== undefined) {

@@ -152,11 +152,14 @@ export function microBatch<T, R>(
         timer = null;
         timerAt = dueAt;
         if (dueAt === Infinity) return;
-        timer = scheduler.schedule(() => {
-          timer = null;
-          timerAt = Infinity;
-          drain();
-        }, Math.max(0, dueAt - scheduler.now()));
+        timer = scheduler.schedule(
+          () => {
+            timer = null;
+            timerAt = Infinity;
+            drain();
+          },
+          Math.max(0, dueAt - scheduler.now()),
+        );
       };
 
       const updatePressure = () => {
@@ -264,14 +267,22 @@ export interface MicroBatchInfo {
 
 export class MicroBatchOverflowError extends Error {
   override readonly name = 'MicroBatchOverflowError';
-  constructor(message: string, readonly queued: number) {
+  constructor(
+    message: string,
+    readonly queued: number,
+  ) {
     super(message);
   }
 }
 
 export class MicroBatchRunError extends Error {
   override readonly name = 'MicroBatchRunError';
-  constructor(message: string, readonly batch: number, readonly size: number, cause?: unknown) {
+  constructor(
+    message: string,
+    readonly batch: number,
+    readonly size: number,
+    cause?: unknown,
+  ) {
     super(message, { cause });
   }
 }

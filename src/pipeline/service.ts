@@ -44,9 +44,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, logger } = opts;
   const out = opts.out;
   if (config.ws.authTokens.length === 0 && !LOOPBACK.has(config.ws.host)) {
-    throw new Error(
-      `refusing to serve scores without authentication on ${config.ws.host}: set ws.authTokens (env MSA_WS_TOKENS) or use a loopback ws.host`,
-    );
+    throw new Error(`refusing to serve scores without authentication on ${config.ws.host}: set ws.authTokens (env MSA_WS_TOKENS) or use a loopback ws.host`);
   }
   const model = await loadServedModel({ ...config.model, logger });
   const alerts = createAlertEvaluator(config.alerts);

@@ -31,7 +31,10 @@ const key = (a: Pick<Alert, 'sessionId' | 'rule'>) => `${a.sessionId}\u0000${a.r
 export function createRecentAlerts(options: { limit?: number; maxFiring?: number } = {}): RecentAlerts {
   const limit = options.limit ?? DEFAULT_RECENT_ALERTS.limit;
   const maxFiring = options.maxFiring ?? DEFAULT_RECENT_ALERTS.maxFiring;
-  for (const [name, v] of [['limit', limit], ['maxFiring', maxFiring]] as const) {
+  for (const [name, v] of [
+    ['limit', limit],
+    ['maxFiring', maxFiring],
+  ] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`recent alerts: ${name} must be an integer >= 1, got ${v}`);
   }
   /** Ring of the last `limit` transitions; `next` is where the next one goes (the oldest). */

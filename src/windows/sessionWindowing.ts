@@ -70,8 +70,7 @@ interface SessionState {
 const KINDS: readonly InputKind[] = ['audio', 'video', 'transcript'];
 
 export function createSessionWindowing(config: SessionWindowConfig): SessionWindowing {
-  const { sizeMs, hopMs, allowedLatenessMs, idleTimeoutMs, maxEventTimeSkewMs, maxRecordsPerSession, modalityIdleMs, stats } =
-    config;
+  const { sizeMs, hopMs, allowedLatenessMs, idleTimeoutMs, maxEventTimeSkewMs, maxRecordsPerSession, modalityIdleMs, stats } = config;
   const sessions = new Map<string, SessionState>();
 
   function reject(record: Positioned<InputRecord>, code: WindowRejectCode, reason: string): WindowEvent {
@@ -186,8 +185,7 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
       return reject(
         record,
         'SESSION_FULL',
-        `session ${state.sessionId} already holds ${state.buffered} records in open windows ` +
-          `(maxRecordsPerSession=${maxRecordsPerSession})`,
+        `session ${state.sessionId} already holds ${state.buffered} records in open windows ` + `(maxRecordsPerSession=${maxRecordsPerSession})`,
       );
     }
     const entry: Entry = {

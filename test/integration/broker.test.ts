@@ -11,14 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import {
-  brokerOptionsFromConfig,
-  brokersFromEnvOrStart,
-  brokerStatus,
-  startBroker,
-  stopBroker,
-  type BrokerOptions,
-} from '../../src/broker/index.js';
+import { brokerOptionsFromConfig, brokersFromEnvOrStart, brokerStatus, startBroker, stopBroker, type BrokerOptions } from '../../src/broker/index.js';
 import { silentLogger } from '../../src/log.js';
 import { loadConfig } from '../../src/config/config.js';
 

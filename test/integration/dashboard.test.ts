@@ -36,7 +36,16 @@ before(async () => {
   await mkdir(RESULTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -73,10 +82,21 @@ const T0 = 1_760_000_000_000;
 /** A score as the pipeline would publish it: window i of the session (1 s hops), emitted now. */
 function score(sessionId: string, i: number, overrides: Partial<Score> = {}): Score {
   return {
-    sessionId, windowStart: T0 + i * 1000 - 6000, windowEnd: T0 + i * 1000, score: -0.4, windowScore: -0.5, polarity: 'NEUTRAL',
-    confidence: 0.6, contributions: { text: -0.5, audio: 0, video: 0 }, modalities: { text: true, audio: false, video: false },
-    modalitiesUsed: { text: true, audio: false, video: false }, modelVersion: 'msa-test-graph@0 (NOT a sentiment model: test)',
-    records: 3, latencyMs: 5, emittedAt: Date.now(), ...overrides,
+    sessionId,
+    windowStart: T0 + i * 1000 - 6000,
+    windowEnd: T0 + i * 1000,
+    score: -0.4,
+    windowScore: -0.5,
+    polarity: 'NEUTRAL',
+    confidence: 0.6,
+    contributions: { text: -0.5, audio: 0, video: 0 },
+    modalities: { text: true, audio: false, video: false },
+    modalitiesUsed: { text: true, audio: false, video: false },
+    modelVersion: 'msa-test-graph@0 (NOT a sentiment model: test)',
+    records: 3,
+    latencyMs: 5,
+    emittedAt: Date.now(),
+    ...overrides,
   };
 }
 
@@ -184,15 +204,26 @@ test('the time axis of a short session is labelled in clock time at whole-second
   const labels = await timeLabels(page, 4);
   assert.ok(labels.length >= 2, `labels: ${labels.join(' ')}`);
   for (const label of labels) assert.match(label, /^\d\d:\d\d(:\d\d)?$/, `a clock time, no milliseconds: ${labels.join(' ')}`);
-  const seconds = labels.map((l) => l.split(':').map(Number).reduce((a, b) => a * 60 + b, 0));
+  const seconds = labels.map((l) =>
+    l
+      .split(':')
+      .map(Number)
+      .reduce((a, b) => a * 60 + b, 0),
+  );
   const steps = seconds.slice(1).map((s, i) => s - seconds[i]!);
-  assert.ok(steps.every((d) => d >= 1 && d === steps[0]), `even whole-second steps: ${labels.join(' ')}`);
+  assert.ok(
+    steps.every((d) => d >= 1 && d === steps[0]),
+    `even whole-second steps: ${labels.join(' ')}`,
+  );
 
   // A session with one score so far (the newest, so selected) is labelled too.
   h.service.scoreServer.publish(score('axis-2', 1, { emittedAt: Date.now() + 1 }));
   await waitTitle(page, 'axis-2');
   const single = await timeLabels(page, 1);
-  assert.ok(single.every((l) => /^\d\d:\d\d(:\d\d)?$/.test(l)), single.join(' '));
+  assert.ok(
+    single.every((l) => /^\d\d:\d\d(:\d\d)?$/.test(l)),
+    single.join(' '),
+  );
   assert.deepEqual(problems, []);
   await page.close();
 });
@@ -274,6 +305,9 @@ test('with ws.authTokens the page asks for a token, refuses a wrong one, and wor
   assert.equal(await auth.isVisible(), false);
   await page.locator('#session-list button[data-session-id="dash-auth-1"]').waitFor({ timeout: 15_000 });
   // The wrong token's refusal logs a failed WebSocket close in the console; nothing else may.
-  assert.deepEqual(problems.filter((p) => !/WebSocket/.test(p)), []);
+  assert.deepEqual(
+    problems.filter((p) => !/WebSocket/.test(p)),
+    [],
+  );
   await page.close();
 });

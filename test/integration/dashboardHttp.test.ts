@@ -141,5 +141,11 @@ test('the WebSocket upgrade works on /ws of the same port; a plain GET /ws gets 
   assert.deepEqual(JSON.parse(reply), { type: 'pong', id: 1 });
   ws.close();
   const other = new WebSocket(`ws://127.0.0.1:${httpServer.port}/elsewhere`);
-  await assert.rejects(new Promise((resolve, reject) => { other.once('open', resolve); other.once('error', reject); }), /404/);
+  await assert.rejects(
+    new Promise((resolve, reject) => {
+      other.once('open', resolve);
+      other.once('error', reject);
+    }),
+    /404/,
+  );
 });

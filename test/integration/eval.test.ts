@@ -36,7 +36,9 @@ const missing = [
   [PYTHON, 'the Python venv'],
   [MOSI, 'the MOSI labels (../shared/data)'],
   [path.join(ROOT, 'training/msa_model/metrics.py'), 'training/msa_model/metrics.py'],
-].filter(([p]) => !existsSync(p!)).map(([, what]) => what);
+]
+  .filter(([p]) => !existsSync(p!))
+  .map(([, what]) => what);
 // Under npm test (MSA_PYTHON set) nothing may be missing: fail rather than skip.
 if (venvRequired && missing.length > 0) throw new Error(`eval parity tests cannot run: missing ${missing.join(', ')}`);
 const skipPython = missing.length > 0 ? `missing ${missing.join(', ')}` : false;
@@ -103,8 +105,18 @@ function pythonReference(
 ): PythonResult {
   const out = execFileSync(
     PYTHON,
-    ['-c', PY_REFERENCE, graph, tokenizer, String(manifest.maxTextTokens), String(manifest.padIndex.acoustic),
-      String(manifest.padIndex.visual), csv, path.join(ROOT, 'training/msa_model/metrics.py'), String(batchSize)],
+    [
+      '-c',
+      PY_REFERENCE,
+      graph,
+      tokenizer,
+      String(manifest.maxTextTokens),
+      String(manifest.padIndex.acoustic),
+      String(manifest.padIndex.visual),
+      csv,
+      path.join(ROOT, 'training/msa_model/metrics.py'),
+      String(batchSize),
+    ],
     { env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' }, maxBuffer: 64 * 1024 * 1024 },
   );
   return JSON.parse(out.toString()) as PythonResult;
@@ -112,7 +124,10 @@ function pythonReference(
 
 /** Same rows, same scores (float32 noise only), same metrics. */
 function assertSameAsPython(report: EvaluationReport, py: PythonResult, scoreTolerance: number): void {
-  assert.deepEqual(report.scored.map((r) => r.id), py.ids);
+  assert.deepEqual(
+    report.scored.map((r) => r.id),
+    py.ids,
+  );
   report.scored.forEach((r, i) => {
     assert.ok(Math.abs(r.score - py.scores[i]!) <= scoreTolerance, `row ${r.id}: TypeScript ${r.score}, Python ${py.scores[i]}`);
   });
@@ -186,11 +201,11 @@ test('exported model: the metrics match python -m training.evaluate on the same 
     // Batches of 64 sorted by length, as training/msa_model/evaluation.py makes them.
     const report = await evaluateCsv({ csv, manifest: MANIFEST, batchSize: 64 });
     const out = path.join(dir, 'metrics.json');
-    execFileSync(
-      PYTHON,
-      ['-m', 'training.evaluate', '--onnx', manifest.modelPath, '--manifest', MANIFEST, '--data-dir', data, '--out', out],
-      { cwd: ROOT, env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' }, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    execFileSync(PYTHON, ['-m', 'training.evaluate', '--onnx', manifest.modelPath, '--manifest', MANIFEST, '--data-dir', data, '--out', out], {
+      cwd: ROOT,
+      env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const py = (JSON.parse(await readFile(out, 'utf8')) as Record<string, Record<string, number | null>>).mosi_dev;
     assert.ok(py, `no mosi_dev metrics in ${out}`);
     assert.equal(py.n, ROWS);
@@ -212,8 +227,25 @@ test('the CLI: msa eval --json prints one JSON object; --out writes id,label,sco
     const outCsv = path.join(dir, 'scores.csv');
     const stdout = execFileSync(
       process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', CLI_ENTRY,
-        'eval', '--csv', csv, '--model', manifestFile, '--json', '--out', outCsv, '--batch', '16', '--threads', '1'],
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        CLI_ENTRY,
+        'eval',
+        '--csv',
+        csv,
+        '--model',
+        manifestFile,
+        '--json',
+        '--out',
+        outCsv,
+        '--batch',
+        '16',
+        '--threads',
+        '1',
+      ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     ).toString();
     const lines = stdout.trim().split('\n');

@@ -48,8 +48,15 @@ function manifestHasCodebooks(): boolean {
 const missing = [
   [PYTHON, 'the Python venv'],
   [RAVDESS, 'RAVDESS (../shared/data/ravdess)'],
-].filter(([p]) => !existsSync(p!)).map(([, what]) => what);
-const skip = missing.length > 0 ? `missing ${missing.join(', ')}` : manifestHasCodebooks() ? false : `${path.relative(ROOT, MANIFEST)} names no codebooks (text-only model)`;
+]
+  .filter(([p]) => !existsSync(p!))
+  .map(([, what]) => what);
+const skip =
+  missing.length > 0
+    ? `missing ${missing.join(', ')}`
+    : manifestHasCodebooks()
+      ? false
+      : `${path.relative(ROOT, MANIFEST)} names no codebooks (text-only model)`;
 // Under npm test (MSA_PYTHON set) nothing may be missing: fail rather than skip.
 if (venvRequired && skip) throw new Error(`eval --media parity test cannot run: ${skip}`);
 
@@ -106,7 +113,10 @@ test('msa eval --media: Node scores RAVDESS files as Python scores their featuri
         maxBuffer: 16 * 1024 * 1024,
       }).toString(),
     ) as { id: string; acoustic_ids: number[]; visual_ids: number[]; score: number }[];
-    assert.deepEqual(py.map((r) => r.id), ROWS.map(([id]) => id));
+    assert.deepEqual(
+      py.map((r) => r.id),
+      ROWS.map(([id]) => id),
+    );
 
     const manifest = await loadManifest(MANIFEST);
     const codebooks = await loadManifestCodebooks(manifest);
@@ -131,7 +141,10 @@ test('msa eval --media: rows without a media file are skipped with the reason', 
     const csv = path.join(dir, 'rows.csv');
     await writeFile(csv, `id,text,label\n${id},${text},${label}\nnot-there,hello,1\n`);
     const report = await evaluateCsv({ csv, manifest: MANIFEST, media: dir });
-    assert.deepEqual(report.scored.map((r) => r.id), [id]);
+    assert.deepEqual(
+      report.scored.map((r) => r.id),
+      [id],
+    );
     assert.equal(report.skipped.length, 1);
     assert.match(report.skipped[0]!.reason, /no media file/);
   } finally {

@@ -90,7 +90,11 @@ async function readSession(sessionId: string, timeoutMs = 25_000) {
   await consumer.subscribe({ topics: Object.keys(kindOf), fromBeginning: true });
   const ended = () => got.audio.at(-1)?.endOfStream && got.video.at(-1)?.endOfStream && got.transcript.at(-1)?.endOfStream;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out reading the session: ${got.audio.length} audio, ${got.video.length} video, ${got.transcript.length} transcript records`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        reject(new Error(`timed out reading the session: ${got.audio.length} audio, ${got.video.length} video, ${got.transcript.length} transcript records`)),
+      timeoutMs,
+    );
     void consumer!.run({
       eachMessage: async ({ topic, message }) => {
         const kind = kindOf[topic]!;
@@ -117,7 +121,18 @@ test('ingests the sample video with subtitles: contiguous audio, 2 fps frames, t
   process.env.PATH = `${ffmpeg.dir}:${path}`;
   let printed: string;
   try {
-    printed = await msaIngest(SAMPLE, '--session', session, '--fast', '--subtitles', join(tmp, 'talk.srt'), '--start-time', String(startTime), '--language', 'en');
+    printed = await msaIngest(
+      SAMPLE,
+      '--session',
+      session,
+      '--fast',
+      '--subtitles',
+      join(tmp, 'talk.srt'),
+      '--start-time',
+      String(startTime),
+      '--language',
+      'en',
+    );
   } finally {
     process.env.PATH = path;
   }
@@ -138,7 +153,10 @@ test('ingests the sample video with subtitles: contiguous audio, 2 fps frames, t
     samples += a.samples.length / 2;
   });
   assert.ok(Math.abs(samples / 16000 - 7.5) < 0.1, `audio covers ${samples / 16000} s`);
-  assert.ok(audio.slice(0, -2).every((a) => a.samples.length === 3200), 'full chunks are 100 ms');
+  assert.ok(
+    audio.slice(0, -2).every((a) => a.samples.length === 3200),
+    'full chunks are 100 ms',
+  );
 
   // Video: JPEG frames 320 px wide at 2 fps, then an empty end-of-stream frame.
   const frames = video.filter((v) => !v.endOfStream);
@@ -159,7 +177,14 @@ test('ingests the sample video with subtitles: contiguous audio, 2 fps frames, t
       ['goodbye', 5000, 7000, true, 'en', true],
     ],
   );
-  assert.deepEqual(transcript[0]!.words.map((w) => [w.word, w.start - startTime, w.end - startTime]), [['Hello', 500, 1000], ['and', 1000, 1500], ['welcome', 1500, 2000]]);
+  assert.deepEqual(
+    transcript[0]!.words.map((w) => [w.word, w.start - startTime, w.end - startTime]),
+    [
+      ['Hello', 500, 1000],
+      ['and', 1000, 1500],
+      ['welcome', 1500, 2000],
+    ],
+  );
   assert.equal(transcript[1]!.words.length, 6);
 });
 
@@ -167,14 +192,20 @@ test('a corrupt file fails with a clear MediaError', { timeout: 20_000 }, async 
   const bad = join(tmp, 'truncated.mp4');
   const { readFile } = await import('node:fs/promises');
   await writeFile(bad, (await readFile(SAMPLE)).subarray(0, 4096));
-  await assert.rejects(msaIngest(bad, '--session', `bad-${run}`, '--fast'), (e: unknown) => e instanceof MediaError && e.kind === 'corrupt' && e.message.includes(bad) && /corrupt or truncated/.test(e.message));
+  await assert.rejects(
+    msaIngest(bad, '--session', `bad-${run}`, '--fast'),
+    (e: unknown) => e instanceof MediaError && e.kind === 'corrupt' && e.message.includes(bad) && /corrupt or truncated/.test(e.message),
+  );
 });
 
 test('a refusing URL fails after the retries with a clear error', { timeout: 20_000 }, async () => {
   const started = Date.now();
   await assert.rejects(
     msaIngest('http://127.0.0.1:1/x.mp4', '--session', `url-${run}`, '--max-retries', '1'),
-    (e: unknown) => e instanceof MediaError && e.kind === 'network' && /^http:\/\/127\.0\.0\.1:1\/x\.mp4: gave up after 2 failed attempts in a row; last error: cannot decode .* could not read the URL/.test(e.message),
+    (e: unknown) =>
+      e instanceof MediaError &&
+      e.kind === 'network' &&
+      /^http:\/\/127\.0\.0\.1:1\/x\.mp4: gave up after 2 failed attempts in a row; last error: cannot decode .* could not read the URL/.test(e.message),
   );
   const took = Date.now() - started;
   assert.ok(took >= 800, `one backoff wait of 0.8-1 s, took ${took} ms`);

@@ -121,15 +121,32 @@ test('every window the model can read is scored exactly once, on Kafka and on We
       // Key = session id; one session stays on one partition and is in window order there.
       assert.ok(fromKafka.every((s) => s.key === sessionId));
       assert.equal(new Set(fromKafka.map((s) => s.partition)).size, 1, `${sessionId} on one partition`);
-      assert.deepEqual(ends, [...ends].sort((a, b) => a - b), `${sessionId} in window order on Kafka`);
+      assert.deepEqual(
+        ends,
+        [...ends].sort((a, b) => a - b),
+        `${sessionId} in window order on Kafka`,
+      );
       const wsEnds = wsScores.filter((s) => s.sessionId === sessionId).map((s) => s.windowEnd);
       assert.deepEqual(wsEnds, ends, `${sessionId}: WebSocket has the same scores in the same order`);
     }
     // Modalities present: exactly those with a record inside the window.
     for (const { value } of scores.items) {
-      const inWindow = records.filter((r) => r.value.sessionId === value.sessionId && r.value.eventTime < value.windowEnd && (r.kind === 'transcript' ? r.value.endTime : r.value.eventTime) >= value.windowStart);
-      assert.equal(value.modalities.audio, inWindow.some((r) => r.kind === 'audio'), `audio in ${value.sessionId} ${value.windowStart}`);
-      assert.equal(value.modalities.video, inWindow.some((r) => r.kind === 'video'), `video in ${value.sessionId} ${value.windowStart}`);
+      const inWindow = records.filter(
+        (r) =>
+          r.value.sessionId === value.sessionId &&
+          r.value.eventTime < value.windowEnd &&
+          (r.kind === 'transcript' ? r.value.endTime : r.value.eventTime) >= value.windowStart,
+      );
+      assert.equal(
+        value.modalities.audio,
+        inWindow.some((r) => r.kind === 'audio'),
+        `audio in ${value.sessionId} ${value.windowStart}`,
+      );
+      assert.equal(
+        value.modalities.video,
+        inWindow.some((r) => r.kind === 'video'),
+        `video in ${value.sessionId} ${value.windowStart}`,
+      );
     }
     assert.ok(scores.items.every((s) => s.value.modalities.text));
     // Windows with records but nothing the model reads are counted, not scored, not lost.

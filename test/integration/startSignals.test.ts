@@ -25,9 +25,17 @@ async function startThenSignal(signal: NodeJS.Signals): Promise<{ code: number |
   }
   // The service is the npm process's only child (exec replaced the shell).
   const { execFileSync } = await import('node:child_process');
-  const child = Number(execFileSync('pgrep', ['-P', String(npm.pid)]).toString().trim().split('\n')[0]);
+  const child = Number(
+    execFileSync('pgrep', ['-P', String(npm.pid)])
+      .toString()
+      .trim()
+      .split('\n')[0],
+  );
   npm.kill(signal);
-  const code = await Promise.race([exited, new Promise<number | null>((_, reject) => setTimeout(() => reject(new Error(`npm start did not stop within 30 s of ${signal}`)), 30_000))]);
+  const code = await Promise.race([
+    exited,
+    new Promise<number | null>((_, reject) => setTimeout(() => reject(new Error(`npm start did not stop within 30 s of ${signal}`)), 30_000)),
+  ]);
   let childGone = false;
   for (let i = 0; i < 50 && !childGone; i++) {
     try {

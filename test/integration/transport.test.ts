@@ -127,7 +127,10 @@ test('backpressure: a slow consumer makes the source pause and resume, and the b
     // Partition order is kept.
     for (const p of [0, 1]) {
       const offsets = seen.filter((r) => r.partition === p).map((r) => Number(r.offset));
-      assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b));
+      assert.deepEqual(
+        offsets,
+        [...offsets].sort((a, b) => a - b),
+      );
       assert.equal(new Set(offsets).size, offsets.length);
     }
     // Everything settled: the tracker may commit to the end of each partition.
@@ -143,7 +146,13 @@ test('bytes bound: a byte limit below two records admits one at a time', { timeo
   await produceAudio(names.video, n); // any topic will do: raw records are not decoded here
   const stats = createTransportStats();
   const recordBytes = codec.encode(chunk('s0', 0), 'audio').length + 2;
-  const source = createKafkaSource({ consumer: await consumer(`g-bytes-${run}`), topics: [names.video], fromBeginning: true, maxBytes: recordBytes + 10, stats });
+  const source = createKafkaSource({
+    consumer: await consumer(`g-bytes-${run}`),
+    topics: [names.video],
+    fromBeginning: true,
+    maxBytes: recordBytes + 10,
+    stats,
+  });
   const seen: RawRecord[] = [];
   const sub = source.records$.pipe(concatMap((r) => timer(5).pipe(map(() => r)))).subscribe((r) => {
     seen.push(r);
@@ -301,7 +310,7 @@ test('rebalance: a second member takes partitions; revoked ones leave the tracke
     await waitFor('A to be served its kept partitions again', () => statsA.redelivered > 0 || kept.size === 0, 60_000);
     t.diagnostic(`A keeps ${[...kept]}, B got ${seenB.length} records, A skipped ${statsA.redelivered} redelivered, rebalances ${statsA.rebalances}`);
     const keptWithRecords = new Set(seenA.map((r) => r.partition).filter((p) => kept.has(p)));
-    assert.deepEqual(new Set(tracker.partitionsTracked().map((tp) => tp.partition)), keptWithRecords, 'tracker holds only A\'s partitions');
+    assert.deepEqual(new Set(tracker.partitionsTracked().map((tp) => tp.partition)), keptWithRecords, "tracker holds only A's partitions");
     assert.equal(seenA.length, n, 'A emitted nothing twice after the rebalance');
     assert.ok(statsA.redelivered > 0 || kept.size === 0, 'A skipped records served again from the committed offset');
     // B re-reads the revoked partitions from the committed offset (nothing was committed).

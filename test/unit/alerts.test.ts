@@ -69,7 +69,10 @@ test('sessions are independent', () => {
     out.push(...a.update({ sessionId: 'neg', windowEnd: T0 + i * 1000, score: -2 }, T0));
     out.push(...a.update({ sessionId: 'pos', windowEnd: T0 + i * 1000, score: i === 6 ? 0 : -2 }, T0));
   }
-  assert.deepEqual(out.map((x) => [x.sessionId, x.state]), [['neg', 'firing']]);
+  assert.deepEqual(
+    out.map((x) => [x.sessionId, x.state]),
+    [['neg', 'firing']],
+  );
 });
 
 test('a duplicate or older window changes nothing', () => {
@@ -94,7 +97,10 @@ test('expire frees a session and resolves its firing alerts; sweep expires idle 
   feed(a, 'gone', Array(11).fill(-1.5)); // lastSeen T0..T0+10
   a.update({ sessionId: 'quiet', windowEnd: T0 + 1000, score: 0 }, T0 + 20_000);
   const expired = a.expire('gone');
-  assert.deepEqual(expired.map((x) => [x.state, x.reason, x.at - T0, x.score]), [['resolved', 'expired', 11_000, -1.5]]);
+  assert.deepEqual(
+    expired.map((x) => [x.state, x.reason, x.at - T0, x.score]),
+    [['resolved', 'expired', 11_000, -1.5]],
+  );
   assert.deepEqual(a.expire('gone'), []);
   assert.equal(a.stats().sessions, 1);
   assert.deepEqual(a.sweep(T0 + 40_000), []); // quiet: seen 20 s ago
@@ -110,7 +116,10 @@ test('state is bounded: beyond maxSessions the least recently scored session is 
   assert.equal(a.stats().evicted, 7);
   assert.equal(a.stats().firing, 3);
   const evicted = out.filter((x) => x.state === 'resolved');
-  assert.deepEqual(evicted.map((x) => x.sessionId), ['s0', 's1', 's2', 's3', 's4', 's5', 's6']);
+  assert.deepEqual(
+    evicted.map((x) => x.sessionId),
+    ['s0', 's1', 's2', 's3', 's4', 's5', 's6'],
+  );
   assert.ok(evicted.every((x) => x.reason === 'evicted'));
   // Every firing alert is followed by exactly one resolution or is still firing.
   assert.equal(out.filter((x) => x.state === 'firing').length, 10);

@@ -78,10 +78,23 @@ test('a subscriber gets the recent alerts of the sessions it covers, in one aler
   const server = await startScoreServer({ server: own, authTokens: null, recentAlerts: recent });
   const ownUrl = `ws://127.0.0.1:${(own.address() as AddressInfo).port}/ws`;
   const alert = (sessionId: string, state: Alert['state'], at: number): Alert => ({
-    type: 'alert', sessionId, rule: 'neg', state, since: 1000, at, score: -1.5, message: `${sessionId} ${state}`,
+    type: 'alert',
+    sessionId,
+    rule: 'neg',
+    state,
+    since: 1000,
+    at,
+    score: -1.5,
+    message: `${sessionId} ${state}`,
   });
   // Raised before anyone connected: call-1 fired and resolved, call-2 fires still, stream-1 fired.
-  for (const a of [alert('call-1', 'firing', 11_000), alert('call-2', 'firing', 12_000), alert('call-1', 'resolved', 13_000), alert('stream-1', 'firing', 14_000)]) recent.add(a);
+  for (const a of [
+    alert('call-1', 'firing', 11_000),
+    alert('call-2', 'firing', 12_000),
+    alert('call-1', 'resolved', 13_000),
+    alert('stream-1', 'firing', 14_000),
+  ])
+    recent.add(a);
   server.publish({ sessionId: 'call-1', windowEnd: 13_000, polarity: 'NEGATIVE' } as Score);
 
   /** The types of the messages a subscription gets up to the alerts message, and that message's alerts. */

@@ -28,8 +28,17 @@ function negativeSession(sessionId: string, spanMs: number): Positioned<InputRec
       value: {
         kind: 'transcript',
         value: {
-          sessionId, segmentId: `${sessionId}-${t}`, eventTime, endTime, text: 'this is awful',
-          words: [], isFinal: true, speaker: null, channel: null, language: null, endOfStream: endTime >= T0 + spanMs,
+          sessionId,
+          segmentId: `${sessionId}-${t}`,
+          eventTime,
+          endTime,
+          text: 'this is awful',
+          words: [],
+          isFinal: true,
+          speaker: null,
+          channel: null,
+          language: null,
+          endOfStream: endTime >= T0 + spanMs,
         },
       },
     });
@@ -39,15 +48,18 @@ function negativeSession(sessionId: string, spanMs: number): Positioned<InputRec
 
 async function alertsFor(sessionId: string, spanMs: number): Promise<{ alerts: Alert[]; scored: ScoredWindow[] }> {
   const tokenizer = await loadTokenizer(TOKENIZER_DIR);
-  const runModel = async (inputs: ModelInput[]): Promise<ModelOutput[]> =>
-    inputs.map(() => ({ score: -2, contributions: { text: -2, audio: 0, video: 0 } }));
+  const runModel = async (inputs: ModelInput[]): Promise<ModelOutput[]> => inputs.map(() => ({ score: -2, contributions: { text: -2, audio: 0, video: 0 } }));
   const scored = await lastValueFrom(
     from(negativeSession(sessionId, spanMs)).pipe(
       sessionWindows({ sizeMs: 6000, hopMs: 1000, allowedLatenessMs: 0, modalityIdleMs: 0 }),
       filter((e): e is Extract<WindowEvent, { type: 'window' }> => e.type === 'window'),
       map((e) => e.window),
       scoreWindows({
-        tokenizer, maxTextTokens: 64, padIndex: { acoustic: 32, visual: 32 }, runModel, modelVersion: 't',
+        tokenizer,
+        maxTextTokens: 64,
+        padIndex: { acoustic: 32, visual: 32 },
+        runModel,
+        modelVersion: 't',
         batching: { maxBatchSize: 4, maxQueueDelayMs: 0, maxInFlight: 1, maxQueued: 100 },
         rolling: { smoothing: { method: 'ema', alpha: 1 }, neutralBand: 0.5 },
       }),
@@ -73,6 +85,9 @@ describe('alerts over a session flushed at end of stream', () => {
 
   it('a 12 s clip does fire it, 10 s after the first score', async () => {
     const { alerts } = await alertsFor('long', 12_000);
-    assert.deepEqual(alerts.map((a) => [a.state, a.since - T0, a.at - T0]), [['firing', 1000, 11_000]]);
+    assert.deepEqual(
+      alerts.map((a) => [a.state, a.since - T0, a.at - T0]),
+      [['firing', 1000, 11_000]],
+    );
   });
 });

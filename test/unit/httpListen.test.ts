@@ -8,7 +8,11 @@ test('EADDRINUSE on the WebSocket port names the port and suggests --ws-port', a
   try {
     await assert.rejects(
       startHttpServer({ port: first.port, health: () => ({ status: 'ok', model: 'm@1', provider: 'cpu' }), metrics: () => ({}), authTokens: [] }),
-      (e: unknown) => e instanceof Error && e.message.includes(`port ${first.port} on 127.0.0.1 is already in use`) && /--ws-port/.test(e.message) && (e.cause as NodeJS.ErrnoException).code === 'EADDRINUSE',
+      (e: unknown) =>
+        e instanceof Error &&
+        e.message.includes(`port ${first.port} on 127.0.0.1 is already in use`) &&
+        /--ws-port/.test(e.message) &&
+        (e.cause as NodeJS.ErrnoException).code === 'EADDRINUSE',
     );
   } finally {
     await first.close();

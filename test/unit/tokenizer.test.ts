@@ -27,16 +27,10 @@ interface ParityCase {
   attentionMask: number[];
 }
 
-const fixture = JSON.parse(
-  readFileSync(new URL('../fixtures/tokenizer-parity.json', import.meta.url), 'utf8'),
-) as { maxTokens: number; cases: ParityCase[] };
+const fixture = JSON.parse(readFileSync(new URL('../fixtures/tokenizer-parity.json', import.meta.url), 'utf8')) as { maxTokens: number; cases: ParityCase[] };
 
 /** The project's copy once the model is exported, else the venv's copy of all-MiniLM-L6-v2. */
-const folder =
-  [
-    path.resolve('models/tokenizer'),
-    minilmPackageDir,
-  ].find((dir) => existsSync(path.join(dir, 'tokenizer.json'))) ?? null;
+const folder = [path.resolve('models/tokenizer'), minilmPackageDir].find((dir) => existsSync(path.join(dir, 'tokenizer.json'))) ?? null;
 const skip = folder === null ? 'no tokenizer folder (models/tokenizer or the venv copy of all-MiniLM-L6-v2)' : false;
 
 test('encodes every fixture text exactly as the Python tokenizer does', { skip }, async () => {

@@ -40,9 +40,7 @@ class TestClient {
   readonly closed: Promise<{ code: number; reason: string }>;
   readonly opened: Promise<void>;
 
-  constructor(
-    readonly ws: WebSocket,
-  ) {
+  constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
       this.frames.push(JSON.parse(data.toString()) as Frame);
       this.waiter?.();
@@ -220,7 +218,10 @@ describe('score WebSocket server', () => {
     );
     assert.equal(f.total, 2);
     c.send({ type: 'sessions', prefix: 'b', limit: 1 });
-    assert.deepEqual((await c.next()).sessions.map((s: Frame) => s.sessionId), ['b']);
+    assert.deepEqual(
+      (await c.next()).sessions.map((s: Frame) => s.sessionId),
+      ['b'],
+    );
     c.send({ type: 'ping', id: 3 });
     assert.deepEqual(await c.next(), { type: 'pong', id: 3 });
     c.ws.close();

@@ -54,7 +54,10 @@ function withCommonOptions(cmd: Command): Command {
       `KRaft controller port on 127.0.0.1, fixed once the data dir is formatted (env MSA_KAFKA_CONTROLLER_PORT, default ${DEFAULT_CONTROLLER_PORT})`,
       parsePort,
     )
-    .option('--data-dir <dir>', 'storage, logs and pid file (env MSA_KAFKA_DATA_DIR, default $MSA_CACHE_DIR/kafka-data, MSA_CACHE_DIR defaulting to ~/.cache/msa)')
+    .option(
+      '--data-dir <dir>',
+      'storage, logs and pid file (env MSA_KAFKA_DATA_DIR, default $MSA_CACHE_DIR/kafka-data, MSA_CACHE_DIR defaulting to ~/.cache/msa)',
+    )
     .option('--timeout <seconds>', 'how long to wait for the broker to start or stop', parseSeconds)
     .option('--json', 'print the result as JSON');
 }
@@ -90,7 +93,11 @@ export function register(program: Command): void {
       const external = configFor(cmd).kafka.brokers;
       if (external) logger.warn({ brokers: external }, 'kafka.brokers (KAFKA_BROKERS) is set; msa will use that cluster, not this local broker');
       const r = await startBroker(optionsFrom(cmd, flags), logger);
-      print(flags, r, `Kafka ${r.version ?? '(not started by msa)'} ${r.started ? 'started' : 'already running'} on ${r.brokers.join(',')}${r.pid ? ` (pid ${r.pid})` : ''}`);
+      print(
+        flags,
+        r,
+        `Kafka ${r.version ?? '(not started by msa)'} ${r.started ? 'started' : 'already running'} on ${r.brokers.join(',')}${r.pid ? ` (pid ${r.pid})` : ''}`,
+      );
     });
 
   withCommonOptions(kafka.command('stop'))

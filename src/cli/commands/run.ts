@@ -74,9 +74,7 @@ async function run(cmd: Command, flags: RunFlags, sample: boolean, terminal: boo
 
 export function register(program: Command): void {
   withRunOptions(
-    program
-      .command('run')
-      .description('run the pipeline service: consume the input topics, score every session, serve scores on Kafka and WebSocket'),
+    program.command('run').description('run the pipeline service: consume the input topics, score every session, serve scores on Kafka and WebSocket'),
   ).action(async (flags: RunFlags, cmd: Command) => run(cmd, flags, false, false));
 
   withRunOptions(

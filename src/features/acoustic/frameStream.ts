@@ -92,7 +92,15 @@ interface SessionStream {
 }
 
 export class AcousticFrameStream {
-  readonly stats: AcousticStreamStats = { chunks: 0, frames: 0, restarts: 0, unsupported: { 'sample-rate': 0, encoding: 0 }, resampled: 0, extractMs: 0, resampleMs: 0 };
+  readonly stats: AcousticStreamStats = {
+    chunks: 0,
+    frames: 0,
+    restarts: 0,
+    unsupported: { 'sample-rate': 0, encoding: 0 },
+    resampled: 0,
+    extractMs: 0,
+    resampleMs: 0,
+  };
   private readonly extractor = new AcousticExtractor({ sampleRate: FEATURE_SAMPLE_RATE });
   private readonly byChunk = new WeakMap<AudioChunk, ChunkFrames>();
   private readonly sessions = new Map<string, SessionStream>();
@@ -217,7 +225,12 @@ export class AcousticFrameStream {
     const fresh: SessionStream = {
       sampleRate: chunk.sampleRate,
       resampler: chunk.sampleRate === FEATURE_SAMPLE_RATE ? null : new StreamingResampler(chunk.sampleRate, FEATURE_SAMPLE_RATE),
-      received: 0, buffer: new Float32Array(0), bufferStart: 0, end: 0, nextFrame: 0, nextEventTime: chunk.eventTime,
+      received: 0,
+      buffer: new Float32Array(0),
+      bufferStart: 0,
+      end: 0,
+      nextFrame: 0,
+      nextEventTime: chunk.eventTime,
     };
     this.sessions.set(chunk.sessionId, fresh);
     if (this.sessions.size > this.maxSessions) this.drop(this.sessions.keys().next().value!);

@@ -61,8 +61,16 @@ export interface FaceVectorOptions {
 
 export class FaceVectors {
   readonly stats: FaceVectorStats = {
-    frames: 0, analysed: 0, faces: 0, fromEdge: 0, rateSkipped: 0, shed: 0, failed: 0,
-    unsupported: { JPEG: 0, PNG: 0, FEATURES: 0, invalid: 0 }, analyseMs: 0, decodeMs: 0,
+    frames: 0,
+    analysed: 0,
+    faces: 0,
+    fromEdge: 0,
+    rateSkipped: 0,
+    shed: 0,
+    failed: 0,
+    unsupported: { JPEG: 0, PNG: 0, FEATURES: 0, invalid: 0 },
+    analyseMs: 0,
+    decodeMs: 0,
   };
   private readonly byFrame = new WeakMap<VideoFrame, number[] | null>();
   private readonly lastAnalysed = new Map<string, number>();

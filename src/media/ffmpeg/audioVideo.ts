@@ -71,7 +71,11 @@ export function decodeAudioVideo(input: MediaInput, options: AudioVideoOptions =
     );
     return { pipes, decoded: () => decoded };
   };
-  async function* stream<T>(kind: 'audio' | 'video', read: (p: PairedPipes<AudioChunk<Int16Array>, VideoFrame>) => AsyncGenerator<T>, alone: (o: SourceOptions) => AsyncGenerator<T>): AsyncGenerator<T> {
+  async function* stream<T>(
+    kind: 'audio' | 'video',
+    read: (p: PairedPipes<AudioChunk<Int16Array>, VideoFrame>) => AsyncGenerator<T>,
+    alone: (o: SourceOptions) => AsyncGenerator<T>,
+  ): AsyncGenerator<T> {
     opened ??= open();
     const { pipes, decoded } = await opened;
     try {
@@ -79,19 +83,39 @@ export function decodeAudioVideo(input: MediaInput, options: AudioVideoOptions =
     } catch (e) {
       const missing = decoded() ? null : missingOutput(e);
       if (missing === null) throw e;
-      if (missing === kind) throw new MediaError(`cannot decode ${kind} of ${input}: no such stream in the input`, 'no-stream', input, (e as MediaError).stderrTail);
+      if (missing === kind)
+        throw new MediaError(`cannot decode ${kind} of ${input}: no such stream in the input`, 'no-stream', input, (e as MediaError).stderrTail);
       let stdin = options.stdin;
       if (replay) {
         const again = replay.again();
-        if (!again) throw new MediaError(`media input ${input}: more than ${MAX_STDIN_REPLAY_BYTES} bytes of stdin went by before ffmpeg found no ${missing}; cannot start over with the ${kind} alone`, 'limit', input);
+        if (!again)
+          throw new MediaError(
+            `media input ${input}: more than ${MAX_STDIN_REPLAY_BYTES} bytes of stdin went by before ffmpeg found no ${missing}; cannot start over with the ${kind} alone`,
+            'limit',
+            input,
+          );
         stdin = again;
       }
       yield* alone({ ...options, stdin });
     }
   }
   return {
-    audio: { [Symbol.asyncIterator]: () => stream('audio', (p) => p.read(p.a), (o) => streamAudioS16(input, o)) },
-    video: { [Symbol.asyncIterator]: () => stream('video', (p) => p.read(p.b), (o) => decodeVideoFrames(input, o)) },
+    audio: {
+      [Symbol.asyncIterator]: () =>
+        stream(
+          'audio',
+          (p) => p.read(p.a),
+          (o) => streamAudioS16(input, o),
+        ),
+    },
+    video: {
+      [Symbol.asyncIterator]: () =>
+        stream(
+          'video',
+          (p) => p.read(p.b),
+          (o) => decodeVideoFrames(input, o),
+        ),
+    },
   };
 }
 

@@ -3,16 +3,7 @@
  * ffmpeg's stderr, classified from what ffmpeg said.
  */
 
-export type MediaErrorKind =
-  | 'not-found'
-  | 'corrupt'
-  | 'unsupported-codec'
-  | 'network'
-  | 'no-stream'
-  | 'limit'
-  | 'aborted'
-  | 'ffmpeg-missing'
-  | 'failed';
+export type MediaErrorKind = 'not-found' | 'corrupt' | 'unsupported-codec' | 'network' | 'no-stream' | 'limit' | 'aborted' | 'ffmpeg-missing' | 'failed';
 
 export class MediaError extends Error {
   constructor(
@@ -31,9 +22,21 @@ export const STDERR_LINES = 8;
 
 const PATTERNS: [RegExp, MediaErrorKind, string][] = [
   [/No such file or directory/i, 'not-found', 'no such file'],
-  [/Decoder \(codec [^)]*\) not found|Unknown decoder|codec not currently supported|Unsupported codec|no decoder found/i, 'unsupported-codec', 'unsupported codec (ffmpeg has no decoder for it)'],
-  [/Connection refused|Connection timed out|Network is unreachable|Failed to resolve hostname|Server returned [45]\d\d|HTTP error|Name or service not known|I\/O error/i, 'network', 'could not read the URL'],
-  [/moov atom not found|Invalid data found|End of file|truncat|corrupt|error reading header|could not find codec parameters|partial file/i, 'corrupt', 'corrupt or truncated media'],
+  [
+    /Decoder \(codec [^)]*\) not found|Unknown decoder|codec not currently supported|Unsupported codec|no decoder found/i,
+    'unsupported-codec',
+    'unsupported codec (ffmpeg has no decoder for it)',
+  ],
+  [
+    /Connection refused|Connection timed out|Network is unreachable|Failed to resolve hostname|Server returned [45]\d\d|HTTP error|Name or service not known|I\/O error/i,
+    'network',
+    'could not read the URL',
+  ],
+  [
+    /moov atom not found|Invalid data found|End of file|truncat|corrupt|error reading header|could not find codec parameters|partial file/i,
+    'corrupt',
+    'corrupt or truncated media',
+  ],
   [/does not contain any stream|Output file #0 does not contain|matches no streams|Stream map .* matches no/i, 'no-stream', 'no such stream in the input'],
 ];
 

@@ -89,7 +89,9 @@ export class PairedPipes<A, B> {
       q.ended = true;
       this.update();
     });
-    source.pipe.on('error', (e: Error) => this.fail(new MediaError(`cannot read the ${source.name} of ${this.input} from ffmpeg: ${e.message}`, 'failed', this.input)));
+    source.pipe.on('error', (e: Error) =>
+      this.fail(new MediaError(`cannot read the ${source.name} of ${this.input} from ffmpeg: ${e.message}`, 'failed', this.input)),
+    );
     return q;
   }
 
@@ -109,7 +111,10 @@ export class PairedPipes<A, B> {
   /** Holds or releases each pipe, fails past the hard limit, and wakes a reader that has an item. */
   private update(): void {
     const { maxAheadS, maxQueueBytes } = this.limits;
-    for (const [q, other] of [[this.a, this.b], [this.b, this.a]] as [PipeQueue<unknown>, PipeQueue<unknown>][]) {
+    for (const [q, other] of [
+      [this.a, this.b],
+      [this.b, this.a],
+    ] as [PipeQueue<unknown>, PipeQueue<unknown>][]) {
       if (this.failure) return;
       if (q.bytes > maxQueueBytes) return this.fail(this.tooFarApart(q, other));
       const otherStarved = other.wake !== null && other.items.length === 0 && !other.ended;

@@ -45,7 +45,11 @@ export function streamAudioS16(input: MediaInput, options: AudioStreamOptions = 
   return pcmChunks(input, options, S16);
 }
 
-async function* pcmChunks<T extends Float32Array | Int16Array>(input: MediaInput, options: AudioStreamOptions, format: PcmFormat<T>): AsyncGenerator<AudioChunk<T>> {
+async function* pcmChunks<T extends Float32Array | Int16Array>(
+  input: MediaInput,
+  options: AudioStreamOptions,
+  format: PcmFormat<T>,
+): AsyncGenerator<AudioChunk<T>> {
   const chunker = new PcmChunker(options, format);
   for await (const data of runFfmpeg(input, [chunker.outArgs], options, 'audio')) yield* chunker.push(data);
   yield* chunker.end();
@@ -59,7 +63,10 @@ export class PcmChunker<T extends Float32Array | Int16Array> {
   private pending: Buffer = Buffer.alloc(0);
   private emitted = 0;
 
-  constructor(options: AudioStreamOptions, private readonly format: PcmFormat<T>) {
+  constructor(
+    options: AudioStreamOptions,
+    private readonly format: PcmFormat<T>,
+  ) {
     this.sampleRate = options.sampleRate ?? 16000;
     const chunkMs = options.chunkMs ?? 100;
     if (!(this.sampleRate > 0) || !(chunkMs > 0)) throw new RangeError(`sampleRate (${this.sampleRate}) and chunkMs (${chunkMs}) must be positive`);
@@ -71,7 +78,8 @@ export class PcmChunker<T extends Float32Array | Int16Array> {
     this.pending = this.pending.length === 0 ? data : Buffer.concat([this.pending, data]);
     const out: AudioChunk<T>[] = [];
     let offset = 0;
-    for (; this.pending.length - offset >= this.chunkBytes; offset += this.chunkBytes) out.push(this.make(this.pending.subarray(offset, offset + this.chunkBytes)));
+    for (; this.pending.length - offset >= this.chunkBytes; offset += this.chunkBytes)
+      out.push(this.make(this.pending.subarray(offset, offset + this.chunkBytes)));
     this.pending = this.pending.subarray(offset);
     return out;
   }

@@ -47,7 +47,11 @@ async function checkLocalFile(input: MediaInput, options: SourceOptions): Promis
     size = s.size;
   } catch (e) {
     if (e instanceof MediaError) throw e;
-    throw new MediaError(`media input ${input}: no such file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path`, 'not-found', input);
+    throw new MediaError(
+      `media input ${input}: no such file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path`,
+      'not-found',
+      input,
+    );
   }
   if (options.maxInputBytes !== undefined && size > options.maxInputBytes) {
     throw new MediaError(`media input ${input}: ${size} bytes exceeds the limit of ${options.maxInputBytes} bytes (maxInputBytes)`, 'limit', input);
@@ -95,7 +99,15 @@ export interface Running {
  * Checks a local input, spawns `cmd` with `outputs` output pipes and feeds it stdin for input `-`
  * (`stdin`, else options.stdin or process.stdin). Abort kills it.
  */
-export async function startProcess(cmd: string, args: string[], input: MediaInput, options: SourceOptions, what: string, outputs = 1, stdin?: Readable): Promise<Running> {
+export async function startProcess(
+  cmd: string,
+  args: string[],
+  input: MediaInput,
+  options: SourceOptions,
+  what: string,
+  outputs = 1,
+  stdin?: Readable,
+): Promise<Running> {
   await checkLocalFile(input, options);
   const extra = Array.from({ length: outputs - 1 }, () => 'pipe' as const);
   const child: ChildProcess = spawn(cmd, args, { stdio: [input === '-' ? 'pipe' : 'ignore', 'pipe', 'pipe', ...extra] });
@@ -126,7 +138,9 @@ export async function startProcess(cmd: string, args: string[], input: MediaInpu
       const { code, signal } = await exited;
       if (spawnError) {
         throw new MediaError(
-          spawnError.code === 'ENOENT' ? `${cmd} not found on PATH; install ffmpeg (Debian: apt-get install ffmpeg)` : `could not start ${cmd}: ${spawnError.message}`,
+          spawnError.code === 'ENOENT'
+            ? `${cmd} not found on PATH; install ffmpeg (Debian: apt-get install ffmpeg)`
+            : `could not start ${cmd}: ${spawnError.message}`,
           'ffmpeg-missing',
           input,
         );

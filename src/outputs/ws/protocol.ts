@@ -19,13 +19,7 @@ export const CLOSE_CODES = {
   tooBig: 1009,
 } as const;
 
-export type ErrorCode =
-  | 'bad_json'
-  | 'not_text'
-  | 'message_too_large'
-  | 'unknown_type'
-  | 'invalid_message'
-  | 'too_many_subscriptions';
+export type ErrorCode = 'bad_json' | 'not_text' | 'message_too_large' | 'unknown_type' | 'invalid_message' | 'too_many_subscriptions';
 
 /** Which scores a filter subscription receives: every condition given must hold. */
 export interface ScoreFilter {

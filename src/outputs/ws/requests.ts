@@ -66,8 +66,7 @@ export function createRequestHandlers({ settings: cfg, index, history, recentAle
   const sendAlerts = (c: Client, m: SelectionMessage): void => {
     if (recentAlerts === undefined) return;
     const sessions = new Set(m.sessions ?? []);
-    const covers = (sessionId: string) =>
-      m.all === true || sessions.has(sessionId) || (m.filter !== undefined && filterCoversSession(m.filter, sessionId));
+    const covers = (sessionId: string) => m.all === true || sessions.has(sessionId) || (m.filter !== undefined && filterCoversSession(m.filter, sessionId));
     sendJson(c, { type: 'alerts', alerts: recentAlerts.list(covers) });
   };
 

@@ -30,7 +30,8 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  * server is not the leader for that topic-partition"), or while a group rebalances: logged at
  * debug, not shown to people. Failures kafkajs gives up on reach our code as errors.
  */
-const TRANSIENT = /coordinator is (loading|not available)|group coordinator is not available|not coordinator|rebalanc|leadership election|leader not available|there is no leader|not the leader for that topic-partition|does not host this topic-partition|offset.*not available/i;
+const TRANSIENT =
+  /coordinator is (loading|not available)|group coordinator is not available|not coordinator|rebalanc|leadership election|leader not available|there is no leader|not the leader for that topic-partition|does not host this topic-partition|offset.*not available/i;
 
 function isExpectedTransient(entry: LogEntry): boolean {
   if (entry.level !== logLevel.ERROR && entry.level !== logLevel.WARN) return false;

@@ -9,12 +9,7 @@ import type { TopicNames } from '../topics.js';
  * Creates the topics that do not exist yet, with `partitions` partitions each; returns the names
  * created. Existing topics are left as they are.
  */
-export async function ensureTopics(
-  admin: Admin,
-  topics: TopicNames | readonly string[],
-  partitions: number,
-  replicationFactor = 1,
-): Promise<string[]> {
+export async function ensureTopics(admin: Admin, topics: TopicNames | readonly string[], partitions: number, replicationFactor = 1): Promise<string[]> {
   if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`partitions must be a positive integer, got ${partitions}`);
   const wanted = [...new Set(Array.isArray(topics) ? (topics as readonly string[]) : Object.values(topics))];
   const existing = new Set(await admin.listTopics());
@@ -53,5 +48,7 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 15_000
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`topics ${topics.join(', ')} were created but have no leader after ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
+  throw new Error(
+    `topics ${topics.join(', ')} were created but have no leader after ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`,
+  );
 }
