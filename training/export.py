@@ -467,8 +467,11 @@ def split_manifests(manifest: dict) -> tuple[dict, dict]:
     only; the multimodal one, the same model with its codebook files, is the opt-in."""
     codebooks = manifest["codebooks"]
     # Its own name: scores and logs carry name@version, and the two serve different paths.
-    multimodal = manifest | {"name": f"{manifest['name']}-multimodal",
-                             "variant": "multimodal: text + voice + face (opt-in; see note)", "note": MULTIMODAL_NOTE}
+    multimodal = manifest | {
+        "name": f"{manifest['name']}-multimodal",
+        "variant": "multimodal: text + voice + face (opt-in; see note)",
+        "note": MULTIMODAL_NOTE,
+    }
     default = manifest | {
         "codebooks": {
             **{
