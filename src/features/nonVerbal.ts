@@ -20,14 +20,9 @@ import type { Quantiser } from './codebook.js';
 import type { AudioChunk, VideoFrame } from '../schemas/records.js';
 import type { SessionWindow } from '../windows/types.js';
 import type { ChunkFrames } from './acoustic/frameStream.js';
+import type { NonVerbalIds } from '../model/types.js';
 
-/** Codebook indices of a window's acoustic and visual frames, from the feature extractors. */
-export interface NonVerbalIds {
-  acousticIds: number[];
-  visualIds: number[];
-  /** Modalities whose inputs the codebook's gate found unlike the training data (no ids given). */
-  gated?: { audio: boolean; video: boolean };
-}
+export type { NonVerbalIds };
 
 export interface NonVerbalOptions {
   acoustic: { quantiser: Quantiser; framesOf: (chunk: AudioChunk) => ChunkFrames | undefined; hopMs?: number; frameMs?: number; poolMs?: number } | null;

@@ -27,3 +27,12 @@ export interface ModelOutput {
 export const MODEL_INPUT_NAMES = ['input_ids', 'attention_mask', 'acoustic_ids', 'acoustic_mask', 'visual_ids', 'visual_mask'] as const;
 
 export const MODEL_OUTPUT_NAMES = ['score', 'contributions'] as const;
+
+/** Codebook indices of a window's acoustic and visual frames, what the feature stage hands the model's
+ * inputs (the model owns the shape; features/nonVerbal.ts fills it). */
+export interface NonVerbalIds {
+  acousticIds: number[];
+  visualIds: number[];
+  /** Modalities whose inputs the codebook's gate found unlike the training data (no ids given). */
+  gated?: { audio: boolean; video: boolean };
+}

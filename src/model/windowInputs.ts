@@ -1,5 +1,5 @@
 import type { Modalities, TranscriptSegment } from '../schemas/records.js';
-import type { NonVerbalIds } from '../features/nonVerbal.js';
+import type { NonVerbalIds } from './types.js';
 import type { SessionWindow } from '../windows/types.js';
 import type { PadIndex } from './batchTensors.js';
 import type { TextTokenizer } from './tokenizer.js';
