@@ -1,7 +1,6 @@
 // @needs python (scripts/test.mjs prepares the training venv for this file)
 /**
- * The RFC 4180 parser of src/eval/csv.ts (a unit test; it sits here because this folder's
- * eval* files belong to the eval command), and a parity check on the real label files.
+ * The RFC 4180 parser of src/datasets/csv.ts, and a parity check on the real label files.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

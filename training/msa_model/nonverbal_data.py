@@ -1,6 +1,6 @@
 """Featurize output (`msa featurize`, format 1, src/features/README.md) of RAVDESS and FER-2013 as
 samples: vectors quantised with the codebooks (`codebook.JsonCodebook`); a visual frame `null` (no
-face) gives no id (as the pipeline, src/pipeline/nonVerbal.ts); sequences are evenly subsampled to
+face) gives no id (as the pipeline, src/features/nonVerbal.ts); sequences are evenly subsampled to
 at most `max_len` ids; labels and splits from `valence`.
 """
 
