@@ -34,10 +34,10 @@ const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'];
  */
 export async function loadTokenizer(folder: string): Promise<TextTokenizer> {
   const absolute = path.resolve(folder);
-  const [tokenizerJson, tokenizerConfig] = await Promise.all([
-    readJsonObject(path.join(absolute, 'tokenizer.json')),
-    readJsonObject(path.join(absolute, 'tokenizer_config.json')),
-  ]);
+  // One after the other, so a folder missing both always names tokenizer.json (Promise.all would
+  // reject with whichever read failed first, a race).
+  const tokenizerJson = await readJsonObject(path.join(absolute, 'tokenizer.json'));
+  const tokenizerConfig = await readJsonObject(path.join(absolute, 'tokenizer_config.json'));
   const className = tokenizerClassName(tokenizerConfig);
   const Cls = (transformers as unknown as Record<string, unknown>)[className] ?? transformers.PreTrainedTokenizer;
   if (typeof Cls !== 'function' || !isTokenizerClass(Cls)) {

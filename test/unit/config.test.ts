@@ -34,7 +34,9 @@ describe('config', () => {
     assert.throws(
       () => loadConfig({ overrides: { wat: 1 }, env: { MSA_WS_PORT: '8081' } }),
       (e: unknown) =>
-        e instanceof ConfigError && /^invalid configuration:\n {2}wat: unknown key \(known here: logLevel, cacheDir, broker, kafka/.test(e.message) && !/"ws"/.test(e.message),
+        e instanceof ConfigError &&
+        /^invalid configuration:\n {2}wat: unknown key \(known here: logLevel, cacheDir, broker, kafka/.test(e.message) &&
+        !/"ws"/.test(e.message),
     );
   });
 });
