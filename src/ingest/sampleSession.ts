@@ -72,6 +72,7 @@ export function generateSession(opts: SampleSessionOptions): InputRecord[] {
       channel: 0,
       language: 'en',
       endOfStream: false,
+      origin: null,
     };
     if (opts.interim) {
       const half = Math.max(1, Math.floor(words.length / 2));

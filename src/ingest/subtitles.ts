@@ -211,6 +211,7 @@ export function cueToSegment(cue: Cue, opts: SegmentOptions): TranscriptSegment 
     channel: null,
     language: opts.language ?? null,
     endOfStream: false,
+    origin: null,
   };
 }
 

@@ -9,9 +9,9 @@
  * dead-letter the record and go on. Checks run cheapest first: size, header, schema id, an
  * allocation-free bounds check of the body (see guard.ts), avsc decoding, then field checks.
  *
- * Schema evolution: the schema id on the wire names the writer's schema. Ids of older (or
- * newer) versions can be registered with `writerSchemas`; such records are read through an
- * avsc resolver into this process's schema, so added fields take their defaults.
+ * Schema evolution: the schema id on the wire names the writer's schema. Older versions listed
+ * in `registry.json` (files under `schemas/versions/`), and any given in `writerSchemas`, are read
+ * through an avsc resolver into this process's schema, so added fields take their defaults.
  *
  * @example
  * const codec = createCodec();
@@ -23,7 +23,7 @@ import avro from 'avsc';
 import type { Schema, Type } from 'avsc';
 import { AvroBoundsError, checkAvroBody } from './guard.js';
 import { RECORD_KINDS, type RecordKind, type RecordTypes } from './kinds.js';
-import { defaultSchemaDir, loadSchemaIds, loadSchemas } from './load.js';
+import { defaultSchemaDir, loadOlderSchemas, loadSchemaIds, loadSchemas } from './load.js';
 import { describeValue, validateRecord } from './validate.js';
 
 export type { RecordKind, RecordTypes } from './kinds.js';
@@ -116,7 +116,9 @@ export function createCodec(options: CodecOptions = {}): Codec {
     ids[kind] = id;
     writers.set(id, { kind, type: types[kind] });
   }
-  for (const w of options.writerSchemas ?? []) {
+  // Older versions named by registry.json, unless the caller replaced the schemas or the ids.
+  const older = dir && !options.schemas && !options.schemaIds ? loadOlderSchemas(dir) : [];
+  for (const w of [...older, ...(options.writerSchemas ?? [])]) {
     const clash = writers.get(w.id);
     if (clash) throw new Error(`writer schema id ${w.id} (${w.kind}) is already used by ${clash.kind}; ids must be unique`);
     const type = avro.Type.forSchema(w.schema, typeOptions());

@@ -9,6 +9,13 @@ import { fileURLToPath } from 'node:url';
 import type { Schema } from 'avsc';
 import { RECORD_KINDS, SCHEMA_FILES, type RecordKind } from './kinds.js';
 
+/** An older version of a kind's schema that may still be on the wire under its own id: read, never written. */
+export interface OlderSchema {
+  id: number;
+  kind: RecordKind;
+  schema: Schema;
+}
+
 const REGISTRY_FILE = 'registry.json';
 
 /** The `schemas/` folder of this package: the nearest ancestor folder holding `schemas/registry.json`. */
@@ -65,4 +72,31 @@ function parseSchemaId(text: string, where: string): number {
     throw new Error(`schema id must be an integer in 0..2147483647, got ${JSON.stringify(text)} in ${where}`);
   }
   return id;
+}
+
+/**
+ * The older versions in `registry.json`: every id whose file is not a kind's current file (e.g.
+ * `versions/TranscriptSegment.v1.avsc`). Its kind is the current schema with the same record name.
+ */
+export function loadOlderSchemas(schemaDir: string): OlderSchema[] {
+  const path = join(schemaDir, REGISTRY_FILE);
+  const json = readJson(path) as { schemas?: Record<string, unknown> };
+  const current = new Set(Object.values(SCHEMA_FILES));
+  const byName = new Map<string, RecordKind>();
+  for (const [kind, schema] of Object.entries(loadSchemas(schemaDir)) as [RecordKind, Schema][]) byName.set(recordName(schema), kind);
+  const out: OlderSchema[] = [];
+  for (const [idText, file] of Object.entries(json.schemas ?? {})) {
+    if (typeof file !== 'string') throw new Error(`${path}: schema id ${idText} must map to a file name, got ${JSON.stringify(file)}`);
+    if (current.has(file)) continue;
+    const schema = readJson(join(schemaDir, file)) as Schema;
+    const kind = byName.get(recordName(schema));
+    if (!kind) throw new Error(`${path}: ${file} (id ${idText}) is a ${recordName(schema)}, which no current schema is`);
+    out.push({ id: parseSchemaId(idText, path), kind, schema });
+  }
+  return out;
+}
+
+function recordName(schema: Schema): string {
+  const s = schema as { name?: unknown; namespace?: unknown };
+  return typeof s.name === 'string' ? `${typeof s.namespace === 'string' ? `${s.namespace}.` : ''}${s.name}` : '';
 }

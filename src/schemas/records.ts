@@ -51,6 +51,8 @@ export interface TranscriptSegment {
   channel: number | null;
   language: string | null;
   endOfStream: boolean;
+  /** Who made the text: null for a person or an outside system, `asr:<model>` for msa's recogniser. */
+  origin: string | null;
 }
 
 export type Polarity = 'NEGATIVE' | 'NEUTRAL' | 'POSITIVE';

@@ -117,6 +117,7 @@ test('the pipeline goes on: the good session is scored and every offset is commi
           channel: null,
           language: null,
           endOfStream: true,
+          origin: null,
         },
       },
     ]);

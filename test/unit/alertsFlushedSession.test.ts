@@ -39,6 +39,7 @@ function negativeSession(sessionId: string, spanMs: number): Positioned<InputRec
           channel: null,
           language: null,
           endOfStream: endTime >= T0 + spanMs,
+          origin: null,
         },
       },
     });

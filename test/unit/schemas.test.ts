@@ -68,6 +68,7 @@ const samples: RecordTypes = {
     channel: 0,
     language: 'en',
     endOfStream: false,
+    origin: null,
   },
   score: {
     sessionId: 'call-1',
@@ -165,6 +166,7 @@ const tsFields = {
     channel: 1,
     language: 1,
     endOfStream: 1,
+    origin: 1,
   } satisfies Record<keyof TranscriptSegment, 1>,
   Word: { word: 1, start: 1, end: 1, confidence: 1 } satisfies Record<keyof Word, 1>,
   Score: {
@@ -431,4 +433,22 @@ test('evolution: an incompatible writer schema is refused when the codec is buil
     () => createCodec({ writerSchemas: [{ id: 9, kind: 'audio', schema: incompatible as unknown as Schema }] }),
     /writer schema id 9 cannot be read as msa\.v1\.AudioChunk/,
   );
+});
+
+test('evolution: TranscriptSegment v1 (id 3, no origin), still on old topics, reads as the current version with origin null', () => {
+  const v1 = JSON.parse(readFileSync(join(schemaDir, 'versions', 'TranscriptSegment.v1.avsc'), 'utf8')) as Schema;
+  const { origin: _origin, ...v1Record } = samples.transcript;
+  const header = Buffer.from([0, 0, 0, 0, 3]);
+  const bytes = Buffer.concat([header, avro.Type.forSchema(v1).toBuffer(v1Record)]);
+  const codec = createCodec();
+  const result = codec.decode(bytes, 'transcript');
+  assert.ok(result.ok, result.ok ? '' : result.reason);
+  assert.equal(result.schemaId, 3);
+  assert.equal(result.value.origin, null);
+  assert.equal(result.value.text, samples.transcript.text);
+  // The current version is written under its own id, and a machine transcript keeps its origin.
+  assert.equal(codec.schemaId('transcript'), 6);
+  const machine = codec.decode(codec.encode({ ...samples.transcript, origin: 'asr:whisper-tiny.en' }, 'transcript'), 'transcript');
+  assert.ok(machine.ok);
+  assert.equal(machine.value.origin, 'asr:whisper-tiny.en');
 });

@@ -29,6 +29,7 @@ function window(sessionId: string, end: number, text: string): SessionWindow {
     channel: null,
     language: null,
     endOfStream: false,
+    origin: null,
   };
   return { sessionId, start: T0 + end - 1000, end: T0 + end, audio: [], video: [], transcript: [segment], positions: [], closedAt: 0 };
 }

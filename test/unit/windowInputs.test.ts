@@ -46,6 +46,7 @@ function segment(id: string, start: number, end: number, ws: Word[], extra: Part
     channel: null,
     language: 'en',
     endOfStream: false,
+    origin: null,
     ...extra,
   };
 }

@@ -70,6 +70,7 @@ function segment(offset: number, sessionId: string, segmentId: string, eventTime
     channel: 0,
     language: 'en',
     endOfStream: false,
+    origin: null,
   };
   return { value: { kind: 'transcript', value }, position: position('transcript', offset) };
 }
