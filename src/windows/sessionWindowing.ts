@@ -70,7 +70,10 @@ interface SessionState {
 const KINDS: readonly InputKind[] = ['audio', 'video', 'transcript'];
 
 export function createSessionWindowing(config: SessionWindowConfig): SessionWindowing {
-  const { sizeMs, hopMs, allowedLatenessMs, idleTimeoutMs, maxEventTimeSkewMs, maxRecordsPerSession, modalityIdleMs, stats } = config;
+  const { sizeMs, hopMs, allowedLatenessMs, idleTimeoutMs, maxEventTimeSkewMs, maxRecordsPerSession, modalityIdleMs, stats, hold } = config;
+  /** While a hold is on, the timer looks again this often (the hold may lift or time out). */
+  const HOLD_RECHECK_MS = 250;
+  const heldAt = (state: SessionState, at: number): number | null => (hold ? hold.heldAt(state.sessionId, at) : null);
   const sessions = new Map<string, SessionState>();
 
   function reject(record: Positioned<InputRecord>, code: WindowRejectCode, reason: string): WindowEvent {
@@ -251,6 +254,7 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
    * session back); null when some modality has not ended.
    */
   function endGraceLeft(state: SessionState, at: number): number | null {
+    if (heldAt(state, at) !== null) return null; // its transcript is still on its way
     if (state.ended.size === 0 || ![...state.seen].every((kind) => state.ended.has(kind))) return null;
     const othersMayCome = modalityIdleMs > 0 && KINDS.some((k) => !state.seen.has(k));
     return othersMayCome ? Math.max(0, state.openedAt + modalityIdleMs - at) : 0;
@@ -258,9 +262,16 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
 
   /**
    * The session's event-time progress: with modality alignment, the minimum over its live
-   * modalities (see `modalityIdleMs`); otherwise, or when none is live, the max event time seen.
+   * modalities (see `modalityIdleMs`); otherwise, or when none is live, the max event time seen;
+   * never past what a hold (the recogniser) says is complete.
    */
   function watermark(state: SessionState, at: number): number {
+    const held = heldAt(state, at);
+    const free = unheldWatermark(state, at);
+    return held === null ? free : Math.min(free, held);
+  }
+
+  function unheldWatermark(state: SessionState, at: number): number {
     if (modalityIdleMs === 0) return state.maxEventTime;
     let low = Infinity;
     for (const kind of KINDS) {
@@ -333,8 +344,14 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
       const state = sessions.get(sessionId);
       if (!state) return { events: [], recheckInMs: null };
       if (state.active && endGraceLeft(state, at) === 0) return { events: flush(state, at), recheckInMs: idleTimeoutMs };
+      // With a hold, windows it kept open close by the timer once it lifts (or times out).
+      const released = hold && state.active ? closeThrough(state, watermark(state, at) - allowedLatenessMs) : [];
       const idleFor = at - state.lastSeen;
-      if (idleFor < idleTimeoutMs) return { events: [], recheckInMs: idleTimeoutMs - idleFor };
+      if (idleFor < idleTimeoutMs) {
+        const recheck = idleTimeoutMs - idleFor;
+        return { events: released, recheckInMs: hold && state.active && state.windows.size > 0 ? Math.min(recheck, HOLD_RECHECK_MS) : recheck };
+      }
+      if (released.length > 0) return { events: [...released, ...flush(state, at)], recheckInMs: idleTimeoutMs };
       if (state.active) return { events: flush(state, at), recheckInMs: idleTimeoutMs };
       sessions.delete(sessionId);
       return { events: [], recheckInMs: null };
@@ -345,7 +362,8 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
       if (!state) return null;
       const idle = Math.max(0, idleTimeoutMs - (at - state.lastSeen));
       const grace = state.active ? endGraceLeft(state, at) : null;
-      return grace === null ? idle : Math.min(idle, grace);
+      const due = grace === null ? idle : Math.min(idle, grace);
+      return hold && state.active && heldAt(state, at) !== null ? Math.min(due, HOLD_RECHECK_MS) : due;
     },
 
     flushAll() {

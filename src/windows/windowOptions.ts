@@ -41,6 +41,20 @@ export interface SessionWindowOptions {
   now?: () => number;
   /** Counters to update; pass one from `createWindowStats()` to read them. Default: a private one. */
   stats?: WindowStats;
+  /**
+   * Holds a session's watermark while its speech is being transcribed (the speech stage), so no
+   * window closes before the machine transcript of its audio has arrived. Default: none.
+   */
+  hold?: WatermarkHold | null;
+}
+
+/**
+ * A session's watermark held back by work still on its way into the windows (the recogniser's
+ * segments): `heldAt` is the event time before which that work is complete, or null when nothing
+ * holds the session. The holder bounds it (a timeout) so a stuck recogniser cannot stall windows.
+ */
+export interface WatermarkHold {
+  heldAt(sessionId: string, at: number): number | null;
 }
 
 export type SessionWindowConfig = Required<SessionWindowOptions>;
@@ -53,7 +67,7 @@ export const DEFAULT_WINDOW_OPTIONS = {
 
 export { MAX_WINDOWS_PER_INSTANT } from '../config/windowShape.js';
 
-const KNOWN_KEYS = [...Object.keys(DEFAULT_WINDOW_OPTIONS), 'now', 'stats'];
+const KNOWN_KEYS = [...Object.keys(DEFAULT_WINDOW_OPTIONS), 'now', 'stats', 'hold'];
 
 /** Thrown for a bad window option; the message names the option, the value and what to do. */
 export class WindowOptionsError extends RangeError {
@@ -88,6 +102,7 @@ export function resolveWindowOptions(options: SessionWindowOptions = {}): Sessio
     ...DEFAULT_WINDOW_OPTIONS,
     now: Date.now,
     stats: createWindowStats(),
+    hold: null,
     ...defined,
   };
   assertWindowShape(config.sizeMs, config.hopMs);
@@ -101,6 +116,7 @@ export function resolveWindowOptions(options: SessionWindowOptions = {}): Sessio
     fail(`endOfStream must be 'all-modalities' or 'any', got ${JSON.stringify(config.endOfStream)}`);
   }
   if (typeof config.now !== 'function') fail(`now must be a function returning epoch ms, got ${typeof config.now}`);
+  if (config.hold !== null && typeof config.hold?.heldAt !== 'function') fail(`hold must have a heldAt(sessionId, at) function, got ${String(config.hold)}`);
   if (typeof config.stats !== 'object' || config.stats === null) {
     fail(`stats must be an object from createWindowStats(), got ${String(config.stats)}`);
   }

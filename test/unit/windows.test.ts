@@ -4,6 +4,7 @@ import { from, lastValueFrom, map, toArray, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { InputRecord, TranscriptSegment } from '../../src/schemas/records.js';
 import {
+  createSessionWindowing,
   createWindowStats,
   DEFAULT_WINDOW_OPTIONS,
   eventTimeReached,
@@ -709,7 +710,7 @@ describe('sessionWindows', () => {
 
   it("defaults (the config's): W 6 s, H 1 s, lateness 1 s, idle 30 s, skew 1 h, 20 000 records a session, modality alignment 2 s", () => {
     const config = resolveWindowOptions();
-    assert.deepEqual({ ...config, now: undefined, stats: undefined }, { ...DEFAULT_WINDOW_OPTIONS, now: undefined, stats: undefined });
+    assert.deepEqual({ ...config, now: undefined, stats: undefined }, { ...DEFAULT_WINDOW_OPTIONS, now: undefined, stats: undefined, hold: null });
     assert.deepEqual(DEFAULT_WINDOW_OPTIONS, {
       sizeMs: 6000,
       hopMs: 1000,
@@ -741,3 +742,64 @@ function seeded(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+// ---- watermark hold (the recogniser's transcript on its way) --------------------------------
+
+describe('a watermark hold keeps windows open until the machine transcript of their audio has arrived', () => {
+  /** A hold like the speech stage's: speech from `pendingFrom` is not transcribed yet (null: nothing pending). */
+  const holder = () => {
+    const h = { pendingFrom: null as number | null };
+    return { h, hold: { heldAt: () => h.pendingFrom } };
+  };
+  const windowsOf = (events: WindowEvent[]) => events.filter((e) => e.type === 'window').map(brief);
+  const kinds = (events: WindowEvent[]) => events.map((e) => e.type);
+
+  it('windows after the pending speech stay open while audio goes on; the segment joins them, none is late', () => {
+    const { h, hold } = holder();
+    const w = createSessionWindowing(resolveWindowOptions({ ...SMALL, hold }));
+    h.pendingFrom = 1000; // an utterance began at 1 s and is being transcribed
+    const early = [0, 1000, 2000, 3000, 4000, 5000].flatMap((t, i) => w.accept(audio(i, 's1', t), t));
+    // Without the hold, windows through [2000,5000) would close; with it, only those ending by 1 s.
+    assert.deepEqual(windowsOf(early), ['s1 [-2000,1000) a@0 | 0']);
+    h.pendingFrom = null; // the segment is on the transcript topic and about to be read
+    const late = w.accept(segment(10, 's1', 'asr-1', 1000, 2500, 'hello there'), 5100);
+    assert.ok(!kinds(late).includes('late'), 'the machine segment is not late');
+    assert.deepEqual(windowsOf(late), [
+      's1 [-1000,2000) a@0 a@1000 t:asr-1=hello there | 0,1,10',
+      's1 [0,3000) a@0 a@1000 a@2000 t:asr-1=hello there | 0,1,2,10',
+      's1 [1000,4000) a@1000 a@2000 a@3000 t:asr-1=hello there | 1,2,3,10',
+      's1 [2000,5000) a@2000 a@3000 a@4000 t:asr-1=hello there | 2,3,4,10',
+    ]);
+  });
+
+  it('an ended session is not flushed while held; the transcript end flushes it; a lifted hold closes windows by the timer', () => {
+    const { h, hold } = holder();
+    const w = createSessionWindowing(resolveWindowOptions({ ...SMALL, modalityIdleMs: 2000, idleTimeoutMs: 60_000, hold }));
+    h.pendingFrom = 0;
+    w.accept(audio(0, 's1', 0), 0);
+    const ended = w.accept(audio(1, 's1', 1000, true), 10);
+    assert.deepEqual(windowsOf(ended), [], 'audio ended, its transcript is still being made');
+    const due = w.dueIn('s1', 10);
+    assert.ok(due !== null && due <= 250, `the timer looks again soon while held (due in ${due} ms)`);
+    assert.deepEqual(w.checkIdle('s1', 5000).events, [], 'past modalityIdleMs, but still held: nothing flushed');
+    h.pendingFrom = null;
+    const last = segment(2, 's1', 'asr-1', 0, 900, 'fine');
+    (last.value.value as TranscriptSegment).endOfStream = true;
+    const flushed = w.accept(last, 5100);
+    assert.ok(kinds(flushed).includes('expired'));
+    assert.ok(windowsOf(flushed).some((b) => b.includes('t:asr-1=fine')));
+
+    // A hold that lifts (or times out) with no record after it: the timer closes what it kept open.
+    const { h: h2, hold: hold2 } = holder();
+    const w2 = createSessionWindowing(resolveWindowOptions({ ...SMALL, idleTimeoutMs: 60_000, hold: hold2 }));
+    h2.pendingFrom = 0;
+    [0, 1000, 2000, 3000].forEach((t, i) => w2.accept(audio(i, 's2', t), t));
+    assert.deepEqual(windowsOf(w2.checkIdle('s2', 3100).events), []);
+    h2.pendingFrom = null;
+    assert.deepEqual(windowsOf(w2.checkIdle('s2', 3200).events), [
+      's2 [-2000,1000) a@0 | 0',
+      's2 [-1000,2000) a@0 a@1000 | 0,1',
+      's2 [0,3000) a@0 a@1000 a@2000 | 0,1,2',
+    ]);
+  });
+});
