@@ -1,0 +1,94 @@
+"""Reference transcriber: numpy log-mel + the ONNX graphs (onnxruntime) + greedy decoding.
+
+    python -m training.whisper.transcribe FILE... [--model tiny.en|base] [--mode 30s|trim]
+
+Mirrors faster-whisper's greedy path (beam 1, temperature 0, without timestamps, no VAD, no
+conditioning on previous text): 30-s windows of content frames, each padded with 0.0 to T frames.
+`--mode 30s` pads to T = 3000 (what Whisper was trained on); `--mode trim` uses
+T = round_up(frames + margin, multiple) (mel.trimmed_frames), so the encoder runs on the utterance only.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .audio import load_audio
+from .decode import Timing, WhisperOnnx
+from .fetch import ensure_model
+from .mel import N_FRAMES_30S, log_mel, pad_features, trimmed_frames
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How the encoder input is sized: full 30 s, or trimmed to the utterance."""
+
+    trim: bool = False
+    multiple: int = 100
+    margin: int = 0
+
+    @staticmethod
+    def parse(spec: str) -> "Mode":
+        """"30s", "trim" (multiple 100, margin 0) or "trim:MULTIPLE:MARGIN" (frames)."""
+        if spec == "30s":
+            return Mode()
+        parts = spec.split(":")
+        if parts[0] != "trim" or len(parts) not in (1, 3):
+            raise ValueError(f"mode {spec!r}: expected 30s, trim or trim:MULTIPLE:MARGIN")
+        return Mode(True, *(int(p) for p in parts[1:])) if len(parts) == 3 else Mode(True)
+
+    def __str__(self) -> str:
+        return f"trim:{self.multiple}:{self.margin}" if self.trim else "30s"
+
+    def frames(self, n_content: int) -> int:
+        return trimmed_frames(n_content, self.multiple, self.margin) if self.trim else N_FRAMES_30S
+
+
+def windows(audio: np.ndarray, mode: Mode) -> list[np.ndarray]:
+    """Encoder inputs [80, T] of one signal: consecutive 30-s windows of its content frames."""
+    feats = log_mel(audio)
+    n = feats.shape[1]
+    return [pad_features(feats[:, s:s + N_FRAMES_30S], mode.frames(min(N_FRAMES_30S, n - s)))
+            for s in range(0, max(n, 1), N_FRAMES_30S)]
+
+
+def transcribe_signals(model: WhisperOnnx, signals: list[np.ndarray], mode: Mode, batch_size: int = 8,
+                       timing: Timing | None = None) -> list[str]:
+    """Text per signal. Windows of equal T are batched together (padding rows to a longer T
+    would change their result), so batching gives the same text as one row at a time."""
+    items = [(i, w) for i, sig in enumerate(signals) for w in windows(sig, mode)]
+    texts: dict[int, list[str]] = {i: [] for i in range(len(signals))}
+    order = sorted(range(len(items)), key=lambda k: (items[k][1].shape[1], k))
+    results: dict[int, str] = {}
+    start = 0
+    while start < len(order):
+        t = items[order[start]][1].shape[1]
+        group = [k for k in order[start:start + batch_size] if items[k][1].shape[1] == t]
+        mel = np.stack([items[k][1] for k in group])
+        for k, text in zip(group, model.transcribe_mel(mel, timing)):
+            results[k] = text
+        start += len(group)
+    for k in range(len(items)):
+        texts[items[k][0]].append(results[k])
+    return ["".join(parts).strip() for _, parts in sorted(texts.items())]
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--model", default="tiny.en", help="tiny.en or base (installed on first use)")
+    p.add_argument("--mode", default="30s", help="30s, trim, or trim:MULTIPLE:MARGIN (frames)")
+    p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    p.add_argument("--batch-size", type=int, default=8)
+    args = p.parse_args(argv)
+    model = WhisperOnnx(ensure_model(args.model), threads=args.threads)
+    texts = transcribe_signals(model, [load_audio(f) for f in args.files], Mode.parse(args.mode), args.batch_size)
+    for f, text in zip(args.files, texts):
+        sys.stdout.write(f"{f}\t{text}\n")
+
+
+if __name__ == "__main__":
+    main()
