@@ -36,6 +36,18 @@ class Timing:
     tokens: list[int] = field(default_factory=list)  # tokens generated per row (eot excluded)
 
 
+def ends_in_loop(tokens: list[int], min_span: int) -> int:
+    """Length k of a span that the sequence ends with twice in a row (tokens[-2k:-k] == tokens[-k:],
+    k >= min_span), else 0. A trimmed encoder input (no long zero tail telling the decoder where the
+    audio ends) makes Whisper repeat the utterance until the token limit; this catches the second copy
+    as soon as it is complete, so the caller drops it and ends the row. Off (0) for parity with
+    faster-whisper, which has no such guard."""
+    for k in range(min_span, len(tokens) // 2 + 1):
+        if tokens[-k:] == tokens[-2 * k:-k]:
+            return k
+    return 0
+
+
 class WhisperOnnx:
     """Encoder + decoder sessions of one installed model directory (graphs beside model.bin)."""
 
@@ -62,8 +74,8 @@ class WhisperOnnx:
         return tuple(self.encoder.run(None, {"mel": np.ascontiguousarray(mel, dtype=np.float32)}))
 
     def greedy(self, cross_k: np.ndarray, cross_v: np.ndarray, max_new_tokens: int | None = None,
-               timing: Timing | None = None) -> list[list[int]]:
-        """Greedy tokens per row (without prompt and <|endoftext|>)."""
+               repeat_guard: int = 0, timing: Timing | None = None) -> list[list[int]]:
+        """Greedy tokens per row (without prompt and <|endoftext|>); repeat_guard: see ends_in_loop."""
         tc = self.tokens
         n_layer, batch, _, d = cross_k.shape
         limit = min(max_new_tokens or tc.max_new_tokens, tc.max_new_tokens)
@@ -87,6 +99,9 @@ class WhisperOnnx:
                         done[i] = True
                     else:
                         out[i].append(int(nxt[i]))
+                        if repeat_guard and (k := ends_in_loop(out[i], repeat_guard)):
+                            del out[i][-k:]
+                            done[i] = True
             if done.all():
                 break
             tokens = np.where(done, tc.eot, nxt).astype(np.int64)[:, None]
@@ -97,10 +112,10 @@ class WhisperOnnx:
     def text(self, token_ids: list[int]) -> str:
         return decode_text(token_ids, self.vocab, self.tokens.eot)
 
-    def transcribe_mel(self, mel: np.ndarray, timing: Timing | None = None) -> list[str]:
+    def transcribe_mel(self, mel: np.ndarray, repeat_guard: int = 0, timing: Timing | None = None) -> list[str]:
         """mel [B, 80, T] (already padded) -> text per row."""
         t0 = time.perf_counter()
         cross_k, cross_v, _ = self.encode(mel)
         if timing is not None:
             timing.encoder_s += time.perf_counter() - t0
-        return [self.text(t) for t in self.greedy(cross_k, cross_v, timing=timing)]
+        return [self.text(t) for t in self.greedy(cross_k, cross_v, repeat_guard=repeat_guard, timing=timing)]

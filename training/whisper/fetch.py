@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -21,9 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CACHE_DIR = Path(os.environ.get("MSA_CACHE_DIR", Path.home() / ".cache" / "msa")) / "asr"
-GRAPHS_DIR = REPO_ROOT / "models" / "whisper"
+from .paths import CACHE_DIR, GRAPHS_DIR
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 

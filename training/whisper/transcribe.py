@@ -5,7 +5,8 @@
 Mirrors faster-whisper's greedy path (beam 1, temperature 0, without timestamps, no VAD, no
 conditioning on previous text): 30-s windows of content frames, each padded with 0.0 to T frames.
 `--mode 30s` pads to T = 3000 (what Whisper was trained on); `--mode trim` uses
-T = round_up(frames + margin, multiple) (mel.trimmed_frames), so the encoder runs on the utterance only.
+T = round_up(frames + margin, multiple) (mel.trimmed_frames), so the encoder runs on the utterance only;
+"+guardK" stops a row whose tokens end with the same span (>= K tokens) twice (decode.ends_in_loop).
 """
 from __future__ import annotations
 
@@ -24,24 +25,34 @@ from .mel import N_FRAMES_30S, log_mel, pad_features, trimmed_frames
 
 @dataclass(frozen=True)
 class Mode:
-    """How the encoder input is sized: full 30 s, or trimmed to the utterance."""
+    """How the encoder input is sized (full 30 s, or trimmed to the utterance) and whether the
+    decoder stops a repeated span (decode.ends_in_loop; needed with trimming, off for parity)."""
 
     trim: bool = False
     multiple: int = 100
     margin: int = 0
+    repeat_guard: int = 0
 
     @staticmethod
     def parse(spec: str) -> "Mode":
-        """"30s", "trim" (multiple 100, margin 0) or "trim:MULTIPLE:MARGIN" (frames)."""
-        if spec == "30s":
-            return Mode()
-        parts = spec.split(":")
-        if parts[0] != "trim" or len(parts) not in (1, 3):
-            raise ValueError(f"mode {spec!r}: expected 30s, trim or trim:MULTIPLE:MARGIN")
-        return Mode(True, *(int(p) for p in parts[1:])) if len(parts) == 3 else Mode(True)
+        """"30s" | "trim" (multiple 100, margin 0) | "trim:MULTIPLE:MARGIN" (frames), optionally
+        followed by "+guardK" (repeat guard, spans >= K tokens), e.g. "trim:100:50+guard4"."""
+        body, _, guard = spec.partition("+guard")
+        try:
+            repeat_guard = int(guard) if guard else 0
+            parts = body.split(":")
+            if body == "30s":
+                return Mode(repeat_guard=repeat_guard)
+            if parts[0] == "trim" and len(parts) in (1, 3):
+                return Mode(True, *(int(p) for p in parts[1:]), repeat_guard=repeat_guard) if len(parts) == 3 \
+                    else Mode(True, repeat_guard=repeat_guard)
+        except ValueError:
+            pass
+        raise ValueError(f"mode {spec!r}: expected 30s, trim or trim:MULTIPLE:MARGIN, optionally +guardK")
 
     def __str__(self) -> str:
-        return f"trim:{self.multiple}:{self.margin}" if self.trim else "30s"
+        body = f"trim:{self.multiple}:{self.margin}" if self.trim else "30s"
+        return body + (f"+guard{self.repeat_guard}" if self.repeat_guard else "")
 
     def frames(self, n_content: int) -> int:
         return trimmed_frames(n_content, self.multiple, self.margin) if self.trim else N_FRAMES_30S
@@ -68,7 +79,7 @@ def transcribe_signals(model: WhisperOnnx, signals: list[np.ndarray], mode: Mode
         t = items[order[start]][1].shape[1]
         group = [k for k in order[start:start + batch_size] if items[k][1].shape[1] == t]
         mel = np.stack([items[k][1] for k in group])
-        for k, text in zip(group, model.transcribe_mel(mel, timing)):
+        for k, text in zip(group, model.transcribe_mel(mel, mode.repeat_guard, timing)):
             results[k] = text
         start += len(group)
     for k in range(len(items)):
@@ -80,7 +91,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--model", default="tiny.en", help="tiny.en or base (installed on first use)")
-    p.add_argument("--mode", default="30s", help="30s, trim, or trim:MULTIPLE:MARGIN (frames)")
+    p.add_argument("--mode", default="30s", help="30s, trim, or trim:MULTIPLE:MARGIN (frames); +guardK adds the "
+                   "repeat guard, e.g. trim:100:50+guard4")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
     p.add_argument("--batch-size", type=int, default=8)
     args = p.parse_args(argv)
