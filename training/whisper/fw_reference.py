@@ -21,6 +21,8 @@ def load_faster_whisper(model_dir: Path, compute_type: str = "float32", threads:
                         num_workers=1)
 
 
-def fw_transcribe(model, audio: np.ndarray) -> str:
-    segments, _ = model.transcribe(np.asarray(audio, np.float32), **GREEDY)
-    return "".join(s.text for s in segments).strip()
+def fw_transcribe(model, audio: np.ndarray, with_tokens: bool = False):
+    """Text (and, with_tokens, the number of generated text tokens)."""
+    segments = list(model.transcribe(np.asarray(audio, np.float32), **GREEDY)[0])
+    text = "".join(s.text for s in segments).strip()
+    return (text, sum(len(s.tokens) for s in segments)) if with_tokens else text

@@ -49,8 +49,8 @@ def mel_filters(n_mels: int = N_MELS, sr: int = SAMPLE_RATE, n_fft: int = N_FFT)
     return weights.astype(np.float32)
 
 
-def log_mel(audio: np.ndarray) -> np.ndarray:
-    """audio float32 [N] at 16 kHz -> content features float32 [80, N // 160] (steps 1-5)."""
+def log10_mel(audio: np.ndarray) -> np.ndarray:
+    """Steps 1-3 and the log10 of step 4: float32 [80, N // 160 + 1], before the dynamic-range clamp."""
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim != 1:
         raise ValueError(f"log_mel wants mono audio [N], got shape {x.shape}")
@@ -61,8 +61,12 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
     spec = np.fft.rfft(frames * window, n=N_FFT, axis=-1).astype(np.complex64)  # [F+1, 201]
     power = (np.abs(spec[:-1]) ** 2).T  # [201, F]: the stft's last frame is not used (faster-whisper)
-    mel = mel_filters() @ power
-    log = np.log10(np.clip(mel, 1e-10, None))
+    return np.log10(np.clip(mel_filters() @ power, 1e-10, None))
+
+
+def log_mel(audio: np.ndarray) -> np.ndarray:
+    """audio float32 [N] at 16 kHz -> content features float32 [80, N // 160] (steps 1-5)."""
+    log = log10_mel(audio)
     log = np.maximum(log, log.max() - 8.0)
     return ((log + 4.0) / 4.0)[:, :-1].astype(np.float32)
 
