@@ -51,3 +51,12 @@ def test_committed_mel_vectors_match_the_code():
     assert committed["signal_int16"] == fresh["signal_int16"]
     np.testing.assert_allclose(committed["features"], fresh["features"], atol=1e-6)
     assert committed["log10_max_over_all_frames"] == pytest.approx(fresh["log10_max_over_all_frames"], abs=1e-6)
+
+
+def test_mode_strings():
+    from training.whisper.transcribe import Mode
+
+    assert Mode.parse("trim") == Mode(True, 100, 50, 4) == Mode.parse("trim:100:50+guard4")
+    assert str(Mode.parse("30s+guard4")) == "30s+guard4" and not Mode.parse("30s").trim
+    with pytest.raises(ValueError, match="trim:1"):
+        Mode.parse("trim:1")

@@ -1,7 +1,7 @@
 """ASR measurements: WER per set, model and engine; speed on one thread; a JSON + markdown report.
 
     python -m training.whisper.measure wer --sets samples mosi-plain --models tiny.en base \\
-        --engines onnx:30s onnx:trim:100:0+guard4 fw-int8
+        --engines onnx:30s onnx:trim:100:50+guard4 fw-int8
     python -m training.whisper.measure speed --models tiny.en base --engines onnx:30s fw-int8 fw-float32
     python -m training.whisper.measure report          # training/runs/asr/results.{json,md}
 
@@ -223,12 +223,12 @@ def main(argv=None) -> None:
     w = sub.add_parser("wer")
     w.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     w.add_argument("--models", nargs="+", default=["tiny.en", "base"])
-    w.add_argument("--engines", nargs="+", default=["onnx:30s", "onnx:trim:100:0+guard4", "fw-int8"])
+    w.add_argument("--engines", nargs="+", default=["onnx:30s", "onnx:trim:100:50+guard4", "fw-int8"])
     w.add_argument("--threads", type=int, default=2)
     w.add_argument("--batch-size", type=int, default=8)
     s = sub.add_parser("speed")
     s.add_argument("--models", nargs="+", default=["tiny.en", "base"])
-    s.add_argument("--engines", nargs="+", default=["onnx:30s", "onnx:trim:100:0+guard4", "fw-int8", "fw-float32"])
+    s.add_argument("--engines", nargs="+", default=["onnx:30s", "onnx:trim:100:50+guard4", "fw-int8", "fw-float32"])
     s.add_argument("--n-each", type=int, default=10, help="RAVDESS and MOSI-espeak utterances each")
     s.add_argument("--repeats", type=int, default=2, help="passes over the utterances; the fastest kept")
     sub.add_parser("report")

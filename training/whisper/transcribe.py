@@ -4,9 +4,10 @@
 
 Mirrors faster-whisper's greedy path (beam 1, temperature 0, without timestamps, no VAD, no
 conditioning on previous text): 30-s windows of content frames, each padded with 0.0 to T frames.
-`--mode 30s` pads to T = 3000 (what Whisper was trained on); `--mode trim` uses
+`--mode 30s` pads to T = 3000 (what Whisper was trained on); `--mode trim:MULTIPLE:MARGIN` uses
 T = round_up(frames + margin, multiple) (mel.trimmed_frames), so the encoder runs on the utterance only;
-"+guardK" stops a row whose tokens end with the same span (>= K tokens) twice (decode.ends_in_loop).
+"+guardK" stops a row whose tokens end with the same span (>= K tokens) twice (decode.ends_in_loop),
+which trimming needs. `--mode trim` = trim:100:50+guard4 (the recommended setting).
 """
 from __future__ import annotations
 
@@ -35,17 +36,18 @@ class Mode:
 
     @staticmethod
     def parse(spec: str) -> "Mode":
-        """"30s" | "trim" (multiple 100, margin 0) | "trim:MULTIPLE:MARGIN" (frames), optionally
-        followed by "+guardK" (repeat guard, spans >= K tokens), e.g. "trim:100:50+guard4"."""
+        """"30s" | "trim:MULTIPLE:MARGIN" (frames), optionally followed by "+guardK" (repeat guard,
+        spans >= K tokens); "trim" alone is the recommended "trim:100:50+guard4"."""
+        if spec == "trim":
+            return Mode(True, 100, 50, 4)
         body, _, guard = spec.partition("+guard")
         try:
             repeat_guard = int(guard) if guard else 0
             parts = body.split(":")
             if body == "30s":
                 return Mode(repeat_guard=repeat_guard)
-            if parts[0] == "trim" and len(parts) in (1, 3):
-                return Mode(True, *(int(p) for p in parts[1:]), repeat_guard=repeat_guard) if len(parts) == 3 \
-                    else Mode(True, repeat_guard=repeat_guard)
+            if parts[0] == "trim" and len(parts) == 3:
+                return Mode(True, int(parts[1]), int(parts[2]), repeat_guard)
         except ValueError:
             pass
         raise ValueError(f"mode {spec!r}: expected 30s, trim or trim:MULTIPLE:MARGIN, optionally +guardK")
@@ -91,8 +93,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--model", default="tiny.en", help="tiny.en or base (installed on first use)")
-    p.add_argument("--mode", default="30s", help="30s, trim, or trim:MULTIPLE:MARGIN (frames); +guardK adds the "
-                   "repeat guard, e.g. trim:100:50+guard4")
+    p.add_argument("--mode", default="30s", help="30s, trim:MULTIPLE:MARGIN (frames), +guardK adds the repeat guard; "
+                   "trim = trim:100:50+guard4")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
     p.add_argument("--batch-size", type=int, default=8)
     args = p.parse_args(argv)

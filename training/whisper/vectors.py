@@ -23,7 +23,7 @@ from .transcribe import Mode
 
 VECTORS = GRAPHS_DIR / "test_vectors.json"
 SAMPLE = "samples/03bSnISJMiM_1.wav"
-MODES = ("30s", "trim:100:0+guard4")
+MODES = ("30s", "trim:100:50+guard4")
 FIXED_IDS = (220, 264, 50256, 50257, 50358)
 
 
