@@ -13,7 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeAudio, decodeVideoFrames, type VideoFrame } from '../src/media/ffmpeg.js';
+import { decodeAudio, decodeVideoFrames, type VideoFrame } from '../src/media/ffmpeg/index.js';
 import { AcousticExtractor, StreamingResampler, type AcousticTimings } from '../src/features/acoustic/index.js';
 import { defaultDetectorModel, FaceAnalyzer, humanPaths } from '../src/features/visual/index.js';
 
@@ -21,7 +21,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const flag = (name: string) => {
   const i = args.indexOf(name);
-  return i < 0 ? undefined : args.splice(i, name.startsWith('--visual') ? 1 : 2)[1] ?? name;
+  return i < 0 ? undefined : (args.splice(i, name.startsWith('--visual') ? 1 : 2)[1] ?? name);
 };
 const visualOnly = flag('--visual-only') !== undefined;
 const detector = flag('--detector') ?? defaultDetectorModel();
@@ -88,7 +88,11 @@ const acoustic = {
   features_ms: +acousticMs.toFixed(2),
   realtime_factor: +(audioS / (acousticMs / 1000)).toFixed(1),
   realtime_factor_with_decode: +(audioS / ((acousticMs + audioDecodeMs) / 1000)).toFixed(1),
-  per_group_ms: { spectral_mfcc_energy_zcr: +(tm.spectralMs / reps).toFixed(2), pitch_yin: +(tm.pitchMs / reps).toFixed(2), pooling: +(tm.poolMs / reps).toFixed(3) },
+  per_group_ms: {
+    spectral_mfcc_energy_zcr: +(tm.spectralMs / reps).toFixed(2),
+    pitch_yin: +(tm.pitchMs / reps).toFixed(2),
+    pooling: +(tm.poolMs / reps).toFixed(3),
+  },
 };
 
 // resampling to 16 kHz (the pipeline's per-session resampler), 100 ms chunks
@@ -112,7 +116,11 @@ for (const rate of [48_000, 44_100, 8_000]) {
 const visual = await visualBench(detector);
 let visual256: Record<string, unknown> | string;
 try {
-  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--visual-only', '--detector', join(humanPaths().models, 'blazeface.json'), media], { encoding: 'utf8' });
+  const out = execFileSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), '--visual-only', '--detector', join(humanPaths().models, 'blazeface.json'), media],
+    { encoding: 'utf8' },
+  );
   visual256 = JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
 } catch (e) {
   visual256 = `failed: ${(e as Error).message.split('\n')[0]}`;

@@ -25,7 +25,7 @@ import cliProgress from 'cli-progress';
 import { Subject, lastValueFrom, tap } from 'rxjs';
 import { createLogger } from '../src/log.js';
 import type { PadIndex } from '../src/model/batchTensors.js';
-import { microBatch } from '../src/model/microBatcher.js';
+import { microBatch } from '../src/operators/microBatch.js';
 import { loadModel, onnxRuntimeVersion, type ExecutionProviderName, type ModelSession, type PreparedBatch } from '../src/model/onnxSession.js';
 import type { ModelInput } from '../src/model/types.js';
 import { writeTestGraph } from '../test/fixtures/onnxGraph.js';
@@ -98,7 +98,13 @@ const figureOf = (count: number, elapsedMs: number, latencies: number[], meanBat
 };
 
 /** The pipeline's path: closed-loop windows through microBatch into ModelSession.run. */
-async function pipelineRun(session: ModelSession, windows: readonly ModelInput[], maxBatchSize: number, maxQueueDelayMs: number, minMs: number): Promise<Figure> {
+async function pipelineRun(
+  session: ModelSession,
+  windows: readonly ModelInput[],
+  maxBatchSize: number,
+  maxQueueDelayMs: number,
+  minMs: number,
+): Promise<Figure> {
   const source = new Subject<ModelInput>();
   const started: number[] = [];
   const latencies: number[] = [];
@@ -151,9 +157,15 @@ async function rawRun(session: ModelSession, windows: readonly ModelInput[], bat
   return figureOf(calls * batch, performance.now() - t0, latencies, batch);
 }
 
-async function benchModel(path: string, label: string, bar: cliProgress.SingleBar): Promise<{ session: Pick<ModelSession, 'kind' | 'provider' | 'requestedProvider' | 'metadata'>; results: ScenarioResult[] }> {
+async function benchModel(
+  path: string,
+  label: string,
+  bar: cliProgress.SingleBar,
+): Promise<{ session: Pick<ModelSession, 'kind' | 'provider' | 'requestedProvider' | 'metadata'>; results: ScenarioResult[] }> {
   const session = await loadModel({
-    path, executionProvider: config.provider, logger: createLogger('warn', 'bench'),
+    path,
+    executionProvider: config.provider,
+    logger: createLogger('warn', 'bench'),
     ...(config.threads !== undefined ? { intraOpThreads: config.threads } : {}),
     ...(padIndexFlag ? { padIndex: padIndexFlag } : {}),
   });
@@ -176,7 +188,10 @@ async function benchModel(path: string, label: string, bar: cliProgress.SingleBa
         bar.increment({ step: `${label} ${s.mode} b=${s.batch}` });
       }
       results.push({
-        model: label, mode: s.mode, batch: s.batch, runs,
+        model: label,
+        mode: s.mode,
+        batch: s.batch,
+        runs,
         windowsPerSec: median(runs.map((f) => f.windowsPerSec)),
         p50Ms: median(runs.map((f) => f.p50Ms)),
         p99Ms: median(runs.map((f) => f.p99Ms)),
@@ -192,7 +207,13 @@ async function benchModel(path: string, label: string, bar: cliProgress.SingleBa
 function printTable(results: ScenarioResult[]): void {
   const header = ['model', 'mode', 'batch', 'mean batch', 'windows/s', 'p50 ms', 'p99 ms'];
   const rows = results.map((r) => [
-    r.model, r.mode, String(r.batch), r.meanBatch.toFixed(1), r.windowsPerSec.toFixed(0), r.p50Ms.toFixed(3), r.p99Ms.toFixed(3),
+    r.model,
+    r.mode,
+    String(r.batch),
+    r.meanBatch.toFixed(1),
+    r.windowsPerSec.toFixed(0),
+    r.p50Ms.toFixed(3),
+    r.p99Ms.toFixed(3),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
@@ -232,9 +253,15 @@ async function main(): Promise<void> {
     for (const t of targets) {
       const { session, results } = await benchModel(t.path, t.label, bar);
       models.push({
-        label: t.label, path: t.path, kind: session.kind ?? null, provider: session.provider, requestedProvider: session.requestedProvider,
-        modelVersion: session.metadata.modelVersion, producer: `${session.metadata.producerName} ${session.metadata.producerVersion}`.trim(),
-        results, ratios: ratiosOf(results),
+        label: t.label,
+        path: t.path,
+        kind: session.kind ?? null,
+        provider: session.provider,
+        requestedProvider: session.requestedProvider,
+        modelVersion: session.metadata.modelVersion,
+        producer: `${session.metadata.producerName} ${session.metadata.producerVersion}`.trim(),
+        results,
+        ratios: ratiosOf(results),
       });
     }
   } finally {
@@ -268,7 +295,13 @@ async function main(): Promise<void> {
     JSON.stringify(
       {
         date: new Date().toISOString(),
-        machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, loadAverage1m: load, platform: `${platform()} ${release()}`, node: process.version },
+        machine: {
+          cpu: cpus()[0]?.model ?? 'unknown',
+          cores: cpus().length,
+          loadAverage1m: load,
+          platform: `${platform()} ${release()}`,
+          node: process.version,
+        },
         onnxRuntime: onnxRuntimeVersion(),
         config,
         models: models.map((m) => ({ ...m, path: m.label === 'test-graph' ? '(temp file, test/fixtures/onnxGraph.ts)' : m.path })),

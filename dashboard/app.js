@@ -1,4 +1,4 @@
-/* global document, fetch, requestAnimationFrame */
+/* global document, fetch, requestAnimationFrame, location, window */
 // The dashboard: sessions on the left, the selected session's chart and latest score in the
 // middle, alerts on the right, all from the score WebSocket (docs/dashboard.md).
 import { connect } from './connection.js';
@@ -6,6 +6,7 @@ import { createSessionStore } from './sessions.js';
 import { createScoreChart } from './chart.js';
 
 const MAX_ALERTS = 200;
+const MODALITIES = ['text', 'audio', 'video'];
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, ...children) => {
   const e = document.createElement(tag);
@@ -22,8 +23,10 @@ const el = (tag, attrs = {}, ...children) => {
 const store = createSessionStore();
 const alerts = []; // newest first
 const firing = new Map(); // `${sessionId}\u0000${rule}` -> alert
-let selected = null;
+// The session the user chose (a click, or #session=ID in the URL); null: follow the newest.
+let chosen = sessionInHash();
 let neutralBand = 0.5;
+let reads = null; // modalities the served model reads at all (/healthz), null until known
 let chart = null;
 let dirty = false;
 
@@ -34,6 +37,36 @@ const ago = (ms) => {
   return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago` : clock(ms);
 };
 const polarityClass = (p) => `polarity-${String(p).toLowerCase()}`;
+
+// --- selection and the URL --------------------------------------------------------------
+
+/** The session named by the URL's `#session=ID`, or null. */
+function sessionInHash() {
+  const m = /(?:^#|&)session=([^&]*)/.exec(location.hash);
+  if (m === null || m[1] === '') return null;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return null; // a malformed escape: as if none
+  }
+}
+
+/** The session shown: the one chosen, else the newest (the one whose first score came last). */
+const selectedId = () => chosen ?? store.newest()?.id ?? null;
+
+/** The user picks a session: it stays selected, and the URL says so (a history entry, so back works). */
+function select(id) {
+  chosen = id;
+  const hash = `#session=${encodeURIComponent(id)}`;
+  if (location.hash !== hash) location.hash = hash;
+  render();
+}
+
+// Back / forward, or a link typed in: the hash is the choice; none means "follow the newest".
+window.addEventListener('hashchange', () => {
+  chosen = sessionInHash();
+  render();
+});
 
 // --- model ------------------------------------------------------------------------------
 
@@ -60,6 +93,10 @@ fetch('/healthz')
       neutralBand = h.neutralBand;
       chart?.setNeutralBand(neutralBand);
     }
+    if (h.reads && typeof h.reads === 'object') {
+      reads = h.reads;
+      scheduleRender();
+    }
   })
   .catch(() => undefined); // the WebSocket state says what is wrong
 
@@ -75,6 +112,7 @@ function scheduleRender() {
 }
 
 function renderSessions() {
+  const selected = selectedId();
   const list = store.list();
   $('session-count').textContent = String(list.length);
   $('sessions-empty').hidden = list.length > 0;
@@ -104,14 +142,44 @@ function renderSessions() {
   );
 }
 
+/**
+ * What the latest window says of a modality: 'read' (the model read it: its contribution
+ * means something), 'gated' (present, and the model reads this modality, but its codebook gate
+ * left this window's frames out), 'unused' (present, this model does not read it; or, before
+ * /healthz answered, either), 'absent'. Scores of older writers (modalitiesUsed null) count
+ * what was present as read.
+ */
+function modalityState(score, m) {
+  if (!score.modalities[m]) return 'absent';
+  const used = score.modalitiesUsed ?? score.modalities;
+  if (used[m]) return 'read';
+  return reads?.[m] ? 'gated' : 'unused';
+}
+
+const MODALITY_WORDS = {
+  read: 'present',
+  gated: 'present, gated',
+  unused: 'present, not used by this model',
+  absent: 'absent',
+};
+const MODALITY_TITLES = {
+  read: 'the model read it in this window',
+  gated: "the model reads this modality, but its codebook gate left this window's input out (unlike what it was trained on)",
+  unused: 'the served model does not read this modality (no codebook for it)',
+  absent: 'no data in this window',
+};
+
 function renderDetail() {
+  const selected = selectedId();
   const s = selected ? store.get(selected) : undefined;
   if (!s) {
-    $('detail-title').textContent = store.size > 0 ? 'Select a session' : 'Waiting for scores';
-    $('detail-summary').replaceChildren();
+    // A session chosen (a link) that has no scores here yet: say so, and show it once they come.
+    $('detail-title').textContent = selected ?? (store.size > 0 ? 'Select a session' : 'Waiting for scores');
+    $('detail-summary').replaceChildren(selected ? el('span', { class: 'muted' }, 'No scores for this session yet; they appear here as they come.') : '');
     $('contributions').replaceChildren();
     $('modalities').replaceChildren();
     chart?.show([]);
+    if (chart) $('chart').dataset.points = '0';
     return;
   }
   const l = s.latest;
@@ -119,42 +187,61 @@ function renderDetail() {
   $('detail-summary').replaceChildren(
     el('span', { class: `big ${polarityClass(l.polarity)}` }, signed(l.score)),
     el('span', { class: `pill ${polarityClass(l.polarity)}` }, l.polarity),
-    el('span', { class: 'muted' }, `window ${signed(l.windowScore)} · confidence ${(l.confidence * 100).toFixed(0)}% · window ${clock(l.windowStart)}–${clock(l.windowEnd)} · ${s.windows} windows · latency ${l.latencyMs} ms`),
+    el(
+      'span',
+      { class: 'muted' },
+      `window ${signed(l.windowScore)} · confidence ${(l.confidence * 100).toFixed(0)}% · window ${clock(l.windowStart)}–${clock(l.windowEnd)} · ${s.windows} windows · latency ${l.latencyMs} ms`,
+    ),
   );
   if (!chart) chart = createScoreChart($('chart'), { neutralBand });
   chart.show(s.scores);
   $('chart').dataset.points = String(s.scores.length);
 
+  // A contribution is shown only for a modality the model read: the graph's number for one it
+  // did not read is an artefact (a bias on padding), not evidence.
   const c = l.contributions;
-  const scale = Math.max(1, ...Object.values(c).map((v) => Math.ceil(Math.abs(v))));
+  const states = Object.fromEntries(MODALITIES.map((m) => [m, modalityState(l, m)]));
+  const shown = MODALITIES.filter((m) => states[m] === 'read');
+  const scale = Math.max(1, ...shown.map((m) => Math.ceil(Math.abs(c[m]))));
   $('contributions').replaceChildren(
-    ...['text', 'audio', 'video'].map((m) => {
-      const v = c[m];
-      const present = l.modalities[m];
+    ...MODALITIES.map((m) => {
+      const read = states[m] === 'read';
+      const v = read ? c[m] : 0;
       const bar = el('span', { class: `bar ${v < 0 ? 'neg' : 'pos'}` });
       // Geometry through the CSSOM: the page's CSP allows no inline style attributes.
       const pct = (Math.abs(v) / scale) * 50;
       bar.style.width = `${pct}%`;
       bar.style.left = v < 0 ? `${50 - pct}%` : '50%';
+      const text = read ? signed(v) : states[m] === 'absent' ? 'absent' : '—';
       return el(
         'div',
-        { class: `bar-row${present ? '' : ' absent'}` },
+        { class: `bar-row${read ? '' : ' absent'}`, dataset: { modality: m, state: states[m] }, title: MODALITY_TITLES[states[m]] },
         el('span', { class: 'bar-label' }, m),
         el(
           'span',
-          { class: 'bar-track', role: 'meter', 'aria-label': `${m} contribution`, 'aria-valuemin': String(-scale), 'aria-valuemax': String(scale), 'aria-valuenow': v.toFixed(2) },
+          {
+            class: 'bar-track',
+            role: 'meter',
+            'aria-label': `${m} contribution`,
+            'aria-valuemin': String(-scale),
+            'aria-valuemax': String(scale),
+            'aria-valuenow': v.toFixed(2),
+            'aria-valuetext': read ? signed(v) : MODALITY_WORDS[states[m]],
+          },
           bar,
         ),
-        el('span', { class: 'bar-value' }, present ? signed(v) : `${signed(v)} (absent)`),
+        el('span', { class: 'bar-value' }, text),
       );
     }),
   );
   $('modalities').replaceChildren(
-    ...['text', 'audio', 'video'].map((m) => {
-      // modalitiesUsed (null from older writers) tells a modality the model did not read.
-      const unused = l.modalities[m] && l.modalitiesUsed && !l.modalitiesUsed[m];
-      const state = !l.modalities[m] ? 'absent' : unused ? 'present, not used by this model' : 'present';
-      return el('li', { class: `chip ${l.modalities[m] && !unused ? 'on' : 'off'}` }, `${m}: ${state}`);
+    ...MODALITIES.map((m) => {
+      const state = states[m];
+      return el(
+        'li',
+        { class: `chip ${state === 'read' ? 'on' : state === 'absent' ? 'off' : 'idle'}`, dataset: { modality: m, state }, title: MODALITY_TITLES[state] },
+        `${m}: ${MODALITY_WORDS[state]}`,
+      );
     }),
   );
   showModel(l.modelVersion);
@@ -185,11 +272,6 @@ function render() {
   renderAlerts();
 }
 
-function select(id) {
-  selected = id;
-  render();
-}
-
 // --- messages ---------------------------------------------------------------------------
 
 function onMessage(m) {
@@ -215,7 +297,6 @@ function onMessage(m) {
     default:
       return;
   }
-  if (selected === null || !store.get(selected)) selected = store.list()[0]?.id ?? null;
   scheduleRender();
 }
 

@@ -4,6 +4,17 @@
 
 const Y_MIN = -3;
 const Y_MAX = 3;
+// Time axis steps in seconds: window ends are whole hops (1 s by default), so never below a
+// second (uPlot's own steps go down to milliseconds and label a short session "…:01.200").
+const TIME_STEPS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 7 * 86_400];
+
+const two = (n) => String(n).padStart(2, '0');
+/** Clock time of `s` (epoch seconds, local time): HH:MM:SS, or HH:MM when the step is whole minutes. */
+export function clockLabel(s, stepS = 1) {
+  const d = new Date(s * 1000);
+  const hm = `${two(d.getHours())}:${two(d.getMinutes())}`;
+  return stepS % 60 === 0 ? hm : `${hm}:${two(d.getSeconds())}`;
+}
 
 export function createScoreChart(container, { neutralBand = 0.5 } = {}) {
   let band = neutralBand;
@@ -28,18 +39,39 @@ export function createScoreChart(container, { neutralBand = 0.5 } = {}) {
     ctx.restore();
   };
 
+  let xLabels = [];
   const size = () => ({ width: Math.max(280, container.clientWidth), height: Math.max(220, Math.min(360, container.clientWidth * 0.45)) });
   const plot = new uPlot(
     {
       ...size(),
-      scales: { x: { time: true }, y: { auto: false, range: [Y_MIN, Y_MAX] } },
-      axes: [{}, { values: (_u, ticks) => ticks.map((t) => (t > 0 ? `+${t}` : `${t}`)), splits: () => [-3, -2, -1, 0, 1, 2, 3] }],
-      series: [
-        { label: 'window end' },
-        { label: 'rolling score', stroke: color('--series-rolling', '#1f5fbf'), width: 2.5, value: (_u, v) => (v == null ? '–' : v.toFixed(2)) },
-        { label: 'window score', stroke: color('--series-window', '#999'), width: 1, dash: [4, 3], points: { show: false }, value: (_u, v) => (v == null ? '–' : v.toFixed(2)) },
+      // One point (a session's first window): a second either side, so its time is labelled too
+      // (uPlot would widen it to 86400 / 1e-3 s, where no step fits: no labels at all).
+      scales: {
+        x: { time: true, range: (u, min, max) => (u.data[0].length === 1 ? [u.data[0][0] - 1, u.data[0][0] + 1] : [min, max]) },
+        y: { auto: false, range: [Y_MIN, Y_MAX] },
+      },
+      axes: [
+        {
+          incrs: TIME_STEPS_S,
+          space: 70,
+          values: (_u, splits, _axis, _space, step) => (xLabels = splits.map((t) => clockLabel(t, step))),
+        },
+        { values: (_u, ticks) => ticks.map((t) => (t > 0 ? `+${t}` : `${t}`)), splits: () => [-3, -2, -1, 0, 1, 2, 3] },
       ],
-      hooks: { drawClear: [shadeNeutralBand] },
+      series: [
+        { label: 'window end', value: (_u, v) => (v == null ? '–' : clockLabel(v)) },
+        { label: 'rolling score', stroke: color('--series-rolling', '#1f5fbf'), width: 2.5, value: (_u, v) => (v == null ? '–' : v.toFixed(2)) },
+        {
+          label: 'window score',
+          stroke: color('--series-window', '#999'),
+          width: 1,
+          dash: [4, 3],
+          points: { show: false },
+          value: (_u, v) => (v == null ? '–' : v.toFixed(2)),
+        },
+      ],
+      // The time labels drawn, on the container: the canvas has no text to read (tests, a11y tools).
+      hooks: { drawClear: [shadeNeutralBand], draw: [() => (container.dataset.xLabels = xLabels.join(' '))] },
       legend: { live: true },
     },
     [[], [], []],
@@ -50,6 +82,7 @@ export function createScoreChart(container, { neutralBand = 0.5 } = {}) {
   return {
     /** Shows these scores (sorted by window end). */
     show(scores) {
+      xLabels = [];
       plot.setData([scores.map((s) => s.windowEnd / 1000), scores.map((s) => s.score), scores.map((s) => s.windowScore)]);
     },
     setNeutralBand(b) {

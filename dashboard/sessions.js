@@ -11,7 +11,8 @@ export const MAX_POINTS = 600;
  *   modalities: { text: boolean, audio: boolean, video: boolean },
  *   modalitiesUsed: { text: boolean, audio: boolean, video: boolean } | null,
  *   modelVersion: string, records: number, latencyMs: number, emittedAt: number }} Score
- * @typedef {{ id: string, scores: Score[], windows: number, latest: Score, updatedAt: number }} Session
+ * @typedef {{ id: string, scores: Score[], windows: number, latest: Score, updatedAt: number, startedAt: number }} Session
+ *   startedAt: the earliest emittedAt of the session's scores seen (kept when old points are dropped).
  */
 
 export function createSessionStore({ maxSessions = MAX_SESSIONS, maxPoints = MAX_POINTS } = {}) {
@@ -22,11 +23,12 @@ export function createSessionStore({ maxSessions = MAX_SESSIONS, maxPoints = MAX
   function add(sessionId, scores, receivedAt = Date.now()) {
     let s = sessions.get(sessionId);
     if (s === undefined) {
-      s = { id: sessionId, scores: [], windows: 0, latest: scores[0], updatedAt: receivedAt };
+      s = { id: sessionId, scores: [], windows: 0, latest: scores[0], updatedAt: receivedAt, startedAt: Infinity };
     }
     sessions.delete(sessionId); // re-insert: most recently updated last
     sessions.set(sessionId, s);
     for (const score of scores) {
+      s.startedAt = Math.min(s.startedAt, score.emittedAt);
       const list = s.scores;
       // Binary search the insertion point by window end.
       let lo = 0;
@@ -58,5 +60,17 @@ export function createSessionStore({ maxSessions = MAX_SESSIONS, maxPoints = MAX
     },
     /** Most recently scored first (the server's emittedAt of each session's latest score). */
     list: () => [...sessions.values()].sort((a, b) => b.latest.emittedAt - a.latest.emittedAt),
+    /**
+     * The newest session: the one whose first score came last (not the most recently scored,
+     * which flips between sessions scored at the same time); undefined when there is none.
+     */
+    newest() {
+      let newest;
+      for (const s of sessions.values()) {
+        if (newest === undefined || s.startedAt > newest.startedAt || (s.startedAt === newest.startedAt && s.latest.emittedAt > newest.latest.emittedAt))
+          newest = s;
+      }
+      return newest;
+    },
   };
 }

@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// `npm test`: lint, then every test against real parts: a Kafka broker (the project's own,
-// started here unless KAFKA_BROKERS names one), ONNX Runtime, WebSocket clients, and the
-// Python training tests in the project's virtual environment. Type-checking happens in the
-// build that `pretest` runs. Exits non-zero when anything fails.
-import { readdirSync, statSync } from 'node:fs';
+// `npm test`: lint and format checks, then every test against real parts: a Kafka broker (the
+// project's own, started here unless KAFKA_BROKERS names one), ONNX Runtime, WebSocket clients,
+// and the Python training tests in the project's virtual environment. Type-checking happens in
+// the build that `pretest` runs. Exits non-zero when anything fails.
+//
+// `node scripts/test.mjs FILE...` runs only those files: no lint, no pytest, and the broker or
+// the Python venv only when a file says it needs them (a `// @needs kafka` / `// @needs python`
+// line at its top).
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,11 +15,14 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const env = { ...process.env };
 const failures = [];
+const started = Date.now();
 
 function step(name, cmd, args, opts = {}) {
   console.log(`\n=== ${name}: ${cmd} ${args.join(' ')}`);
+  const t0 = Date.now();
   const r = spawnSync(cmd, args, { cwd: root, stdio: opts.capture ? ['ignore', 'pipe', 'inherit'] : 'inherit', env });
   if (r.status !== 0) failures.push(`${name} (exit ${r.status ?? r.signal})`);
+  console.log(`=== ${name}: ${r.status === 0 ? 'ok' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return r;
 }
 
@@ -29,20 +36,36 @@ function findTests(dir) {
   return out;
 }
 
+/** What a test file says it needs: `// @needs kafka` and/or `// @needs python` in its first lines. */
+function needsOf(file) {
+  const head = readFileSync(join(root, file), 'utf8').split('\n').slice(0, 5).join('\n');
+  return new Set([...head.matchAll(/^\/\/ @needs (\w+)/gm)].map((m) => m[1]));
+}
+
 const only = process.argv.slice(2);
-step('lint', process.execPath, [join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.']);
+const all = only.length === 0;
+const tests = all ? findTests(join(root, 'test')) : only;
+const needs = new Set(tests.flatMap((f) => [...needsOf(f)]));
+const bin = (pkg, path) => join(root, 'node_modules', pkg, path);
+
+if (all) {
+  step('lint', process.execPath, [bin('eslint', 'bin/eslint.js'), '.']);
+  step('format', process.execPath, [bin('prettier', 'bin/prettier.cjs'), '--check', '--log-level', 'warn', '.']);
+}
 
 // The training venv first: the Python tests need it, and so do the Node tests that check
 // `msa eval` against the Python evaluation (they find it through MSA_PYTHON).
 let python = null;
-const setup = step('python venv', 'bash', [join(root, 'training', 'setup.sh')], { capture: true });
-if (setup.status === 0) {
-  python = join(setup.stdout.toString().trim().split('\n').pop(), 'bin', 'python');
-  env.MSA_PYTHON = python;
+if (all || needs.has('python')) {
+  const setup = step('python venv', 'bash', [join(root, 'training', 'setup.sh')], { capture: true });
+  if (setup.status === 0) {
+    python = join(setup.stdout.toString().trim().split('\n').pop(), 'bin', 'python');
+    env.MSA_PYTHON = python;
+  }
 }
 
 let startedBroker = false;
-if (!env.KAFKA_BROKERS) {
+if ((all || needs.has('kafka')) && !env.KAFKA_BROKERS) {
   const r = step('kafka broker', process.execPath, [join(root, 'bin', 'msa.js'), 'kafka', 'start', '--json'], { capture: true });
   if (r.status === 0) {
     const info = JSON.parse(r.stdout.toString());
@@ -52,14 +75,18 @@ if (!env.KAFKA_BROKERS) {
   }
 }
 
-const tests = only.length > 0 ? only : findTests(join(root, 'test'));
 step('node tests', process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...tests]);
-if (only.length === 0 && python) step('python tests', python, ['-m', 'pytest', '-q', 'training/tests']);
+if (all && python) {
+  step('python lint', python, ['-m', 'ruff', 'check', 'training']);
+  step('python format', python, ['-m', 'ruff', 'format', '--check', 'training']);
+  step('python tests', python, ['-m', 'pytest', '-q', 'training/tests']);
+}
 
 if (startedBroker) step('kafka broker stop', process.execPath, [join(root, 'bin', 'msa.js'), 'kafka', 'stop']);
 
+const took = `${((Date.now() - started) / 60000).toFixed(1)} min`;
 if (failures.length > 0) {
-  console.error(`\nFAILED: ${failures.join(', ')}`);
+  console.error(`\nFAILED: ${failures.join(', ')} (${took})`);
   process.exit(1);
 }
-console.log('\nall test steps passed');
+console.log(`\nall test steps passed (${took})`);

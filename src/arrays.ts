@@ -1,4 +1,4 @@
-/** Small array helpers shared by the media, feature and codebook code. */
+/** Small array and number helpers shared by the media, feature, codebook and evaluation code. */
 
 /** The parts one after another; empty parts are skipped, and a single non-empty part is returned as is (no copy). */
 export function concatFloat32(parts: readonly Float32Array[]): Float32Array {
@@ -19,4 +19,22 @@ export function median(xs: readonly number[]): number | null {
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** At most `max` items, evenly spread, first and last kept (numpy linspace(0, n-1, max).round()). */
+export function subsample<T>(items: readonly T[], max: number): T[] {
+  if (items.length <= max) return [...items];
+  if (max <= 0) return [];
+  if (max === 1) return [items[0]!];
+  const step = (items.length - 1) / (max - 1);
+  return Array.from({ length: max }, (_, i) => items[roundHalfEven(i * step)]!);
+}
+
+/** numpy's `np.round(x)`: to the nearest integer, halves to the even one. */
+export function roundHalfEven(x: number): number {
+  const floor = Math.floor(x);
+  const diff = x - floor; // exact in binary floating point
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
 }

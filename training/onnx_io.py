@@ -1,4 +1,5 @@
 """ONNX contract (src/model/types.ts) and an ONNX Runtime predictor."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,14 @@ import numpy as np
 
 INPUT_NAMES = ["input_ids", "attention_mask", "acoustic_ids", "acoustic_mask", "visual_ids", "visual_mask"]
 OUTPUT_NAMES = ["score", "contributions"]
-INPUT_SHAPES = {"input_ids": ["B", "T"], "attention_mask": ["B", "T"], "acoustic_ids": ["B", "La"],
-                "acoustic_mask": ["B", "La"], "visual_ids": ["B", "Lv"], "visual_mask": ["B", "Lv"]}
+INPUT_SHAPES = {
+    "input_ids": ["B", "T"],
+    "attention_mask": ["B", "T"],
+    "acoustic_ids": ["B", "La"],
+    "acoustic_mask": ["B", "La"],
+    "visual_ids": ["B", "Lv"],
+    "visual_mask": ["B", "Lv"],
+}
 OUTPUT_SHAPES = {"score": ["B"], "contributions": ["B", 3]}
 
 
@@ -22,8 +29,9 @@ def ort_session(path: Path, threads: int = 2):
 
 
 def ort_run(session, batch: dict) -> tuple[np.ndarray, np.ndarray]:
-    feeds = {k: np.asarray(batch[k].numpy() if hasattr(batch[k], "numpy") else batch[k], dtype=np.int64)
-             for k in INPUT_NAMES}
+    feeds = {
+        k: np.asarray(batch[k].numpy() if hasattr(batch[k], "numpy") else batch[k], dtype=np.int64) for k in INPUT_NAMES
+    }
     score, contributions = session.run(OUTPUT_NAMES, feeds)
     return score, contributions
 

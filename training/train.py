@@ -5,6 +5,7 @@
 Writes training/runs/<run-name>/: best.pt (best dev checkpoint), history.json, curve.png,
 metrics.json (best checkpoint on MOSEI valid, MOSI dev, MOSEI test).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,27 +14,56 @@ import math
 import time
 from pathlib import Path
 
-from .common import (DEFAULT_DATA_DIR, DEFAULT_RUNS_DIR, add_ravdess_fold_arg, clean_nans, load_checkpoint,
-                     pads_for, save_checkpoint, seed_everything, set_threads, write_json)
+from .common import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_RUNS_DIR,
+    add_ravdess_fold_arg,
+    clean_nans,
+    load_checkpoint,
+    pads_for,
+    save_checkpoint,
+    seed_everything,
+    set_threads,
+    write_json,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     from .msa_model.config import ModelConfig, TrainConfig
 
-    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder with mosi/ and mosei/ label.csv")
-    p.add_argument("--featurized", type=Path, nargs="*", default=[], help="JSONL files from `msa featurize`")
-    p.add_argument("--mmsa-pkl", type=Path, default=None, help="MMSA feature pickle (needs --codebooks)")
-    p.add_argument("--codebooks", type=Path, default=None, help="codebooks .npz for --mmsa-pkl")
-    p.add_argument("--ravdess", type=Path, default=None,
-                   help="`msa featurize --no-video` output of the RAVDESS folder (needs --codebook-dir)")
-    p.add_argument("--fer", type=Path, default=None,
-                   help="`msa featurize --no-audio` output of the FER-2013 folder (needs --codebook-dir)")
+    p.add_argument(
+        "--featurized",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="JSONL rows that hold codebook ids (training/README.md; `msa featurize` output goes to --ravdess / --fer)",
+    )
+    p.add_argument("--mmsa-pkl", type=Path, default=None, help="MMSA feature pickle (needs --codebook-dir)")
+    p.add_argument(
+        "--ravdess",
+        type=Path,
+        default=None,
+        help="`msa featurize --no-video` output of the RAVDESS folder (needs --codebook-dir)",
+    )
+    p.add_argument(
+        "--fer",
+        type=Path,
+        default=None,
+        help="`msa featurize --no-audio` output of the FER-2013 folder (needs --codebook-dir)",
+    )
     add_ravdess_fold_arg(p)
     p.add_argument("--fer-dir", type=Path, default=None, help="FER-2013 folder for the splits (default DATA/fer2013)")
-    p.add_argument("--codebook-dir", type=Path, default=None,
-                   help="folder with acoustic.json / visual.json from `msa codebook fit` (quantises --ravdess/--fer)")
+    p.add_argument(
+        "--codebook-dir",
+        type=Path,
+        default=None,
+        help="folder with acoustic.json / visual.json (`msa codebook fit`, or codebook.save_codebook for "
+        "--mmsa-pkl): quantises --ravdess / --fer / --mmsa-pkl",
+    )
     p.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR)
     p.add_argument("--run-name", default="default")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
@@ -58,30 +88,31 @@ def split_configs(args):
 
 
 def gather_samples(args, mcfg):
-    from .msa_model.codebooks import Codebooks
+    from .msa_model.codebook import load_codebook_dir
     from .msa_model.data import load_datasets, load_featurized_jsonl, load_mmsa_pkl
 
     samples = load_datasets(args.data_dir, args.datasets) if args.datasets != ["none"] else []
     for path in args.featurized:
         samples += load_featurized_jsonl(path, mcfg.acoustic_codebook_size, mcfg.visual_codebook_size)
-    if args.ravdess or args.fer:
-        from .msa_model.nonverbal import (JsonCodebook, fer_splits_from_dir, load_fer_featurized,
-                                          load_ravdess_featurized)
+    codebooks = None
+    if args.ravdess or args.fer or args.mmsa_pkl:
         if not args.codebook_dir:
-            raise SystemExit("--ravdess / --fer need --codebook-dir (acoustic.json, visual.json)")
-        cb_a = JsonCodebook(args.codebook_dir / "acoustic.json")
-        cb_v = JsonCodebook(args.codebook_dir / "visual.json")
+            raise SystemExit("--ravdess / --fer / --mmsa-pkl need --codebook-dir (acoustic.json, visual.json)")
+        codebooks = load_codebook_dir(args.codebook_dir)
+        cb_a, cb_v = codebooks
         if (cb_a.k, cb_v.k) != (mcfg.acoustic_codebook_size, mcfg.visual_codebook_size):
             raise SystemExit(f"codebook sizes {cb_a.k}/{cb_v.k} differ from the model's K_a/K_v")
+    if args.ravdess or args.fer:
+        from .msa_model.nonverbal_data import load_fer_featurized, load_ravdess_featurized
+        from .msa_model.valence import fer_splits_from_dir
+
         if args.ravdess:
             samples += load_ravdess_featurized(args.ravdess, cb_a, cb_v, mcfg.max_nonverbal_len, fold=args.ravdess_fold)
         if args.fer:
             splits = fer_splits_from_dir(args.fer_dir or args.data_dir / "fer2013")
             samples += load_fer_featurized(args.fer, splits, cb_v, cb_a, mcfg.max_nonverbal_len)
     if args.mmsa_pkl:
-        if not args.codebooks:
-            raise SystemExit("--mmsa-pkl needs --codebooks FILE.npz (fit them with training.msa_model.codebooks)")
-        samples += load_mmsa_pkl(args.mmsa_pkl, Codebooks.load(args.codebooks), max_len=mcfg.max_nonverbal_len)
+        samples += load_mmsa_pkl(args.mmsa_pkl, codebooks, max_len=mcfg.max_nonverbal_len)
     return samples
 
 
@@ -89,7 +120,7 @@ TEXT_SOURCES = ("mosi", "mosei")
 
 
 def parse_mix(spec: str) -> dict[str, float]:
-    """"text=0.5,ravdess=0.25,fer=0.25" -> {group: fraction} (normalised)."""
+    """ "text=0.5,ravdess=0.25,fer=0.25" -> {group: fraction} (normalised)."""
     out = {}
     for part in spec.split(","):
         name, _, frac = part.partition("=")
@@ -161,6 +192,7 @@ def load_init_weights(model, state: dict) -> list[str]:
 
 def plot_curve(history: list[dict], path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -218,9 +250,13 @@ def main(argv=None) -> dict:
     model = MSAModel(mcfg)
     if tcfg.init_checkpoint:
         import torch as _t
+
         init = _t.load(tcfg.init_checkpoint, map_location="cpu", weights_only=False)
         load_init_weights(model, init["model"])
-        print(f"initialised from {tcfg.init_checkpoint} (step {init.get('step')}, dev MAE {init.get('dev_mae')})", flush=True)
+        print(
+            f"initialised from {tcfg.init_checkpoint} (step {init.get('step')}, dev MAE {init.get('dev_mae')})",
+            flush=True,
+        )
     pads = pads_for(tokenizer, mcfg)
     if tcfg.freeze_text:
         frozen = 0
@@ -233,6 +269,7 @@ def main(argv=None) -> dict:
     ema = None
     if tcfg.ema_decay > 0:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(tcfg.ema_decay), use_buffers=True)
     scored = ema.module if ema is not None else model
     opt = torch.optim.AdamW(model.parameter_groups(tcfg.encoder_lr, tcfg.head_lr, tcfg.weight_decay))
@@ -243,7 +280,8 @@ def main(argv=None) -> dict:
     # the linear decay still reaches zero by the end of the budget.
     plan = {"total": total_steps}
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warmup, max(0.0, (plan["total"] - s) / max(1, plan["total"] - warmup))))
+        opt, lambda s: min((s + 1) / warmup, max(0.0, (plan["total"] - s) / max(1, plan["total"] - warmup)))
+    )
     loss_fn = torch.nn.L1Loss() if tcfg.loss == "l1" else torch.nn.MSELoss()
     rng = np.random.default_rng(tcfg.seed)
     lengths = train_data.lengths()
@@ -260,8 +298,13 @@ def main(argv=None) -> dict:
         metrics, preds = evaluate_sets(torch_predictor(scored), dev_sets, pads)
         model.train()
         crit = dev_mae(preds, dev_sets, tcfg.selection) if dev_sets else run_loss / max(1, run_n)
-        entry = {"step": step, "epoch": step / steps_per_epoch, "minutes": (time.time() - start) / 60,
-                 "train_loss": run_loss / max(1, run_n), "dev_mae": crit} | metrics
+        entry = {
+            "step": step,
+            "epoch": step / steps_per_epoch,
+            "minutes": (time.time() - start) / 60,
+            "train_loss": run_loss / max(1, run_n),
+            "dev_mae": crit,
+        } | metrics
         history.append(entry)
         run_loss, run_n = 0.0, 0
         improved = crit < best
@@ -270,7 +313,10 @@ def main(argv=None) -> dict:
             save_checkpoint(ckpt_path, scored, {"train_config": to_dict(tcfg), "step": step, "dev_mae": crit})
         else:
             bad_evals += 1
-        msg = f"[eval] step {step} epoch {entry['epoch']:.2f} min {entry['minutes']:.1f} train_loss {entry['train_loss']:.4f} dev_mae {crit:.4f}{' *' if improved else ''}"
+        msg = (
+            f"[eval] step {step} epoch {entry['epoch']:.2f} min {entry['minutes']:.1f} "
+            f"train_loss {entry['train_loss']:.4f} dev_mae {crit:.4f}{' *' if improved else ''}"
+        )
         for k, m in metrics.items():
             msg += f"\n    {k}: {format_metrics(m)}"
         print(msg, flush=True)
@@ -293,8 +339,14 @@ def main(argv=None) -> dict:
             batch = collate(train_data, idx, *pads, mcfg.modality_dropout, rng)
             if tcfg.text_dropout > 0:
                 blank_text(batch, idx, text_rows, tcfg.text_dropout, rng, blank, pads[0])
-            score, _ = model(batch["input_ids"], batch["attention_mask"], batch["acoustic_ids"],
-                             batch["acoustic_mask"], batch["visual_ids"], batch["visual_mask"])
+            score, _ = model(
+                batch["input_ids"],
+                batch["attention_mask"],
+                batch["acoustic_ids"],
+                batch["acoustic_mask"],
+                batch["visual_ids"],
+                batch["visual_mask"],
+            )
             loss = loss_fn(score, batch["labels"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -309,8 +361,11 @@ def main(argv=None) -> dict:
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
             if step == 20:
-                print(f"[timing] {(time.time() - start) / 20:.2f} s/step over the first 20 steps, "
-                      f"{total_steps} steps planned", flush=True)
+                print(
+                    f"[timing] {(time.time() - start) / 20:.2f} s/step over the first 20 steps, "
+                    f"{total_steps} steps planned",
+                    flush=True,
+                )
             elapsed = time.time() - start
             if tcfg.max_minutes and step % 20 == 0 and step > warmup:
                 # Steps that fit in the remaining budget at the pace so far (evaluations included).
@@ -324,7 +379,9 @@ def main(argv=None) -> dict:
                     stop_reason, done = f"time budget of {tcfg.max_minutes} min reached", True
                 if step >= plan["total"]:
                     if plan["total"] < total_steps:
-                        stop_reason = f"schedule fitted to the {tcfg.max_minutes} min budget ({step} of {total_steps} steps)"
+                        stop_reason = (
+                            f"schedule fitted to the {tcfg.max_minutes} min budget ({step} of {total_steps} steps)"
+                        )
                     done = True
                 if done:
                     break
@@ -336,9 +393,18 @@ def main(argv=None) -> dict:
     metrics, _ = evaluate_sets(torch_predictor(best_model), sets, pads, progress=not args.no_progress)
     for k, m in metrics.items():
         print(f"[best step {ckpt['step']}] {k}: {format_metrics(m)}", flush=True)
-    result = {"best_step": ckpt["step"], "steps": step, "train_minutes": train_minutes, "stop_reason": stop_reason,
-              "train_rows": len(train_data), "datasets": tcfg.datasets, "ravdess_fold": args.ravdess_fold, "metrics": metrics,
-              "model_config": to_dict(mcfg), "train_config": to_dict(tcfg)}
+    result = {
+        "best_step": ckpt["step"],
+        "steps": step,
+        "train_minutes": train_minutes,
+        "stop_reason": stop_reason,
+        "train_rows": len(train_data),
+        "datasets": tcfg.datasets,
+        "ravdess_fold": args.ravdess_fold,
+        "metrics": metrics,
+        "model_config": to_dict(mcfg),
+        "train_config": to_dict(tcfg),
+    }
     write_json(run_dir / "metrics.json", clean_nans(result))
     return result
 

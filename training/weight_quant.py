@@ -7,9 +7,11 @@ only the constant weights are stored as int8: every MatMul weight and the Gather
 position, non-verbal embeddings) become `Cast(int8) * scale` with one symmetric scale per output
 channel (MatMul: per column; Gather: per row), folded to float32 constants when the session
 starts, and everything is computed in float32 from there (not DequantizeLinear: ONNX Runtime fuses
-it with MatMul into MatMulNBits, whose kernel is batch-dependent at ~2e-3). A row's score is then independent of its batch (up to float32 summation order,
-~1e-6) and the file is about a quarter of the fp32 one.
+it with MatMul into MatMulNBits, whose kernel is batch-dependent at ~2e-3). A row's score is then
+independent of its batch (up to float32 summation order, ~1e-6) and the file is about a quarter of
+the fp32 one.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,8 +51,7 @@ def quantise_weights_int8(src: Path, dst: Path, min_elements: int = 4096) -> dic
             shape = (1, -1) if axis == 1 else (-1, 1)
             q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
             qn, sn, cn, out = name + "_q", name + "_scale", name + "_f", name + "_dq"
-            g.initializer.extend([numpy_helper.from_array(q, qn),
-                                  numpy_helper.from_array(scale.reshape(shape), sn)])
+            g.initializer.extend([numpy_helper.from_array(q, qn), numpy_helper.from_array(scale.reshape(shape), sn)])
             # Cast + Mul rather than DequantizeLinear: ONNX Runtime fuses DequantizeLinear + MatMul into
             # MatMulNBits, whose CPU kernel made scores batch-dependent (~2e-3); Cast + Mul of
             # initializers is constant-folded at session start, so the math is plain float32.

@@ -5,7 +5,7 @@
  * is started: `brokersFromEnvOrStart` returns that list.
  *
  * @example
- * const { brokers } = await brokersFromEnvOrStart(brokerOptionsFromEnv(process.env), logger);
+ * const { brokers } = await brokersFromEnvOrStart(brokerOptionsFromConfig(config), logger);
  * const kafka = new Kafka({ clientId: 'msa', brokers });
  */
 import type { Logger } from '../log.js';
@@ -13,14 +13,14 @@ import { fileTail } from './exec.js';
 import { withLock } from './lock.js';
 import { BROKER_HOST, resolveBrokerOptions, type BrokerEnvOptions, type BrokerOptions } from './options.js';
 import { isBrokerProcess, readPidFile, removePidFile, spawnBroker, terminate, writePidFile } from './process.js';
-import { kafkaAnswers, portIsFree, waitUntilReady } from './readiness.js';
+import { kafkaAnswers } from '../transport/kafka/index.js';
+import { portIsFree, waitUntilReady } from './readiness.js';
 import { resolveKafkaJars } from './resolve.js';
 import { brokerPaths, formatStorageOnce, readFormatRecord, writeServerProperties } from './storage.js';
 
-export { brokerOptionsFromEnv, resolveBrokerOptions, DEFAULT_CONTROLLER_PORT, DEFAULT_PORT } from './options.js';
+export { brokerOptionsFromConfig, resolveBrokerOptions, DEFAULT_CONTROLLER_PORT, DEFAULT_PORT } from './options.js';
 export type { BrokerEnvOptions, BrokerOptions } from './options.js';
 export { resolveKafkaJars, type ResolvedJars } from './resolve.js';
-export { kafkaAnswers } from './readiness.js';
 
 export interface StartedBroker {
   /** Bootstrap list for clients, e.g. ['127.0.0.1:9092']. */
@@ -120,9 +120,7 @@ export async function startBroker(options: Partial<BrokerOptions>, logger: Logge
         brokers,
         timeoutMs: opts.startTimeoutMs,
         failed: () =>
-          exitCode !== undefined || !isBrokerProcess(child.pid)
-            ? `Kafka (pid ${child.pid}) exited during start (exit code ${exitCode ?? 'unknown'})`
-            : null,
+          exitCode !== undefined || !isBrokerProcess(child.pid) ? `Kafka (pid ${child.pid}) exited during start (exit code ${exitCode ?? 'unknown'})` : null,
       });
     } catch (e) {
       await terminate(child.pid, 5000);

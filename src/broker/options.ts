@@ -1,11 +1,12 @@
 /**
  * Options of the project's own local Kafka broker: one typed object, filled with defaults here and
- * passed in. Only `brokerOptionsFromEnv` looks at an environment, and only at the one it is given.
+ * passed in, built from the validated config (`brokerOptionsFromConfig`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/config.js';
 
 export interface BrokerOptions {
   /** Root of the project's caches (jars under `kafka/<version>/lib`). Default `~/.cache/msa`. */
@@ -30,7 +31,7 @@ export interface BrokerOptions {
   stopTimeoutMs: number;
 }
 
-/** What the environment can say; `brokers` (KAFKA_BROKERS) means: use that cluster, start nothing. */
+/** What the config can say; `brokers` (kafka.brokers, KAFKA_BROKERS) means: use that cluster, start nothing. */
 export type BrokerEnvOptions = Partial<BrokerOptions> & { brokers?: string[] };
 
 export const BROKER_HOST = '127.0.0.1';
@@ -87,34 +88,22 @@ export function resolveBrokerOptions(given: Partial<BrokerOptions> = {}): Broker
   return opts;
 }
 
-function intFrom(env: Record<string, string | undefined>, name: string): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n)) throw new Error(`${name} must be an integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
-const nonEmpty = (raw: string | undefined): string | undefined => (raw && raw.trim() !== '' ? raw.trim() : undefined);
-
 /**
- * The broker settings an environment gives: MSA_CACHE_DIR, MSA_KAFKA_DATA_DIR, MSA_KAFKA_PORT,
- * MSA_KAFKA_CONTROLLER_PORT, MSA_KAFKA_VERSION, JAVA_HOME, and KAFKA_BROKERS (an external cluster).
+ * The local broker's options from the validated config (`cacheDir`, `broker.*`; env MSA_CACHE_DIR,
+ * MSA_KAFKA_DATA_DIR, MSA_KAFKA_PORT, MSA_KAFKA_CONTROLLER_PORT, MSA_KAFKA_VERSION, JAVA_HOME), and
+ * `brokers` when the config names a cluster (`kafka.brokers`, env KAFKA_BROKERS): then nothing is started.
  */
-export function brokerOptionsFromEnv(env: Record<string, string | undefined>): BrokerEnvOptions {
-  const javaHome = nonEmpty(env.JAVA_HOME);
-  const brokers = nonEmpty(env.KAFKA_BROKERS)
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+export function brokerOptionsFromConfig(config: Pick<Config, 'cacheDir' | 'broker' | 'kafka'>): BrokerEnvOptions {
+  const b = config.broker;
   const out: BrokerEnvOptions = {
-    cacheDir: nonEmpty(env.MSA_CACHE_DIR),
-    dataDir: nonEmpty(env.MSA_KAFKA_DATA_DIR),
-    port: intFrom(env, 'MSA_KAFKA_PORT'),
-    controllerPort: intFrom(env, 'MSA_KAFKA_CONTROLLER_PORT'),
-    version: nonEmpty(env.MSA_KAFKA_VERSION),
-    javaBin: javaHome ? join(javaHome, 'bin', 'java') : undefined,
-    brokers: brokers && brokers.length > 0 ? brokers : undefined,
+    cacheDir: config.cacheDir ?? undefined,
+    dataDir: b.dataDir ?? undefined,
+    port: b.port,
+    controllerPort: b.controllerPort,
+    version: b.version ?? undefined,
+    heapMb: b.heapMb,
+    javaBin: b.javaHome ? join(b.javaHome, 'bin', 'java') : undefined,
+    brokers: config.kafka.brokers && config.kafka.brokers.length > 0 ? config.kafka.brokers : undefined,
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as BrokerEnvOptions;
 }

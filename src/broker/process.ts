@@ -62,10 +62,7 @@ export interface SpawnedBroker {
 }
 
 /** Start `kafka.Kafka <server.properties>` detached, its output appended to logs/stdout.log. */
-export function spawnBroker(
-  opts: Pick<BrokerOptions, 'dataDir' | 'deployDir' | 'javaBin' | 'heapMb'>,
-  libDir: string,
-): SpawnedBroker {
+export function spawnBroker(opts: Pick<BrokerOptions, 'dataDir' | 'deployDir' | 'javaBin' | 'heapMb'>, libDir: string): SpawnedBroker {
   const paths = brokerPaths(opts.dataDir);
   mkdirSync(paths.logsDir, { recursive: true });
   const out = openSync(paths.stdoutLog, 'a');

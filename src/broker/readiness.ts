@@ -1,33 +1,11 @@
 /**
- * Whether a Kafka cluster answers: a real metadata request through kafkajs that must list at least
- * one (unfenced) broker, so "ready" means a client can create topics and produce, not just that a
- * port is open.
+ * Waiting for a Kafka cluster to answer (a real metadata request, `transport/kafka/probe.ts`), and
+ * whether a local port is free.
  */
 import { createServer } from 'node:net';
-import { Kafka, logLevel } from 'kafkajs';
+import { kafkaAnswers } from '../transport/kafka/index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** One metadata round trip; true if the cluster lists a broker within timeoutMs. */
-export async function kafkaAnswers(brokers: string[], timeoutMs = 2000): Promise<boolean> {
-  const admin = new Kafka({
-    clientId: 'msa-broker-probe',
-    brokers,
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: timeoutMs,
-    requestTimeout: timeoutMs,
-    retry: { retries: 0 },
-  }).admin();
-  try {
-    await admin.connect();
-    const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0;
-  } catch {
-    return false;
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}
 
 /** Whether nothing listens on host:port (we could bind it). */
 export function portIsFree(host: string, port: number): Promise<boolean> {

@@ -23,10 +23,7 @@ export function kafkaLibDir(opts: Pick<BrokerOptions, 'cacheDir' | 'version'>): 
   return join(opts.cacheDir, 'kafka', opts.version, 'lib');
 }
 
-export async function resolveKafkaJars(
-  opts: Pick<BrokerOptions, 'cacheDir' | 'version' | 'deployDir' | 'mvnBin'>,
-  logger: Logger,
-): Promise<ResolvedJars> {
+export async function resolveKafkaJars(opts: Pick<BrokerOptions, 'cacheDir' | 'version' | 'deployDir' | 'mvnBin'>, logger: Logger): Promise<ResolvedJars> {
   const libDir = kafkaLibDir(opts);
   if (existsSync(join(libDir, MARKER))) return { version: opts.version, libDir, downloaded: false };
 

@@ -105,8 +105,7 @@ export async function formatStorageOnce(
   }
   if (existsSync(join(paths.kraftDir, 'meta.properties'))) {
     throw new Error(
-      `${paths.kraftDir} holds Kafka storage that msa did not format (no ${paths.formatFile}); ` +
-        `delete ${opts.dataDir} or choose another --data-dir`,
+      `${paths.kraftDir} holds Kafka storage that msa did not format (no ${paths.formatFile}); ` + `delete ${opts.dataDir} or choose another --data-dir`,
     );
   }
   const clusterId = newClusterId();

@@ -4,10 +4,10 @@
  * project's own local broker, started on demand).
  */
 import { Option, type Command } from 'commander';
-import { FACE_DETECTORS } from '../features/visual/layout.js';
-import { loadConfig, type Config } from '../config/config.js';
-import { createLogger, type Logger } from '../log.js';
-import { brokerOptionsFromEnv, brokersFromEnvOrStart } from '../broker/index.js';
+import { join } from 'node:path';
+import { cacheDirOf, FACE_DETECTORS, loadConfig, type Config } from '../config/config.js';
+import { createLogger, createTerminalLogger, type Logger } from '../log.js';
+import { brokerOptionsFromConfig, brokersFromEnvOrStart } from '../broker/index.js';
 
 export interface GlobalFlags {
   config?: string;
@@ -25,11 +25,24 @@ export function configFor(cmd: Command, overrides: unknown = {}): Config {
 
 /** `--face-detector short-range|full-range` (see config `features.faceDetector`). */
 export function faceDetectorOption(note?: string): Option {
-  return new Option('--face-detector <d>', `face detector: short-range (128 px, what the model was trained on) or full-range (256 px: smaller faces, about half the frame rate)${note ? `; ${note}` : ''}`).choices(FACE_DETECTORS);
+  return new Option(
+    '--face-detector <d>',
+    `face detector: short-range (128 px, what the model was trained on) or full-range (256 px: smaller faces, about half the frame rate)${note ? `; ${note}` : ''}`,
+  ).choices(FACE_DETECTORS);
 }
 
 export function loggerFor(config: Config, name = 'msa'): Logger {
   return createLogger(config.logLevel, name);
+}
+
+/** Where `msa start` writes its JSON log (the terminal gets only warnings and errors). */
+export function startLogFile(config: Config): string {
+  return join(cacheDirOf(config), 'logs', 'msa-start.log');
+}
+
+/** For `msa start`: the log to a file, warnings and errors to the terminal as short lines. */
+export function terminalLoggerFor(config: Config, file: string): Logger {
+  return createTerminalLogger(config.logLevel, 'msa', file);
 }
 
 export interface Brokers {
@@ -39,8 +52,7 @@ export interface Brokers {
 }
 
 export async function brokersFor(config: Config, logger: Logger): Promise<Brokers> {
-  const fromEnv = brokerOptionsFromEnv(process.env);
-  const b = await brokersFromEnvOrStart({ ...fromEnv, brokers: config.kafka.brokers ?? fromEnv.brokers }, logger);
+  const b = await brokersFromEnvOrStart(brokerOptionsFromConfig(config), logger);
   return { brokers: b.brokers, startedHere: b.started && !b.external };
 }
 

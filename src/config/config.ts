@@ -1,11 +1,21 @@
 /**
  * One typed, validated configuration object, built once from defaults, an optional JSON file,
  * the environment and command-line overrides (in that order, later wins), then passed in.
- * No other module reads process.env.
+ * Only the CLI hands `process.env` in (cli/context.ts); no other module reads it.
  */
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { FACE_DETECTORS } from '../features/visual/layout.js';
+import { windowShapeProblem } from './windowShape.js';
+
+/**
+ * Which face detector: `short-range`, the shipped BlazeFace at 128 px (the default; the model's
+ * face path was trained on its crops), or `full-range`, Human's own BlazeFace at 256 px, which
+ * finds smaller faces in wide shots at about half the frame rate.
+ */
+export const FACE_DETECTORS = ['short-range', 'full-range'] as const;
+export type FaceDetector = (typeof FACE_DETECTORS)[number];
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -13,6 +23,25 @@ const nonNegativeInt = z.number().int().nonnegative();
 export const configSchema = z
   .object({
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Root of the project's caches (Kafka jars, the local broker's data, the Python venv); null = ~/.cache/msa. */
+    cacheDir: z.string().min(1).nullable().default(null),
+    /** The project's own local Kafka broker, started when `kafka.brokers` is null. */
+    broker: z
+      .object({
+        /** KRaft storage, server.properties, pid file and logs; null = <cacheDir>/kafka-data. */
+        dataDir: z.string().min(1).nullable().default(null),
+        port: positiveInt.max(65535).default(9092),
+        /** Fixed once the data dir is formatted. */
+        controllerPort: positiveInt.max(65535).default(9093),
+        /** org.apache.kafka:kafka_2.13 version; null = `kafka.version` of deploy/kafka/pom.xml. */
+        version: z.string().min(1).nullable().default(null),
+        /** JVM heap (-Xmx), MiB. */
+        heapMb: positiveInt.default(512),
+        /** Java installation; null = `java` on PATH. */
+        javaHome: z.string().min(1).nullable().default(null),
+      })
+      .strict()
+      .default({}),
     kafka: z
       .object({
         /** Broker list; null means: start (or reuse) the project's own local broker. */
@@ -28,11 +57,13 @@ export const configSchema = z
             username: z.string(),
             password: z.string(),
           })
+          .strict()
           .nullable()
           .default(null),
         /** Commit processed offsets this often (ms). */
         commitIntervalMs: positiveInt.default(1000),
       })
+      .strict()
       .default({}),
     limits: z
       .object({
@@ -42,6 +73,7 @@ export const configSchema = z
         maxBufferedRecords: positiveInt.default(2000),
         maxBufferedBytes: positiveInt.default(64 * 1024 * 1024),
       })
+      .strict()
       .default({}),
     windows: z
       .object({
@@ -54,6 +86,7 @@ export const configSchema = z
         /** Modality alignment: a modality silent this long (ms, processing time) stops holding the watermark; 0 = off. */
         modalityIdleMs: nonNegativeInt.default(2000),
       })
+      .strict()
       .default({}),
     model: z
       .object({
@@ -62,6 +95,7 @@ export const configSchema = z
         executionProvider: z.enum(['cpu', 'cuda']).default('cpu'),
         intraOpThreads: nonNegativeInt.default(0),
       })
+      .strict()
       .default({}),
     features: z
       .object({
@@ -72,6 +106,7 @@ export const configSchema = z
          */
         faceDetector: z.enum(FACE_DETECTORS).default('short-range'),
       })
+      .strict()
       .default({}),
     batching: z
       .object({
@@ -79,17 +114,19 @@ export const configSchema = z
         maxQueueDelayMs: nonNegativeInt.default(20),
         maxInFlight: positiveInt.default(1),
       })
+      .strict()
       .default({}),
     scores: z
       .object({
         smoothing: z
           .discriminatedUnion('method', [
-            z.object({ method: z.literal('ema'), alpha: z.number().gt(0).lte(1) }),
-            z.object({ method: z.literal('mean'), windows: positiveInt }),
+            z.object({ method: z.literal('ema'), alpha: z.number().gt(0).lte(1) }).strict(),
+            z.object({ method: z.literal('mean'), windows: positiveInt }).strict(),
           ])
           .default({ method: 'ema', alpha: 0.3 }),
         neutralBand: z.number().nonnegative().default(0.5),
       })
+      .strict()
       .default({}),
     ws: z
       .object({
@@ -102,9 +139,24 @@ export const configSchema = z
         maxBufferedMessages: positiveInt.default(1000),
         maxBufferedBytes: positiveInt.default(4 * 1024 * 1024),
         maxSubscriptions: positiveInt.default(100),
+        /** Sessions whose history is kept (least recently updated dropped first). */
+        maxHistorySessions: positiveInt.default(10_000),
+        /** Sessions whose history one `all` or filter subscription sends (the most recent). */
+        historySessionsPerSubscribe: positiveInt.default(100),
+        /** Client messages above this get an error reply; above 4 times this the connection closes (1009). */
+        maxMessageBytes: positiveInt.default(64 * 1024),
+        /** Connections at once; more are closed with 1013. */
+        maxClients: positiveInt.default(10_000),
+        /** Time a client without a bearer header has to send its auth message. */
+        authTimeoutMs: positiveInt.default(10_000),
+        /** Ping period; a client that has not answered the previous ping is terminated. */
+        pingIntervalMs: positiveInt.default(30_000),
+        /** Time a closing client has to complete the close handshake before it is cut off. */
+        closeTimeoutMs: positiveInt.default(5_000),
       })
+      .strict()
       .default({}),
-    // (dashboard) The HTTP server on ws.host:ws.port that also carries the WebSocket (src/outputs/http).
+    // The HTTP server on ws.host:ws.port that also carries the WebSocket (src/outputs/http).
     http: z
       .object({
         /** Serve the dashboard page at / (healthz, metrics and the WebSocket are served either way). */
@@ -114,8 +166,9 @@ export const configSchema = z
         /** Time a client has to send a whole request (headers included). */
         requestTimeoutMs: positiveInt.default(10_000),
       })
+      .strict()
       .default({}),
-    // (dashboard) Alert rules over rolling scores (src/outputs/alerts.ts, docs/dashboard.md).
+    // Alert rules over rolling scores (src/scores/alerts.ts, docs/dashboard.md).
     alerts: z
       .object({
         rules: z
@@ -139,11 +192,20 @@ export const configSchema = z
         /** A session with no score for this long (wall clock) is forgotten; its firing alerts resolve. */
         idleTimeoutMs: positiveInt.default(60_000),
       })
+      .strict()
       .default({}),
   })
   .strict();
 
 export type Config = z.infer<typeof configSchema>;
+
+/** The project's cache folder: `cacheDir`, else ~/.cache/msa. */
+export function cacheDirOf(config: Pick<Config, 'cacheDir'>): string {
+  return config.cacheDir ?? join(homedir(), '.cache', 'msa');
+}
+
+/** Every default, in one place: the modules that take parts of the config default to these. */
+export const DEFAULTS: Config = configSchema.parse({});
 export type ConfigInput = z.input<typeof configSchema>;
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
@@ -178,6 +240,8 @@ const intFromEnv = (env: Record<string, string | undefined>, name: string): numb
   return n;
 };
 
+const nonEmpty = (raw: string | undefined): string | undefined => (raw === undefined || raw.trim() === '' ? undefined : raw.trim());
+
 const listFromEnv = (raw: string | undefined): string[] | undefined =>
   raw === undefined || raw.trim() === ''
     ? undefined
@@ -190,6 +254,14 @@ const listFromEnv = (raw: string | undefined): string[] | undefined =>
 export function configFromEnv(env: Record<string, string | undefined>): DeepPartial<ConfigInput> {
   return {
     logLevel: env.MSA_LOG_LEVEL as Config['logLevel'] | undefined,
+    cacheDir: nonEmpty(env.MSA_CACHE_DIR),
+    broker: {
+      dataDir: nonEmpty(env.MSA_KAFKA_DATA_DIR),
+      port: intFromEnv(env, 'MSA_KAFKA_PORT'),
+      controllerPort: intFromEnv(env, 'MSA_KAFKA_CONTROLLER_PORT'),
+      version: nonEmpty(env.MSA_KAFKA_VERSION),
+      javaHome: nonEmpty(env.JAVA_HOME),
+    },
     kafka: {
       brokers: listFromEnv(env.KAFKA_BROKERS),
       topicPrefix: env.MSA_TOPIC_PREFIX,
@@ -222,24 +294,45 @@ export function readConfigFile(path: string): unknown {
   }
 }
 
+/** `kafka.broker: unknown key; did you mean kafka.brokers? (known: ...)`. */
+function unknownKey(path: readonly (string | number)[], key: string): string {
+  const section = path.reduce<unknown>((o, k) => (isPlainObject(o) ? o[k as string] : undefined), DEFAULTS);
+  const known = isPlainObject(section) ? Object.keys(section) : [];
+  const where = [...path, key].join('.');
+  const near = known.map((k) => ({ k, d: editDistance(k.toLowerCase(), key.toLowerCase()) })).sort((a, b) => a.d - b.d)[0];
+  const hint = near && near.d <= Math.max(1, Math.floor(key.length / 3)) ? `; did you mean ${[...path, near.k].join('.')}?` : '';
+  return `${where}: unknown key${hint} (known here: ${known.join(', ')})`;
+}
+
+/** Optimal string alignment distance: edits, with a swap of neighbours counted as one. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
 /** Build the config: defaults < file < environment < overrides. Throws ConfigError naming each bad value. */
 export function loadConfig(opts: { file?: string; env?: Record<string, string | undefined>; overrides?: unknown } = {}): Config {
   const fromFile = opts.file ? readConfigFile(opts.file) : {};
   const merged = mergeConfig(fromFile, configFromEnv(opts.env ?? {}), opts.overrides ?? {});
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
+    const problems = parsed.error.issues.flatMap((i) => {
       const path = i.path.join('.');
+      if (i.code === 'unrecognized_keys') return i.keys.map((key) => unknownKey(i.path, key));
       const got = i.path.reduce<unknown>((o, k) => (isPlainObject(o) ? o[k as string] : undefined), merged);
-      return `${path || '(root)'}: ${i.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+      return [`${path || '(root)'}: ${i.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`];
     });
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const cfg = parsed.data;
-  if (cfg.windows.sizeMs % cfg.windows.hopMs !== 0) {
-    throw new ConfigError(
-      `windows.sizeMs (${cfg.windows.sizeMs}) must be a multiple of windows.hopMs (${cfg.windows.hopMs})`,
-    );
-  }
+  const shape = windowShapeProblem(cfg.windows.sizeMs, cfg.windows.hopMs);
+  if (shape !== null) throw new ConfigError(`invalid configuration:\n  windows: ${shape}`);
   return cfg;
 }

@@ -1,12 +1,13 @@
 import { silentLogger, type Logger } from '../log.js';
 import type { PadIndex } from '../model/batchTensors.js';
-import { loadManifest, loadManifestCodebooks } from '../model/manifest.js';
+import { loadManifestCodebooks } from '../features/codebook.js';
+import { loadManifest } from '../model/manifest.js';
 import { sharedFaceAnalyzer, type FaceDetector } from '../features/visual/index.js';
 import { DEFAULT_MAX_MEDIA_IDS, mediaIds, type MediaIds } from './media.js';
 import { loadModel, type ExecutionProviderName, type ModelSession } from '../model/onnxSession.js';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.js';
 import type { ModelInput } from '../model/types.js';
-import { readLabelledCsv, type LabelledRow, type ReadLabelledCsvOptions, type SkippedRow } from './labelledCsv.js';
+import { readLabelledCsv, type LabelledRow, type ReadLabelledCsvOptions, type SkippedRow } from '../datasets/labelledCsv.js';
 import { computeMetrics, type Metrics } from './metrics.js';
 
 /**
@@ -133,7 +134,9 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
   if (options.media !== undefined) {
     const codebooks = await loadManifestCodebooks(manifest);
     if (!codebooks.acoustic && !codebooks.visual) {
-      throw new Error(`--media ${options.media}: the model manifest ${manifest.manifestPath} names no codebooks (codebooks.acoustic.file / codebooks.visual.file), so it cannot use media`);
+      throw new Error(
+        `--media ${options.media}: the model manifest ${manifest.manifestPath} names no codebooks (codebooks.acoustic.file / codebooks.visual.file), so it cannot use media`,
+      );
     }
     const found: (MediaIds | null | 'failed')[] = [];
     for (const [i, row] of rows.entries()) {
@@ -155,7 +158,11 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
     const keep = rows.map((_, i) => found[i] !== null && found[i] !== 'failed');
     rows.forEach((row, i) => {
       if (!keep[i]) {
-        skipped.push({ line: row.line, id: row.id, reason: found[i] === null ? `no media file ${options.media}/${row.id}.<ext>` : 'media features failed (see log)' });
+        skipped.push({
+          line: row.line,
+          id: row.id,
+          reason: found[i] === null ? `no media file ${options.media}/${row.id}.<ext>` : 'media features failed (see log)',
+        });
       }
     });
     nonVerbal = found.filter((f): f is MediaIds => f !== null && f !== 'failed');

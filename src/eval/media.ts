@@ -4,16 +4,16 @@
  * still image jpg/jpeg/png as a one-frame video) through the project's extractors
  * (`extractMediaFeatures`, as `msa featurize`), the vectors rounded to 5 significant digits (as
  * featurize writes them to features.jsonl), quantised with the model's codebooks (`Quantiser`), a
- * frame without a face giving no id (as the pipeline, src/pipeline/nonVerbal.ts), each sequence
+ * frame without a face giving no id (as the pipeline, src/features/nonVerbal.ts), each sequence
  * evenly subsampled to at most `maxIds` (`subsample`, as training/msa_model/data.py). So Node's
  * scores of a row equal Python's on the featurize output of the same file
- * (training/msa_model/nonverbal.py `featurized_ids`).
+ * (training/msa_model/nonverbal_data.py `featurized_ids`).
  */
 import { findMedia } from '../features/featurize.js';
 import { extractMediaFeatures } from '../features/media.js';
 import { Quantiser, type Codebook } from '../features/codebook.js';
 import type { FaceAnalyzer } from '../features/visual/index.js';
-import { subsample } from '../pipeline/nonVerbal.js';
+import { subsample } from '../arrays.js';
 
 export interface MediaIds {
   /** The media file used. */

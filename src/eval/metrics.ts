@@ -14,6 +14,7 @@
  * Accuracies and F1 are in percent. A metric that is undefined (no samples with label != 0,
  * constant predictions for corr) is NaN, as numpy gives it.
  */
+import { roundHalfEven } from '../arrays.js';
 
 export interface Metrics {
   n: number;
@@ -34,7 +35,10 @@ export function computeMetrics(predictions: readonly number[], labels: readonly 
   if (predictions.length !== labels.length) {
     throw new RangeError(`computeMetrics: ${predictions.length} predictions but ${labels.length} labels`);
   }
-  for (const [name, values] of [['prediction', predictions], ['label', labels]] as const) {
+  for (const [name, values] of [
+    ['prediction', predictions],
+    ['label', labels],
+  ] as const) {
     const bad = values.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) throw new RangeError(`computeMetrics: ${name} ${bad} is ${values[bad]}, not a finite number`);
   }
@@ -57,15 +61,6 @@ export function computeMetrics(predictions: readonly number[], labels: readonly 
     mae: mean(predictions.map((p, i) => Math.abs(p - labels[i]!))),
     corr: pearson(predictions, labels),
   };
-}
-
-/** numpy's `np.round(x)`: to the nearest integer, halves to the even one. */
-export function roundHalfEven(x: number): number {
-  const floor = Math.floor(x);
-  const diff = x - floor; // exact in binary floating point
-  if (diff > 0.5) return floor + 1;
-  if (diff < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 function percent(fraction: number): number {

@@ -72,7 +72,7 @@ export type SequenceNorm = NonNullable<Codebook['sequenceNorm']>;
 /**
  * A sequence z-scored with its own statistics shrunk towards the prior (see `sequenceNorm`):
  * mean = (n0 m + sum x) / (n0 + n), var = (n0 (s^2 + m^2) + sum x^2) / (n0 + n) - mean^2.
- * training/msa_model/nonverbal.py `JsonCodebook` computes the same, in the same order.
+ * training/msa_model/codebook.py `JsonCodebook` computes the same, in the same order.
  */
 export function normaliseSequence(vectors: readonly ArrayLike<number>[], norm: SequenceNorm): number[][] {
   const dim = norm.mean.length;
@@ -145,7 +145,13 @@ export function fitNormalisedCodebook(sequences: readonly (readonly number[])[][
   checkDimensions(raw, options);
   const { mean, std } = standardisation(raw, options.featureNames.length);
   const sequenceNorm: SequenceNorm = { priorVectors, mean, std };
-  return { ...fitCodebook(sequences.flatMap((s) => normaliseSequence(s, sequenceNorm)), options), sequenceNorm };
+  return {
+    ...fitCodebook(
+      sequences.flatMap((s) => normaliseSequence(s, sequenceNorm)),
+      options,
+    ),
+    sequenceNorm,
+  };
 }
 
 /** Every vector has one value per feature name, or a clear error naming the first that does not. */
@@ -233,13 +239,62 @@ export async function loadCodebook(path: string): Promise<Codebook> {
     throw new Error(`cannot read codebook ${path}: ${(e as Error).message}`);
   }
   const parsed = codebookSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`codebook ${path} is not a version ${CODEBOOK_VERSION} codebook: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(
+      `codebook ${path} is not a version ${CODEBOOK_VERSION} codebook: ${parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join('.')}: ${i.message}`)
+        .join('; ')}`,
+    );
   const cb = parsed.data;
-  if (cb.centroids.length !== cb.k || cb.centroids.some((c) => c.length !== cb.dim) || cb.mean.length !== cb.dim || cb.std.length !== cb.dim || cb.featureNames.length !== cb.dim) {
+  if (
+    cb.centroids.length !== cb.k ||
+    cb.centroids.some((c) => c.length !== cb.dim) ||
+    cb.mean.length !== cb.dim ||
+    cb.std.length !== cb.dim ||
+    cb.featureNames.length !== cb.dim
+  ) {
     throw new Error(`codebook ${path}: shapes disagree with k=${cb.k}, dim=${cb.dim}`);
   }
   if (cb.sequenceNorm && (cb.sequenceNorm.mean.length !== cb.dim || cb.sequenceNorm.std.length !== cb.dim)) {
     throw new Error(`codebook ${path}: sequenceNorm has ${cb.sequenceNorm.mean.length} means and ${cb.sequenceNorm.std.length} stds, expected dim=${cb.dim}`);
   }
   return cb;
+}
+
+/** What a model manifest says about its codebooks (a `ModelManifest` is one). */
+export interface CodebookRefs {
+  manifestPath: string;
+  codebookFiles: Record<Modality, string | null>;
+  padIndex: Record<Modality, number>;
+}
+
+/** The codebooks a model manifest names, loaded; null for a modality whose codebook names no file. */
+export interface ManifestCodebooks {
+  acoustic: Codebook | null;
+  visual: Codebook | null;
+}
+
+/**
+ * Loads the codebooks named in a model manifest (`model/manifest.ts`) and checks them against it: the codebook's
+ * modality is the one it is named for, and its k equals that modality's pad index (the model's
+ * embeddings hold ids 0..k-1 and the pad id k). Errors name the manifest, the file and both values.
+ */
+export async function loadManifestCodebooks(manifest: CodebookRefs): Promise<ManifestCodebooks> {
+  const load = async (modality: 'acoustic' | 'visual'): Promise<Codebook | null> => {
+    const file = manifest.codebookFiles[modality];
+    if (file === null) return null;
+    const codebook = await loadCodebook(file);
+    const where = `model manifest ${manifest.manifestPath}: codebooks.${modality}.file ${file}`;
+    if (codebook.modality !== modality) throw new Error(`${where} is a ${codebook.modality} codebook, not a ${modality} one; name the right file`);
+    const pad = manifest.padIndex[modality];
+    if (codebook.k !== pad) {
+      throw new Error(
+        `${where} has k=${codebook.k} but the model's ${modality} pad index is ${pad}; the pad index must equal k (refit with --k ${pad} or use the codebook the model was trained with)`,
+      );
+    }
+    return codebook;
+  };
+  const [acoustic, visual] = await Promise.all([load('acoustic'), load('visual')]);
+  return { acoustic, visual };
 }

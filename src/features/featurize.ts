@@ -6,7 +6,7 @@
 import { createWriteStream } from 'node:fs';
 import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
-import { readLabelledCsv } from '../eval/labelledCsv.js';
+import { readLabelledCsv } from '../datasets/labelledCsv.js';
 import { ACOUSTIC_FEATURES } from './acoustic/index.js';
 import { extractMediaFeatures, type MediaFeatureOptions } from './media.js';
 import { VISUAL_FEATURES } from './visual/index.js';
@@ -78,7 +78,8 @@ async function rowsFromDir(dir: string): Promise<FeaturizeRow[]> {
     for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (ALL_EXTENSIONS.includes(extname(e.name).slice(1).toLowerCase())) rows.push({ id: relative(dir, p).slice(0, -extname(p).length), text: '', label: null });
+      else if (ALL_EXTENSIONS.includes(extname(e.name).slice(1).toLowerCase()))
+        rows.push({ id: relative(dir, p).slice(0, -extname(p).length), text: '', label: null });
     }
   };
   await walk(dir);

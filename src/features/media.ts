@@ -3,7 +3,7 @@
  * shared path of `msa features`, `msa featurize` and the bench. Audio is decoded to 16 kHz mono,
  * video sampled at `fps` (default 4, the acoustic pooling rate) and 320 px wide.
  */
-import { decodeAudio, decodeVideoFrames, probe, type ProbeResult, type SourceOptions } from '../media/ffmpeg.js';
+import { decodeAudio, decodeVideoFrames, probe, type ProbeResult, type SourceOptions } from '../media/ffmpeg/index.js';
 import { AcousticExtractor, type AcousticFeatures, type AcousticTimings } from './acoustic/index.js';
 import type { FaceAnalyzer } from './visual/index.js';
 

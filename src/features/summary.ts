@@ -19,7 +19,10 @@ export function summarise(f: MediaFeatures): FeatureSummary {
   const faces = f.visual.filter((v): v is number[] => v !== null);
   let expressions: FeatureSummary['expressions'] = null;
   if (faces.length > 0) {
-    expressions = Object.fromEntries(EXPRESSIONS.map((e, i) => [e, round(faces.reduce((s, v) => s + v[i]!, 0) / faces.length, 4)])) as Record<Expression, number>;
+    expressions = Object.fromEntries(EXPRESSIONS.map((e, i) => [e, round(faces.reduce((s, v) => s + v[i]!, 0) / faces.length, 4)])) as Record<
+      Expression,
+      number
+    >;
   }
   return {
     duration_s: f.probe.durationS,

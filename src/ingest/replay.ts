@@ -40,7 +40,12 @@ export function shiftRecord(r: InputRecord, delta: number): InputRecord {
     const v = r.value;
     return {
       kind: 'transcript',
-      value: { ...v, eventTime: v.eventTime + delta, endTime: v.endTime + delta, words: v.words.map((w) => ({ ...w, start: w.start + delta, end: w.end + delta })) },
+      value: {
+        ...v,
+        eventTime: v.eventTime + delta,
+        endTime: v.endTime + delta,
+        words: v.words.map((w) => ({ ...w, start: w.start + delta, end: w.end + delta })),
+      },
     };
   }
   return { ...r, value: { ...r.value, eventTime: r.value.eventTime + delta } } as InputRecord;
@@ -55,7 +60,7 @@ export async function replay(records: readonly InputRecord[], sender: RecordSend
   const delta = opts.startTime === null ? 0 : opts.startTime - first;
   const wallStart = Date.now();
   let sent = 0;
-  for (let i = 0; i < sorted.length && !opts.signal?.aborted; ) {
+  for (let i = 0; i < sorted.length && !opts.signal?.aborted;) {
     // Send everything due at the same event time together, grouped by kind.
     const t = sorted[i]!.value.eventTime;
     const due: InputRecord[] = [];

@@ -111,8 +111,17 @@ export function generateSession(opts: SampleSessionOptions): InputRecord[] {
     for (let at = t0, seq = 0; at < endTime; at += frameMs, seq++) {
       const data = Buffer.alloc(w * h * 3, Math.floor(random() * 255));
       video.push({
-        sessionId: opts.sessionId, seq, eventTime: at, format: 'RGB24', width: w, height: h, data,
-        features: [], featureSet: null, facePresent: null, endOfStream: false,
+        sessionId: opts.sessionId,
+        seq,
+        eventTime: at,
+        format: 'RGB24',
+        width: w,
+        height: h,
+        data,
+        features: [],
+        featureSet: null,
+        facePresent: null,
+        endOfStream: false,
       });
     }
   }

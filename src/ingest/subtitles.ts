@@ -106,7 +106,11 @@ function srtCue(block: Block, name: string): RawCue | null {
   const timing = block.lines[at];
   const line = block.first + at;
   if (timing === undefined || !timing.includes('-->')) {
-    throw new SubtitleError(`expected a timing line "HH:MM:SS,mmm --> HH:MM:SS,mmm" after cue number ${block.lines[0]!.trim()}, got ${quote(timing ?? '(end of cue)')}`, name, line);
+    throw new SubtitleError(
+      `expected a timing line "HH:MM:SS,mmm --> HH:MM:SS,mmm" after cue number ${block.lines[0]!.trim()}, got ${quote(timing ?? '(end of cue)')}`,
+      name,
+      line,
+    );
   }
   return timedCue(timing, block.lines.slice(at + 1), 'srt', name, line);
 }
@@ -119,7 +123,11 @@ function vttCue(block: Block, name: string): RawCue | null {
   const timing = block.lines[at];
   const line = block.first + at;
   if (timing === undefined || !timing.includes('-->')) {
-    throw new SubtitleError(`expected a timing line "HH:MM:SS.mmm --> HH:MM:SS.mmm" after cue identifier ${quote(head)}, got ${quote(timing ?? '(end of cue)')}`, name, line);
+    throw new SubtitleError(
+      `expected a timing line "HH:MM:SS.mmm --> HH:MM:SS.mmm" after cue identifier ${quote(head)}, got ${quote(timing ?? '(end of cue)')}`,
+      name,
+      line,
+    );
   }
   return timedCue(timing, block.lines.slice(at + 1), 'vtt', name, line);
 }

@@ -85,11 +85,7 @@ function copyInt64(from: readonly number[], to: BigInt64Array, words: Int32Array
 }
 
 /** Splits the model's batch outputs, score [B] and contributions [B, 3], into one result per row. */
-export function splitOutputs(
-  score: ArrayLike<number>,
-  contributions: ArrayLike<number>,
-  batch: number,
-): ModelOutput[] {
+export function splitOutputs(score: ArrayLike<number>, contributions: ArrayLike<number>, batch: number): ModelOutput[] {
   if (score.length !== batch) throw new RangeError(`model output score has ${score.length} values for a batch of ${batch}; expected shape [${batch}]`);
   if (contributions.length !== batch * 3) {
     throw new RangeError(`model output contributions has ${contributions.length} values for a batch of ${batch}; expected shape [${batch}, 3]`);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { loadCodebook, type Codebook } from '../features/codebook.js';
+import type { Modalities } from '../schemas/records.js';
 import type { PadIndex } from './batchTensors.js';
 import { MODEL_INPUT_NAMES, MODEL_OUTPUT_NAMES } from './types.js';
 
@@ -22,8 +22,8 @@ const codebookSpec = z
   .object({
     size: z.number().int().positive().optional(),
     k: z.number().int().positive().optional(),
-    // (features) The codebook JSON written by `msa codebook fit`, relative to the manifest's folder.
-    // Only a codebook named by a file makes serving fill that modality's ids (see loadManifestCodebooks).
+    // The codebook JSON written by `msa codebook fit`, relative to the manifest's folder. Only a
+    // codebook named by a file makes serving fill that modality's ids (features/codebook.ts loadManifestCodebooks).
     file: nonEmpty.optional(),
   })
   .passthrough();
@@ -43,11 +43,7 @@ export const manifestSchema = z
     /** Pad index K of each codebook (a codebook of K entries uses 0..K-1). */
     acousticPad: index.optional(),
     visualPad: index.optional(),
-    codebooks: z
-      .object({ acoustic: codebookSpec.nullable().optional(), visual: codebookSpec.nullable().optional() })
-      .passthrough()
-      .nullable()
-      .optional(),
+    codebooks: z.object({ acoustic: codebookSpec.nullable().optional(), visual: codebookSpec.nullable().optional() }).passthrough().nullable().optional(),
     metrics: z.record(z.string(), z.unknown()).optional(),
     licences: z.unknown().optional(),
   })
@@ -68,10 +64,19 @@ export interface ModelManifest {
   tokenizerPath: string;
   maxTextTokens: number;
   padIndex: PadIndex;
-  /** (features) Codebook files (absolute) named in `codebooks.<modality>.file`; null when not named. */
+  /** Codebook files (absolute) named in `codebooks.<modality>.file`; null when not named. */
   codebookFiles: { acoustic: string | null; visual: string | null };
   /** Everything the file holds, validated fields and the rest. */
   raw: ManifestFile;
+}
+
+/**
+ * The modalities the served model reads: text always (every manifest has a tokenizer), voice
+ * and face only when the manifest names their codebook file, since serving fills a modality's
+ * ids only then. A modality it reads may still be left out of a window (a codebook gate).
+ */
+export function modalitiesRead(manifest: Pick<ModelManifest, 'codebookFiles'>): Modalities {
+  return { text: true, audio: manifest.codebookFiles.acoustic !== null, video: manifest.codebookFiles.visual !== null };
 }
 
 /** Reads and checks a manifest; errors name the file and the offending field. */
@@ -82,10 +87,7 @@ export async function loadManifest(file: string): Promise<ModelManifest> {
     text = await readFile(manifestPath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(
-      `model manifest ${manifestPath} cannot be read (${code ?? String(err)}); export a model first (training/) or pass --model`,
-      { cause: err },
-    );
+    throw new Error(`model manifest ${manifestPath} cannot be read (${code ?? String(err)}); export a model first (training/) or pass --model`, { cause: err });
   }
   let json: unknown;
   try {
@@ -127,34 +129,6 @@ export function parseManifest(json: unknown, manifestPath: string): ModelManifes
   };
 }
 
-/** (features) The codebooks a manifest names, loaded; null for a modality whose codebook names no file. */
-export interface ManifestCodebooks {
-  acoustic: Codebook | null;
-  visual: Codebook | null;
-}
-
-/**
- * (features) Loads the codebooks named in the manifest and checks them against it: the codebook's
- * modality is the one it is named for, and its k equals that modality's pad index (the model's
- * embeddings hold ids 0..k-1 and the pad id k). Errors name the manifest, the file and both values.
- */
-export async function loadManifestCodebooks(manifest: ModelManifest): Promise<ManifestCodebooks> {
-  const load = async (modality: 'acoustic' | 'visual'): Promise<Codebook | null> => {
-    const file = manifest.codebookFiles[modality];
-    if (file === null) return null;
-    const codebook = await loadCodebook(file);
-    const where = `model manifest ${manifest.manifestPath}: codebooks.${modality}.file ${file}`;
-    if (codebook.modality !== modality) throw new Error(`${where} is a ${codebook.modality} codebook, not a ${modality} one; name the right file`);
-    const pad = manifest.padIndex[modality];
-    if (codebook.k !== pad) {
-      throw new Error(`${where} has k=${codebook.k} but the model's ${modality} pad index is ${pad}; the pad index must equal k (refit with --k ${pad} or use the codebook the model was trained with)`);
-    }
-    return codebook;
-  };
-  const [acoustic, visual] = await Promise.all([load('acoustic'), load('visual')]);
-  return { acoustic, visual };
-}
-
 /** `acousticPad` / `visualPad`, else the codebook's size (the pad index is K). */
 function padOf(m: ManifestFile, modality: 'acoustic' | 'visual', manifestPath: string): number {
   const explicit = modality === 'acoustic' ? m.acousticPad : m.visualPad;
@@ -172,12 +146,7 @@ function padOf(m: ManifestFile, modality: 'acoustic' | 'visual', manifestPath: s
   return pad;
 }
 
-function checkNames(
-  specs: ManifestFile['inputs'],
-  expected: readonly string[],
-  field: string,
-  manifestPath: string,
-): void {
+function checkNames(specs: ManifestFile['inputs'], expected: readonly string[], field: string, manifestPath: string): void {
   if (specs === undefined) return;
   const names = specs.map((s) => (typeof s === 'string' ? s : s.name));
   const missing = expected.filter((n) => !names.includes(n));
@@ -189,5 +158,10 @@ function checkNames(
 }
 
 function fieldName(p: readonly (string | number)[]): string {
-  return p.length === 0 ? '(root)' : p.map((k) => (typeof k === 'number' ? `[${k}]` : k)).join('.').replace(/\.\[/g, '[');
+  return p.length === 0
+    ? '(root)'
+    : p
+        .map((k) => (typeof k === 'number' ? `[${k}]` : k))
+        .join('.')
+        .replace(/\.\[/g, '[');
 }

@@ -39,7 +39,14 @@ const WIRE_FIXED32 = 5;
 
 export async function readOnnxMetadata(path: string): Promise<OnnxModelMetadata> {
   const meta: OnnxModelMetadata = {
-    irVersion: 0, producerName: '', producerVersion: '', domain: '', modelVersion: 0, docString: '', opsets: {}, props: {},
+    irVersion: 0,
+    producerName: '',
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
+    opsets: {},
+    props: {},
   };
   const file = await open(path, 'r');
   try {
@@ -84,10 +91,18 @@ export async function readOnnxMetadata(path: string): Promise<OnnxModelMetadata>
 function keepField(meta: OnnxModelMetadata, field: number, body: Buffer, path: string, at: number): void {
   const text = () => body.toString('utf8');
   switch (field) {
-    case PRODUCER_NAME: meta.producerName = text(); break;
-    case PRODUCER_VERSION: meta.producerVersion = text(); break;
-    case DOMAIN: meta.domain = text(); break;
-    case DOC_STRING: meta.docString = text(); break;
+    case PRODUCER_NAME:
+      meta.producerName = text();
+      break;
+    case PRODUCER_VERSION:
+      meta.producerVersion = text();
+      break;
+    case DOMAIN:
+      meta.domain = text();
+      break;
+    case DOC_STRING:
+      meta.docString = text();
+      break;
     case OPSET_IMPORT: {
       // OperatorSetIdProto: domain = 1, version = 2
       const m = readMessage(body, path, at);
@@ -112,11 +127,22 @@ function readMessage(body: Buffer, path: string, at: number): { strings: Map<num
     const tag = r.varint();
     const field = Math.floor(tag / 8);
     switch (tag % 8) {
-      case WIRE_VARINT: varints.set(field, r.varint()); break;
-      case WIRE_BYTES: { const n = r.varint(); strings.set(field, r.bytes(n).toString('utf8')); break; }
-      case WIRE_FIXED64: r.bytes(8); break;
-      case WIRE_FIXED32: r.bytes(4); break;
-      default: throw new Error(`${path}: not an ONNX model (wire type ${tag % 8} at byte ${at + r.pos})`);
+      case WIRE_VARINT:
+        varints.set(field, r.varint());
+        break;
+      case WIRE_BYTES: {
+        const n = r.varint();
+        strings.set(field, r.bytes(n).toString('utf8'));
+        break;
+      }
+      case WIRE_FIXED64:
+        r.bytes(8);
+        break;
+      case WIRE_FIXED32:
+        r.bytes(4);
+        break;
+      default:
+        throw new Error(`${path}: not an ONNX model (wire type ${tag % 8} at byte ${at + r.pos})`);
     }
   }
   return { strings, varints };
@@ -124,7 +150,11 @@ function readMessage(body: Buffer, path: string, at: number): { strings: Map<num
 
 class WireReader {
   pos = 0;
-  constructor(private readonly buf: Buffer, private readonly path: string, private readonly at: number) {}
+  constructor(
+    private readonly buf: Buffer,
+    private readonly path: string,
+    private readonly at: number,
+  ) {}
 
   /** An unsigned varint as a number (exact up to 2^53, plenty for ONNX's sizes and versions). */
   varint(): number {

@@ -72,7 +72,10 @@ export function onnxRuntimeVersion(): string {
 }
 
 class OrtBatch implements PreparedBatch {
-  constructor(readonly size: number, readonly feeds: Record<string, ort.Tensor>) {}
+  constructor(
+    readonly size: number,
+    readonly feeds: Record<string, ort.Tensor>,
+  ) {}
 }
 
 export async function loadModel(options: LoadModelOptions): Promise<ModelSession> {
@@ -94,10 +97,7 @@ export async function loadModel(options: LoadModelOptions): Promise<ModelSession
     try {
       session = await ort.InferenceSession.create(path, { ...sessionOptions, executionProviders: ['cuda'] });
     } catch (err) {
-      log.warn(
-        { err, requestedProvider: 'cuda', provider: 'cpu' },
-        'CUDA execution provider could not be loaded; running the model on CPU instead',
-      );
+      log.warn({ err, requestedProvider: 'cuda', provider: 'cpu' }, 'CUDA execution provider could not be loaded; running the model on CPU instead');
       provider = 'cpu';
       session = await ort.InferenceSession.create(path, { ...sessionOptions, executionProviders: ['cpu'] });
     }
@@ -115,9 +115,15 @@ export async function loadModel(options: LoadModelOptions): Promise<ModelSession
   const kind = metadata.props[MODEL_METADATA_KEYS.kind];
   log.info(
     {
-      requestedProvider: executionProvider, provider, intraOpThreads, padIndex, kind,
-      producer: `${metadata.producerName} ${metadata.producerVersion}`.trim(), modelVersion: metadata.modelVersion,
-      inputs: session.inputNames, outputs: session.outputNames,
+      requestedProvider: executionProvider,
+      provider,
+      intraOpThreads,
+      padIndex,
+      kind,
+      producer: `${metadata.producerName} ${metadata.producerVersion}`.trim(),
+      modelVersion: metadata.modelVersion,
+      inputs: session.inputNames,
+      outputs: session.outputNames,
     },
     kind ? `model loaded on ${provider} (${kind})` : `model loaded on ${provider}`,
   );
@@ -130,7 +136,7 @@ export async function loadModel(options: LoadModelOptions): Promise<ModelSession
   };
 
   const runPrepared = async (batch: PreparedBatch): Promise<RawModelOutputs> => {
-    if (!(batch instanceof OrtBatch)) throw new TypeError('runPrepared: the batch was not made by this module\'s prepare()');
+    if (!(batch instanceof OrtBatch)) throw new TypeError("runPrepared: the batch was not made by this module's prepare()");
     const out = await session.run(batch.feeds);
     return { score: floatData(out, 'score', path), contributions: floatData(out, 'contributions', path) };
   };
@@ -193,9 +199,7 @@ function checkContract(session: ort.InferenceSession, path: string): void {
   }
   const notInt64 = session.inputMetadata.filter((m) => m.isTensor && m.type !== 'int64');
   if (notInt64.length > 0) {
-    throw new Error(
-      `${path}: inputs must be int64, but ${notInt64.map((m) => `${m.name} is ${m.isTensor ? m.type : 'not a tensor'}`).join(', ')}`,
-    );
+    throw new Error(`${path}: inputs must be int64, but ${notInt64.map((m) => `${m.name} is ${m.isTensor ? m.type : 'not a tensor'}`).join(', ')}`);
   }
   const missingOut = MODEL_OUTPUT_NAMES.filter((n) => !session.outputNames.includes(n));
   if (missingOut.length > 0) {

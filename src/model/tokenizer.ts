@@ -41,9 +41,7 @@ export async function loadTokenizer(folder: string): Promise<TextTokenizer> {
   const className = tokenizerClassName(tokenizerConfig);
   const Cls = (transformers as unknown as Record<string, unknown>)[className] ?? transformers.PreTrainedTokenizer;
   if (typeof Cls !== 'function' || !isTokenizerClass(Cls)) {
-    throw new Error(
-      `${path.join(absolute, 'tokenizer_config.json')}: tokenizer_class "${className}" is not a tokenizer class of @huggingface/transformers`,
-    );
+    throw new Error(`${path.join(absolute, 'tokenizer_config.json')}: tokenizer_class "${className}" is not a tokenizer class of @huggingface/transformers`);
   }
   const tokenizer = new Cls(tokenizerJson, tokenizerConfig);
   return createTextTokenizer(absolute, tokenizer);
@@ -81,11 +79,7 @@ function encodeTruncated(tokenizer: transformers.PreTrainedTokenizer, text: stri
   }
   // full = prefix + content + suffix; find where the content starts (after [CLS] for BERT).
   const prefix = findPrefixLength(full, content, added);
-  return [
-    ...full.slice(0, prefix),
-    ...content.slice(0, maxTokens - added),
-    ...full.slice(prefix + content.length),
-  ];
+  return [...full.slice(0, prefix), ...content.slice(0, maxTokens - added), ...full.slice(prefix + content.length)];
 }
 
 function findPrefixLength(full: number[], content: number[], added: number): number {
@@ -101,13 +95,8 @@ function tokenizerClassName(config: Record<string, unknown>): string {
   return typeof name === 'string' ? name.replace(/Fast$/, '') : 'PreTrainedTokenizer';
 }
 
-function isTokenizerClass(
-  value: unknown,
-): value is new (json: unknown, config: unknown) => transformers.PreTrainedTokenizer {
-  return (
-    typeof value === 'function' &&
-    (value === transformers.PreTrainedTokenizer || value.prototype instanceof transformers.PreTrainedTokenizer)
-  );
+function isTokenizerClass(value: unknown): value is new (json: unknown, config: unknown) => transformers.PreTrainedTokenizer {
+  return typeof value === 'function' && (value === transformers.PreTrainedTokenizer || value.prototype instanceof transformers.PreTrainedTokenizer);
 }
 
 async function readJsonObject(file: string): Promise<Record<string, unknown>> {

@@ -24,13 +24,6 @@ export interface ModelOutput {
   contributions: { text: number; audio: number; video: number };
 }
 
-export const MODEL_INPUT_NAMES = [
-  'input_ids',
-  'attention_mask',
-  'acoustic_ids',
-  'acoustic_mask',
-  'visual_ids',
-  'visual_mask',
-] as const;
+export const MODEL_INPUT_NAMES = ['input_ids', 'attention_mask', 'acoustic_ids', 'acoustic_mask', 'visual_ids', 'visual_mask'] as const;
 
 export const MODEL_OUTPUT_NAMES = ['score', 'contributions'] as const;

@@ -1,4 +1,5 @@
 import type { Modalities, TranscriptSegment } from '../schemas/records.js';
+import type { NonVerbalIds } from '../features/nonVerbal.js';
 import type { SessionWindow } from '../windows/types.js';
 import type { PadIndex } from './batchTensors.js';
 import type { TextTokenizer } from './tokenizer.js';
@@ -6,16 +7,8 @@ import type { ModelInput } from './types.js';
 
 /**
  * From a closed `SessionWindow` to the model's input: the window's words, tokenized, and the
- * non-verbal codebook indices (absent until the pipeline has feature extractors).
+ * non-verbal codebook indices from the feature stage (`features/nonVerbal.ts`).
  */
-
-/** Codebook indices of a window's acoustic and visual frames, from the feature extractors. */
-export interface NonVerbalIds {
-  acousticIds: number[];
-  visualIds: number[];
-  /** Modalities whose inputs the codebook's gate found unlike the training data (no ids given). */
-  gated?: { audio: boolean; video: boolean };
-}
 
 export interface WindowInputOptions {
   tokenizer: TextTokenizer;
@@ -139,11 +132,7 @@ function latestVersions(segments: readonly TranscriptSegment[]): TranscriptSegme
  * Drops the oldest words until the rest takes at most `maxTokens` ids. Token counts only grow
  * with more words, so a binary search over the number dropped needs O(log n) encodings.
  */
-function fitRecentWords(
-  words: readonly string[],
-  tokenizer: TextTokenizer,
-  maxTokens: number,
-): { kept: string[]; dropped: number } {
+function fitRecentWords(words: readonly string[], tokenizer: TextTokenizer, maxTokens: number): { kept: string[]; dropped: number } {
   const fits = (dropped: number) => tokenizer.countTokens(words.slice(dropped).join(' ')) <= maxTokens;
   if (fits(0)) return { kept: [...words], dropped: 0 };
   let lo = 1; // smallest candidate
@@ -158,11 +147,7 @@ function fitRecentWords(
   return { kept: words.slice(dropped), dropped };
 }
 
-function nonVerbalSequence(
-  ids: readonly number[],
-  pad: number,
-  modality: string,
-): { ids: number[]; mask: number[]; used: boolean } {
+function nonVerbalSequence(ids: readonly number[], pad: number, modality: string): { ids: number[]; mask: number[]; used: boolean } {
   if (ids.length === 0) return { ids: [pad], mask: [0], used: false };
   const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= pad);
   if (bad !== undefined) {

@@ -10,43 +10,31 @@
  * stay uncommitted and are read again on restart.
  */
 import { Subject, Subscription, bufferTime, concatMap, filter, map, share, type Observable } from 'rxjs';
-import type { Admin, Consumer, Producer } from 'kafkajs';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { InputRecord, Modalities, Score } from '../schemas/records.js';
 import { createCodec } from '../schemas/codec.js';
-import { CommitTracker } from '../transport/commitTracker.js';
+import { inputKindOf, type TopicNames } from '../transport/topics.js';
 import type { RawRecord, SourcePosition } from '../transport/types.js';
-import {
-  createCommitter,
-  createIdempotentProducer,
-  createInputConsumer,
-  createKafka,
-  createKafkaSink,
-  createKafkaSource,
-  createTransportStats,
-  ensureTopics,
-  inputKindOf,
-  inputTopics,
-  topicNames,
-  type TopicNames,
-  type TransportStats,
-} from '../transport/kafka/index.js';
+import { connectPipelineTransport, type TransportStats } from '../transport/kafka/index.js';
 import { sessionWindows } from '../windows/sessionWindows.js';
 import { createWindowStats, type WindowStats } from '../windows/windowStats.js';
 import type { Positioned, WindowEvent } from '../windows/types.js';
-import type { LoadedModel } from './model.js';
+import type { LoadedModel } from '../model/servedModel.js';
 import { scoreWindows, type ScoredWindow } from './scoring.js';
 import { sharedFaceAnalyzer } from '../features/visual/index.js';
-import { loadPipelineFeatures, type FeatureStats } from './features.js';
+import { loadPipelineFeatures, type FeatureStats } from '../features/stage.js';
 
 export interface PipelineOptions {
   config: Config;
   brokers: string[];
   model: LoadedModel;
   logger: Logger;
-  /** Called with every score once Kafka has acknowledged it (e.g. the WebSocket server's publish). */
-  onScore?: (score: Score) => void;
+  /**
+   * Called with every score once Kafka has acknowledged it (e.g. the WebSocket server's publish),
+   * and the event time its window's records reach (`ScoredWindow.reached`, for alert rules).
+   */
+  onScore?: (score: Score, reached: number) => void;
   /** A session ended or went idle and its last score went out before this call (free per-session state). */
   onSessionEnded?: (sessionId: string) => void;
 }
@@ -59,7 +47,7 @@ export interface PipelineStats {
   batches: number;
   batchedWindows: number;
   modalitiesUsed: Modalities & { windows: number };
-  /** (features) Acoustic frames and face vectors computed, skipped, unsupported, not used. */
+  /** Acoustic frames and face vectors computed, skipped, unsupported, not used. */
   features: FeatureStats;
   pending: number;
 }
@@ -79,8 +67,6 @@ const positionOf = (raw: RawRecord): SourcePosition => ({ topic: raw.topic, part
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const { config, model, onScore, onSessionEnded } = options;
   const log = options.logger.child({ component: 'pipeline' });
-  const topics = topicNames({ prefix: config.kafka.topicPrefix });
-  const transport = createTransportStats();
   const windowStats = createWindowStats();
   const stats = {
     scores: 0,
@@ -89,7 +75,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     batchedWindows: 0,
     modalitiesUsed: { text: false, audio: false, video: false, windows: 0 },
   };
-  // (features) Before connecting anything: a bad codebook or missing face models fail fast.
+  // Before connecting anything: a bad codebook or missing face models fail fast.
   // Extracts only what the model has codebooks for (see features.ts).
   const expired$ = new Subject<string>();
   const features = await loadPipelineFeatures({
@@ -100,41 +86,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     faces: () => sharedFaceAnalyzer(config.features.faceDetector),
   });
 
-  const kafka = createKafka({
-    brokers: options.brokers,
-    clientId: config.kafka.clientId,
-    ssl: config.kafka.ssl,
-    sasl: config.kafka.sasl,
-    logger: options.logger,
-  });
-  const admin: Admin = kafka.admin();
-  await admin.connect();
-  try {
-    const created = await ensureTopics(admin, topics, config.kafka.partitions);
-    if (created.length > 0) log.info({ created }, 'topics created');
-  } finally {
-    await admin.disconnect();
-  }
-
-  const producer: Producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  const consumer: Consumer = createInputConsumer(kafka, { groupId: config.kafka.groupId });
-  await consumer.connect();
-
+  const bus = await connectPipelineTransport({ brokers: options.brokers, kafka: config.kafka, limits: config.limits, logger: options.logger });
+  const { topics, source, sink, tracker, committer, stats: transport } = bus;
+  // Input records are re-encoded only when a late or rejected record goes to a side topic.
   const codec = createCodec({ maxRecordBytes: config.limits.maxRecordBytes });
-  const tracker = new CommitTracker();
-  const sink = createKafkaSink({ producer, topics, codec, stats: transport, logger: options.logger });
-  const source = createKafkaSource({
-    consumer,
-    topics: inputTopics(topics).map((t) => t.topic),
-    fromBeginning: true,
-    maxRecords: config.limits.maxBufferedRecords,
-    maxBytes: config.limits.maxBufferedBytes,
-    tracker,
-    stats: transport,
-    logger: options.logger,
-  });
-  const committer = createCommitter({ consumer, tracker, intervalMs: config.kafka.commitIntervalMs, stats: transport, logger: options.logger });
 
   let failed: (err: unknown) => void = () => undefined;
   let finished: () => void = () => undefined;
@@ -178,7 +133,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   };
 
   const events$ = decoded$.pipe(
-    features.extract, // (features) computed once per record, each session's order kept
+    features.extract, // computed once per record, each session's order kept
     sessionWindows({ ...config.windows, stats: windowStats }),
     share(),
   );
@@ -213,7 +168,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       tokenizer: model.tokenizer,
       maxTextTokens: model.manifest.maxTextTokens,
       padIndex: model.manifest.padIndex,
-      nonVerbal: features.nonVerbal, // (features) undefined when the model names no codebooks
+      nonVerbal: features.nonVerbal, // undefined when the model names no codebooks
       runModel: (inputs) => model.session.run(inputs),
       modelVersion: model.version,
       batching: { ...config.batching, maxQueued },
@@ -247,7 +202,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         }
         stats.scores++;
         tracker.windowDone(s.positions);
-        onScore?.(s.score);
+        onScore?.(s.score, s.reached);
       }
       return scored.map((s) => s.score);
     }),
@@ -278,8 +233,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       } catch (err) {
         log.warn({ err }, 'final commit failed; uncommitted records will be read again');
       }
-      await consumer.disconnect();
-      await producer.disconnect();
+      await bus.close();
       finished();
       log.info('pipeline stopped');
     })());

@@ -1,18 +1,21 @@
 /**
  * The scoring path of the pipeline, pure of Kafka: closed windows in, scores out.
- * window -> model input (tokens; codebook ids once features land) -> micro-batch -> ONNX model
+ * window -> model input (tokens, non-verbal codebook ids) -> micro-batch -> ONNX model
  * -> rolling score. Each emitted item carries the positions of the window's input records so the
  * caller can settle their offsets once the score is written.
  */
 import { Observable, Subject, map, mergeMap, of, EMPTY, type OperatorFunction, type SchedulerLike, asyncScheduler } from 'rxjs';
 import type { Modalities, Score } from '../schemas/records.js';
-import type { SessionWindow, SourcePosition } from '../windows/types.js';
-import { buildWindowInput, type NonVerbalIds } from '../model/windowInputs.js';
+import type { SourcePosition } from '../transport/types.js';
+import type { SessionWindow } from '../windows/types.js';
+import { eventTimeReached } from '../windows/eventTimeReached.js';
+import type { NonVerbalIds } from '../features/nonVerbal.js';
+import { buildWindowInput } from '../model/windowInputs.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { PadIndex } from '../model/batchTensors.js';
 import type { ModelInput, ModelOutput } from '../model/types.js';
-import { microBatch, type MicroBatchInfo } from '../model/microBatcher.js';
-import { rollingScore, type RollingScoreOptions, type SkipReason, type WindowResult } from '../outputs/rollingScore.js';
+import { microBatch, type MicroBatchInfo } from '../operators/microBatch.js';
+import { rollingScore, type RollingScoreOptions, type SkipReason, type WindowResult } from '../scores/rollingScore.js';
 
 export interface ScoringOptions {
   tokenizer: TextTokenizer;
@@ -23,7 +26,7 @@ export interface ScoringOptions {
   modelVersion: string;
   batching: { maxBatchSize: number; maxQueueDelayMs: number; maxInFlight: number; maxQueued: number };
   rolling: Omit<RollingScoreOptions, 'onSkip'>;
-  /** Non-verbal codebook ids of a window; absent until the feature extractors are wired in. */
+  /** Non-verbal codebook ids of a window (the feature stage); absent for a model that reads words only. */
   nonVerbal?: (window: SessionWindow) => NonVerbalIds | undefined;
   /**
    * A window that will not be scored: no records left ('empty'), nothing the model can read
@@ -32,7 +35,7 @@ export interface ScoringOptions {
   onUnscored?: (window: SessionWindow, reason: SkipReason | 'empty' | 'no-usable-input') => void;
   onPressure?: (under: boolean) => void;
   onBatch?: (info: MicroBatchInfo) => void;
-  /** Modalities the model actually read in a window (text only until features are wired in). */
+  /** Modalities the model actually read in a window. */
   onUsed?: (used: Modalities) => void;
   scheduler?: SchedulerLike;
 }
@@ -41,6 +44,11 @@ export interface ScoredWindow {
   kind: 'score';
   score: Score;
   positions: SourcePosition[];
+  /**
+   * Event time the window's records reach (windows/eventTimeReached.ts): at most the window
+   * end, less for a window flushed when its session ended. Alert rules measure time with it.
+   */
+  reached: number;
 }
 
 /** The session's expiry took effect: every window it had was scored or settled before this. */
@@ -170,7 +178,12 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
             const key = windowKey(score.sessionId, score.windowEnd);
             const window = inFlight.get(key);
             inFlight.delete(key);
-            subscriber.next({ kind: 'score', score, positions: window?.positions ?? [] });
+            subscriber.next({
+              kind: 'score',
+              score,
+              positions: window?.positions ?? [],
+              reached: window ? eventTimeReached(window) : score.windowEnd,
+            });
             // Delivered: an owed expiry may now free the state and say so, after this score.
             if (window) leave(window.sessionId);
           },

@@ -5,14 +5,14 @@
 import type { Writable } from 'node:stream';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
-import type { Score } from '../schemas/records.js';
-import { startScoreServer, type ScoreServer } from '../outputs/wsServer.js';
+import { startScoreServer, type ScoreServer } from '../outputs/ws/server.js';
 import { startHttpServer, type HttpServer } from '../outputs/http/server.js';
-import { createAlertEvaluator, type Alert, type AlertEvaluator } from '../outputs/alerts.js';
-import { generateSession } from '../ingest/sampleSession.js';
-import { replay } from '../ingest/replay.js';
-import { openRecordSender } from '../ingest/kafkaSender.js';
-import { loadServedModel } from './model.js';
+import { createAlertEvaluator, type Alert, type AlertEvaluator } from '../scores/alerts.js';
+import { createRecentAlerts } from '../scores/recentAlerts.js';
+import { modalitiesRead } from '../model/manifest.js';
+import { feedSampleSessions } from '../ingest/sampleFeed.js';
+import { formatScore } from '../scores/format.js';
+import { loadServedModel } from '../model/servedModel.js';
 import { startPipeline, type Pipeline } from './pipeline.js';
 
 export interface ServiceOptions {
@@ -23,14 +23,16 @@ export interface ServiceOptions {
   sample: { loop: boolean; speed: number } | null;
   /** Where the human-readable lines go (connect info, sample scores). */
   out?: Writable;
+  /** Where the log goes, when not to stderr (named in the banner). */
+  logFile?: string | null;
 }
 
 export interface Service {
   pipeline: Pipeline;
   scoreServer: ScoreServer;
-  /** (dashboard) The one HTTP server: page, healthz, metrics, and the WebSocket on ws.path. */
+  /** The one HTTP server: page, healthz, metrics, and the WebSocket on ws.path. */
   http: HttpServer;
-  /** (dashboard) Alert rules over the rolling scores (config alerts). */
+  /** Alert rules over the rolling scores (config alerts). */
   alerts: AlertEvaluator;
   done: Promise<void>;
   stop(): Promise<void>;
@@ -38,25 +40,17 @@ export interface Service {
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
-export function formatScore(s: Score): string {
-  const bar = '#'.repeat(Math.round(Math.abs(s.score) * 5));
-  const sign = s.score >= 0 ? '+' : '-';
-  return `${s.sessionId} [${new Date(s.windowStart).toISOString().slice(11, 19)}-${new Date(s.windowEnd).toISOString().slice(11, 19)}] ` +
-    `score ${s.score >= 0 ? '+' : ''}${s.score.toFixed(2)} (window ${s.windowScore.toFixed(2)}) ${s.polarity.padEnd(8)} ${sign}${bar}`;
-}
-
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, logger } = opts;
   const out = opts.out;
-  const log = logger.child({ component: 'service' });
   if (config.ws.authTokens.length === 0 && !LOOPBACK.has(config.ws.host)) {
-    throw new Error(
-      `refusing to serve scores without authentication on ${config.ws.host}: set ws.authTokens (env MSA_WS_TOKENS) or use a loopback ws.host`,
-    );
+    throw new Error(`refusing to serve scores without authentication on ${config.ws.host}: set ws.authTokens (env MSA_WS_TOKENS) or use a loopback ws.host`);
   }
   const model = await loadServedModel({ ...config.model, logger });
-  const alerts = createAlertEvaluator(config.alerts); // (dashboard)
-  // (dashboard) One port for the page and the WebSocket: the score server attaches to this one.
+  const alerts = createAlertEvaluator(config.alerts);
+  // What a page opened later sees of the alerts raised before (the WebSocket's `alerts` message).
+  const recentAlerts = createRecentAlerts();
+  // One port for the page and the WebSocket: the score server attaches to this one.
   let pipeline: Pipeline | undefined;
   let failure: unknown;
   const http = await startHttpServer({
@@ -73,6 +67,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       sentimentModel: model.isSentimentModel,
       provider: model.session.provider,
       neutralBand: config.scores.neutralBand, // the dashboard shades it
+      // Which modalities the model reads at all: a modality present but unused in a score is
+      // then either not read by this model or left out by its codebook gate (the dashboard says which).
+      reads: modalitiesRead(model.manifest),
     }),
     metrics: () => ({
       model: { version: model.version, provider: model.session.provider },
@@ -83,22 +80,20 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     logger,
   });
   const scoreServer = await startScoreServer({
+    ...config.ws,
     server: http.server,
-    path: config.ws.path,
     authTokens: config.ws.authTokens.length > 0 ? config.ws.authTokens : null,
-    historySize: config.ws.historySize,
-    maxBufferedMessages: config.ws.maxBufferedMessages,
-    maxBufferedBytes: config.ws.maxBufferedBytes,
-    maxSubscriptions: config.ws.maxSubscriptions,
+    recentAlerts,
     logger,
   });
   let samplePrefix: string | null = null;
-  // (dashboard) Alerts: each transition logged and sent to the session's WebSocket subscribers.
+  // Alerts: each transition logged, kept among the recent ones, and sent to the session's WebSocket subscribers.
   const alertLog = logger.child({ component: 'alerts' });
   const raise = (events: Alert[]) => {
     for (const alert of events) {
       if (alert.state === 'firing') alertLog.warn({ alert }, `alert ${alert.rule} firing for ${alert.sessionId}: ${alert.message}`);
       else alertLog.info({ alert }, `alert ${alert.rule} resolved for ${alert.sessionId}: ${alert.message}`);
+      recentAlerts.add(alert);
       scoreServer.broadcast({ type: 'alert', alert }, alert.sessionId);
       if (out && samplePrefix && alert.sessionId.startsWith(samplePrefix)) out.write(`${alert.sessionId} ALERT ${alert.state} ${alert.message}\n`);
     }
@@ -111,9 +106,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       brokers: opts.brokers,
       model,
       logger,
-      onScore: (score) => {
+      onScore: (score, reached) => {
         scoreServer.publish(score);
-        raise(alerts.update(score, Date.now()));
+        // Time over the event time the window's records reach: a session's flushed last windows
+        // end up to W past its last record.
+        raise(alerts.update(score, Date.now(), reached));
         if (out && samplePrefix && score.sessionId.startsWith(samplePrefix)) out.write(`${formatScore(score)}\n`);
       },
       // After the session's last score: its alert state goes (firing rules resolve as 'expired').
@@ -140,6 +137,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       `  dashboard  http://${host}:${http.port}/${config.http.dashboard ? '' : '   (page disabled: http.dashboard false)'}`,
       `  websocket  ${wsUrl}   send {"type":"subscribe","all":true}${config.ws.authTokens.length > 0 ? ' after authenticating' : ''}`,
       `  feed       msa replay --speed 1   (or produce Avro records to the input topics)`,
+      ...(opts.logFile ? [`  log        ${opts.logFile}   (warnings and errors also here)`] : []),
       '',
     ].join('\n') + '\n',
   );
@@ -147,23 +145,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const abort = new AbortController();
   let feeding: Promise<void> = Promise.resolve();
   if (opts.sample) {
-    const sample = opts.sample;
     samplePrefix = `sample-${Date.now()}`;
-    const prefix = samplePrefix;
-    feeding = (async () => {
-      const sender = await openRecordSender({ config, brokers: opts.brokers, logger });
-      try {
-        for (let round = 1; !abort.signal.aborted; round++) {
-          const sessionId = `${prefix}-${round}`;
-          out?.write(`feeding sample session ${sessionId}\n`);
-          const records = generateSession({ sessionId, startTime: Date.now(), endOfStream: true, seed: round });
-          await replay(records, sender, { speed: sample.speed, startTime: Date.now(), signal: abort.signal });
-          if (!sample.loop) break;
-        }
-      } finally {
-        await sender.close();
-      }
-    })().catch((err: unknown) => log.error({ err }, 'sample feed failed'));
+    feeding = feedSampleSessions({
+      config,
+      brokers: opts.brokers,
+      logger,
+      ...opts.sample,
+      prefix: samplePrefix,
+      onSession: (sessionId) => out?.write(`feeding sample session ${sessionId}\n`),
+      signal: abort.signal,
+    });
   }
 
   let stopping: Promise<void> | null = null;

@@ -129,8 +129,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
     writers.set(w.id, { kind: w.kind, type, resolver });
   }
 
-  const known = (): string =>
-    [...writers.entries()].map(([id, w]) => `${id}=${typeLabel(w.type)}`).join(', ');
+  const known = (): string => [...writers.entries()].map(([id, w]) => `${id}=${typeLabel(w.type)}`).join(', ');
 
   function encode<K extends RecordKind>(record: RecordTypes[K], kind: K): Buffer {
     const type = types[kind];
@@ -140,7 +139,8 @@ export function createCodec(options: CodecOptions = {}): Codec {
     } catch (err) {
       const problems: string[] = [];
       type.isValid(record, {
-        errorHook: (path: string[], value: unknown, t: Type) => problems.push(`${path.join('.') || '(record)'} = ${describeValue(value)} is not a valid ${t.typeName}`),
+        errorHook: (path: string[], value: unknown, t: Type) =>
+          problems.push(`${path.join('.') || '(record)'} = ${describeValue(value)} is not a valid ${t.typeName}`),
       });
       throw new Error(`cannot encode ${kind} record as ${typeLabel(type)}: ${problems.join('; ') || (err as Error).message}`);
     }
@@ -152,8 +152,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
   }
 
   function decode<K extends RecordKind>(bytes: Buffer | null | undefined, expectedKind: K): DecodeResult<RecordTypes[K]> {
-    const fail = (code: DecodeErrorCode, reason: string, sessionId: string | null = null) =>
-      ({ ok: false, code, reason, sessionId }) as const;
+    const fail = (code: DecodeErrorCode, reason: string, sessionId: string | null = null) => ({ ok: false, code, reason, sessionId }) as const;
 
     if (!bytes || bytes.length === 0) return fail('MALFORMED_AVRO', 'record value is empty (null or 0 bytes)');
     if (bytes.length > maxRecordBytes) {

@@ -87,10 +87,15 @@ function skip(type: TypeNode, c: Cursor, path: string): void {
     case 'array':
       return skipBlocks(c, path, (i) => skip(type.itemsType!, c, `${path}[${i}]`), type.itemsType!.typeName === 'null');
     case 'map':
-      return skipBlocks(c, path, (i) => {
-        skip({ typeName: 'string' }, c, `${path}{key ${i}}`);
-        skip(type.valuesType!, c, `${path}{value ${i}}`);
-      }, false);
+      return skipBlocks(
+        c,
+        path,
+        (i) => {
+          skip({ typeName: 'string' }, c, `${path}{key ${i}}`);
+          skip(type.valuesType!, c, `${path}{value ${i}}`);
+        },
+        false,
+      );
     default:
       if (type.typeName.startsWith('union:')) {
         const index = c.long(path);

@@ -19,9 +19,7 @@ export function defaultSchemaDir(): string {
     if (existsSync(join(candidate, REGISTRY_FILE))) return candidate;
     const parent = dirname(dir);
     if (parent === dir) {
-      throw new Error(
-        `cannot find schemas/${REGISTRY_FILE} above ${fileURLToPath(import.meta.url)}; pass schemaDir explicitly`,
-      );
+      throw new Error(`cannot find schemas/${REGISTRY_FILE} above ${fileURLToPath(import.meta.url)}; pass schemaDir explicitly`);
     }
     dir = parent;
   }

@@ -86,14 +86,7 @@ export interface Score {
 }
 
 export type DeadLetterCode =
-  | 'MALFORMED_AVRO'
-  | 'TOO_LARGE'
-  | 'UNKNOWN_SCHEMA_ID'
-  | 'MISSING_SESSION_ID'
-  | 'TIME_OUT_OF_RANGE'
-  | 'INVALID_FIELD'
-  | 'SESSION_FULL'
-  | 'LATE';
+  'MALFORMED_AVRO' | 'TOO_LARGE' | 'UNKNOWN_SCHEMA_ID' | 'MISSING_SESSION_ID' | 'TIME_OUT_OF_RANGE' | 'INVALID_FIELD' | 'SESSION_FULL' | 'LATE';
 
 export interface DeadLetter {
   sourceTopic: string;
@@ -110,7 +103,4 @@ export interface DeadLetter {
 /** The three input streams, by modality. */
 export type InputKind = 'audio' | 'video' | 'transcript';
 
-export type InputRecord =
-  | { kind: 'audio'; value: AudioChunk }
-  | { kind: 'video'; value: VideoFrame }
-  | { kind: 'transcript'; value: TranscriptSegment };
+export type InputRecord = { kind: 'audio'; value: AudioChunk } | { kind: 'video'; value: VideoFrame } | { kind: 'transcript'; value: TranscriptSegment };

@@ -2,9 +2,13 @@
  * Transport-neutral shapes of what comes off and goes onto the message bus. The Kafka adapter in
  * `kafka/` produces and consumes these; nothing outside that folder imports kafkajs.
  */
-import type { SourcePosition } from '../windows/types.js';
-
-export type { SourcePosition } from '../windows/types.js';
+/** Where an input record came from on the bus (Kafka); the commit tracker counts these. */
+export interface SourcePosition {
+  topic: string;
+  partition: number;
+  /** Decimal string (Kafka offsets are 64-bit). */
+  offset: string;
+}
 
 export interface TopicPartition {
   topic: string;

@@ -12,5 +12,6 @@ export {
   type SessionWindowOptions,
 } from './windowOptions.js';
 export { createWindowStats, type WindowStats } from './windowStats.js';
+export { eventTimeReached } from './eventTimeReached.js';
 export { recordSpan, windowsContaining, windowsOverlapping, type WindowBounds } from './windowsContaining.js';
 export type * from './types.js';

@@ -1,6 +1,7 @@
 import type { InputKind, InputRecord } from '../schemas/records.js';
 import type { SessionWindowConfig } from './windowOptions.js';
-import type { Positioned, SessionWindow, SourcePosition, WindowEvent, WindowRejectCode } from './types.js';
+import type { SourcePosition } from '../transport/types.js';
+import type { Positioned, SessionWindow, WindowEvent, WindowRejectCode } from './types.js';
 import { recordSpan, windowsOverlapping } from './windowsContaining.js';
 
 /**
@@ -14,10 +15,13 @@ export interface SessionWindowing {
   /** Whether `sessionId` has state (open windows or a tombstone) that an idle timer must watch. */
   tracks(sessionId: string): boolean;
   /**
-   * Idle check at scheduler time `at`: flushes a session idle for idleTimeoutMs, or drops its
-   * tombstone; `recheckInMs` is when to check again (null: nothing left to watch).
+   * Timer check at scheduler time `at`: flushes a session idle for idleTimeoutMs, or one whose
+   * modalities have all said endOfStream once the grace for modalities never seen has passed, or
+   * drops its tombstone; `recheckInMs` is when to check again (null: nothing left to watch).
    */
   checkIdle(sessionId: string, at: number): { events: WindowEvent[]; recheckInMs: number | null };
+  /** When the session next needs `checkIdle` (ms from `at`), or null when it needs none. */
+  dueIn(sessionId: string, at: number): number | null;
   /** Flushes every session (end of input) and forgets them all. */
   flushAll(): WindowEvent[];
   /** Forgets every session without emitting (error or unsubscribe). */
@@ -66,8 +70,7 @@ interface SessionState {
 const KINDS: readonly InputKind[] = ['audio', 'video', 'transcript'];
 
 export function createSessionWindowing(config: SessionWindowConfig): SessionWindowing {
-  const { sizeMs, hopMs, allowedLatenessMs, idleTimeoutMs, maxEventTimeSkewMs, maxRecordsPerSession, modalityIdleMs, stats } =
-    config;
+  const { sizeMs, hopMs, allowedLatenessMs, idleTimeoutMs, maxEventTimeSkewMs, maxRecordsPerSession, modalityIdleMs, stats } = config;
   const sessions = new Map<string, SessionState>();
 
   function reject(record: Positioned<InputRecord>, code: WindowRejectCode, reason: string): WindowEvent {
@@ -182,8 +185,7 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
       return reject(
         record,
         'SESSION_FULL',
-        `session ${state.sessionId} already holds ${state.buffered} records in open windows ` +
-          `(maxRecordsPerSession=${maxRecordsPerSession})`,
+        `session ${state.sessionId} already holds ${state.buffered} records in open windows ` + `(maxRecordsPerSession=${maxRecordsPerSession})`,
       );
     }
     const entry: Entry = {
@@ -239,10 +241,19 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
   function endOfStream(state: SessionState, input: InputRecord, at: number): WindowEvent[] {
     if (!input.value.endOfStream || !state.active) return [];
     state.ended.add(input.kind);
-    // With modality alignment, a modality not seen yet may still be on its way while the session is young.
-    const othersMayCome = modalityIdleMs > 0 && at - state.openedAt < modalityIdleMs && KINDS.some((k) => !state.seen.has(k));
-    const allEnded = [...state.seen].every((kind) => state.ended.has(kind)) && !othersMayCome;
-    return config.endOfStream === 'any' || allEnded ? flush(state, at) : [];
+    return config.endOfStream === 'any' || endGraceLeft(state, at) === 0 ? flush(state, at) : [];
+  }
+
+  /**
+   * Every modality the session sent has said endOfStream: 0 when it may be flushed now, else the
+   * ms until it may (with modality alignment, a modality not seen yet may still be on its way
+   * while the session is younger than modalityIdleMs; once that passes it no longer holds the
+   * session back); null when some modality has not ended.
+   */
+  function endGraceLeft(state: SessionState, at: number): number | null {
+    if (state.ended.size === 0 || ![...state.seen].every((kind) => state.ended.has(kind))) return null;
+    const othersMayCome = modalityIdleMs > 0 && KINDS.some((k) => !state.seen.has(k));
+    return othersMayCome ? Math.max(0, state.openedAt + modalityIdleMs - at) : 0;
   }
 
   /**
@@ -321,11 +332,20 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
     checkIdle(sessionId, at) {
       const state = sessions.get(sessionId);
       if (!state) return { events: [], recheckInMs: null };
+      if (state.active && endGraceLeft(state, at) === 0) return { events: flush(state, at), recheckInMs: idleTimeoutMs };
       const idleFor = at - state.lastSeen;
       if (idleFor < idleTimeoutMs) return { events: [], recheckInMs: idleTimeoutMs - idleFor };
       if (state.active) return { events: flush(state, at), recheckInMs: idleTimeoutMs };
       sessions.delete(sessionId);
       return { events: [], recheckInMs: null };
+    },
+
+    dueIn(sessionId, at) {
+      const state = sessions.get(sessionId);
+      if (!state) return null;
+      const idle = Math.max(0, idleTimeoutMs - (at - state.lastSeen));
+      const grace = state.active ? endGraceLeft(state, at) : null;
+      return grace === null ? idle : Math.min(idle, grace);
     },
 
     flushAll() {

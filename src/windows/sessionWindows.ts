@@ -32,7 +32,8 @@ import { resolveWindowOptions, type SessionWindowOptions } from './windowOptions
  *   a window whose records were all replaced is still emitted, with empty content.
  * - `endOfStream`: once every modality the session sent records on has said endOfStream (policy
  *   `'all-modalities'`, default) or on the first one (`'any'`), all its open windows are emitted
- *   at once, its buffers freed and `expired` emitted.
+ *   at once, its buffers freed and `expired` emitted. With modality alignment, a modality never seen holds an ended
+ *   session back only until the session is `modalityIdleMs` old (a timer flushes it then).
  * - Idle: a session with no record for idleTimeoutMs of scheduler time is flushed the same way.
  *   A flushed session leaves a tombstone (its max event time and last closed window end) for
  *   another idleTimeoutMs, so stragglers are reported late instead of re-opening emitted windows;
@@ -60,7 +61,7 @@ export function sessionWindows(
   return (source) =>
     new Observable<WindowEvent>((subscriber) => {
       const windowing = createSessionWindowing(config);
-      const idleTimers = new Map<string, Subscription>();
+      const idleTimers = new Map<string, { timer: Subscription; at: number }>();
 
       const emit = (events: WindowEvent[]) => {
         for (const event of events) {
@@ -72,17 +73,18 @@ export function sessionWindows(
       // One lazy timer per session: it re-arms itself for the rest of the idle time, so a record
       // costs no timer work.
       const watchIdle = (sessionId: string, delayMs: number) => {
+        idleTimers.get(sessionId)?.timer.unsubscribe();
         const timer = scheduler.schedule(() => {
           idleTimers.delete(sessionId);
           const { events, recheckInMs } = windowing.checkIdle(sessionId, scheduler.now());
           if (recheckInMs !== null) watchIdle(sessionId, recheckInMs);
           emit(events);
         }, delayMs);
-        idleTimers.set(sessionId, timer);
+        idleTimers.set(sessionId, { timer, at: scheduler.now() + delayMs });
       };
 
       const stopTimers = () => {
-        for (const timer of idleTimers.values()) timer.unsubscribe();
+        for (const { timer } of idleTimers.values()) timer.unsubscribe();
         idleTimers.clear();
       };
 
@@ -90,7 +92,14 @@ export function sessionWindows(
         next(record) {
           const events = windowing.accept(record, scheduler.now());
           const sessionId = record.value.value.sessionId;
-          if (!idleTimers.has(sessionId) && windowing.tracks(sessionId)) watchIdle(sessionId, config.idleTimeoutMs);
+          if (windowing.tracks(sessionId)) {
+            // One timer per session, armed for the idle timeout; earlier when an ended session
+            // waits only for the grace of modalities it never sent.
+            const now = scheduler.now();
+            const due = windowing.dueIn(sessionId, now);
+            const armed = idleTimers.get(sessionId);
+            if (due !== null && (armed === undefined || now + due < armed.at)) watchIdle(sessionId, due);
+          }
           emit(events);
         },
         error(err: unknown) {

@@ -1,11 +1,5 @@
 import type { AudioChunk, InputRecord, TranscriptSegment, VideoFrame } from '../schemas/records.js';
-
-/** Where an input record came from on Kafka; the commit tracker counts these. */
-export interface SourcePosition {
-  topic: string;
-  partition: number;
-  offset: string;
-}
+import type { SourcePosition } from '../transport/types.js';
 
 /** An input record together with its Kafka position (absent for records not from Kafka). */
 export type Positioned<T> = { value: T; position?: SourcePosition };

@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../config/config.js';
+import { windowShapeProblem } from '../config/windowShape.js';
 import { createWindowStats, type WindowStats } from './windowStats.js';
 
 /**
@@ -30,7 +32,7 @@ export interface SessionWindowOptions {
    * modality counted only while it is live: it sent a record within `modalityIdleMs` of
    * scheduler time, has not said endOfStream, or (never seen yet) the session is younger than
    * `modalityIdleMs`. A modality that stops (camera off, silence from the ASR) stops holding the
-   * session back after `modalityIdleMs`. With 0 the watermark is the max over all records.
+   * session back after `modalityIdleMs`. With 0 the watermark is the max over all records. Default 2000.
    */
   modalityIdleMs?: number;
   /** See `EndOfStreamPolicy`. Default `'all-modalities'`. */
@@ -43,19 +45,13 @@ export interface SessionWindowOptions {
 
 export type SessionWindowConfig = Required<SessionWindowOptions>;
 
+/** The config's `windows` defaults (one set for the service and for direct use), and the end-of-stream policy. */
 export const DEFAULT_WINDOW_OPTIONS = {
-  sizeMs: 6000,
-  hopMs: 1000,
-  allowedLatenessMs: 1000,
-  idleTimeoutMs: 30_000,
-  maxEventTimeSkewMs: 3_600_000,
-  maxRecordsPerSession: 20_000,
-  modalityIdleMs: 0,
+  ...DEFAULTS.windows,
   endOfStream: 'all-modalities' as EndOfStreamPolicy,
 } as const;
 
-/** Bounds the windows one record can join (W / H), hence the work and references per record. */
-export const MAX_WINDOWS_PER_INSTANT = 1000;
+export { MAX_WINDOWS_PER_INSTANT } from '../config/windowShape.js';
 
 const KNOWN_KEYS = [...Object.keys(DEFAULT_WINDOW_OPTIONS), 'now', 'stats'];
 
@@ -75,26 +71,10 @@ function integerAtLeast(name: string, value: number, min: number): number {
   return value;
 }
 
-/**
- * Checks a window shape: W and H positive integers, W a multiple of H (so every instant lies in
- * exactly W / H windows and no instant falls between windows), W / H at most 1000.
- */
+/** Checks a window shape (`config/windowShape.ts`); throws `WindowOptionsError` naming the values. */
 export function assertWindowShape(sizeMs: number, hopMs: number): void {
-  integerAtLeast('sizeMs', sizeMs, 1);
-  integerAtLeast('hopMs', hopMs, 1);
-  if (sizeMs % hopMs !== 0) {
-    const lower = Math.max(hopMs, sizeMs - (sizeMs % hopMs));
-    fail(
-      `sizeMs must be a multiple of hopMs so that every instant lies in the same number of windows, ` +
-        `got sizeMs=${sizeMs}, hopMs=${hopMs}; use e.g. sizeMs=${lower} or ${lower + hopMs}`,
-    );
-  }
-  if (sizeMs / hopMs > MAX_WINDOWS_PER_INSTANT) {
-    fail(
-      `sizeMs / hopMs (windows per instant) must be at most ${MAX_WINDOWS_PER_INSTANT}, ` +
-        `got sizeMs=${sizeMs}, hopMs=${hopMs}; raise hopMs`,
-    );
-  }
+  const problem = windowShapeProblem(sizeMs, hopMs);
+  if (problem !== null) fail(problem);
 }
 
 /** Applies defaults and validates; throws `WindowOptionsError` naming the first bad value. */

@@ -1,3 +1,4 @@
+// @needs kafka (scripts/test.mjs starts the broker for this file)
 /**
  * Bad input against the real pipeline and broker: malformed Avro, a record over the size limit,
  * an unknown schema id, a missing session id, a timestamp far outside the session's time, and a
@@ -12,7 +13,13 @@ import { generateSession } from '../../src/ingest/sampleSession.js';
 
 const T0 = 1_760_000_000_000;
 const audio = (sessionId: string, eventTime: number, bytes = 3200, endOfStream = false): AudioChunk => ({
-  sessionId, seq: 0, eventTime, sampleRate: 16000, encoding: 'S16LE', samples: Buffer.alloc(bytes), endOfStream,
+  sessionId,
+  seq: 0,
+  eventTime,
+  sampleRate: 16000,
+  encoding: 'S16LE',
+  samples: Buffer.alloc(bytes),
+  endOfStream,
 });
 const header = (schemaId: number) => {
   const b = Buffer.alloc(5);
@@ -98,7 +105,19 @@ test('the pipeline goes on: the good session is scored and every offset is commi
       { kind: 'audio', value: audio('good', T0 + 5000, 3200, true) },
       {
         kind: 'transcript',
-        value: { sessionId: 'good', segmentId: 'end', eventTime: T0 + 5000, endTime: T0 + 5000, text: '', words: [], isFinal: true, speaker: null, channel: null, language: null, endOfStream: true },
+        value: {
+          sessionId: 'good',
+          segmentId: 'end',
+          eventTime: T0 + 5000,
+          endTime: T0 + 5000,
+          text: '',
+          words: [],
+          isFinal: true,
+          speaker: null,
+          channel: null,
+          language: null,
+          endOfStream: true,
+        },
       },
     ]);
     // Records still in open windows (the 'skew', 'late' and 'good' sessions) held their partitions back until now.

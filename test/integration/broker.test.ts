@@ -11,15 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import {
-  brokerOptionsFromEnv,
-  brokersFromEnvOrStart,
-  brokerStatus,
-  startBroker,
-  stopBroker,
-  type BrokerOptions,
-} from '../../src/broker/index.js';
+import { brokerOptionsFromConfig, brokersFromEnvOrStart, brokerStatus, startBroker, stopBroker, type BrokerOptions } from '../../src/broker/index.js';
 import { silentLogger } from '../../src/log.js';
+import { loadConfig } from '../../src/config/config.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -37,7 +31,7 @@ let dataDir: string;
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'msa-broker-test-'));
-  const { cacheDir } = brokerOptionsFromEnv(process.env);
+  const { cacheDir } = brokerOptionsFromConfig(loadConfig({ env: process.env }));
   opts = { cacheDir, dataDir, port: await freePort(), controllerPort: await freePort(), startTimeoutMs: 60_000 };
 });
 

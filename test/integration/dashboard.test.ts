@@ -1,8 +1,11 @@
+// @needs kafka (scripts/test.mjs starts the broker for this file)
 /**
  * The dashboard in a real browser (Debian Chromium through playwright-core) against the real
  * service: the test ONNX graph, the broker, a generated session. The page must list the
  * session, chart its scores, flag the model as not a sentiment model, show an alert for a
  * negative stretch (resolved when the session ends), and, with tokens configured, ask for a token and work once it is given.
+ * Selection (the newest, a click, the URL), the time axis and the modality facts are driven with
+ * scores published straight to the score server (no Kafka round trip needed for what the page does with a score).
  * Screenshots go to test-results/ (git-ignored).
  */
 import { after, before, test } from 'node:test';
@@ -12,6 +15,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { generateSession } from '../../src/ingest/sampleSession.js';
+import type { Score } from '../../src/schemas/records.js';
 import { startHarness, type Harness } from '../fixtures/pipelineHarness.js';
 import { REPO_ROOT } from '../fixtures/servedModel.js';
 
@@ -32,7 +36,16 @@ before(async () => {
   await mkdir(RESULTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -63,6 +76,39 @@ async function openPage(url: string): Promise<{ page: Page; problems: string[]; 
 
 async function produceSession(h: Harness, sessionId: string): Promise<void> {
   await h.produce(generateSession({ sessionId, startTime: Date.now() - 60_000, endOfStream: true, seed: 1 }));
+}
+
+const T0 = 1_760_000_000_000;
+/** A score as the pipeline would publish it: window i of the session (1 s hops), emitted now. */
+function score(sessionId: string, i: number, overrides: Partial<Score> = {}): Score {
+  return {
+    sessionId,
+    windowStart: T0 + i * 1000 - 6000,
+    windowEnd: T0 + i * 1000,
+    score: -0.4,
+    windowScore: -0.5,
+    polarity: 'NEUTRAL',
+    confidence: 0.6,
+    contributions: { text: -0.5, audio: 0, video: 0 },
+    modalities: { text: true, audio: false, video: false },
+    modalitiesUsed: { text: true, audio: false, video: false },
+    modelVersion: 'msa-test-graph@0 (NOT a sentiment model: test)',
+    records: 3,
+    latencyMs: 5,
+    emittedAt: Date.now(),
+    ...overrides,
+  };
+}
+
+const title = (page: Page) => page.locator('#detail-title').innerText();
+async function waitTitle(page: Page, expected: string): Promise<void> {
+  await page.locator('#detail-title', { hasText: new RegExp(`^${expected}$`) }).waitFor({ timeout: 15_000 });
+}
+
+/** The time labels the chart drew (the page puts them on #chart: the canvas has no text). */
+async function timeLabels(page: Page, points: number): Promise<string[]> {
+  await page.locator(`#chart[data-points="${points}"][data-x-labels]:not([data-x-labels=""])`).waitFor({ timeout: 15_000 });
+  return ((await page.locator('#chart').getAttribute('data-x-labels')) ?? '').split(' ');
 }
 
 test('the page lists the session, charts its scores, flags the test model and shows the alert', async () => {
@@ -104,6 +150,129 @@ test('the page lists the session, charts its scores, flags the test model and sh
   await page.close();
 });
 
+test('the newest session is selected until the user picks one; #session=ID selects it and follows the selection', async () => {
+  const { h, url } = await service();
+  const publish = (s: Score) => h.service.scoreServer.publish(s);
+  const { page, problems } = await openPage(url);
+  await page.locator('#connection[data-state="open"]').waitFor({ timeout: 15_000 });
+
+  publish(score('sel-old', 1));
+  await waitTitle(page, 'sel-old');
+  publish(score('sel-new', 1, { emittedAt: Date.now() + 1 }));
+  await waitTitle(page, 'sel-new');
+  // The older session scored again (now first in the list): the newest stays selected.
+  publish(score('sel-old', 2, { emittedAt: Date.now() + 2 }));
+  await page.locator('#session-list li:first-child button[data-session-id="sel-old"]').waitFor({ timeout: 15_000 });
+  assert.equal(await title(page), 'sel-new');
+
+  // The user picks one: it stays, whatever starts later, and the URL names it.
+  await page.click('#session-list button[data-session-id="sel-old"]');
+  await waitTitle(page, 'sel-old');
+  assert.equal(new URL(page.url()).hash, '#session=sel-old');
+  publish(score('sel-newer', 1, { emittedAt: Date.now() + 3 }));
+  await page.locator('#session-list button[data-session-id="sel-newer"]').waitFor({ timeout: 15_000 });
+  assert.equal(await title(page), 'sel-old');
+  assert.equal(await page.locator('#session-list button.selected').getAttribute('data-session-id'), 'sel-old');
+
+  // Back: no choice in the URL, so the newest again; forward: the choice again.
+  await page.goBack();
+  await waitTitle(page, 'sel-newer');
+  assert.equal(new URL(page.url()).hash, '');
+  await page.goForward();
+  await waitTitle(page, 'sel-old');
+
+  // A link to one session selects it on load, before and after its scores arrive.
+  const linked = await openPage(`${url}#session=${encodeURIComponent('sel-new')}`);
+  await linked.page.locator('#session-list button[data-session-id="sel-newer"]').waitFor({ timeout: 15_000 });
+  assert.equal(await title(linked.page), 'sel-new');
+  assert.equal(await linked.page.locator('#session-list button.selected').getAttribute('data-session-id'), 'sel-new');
+  const waiting = await openPage(`${url}#session=sel-later`);
+  await waitTitle(waiting.page, 'sel-later');
+  await waiting.page.locator('#detail-summary', { hasText: 'No scores for this session yet' }).waitFor({ timeout: 15_000 });
+  publish(score('sel-later', 1, { emittedAt: Date.now() + 4 }));
+  await waiting.page.locator('#chart[data-points="1"]').waitFor({ timeout: 15_000 });
+  assert.equal(await title(waiting.page), 'sel-later');
+
+  assert.deepEqual([...problems, ...linked.problems, ...waiting.problems], []);
+  for (const p of [page, linked.page, waiting.page]) await p.close();
+});
+
+test('the time axis of a short session is labelled in clock time at whole-second steps', async () => {
+  const { h, url } = await service();
+  for (let i = 1; i <= 4; i++) h.service.scoreServer.publish(score('axis-1', i));
+  const { page, problems } = await openPage(url);
+  const labels = await timeLabels(page, 4);
+  assert.ok(labels.length >= 2, `labels: ${labels.join(' ')}`);
+  for (const label of labels) assert.match(label, /^\d\d:\d\d(:\d\d)?$/, `a clock time, no milliseconds: ${labels.join(' ')}`);
+  const seconds = labels.map((l) =>
+    l
+      .split(':')
+      .map(Number)
+      .reduce((a, b) => a * 60 + b, 0),
+  );
+  const steps = seconds.slice(1).map((s, i) => s - seconds[i]!);
+  assert.ok(
+    steps.every((d) => d >= 1 && d === steps[0]),
+    `even whole-second steps: ${labels.join(' ')}`,
+  );
+
+  // A session with one score so far (the newest, so selected) is labelled too.
+  h.service.scoreServer.publish(score('axis-2', 1, { emittedAt: Date.now() + 1 }));
+  await waitTitle(page, 'axis-2');
+  const single = await timeLabels(page, 1);
+  assert.ok(
+    single.every((l) => /^\d\d:\d\d(:\d\d)?$/.test(l)),
+    single.join(' '),
+  );
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('contributions only for modalities the model read; present but unread says whether the model reads it (gated) or not', async () => {
+  const { h, url } = await service();
+  const health = (await (await fetch(`${url}healthz`)).json()) as { reads: unknown };
+  assert.deepEqual(health.reads, { text: true, audio: false, video: false }, 'the test model has no codebooks');
+  // Audio present but not read, video absent, yet the graph gave both a number.
+  h.service.scoreServer.publish(
+    score('mod-1', 1, {
+      contributions: { text: -1.2, audio: -0.4, video: 0.3 },
+      modalities: { text: true, audio: true, video: false },
+      modalitiesUsed: { text: true, audio: false, video: false },
+    }),
+  );
+  const facts = async (page: Page, what: '#contributions .bar-row' | '#modalities .chip') =>
+    Object.fromEntries(
+      await Promise.all(
+        ['text', 'audio', 'video'].map(async (m) => {
+          const row = page.locator(`${what}[data-modality="${m}"]`);
+          const text = what === '#modalities .chip' ? await row.innerText() : await row.locator('.bar-value').innerText();
+          return [m, text] as const;
+        }),
+      ),
+    );
+
+  const { page, problems } = await openPage(url);
+  await page.locator('#modalities .chip[data-modality="audio"]').waitFor({ timeout: 15_000 });
+  assert.deepEqual(await facts(page, '#contributions .bar-row'), { text: '−1.20', audio: '—', video: 'absent' });
+  assert.deepEqual(await facts(page, '#modalities .chip'), { text: 'text: present', audio: 'audio: present, not used by this model', video: 'video: absent' });
+  await page.screenshot({ path: join(RESULTS, 'dashboard-modalities.png'), fullPage: true });
+
+  // A model that reads voice (a codebook for it) whose gate left this window's audio out: "gated".
+  const gated = await browser.newPage();
+  await gated.route('**/healthz', async (route) => {
+    const response = await route.fetch();
+    const json = (await response.json()) as { reads: object };
+    await route.fulfill({ response, json: { ...json, reads: { text: true, audio: true, video: true } } });
+  });
+  await gated.goto(url);
+  await gated.locator('#modalities .chip[data-modality="audio"][data-state="gated"]').waitFor({ timeout: 15_000 });
+  assert.deepEqual(await facts(gated, '#modalities .chip'), { text: 'text: present', audio: 'audio: present, gated', video: 'video: absent' });
+  assert.deepEqual(await facts(gated, '#contributions .bar-row'), { text: '−1.20', audio: '—', video: 'absent' });
+  assert.deepEqual(problems, []);
+  await page.close();
+  await gated.close();
+});
+
 test('with ws.authTokens the page asks for a token, refuses a wrong one, and works with the right one', async () => {
   const { h, url } = await service({ ws: { port: 0, authTokens: [TOKEN] } });
   const { page, problems } = await openPage(url);
@@ -136,6 +305,9 @@ test('with ws.authTokens the page asks for a token, refuses a wrong one, and wor
   assert.equal(await auth.isVisible(), false);
   await page.locator('#session-list button[data-session-id="dash-auth-1"]').waitFor({ timeout: 15_000 });
   // The wrong token's refusal logs a failed WebSocket close in the console; nothing else may.
-  assert.deepEqual(problems.filter((p) => !/WebSocket/.test(p)), []);
+  assert.deepEqual(
+    problems.filter((p) => !/WebSocket/.test(p)),
+    [],
+  );
   await page.close();
 });

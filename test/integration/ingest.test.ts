@@ -1,3 +1,4 @@
+// @needs kafka (scripts/test.mjs starts the broker for this file)
 /**
  * `msa ingest` against a real broker (env KAFKA_BROKERS, default 127.0.0.1:9092), on topics of its
  * own: the sample video with subtitles goes in, the audio, video and transcript topics are read
@@ -9,22 +10,20 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { register } from '../../src/cli/commands/ingest.js';
-import { MediaError } from '../../src/media/ffmpeg.js';
+import { MediaError } from '../../src/media/ffmpeg/index.js';
 import { createCodec } from '../../src/schemas/codec.js';
 import type { AudioChunk, InputKind, TranscriptSegment, VideoFrame } from '../../src/schemas/records.js';
-import { createKafka, topicNames } from '../../src/transport/kafka/index.js';
+import { createKafka } from '../../src/transport/kafka/index.js';
+import { topicNames } from '../../src/transport/topics.js';
 import { countingFfmpeg } from '../fixtures/ingestFakes.js';
+import { brokers, dataDir } from '../fixtures/env.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const dataDir = process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data');
 const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const run = randomUUID().slice(0, 8);
 const prefix = `it-ingest-${run}.`;
 const names = topicNames({ prefix });
@@ -91,7 +90,11 @@ async function readSession(sessionId: string, timeoutMs = 25_000) {
   await consumer.subscribe({ topics: Object.keys(kindOf), fromBeginning: true });
   const ended = () => got.audio.at(-1)?.endOfStream && got.video.at(-1)?.endOfStream && got.transcript.at(-1)?.endOfStream;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out reading the session: ${got.audio.length} audio, ${got.video.length} video, ${got.transcript.length} transcript records`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        reject(new Error(`timed out reading the session: ${got.audio.length} audio, ${got.video.length} video, ${got.transcript.length} transcript records`)),
+      timeoutMs,
+    );
     void consumer!.run({
       eachMessage: async ({ topic, message }) => {
         const kind = kindOf[topic]!;
@@ -118,7 +121,18 @@ test('ingests the sample video with subtitles: contiguous audio, 2 fps frames, t
   process.env.PATH = `${ffmpeg.dir}:${path}`;
   let printed: string;
   try {
-    printed = await msaIngest(SAMPLE, '--session', session, '--fast', '--subtitles', join(tmp, 'talk.srt'), '--start-time', String(startTime), '--language', 'en');
+    printed = await msaIngest(
+      SAMPLE,
+      '--session',
+      session,
+      '--fast',
+      '--subtitles',
+      join(tmp, 'talk.srt'),
+      '--start-time',
+      String(startTime),
+      '--language',
+      'en',
+    );
   } finally {
     process.env.PATH = path;
   }
@@ -139,7 +153,10 @@ test('ingests the sample video with subtitles: contiguous audio, 2 fps frames, t
     samples += a.samples.length / 2;
   });
   assert.ok(Math.abs(samples / 16000 - 7.5) < 0.1, `audio covers ${samples / 16000} s`);
-  assert.ok(audio.slice(0, -2).every((a) => a.samples.length === 3200), 'full chunks are 100 ms');
+  assert.ok(
+    audio.slice(0, -2).every((a) => a.samples.length === 3200),
+    'full chunks are 100 ms',
+  );
 
   // Video: JPEG frames 320 px wide at 2 fps, then an empty end-of-stream frame.
   const frames = video.filter((v) => !v.endOfStream);
@@ -160,7 +177,14 @@ test('ingests the sample video with subtitles: contiguous audio, 2 fps frames, t
       ['goodbye', 5000, 7000, true, 'en', true],
     ],
   );
-  assert.deepEqual(transcript[0]!.words.map((w) => [w.word, w.start - startTime, w.end - startTime]), [['Hello', 500, 1000], ['and', 1000, 1500], ['welcome', 1500, 2000]]);
+  assert.deepEqual(
+    transcript[0]!.words.map((w) => [w.word, w.start - startTime, w.end - startTime]),
+    [
+      ['Hello', 500, 1000],
+      ['and', 1000, 1500],
+      ['welcome', 1500, 2000],
+    ],
+  );
   assert.equal(transcript[1]!.words.length, 6);
 });
 
@@ -168,14 +192,20 @@ test('a corrupt file fails with a clear MediaError', { timeout: 20_000 }, async 
   const bad = join(tmp, 'truncated.mp4');
   const { readFile } = await import('node:fs/promises');
   await writeFile(bad, (await readFile(SAMPLE)).subarray(0, 4096));
-  await assert.rejects(msaIngest(bad, '--session', `bad-${run}`, '--fast'), (e: unknown) => e instanceof MediaError && e.kind === 'corrupt' && e.message.includes(bad) && /corrupt or truncated/.test(e.message));
+  await assert.rejects(
+    msaIngest(bad, '--session', `bad-${run}`, '--fast'),
+    (e: unknown) => e instanceof MediaError && e.kind === 'corrupt' && e.message.includes(bad) && /corrupt or truncated/.test(e.message),
+  );
 });
 
 test('a refusing URL fails after the retries with a clear error', { timeout: 20_000 }, async () => {
   const started = Date.now();
   await assert.rejects(
     msaIngest('http://127.0.0.1:1/x.mp4', '--session', `url-${run}`, '--max-retries', '1'),
-    (e: unknown) => e instanceof MediaError && e.kind === 'network' && /^http:\/\/127\.0\.0\.1:1\/x\.mp4: gave up after 2 failed attempts in a row; last error: cannot decode .* could not read the URL/.test(e.message),
+    (e: unknown) =>
+      e instanceof MediaError &&
+      e.kind === 'network' &&
+      /^http:\/\/127\.0\.0\.1:1\/x\.mp4: gave up after 2 failed attempts in a row; last error: cannot decode .* could not read the URL/.test(e.message),
   );
   const took = Date.now() - started;
   assert.ok(took >= 800, `one backoff wait of 0.8-1 s, took ${took} ms`);

@@ -1,3 +1,4 @@
+// @needs kafka (scripts/test.mjs starts the broker for this file)
 /**
  * The whole pipeline against the real broker: a multi-session stream in, scores out on Kafka and
  * on WebSocket. Checks window boundaries, per-session order, that every window holding a record
@@ -45,6 +46,14 @@ const sessions = ['call-a', 'call-b', 'stream-c'];
 let records: InputRecord[] = [];
 const wsScores: Score[] = [];
 let ws: WebSocket;
+const pongs = new Set<number>();
+
+/** Resolves once the server answered a ping: frames are in order, so every frame it sent before has arrived. */
+async function wsRoundTrip(): Promise<void> {
+  const id = pongs.size + 1;
+  ws.send(JSON.stringify({ type: 'ping', id }));
+  await waitFor('a pong on the WebSocket', () => pongs.has(id));
+}
 
 before(async () => {
   h = await startHarness({ windows: { sizeMs: W, hopMs: H, allowedLatenessMs: 500 } });
@@ -54,8 +63,9 @@ before(async () => {
     ws.once('error', reject);
   });
   ws.on('message', (data) => {
-    const msg = JSON.parse(data.toString()) as { type: string; score?: Score };
+    const msg = JSON.parse(data.toString()) as { type: string; score?: Score; id?: number };
     if (msg.type === 'score' && msg.score) wsScores.push(msg.score);
+    if (msg.type === 'pong' && typeof msg.id === 'number') pongs.add(msg.id);
   });
   ws.send(JSON.stringify({ type: 'subscribe', all: true }));
   // Three sessions with different lengths and offsets, interim transcripts, all three modalities.
@@ -89,7 +99,11 @@ test('every window the model can read is scored exactly once, on Kafka and on We
   try {
     await waitFor(`${total} scores on the scores topic`, () => scores.items.length >= total);
     await waitFor(`${total} scores on the WebSocket`, () => wsScores.length >= total);
-    await new Promise((r) => setTimeout(r, 500)); // nothing more may arrive
+    // Nothing more may arrive: every input record is committed (so every window was scored and
+    // written), the reader has read the whole scores topic, and a pong follows every score frame.
+    assert.equal(await h.waitCommitted(), 0, 'every input record committed');
+    await scores.caughtUp();
+    await wsRoundTrip();
     assert.equal(scores.items.length, total, 'no window scored twice on Kafka');
     assert.equal(wsScores.length, total, 'no window scored twice on WebSocket');
 
@@ -107,15 +121,32 @@ test('every window the model can read is scored exactly once, on Kafka and on We
       // Key = session id; one session stays on one partition and is in window order there.
       assert.ok(fromKafka.every((s) => s.key === sessionId));
       assert.equal(new Set(fromKafka.map((s) => s.partition)).size, 1, `${sessionId} on one partition`);
-      assert.deepEqual(ends, [...ends].sort((a, b) => a - b), `${sessionId} in window order on Kafka`);
+      assert.deepEqual(
+        ends,
+        [...ends].sort((a, b) => a - b),
+        `${sessionId} in window order on Kafka`,
+      );
       const wsEnds = wsScores.filter((s) => s.sessionId === sessionId).map((s) => s.windowEnd);
       assert.deepEqual(wsEnds, ends, `${sessionId}: WebSocket has the same scores in the same order`);
     }
     // Modalities present: exactly those with a record inside the window.
     for (const { value } of scores.items) {
-      const inWindow = records.filter((r) => r.value.sessionId === value.sessionId && r.value.eventTime < value.windowEnd && (r.kind === 'transcript' ? r.value.endTime : r.value.eventTime) >= value.windowStart);
-      assert.equal(value.modalities.audio, inWindow.some((r) => r.kind === 'audio'), `audio in ${value.sessionId} ${value.windowStart}`);
-      assert.equal(value.modalities.video, inWindow.some((r) => r.kind === 'video'), `video in ${value.sessionId} ${value.windowStart}`);
+      const inWindow = records.filter(
+        (r) =>
+          r.value.sessionId === value.sessionId &&
+          r.value.eventTime < value.windowEnd &&
+          (r.kind === 'transcript' ? r.value.endTime : r.value.eventTime) >= value.windowStart,
+      );
+      assert.equal(
+        value.modalities.audio,
+        inWindow.some((r) => r.kind === 'audio'),
+        `audio in ${value.sessionId} ${value.windowStart}`,
+      );
+      assert.equal(
+        value.modalities.video,
+        inWindow.some((r) => r.kind === 'video'),
+        `video in ${value.sessionId} ${value.windowStart}`,
+      );
     }
     assert.ok(scores.items.every((s) => s.value.modalities.text));
     // Windows with records but nothing the model reads are counted, not scored, not lost.

@@ -1,3 +1,4 @@
+// @needs kafka (scripts/test.mjs starts the broker for this file)
 /**
  * Voice and face features in the real pipeline: a model whose manifest names codebooks (fitted
  * here on the real features of the sample clip) gets acoustic and visual ids for windows with
@@ -7,25 +8,23 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { fitCodebook, saveCodebook } from '../../src/features/codebook.js';
 import { ACOUSTIC_FEATURES } from '../../src/features/acoustic/index.js';
 import { sharedFaceAnalyzer, VISUAL_FEATURES } from '../../src/features/visual/index.js';
 import { extractMediaFeatures } from '../../src/features/media.js';
-import { decodeVideoFrames, streamAudioS16 } from '../../src/media/ffmpeg.js';
+import { decodeVideoFrames, streamAudioS16 } from '../../src/media/ffmpeg/index.js';
 import type { InputRecord, Score } from '../../src/schemas/records.js';
 import { buildTestGraph, DEFAULT_PAD_INDEX, referenceOutput } from '../fixtures/onnxGraph.js';
 import { TOKENIZER_DIR } from '../fixtures/servedModel.js';
 import { startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
 import { faceModelsMissing } from '../fixtures/faceModels.js';
+import { dataDir } from '../fixtures/env.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SAMPLE = join(process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data'), 'samples', 'Oz06ZWiO20M_6.mp4');
+const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
 const T0 = 1_760_000_000_000;
 const K = DEFAULT_PAD_INDEX.acoustic; // the test graph's pad index: codebooks of 16
-
 
 let h: Harness;
 let modelDir: string;
@@ -40,15 +39,24 @@ before(async () => {
   // Codebooks fitted on the clip's real features, as `msa featurize` + `msa codebook fit` would.
   const f = await extractMediaFeatures(SAMPLE, { fps: 4, faces: await sharedFaceAnalyzer() });
   const faces = f.visual.filter((v): v is number[] => v !== null);
-  await saveCodebook(join(modelDir, 'codebooks', 'acoustic.json'), fitCodebook(f.acoustic!.pooled, { modality: 'acoustic', featureNames: ACOUSTIC_FEATURES, k: K }));
+  await saveCodebook(
+    join(modelDir, 'codebooks', 'acoustic.json'),
+    fitCodebook(f.acoustic!.pooled, { modality: 'acoustic', featureNames: ACOUSTIC_FEATURES, k: K }),
+  );
   await saveCodebook(join(modelDir, 'codebooks', 'visual.json'), fitCodebook(faces, { modality: 'visual', featureNames: VISUAL_FEATURES, k: K }));
   await writeFile(join(modelDir, 'test-graph.onnx'), buildTestGraph());
   const manifest = join(modelDir, 'manifest.json');
   await writeFile(
     manifest,
     JSON.stringify({
-      name: 'msa-test-graph-nonverbal', version: '0', kind: 'test', file: 'test-graph.onnx', maxTextTokens: 64, tokenizer: TOKENIZER_DIR,
-      acousticPad: K, visualPad: K,
+      name: 'msa-test-graph-nonverbal',
+      version: '0',
+      kind: 'test',
+      file: 'test-graph.onnx',
+      maxTextTokens: 64,
+      tokenizer: TOKENIZER_DIR,
+      acousticPad: K,
+      visualPad: K,
       codebooks: { acoustic: { file: 'codebooks/acoustic.json' }, visual: { file: 'codebooks/visual.json' } },
     }),
   );
@@ -58,24 +66,41 @@ before(async () => {
   const sharp = ((await import('sharp')) as unknown as { default: (b: Uint8Array, o: object) => { jpeg(): { toBuffer(): Promise<Buffer> } } }).default;
   const audio: Array<{ eventTime: number; samples: Buffer }> = [];
   for await (const chunk of streamAudioS16(SAMPLE, { sampleRate: 16000, chunkMs: 100 })) {
-    audio.push({ eventTime: T0 + Math.round(chunk.startS * 1000), samples: Buffer.from(chunk.samples.buffer, chunk.samples.byteOffset, chunk.samples.byteLength) });
+    audio.push({
+      eventTime: T0 + Math.round(chunk.startS * 1000),
+      samples: Buffer.from(chunk.samples.buffer, chunk.samples.byteOffset, chunk.samples.byteLength),
+    });
   }
   const video: Array<{ eventTime: number; width: number; height: number; rgb: Buffer; jpeg: Buffer }> = [];
   for await (const fr of decodeVideoFrames(SAMPLE, { fps: 4, width: 320 })) {
     const rgb = Buffer.from(fr.data.buffer, fr.data.byteOffset, fr.data.byteLength);
-    const jpeg = await sharp(fr.data, { raw: { width: fr.width, height: fr.height, channels: 3 } }).jpeg().toBuffer();
+    const jpeg = await sharp(fr.data, { raw: { width: fr.width, height: fr.height, channels: 3 } })
+      .jpeg()
+      .toBuffer();
     video.push({ eventTime: T0 + Math.round(fr.time * 1000), width: fr.width, height: fr.height, rgb, jpeg });
   }
   for (const sessionId of ['clip-rgb', 'clip-jpeg']) {
     audio.forEach((a, seq) =>
-      records.push({ kind: 'audio', value: { sessionId, seq, eventTime: a.eventTime, sampleRate: 16000, encoding: 'S16LE', samples: a.samples, endOfStream: seq === audio.length - 1 } }),
+      records.push({
+        kind: 'audio',
+        value: { sessionId, seq, eventTime: a.eventTime, sampleRate: 16000, encoding: 'S16LE', samples: a.samples, endOfStream: seq === audio.length - 1 },
+      }),
     );
     video.forEach((v, seq) =>
       records.push({
         kind: 'video',
         value: {
-          sessionId, seq, eventTime: v.eventTime, format: sessionId === 'clip-rgb' ? 'RGB24' : 'JPEG', width: v.width, height: v.height,
-          data: sessionId === 'clip-rgb' ? v.rgb : v.jpeg, features: [], featureSet: null, facePresent: null, endOfStream: seq === video.length - 1,
+          sessionId,
+          seq,
+          eventTime: v.eventTime,
+          format: sessionId === 'clip-rgb' ? 'RGB24' : 'JPEG',
+          width: v.width,
+          height: v.height,
+          data: sessionId === 'clip-rgb' ? v.rgb : v.jpeg,
+          features: [],
+          featureSet: null,
+          facePresent: null,
+          endOfStream: seq === video.length - 1,
         },
       }),
     );
@@ -101,7 +126,11 @@ test('windows with audio and video get acoustic and visual ids from the codebook
     assert.equal(scores.items.length, total);
     for (const { value: s } of scores.items) {
       assert.ok(s.modalities.audio, `${s.sessionId} window ending ${s.windowEnd - T0}: audio present`);
-      assert.notEqual(s.contributions.audio.toFixed(6), absent.audio.toFixed(6), `${s.sessionId} window ending ${s.windowEnd - T0}: the model read acoustic ids`);
+      assert.notEqual(
+        s.contributions.audio.toFixed(6),
+        absent.audio.toFixed(6),
+        `${s.sessionId} window ending ${s.windowEnd - T0}: the model read acoustic ids`,
+      );
       assert.ok(s.modalities.video);
       assert.notEqual(s.contributions.video.toFixed(6), absent.video.toFixed(6), `${s.sessionId} window ending ${s.windowEnd - T0}: the model read visual ids`);
     }

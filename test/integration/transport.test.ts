@@ -1,3 +1,4 @@
+// @needs kafka (scripts/test.mjs starts the broker for this file)
 /**
  * The Kafka transport against a real broker (env KAFKA_BROKERS, default 127.0.0.1:9092):
  * backpressure (pause / resume, bounded buffer), commits that stop at the first unfinished
@@ -21,11 +22,11 @@ import {
   createKafkaSource,
   createTransportStats,
   ensureTopics,
-  topicNames,
 } from '../../src/transport/kafka/index.js';
+import { topicNames } from '../../src/transport/topics.js';
 import type { RawRecord } from '../../src/transport/types.js';
+import { brokers } from '../fixtures/env.js';
 
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const run = randomUUID().slice(0, 8);
 const names = topicNames({ prefix: `it-${run}.` });
 const extra = { commits: `it-${run}.commits`, rebalance: `it-${run}.rebalance` };
@@ -126,7 +127,10 @@ test('backpressure: a slow consumer makes the source pause and resume, and the b
     // Partition order is kept.
     for (const p of [0, 1]) {
       const offsets = seen.filter((r) => r.partition === p).map((r) => Number(r.offset));
-      assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b));
+      assert.deepEqual(
+        offsets,
+        [...offsets].sort((a, b) => a - b),
+      );
       assert.equal(new Set(offsets).size, offsets.length);
     }
     // Everything settled: the tracker may commit to the end of each partition.
@@ -142,7 +146,13 @@ test('bytes bound: a byte limit below two records admits one at a time', { timeo
   await produceAudio(names.video, n); // any topic will do: raw records are not decoded here
   const stats = createTransportStats();
   const recordBytes = codec.encode(chunk('s0', 0), 'audio').length + 2;
-  const source = createKafkaSource({ consumer: await consumer(`g-bytes-${run}`), topics: [names.video], fromBeginning: true, maxBytes: recordBytes + 10, stats });
+  const source = createKafkaSource({
+    consumer: await consumer(`g-bytes-${run}`),
+    topics: [names.video],
+    fromBeginning: true,
+    maxBytes: recordBytes + 10,
+    stats,
+  });
   const seen: RawRecord[] = [];
   const sub = source.records$.pipe(concatMap((r) => timer(5).pipe(map(() => r)))).subscribe((r) => {
     seen.push(r);
@@ -294,11 +304,13 @@ test('rebalance: a second member takes partitions; revoked ones leave the tracke
       b.release(r);
     });
     await waitFor('the group to rebalance', () => b.assignment().length > 0 && a.assignment().length < 4, 60_000);
-    await new Promise((r) => setTimeout(r, 1500)); // let both fetch again
     const kept = new Set(a.assignment().map((tp) => tp.partition));
+    // Both fetch again: B re-reads what A lost, A is served its kept partitions again and skips them.
+    await waitFor('B to re-read the revoked partitions', () => seenB.length >= seenA.filter((r) => !kept.has(r.partition)).length, 60_000);
+    await waitFor('A to be served its kept partitions again', () => statsA.redelivered > 0 || kept.size === 0, 60_000);
     t.diagnostic(`A keeps ${[...kept]}, B got ${seenB.length} records, A skipped ${statsA.redelivered} redelivered, rebalances ${statsA.rebalances}`);
     const keptWithRecords = new Set(seenA.map((r) => r.partition).filter((p) => kept.has(p)));
-    assert.deepEqual(new Set(tracker.partitionsTracked().map((tp) => tp.partition)), keptWithRecords, 'tracker holds only A\'s partitions');
+    assert.deepEqual(new Set(tracker.partitionsTracked().map((tp) => tp.partition)), keptWithRecords, "tracker holds only A's partitions");
     assert.equal(seenA.length, n, 'A emitted nothing twice after the rebalance');
     assert.ok(statsA.redelivered > 0 || kept.size === 0, 'A skipped records served again from the committed offset');
     // B re-reads the revoked partitions from the committed offset (nothing was committed).

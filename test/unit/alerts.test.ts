@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAlertEvaluator, DEFAULT_ALERT_RULE, type Alert, type AlertRule } from '../../src/outputs/alerts.js';
+import { createAlertEvaluator, DEFAULT_ALERT_RULE, type Alert, type AlertRule } from '../../src/scores/alerts.js';
 
 const T0 = 1_760_000_000_000;
 const rule: AlertRule = { name: 'neg', when: 'below', threshold: -1, forMs: 10_000 };
@@ -69,7 +69,10 @@ test('sessions are independent', () => {
     out.push(...a.update({ sessionId: 'neg', windowEnd: T0 + i * 1000, score: -2 }, T0));
     out.push(...a.update({ sessionId: 'pos', windowEnd: T0 + i * 1000, score: i === 6 ? 0 : -2 }, T0));
   }
-  assert.deepEqual(out.map((x) => [x.sessionId, x.state]), [['neg', 'firing']]);
+  assert.deepEqual(
+    out.map((x) => [x.sessionId, x.state]),
+    [['neg', 'firing']],
+  );
 });
 
 test('a duplicate or older window changes nothing', () => {
@@ -94,7 +97,10 @@ test('expire frees a session and resolves its firing alerts; sweep expires idle 
   feed(a, 'gone', Array(11).fill(-1.5)); // lastSeen T0..T0+10
   a.update({ sessionId: 'quiet', windowEnd: T0 + 1000, score: 0 }, T0 + 20_000);
   const expired = a.expire('gone');
-  assert.deepEqual(expired.map((x) => [x.state, x.reason, x.at - T0, x.score]), [['resolved', 'expired', 11_000, -1.5]]);
+  assert.deepEqual(
+    expired.map((x) => [x.state, x.reason, x.at - T0, x.score]),
+    [['resolved', 'expired', 11_000, -1.5]],
+  );
   assert.deepEqual(a.expire('gone'), []);
   assert.equal(a.stats().sessions, 1);
   assert.deepEqual(a.sweep(T0 + 40_000), []); // quiet: seen 20 s ago
@@ -110,7 +116,10 @@ test('state is bounded: beyond maxSessions the least recently scored session is 
   assert.equal(a.stats().evicted, 7);
   assert.equal(a.stats().firing, 3);
   const evicted = out.filter((x) => x.state === 'resolved');
-  assert.deepEqual(evicted.map((x) => x.sessionId), ['s0', 's1', 's2', 's3', 's4', 's5', 's6']);
+  assert.deepEqual(
+    evicted.map((x) => x.sessionId),
+    ['s0', 's1', 's2', 's3', 's4', 's5', 's6'],
+  );
   assert.ok(evicted.every((x) => x.reason === 'evicted'));
   // Every firing alert is followed by exactly one resolution or is still firing.
   assert.equal(out.filter((x) => x.state === 'firing').length, 10);
@@ -123,4 +132,31 @@ test('bad rules are refused with the offending value', () => {
   assert.throws(() => createAlertEvaluator({ rules: [rule], maxSessions: 0 }), /maxSessions/);
   assert.equal(DEFAULT_ALERT_RULE.threshold, -1);
   assert.equal(DEFAULT_ALERT_RULE.forMs, 10_000);
+});
+
+test('reached: time counts to min(windowEnd, reached), so flushed windows past the last record add no time', () => {
+  const a = createAlertEvaluator({ rules: [rule] });
+  // A clip whose records stop at 7.5 s: its last windows (ends 8..13 s) are flushed at end of
+  // stream; their records reach 7.5 s only. Window end minus since would say 12 s.
+  const out: Alert[] = [];
+  for (let end = 1; end <= 13; end++) out.push(...a.update({ sessionId: 's', windowEnd: T0 + end * 1000, score: -2 }, T0, T0 + Math.min(end * 1000, 7500)));
+  assert.deepEqual(out, []);
+  assert.equal(a.stats().firing, 0);
+  // Without reached, the same scores fire at the 11th window end (as before).
+  const b = createAlertEvaluator({ rules: [rule] });
+  assert.equal(feed(b, 's', Array(13).fill(-2)).length, 1);
+});
+
+test('reached: a stretch measured over reached time fires, its since and durations in that time; time never goes back', () => {
+  const a = createAlertEvaluator({ rules: [rule] });
+  const out: Alert[] = [];
+  // Records reach 300 ms short of each window end, then stop at 12 s; a later window reaching less adds nothing.
+  const reachedAt = [700, 1700, 2700, 3700, 4700, 5700, 6700, 7700, 8700, 9700, 10_700, 11_700, 12_000, 11_000];
+  reachedAt.forEach((r, i) => out.push(...a.update({ sessionId: 's', windowEnd: T0 + (i + 1) * 1000, score: -2 }, T0, T0 + r)));
+  assert.equal(out.length, 1);
+  assert.deepEqual([out[0]!.state, out[0]!.since - T0, out[0]!.at - T0], ['firing', 700, 11_000]);
+  assert.match(out[0]!.message, /for 10 s$/);
+  const [expired] = a.expire('s');
+  assert.deepEqual([expired!.reason, expired!.at - T0], ['expired', 14_000]);
+  assert.match(expired!.message, /after 11\.3 s\)$/);
 });

@@ -38,7 +38,13 @@ function blobs(n: number): { vectors: number[][]; truth: number[] } {
 
 describe('codebooks', () => {
   it('standardises columns to mean 0, std 1 (constant columns stay finite)', () => {
-    const { mean, std } = standardisation([[1, 5], [3, 5]], 2);
+    const { mean, std } = standardisation(
+      [
+        [1, 5],
+        [3, 5],
+      ],
+      2,
+    );
     assert.deepEqual(mean, [2, 5]);
     assert.equal(std[0], 1);
     assert.ok(std[1]! > 0 && std[1]! < 1e-6);
@@ -56,7 +62,11 @@ describe('codebooks', () => {
     const q = new Quantiser(loaded);
     const byBlob = new Map<number, Set<number>>();
     vectors.forEach((v, i) => (byBlob.get(truth[i]!) ?? byBlob.set(truth[i]!, new Set()).get(truth[i]!)!).add(q.quantise(v)));
-    assert.deepEqual([...byBlob.values()].map((s) => s.size), [1, 1, 1], 'one index per blob');
+    assert.deepEqual(
+      [...byBlob.values()].map((s) => s.size),
+      [1, 1, 1],
+      'one index per blob',
+    );
     assert.equal(new Set([...byBlob.values()].map((s) => [...s][0])).size, 3, 'distinct indices');
     assert.deepEqual(q.quantiseSequence([vectors[0]!, null]), [q.quantise(vectors[0]!), 3]);
     // same data and seed, same codebook
@@ -127,7 +137,10 @@ describe('codebooks', () => {
   it('featurize writes one JSON line per row with media, reports missing media, and codebook fit reads it', async () => {
     const media = join(tmp, 'media');
     await mkdir(media, { recursive: true });
-    for (const [id, hz] of [['a', 180], ['b', 260]] as const) {
+    for (const [id, hz] of [
+      ['a', 180],
+      ['b', 260],
+    ] as const) {
       execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${hz}:duration=3`, join(media, `${id}.wav`)]);
     }
     await writeFile(join(media, 'c.wav'), 'not audio at all');
@@ -138,9 +151,21 @@ describe('codebooks', () => {
     assert.equal(s.rows, 4);
     assert.equal(s.written, 2);
     assert.deepEqual(s.missing, ['d']);
-    assert.deepEqual(s.failed.map((f) => f.id), ['c']);
-    const lines = (await readFile(join(out, 'features.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as FeatureRecord);
-    assert.deepEqual(lines.map((l) => [l.id, l.text, l.label]), [['a', 'hello, there', 1.5], ['b', 'bye', -2]]);
+    assert.deepEqual(
+      s.failed.map((f) => f.id),
+      ['c'],
+    );
+    const lines = (await readFile(join(out, 'features.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as FeatureRecord);
+    assert.deepEqual(
+      lines.map((l) => [l.id, l.text, l.label]),
+      [
+        ['a', 'hello, there', 1.5],
+        ['b', 'bye', -2],
+      ],
+    );
     assert.equal(lines[0]!.acoustic.length, 12);
     assert.equal(lines[0]!.acoustic[0]!.length, ACOUSTIC_DIM);
     assert.deepEqual(lines[0]!.acousticNames, [...ACOUSTIC_FEATURES]);
@@ -155,7 +180,15 @@ describe('codebooks', () => {
     assert.equal(ia.size, 1);
     assert.equal(ib.size, 1);
     assert.notDeepEqual([...ia], [...ib], 'two tones, two acoustic words');
-    const normed = await runCodebookFit({ input: [out], modality: 'acoustic', k: 2, seed: 3, out: join(tmp, 'acoustic-normed.json'), maxVectors: 1000, sequenceNorm: 8 });
+    const normed = await runCodebookFit({
+      input: [out],
+      modality: 'acoustic',
+      k: 2,
+      seed: 3,
+      out: join(tmp, 'acoustic-normed.json'),
+      maxVectors: 1000,
+      sequenceNorm: 8,
+    });
     const saved = await loadCodebook(join(tmp, 'acoustic-normed.json'));
     assert.equal(saved.sequenceNorm?.priorVectors, 8);
     assert.deepEqual(saved.sequenceNorm?.mean, standardisation([...lines[0]!.acoustic, ...lines[1]!.acoustic], ACOUSTIC_DIM).mean);

@@ -4,8 +4,7 @@ import { CommitTracker } from '../../src/transport/commitTracker.js';
 import type { SourcePosition } from '../../src/transport/types.js';
 
 const at = (offset: number, partition = 0, topic = 'audio'): SourcePosition => ({ topic, partition, offset: String(offset) });
-const commitOf = (t: CommitTracker, partition = 0, topic = 'audio') =>
-  t.committable().find((c) => c.topic === topic && c.partition === partition)?.offset;
+const commitOf = (t: CommitTracker, partition = 0, topic = 'audio') => t.committable().find((c) => c.topic === topic && c.partition === partition)?.offset;
 
 test('nothing tracked: nothing to commit', () => {
   assert.deepEqual(new CommitTracker().committable(), []);
@@ -113,7 +112,13 @@ test('revocation drops the partition; later signals for it are ignored', () => {
   // Reassigned later: starts afresh from whatever the consumer reads.
   t.track(at(40, 0));
   assert.equal(commitOf(t, 0), '40');
-  assert.deepEqual(t.revoke([{ topic: 'audio', partition: 1 }, { topic: 'audio', partition: 9 }]), [{ topic: 'audio', partition: 1 }]);
+  assert.deepEqual(
+    t.revoke([
+      { topic: 'audio', partition: 1 },
+      { topic: 'audio', partition: 9 },
+    ]),
+    [{ topic: 'audio', partition: 1 }],
+  );
 });
 
 test('replays, repeated joins and unknown positions are ignored', () => {
@@ -156,7 +161,7 @@ test('a long run stays correct and compact', () => {
 
 test('randomised: committable is always the first offset not done', () => {
   let seed = 42;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const t = new CommitTracker();
   const offsets: number[] = [];
   for (let o = 0; o < 500; o += 1 + Math.floor(rand() * 3)) offsets.push(o);

@@ -6,18 +6,37 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { decodeAudio, decodeVideoFrames } from '../../src/media/ffmpeg.js';
-import { ACOUSTIC_DIM, ACOUSTIC_FEATURES, ACOUSTIC_FRAME_DIM, AcousticExtractor, extractAcoustic, frameIndex, pitchSummary } from '../../src/features/acoustic/index.js';
+import { decodeAudio, decodeVideoFrames } from '../../src/media/ffmpeg/index.js';
+import {
+  ACOUSTIC_DIM,
+  ACOUSTIC_FEATURES,
+  ACOUSTIC_FRAME_DIM,
+  AcousticExtractor,
+  extractAcoustic,
+  frameIndex,
+  pitchSummary,
+} from '../../src/features/acoustic/index.js';
 import { Fft } from '../../src/features/acoustic/fft.js';
 import { melTables } from '../../src/features/acoustic/mel.js';
-import { defaultDetectorModel, detectorModelFor, FaceAnalyzer, faceVector, humanPaths, mainFace, sharedFaceAnalyzer, VISUAL_DIM, VISUAL_FEATURES, type FaceLike } from '../../src/features/visual/index.js';
+import {
+  defaultDetectorModel,
+  detectorModelFor,
+  FaceAnalyzer,
+  faceVector,
+  humanPaths,
+  mainFace,
+  sharedFaceAnalyzer,
+  VISUAL_DIM,
+  VISUAL_FEATURES,
+  type FaceLike,
+} from '../../src/features/visual/index.js';
 import { extractMediaFeatures } from '../../src/features/media.js';
 import { summarise } from '../../src/features/summary.js';
 import { faceModelsMissing } from '../fixtures/faceModels.js';
+import { dataDir } from '../fixtures/env.js';
 
 const require = createRequire(import.meta.url);
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const dataDir = process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data');
 const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
 
 let tmp: string;
@@ -69,7 +88,13 @@ describe('acoustic features', () => {
   });
 
   it('matches meyda: power spectrum and mel bands of a windowed, padded frame', async () => {
-    const Meyda = require('meyda') as { extract(f: string[], s: Float32Array): Record<string, number[] | Float32Array>; bufferSize: number; sampleRate: number; windowingFunction: string; melBands: number };
+    const Meyda = require('meyda') as {
+      extract(f: string[], s: Float32Array): Record<string, number[] | Float32Array>;
+      bufferSize: number;
+      sampleRate: number;
+      windowingFunction: string;
+      melBands: number;
+    };
     Object.assign(Meyda, { bufferSize: 512, sampleRate: 16000, windowingFunction: 'rect', melBands: 26 });
     const pcm = await decodeAudio(SAMPLE, { maxDurationS: 2 });
     const frame = new Float32Array(512);
@@ -153,7 +178,6 @@ describe('visual geometry (pure)', () => {
   });
 });
 
-
 describe('visual features (Human on tfjs WASM)', { skip: faceModelsMissing ?? false }, () => {
   let analyzer: FaceAnalyzer;
   before(async () => {
@@ -195,10 +219,7 @@ describe('visual features (Human on tfjs WASM)', { skip: faceModelsMissing ?? fa
   });
 
   it('refuses a second detector in the same process instead of silently using the first', async () => {
-    await assert.rejects(
-      FaceAnalyzer.create({ detectorModel: join(humanPaths().models, 'blazeface.json') }),
-      /already loaded .*blazeface-front\.json/,
-    );
+    await assert.rejects(FaceAnalyzer.create({ detectorModel: join(humanPaths().models, 'blazeface.json') }), /already loaded .*blazeface-front\.json/);
     assert.equal(defaultDetectorModel(), join(process.cwd(), 'models', 'face', 'blazeface-front.json'));
     // the loaded detector is the 128 px one, beside the mesh and emotion models
     const models = analyzer.timeModels(1);
@@ -212,7 +233,13 @@ describe('visual features (Human on tfjs WASM)', { skip: faceModelsMissing ?? fa
     const wide = join(tmp, 'wide.mp4');
     execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', SAMPLE, '-t', '2', '-vf', 'scale=120:90,pad=640:480:(640-iw)/2:(480-ih)/2', '-an', wide]);
     const faceFraction = (detector: string) =>
-      (JSON.parse(execFileSync(process.execPath, [join(repo, 'bin', 'msa.js'), 'features', '--input', wide, '--json', '--face-detector', detector], { encoding: 'utf8' })) as { face_fraction: number }).face_fraction;
+      (
+        JSON.parse(
+          execFileSync(process.execPath, [join(repo, 'bin', 'msa.js'), 'features', '--input', wide, '--json', '--face-detector', detector], {
+            encoding: 'utf8',
+          }),
+        ) as { face_fraction: number }
+      ).face_fraction;
     assert.equal(faceFraction('short-range'), 0);
     assert.equal(faceFraction('full-range'), 1);
     assert.equal(detectorModelFor('full-range'), join(humanPaths().models, 'blazeface.json'));

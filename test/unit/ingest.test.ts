@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { ingest, mergeByTime, sourceKind, type MediaPort } from '../../src/ingest/ingest.js';
+import { mergeByTime } from '../../src/ingest/connection.js';
+import { ingest, sourceKind, type MediaPort } from '../../src/ingest/ingest.js';
 import { parseSubtitles } from '../../src/ingest/subtitles.js';
-import { MediaError } from '../../src/media/ffmpeg.js';
+import { MediaError } from '../../src/media/ffmpeg/index.js';
 import type { AudioChunk, TranscriptSegment, VideoFrame } from '../../src/schemas/records.js';
 import { memorySender } from '../fixtures/ingestFakes.js';
 
@@ -41,7 +42,11 @@ function audioOnly(seconds: number): MediaPort {
 
 /** ffmpeg children of this process still there after a second (a killed one takes a moment to be reaped). */
 async function ffmpegChildren(): Promise<string[]> {
-  const list = () => execFileSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(process.pid)]).toString().split('\n').filter((l) => /ffmpeg/.test(l));
+  const list = () =>
+    execFileSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(process.pid)])
+      .toString()
+      .split('\n')
+      .filter((l) => /ffmpeg/.test(l));
   for (let i = 0; i < 50 && list().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
   return list();
 }
@@ -73,10 +78,35 @@ describe('ingest', () => {
 
   it('sends subtitle cues when media time reaches their end, and ends every modality', async () => {
     const cues = parseSubtitles(
-      ['1', '00:00:00,500 --> 00:00:01,200', 'a b', '', '2', '00:00:01,000 --> 00:00:02,500', 'c', '', '3', '00:00:02,800 --> 00:00:04,000', 'runs past the end', '', '4', '00:00:05,000 --> 00:00:06,000', 'after the end'].join('\n'),
+      [
+        '1',
+        '00:00:00,500 --> 00:00:01,200',
+        'a b',
+        '',
+        '2',
+        '00:00:01,000 --> 00:00:02,500',
+        'c',
+        '',
+        '3',
+        '00:00:02,800 --> 00:00:04,000',
+        'runs past the end',
+        '',
+        '4',
+        '00:00:05,000 --> 00:00:06,000',
+        'after the end',
+      ].join('\n'),
     );
     const sender = memorySender();
-    const summary = await ingest('talk.mp4', { sessionId: 's', sender, media: audioOnly(3), subtitles: cues, startTime: T0, realtime: false, batchSize: 1, language: 'en' });
+    const summary = await ingest('talk.mp4', {
+      sessionId: 's',
+      sender,
+      media: audioOnly(3),
+      subtitles: cues,
+      startTime: T0,
+      realtime: false,
+      batchSize: 1,
+      language: 'en',
+    });
     assert.deepEqual(summary.records, { audio: 31, video: 0, transcript: 3 });
     assert.equal(summary.droppedCues, 1);
     assert.equal(summary.mediaMs, 3000);
@@ -85,19 +115,46 @@ describe('ingest', () => {
     assert.ok(order.indexOf('t1200') > order.indexOf('a1100') && order.indexOf('t1200') < order.indexOf('a1300'), order.join(' '));
     assert.ok(order.indexOf('t2500') > order.indexOf('a2400') && order.indexOf('t2500') < order.indexOf('a2600'), order.join(' '));
     const segments = sender.of<TranscriptSegment>('transcript');
-    assert.deepEqual(segments.map((s) => [s.text, s.endOfStream]), [['a b', false], ['c', false], ['runs past the end', true]]);
-    assert.deepEqual(segments[0]!.words.map((w) => [w.word, w.start - T0, w.end - T0]), [['a', 500, 850], ['b', 850, 1200]]);
+    assert.deepEqual(
+      segments.map((s) => [s.text, s.endOfStream]),
+      [
+        ['a b', false],
+        ['c', false],
+        ['runs past the end', true],
+      ],
+    );
+    assert.deepEqual(
+      segments[0]!.words.map((w) => [w.word, w.start - T0, w.end - T0]),
+      [
+        ['a', 500, 850],
+        ['b', 850, 1200],
+      ],
+    );
     assert.equal(segments[0]!.language, 'en');
     const audio = sender.of<AudioChunk>('audio');
-    assert.deepEqual(audio.at(-1), { sessionId: 's', seq: 30, eventTime: T0 + 3000, sampleRate: 16000, encoding: 'S16LE', samples: Buffer.alloc(0), endOfStream: true });
+    assert.deepEqual(audio.at(-1), {
+      sessionId: 's',
+      seq: 30,
+      eventTime: T0 + 3000,
+      sampleRate: 16000,
+      encoding: 'S16LE',
+      samples: Buffer.alloc(0),
+      endOfStream: true,
+    });
   });
 
   it('rejects media with none of the wanted streams, and options out of range', async () => {
-    await assert.rejects(ingest('a.mp4', { sessionId: 's', sender: memorySender(), media: audioOnly(1), audio: false }), (e: unknown) => e instanceof MediaError && e.kind === 'no-stream' && /has no video stream/.test(e.message));
+    await assert.rejects(
+      ingest('a.mp4', { sessionId: 's', sender: memorySender(), media: audioOnly(1), audio: false }),
+      (e: unknown) => e instanceof MediaError && e.kind === 'no-stream' && /has no video stream/.test(e.message),
+    );
     await assert.rejects(ingest('a.mp4', { sessionId: ' ', sender: memorySender() }), /session id must be a non-blank string, got " "/);
     await assert.rejects(ingest('a.mp4', { sessionId: 's', sender: memorySender(), chunkMs: 500 }), /audio chunk length .* \[20, 200\], got 500/);
     await assert.rejects(ingest('a.mp4', { sessionId: 's', sender: memorySender(), audio: false, video: false }), /both audio and video are turned off/);
-    await assert.rejects(ingest('a.mp4', { sessionId: 's', sender: memorySender(), subtitles: join(tmp, 'missing.srt') }), /cannot read subtitles .*missing\.srt: ENOENT/);
+    await assert.rejects(
+      ingest('a.mp4', { sessionId: 's', sender: memorySender(), subtitles: join(tmp, 'missing.srt') }),
+      /cannot read subtitles .*missing\.srt: ENOENT/,
+    );
   });
 
   it('decodes audio and video with ffmpeg into contiguous chunks and JPEG frames', async () => {
@@ -111,13 +168,32 @@ describe('ingest', () => {
       assert.equal(a.samples.length, 3200);
     });
     const video = sender.of<VideoFrame>('video');
-    assert.deepEqual(video.map((v) => v.eventTime - T0), [0, 500, 1000, 1500, 2000]);
+    assert.deepEqual(
+      video.map((v) => v.eventTime - T0),
+      [0, 500, 1000, 1500, 2000],
+    );
     assert.deepEqual([video[0]!.format, video[0]!.width, video[0]!.height, video[0]!.data.subarray(0, 2).toString('hex')], ['JPEG', 80, 60, 'ffd8']);
     assert.deepEqual([video[4]!.endOfStream, video[4]!.data.length], [true, 0]);
   });
 
   it('reads stdin once for both decoders, and sends raw RGB24 frames', async () => {
-    const mkv = execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', AV.slice('lavfi:'.length), '-t', '1', '-c:v', 'mjpeg', '-c:a', 'pcm_s16le', '-f', 'matroska', 'pipe:1']);
+    const mkv = execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      AV.slice('lavfi:'.length),
+      '-t',
+      '1',
+      '-c:v',
+      'mjpeg',
+      '-c:a',
+      'pcm_s16le',
+      '-f',
+      'matroska',
+      'pipe:1',
+    ]);
     const sender = memorySender();
     const summary = await ingest('-', { sessionId: 'in', sender, stdin: Readable.from([mkv]), realtime: false, videoWidth: 80, videoFormat: 'RGB24' });
     assert.deepEqual(summary.records, { audio: 11, video: 3, transcript: 0 });
@@ -129,7 +205,10 @@ describe('ingest', () => {
     const bad = join(tmp, 'corrupt.mp4');
     await writeFile(bad, Buffer.from('this is not a video file at all, just some text'.repeat(100)));
     const sender = memorySender();
-    await assert.rejects(ingest(bad, { sessionId: 's', sender, realtime: false }), (e: unknown) => e instanceof MediaError && e.kind === 'corrupt' && e.message.includes(bad));
+    await assert.rejects(
+      ingest(bad, { sessionId: 's', sender, realtime: false }),
+      (e: unknown) => e instanceof MediaError && e.kind === 'corrupt' && e.message.includes(bad),
+    );
     assert.equal(sender.sent.length, 0);
     assert.deepEqual(await ffmpegChildren(), []);
   });

@@ -7,17 +7,15 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ffmpegMedia, ingest, type MediaPort } from '../../src/ingest/ingest.js';
-import { MediaError } from '../../src/media/ffmpeg.js';
+import { MediaError } from '../../src/media/ffmpeg/index.js';
 import type { AudioChunk, VideoFrame } from '../../src/schemas/records.js';
 import { countingFfmpeg, memorySender } from '../fixtures/ingestFakes.js';
+import { dataDir } from '../fixtures/env.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const dataDir = process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data');
 const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
 const T0 = 1_700_000_000_000;
 
@@ -54,18 +52,33 @@ describe('ingest with one ffmpeg per connection', () => {
     // Every record, in the order sent: seq, event time, PCM bytes, JPEG bytes.
     assert.deepEqual(one.sender.sent, two.sender.sent);
     const video = one.sender.of<VideoFrame>('video');
-    assert.deepEqual(video.map((v) => v.eventTime - T0), [...Array.from({ length: 15 }, (_, i) => i * 500), 7500]);
+    assert.deepEqual(
+      video.map((v) => v.eventTime - T0),
+      [...Array.from({ length: 15 }, (_, i) => i * 500), 7500],
+    );
   });
 
   it('still ingests a source with only audio, or only video (one extra open to find out)', async () => {
     const sine = await run('lavfi:sine=frequency=220:duration=2');
     assert.deepEqual(sine.summary.records, { audio: 21, video: 0, transcript: 0 });
-    assert.deepEqual(sine.sender.of<AudioChunk>('audio').map((a) => a.eventTime - T0), [...Array.from({ length: 20 }, (_, i) => i * 100), 2000]);
+    assert.deepEqual(
+      sine.sender.of<AudioChunk>('audio').map((a) => a.eventTime - T0),
+      [...Array.from({ length: 20 }, (_, i) => i * 100), 2000],
+    );
     assert.equal(sine.starts, 2);
 
     const testsrc = await run('lavfi:testsrc=size=320x240:rate=10:duration=2', { videoWidth: 80 });
     assert.deepEqual(testsrc.summary.records, { audio: 0, video: 5, transcript: 0 });
-    assert.deepEqual(testsrc.sender.of<VideoFrame>('video').map((v) => [v.eventTime - T0, v.endOfStream]), [[0, false], [500, false], [1000, false], [1500, false], [2000, true]]);
+    assert.deepEqual(
+      testsrc.sender.of<VideoFrame>('video').map((v) => [v.eventTime - T0, v.endOfStream]),
+      [
+        [0, false],
+        [500, false],
+        [1000, false],
+        [1500, false],
+        [2000, true],
+      ],
+    );
     assert.equal(testsrc.starts, 2);
   });
 
@@ -83,7 +96,11 @@ describe('ingest with one ffmpeg per connection', () => {
     const audioOnly = await run('-', { stdin: Readable.from(pieces) });
     assert.deepEqual(audioOnly.summary.records, { audio: 21, video: 0, transcript: 0 });
     const audio = audioOnly.sender.of<AudioChunk>('audio');
-    assert.equal(audio.reduce((n, a) => n + a.samples.length, 0), 2 * 32000, 'every sample of the 2 s');
+    assert.equal(
+      audio.reduce((n, a) => n + a.samples.length, 0),
+      2 * 32000,
+      'every sample of the 2 s',
+    );
     assert.equal(audioOnly.starts, 2);
   });
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ingest, type MediaPort } from '../../src/ingest/ingest.js';
 import { backoffDelay, backoffPolicy, createBackoff, DEFAULT_BACKOFF } from '../../src/ingest/reconnect.js';
-import { MediaError } from '../../src/media/ffmpeg.js';
+import { MediaError } from '../../src/media/ffmpeg/index.js';
 import type { AudioChunk } from '../../src/schemas/records.js';
 import { memoryLogger, memorySender } from '../fixtures/ingestFakes.js';
 
@@ -17,9 +17,18 @@ describe('backoff schedule', () => {
   });
 
   it('takes up to `jitter` of each wait off at random', () => {
-    assert.equal(backoffDelay(1, DEFAULT_BACKOFF, () => 0.999999), 800);
-    assert.equal(backoffDelay(3, DEFAULT_BACKOFF, () => 0.5), 3600);
-    assert.equal(backoffDelay(10, { ...DEFAULT_BACKOFF, jitter: 0 }, () => 0.9), 30000);
+    assert.equal(
+      backoffDelay(1, DEFAULT_BACKOFF, () => 0.999999),
+      800,
+    );
+    assert.equal(
+      backoffDelay(3, DEFAULT_BACKOFF, () => 0.5),
+      3600,
+    );
+    assert.equal(
+      backoffDelay(10, { ...DEFAULT_BACKOFF, jitter: 0 }, () => 0.9),
+      30000,
+    );
   });
 
   it('gives up after maxRetries consecutive retries and starts over after a reset', () => {
@@ -67,7 +76,14 @@ const fast = { realtime: false, reconnect: { initialMs: 1, maxMs: 4 }, random: (
 describe('ingest reconnect', () => {
   it('reconnects a dropped live source; seq continues and event time continues from the wall clock', async () => {
     const clock = { t: 1_000_000 };
-    const src = fakeSource([{ chunks: 3, fail: 'network' }, { chunks: 0, fail: 'network', clock: 1_004_000 }, { chunks: 2, clock: 1_010_000 }], clock);
+    const src = fakeSource(
+      [
+        { chunks: 3, fail: 'network' },
+        { chunks: 0, fail: 'network', clock: 1_004_000 },
+        { chunks: 2, clock: 1_010_000 },
+      ],
+      clock,
+    );
     const sender = memorySender();
     const { logger, lines } = memoryLogger();
     // The clock moves when an attempt starts; the offset is taken after the backoff wait.
@@ -76,9 +92,18 @@ describe('ingest reconnect', () => {
     assert.equal(summary.reconnects, 2);
     assert.equal(summary.live, true);
     const audio = sender.of<AudioChunk>('audio');
-    assert.deepEqual(audio.map((a) => a.seq), [0, 1, 2, 3, 4, 5]);
-    assert.deepEqual(audio.map((a) => a.eventTime - 1_000_000), [0, 100, 200, 4_000, 4_100, 4_200]);
-    assert.deepEqual(audio.map((a) => a.endOfStream), [false, false, false, false, false, true]);
+    assert.deepEqual(
+      audio.map((a) => a.seq),
+      [0, 1, 2, 3, 4, 5],
+    );
+    assert.deepEqual(
+      audio.map((a) => a.eventTime - 1_000_000),
+      [0, 100, 200, 4_000, 4_100, 4_200],
+    );
+    assert.deepEqual(
+      audio.map((a) => a.endOfStream),
+      [false, false, false, false, false, true],
+    );
     const reconnects = lines.filter((l) => /reconnecting/.test(String(l.msg)));
     assert.equal(reconnects.length, 2, 'each reconnect is logged');
     assert.equal(reconnects[0]!.level, 40);
@@ -90,7 +115,10 @@ describe('ingest reconnect', () => {
     const src = fakeSource([{ chunks: 5, fail: 'corrupt' }, { chunks: 2 }], clock);
     const sender = memorySender();
     await ingest(URL, { sessionId: 's', sender, media: src.media, now: () => clock.t, ...fast });
-    assert.deepEqual(sender.of<AudioChunk>('audio').map((a) => a.eventTime - 1_000_000), [0, 100, 200, 300, 400, 500, 600, 700]);
+    assert.deepEqual(
+      sender.of<AudioChunk>('audio').map((a) => a.eventTime - 1_000_000),
+      [0, 100, 200, 300, 400, 500, 600, 700],
+    );
   });
 
   it('gives up on a refusing source after the retries, with a clear error and nothing sent', async () => {
@@ -98,7 +126,10 @@ describe('ingest reconnect', () => {
     const sender = memorySender();
     await assert.rejects(
       ingest(URL, { sessionId: 's', sender, media: src.media, ...fast, reconnect: { ...fast.reconnect, maxRetries: 2 } }),
-      (e: unknown) => e instanceof MediaError && e.kind === 'network' && /^http:\/\/127\.0\.0\.1:8080\/live\.ts: gave up after 3 failed attempts in a row; last error: cannot decode audio/.test(e.message),
+      (e: unknown) =>
+        e instanceof MediaError &&
+        e.kind === 'network' &&
+        /^http:\/\/127\.0\.0\.1:8080\/live\.ts: gave up after 3 failed attempts in a row; last error: cannot decode audio/.test(e.message),
     );
     assert.equal(src.calls(), 3);
     assert.equal(sender.sent.length, 0);
@@ -108,7 +139,13 @@ describe('ingest reconnect', () => {
     const src = fakeSource([{ chunks: 0, fail: 'network' }, { chunks: 1, fail: 'network' }, { chunks: 1, fail: 'network' }, { chunks: 1 }], { t: 0 });
     const summary = await ingest(URL, { sessionId: 's', sender: memorySender(), media: src.media, ...fast, reconnect: { ...fast.reconnect, maxRetries: 1 } });
     assert.equal(summary.reconnects, 3);
-    const again = fakeSource([{ chunks: 1, fail: 'network' }, { chunks: 0, fail: 'network' }], { t: 0 });
+    const again = fakeSource(
+      [
+        { chunks: 1, fail: 'network' },
+        { chunks: 0, fail: 'network' },
+      ],
+      { t: 0 },
+    );
     await assert.rejects(
       ingest(URL, { sessionId: 's', sender: memorySender(), media: again.media, ...fast, reconnect: { ...fast.reconnect, maxRetries: 1 } }),
       /gave up after 2 failed attempts in a row/,
@@ -117,13 +154,19 @@ describe('ingest reconnect', () => {
   });
 
   it('does not retry files, or errors no reconnect can fix', async () => {
-    for (const [source, fail] of [['talk.mp4', 'network'], [URL, 'unsupported-codec']] as const) {
+    for (const [source, fail] of [
+      ['talk.mp4', 'network'],
+      [URL, 'unsupported-codec'],
+    ] as const) {
       const src = fakeSource([{ chunks: 2, fail }], { t: 0 });
       const sender = memorySender();
       await assert.rejects(ingest(source, { sessionId: 's', sender, media: src.media, ...fast }), (e: unknown) => e instanceof MediaError && e.kind === fail);
       assert.equal(src.calls(), 1);
       // What was sent is closed, so the session's windows close.
-      assert.deepEqual(sender.of<AudioChunk>('audio').map((a) => a.endOfStream), [false, false, true]);
+      assert.deepEqual(
+        sender.of<AudioChunk>('audio').map((a) => a.endOfStream),
+        [false, false, true],
+      );
     }
   });
 
@@ -132,7 +175,10 @@ describe('ingest reconnect', () => {
     const sender = memorySender();
     const summary = await ingest(RTMP, { sessionId: 's', sender, media: src.media, ...fast, reconnect: { ...fast.reconnect, maxRetries: 1 } });
     assert.deepEqual([src.calls(), summary.reconnects, summary.ended], [3, 2, 'end']);
-    assert.deepEqual(sender.of<AudioChunk>('audio').map((a) => a.seq), [0, 1, 2, 3]);
+    assert.deepEqual(
+      sender.of<AudioChunk>('audio').map((a) => a.seq),
+      [0, 1, 2, 3],
+    );
     // The end of an HTTP source is its end.
     const http = fakeSource([{ chunks: 2 }], { t: 0 });
     await ingest(URL, { sessionId: 's', sender: memorySender(), media: http.media, ...fast });
@@ -143,10 +189,20 @@ describe('ingest reconnect', () => {
     const src = fakeSource([{ chunks: 2, fail: 'network' }], { t: 0 });
     const sender = memorySender();
     const stop = new AbortController();
-    const done = ingest(URL, { sessionId: 's', sender, media: src.media, realtime: false, reconnect: { initialMs: 60_000, maxMs: 60_000 }, signal: stop.signal });
+    const done = ingest(URL, {
+      sessionId: 's',
+      sender,
+      media: src.media,
+      realtime: false,
+      reconnect: { initialMs: 60_000, maxMs: 60_000 },
+      signal: stop.signal,
+    });
     setTimeout(() => stop.abort(), 50);
     const summary = await done;
     assert.equal(summary.ended, 'aborted');
-    assert.deepEqual(sender.of<AudioChunk>('audio').map((a) => a.endOfStream), [false, false, true]);
+    assert.deepEqual(
+      sender.of<AudioChunk>('audio').map((a) => a.endOfStream),
+      [false, false, true],
+    );
   });
 });

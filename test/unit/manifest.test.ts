@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseCsv } from '../../src/eval/csv.js';
-import { labelledRows, readLabelledCsv } from '../../src/eval/labelledCsv.js';
+import { parseCsv } from '../../src/datasets/csv.js';
+import { labelledRows, readLabelledCsv } from '../../src/datasets/labelledCsv.js';
 import { metricsOf, scoreRows } from '../../src/eval/evaluate.js';
-import { loadManifest, parseManifest } from '../../src/model/manifest.js';
+import { loadManifest, modalitiesRead, parseManifest } from '../../src/model/manifest.js';
+import { REPO_ROOT } from '../fixtures/servedModel.js';
 import type { TextTokenizer } from '../../src/model/tokenizer.js';
 import type { ModelInput, ModelOutput } from '../../src/model/types.js';
 import { metricsJson, metricsTable, scoresCsv } from '../../src/cli/commands/eval.js';
@@ -33,7 +34,10 @@ test('MOSEI: the id is video_id_clip_id when there is no id column', () => {
 
 test('--split keeps one split and says which exist when none match', () => {
   const csv = 'id,text,label,mode\na,x,1,train\nb,y,2,dev\nc,z,0,dev\n';
-  assert.deepEqual(rowsOf(csv, { split: 'dev' }).rows.map((r) => r.id), ['b', 'c']);
+  assert.deepEqual(
+    rowsOf(csv, { split: 'dev' }).rows.map((r) => r.id),
+    ['b', 'c'],
+  );
   assert.throws(() => rowsOf(csv, { split: 'test' }), /no row has mode = "test" \(values present: dev, train\)/);
   assert.throws(() => rowsOf('id,text,label\na,x,1\n', { split: 'dev' }), /no column "mode".*for --split/);
 });
@@ -41,14 +45,23 @@ test('--split keeps one split and says which exist when none match', () => {
 test('--limit keeps the first N usable rows', () => {
   const csv = 'id,text,label\na,x,oops\nb,y,2\nc,z,0\nd,w,1\n';
   const { rows, skipped } = rowsOf(csv, { limit: 2 });
-  assert.deepEqual(rows.map((r) => r.id), ['b', 'c']);
+  assert.deepEqual(
+    rows.map((r) => r.id),
+    ['b', 'c'],
+  );
   assert.equal(skipped.length, 1);
 });
 
 test('bad labels and ragged rows are skipped with line, id and value; never silently', () => {
   const csv = 'id,text,label\na,x,abc\nb,y,\nc,z,7\nd,w\ne,v,1e0\nf,u,-3\n';
   const { rows, skipped } = rowsOf(csv);
-  assert.deepEqual(rows.map((r) => [r.id, r.label]), [['e', 1], ['f', -3]]);
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.label]),
+    [
+      ['e', 1],
+      ['f', -3],
+    ],
+  );
   assert.deepEqual(skipped, [
     { line: 2, id: 'a', reason: 'label "abc" is not a number' },
     { line: 3, id: 'b', reason: 'label "" is not a number' },
@@ -80,10 +93,19 @@ test('files over the size or row limit are refused before parsing everything', a
 });
 
 const goodManifest = {
-  name: 'msa-sentiment', version: '1.0.0', kind: 'sentiment', file: 'model.onnx', tokenizer: 'tokenizer',
-  maxTextTokens: 64, acousticPad: 32, visualPad: 32, codebooks: null, metrics: { mosi_dev: { mae: 0.9 } },
+  name: 'msa-sentiment',
+  version: '1.0.0',
+  kind: 'sentiment',
+  file: 'model.onnx',
+  tokenizer: 'tokenizer',
+  maxTextTokens: 64,
+  acousticPad: 32,
+  visualPad: 32,
+  codebooks: null,
+  metrics: { mosi_dev: { mae: 0.9 } },
   inputs: ['input_ids', 'attention_mask', 'acoustic_ids', 'acoustic_mask', 'visual_ids', 'visual_mask'],
-  outputs: ['score', 'contributions'], somethingExtra: { kept: true },
+  outputs: ['score', 'contributions'],
+  somethingExtra: { kept: true },
 };
 
 test('manifest: paths resolve against its folder; extra fields are kept', () => {
@@ -102,14 +124,20 @@ test('manifest: paths resolve against its folder; extra fields are kept', () => 
 test('manifest: the shape training/export.py writes is accepted', () => {
   const contract = (names: string[], dtype: string) => names.map((name) => ({ name, dtype, shape: ['B', 'T'] }));
   const exported = {
-    name: 'msa-minilm-cenet', version: '0.1.0', kind: 'sentiment', file: 'msa-minilm-cenet.int8.onnx',
+    name: 'msa-minilm-cenet',
+    version: '0.1.0',
+    kind: 'sentiment',
+    file: 'msa-minilm-cenet.int8.onnx',
     inputs: contract(['input_ids', 'attention_mask', 'acoustic_ids', 'acoustic_mask', 'visual_ids', 'visual_mask'], 'int64'),
     outputs: contract(['score', 'contributions'], 'float32'),
-    maxTextTokens: 64, tokenizer: 'tokenizer',
+    maxTextTokens: 64,
+    tokenizer: 'tokenizer',
     tokenizerInfo: { type: 'BertTokenizer (WordPiece, uncased)', padTokenId: 0, clsTokenId: 101, sepTokenId: 102 },
-    acousticPad: 32, visualPad: 32,
+    acousticPad: 32,
+    visualPad: 32,
     codebooks: { acoustic: null, visual: null, note: 'no codebooks fitted yet' },
-    metrics: {}, licences: { data: [{ name: 'CMU-MOSI', licence: 'none stated' }] },
+    metrics: {},
+    licences: { data: [{ name: 'CMU-MOSI', licence: 'none stated' }] },
     training: { modelConfig: { max_text_tokens: 64 } },
   };
   const m = parseManifest(exported, '/repo/models/manifest.json');
@@ -120,11 +148,17 @@ test('manifest: the shape training/export.py writes is accepted', () => {
 });
 
 test('manifest: errors name the file and the field', async () => {
-  assert.throws(() => parseManifest({ ...goodManifest, maxTextTokens: '64' }, '/m/manifest.json'), /\/m\/manifest\.json is invalid: maxTextTokens: Expected number, received string/);
+  assert.throws(
+    () => parseManifest({ ...goodManifest, maxTextTokens: '64' }, '/m/manifest.json'),
+    /\/m\/manifest\.json is invalid: maxTextTokens: Expected number, received string/,
+  );
   assert.throws(() => parseManifest({ ...goodManifest, kind: 'other' }, '/m/manifest.json'), /kind: Invalid enum value/);
   assert.throws(() => parseManifest({ ...goodManifest, visualPad: undefined }, '/m/manifest.json'), /visualPad: required \(or codebooks\.visual\.size\)/);
   assert.throws(() => parseManifest({ ...goodManifest, inputs: ['input_ids'] }, '/m/manifest.json'), /inputs: \[input_ids\] lacks attention_mask/);
-  assert.throws(() => parseManifest({ ...goodManifest, codebooks: { acoustic: { size: 8 } } }, '/m/manifest.json'), /acousticPad 32 differs from codebooks\.acoustic size 8/);
+  assert.throws(
+    () => parseManifest({ ...goodManifest, codebooks: { acoustic: { size: 8 } } }, '/m/manifest.json'),
+    /acousticPad 32 differs from codebooks\.acoustic size 8/,
+  );
   await assert.rejects(loadManifest('/nonexistent/manifest.json'), /model manifest \/nonexistent\/manifest\.json cannot be read \(ENOENT\)/);
 });
 
@@ -132,7 +166,17 @@ test('manifest: errors name the file and the field', async () => {
 const fakeTokenizer: TextTokenizer = {
   folder: '(test)',
   encode: (texts, max) => {
-    const inputIds = texts.map((t) => [101, ...t.split(' ').filter(Boolean).map((w) => w.length)].slice(0, max - 1).concat(102));
+    const inputIds = texts.map((t) =>
+      [
+        101,
+        ...t
+          .split(' ')
+          .filter(Boolean)
+          .map((w) => w.length),
+      ]
+        .slice(0, max - 1)
+        .concat(102),
+    );
     return { inputIds, attentionMask: inputIds.map((r) => r.map(() => 1)) };
   },
   countTokens: (t) => t.split(' ').filter(Boolean).length + 2,
@@ -149,18 +193,37 @@ test('scoreRows batches by length and returns scores in row order', async () => 
   const rows = ['aaa bb c', 'a', 'aa b', '', 'aaaa'].map((text, i) => ({ id: `r${i}`, text, label: 1, line: i + 2 }));
   const progress: number[] = [];
   const scored = await scoreRows(rows, {
-    tokenizer: fakeTokenizer, session, maxTextTokens: 64, padIndex: { acoustic: 32, visual: 8 }, batchSize: 2,
+    tokenizer: fakeTokenizer,
+    session,
+    maxTextTokens: 64,
+    padIndex: { acoustic: 32, visual: 8 },
+    batchSize: 2,
     onProgress: (done) => progress.push(done),
   });
-  assert.deepEqual(scored.map((s) => [s.id, s.score]), [['r0', 0.3], ['r1', 0.1], ['r2', 0.2], ['r3', 0], ['r4', 0.4]]);
-  assert.deepEqual(batches.map((b) => b.map((x) => x.inputIds.length)), [[2, 3], [3, 4], [5]]);
+  assert.deepEqual(
+    scored.map((s) => [s.id, s.score]),
+    [
+      ['r0', 0.3],
+      ['r1', 0.1],
+      ['r2', 0.2],
+      ['r3', 0],
+      ['r4', 0.4],
+    ],
+  );
+  assert.deepEqual(
+    batches.map((b) => b.map((x) => x.inputIds.length)),
+    [[2, 3], [3, 4], [5]],
+  );
   assert.deepEqual(batches[0]![0]!.acousticIds, [32]);
   assert.deepEqual(batches[0]![0]!.visualMask, [0]);
   assert.deepEqual(progress, [2, 4, 5]);
 });
 
 test('output formats: JSON keys, table, and the scores CSV', () => {
-  const scored = [{ id: 'a,1', label: 2.4, score: 1.5 }, { id: 'b', label: -1, score: -0.5 }];
+  const scored = [
+    { id: 'a,1', label: 2.4, score: 1.5 },
+    { id: 'b', label: -1, score: -0.5 },
+  ];
   const metrics = metricsOf(scored);
   const json = metricsJson(metrics);
   assert.deepEqual(Object.keys(json), ['n', 'acc2_has0', 'acc2_non0', 'f1_has0', 'f1_non0', 'acc5', 'acc7', 'mae', 'corr']);
@@ -171,4 +234,21 @@ test('output formats: JSON keys, table, and the scores CSV', () => {
   assert.match(table, /^Acc-2 has0 \/ non0 +100\.00 \/ 100\.00$/m);
   assert.match(table, /^rows +2 scored, 0 skipped$/m);
   assert.equal(scoresCsv(scored), 'id,label,score\n"a,1",2.4,1.5\nb,-1,-0.5\n');
+});
+
+test('shipped manifests: the multimodal one has a name of its own (scores say which served them), the same version and graph', async () => {
+  const words = await loadManifest(path.join(REPO_ROOT, 'models', 'manifest.json'));
+  const multimodal = await loadManifest(path.join(REPO_ROOT, 'models', 'manifest.multimodal.json'));
+  assert.equal(words.name, 'msa-minilm-cenet');
+  assert.equal(multimodal.name, 'msa-minilm-cenet-multimodal');
+  assert.equal(multimodal.version, words.version);
+  assert.equal(multimodal.modelPath, words.modelPath);
+});
+
+test('modalitiesRead: text always, voice and face only with a codebook file (what /healthz reports as reads)', async () => {
+  const words = await loadManifest(path.join(REPO_ROOT, 'models', 'manifest.json'));
+  const multimodal = await loadManifest(path.join(REPO_ROOT, 'models', 'manifest.multimodal.json'));
+  assert.deepEqual(modalitiesRead(words), { text: true, audio: false, video: false });
+  assert.deepEqual(modalitiesRead(multimodal), { text: true, audio: true, video: true });
+  assert.deepEqual(modalitiesRead({ codebookFiles: { acoustic: '/m/a.json', visual: null } }), { text: true, audio: true, video: false });
 });

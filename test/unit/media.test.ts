@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { decodeAudio, decodeVideoFrames, MediaError, PpmParser, probe, streamAudio, streamAudioS16 } from '../../src/media/ffmpeg.js';
+import { decodeAudio, decodeVideoFrames, MediaError, PpmParser, probe, streamAudio, streamAudioS16 } from '../../src/media/ffmpeg/index.js';
+import { dataDir } from '../fixtures/env.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const dataDir = process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data');
 const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
 
 let tmp: string;
@@ -42,12 +40,21 @@ describe('ffmpeg adapter', () => {
   it('streams fixed-size chunks with start times, float and s16', async () => {
     const chunks = [];
     for await (const c of streamAudio('lavfi:sine=frequency=440:duration=0.5', { chunkMs: 100 })) chunks.push(c);
-    assert.deepEqual(chunks.map((c) => c.samples.length), [1600, 1600, 1600, 1600, 1600]);
-    assert.deepEqual(chunks.map((c) => c.startS), [0, 0.1, 0.2, 0.3, 0.4]);
+    assert.deepEqual(
+      chunks.map((c) => c.samples.length),
+      [1600, 1600, 1600, 1600, 1600],
+    );
+    assert.deepEqual(
+      chunks.map((c) => c.startS),
+      [0, 0.1, 0.2, 0.3, 0.4],
+    );
     const s16 = [];
     for await (const c of streamAudioS16('lavfi:sine=frequency=440:duration=0.25', { chunkMs: 100 })) s16.push(c);
     assert.ok(s16[0]!.samples instanceof Int16Array);
-    assert.deepEqual(s16.map((c) => c.samples.length), [1600, 1600, 800]);
+    assert.deepEqual(
+      s16.map((c) => c.samples.length),
+      [1600, 1600, 800],
+    );
   });
 
   it('bounds decoding with maxDurationS and stops ffmpeg when the consumer breaks', async () => {
@@ -63,7 +70,10 @@ describe('ffmpeg adapter', () => {
     for await (const f of decodeVideoFrames('lavfi:testsrc=size=640x480:rate=25:duration=1', { fps: 5, width: 320 })) frames.push(f);
     assert.equal(frames.length, 5);
     assert.deepEqual([frames[0]!.width, frames[0]!.height, frames[0]!.data.length], [320, 240, 320 * 240 * 3]);
-    assert.deepEqual(frames.map((f) => f.time), [0, 0.2, 0.4, 0.6, 0.8]);
+    assert.deepEqual(
+      frames.map((f) => f.time),
+      [0, 0.2, 0.4, 0.6, 0.8],
+    );
   });
 
   it('probes the sample clip', async () => {
@@ -102,7 +112,11 @@ describe('ffmpeg adapter', () => {
     const whole = await readFile(SAMPLE);
     const p = join(tmp, 'half.mp4');
     await writeFile(p, whole.subarray(0, whole.length >> 1));
-    const e = await rejectsWith(probe(p).then(() => decodeAudio(p)), 'corrupt', 'half.mp4');
+    const e = await rejectsWith(
+      probe(p).then(() => decodeAudio(p)),
+      'corrupt',
+      'half.mp4',
+    );
     assert.match(e.message, /moov atom not found|Invalid data/);
   });
 

@@ -9,16 +9,22 @@ import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { mergeByTime } from '../../src/ingest/ingest.js';
-import { decodeAudioVideo, decodeVideoFrames, MediaError, PairedPipes, streamAudioS16, type AudioVideoStreams, type PipeSource } from '../../src/media/ffmpeg.js';
+import { mergeByTime } from '../../src/ingest/connection.js';
+import {
+  decodeAudioVideo,
+  decodeVideoFrames,
+  MediaError,
+  PairedPipes,
+  streamAudioS16,
+  type AudioVideoStreams,
+  type PipeSource,
+} from '../../src/media/ffmpeg/index.js';
 import { countingFfmpeg } from '../fixtures/ingestFakes.js';
+import { dataDir } from '../fixtures/env.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const dataDir = process.env.MSA_DATA_DIR ?? join(repo, '..', 'shared', 'data');
 const SAMPLE = join(dataDir, 'samples', 'Oz06ZWiO20M_6.mp4');
 
 let tmp: string;
@@ -51,7 +57,11 @@ async function merged({ audio, video }: AudioVideoStreams) {
 
 /** ffmpeg children of this process still there after a second (a killed one takes a moment to be reaped). */
 async function ffmpegChildren(): Promise<string[]> {
-  const list = () => execFileSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(process.pid)]).toString().split('\n').filter((l) => /ffmpeg/.test(l));
+  const list = () =>
+    execFileSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(process.pid)])
+      .toString()
+      .split('\n')
+      .filter((l) => /ffmpeg/.test(l));
   for (let i = 0; i < 50 && list().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
   return list();
 }
@@ -110,7 +120,10 @@ describe('decodeAudioVideo (one ffmpeg for both)', () => {
     const tone = decodeAudioVideo('-', { stdin: createReadStream(wav, { highWaterMark: 1024 }) });
     const [pcm, none] = await Promise.all([collect(tone.audio), collect(tone.video)]);
     assert.equal(pcm.error, null);
-    assert.equal(pcm.items.reduce((n, c) => n + c.samples.length, 0), 32000);
+    assert.equal(
+      pcm.items.reduce((n, c) => n + c.samples.length, 0),
+      32000,
+    );
     assertMediaError(none.error, 'no-stream', '-');
   });
 
@@ -147,15 +160,42 @@ describe('decodeAudioVideo (one ffmpeg for both)', () => {
     // The audio starts 10 s late in the file: ffmpeg writes 10 s of video before the first audio.
     // Holding the video pipe there (10 s > maxAheadS) while the consumer waits for audio would hang.
     const far = join(tmp, 'far.mp4');
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10:duration=10', '-itsoffset', '10', '-f', 'lavfi', '-i', 'sine=duration=2', '-c:v', 'mpeg4', '-c:a', 'aac', far]);
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=160x120:rate=10:duration=10',
+      '-itsoffset',
+      '10',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=duration=2',
+      '-c:v',
+      'mpeg4',
+      '-c:a',
+      'aac',
+      far,
+    ]);
     const ok = await merged(decodeAudioVideo(far, { fps: 2, width: 80, maxAheadS: 1 }));
     assert.equal(ok.error, null);
     const kinds = ok.items.map((x) => x.kind);
     assert.deepEqual([kinds.filter((k) => k === 'audio').length, kinds.filter((k) => k === 'video').length], [21, 20]);
-    assert.deepEqual(ok.items.map((x) => x.at), ok.items.map((x) => x.at).sort((a, b) => a - b));
+    assert.deepEqual(
+      ok.items.map((x) => x.at),
+      ok.items.map((x) => x.at).sort((a, b) => a - b),
+    );
 
     const tooFar = await merged(decodeAudioVideo(far, { fps: 2, width: 80, maxQueueBytes: 100_000 }));
-    assertMediaError(tooFar.error, 'limit', far, /the audio and video are too far apart: \d+ bytes .* of video queued while waiting for audio, over the limit of 100000 bytes \(maxQueueBytes\)/);
+    assertMediaError(
+      tooFar.error,
+      'limit',
+      far,
+      /the audio and video are too far apart: \d+ bytes .* of video queued while waiting for audio, over the limit of 100000 bytes \(maxQueueBytes\)/,
+    );
     assert.deepEqual(await ffmpegChildren(), []);
   });
 });
@@ -213,7 +253,13 @@ describe('PairedPipes (the queues between ffmpeg and the consumer)', () => {
     const video = source('video');
     let stopped = 0;
     const failed = new MediaError('cannot decode audio and video of x.mp4: corrupt or truncated media', 'corrupt', 'x.mp4');
-    const pipes = new PairedPipes('x.mp4', audio, video, { maxAheadS: 2, maxQueueBytes: 1000 }, { exited: () => Promise.reject(failed), stop: () => stopped++ });
+    const pipes = new PairedPipes(
+      'x.mp4',
+      audio,
+      video,
+      { maxAheadS: 2, maxQueueBytes: 1000 },
+      { exited: () => Promise.reject(failed), stop: () => stopped++ },
+    );
     audio.pipe.end(Buffer.alloc(10));
     video.pipe.end();
     const [a, v] = await Promise.all([collect(pipes.read(pipes.a)), collect(pipes.read(pipes.b))]);

@@ -9,7 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { computeMetrics, METRIC_KEYS, roundHalfEven, type Metrics } from '../../src/eval/metrics.js';
+import { roundHalfEven } from '../../src/arrays.js';
+import { computeMetrics, METRIC_KEYS, type Metrics } from '../../src/eval/metrics.js';
 
 interface Vector {
   name: string;
@@ -65,8 +66,19 @@ function loadTrainingVectors(raw: unknown): Vector[] {
 
 test('roundHalfEven rounds like np.round', () => {
   const cases: [number, number][] = [
-    [0.5, 0], [1.5, 2], [2.5, 2], [-0.5, -0], [-1.5, -2], [-2.5, -2], [0.49999999999999994, 0],
-    [1.4, 1], [1.6, 2], [-1.4, -1], [-1.6, -2], [3, 3], [-3, -3],
+    [0.5, 0],
+    [1.5, 2],
+    [2.5, 2],
+    [-0.5, -0],
+    [-1.5, -2],
+    [-2.5, -2],
+    [0.49999999999999994, 0],
+    [1.4, 1],
+    [1.6, 2],
+    [-1.4, -1],
+    [-1.6, -2],
+    [3, 3],
+    [-3, -3],
   ];
   // === rather than Object.is: numpy gives -0 for -0.5, which compares equal to 0 as a class.
   for (const [x, want] of cases) assert.ok(roundHalfEven(x) === want, `round(${x}) is ${roundHalfEven(x)}, want ${want}`);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { catchError, from, lastValueFrom, map, of, toArray, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { microBatch, type MicroBatchInfo } from '../../src/model/microBatcher.js';
+import { microBatch, type MicroBatchInfo } from '../../src/operators/microBatch.js';
 
 // Virtual time: 1 frame = 1 ms. A group "(AB)" emits together, and its characters still advance
 // the frame count, hence the odd-looking gaps after groups below.
@@ -22,10 +22,16 @@ describe('microBatch', () => {
       const source = cold('abcd|');
       // [a,b] leaves at 1 (full) and returns at 11; [c,d] waits for the only slot, leaves at 11, returns at 21.
       expectObservable(source.pipe(microBatch({ maxBatchSize: 2, maxQueueDelayMs: 50 }, run))).toBe('11ms (AB) 6ms (CD|)', {
-        A: 'A', B: 'B', C: 'C', D: 'D',
+        A: 'A',
+        B: 'B',
+        C: 'C',
+        D: 'D',
       });
       flush();
-      assert.deepStrictEqual(batches, [['a', 'b'], ['c', 'd']]);
+      assert.deepStrictEqual(batches, [
+        ['a', 'b'],
+        ['c', 'd'],
+      ]);
     });
   });
 
@@ -34,9 +40,7 @@ describe('microBatch', () => {
       const infos: MicroBatchInfo[] = [];
       const source = cold('a-b 17ms c 19ms |'); // a@0 b@2 c@20 complete@40
       const result = source.pipe(
-        microBatch({ maxBatchSize: 10, maxQueueDelayMs: 5, onBatch: (i) => infos.push(i) }, (items: string[]) =>
-          cold('1ms (r|)', { r: upper(items) }),
-        ),
+        microBatch({ maxBatchSize: 10, maxQueueDelayMs: 5, onBatch: (i) => infos.push(i) }, (items: string[]) => cold('1ms (r|)', { r: upper(items) })),
       );
       // [a,b] leaves at 5 (a waited 5 ms) and returns at 6; [c] leaves at 25, returns at 26.
       expectObservable(result).toBe('6ms (AB) 16ms C 13ms |', { A: 'A', B: 'B', C: 'C' });
@@ -89,7 +93,10 @@ describe('microBatch', () => {
         )
         .subscribe((all) => (got = all));
       flush();
-      assert.deepStrictEqual(got, Array.from({ length: n }, (_, i) => i * 10));
+      assert.deepStrictEqual(
+        got,
+        Array.from({ length: n }, (_, i) => i * 10),
+      );
       assert.ok(sizes.size > 3, `batches of several sizes were run (${[...sizes].join(', ')})`);
     });
   });
@@ -163,15 +170,15 @@ describe('microBatch', () => {
       const pressure: string[] = [];
       const source = cold('abcdef|');
       const result = source.pipe(
-        microBatch(
-          { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueued: 4, onPressure: (p) => pressure.push(p ? 'pause' : 'resume') },
-          (items: string[]) => cold('10ms (r|)', { r: upper(items) }),
+        microBatch({ maxBatchSize: 1, maxQueueDelayMs: 0, maxQueued: 4, onPressure: (p) => pressure.push(p ? 'pause' : 'resume') }, (items: string[]) =>
+          cold('10ms (r|)', { r: upper(items) }),
         ),
         catchError(errorText),
       );
       // a runs from 0; b..e queue up (pause at 2 waiting); f finds 4 waiting and overflows at 5
       expectObservable(result).toBe('5ms (E|)', {
-        E: 'MicroBatchOverflowError: micro-batch queue overflow: 4 items waiting (maxQueued 4), 1 batches running; the model cannot keep up. ' +
+        E:
+          'MicroBatchOverflowError: micro-batch queue overflow: 4 items waiting (maxQueued 4), 1 batches running; the model cannot keep up. ' +
           'Pause the source on onPressure(true), or raise maxBatchSize, maxInFlight or maxQueued',
       });
       flush();
@@ -222,7 +229,10 @@ describe('microBatch', () => {
         toArray(),
       ),
     );
-    assert.deepStrictEqual(out, Array.from({ length: 25 }, (_, i) => i * 2));
+    assert.deepStrictEqual(
+      out,
+      Array.from({ length: 25 }, (_, i) => i * 2),
+    );
     assert.deepStrictEqual(sizes, [8, 8, 8, 1]);
   });
 

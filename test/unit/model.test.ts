@@ -38,9 +38,12 @@ function capturingLogger() {
 }
 
 const window = (text: number[], acoustic: number[], visual: number[]): ModelInput => ({
-  inputIds: text, attentionMask: text.map(() => 1),
-  acousticIds: acoustic, acousticMask: acoustic.map(() => 1),
-  visualIds: visual, visualMask: visual.map(() => 1),
+  inputIds: text,
+  attentionMask: text.map(() => 1),
+  acousticIds: acoustic,
+  acousticMask: acoustic.map(() => 1),
+  visualIds: visual,
+  visualMask: visual.map(() => 1),
 });
 
 describe('ONNX model session (on the test graph)', () => {
@@ -74,10 +77,14 @@ describe('ONNX model session (on the test graph)', () => {
     assert.equal(outputs.length, 2);
     outputs.forEach((o, i) => assertClose(o, referenceOutput(inputs[i]!), `row ${i}`));
     // hand-checked row 0: text mean 734.33, acoustic mean 4, visual absent (mean 0)
-    assertClose(outputs[0]!, {
-      score: Math.tanh(0.001 * (2203 / 3 - 1000)) + Math.tanh(0.25 * (4 - 8)) + Math.tanh(0.25 * -8),
-      contributions: { text: Math.tanh(0.001 * (2203 / 3 - 1000)), audio: Math.tanh(-1), video: Math.tanh(-2) },
-    }, 'row 0 by hand');
+    assertClose(
+      outputs[0]!,
+      {
+        score: Math.tanh(0.001 * (2203 / 3 - 1000)) + Math.tanh(0.25 * (4 - 8)) + Math.tanh(0.25 * -8),
+        contributions: { text: Math.tanh(0.001 * (2203 / 3 - 1000)), audio: Math.tanh(-1), video: Math.tanh(-2) },
+      },
+      'row 0 by hand',
+    );
     for (const o of outputs) assert.ok(o.score > -3 && o.score < 3);
   });
 
@@ -95,11 +102,18 @@ describe('ONNX model session (on the test graph)', () => {
     const w = window([101, 7592, 2088, 102], [1, 2, 3], [4, 5]);
     const [alone] = await session.run([w]);
     const padded: ModelInput = {
-      inputIds: [...w.inputIds, 0, 0, 0], attentionMask: [...w.attentionMask, 0, 0, 0],
-      acousticIds: [...w.acousticIds, 16, 16], acousticMask: [...w.acousticMask, 0, 0],
-      visualIds: [...w.visualIds, 9, 9, 9, 9], visualMask: [...w.visualMask, 0, 0, 0, 0], // even a non-pad id, masked
+      inputIds: [...w.inputIds, 0, 0, 0],
+      attentionMask: [...w.attentionMask, 0, 0, 0],
+      acousticIds: [...w.acousticIds, 16, 16],
+      acousticMask: [...w.acousticMask, 0, 0],
+      visualIds: [...w.visualIds, 9, 9, 9, 9],
+      visualMask: [...w.visualMask, 0, 0, 0, 0], // even a non-pad id, masked
     };
-    const long = window(Array.from({ length: 100 }, (_, i) => i), Array.from({ length: 50 }, () => 7), Array.from({ length: 20 }, () => 1));
+    const long = window(
+      Array.from({ length: 100 }, (_, i) => i),
+      Array.from({ length: 50 }, () => 7),
+      Array.from({ length: 20 }, () => 1),
+    );
     const [explicit] = await session.run([padded]);
     const [, inBatch] = await session.run([long, w, long]);
     assertClose(explicit!, alone!, 'explicitly padded');
@@ -152,14 +166,14 @@ describe('ONNX model contract checks', () => {
   it('refuses a graph whose input names differ, listing what the graph has', async () => {
     const g = await writeTestGraph({ renameInputs: { input_ids: 'text_ids', visual_mask: 'face_mask' } });
     try {
-      await assert.rejects(
-        loadModel({ path: g.path, executionProvider: 'cpu', logger: silentLogger }),
-        (err: Error) => {
-          assert.match(err.message, /the graph's inputs \[text_ids, attention_mask, acoustic_ids, acoustic_mask, visual_ids, face_mask\] do not match the model contract/);
-          assert.match(err.message, /missing: input_ids, visual_mask; unexpected: text_ids, face_mask/);
-          return true;
-        },
-      );
+      await assert.rejects(loadModel({ path: g.path, executionProvider: 'cpu', logger: silentLogger }), (err: Error) => {
+        assert.match(
+          err.message,
+          /the graph's inputs \[text_ids, attention_mask, acoustic_ids, acoustic_mask, visual_ids, face_mask\] do not match the model contract/,
+        );
+        assert.match(err.message, /missing: input_ids, visual_mask; unexpected: text_ids, face_mask/);
+        return true;
+      });
     } finally {
       await g.cleanup();
     }

@@ -7,35 +7,45 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { firstValueFrom, from, Subject, toArray } from 'rxjs';
-import { ACOUSTIC_DIM, ACOUSTIC_FEATURES, ACOUSTIC_FRAME_DIM, ACOUSTIC_FRAME_FEATURES, AcousticExtractor, frameIndex, StreamingResampler } from '../../src/features/acoustic/index.js';
-import { decodeAudio } from '../../src/media/ffmpeg.js';
+import {
+  ACOUSTIC_DIM,
+  ACOUSTIC_FEATURES,
+  ACOUSTIC_FRAME_DIM,
+  ACOUSTIC_FRAME_FEATURES,
+  AcousticExtractor,
+  frameIndex,
+  StreamingResampler,
+} from '../../src/features/acoustic/index.js';
+import { decodeAudio } from '../../src/media/ffmpeg/index.js';
 import { CODEBOOK_VERSION, Quantiser, type Codebook } from '../../src/features/codebook.js';
 import { VISUAL_DIM, VISUAL_FEATURES } from '../../src/features/visual/index.js';
-import { loadManifestCodebooks, parseManifest } from '../../src/model/manifest.js';
+import { loadManifestCodebooks } from '../../src/features/codebook.js';
+import { parseManifest } from '../../src/model/manifest.js';
 import { buildWindowInput } from '../../src/model/windowInputs.js';
 import { silentLogger } from '../../src/log.js';
 import type { AudioChunk, InputRecord, VideoFrame } from '../../src/schemas/records.js';
 import type { Positioned, SessionWindow } from '../../src/windows/types.js';
-import { AcousticFrameStream, s16ToFloat } from '../../src/pipeline/featureAudio.js';
-import { keepSessionOrder, type KeepSessionOrderState } from '../../src/pipeline/featureOrder.js';
-import { FaceVectors, loadImageDecoder, VISUAL_FEATURE_SET, type FaceSource } from '../../src/pipeline/featureVideo.js';
-import { createPipelineFeatures } from '../../src/pipeline/features.js';
-import { subsample, windowAcousticVectors, windowNonVerbal } from '../../src/pipeline/nonVerbal.js';
+import { AcousticFrameStream, s16ToFloat } from '../../src/features/acoustic/frameStream.js';
+import { keepSessionOrder, type KeepSessionOrderState } from '../../src/operators/keepSessionOrder.js';
+import { loadImageDecoder } from '../../src/media/image.js';
+import { FaceVectors, VISUAL_FEATURE_SET, type FaceSource } from '../../src/features/visual/faceVectors.js';
+import { createPipelineFeatures } from '../../src/features/stage.js';
+import { subsample } from '../../src/arrays.js';
+import { windowAcousticVectors, windowNonVerbal } from '../../src/features/nonVerbal.js';
+import { dataDir } from '../fixtures/env.js';
 
-const dataDir = process.env.MSA_DATA_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'data');
 const T0 = 1_760_000_000_000; // a multiple of 1 s: windows and pooling intervals align
 const RATE = 16_000;
 
 /** s16 PCM: a 220 Hz sine (with a little noise) where `loud(t)` holds, near-silence elsewhere. */
 function pcm16(seconds: number, loud: (t: number) => boolean, seed = 3): Int16Array {
   let s = seed;
-  const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5);
+  const rnd = () => (s = (s * 16807) % 2147483647) / 2147483647 - 0.5;
   const out = new Int16Array(Math.round(seconds * RATE));
   for (let n = 0; n < out.length; n++) {
     const t = n / RATE;
@@ -52,8 +62,13 @@ function chunksOf(pcm: Int16Array, lengthsMs: number[], sessionId = 's', t0 = T0
     const n = Math.min(pcm.length - at, Math.round((lengthsMs[i % lengthsMs.length]! * rate) / 1000));
     const part = pcm.subarray(at, at + n);
     chunks.push({
-      sessionId, seq: i, eventTime: t0 + (at * 1000) / rate, sampleRate: rate, encoding: 'S16LE',
-      samples: Buffer.from(part.buffer, part.byteOffset, part.byteLength), endOfStream: false,
+      sessionId,
+      seq: i,
+      eventTime: t0 + (at * 1000) / rate,
+      sampleRate: rate,
+      encoding: 'S16LE',
+      samples: Buffer.from(part.buffer, part.byteOffset, part.byteLength),
+      endOfStream: false,
     });
     at += n;
   }
@@ -69,16 +84,32 @@ function windowOf(audio: AudioChunk[], video: VideoFrame[], start = T0, end = T0
 function codebook(modality: 'acoustic' | 'visual', centroids: number[][], names: readonly string[]): Codebook {
   const dim = names.length;
   return {
-    version: CODEBOOK_VERSION, modality, k: centroids.length, dim, featureNames: [...names],
-    mean: new Array<number>(dim).fill(0), std: new Array<number>(dim).fill(1), centroids,
+    version: CODEBOOK_VERSION,
+    modality,
+    k: centroids.length,
+    dim,
+    featureNames: [...names],
+    mean: new Array<number>(dim).fill(0),
+    std: new Array<number>(dim).fill(1),
+    centroids,
     fittedOn: { vectors: 0, sources: [], seed: 0, iterations: 0, inertia: 0, createdAt: '' },
   };
 }
 
 function frame(eventTime: number, over: Partial<VideoFrame> = {}, sessionId = 's'): VideoFrame {
   return {
-    sessionId, seq: 0, eventTime, format: 'RGB24', width: 4, height: 2, data: Buffer.alloc(4 * 2 * 3, 7),
-    features: [], featureSet: null, facePresent: null, endOfStream: false, ...over,
+    sessionId,
+    seq: 0,
+    eventTime,
+    format: 'RGB24',
+    width: 4,
+    height: 2,
+    data: Buffer.alloc(4 * 2 * 3, 7),
+    features: [],
+    featureSet: null,
+    facePresent: null,
+    endOfStream: false,
+    ...over,
   };
 }
 
@@ -115,7 +146,8 @@ describe('streaming acoustic frames', () => {
     for (const c of [...first, ...later]) stream.accept(c);
     assert.equal(stream.stats.restarts, 1);
     assert.ok(stream.framesOf(later[1]!)!.times[0]! > T0 + 5000, 'frames after the gap are timed from the new chunks');
-    for (const sampleRate of [4000, 7999, 96_001, 192_000, 44_100.5, 0]) assert.equal(stream.accept({ ...first[0]!, sampleRate }), 'sample-rate', `${sampleRate} Hz`);
+    for (const sampleRate of [4000, 7999, 96_001, 192_000, 44_100.5, 0])
+      assert.equal(stream.accept({ ...first[0]!, sampleRate }), 'sample-rate', `${sampleRate} Hz`);
     assert.equal(stream.accept({ ...first[0]!, encoding: 'F32' as never }), 'encoding');
     assert.deepEqual(stream.stats.unsupported, { 'sample-rate': 6, encoding: 1 });
     assert.equal(stream.stats.restarts, 1, 'an unsupported chunk leaves the stream as it was');
@@ -209,7 +241,12 @@ function median(xs: number[]): number {
 
 /** The features that differ most, and by how much. */
 function worst(diffs: number[], names: readonly string[], n = 1): string {
-  return diffs.map((x, d) => ({ x, d })).sort((a, b) => b.x - a.x).slice(0, n).map(({ x, d }) => `${names[d]} ${x.toFixed(3)}`).join(', ');
+  return diffs
+    .map((x, d) => ({ x, d }))
+    .sort((a, b) => b.x - a.x)
+    .slice(0, n)
+    .map(({ x, d }) => `${names[d]} ${x.toFixed(3)}`)
+    .join(', ');
 }
 
 /** Median F0 over the voiced frames, the voiced fraction, and the mean log energy. */
@@ -229,7 +266,11 @@ describe('audio at other rates, resampled to 16 kHz per session', () => {
   const twins = new Map<number, Streamed>();
   const nativeOf = (maxHz: number) => twins.get(maxHz) ?? twins.set(maxHz, streamed(chunksOf(speechLike(3, RATE, maxHz), [100, 20, 35]))).get(maxHz)!;
 
-  for (const [rate, maxHz] of [[48_000, 7000], [44_100, 7000], [8000, 3400]] as const) {
+  for (const [rate, maxHz] of [
+    [48_000, 7000],
+    [44_100, 7000],
+    [8000, 3400],
+  ] as const) {
     it(`${rate} Hz: frames at the event times of the 16 kHz twin, equal to the offline extractor on the whole signal resampled in one piece`, () => {
       const live = StreamingResampler.live;
       const pcm = speechLike(3, rate, maxHz);
@@ -273,7 +314,9 @@ describe('audio at other rates, resampled to 16 kHz per session', () => {
       const pooledDiffs = relativeDiffs(a.vectors.flat(), b.vectors.flat(), ACOUSTIC_DIM);
       const va = voiceOf(native.frames);
       const vb = voiceOf(session.frames);
-      t.diagnostic(`${rate} Hz vs 16 kHz: frames worst ${worst(frameDiffs, ACOUSTIC_FRAME_FEATURES, 3)}, median ${median(frameDiffs).toFixed(4)}; pooled worst ${worst(pooledDiffs, ACOUSTIC_FEATURES, 3)}, median ${median(pooledDiffs).toFixed(4)}; F0 ${va.f0.toFixed(2)} / ${vb.f0.toFixed(2)} Hz, voiced ${va.voiced.toFixed(3)} / ${vb.voiced.toFixed(3)}`);
+      t.diagnostic(
+        `${rate} Hz vs 16 kHz: frames worst ${worst(frameDiffs, ACOUSTIC_FRAME_FEATURES, 3)}, median ${median(frameDiffs).toFixed(4)}; pooled worst ${worst(pooledDiffs, ACOUSTIC_FEATURES, 3)}, median ${median(pooledDiffs).toFixed(4)}; F0 ${va.f0.toFixed(2)} / ${vb.f0.toFixed(2)} Hz, voiced ${va.voiced.toFixed(3)} / ${vb.voiced.toFixed(3)}`,
+      );
       assert.ok(within(frameDiffs, ACOUSTIC_FRAME_FEATURES), `frames: worst ${worst(frameDiffs, ACOUSTIC_FRAME_FEATURES, 3)}`);
       assert.ok(within(pooledDiffs, ACOUSTIC_FEATURES), `pooled: worst ${worst(pooledDiffs, ACOUSTIC_FEATURES, 3)}`);
       assert.ok(Math.abs(va.f0 - vb.f0) < 0.5, `median F0 ${va.f0} vs ${vb.f0} Hz`);
@@ -290,15 +333,21 @@ describe('audio at other rates, resampled to 16 kHz per session', () => {
     const vb = voiceOf(session.frames);
     const energy = frameIndex('log_energy_db');
     let maxDb = 0;
-    for (let r = 0; r < native.times.length; r++) maxDb = Math.max(maxDb, Math.abs(native.frames[r * ACOUSTIC_FRAME_DIM + energy]! - session.frames[r * ACOUSTIC_FRAME_DIM + energy]!));
-    t.diagnostic(`8 kHz vs 16 kHz: F0 ${va.f0.toFixed(2)} / ${vb.f0.toFixed(2)} Hz, voiced ${va.voiced.toFixed(3)} / ${vb.voiced.toFixed(3)}, frame energy within ${maxDb.toFixed(3)} dB`);
+    for (let r = 0; r < native.times.length; r++)
+      maxDb = Math.max(maxDb, Math.abs(native.frames[r * ACOUSTIC_FRAME_DIM + energy]! - session.frames[r * ACOUSTIC_FRAME_DIM + energy]!));
+    t.diagnostic(
+      `8 kHz vs 16 kHz: F0 ${va.f0.toFixed(2)} / ${vb.f0.toFixed(2)} Hz, voiced ${va.voiced.toFixed(3)} / ${vb.voiced.toFixed(3)}, frame energy within ${maxDb.toFixed(3)} dB`,
+    );
     assert.ok(Math.abs(va.f0 - vb.f0) < 0.5, `median F0 ${va.f0} vs ${vb.f0} Hz`);
     assert.ok(Math.abs(va.voiced - vb.voiced) < 0.01, `voiced fraction ${va.voiced} vs ${vb.voiced}`);
     assert.ok(maxDb < 0.5, `frame energy differs by up to ${maxDb} dB`);
   });
 
-  it('real speech at 48 kHz (the wav, upsampled by ffmpeg) and 44.1 kHz (the mp4\'s own rate): the voice of ffmpeg\'s 16 kHz decode', async (t) => {
-    for (const [file, rate] of [['03bSnISJMiM_1.wav', 48_000], ['Oz06ZWiO20M_6.mp4', 44_100]] as const) {
+  it("real speech at 48 kHz (the wav, upsampled by ffmpeg) and 44.1 kHz (the mp4's own rate): the voice of ffmpeg's 16 kHz decode", async (t) => {
+    for (const [file, rate] of [
+      ['03bSnISJMiM_1.wav', 48_000],
+      ['Oz06ZWiO20M_6.mp4', 44_100],
+    ] as const) {
       const path = join(dataDir, 'samples', file);
       if (!existsSync(path)) {
         t.diagnostic(`${path} is not there: skipped`);
@@ -308,11 +357,16 @@ describe('audio at other rates, resampled to 16 kHz per session', () => {
       const session = streamed(chunksOf(toS16(await decodeAudio(path, { sampleRate: rate })), [20], 'resampled', T0, rate));
       const rows = Math.min(native.times.length, session.times.length);
       assert.ok(Math.abs(native.times.length - session.times.length) <= 1, `${native.times.length} vs ${session.times.length} frames`);
-      assert.ok(session.times.slice(0, rows).every((x, k) => Math.abs(x - native.times[k]!) < 1e-6), 'at the same times');
+      assert.ok(
+        session.times.slice(0, rows).every((x, k) => Math.abs(x - native.times[k]!) < 1e-6),
+        'at the same times',
+      );
       const va = voiceOf(native.frames.subarray(0, rows * ACOUSTIC_FRAME_DIM));
       const vb = voiceOf(session.frames.subarray(0, rows * ACOUSTIC_FRAME_DIM));
       const frameDiffs = relativeDiffs(native.frames.subarray(0, rows * ACOUSTIC_FRAME_DIM), session.frames, ACOUSTIC_FRAME_DIM);
-      t.diagnostic(`${file} at ${rate} Hz vs ffmpeg's 16 kHz: F0 ${va.f0.toFixed(2)} / ${vb.f0.toFixed(2)} Hz, voiced ${va.voiced.toFixed(3)} / ${vb.voiced.toFixed(3)}; frames worst ${worst(frameDiffs, ACOUSTIC_FRAME_FEATURES, 3)}, median ${median(frameDiffs).toFixed(4)}`);
+      t.diagnostic(
+        `${file} at ${rate} Hz vs ffmpeg's 16 kHz: F0 ${va.f0.toFixed(2)} / ${vb.f0.toFixed(2)} Hz, voiced ${va.voiced.toFixed(3)} / ${vb.voiced.toFixed(3)}; frames worst ${worst(frameDiffs, ACOUSTIC_FRAME_FEATURES, 3)}, median ${median(frameDiffs).toFixed(4)}`,
+      );
       assert.ok(Math.abs(va.f0 - vb.f0) / va.f0 < 0.01, `${file}: median F0 ${va.f0} vs ${vb.f0} Hz`);
       assert.ok(Math.abs(va.voiced - vb.voiced) < 0.02, `${file}: voiced fraction ${va.voiced} vs ${vb.voiced}`);
       assert.ok(median(frameDiffs) < 0.1, `${file}: median feature difference ${median(frameDiffs)}`);
@@ -321,11 +375,24 @@ describe('audio at other rates, resampled to 16 kHz per session', () => {
 
   it('the feature stage: 8 and 48 kHz sessions analysed, a rate change restarts the stream, rates outside 8..96 kHz counted and named once; every resampler freed', async () => {
     const lines: string[] = [];
-    const logger = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _e, cb) => { lines.push(chunk.toString()); cb(); } }));
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write: (chunk: Buffer, _e, cb) => {
+          lines.push(chunk.toString());
+          cb();
+        },
+      }),
+    );
     const live = StreamingResampler.live;
     const tone = new AcousticExtractor().extract(toFloat(pcm16(1, () => true))).pooled;
     const expired$ = new Subject<string>();
-    const features = createPipelineFeatures({ codebooks: { acoustic: codebook('acoustic', [tone[0]!, tone[2]!], ACOUSTIC_FEATURES), visual: null }, windowSizeMs: 6000, expired$, logger });
+    const features = createPipelineFeatures({
+      codebooks: { acoustic: codebook('acoustic', [tone[0]!, tone[2]!], ACOUSTIC_FEATURES), visual: null },
+      windowSizeMs: 6000,
+      expired$,
+      logger,
+    });
     const asRecords = (chunks: AudioChunk[]): Positioned<InputRecord>[] => chunks.map((value) => ({ value: { kind: 'audio', value } }));
     const telephone = chunksOf(speechLike(1, 8000, 3400), [20], 'tel', T0, 8000);
     const browser = [...chunksOf(speechLike(0.5, 48_000), [20], 'web', T0, 48_000), ...chunksOf(speechLike(0.5, 44_100), [20], 'web', T0 + 500, 44_100)];
@@ -367,7 +434,7 @@ describe('audio at other rates, resampled to 16 kHz per session', () => {
   });
 });
 
-describe('a window\'s non-verbal ids', () => {
+describe("a window's non-verbal ids", () => {
   // 2 s window: a tone in the first second, near-silence in the second.
   const pcm = pcm16(2, (t) => t < 1);
   const stream = new AcousticFrameStream();
@@ -380,7 +447,10 @@ describe('a window\'s non-verbal ids', () => {
   const f0 = ACOUSTIC_FEATURES.indexOf('f0_hz_mean');
 
   it('pools frames into 250 ms intervals aligned to event time', () => {
-    assert.deepEqual(pooled.startTimes, Array.from({ length: 8 }, (_, i) => T0 + i * 250));
+    assert.deepEqual(
+      pooled.startTimes,
+      Array.from({ length: 8 }, (_, i) => T0 + i * 250),
+    );
     for (const v of pooled.vectors) assert.equal(v.length, ACOUSTIC_DIM);
     for (let i = 0; i < 4; i++) {
       assert.ok(Math.abs(pooled.vectors[i]![f0]! - 220) < 5, `interval ${i}: F0 ${pooled.vectors[i]![f0]}`);
@@ -398,7 +468,11 @@ describe('a window\'s non-verbal ids', () => {
     const capped = windowNonVerbal(window, { acoustic: { quantiser: q, framesOf: (c) => stream.framesOf(c) }, visual: null, maxIds: 3 });
     assert.deepEqual(capped.acousticIds, [1, 0, 0]); // items 0, 4 (3.5 rounds half to even), 7
     // Only frames centred inside the window count: a window over the second half sees silence only.
-    const late = windowNonVerbal(windowOf(audio.slice(10), [], T0 + 1000, T0 + 7000), { acoustic: { quantiser: q, framesOf: (c) => stream.framesOf(c) }, visual: null, maxIds: 24 });
+    const late = windowNonVerbal(windowOf(audio.slice(10), [], T0 + 1000, T0 + 7000), {
+      acoustic: { quantiser: q, framesOf: (c) => stream.framesOf(c) },
+      visual: null,
+      maxIds: 24,
+    });
     assert.deepEqual(late.acousticIds, [0, 0, 0, 0]);
   });
 
@@ -407,10 +481,19 @@ describe('a window\'s non-verbal ids', () => {
     const angry = VISUAL_FEATURES.map((n) => (n === 'expr_angry' ? 1 : 0));
     const q = new Quantiser(codebook('visual', [happy, angry], VISUAL_FEATURES));
     const frames = [frame(T0), frame(T0 + 250), frame(T0 + 500), frame(T0 + 750), frame(T0 + 1000)];
-    const vectors = new Map<VideoFrame, number[] | null>([[frames[0]!, angry], [frames[1]!, null], [frames[3]!, happy], [frames[4]!, angry]]);
+    const vectors = new Map<VideoFrame, number[] | null>([
+      [frames[0]!, angry],
+      [frames[1]!, null],
+      [frames[3]!, happy],
+      [frames[4]!, angry],
+    ]);
     const ids = windowNonVerbal(windowOf([], frames), { acoustic: null, visual: { quantiser: q, vectorOf: (f) => vectors.get(f) }, maxIds: 24 });
     assert.deepEqual(ids, { acousticIds: [], visualIds: [1, 0, 1] });
-    const none = windowNonVerbal(windowOf([], [frames[1]!, frames[2]!]), { acoustic: null, visual: { quantiser: q, vectorOf: (f) => vectors.get(f) }, maxIds: 24 });
+    const none = windowNonVerbal(windowOf([], [frames[1]!, frames[2]!]), {
+      acoustic: null,
+      visual: { quantiser: q, vectorOf: (f) => vectors.get(f) },
+      maxIds: 24,
+    });
     assert.deepEqual(none.visualIds, [], 'no face is absence, not a zero vector');
   });
 
@@ -437,9 +520,13 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('keepSessionOrder (the async video stage)', () => {
-  interface Item { session: string; name: string; slow?: boolean }
+  interface Item {
+    session: string;
+    name: string;
+    slow?: boolean;
+  }
 
-  it('keeps each session\'s order; other sessions pass; at most `concurrency` work at once', async () => {
+  it("keeps each session's order; other sessions pass; at most `concurrency` work at once", async () => {
     const gates = new Map<string, ReturnType<typeof deferred>>();
     const started: string[] = [];
     const out: string[] = [];
@@ -451,7 +538,15 @@ describe('keepSessionOrder (the async video stage)', () => {
         keepSessionOrder<Item>(
           {
             sessionOf: (i) => i.session,
-            workFor: (i) => (i.slow ? () => { started.push(i.name); const g = deferred(); gates.set(i.name, g); return g.promise; } : null),
+            workFor: (i) =>
+              i.slow
+                ? () => {
+                    started.push(i.name);
+                    const g = deferred();
+                    gates.set(i.name, g);
+                    return g.promise;
+                  }
+                : null,
             concurrency: 2,
           },
           state,
@@ -499,7 +594,10 @@ describe('keepSessionOrder (the async video stage)', () => {
         toArray(),
       ),
     );
-    assert.deepEqual(out.map((i) => i.name), ['v1', 'v2', 'v3']);
+    assert.deepEqual(
+      out.map((i) => i.name),
+      ['v1', 'v2', 'v3'],
+    );
     assert.deepEqual(shed, ['v3']);
     assert.deepEqual(failed, ['v1']);
   });
@@ -522,7 +620,10 @@ describe('face vectors per frame', () => {
     const work = frames.map((f) => faces.workFor(f, onUnsupported));
     assert.equal(work[1], null, 'within 250 ms of the last analysed frame');
     await Promise.all(work.map((w) => w?.()));
-    assert.deepEqual(seen, [{ width: 4, height: 2 }, { width: 4, height: 2 }]);
+    assert.deepEqual(seen, [
+      { width: 4, height: 2 },
+      { width: 4, height: 2 },
+    ]);
     assert.equal(faces.vectorOf(frames[0]!)!.length, VISUAL_DIM);
     assert.equal(faces.vectorOf(frames[1]!), undefined);
     const edge = frame(T0, { format: 'FEATURES', data: Buffer.alloc(0), features: new Array<number>(VISUAL_DIM).fill(0.5), featureSet: VISUAL_FEATURE_SET });
@@ -542,7 +643,9 @@ describe('face vectors per frame', () => {
     const decoder = await loadImageDecoder();
     if (typeof decoder === 'string') return t.skip(decoder);
     const sharp = ((await import('sharp')) as unknown as { default: (b: Buffer, o: object) => { jpeg(): { toBuffer(): Promise<Buffer> } } }).default;
-    const jpeg = await sharp(Buffer.alloc(640 * 480 * 3, 90), { raw: { width: 640, height: 480, channels: 3 } }).jpeg().toBuffer();
+    const jpeg = await sharp(Buffer.alloc(640 * 480 * 3, 90), { raw: { width: 640, height: 480, channels: 3 } })
+      .jpeg()
+      .toBuffer();
     const seen: Array<{ width: number; height: number }> = [];
     const faces = new FaceVectors({ faces: fakeFaces(seen), decoder });
     const f = frame(T0, { format: 'JPEG', width: 640, height: 480, data: jpeg });
@@ -553,7 +656,10 @@ describe('face vectors per frame', () => {
 });
 
 describe('the manifest rule: non-verbal ids only with codebooks the model names', () => {
-  const audio = chunksOf(pcm16(1, () => true), [100]);
+  const audio = chunksOf(
+    pcm16(1, () => true),
+    [100],
+  );
   const records: Positioned<InputRecord>[] = [
     ...audio.map((value) => ({ value: { kind: 'audio' as const, value } })),
     { value: { kind: 'video', value: frame(T0) } },
@@ -562,11 +668,24 @@ describe('the manifest rule: non-verbal ids only with codebooks the model names'
 
   it('codebooks: null -> nothing extracted, nothing filled, used says so, logged once', async () => {
     const lines: string[] = [];
-    const logger = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _e, cb) => { lines.push(chunk.toString()); cb(); } }));
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write: (chunk: Buffer, _e, cb) => {
+          lines.push(chunk.toString());
+          cb();
+        },
+      }),
+    );
     let analysed = 0;
     const features = createPipelineFeatures({
       codebooks: { acoustic: null, visual: null },
-      faces: { analyze: async () => { analysed++; return null; } },
+      faces: {
+        analyze: async () => {
+          analysed++;
+          return null;
+        },
+      },
       windowSizeMs: 6000,
       logger,
     });
@@ -584,7 +703,12 @@ describe('the manifest rule: non-verbal ids only with codebooks the model names'
     assert.equal(warned.length, 2, 'once for audio, once for video');
     // What scoring then builds: audio present, not used.
     const window = windowOf(audio, [], T0, T0 + 6000);
-    const built = buildWindowInput(window, { tokenizer: { encode: () => ({ inputIds: [[1]], attentionMask: [[1]] }), countTokens: () => 1 } as never, maxTextTokens: 8, padIndex: { acoustic: 2, visual: 2 }, nonVerbal: undefined /* scoring without the hook */ });
+    const built = buildWindowInput(window, {
+      tokenizer: { encode: () => ({ inputIds: [[1]], attentionMask: [[1]] }), countTokens: () => 1 } as never,
+      maxTextTokens: 8,
+      padIndex: { acoustic: 2, visual: 2 },
+      nonVerbal: undefined /* scoring without the hook */,
+    });
     assert.deepEqual(built.present, { text: false, audio: true, video: false });
     assert.deepEqual(built.used, { text: false, audio: false, video: false });
     assert.deepEqual(built.input.acousticMask, [0]);
@@ -603,7 +727,12 @@ describe('the manifest rule: non-verbal ids only with codebooks the model names'
     assert.equal(out.length, records.length);
     assert.deepEqual(features.uses, { audio: true, video: false });
     assert.ok(features.stats.audio.frames > 90);
-    const ids = features.nonVerbal!(windowOf(audio, records.slice(-2).map((r) => r.value.value as VideoFrame)));
+    const ids = features.nonVerbal!(
+      windowOf(
+        audio,
+        records.slice(-2).map((r) => r.value.value as VideoFrame),
+      ),
+    );
     assert.equal(ids.acousticIds.length, 4);
     assert.deepEqual(ids.visualIds, []);
     assert.equal(features.stats.video.notUsed, 2);
@@ -612,7 +741,8 @@ describe('the manifest rule: non-verbal ids only with codebooks the model names'
 
   it('refuses a codebook fitted on another layout, and one whose k is not the pad index', async () => {
     assert.throws(
-      () => createPipelineFeatures({ codebooks: { acoustic: codebook('acoustic', [[1, 2]], ['a', 'b']), visual: null }, windowSizeMs: 6000, logger: silentLogger }),
+      () =>
+        createPipelineFeatures({ codebooks: { acoustic: codebook('acoustic', [[1, 2]], ['a', 'b']), visual: null }, windowSizeMs: 6000, logger: silentLogger }),
       /acoustic codebook was fitted on features \[a, b, \.\.\. \(2\)\], but the pipeline computes \[mfcc_0_mean/,
     );
     const dir = await mkdtemp(join(tmpdir(), 'msa-cb-'));
@@ -620,15 +750,24 @@ describe('the manifest rule: non-verbal ids only with codebooks the model names'
       const visual = codebook('visual', [new Array<number>(VISUAL_DIM).fill(0), new Array<number>(VISUAL_DIM).fill(1)], VISUAL_FEATURES);
       await writeFile(join(dir, 'visual.json'), JSON.stringify(visual));
       const base = { name: 'm', version: '1', kind: 'test', file: 'm.onnx', tokenizer: 't', maxTextTokens: 8 };
-      const named = parseManifest({ ...base, acousticPad: 2, visualPad: 2, codebooks: { acoustic: null, visual: { file: 'visual.json' } } }, join(dir, 'manifest.json'));
+      const named = parseManifest(
+        { ...base, acousticPad: 2, visualPad: 2, codebooks: { acoustic: null, visual: { file: 'visual.json' } } },
+        join(dir, 'manifest.json'),
+      );
       assert.deepEqual(named.codebookFiles, { acoustic: null, visual: join(dir, 'visual.json') });
       assert.deepEqual(named.padIndex, { acoustic: 2, visual: 2 });
       const loaded = await loadManifestCodebooks(named);
       assert.equal(loaded.acoustic, null);
       assert.equal(loaded.visual!.k, 2);
       const wrongK = parseManifest({ ...base, acousticPad: 2, visualPad: 3, codebooks: { visual: { file: 'visual.json' } } }, join(dir, 'manifest.json'));
-      await assert.rejects(loadManifestCodebooks(wrongK), /codebooks\.visual\.file .*visual\.json has k=2 but the model's visual pad index is 3; the pad index must equal k/);
-      const wrongModality = parseManifest({ ...base, acousticPad: 2, visualPad: 2, codebooks: { acoustic: { file: 'visual.json' } } }, join(dir, 'manifest.json'));
+      await assert.rejects(
+        loadManifestCodebooks(wrongK),
+        /codebooks\.visual\.file .*visual\.json has k=2 but the model's visual pad index is 3; the pad index must equal k/,
+      );
+      const wrongModality = parseManifest(
+        { ...base, acousticPad: 2, visualPad: 2, codebooks: { acoustic: { file: 'visual.json' } } },
+        join(dir, 'manifest.json'),
+      );
       await assert.rejects(loadManifestCodebooks(wrongModality), /is a visual codebook, not a acoustic one/);
       const sizeOnly = parseManifest({ ...base, codebooks: { acoustic: { size: 16 }, visual: { size: 16 } } }, join(dir, 'manifest.json'));
       assert.deepEqual(await loadManifestCodebooks(sizeOnly), { acoustic: null, visual: null }, 'a size without a file fills nothing');
@@ -637,5 +776,3 @@ describe('the manifest rule: non-verbal ids only with codebooks the model names'
     }
   });
 });
-
-

@@ -62,7 +62,9 @@ describe('StreamingResampler', () => {
       // 10 ms see the filter's zero padding).
       let maxErr = 0;
       for (let j = 160; j < out.length - 160; j++) maxErr = Math.max(maxErr, Math.abs(out[j]! - 0.3 * Math.sin((2 * Math.PI * HZ * j) / OUT)));
-      t.diagnostic(`${rate} Hz: delay ${delay} samples (${((delay * 1000) / OUT).toFixed(1)} ms), max |chunked - one-shot| ${maxDiff}, max |out - ideal sine| ${maxErr.toExponential(2)}`);
+      t.diagnostic(
+        `${rate} Hz: delay ${delay} samples (${((delay * 1000) / OUT).toFixed(1)} ms), max |chunked - one-shot| ${maxDiff}, max |out - ideal sine| ${maxErr.toExponential(2)}`,
+      );
       assert.ok(maxErr < 1e-5, `max error against the ideal sine ${maxErr} (0.3 amplitude)`);
 
       const { voicedFraction, f0MedianHz } = pitchSummary(extractAcoustic(out));

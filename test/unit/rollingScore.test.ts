@@ -2,14 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import {
-  confidenceOf,
-  polarityOf,
-  rollingScore,
-  type RollingScoreOptions,
-  type SkipReason,
-  type WindowResult,
-} from '../../src/outputs/rollingScore.js';
+import { confidenceOf, polarityOf, rollingScore, type RollingScoreOptions, type SkipReason, type WindowResult } from '../../src/scores/rollingScore.js';
 import type { Score } from '../../src/schemas/records.js';
 
 const HOP = 1000;
@@ -72,17 +65,11 @@ describe('rollingScore', () => {
   });
 
   it('defaults to an EMA with alpha 0.3: 1, then 0.3*2+0.7*1 = 1.3, then 0.3*(-1)+0.7*1.3 = 0.61', () => {
-    expectScores(
-      'abc|',
-      { a: result('s1', 1000, 1), b: result('s1', 2000, 2), c: result('s1', 3000, -1) },
-      {},
-      'abc|',
-      {
-        a: { id: 's1', end: 1000, score: 1, polarity: 'POSITIVE' },
-        b: { id: 's1', end: 2000, score: 1.3, polarity: 'POSITIVE' },
-        c: { id: 's1', end: 3000, score: 0.61, polarity: 'POSITIVE' },
-      },
-    );
+    expectScores('abc|', { a: result('s1', 1000, 1), b: result('s1', 2000, 2), c: result('s1', 3000, -1) }, {}, 'abc|', {
+      a: { id: 's1', end: 1000, score: 1, polarity: 'POSITIVE' },
+      b: { id: 's1', end: 2000, score: 1.3, polarity: 'POSITIVE' },
+      c: { id: 's1', end: 3000, score: 0.61, polarity: 'POSITIVE' },
+    });
   });
 
   it('smooths with the mean of the last 3 windows', () => {
@@ -207,7 +194,10 @@ describe('rollingScore', () => {
     );
     const ts = scheduler();
     ts.run(({ cold, expectObservable }) => {
-      const out = cold('a|', { a: result('s1', 1000, -9) }).pipe(rollingScore(), map((s) => [s.score, s.windowScore]));
+      const out = cold('a|', { a: result('s1', 1000, -9) }).pipe(
+        rollingScore(),
+        map((s) => [s.score, s.windowScore]),
+      );
       expectObservable(out).toBe('a|', { a: [-3, -3] });
     });
   });
@@ -296,7 +286,12 @@ describe('rollingScore', () => {
     ts2.run(({ cold, hot, expectObservable }) => {
       const src = cold('a----', { a: result('s1', 1000, 1) });
       const expired = hot('--#');
-      expectObservable(src.pipe(rollingScore({ expired }), map((s) => s.sessionId))).toBe('a-#', { a: 's1' });
+      expectObservable(
+        src.pipe(
+          rollingScore({ expired }),
+          map((s) => s.sessionId),
+        ),
+      ).toBe('a-#', { a: 's1' });
     });
   });
 

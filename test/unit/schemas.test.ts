@@ -141,20 +141,60 @@ test('the schema folder is found from the module, not the working directory', ()
 const tsFields = {
   AudioChunk: { sessionId: 1, seq: 1, eventTime: 1, sampleRate: 1, encoding: 1, samples: 1, endOfStream: 1 } satisfies Record<keyof AudioChunk, 1>,
   VideoFrame: {
-    sessionId: 1, seq: 1, eventTime: 1, format: 1, width: 1, height: 1, data: 1, features: 1, featureSet: 1, facePresent: 1, endOfStream: 1,
+    sessionId: 1,
+    seq: 1,
+    eventTime: 1,
+    format: 1,
+    width: 1,
+    height: 1,
+    data: 1,
+    features: 1,
+    featureSet: 1,
+    facePresent: 1,
+    endOfStream: 1,
   } satisfies Record<keyof VideoFrame, 1>,
   TranscriptSegment: {
-    sessionId: 1, segmentId: 1, eventTime: 1, endTime: 1, text: 1, words: 1, isFinal: 1, speaker: 1, channel: 1, language: 1, endOfStream: 1,
+    sessionId: 1,
+    segmentId: 1,
+    eventTime: 1,
+    endTime: 1,
+    text: 1,
+    words: 1,
+    isFinal: 1,
+    speaker: 1,
+    channel: 1,
+    language: 1,
+    endOfStream: 1,
   } satisfies Record<keyof TranscriptSegment, 1>,
   Word: { word: 1, start: 1, end: 1, confidence: 1 } satisfies Record<keyof Word, 1>,
   Score: {
-    sessionId: 1, windowStart: 1, windowEnd: 1, score: 1, windowScore: 1, polarity: 1, confidence: 1, contributions: 1, modalities: 1,
-    modalitiesUsed: 1, modelVersion: 1, records: 1, latencyMs: 1, emittedAt: 1,
+    sessionId: 1,
+    windowStart: 1,
+    windowEnd: 1,
+    score: 1,
+    windowScore: 1,
+    polarity: 1,
+    confidence: 1,
+    contributions: 1,
+    modalities: 1,
+    modalitiesUsed: 1,
+    modelVersion: 1,
+    records: 1,
+    latencyMs: 1,
+    emittedAt: 1,
   } satisfies Record<keyof Score, 1>,
   Contributions: { text: 1, audio: 1, video: 1 } satisfies Record<keyof Contributions, 1>,
   Modalities: { text: 1, audio: 1, video: 1 } satisfies Record<keyof Modalities, 1>,
   DeadLetter: {
-    sourceTopic: 1, partition: 1, offset: 1, key: 1, value: 1, reason: 1, code: 1, sessionId: 1, at: 1,
+    sourceTopic: 1,
+    partition: 1,
+    offset: 1,
+    key: 1,
+    value: 1,
+    reason: 1,
+    code: 1,
+    sessionId: 1,
+    at: 1,
   } satisfies Record<keyof DeadLetter, 1>,
 };
 const tsEnums = {
@@ -188,12 +228,25 @@ test('records.ts interfaces match the schema fields and enum symbols exactly', (
     assert.deepEqual(Object.keys(symbols).sort(), named.get(name)?.symbols?.slice().sort(), `symbols of ${name}`);
   }
   // Every named record of the schemas has its interface.
-  assert.deepEqual([...named.entries()].filter(([, v]) => v.fields).map(([k]) => k).sort(), Object.keys(tsFields).sort());
+  assert.deepEqual(
+    [...named.entries()]
+      .filter(([, v]) => v.fields)
+      .map(([k]) => k)
+      .sort(),
+    Object.keys(tsFields).sort(),
+  );
 });
 
 test('the DeadLetter code doc lists only codes of DeadLetterCode', () => {
   const codes: Record<DeadLetterCode, 1> = {
-    MALFORMED_AVRO: 1, TOO_LARGE: 1, UNKNOWN_SCHEMA_ID: 1, MISSING_SESSION_ID: 1, TIME_OUT_OF_RANGE: 1, INVALID_FIELD: 1, SESSION_FULL: 1, LATE: 1,
+    MALFORMED_AVRO: 1,
+    TOO_LARGE: 1,
+    UNKNOWN_SCHEMA_ID: 1,
+    MISSING_SESSION_ID: 1,
+    TIME_OUT_OF_RANGE: 1,
+    INVALID_FIELD: 1,
+    SESSION_FULL: 1,
+    LATE: 1,
   };
   const doc = schemaOf('deadLetter').fields.find((f) => f.name === 'code') as AvroField & { doc: string };
   for (const code of doc.doc.match(/[A-Z][A-Z_]{2,}/g) ?? []) assert.ok(code in codes, `${code} is not a DeadLetterCode`);
@@ -242,7 +295,10 @@ test('MALFORMED_AVRO: a huge array count in a tiny record is refused fast, witho
   const count = 2 ** 27 * 2; // zig-zag
   const varint: number[] = [];
   for (let v = count; ; v = Math.floor(v / 128)) {
-    if (v < 128) { varint.push(v); break; }
+    if (v < 128) {
+      varint.push(v);
+      break;
+    }
     varint.push((v % 128) | 0x80);
   }
   const body = Buffer.from([2, 0x73, 0, 0, 6, 0, 0, 0, ...varint, 0]);
@@ -281,12 +337,32 @@ const invalid: Array<[string, RecordKind, (s: RecordTypes) => unknown, RegExp]> 
   ['odd PCM byte length', 'audio', (s) => ({ ...s.audio, samples: Buffer.alloc(3) }), /even byte length\), got 3 bytes/],
   ['negative eventTime', 'audio', (s) => ({ ...s.audio, eventTime: -5 }), /eventTime must be a non-negative epoch ms integer, got -5/],
   ['negative seq', 'video', (s) => ({ ...s.video, seq: -1 }), /seq must be a non-negative integer, got -1/],
-  ['RGB24 size mismatch', 'video', (s) => ({ ...s.video, width: 640, height: 480 }), /RGB24 frame 640x480 needs width\*height\*3 = 921600 bytes of data, got 6/],
+  [
+    'RGB24 size mismatch',
+    'video',
+    (s) => ({ ...s.video, width: 640, height: 480 }),
+    /RGB24 frame 640x480 needs width\*height\*3 = 921600 bytes of data, got 6/,
+  ],
   ['JPEG without data', 'video', (s) => ({ ...s.video, format: 'JPEG', data: Buffer.alloc(0) }), /JPEG frame has empty data/],
-  ['NaN feature', 'video', (s) => ({ ...s.video, format: 'FEATURES', width: 0, height: 0, data: Buffer.alloc(0), features: [1, NaN] }), /features\[1\] must be a finite number, got NaN/],
+  [
+    'NaN feature',
+    'video',
+    (s) => ({ ...s.video, format: 'FEATURES', width: 0, height: 0, data: Buffer.alloc(0), features: [1, NaN] }),
+    /features\[1\] must be a finite number, got NaN/,
+  ],
   ['endTime < eventTime', 'transcript', (s) => ({ ...s.transcript, endTime: T0 - 1 }), new RegExp(`endTime must be >= eventTime \\(${T0}\\), got ${T0 - 1}`)],
-  ['word end < start', 'transcript', (s) => ({ ...s.transcript, words: [{ word: 'x', start: T0 + 5, end: T0, confidence: null }] }), /words\[0\]\.end must be >= words\[0\]\.start/],
-  ['word confidence NaN', 'transcript', (s) => ({ ...s.transcript, words: [{ word: 'x', start: T0, end: T0, confidence: NaN }] }), /words\[0\]\.confidence must be in \[0, 1\], got NaN/],
+  [
+    'word end < start',
+    'transcript',
+    (s) => ({ ...s.transcript, words: [{ word: 'x', start: T0 + 5, end: T0, confidence: null }] }),
+    /words\[0\]\.end must be >= words\[0\]\.start/,
+  ],
+  [
+    'word confidence NaN',
+    'transcript',
+    (s) => ({ ...s.transcript, words: [{ word: 'x', start: T0, end: T0, confidence: NaN }] }),
+    /words\[0\]\.confidence must be in \[0, 1\], got NaN/,
+  ],
   ['score above 3', 'score', (s) => ({ ...s.score, score: 3.5 }), /score must be in \[-3, 3\], got 3\.5/],
   ['windowScore below -3', 'score', (s) => ({ ...s.score, windowScore: -4 }), /windowScore must be in \[-3, 3\], got -4/],
   ['empty window', 'score', (s) => ({ ...s.score, windowEnd: s.score.windowStart }), /windowEnd must be > windowStart/],

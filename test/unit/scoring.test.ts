@@ -18,9 +18,17 @@ const T0 = 1_760_000_000_000;
 
 function window(sessionId: string, end: number, text: string): SessionWindow {
   const segment: TranscriptSegment = {
-    sessionId, segmentId: `${sessionId}-${end}`, eventTime: T0 + end - 500, endTime: T0 + end - 100, text,
+    sessionId,
+    segmentId: `${sessionId}-${end}`,
+    eventTime: T0 + end - 500,
+    endTime: T0 + end - 100,
+    text,
     words: text.split(' ').map((word, i) => ({ word, start: T0 + end - 500 + i * 10, end: T0 + end - 495 + i * 10, confidence: null })),
-    isFinal: true, speaker: null, channel: null, language: null, endOfStream: false,
+    isFinal: true,
+    speaker: null,
+    channel: null,
+    language: null,
+    endOfStream: false,
   };
   return { sessionId, start: T0 + end - 1000, end: T0 + end, audio: [], video: [], transcript: [segment], positions: [], closedAt: 0 };
 }
@@ -28,9 +36,17 @@ function window(sessionId: string, end: number, text: string): SessionWindow {
 describe('scoreWindows: session expiry waits for the windows still being scored', () => {
   it('smooths the last windows of an expired session, and starts afresh after them', async () => {
     const tokenizer = await loadTokenizer(TOKENIZER_DIR);
-    // The "model" reads the window's score from its text length, after a delay (a busy model).
+    // The "model" reads the window's score from its text length, and answers only when the test
+    // lets it (a busy model): no timers, the order of events is the test's.
+    const answers: Array<() => void> = [];
+    const answerAll = async () => {
+      for (let i = 0; i < 20; i++) {
+        answers.shift()?.();
+        await new Promise((r) => setImmediate(r));
+      }
+    };
     const runModel = async (inputs: ModelInput[]): Promise<ModelOutput[]> => {
-      await new Promise((r) => setTimeout(r, 30));
+      await new Promise<void>((r) => answers.push(r));
       return inputs.map((input) => {
         const tokens = input.attentionMask.reduce((a, b) => a + b, 0);
         const score = tokens === 3 ? 2 : -2; // "good" -> [CLS] good [SEP] = 3 tokens; longer text -> -2
@@ -42,7 +58,11 @@ describe('scoreWindows: session expiry waits for the windows still being scored'
     const out = lastValueFrom(
       windows$.pipe(
         scoreWindows({
-          tokenizer, maxTextTokens: 64, padIndex: { acoustic: 32, visual: 32 }, runModel, modelVersion: 't',
+          tokenizer,
+          maxTextTokens: 64,
+          padIndex: { acoustic: 32, visual: 32 },
+          runModel,
+          modelVersion: 't',
           batching: { maxBatchSize: 1, maxQueueDelayMs: 0, maxInFlight: 1, maxQueued: 100 },
           rolling: { smoothing: { method: 'ema', alpha: 0.5 }, expired: expired$ },
         }),
@@ -52,15 +72,22 @@ describe('scoreWindows: session expiry waits for the windows still being scored'
     windows$.next(window('s', 1000, 'good'));
     windows$.next(window('s', 2000, 'not good at all'));
     expired$.next('s'); // announced while both windows wait for the model
-    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(answers.length, 1, 'the first window is in the model, the second waits its turn');
+    await answerAll();
     windows$.next(window('s', 9000, 'not good at all')); // the session came back: fresh state
-    await new Promise((r) => setTimeout(r, 100));
+    await answerAll();
     windows$.complete();
     const items = await out;
     // The expiry's 'ended' marker comes after the session's last score, before its next life.
-    assert.deepEqual(items.map((i) => (i.kind === 'ended' ? `ended ${i.sessionId}` : `score ${i.score.windowEnd - T0}`)), ['score 1000', 'score 2000', 'ended s', 'score 9000']);
+    assert.deepEqual(
+      items.map((i) => (i.kind === 'ended' ? `ended ${i.sessionId}` : `score ${i.score.windowEnd - T0}`)),
+      ['score 1000', 'score 2000', 'ended s', 'score 9000'],
+    );
     const scores = items.flatMap((i) => (i.kind === 'score' ? [i.score] : []));
-    assert.deepEqual(scores.map((s) => s.windowScore), [2, -2, -2]);
+    assert.deepEqual(
+      scores.map((s) => s.windowScore),
+      [2, -2, -2],
+    );
     assert.equal(scores[0]!.score, 2);
     assert.equal(scores[1]!.score, 0, 'the last window before expiry is smoothed with the one before (0.5 x -2 + 0.5 x 2)');
     assert.equal(scores[2]!.score, -2, 'after the expiry took effect, the session starts from scratch');

@@ -53,7 +53,10 @@ describe('subtitles', () => {
 
   it('accepts SubRip cues without numbers and a dot before the milliseconds', () => {
     const cues = parseSubtitles('00:00:01.5 --> 00:00:02,250\nhi\n', { format: 'srt' });
-    assert.deepEqual(cues.map((c) => [c.startMs, c.endMs, c.text]), [[1500, 2250, 'hi']]);
+    assert.deepEqual(
+      cues.map((c) => [c.startMs, c.endMs, c.text]),
+      [[1500, 2250, 'hi']],
+    );
   });
 
   it('detects the format from the name, else from the header', () => {
@@ -69,8 +72,14 @@ describe('subtitles', () => {
       () => parseSubtitles(text, { name: 'bad.srt' }),
       (e: unknown) => e instanceof SubtitleError && e.line === 6 && e.message === 'bad.srt:6: bad start time "00:00:0x,000" (expected HH:MM:SS,mmm)',
     );
-    assert.throws(() => parseSubtitles('WEBVTT\n\n00:01.000 --> 00:61.000\nx\n', { name: 'b.vtt' }), /^SubtitleError: b\.vtt:3: bad end time "00:61\.000" \(expected HH:MM:SS\.mmm or MM:SS\.mmm\)$/);
-    assert.throws(() => parseSubtitles('1\n00:00:05,000 --> 00:00:04,000\nx\n', { name: 'c.srt' }), /c\.srt:2: cue ends \(00:00:04,000\) before it starts \(00:00:05,000\)/);
+    assert.throws(
+      () => parseSubtitles('WEBVTT\n\n00:01.000 --> 00:61.000\nx\n', { name: 'b.vtt' }),
+      /^SubtitleError: b\.vtt:3: bad end time "00:61\.000" \(expected HH:MM:SS\.mmm or MM:SS\.mmm\)$/,
+    );
+    assert.throws(
+      () => parseSubtitles('1\n00:00:05,000 --> 00:00:04,000\nx\n', { name: 'c.srt' }),
+      /c\.srt:2: cue ends \(00:00:04,000\) before it starts \(00:00:05,000\)/,
+    );
   });
 
   it('rejects structure it cannot read, naming the line', () => {
@@ -103,10 +112,13 @@ describe('subtitles', () => {
   it('makes final segments in cue end order, the last one ending the stream', () => {
     const cues = parseSubtitles('1\n00:00:01,000 --> 00:00:09,000\nlong one\n\n2\n00:00:02,000 --> 00:00:03,000\nshort\n');
     const segments = cuesToSegments(cues, { sessionId: 's', startTime: 1_000_000, language: 'en' });
-    assert.deepEqual(segments.map((s) => [s.segmentId, s.eventTime, s.endTime, s.endOfStream]), [
-      ['s-sub-2', 1_002_000, 1_003_000, false],
-      ['s-sub-1', 1_001_000, 1_009_000, true],
-    ]);
+    assert.deepEqual(
+      segments.map((s) => [s.segmentId, s.eventTime, s.endTime, s.endOfStream]),
+      [
+        ['s-sub-2', 1_002_000, 1_003_000, false],
+        ['s-sub-1', 1_001_000, 1_009_000, true],
+      ],
+    );
     assert.deepEqual(segments[1]!.words, [
       { word: 'long', start: 1_001_000, end: 1_005_000, confidence: null },
       { word: 'one', start: 1_005_000, end: 1_009_000, confidence: null },

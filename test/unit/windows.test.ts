@@ -6,6 +6,7 @@ import type { InputRecord, TranscriptSegment } from '../../src/schemas/records.j
 import {
   createWindowStats,
   DEFAULT_WINDOW_OPTIONS,
+  eventTimeReached,
   resolveWindowOptions,
   sessionWindows,
   windowsContaining,
@@ -56,15 +57,7 @@ function video(offset: number, sessionId: string, eventTime: number, endOfStream
   };
 }
 
-function segment(
-  offset: number,
-  sessionId: string,
-  segmentId: string,
-  eventTime: number,
-  endTime: number,
-  text: string,
-  isFinal = true,
-): Rec {
+function segment(offset: number, sessionId: string, segmentId: string, eventTime: number, endTime: number, text: string, isFinal = true): Rec {
   const value: TranscriptSegment = {
     sessionId,
     segmentId,
@@ -110,8 +103,8 @@ function brief(event: WindowEvent): string {
   }
 }
 
-/** Small windows for readable tests: W = 3 s, H = 1 s, no lateness. */
-const SMALL: SessionWindowOptions = { sizeMs: 3000, hopMs: 1000, allowedLatenessMs: 0, idleTimeoutMs: 1000 };
+/** Small windows for readable tests: W = 3 s, H = 1 s, no lateness, no modality alignment (tested on its own). */
+const SMALL: SessionWindowOptions = { sizeMs: 3000, hopMs: 1000, allowedLatenessMs: 0, idleTimeoutMs: 1000, modalityIdleMs: 0 };
 
 /**
  * Runs `input` (values from `records`) through sessionWindows(options) on virtual time and
@@ -128,16 +121,34 @@ function expectWindows(
   const stats = createWindowStats();
   const scheduler = new TestScheduler((actual, wanted) => assert.deepEqual(actual, wanted));
   scheduler.run(({ cold, expectObservable }) => {
-    const output = cold(input, records, error).pipe(
-      sessionWindows({ ...options, stats, now: () => scheduler.now() }, scheduler),
-      map(brief),
-    );
+    const output = cold(input, records, error).pipe(sessionWindows({ ...options, stats, now: () => scheduler.now() }, scheduler), map(brief));
     expectObservable(output).toBe(expected, values, error);
   });
   return stats;
 }
 
 // ---- tests ---------------------------------------------------------------------------------
+
+describe('eventTimeReached', () => {
+  const window = (records: Rec[]) => ({
+    sessionId: 's',
+    start: 2000,
+    end: 8000,
+    positions: [],
+    closedAt: 0,
+    audio: records.flatMap((r) => (r.value.kind === 'audio' ? [r.value.value] : [])),
+    video: records.flatMap((r) => (r.value.kind === 'video' ? [r.value.value] : [])),
+    transcript: records.flatMap((r) => (r.value.kind === 'transcript' ? [r.value.value] : [])),
+  });
+  it('is the latest event time of the records, a transcript segment counting to its endTime', () => {
+    assert.equal(eventTimeReached(window([audio(0, 's', 3000), video(1, 's', 4500), audio(2, 's', 4000)])), 4500);
+    assert.equal(eventTimeReached(window([audio(0, 's', 3000), segment(1, 's', 'a', 2500, 5200, 'so bad')])), 5200);
+  });
+  it('is clamped to the window end (a segment running past it), and the start for no records', () => {
+    assert.equal(eventTimeReached(window([segment(0, 's', 'a', 7000, 9500, 'so bad')])), 8000);
+    assert.equal(eventTimeReached(window([])), 2000);
+  });
+});
 
 describe('windowsContaining / windowsOverlapping', () => {
   it('gives the W/H windows [kH, kH+W) with start <= t < end, earliest first', () => {
@@ -174,25 +185,19 @@ describe('windowsContaining / windowsOverlapping', () => {
 describe('sessionWindows', () => {
   it('window boundaries and membership: a record joins every window with start <= t < end', () => {
     const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 1000), c: audio(3, 's1', 2500), d: audio(4, 's1', 3000) };
-    expectWindows(
-      'a 9ms b 9ms c 9ms d 9ms |',
-      records,
-      { ...SMALL, allowedLatenessMs: 10_000 },
-      'a 9ms b 9ms c 9ms d 9ms (uvwxyzE|)',
-      {
-        a: 'assigned 1 x3',
-        b: 'assigned 2 x3',
-        c: 'assigned 3 x3',
-        d: 'assigned 4 x3',
-        u: 's1 [-2000,1000) a@0 | 1',
-        v: 's1 [-1000,2000) a@0 a@1000 | 1,2',
-        w: 's1 [0,3000) a@0 a@1000 a@2500 | 1,2,3',
-        x: 's1 [1000,4000) a@1000 a@2500 a@3000 | 2,3,4',
-        y: 's1 [2000,5000) a@2500 a@3000 | 3,4',
-        z: 's1 [3000,6000) a@3000 | 4',
-        E: 'expired s1 @3000',
-      },
-    );
+    expectWindows('a 9ms b 9ms c 9ms d 9ms |', records, { ...SMALL, allowedLatenessMs: 10_000 }, 'a 9ms b 9ms c 9ms d 9ms (uvwxyzE|)', {
+      a: 'assigned 1 x3',
+      b: 'assigned 2 x3',
+      c: 'assigned 3 x3',
+      d: 'assigned 4 x3',
+      u: 's1 [-2000,1000) a@0 | 1',
+      v: 's1 [-1000,2000) a@0 a@1000 | 1,2',
+      w: 's1 [0,3000) a@0 a@1000 a@2500 | 1,2,3',
+      x: 's1 [1000,4000) a@1000 a@2500 a@3000 | 2,3,4',
+      y: 's1 [2000,5000) a@2500 a@3000 | 3,4',
+      z: 's1 [3000,6000) a@3000 | 4',
+      E: 'expired s1 @3000',
+    });
   });
 
   it('modality alignment: a modality behind holds the watermark until it has been silent for modalityIdleMs', () => {
@@ -200,26 +205,20 @@ describe('sessionWindows', () => {
     // closes, so video@0 is not late. Video then falls silent; after modalityIdleMs (500 ms of
     // scheduler time) it no longer holds the session back and audio@6000 closes the windows.
     const records = { a: audio(1, 's1', 0), b: video(2, 's1', 0), c: audio(3, 's1', 5000), d: audio(4, 's1', 6000) };
-    expectWindows(
-      'a b c 600ms d 9ms |',
-      records,
-      { ...SMALL, modalityIdleMs: 500, idleTimeoutMs: 10_000 },
-      'a b c 600ms (duvwx) 3ms (yzGE|)',
-      {
-        a: 'assigned 1 x3',
-        b: 'assigned 2 x3',
-        c: 'assigned 3 x3',
-        d: 'assigned 4 x3',
-        u: 's1 [-2000,1000) a@0 v@0 | 1,2',
-        v: 's1 [-1000,2000) a@0 v@0 | 1,2',
-        w: 's1 [0,3000) a@0 v@0 | 1,2',
-        x: 's1 [3000,6000) a@5000 | 3',
-        y: 's1 [4000,7000) a@5000 a@6000 | 3,4',
-        z: 's1 [5000,8000) a@5000 a@6000 | 3,4',
-        G: 's1 [6000,9000) a@6000 | 4',
-        E: 'expired s1 @6000',
-      },
-    );
+    expectWindows('a b c 600ms d 9ms |', records, { ...SMALL, modalityIdleMs: 500, idleTimeoutMs: 10_000 }, 'a b c 600ms (duvwx) 3ms (yzGE|)', {
+      a: 'assigned 1 x3',
+      b: 'assigned 2 x3',
+      c: 'assigned 3 x3',
+      d: 'assigned 4 x3',
+      u: 's1 [-2000,1000) a@0 v@0 | 1,2',
+      v: 's1 [-1000,2000) a@0 v@0 | 1,2',
+      w: 's1 [0,3000) a@0 v@0 | 1,2',
+      x: 's1 [3000,6000) a@5000 | 3',
+      y: 's1 [4000,7000) a@5000 a@6000 | 3,4',
+      z: 's1 [5000,8000) a@5000 a@6000 | 3,4',
+      G: 's1 [6000,9000) a@6000 | 4',
+      E: 'expired s1 @6000',
+    });
   });
 
   it('modality alignment: a modality not seen yet holds a young session; without alignment it arrives late', () => {
@@ -254,72 +253,54 @@ describe('sessionWindows', () => {
 
   it('watermark closing: a window is emitted once max event time - lateness reaches its end; empty windows never', () => {
     const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 1000), c: audio(3, 's1', 10_000) };
-    const stats = expectWindows(
-      'a 9ms b 9ms c 9ms |',
-      records,
-      SMALL,
-      'a 9ms (bu) 6ms (cvwx) 4ms (pqrE|)',
-      {
-        a: 'assigned 1 x3',
-        b: 'assigned 2 x3',
-        c: 'assigned 3 x3',
-        u: 's1 [-2000,1000) a@0 | 1',
-        v: 's1 [-1000,2000) a@0 a@1000 | 1,2',
-        w: 's1 [0,3000) a@0 a@1000 | 1,2',
-        x: 's1 [1000,4000) a@1000 | 2',
-        p: 's1 [8000,11000) a@10000 | 3',
-        q: 's1 [9000,12000) a@10000 | 3',
-        r: 's1 [10000,13000) a@10000 | 3',
-        E: 'expired s1 @10000',
-      },
-    );
+    const stats = expectWindows('a 9ms b 9ms c 9ms |', records, SMALL, 'a 9ms (bu) 6ms (cvwx) 4ms (pqrE|)', {
+      a: 'assigned 1 x3',
+      b: 'assigned 2 x3',
+      c: 'assigned 3 x3',
+      u: 's1 [-2000,1000) a@0 | 1',
+      v: 's1 [-1000,2000) a@0 a@1000 | 1,2',
+      w: 's1 [0,3000) a@0 a@1000 | 1,2',
+      x: 's1 [1000,4000) a@1000 | 2',
+      p: 's1 [8000,11000) a@10000 | 3',
+      q: 's1 [9000,12000) a@10000 | 3',
+      r: 's1 [10000,13000) a@10000 | 3',
+      E: 'expired s1 @10000',
+    });
     assert.equal(stats.windowsEmitted, 7);
   });
 
   it('allowed lateness: a record older than the max event time by less than the lateness still joins all its windows', () => {
     const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 3000), c: audio(3, 's1', 2500) };
-    const stats = expectWindows(
-      'a 9ms b 9ms c 9ms |',
-      records,
-      { ...SMALL, allowedLatenessMs: 1000 },
-      'a 9ms (buv) 5ms c 9ms (wxyzE|)',
-      {
-        a: 'assigned 1 x3',
-        b: 'assigned 2 x3',
-        c: 'assigned 3 x3',
-        u: 's1 [-2000,1000) a@0 | 1',
-        v: 's1 [-1000,2000) a@0 | 1',
-        w: 's1 [0,3000) a@0 a@2500 | 1,3',
-        x: 's1 [1000,4000) a@2500 a@3000 | 2,3',
-        y: 's1 [2000,5000) a@2500 a@3000 | 2,3',
-        z: 's1 [3000,6000) a@3000 | 2',
-        E: 'expired s1 @3000',
-      },
-    );
+    const stats = expectWindows('a 9ms b 9ms c 9ms |', records, { ...SMALL, allowedLatenessMs: 1000 }, 'a 9ms (buv) 5ms c 9ms (wxyzE|)', {
+      a: 'assigned 1 x3',
+      b: 'assigned 2 x3',
+      c: 'assigned 3 x3',
+      u: 's1 [-2000,1000) a@0 | 1',
+      v: 's1 [-1000,2000) a@0 | 1',
+      w: 's1 [0,3000) a@0 a@2500 | 1,3',
+      x: 's1 [1000,4000) a@2500 a@3000 | 2,3',
+      y: 's1 [2000,5000) a@2500 a@3000 | 2,3',
+      z: 's1 [3000,6000) a@3000 | 2',
+      E: 'expired s1 @3000',
+    });
     assert.equal(stats.late, 0);
     assert.equal(stats.partiallyLate, 0);
   });
 
   it('late side output: a record whose windows have all closed is emitted as late, never dropped', () => {
     const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 5000), c: audio(3, 's1', 1000) };
-    const stats = expectWindows(
-      'a 9ms b 9ms c 9ms |',
-      records,
-      SMALL,
-      'a 9ms (buvw) 4ms c 9ms (xyzE|)',
-      {
-        a: 'assigned 1 x3',
-        b: 'assigned 2 x3',
-        c: 'late 3',
-        u: 's1 [-2000,1000) a@0 | 1',
-        v: 's1 [-1000,2000) a@0 | 1',
-        w: 's1 [0,3000) a@0 | 1',
-        x: 's1 [3000,6000) a@5000 | 2',
-        y: 's1 [4000,7000) a@5000 | 2',
-        z: 's1 [5000,8000) a@5000 | 2',
-        E: 'expired s1 @5000',
-      },
-    );
+    const stats = expectWindows('a 9ms b 9ms c 9ms |', records, SMALL, 'a 9ms (buvw) 4ms c 9ms (xyzE|)', {
+      a: 'assigned 1 x3',
+      b: 'assigned 2 x3',
+      c: 'late 3',
+      u: 's1 [-2000,1000) a@0 | 1',
+      v: 's1 [-1000,2000) a@0 | 1',
+      w: 's1 [0,3000) a@0 | 1',
+      x: 's1 [3000,6000) a@5000 | 2',
+      y: 's1 [4000,7000) a@5000 | 2',
+      z: 's1 [5000,8000) a@5000 | 2',
+      E: 'expired s1 @5000',
+    });
     assert.equal(stats.late, 1);
     assert.equal(stats.records, 3);
   });
@@ -334,24 +315,18 @@ describe('sessionWindows', () => {
 
   it('partially late: a record that missed some closed windows joins the open ones and is counted', () => {
     const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 3000), c: audio(3, 's1', 1500) };
-    const stats = expectWindows(
-      'a 9ms b 9ms c 9ms |',
-      records,
-      SMALL,
-      'a 9ms (buvw) 4ms c 9ms (xyzE|)',
-      {
-        a: 'assigned 1 x3',
-        b: 'assigned 2 x3',
-        c: 'assigned 3 x1 missed 2',
-        u: 's1 [-2000,1000) a@0 | 1',
-        v: 's1 [-1000,2000) a@0 | 1',
-        w: 's1 [0,3000) a@0 | 1',
-        x: 's1 [1000,4000) a@1500 a@3000 | 2,3',
-        y: 's1 [2000,5000) a@3000 | 2',
-        z: 's1 [3000,6000) a@3000 | 2',
-        E: 'expired s1 @3000',
-      },
-    );
+    const stats = expectWindows('a 9ms b 9ms c 9ms |', records, SMALL, 'a 9ms (buvw) 4ms c 9ms (xyzE|)', {
+      a: 'assigned 1 x3',
+      b: 'assigned 2 x3',
+      c: 'assigned 3 x1 missed 2',
+      u: 's1 [-2000,1000) a@0 | 1',
+      v: 's1 [-1000,2000) a@0 | 1',
+      w: 's1 [0,3000) a@0 | 1',
+      x: 's1 [1000,4000) a@1500 a@3000 | 2,3',
+      y: 's1 [2000,5000) a@3000 | 2',
+      z: 's1 [3000,6000) a@3000 | 2',
+      E: 'expired s1 @3000',
+    });
     assert.equal(stats.partiallyLate, 1);
     assert.equal(stats.late, 0);
   });
@@ -388,10 +363,10 @@ describe('sessionWindows', () => {
   });
 
   it('rejection reasons name the offending value and the limit', async () => {
-    const events = await run(
-      [audio(1, 's1', 0), audio(2, 's1', 20_000), segment(3, 's1', 'seg-9', 2000, 1000, 'x'), audio(4, '', 0)],
-      { ...SMALL, maxEventTimeSkewMs: 10_000 },
-    );
+    const events = await run([audio(1, 's1', 0), audio(2, 's1', 20_000), segment(3, 's1', 'seg-9', 2000, 1000, 'x'), audio(4, '', 0)], {
+      ...SMALL,
+      maxEventTimeSkewMs: 10_000,
+    });
     const reasons = events.flatMap((e) => (e.type === 'rejected' ? [e.reason] : []));
     assert.match(reasons[0] ?? '', /eventTime 20000 is 20000 ms from session s1's max event time 0, over maxEventTimeSkewMs=10000/);
     assert.match(reasons[1] ?? '', /segment seg-9 ends \(endTime 1000\) before it starts \(eventTime 2000\)/);
@@ -432,47 +407,35 @@ describe('sessionWindows', () => {
 
   it('idle expiry: a session without records for idleTimeoutMs of scheduler time is flushed and freed', () => {
     const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 1000) };
-    const stats = expectWindows(
-      'a 9ms b 39ms |',
-      records,
-      { ...SMALL, idleTimeoutMs: 25 },
-      'a 9ms (bu) 21ms (vwxE) 9ms |',
-      {
-        a: 'assigned 1 x3',
-        b: 'assigned 2 x3',
-        u: 's1 [-2000,1000) a@0 | 1',
-        v: 's1 [-1000,2000) a@0 a@1000 | 1,2',
-        w: 's1 [0,3000) a@0 a@1000 | 1,2',
-        x: 's1 [1000,4000) a@1000 | 2',
-        E: 'expired s1 @1000',
-      },
-    );
+    const stats = expectWindows('a 9ms b 39ms |', records, { ...SMALL, idleTimeoutMs: 25 }, 'a 9ms (bu) 21ms (vwxE) 9ms |', {
+      a: 'assigned 1 x3',
+      b: 'assigned 2 x3',
+      u: 's1 [-2000,1000) a@0 | 1',
+      v: 's1 [-1000,2000) a@0 a@1000 | 1,2',
+      w: 's1 [0,3000) a@0 a@1000 | 1,2',
+      x: 's1 [1000,4000) a@1000 | 2',
+      E: 'expired s1 @1000',
+    });
     assert.equal(stats.expiredSessions, 1);
     assert.equal(stats.openSessions, 0);
   });
 
   it('after expiry, stragglers for emitted windows are late and newer records re-open the session', () => {
     const records = { a: audio(1, 's1', 0), b: audio(2, 's1', 1000), c: audio(3, 's1', 500), d: audio(4, 's1', 3500) };
-    expectWindows(
-      'a 9ms b 39ms c 9ms d 9ms |',
-      records,
-      { ...SMALL, idleTimeoutMs: 25 },
-      'a 9ms (bu) 21ms (vwxE) 9ms c 9ms d 9ms (yzF|)',
-      {
-        a: 'assigned 1 x3',
-        b: 'assigned 2 x3',
-        c: 'late 3',
-        d: 'assigned 4 x2 missed 1',
-        u: 's1 [-2000,1000) a@0 | 1',
-        v: 's1 [-1000,2000) a@0 a@1000 | 1,2',
-        w: 's1 [0,3000) a@0 a@1000 | 1,2',
-        x: 's1 [1000,4000) a@1000 | 2',
-        E: 'expired s1 @1000',
-        y: 's1 [2000,5000) a@3500 | 4',
-        z: 's1 [3000,6000) a@3500 | 4',
-        F: 'expired s1 @3500',
-      },
-    );
+    expectWindows('a 9ms b 39ms c 9ms d 9ms |', records, { ...SMALL, idleTimeoutMs: 25 }, 'a 9ms (bu) 21ms (vwxE) 9ms c 9ms d 9ms (yzF|)', {
+      a: 'assigned 1 x3',
+      b: 'assigned 2 x3',
+      c: 'late 3',
+      d: 'assigned 4 x2 missed 1',
+      u: 's1 [-2000,1000) a@0 | 1',
+      v: 's1 [-1000,2000) a@0 a@1000 | 1,2',
+      w: 's1 [0,3000) a@0 a@1000 | 1,2',
+      x: 's1 [1000,4000) a@1000 | 2',
+      E: 'expired s1 @1000',
+      y: 's1 [2000,5000) a@3500 | 4',
+      z: 's1 [3000,6000) a@3500 | 4',
+      F: 'expired s1 @3500',
+    });
   });
 
   it('endOfStream flush: once every modality of the session has ended, all its windows are emitted and it expires', () => {
@@ -490,6 +453,23 @@ describe('sessionWindows', () => {
     });
     assert.equal(stats.expiredSessions, 1);
     assert.equal(stats.openSessions, 0);
+  });
+
+  it('endOfStream with modality alignment: a session whose sent modalities all ended is flushed once the grace for unseen ones passes, not at the idle timeout', () => {
+    // Audio only (an ingest without video or transcript); it ends at once, while the session is
+    // younger than modalityIdleMs (500 ms), so video or a transcript may still be on the way. At
+    // 500 ms of scheduler time that grace is over: the session is flushed then, long before the
+    // 10 s idle timeout.
+    const records = { a: audio(1, 's1', 0), A: audio(2, 's1', 400, true) };
+    const all = 'a@0 a@400 | 1,2';
+    expectWindows('a 9ms A 1999ms |', records, { ...SMALL, modalityIdleMs: 500, idleTimeoutMs: 10_000 }, 'a 9ms A 489ms (xyzE) 1504ms |', {
+      a: 'assigned 1 x3',
+      A: 'assigned 2 x3',
+      x: `s1 [-2000,1000) ${all}`,
+      y: `s1 [-1000,2000) ${all}`,
+      z: `s1 [0,3000) ${all}`,
+      E: 'expired s1 @400',
+    });
   });
 
   it("endOfStream policy 'any' flushes on the first modality's end; the other's tail is then late", () => {
@@ -551,23 +531,17 @@ describe('sessionWindows', () => {
       u: segment(2, 's1', 'seg2', 1000, 2000, 'really'),
       a: audio(3, 's1', 2000),
     };
-    expectWindows(
-      't 9ms u 9ms a 9ms |',
-      records,
-      { ...SMALL, allowedLatenessMs: 10_000 },
-      't 9ms u 9ms a 9ms (pqrswE|)',
-      {
-        t: 'assigned 1 x5',
-        u: 'assigned 2 x3',
-        a: 'assigned 3 x3',
-        p: 's1 [-2000,1000) t:seg1=so glad | 1',
-        q: 's1 [-1000,2000) t:seg1=so glad t:seg2=really | 1,2',
-        r: 's1 [0,3000) a@2000 t:seg1=so glad t:seg2=really | 1,2,3',
-        s: 's1 [1000,4000) a@2000 t:seg1=so glad t:seg2=really | 1,2,3',
-        w: 's1 [2000,5000) a@2000 t:seg1=so glad | 1,3',
-        E: 'expired s1 @2000',
-      },
-    );
+    expectWindows('t 9ms u 9ms a 9ms |', records, { ...SMALL, allowedLatenessMs: 10_000 }, 't 9ms u 9ms a 9ms (pqrswE|)', {
+      t: 'assigned 1 x5',
+      u: 'assigned 2 x3',
+      a: 'assigned 3 x3',
+      p: 's1 [-2000,1000) t:seg1=so glad | 1',
+      q: 's1 [-1000,2000) t:seg1=so glad t:seg2=really | 1,2',
+      r: 's1 [0,3000) a@2000 t:seg1=so glad t:seg2=really | 1,2,3',
+      s: 's1 [1000,4000) a@2000 t:seg1=so glad t:seg2=really | 1,2,3',
+      w: 's1 [2000,5000) a@2000 t:seg1=so glad | 1,3',
+      E: 'expired s1 @2000',
+    });
   });
 
   it('interim replacement: a later segment with the same id replaces the earlier in open windows; positions stay', () => {
@@ -576,22 +550,16 @@ describe('sessionWindows', () => {
       f: segment(2, 's1', 'seg1', 0, 1200, 'hello', true),
       j: segment(3, 's1', 'seg1', 0, 1000, 'hel', false),
     };
-    const stats = expectWindows(
-      'i 9ms f 9ms j 9ms |',
-      records,
-      { ...SMALL, allowedLatenessMs: 10_000 },
-      'i 9ms f 9ms j 9ms (pqrsE|)',
-      {
-        i: 'assigned 1 x3',
-        f: 'assigned 2 x4',
-        j: 'assigned 3 x3',
-        p: 's1 [-2000,1000) t:seg1=hello | 1,2,3',
-        q: 's1 [-1000,2000) t:seg1=hello | 1,2,3',
-        r: 's1 [0,3000) t:seg1=hello | 1,2,3',
-        s: 's1 [1000,4000) t:seg1=hello | 2',
-        E: 'expired s1 @0',
-      },
-    );
+    const stats = expectWindows('i 9ms f 9ms j 9ms |', records, { ...SMALL, allowedLatenessMs: 10_000 }, 'i 9ms f 9ms j 9ms (pqrsE|)', {
+      i: 'assigned 1 x3',
+      f: 'assigned 2 x4',
+      j: 'assigned 3 x3',
+      p: 's1 [-2000,1000) t:seg1=hello | 1,2,3',
+      q: 's1 [-1000,2000) t:seg1=hello | 1,2,3',
+      r: 's1 [0,3000) t:seg1=hello | 1,2,3',
+      s: 's1 [1000,4000) t:seg1=hello | 2',
+      E: 'expired s1 @0',
+    });
     // The interim gave way to the final; the interim arriving after the final lost to it.
     assert.equal(stats.superseded, 2);
   });
@@ -721,7 +689,10 @@ describe('sessionWindows', () => {
 
   it('config validation: each bad option is refused with a message naming it and its value', () => {
     const refuses = (options: Record<string, unknown>, message: RegExp) =>
-      assert.throws(() => sessionWindows(options as SessionWindowOptions), (err: unknown) => err instanceof WindowOptionsError && message.test(err.message));
+      assert.throws(
+        () => sessionWindows(options as SessionWindowOptions),
+        (err: unknown) => err instanceof WindowOptionsError && message.test(err.message),
+      );
     refuses({ sizeMs: 6500 }, /sizeMs must be a multiple of hopMs .* got sizeMs=6500, hopMs=1000; use e\.g\. sizeMs=6000 or 7000/);
     refuses({ hopMs: 0 }, /hopMs must be an integer >= 1 .*got 0/);
     refuses({ sizeMs: 500, hopMs: 1000 }, /sizeMs must be a multiple of hopMs .*got sizeMs=500, hopMs=1000/);
@@ -735,12 +706,9 @@ describe('sessionWindows', () => {
     refuses({ now: 5 }, /now must be a function/);
   });
 
-  it('defaults: W 6 s, H 1 s, lateness 1 s, idle 30 s, skew 1 h, 20 000 records a session', () => {
+  it("defaults (the config's): W 6 s, H 1 s, lateness 1 s, idle 30 s, skew 1 h, 20 000 records a session, modality alignment 2 s", () => {
     const config = resolveWindowOptions();
-    assert.deepEqual(
-      { ...config, now: undefined, stats: undefined },
-      { ...DEFAULT_WINDOW_OPTIONS, now: undefined, stats: undefined },
-    );
+    assert.deepEqual({ ...config, now: undefined, stats: undefined }, { ...DEFAULT_WINDOW_OPTIONS, now: undefined, stats: undefined });
     assert.deepEqual(DEFAULT_WINDOW_OPTIONS, {
       sizeMs: 6000,
       hopMs: 1000,
@@ -748,7 +716,7 @@ describe('sessionWindows', () => {
       idleTimeoutMs: 30_000,
       maxEventTimeSkewMs: 3_600_000,
       maxRecordsPerSession: 20_000,
-      modalityIdleMs: 0,
+      modalityIdleMs: 2000,
       endOfStream: 'all-modalities',
     });
     assert.equal(resolveWindowOptions({ sizeMs: undefined }).sizeMs, 6000);

@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
-import { startScoreServer, type ScoreServer, type ScoreServerOptions } from '../../src/outputs/wsServer.js';
+import { startScoreServer, type ScoreServer, type ScoreServerOptions } from '../../src/outputs/ws/server.js';
 import type { Polarity, Score } from '../../src/schemas/records.js';
 
 // Real ws clients against a real server on an ephemeral loopback port.
@@ -40,9 +40,7 @@ class TestClient {
   readonly closed: Promise<{ code: number; reason: string }>;
   readonly opened: Promise<void>;
 
-  constructor(
-    readonly ws: WebSocket,
-  ) {
+  constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
       this.frames.push(JSON.parse(data.toString()) as Frame);
       this.waiter?.();
@@ -220,7 +218,10 @@ describe('score WebSocket server', () => {
     );
     assert.equal(f.total, 2);
     c.send({ type: 'sessions', prefix: 'b', limit: 1 });
-    assert.deepEqual((await c.next()).sessions.map((s: Frame) => s.sessionId), ['b']);
+    assert.deepEqual(
+      (await c.next()).sessions.map((s: Frame) => s.sessionId),
+      ['b'],
+    );
     c.send({ type: 'ping', id: 3 });
     assert.deepEqual(await c.next(), { type: 'pong', id: 3 });
     c.ws.close();

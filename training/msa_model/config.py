@@ -3,6 +3,7 @@
 The config is saved next to each checkpoint (JSON) and copied into models/manifest.json, so a
 served model always says how it was built.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -2,10 +2,13 @@
 
 Sources (all give `Sample`s; absent non-verbal modalities are empty index lists):
   * transcript CSVs of CMU-MOSI / CMU-MOSEI (`load_mosi_csv`, `load_mosei_csv`): text only;
-  * featurized media written by `msa featurize` (`load_featurized_jsonl`, format in README.md);
-  * MMSA / CENet `.pkl` feature files (`load_mmsa_pkl`), quantised with given codebooks.
+  * rows that already hold codebook ids (`load_featurized_jsonl`, format in README.md; the raw
+    vectors of `msa featurize` are quantised by nonverbal_data.py);
+  * MMSA / CENet `.pkl` feature files (`load_mmsa_pkl`), quantised with given codebooks (JSON,
+    `codebook.load_codebook_dir`).
 Splits are named train / dev / test everywhere (MOSEI's `valid` is `dev`).
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .codebooks import Codebooks
+from .codebook import Codebooks
 
 SPLIT_ALIASES = {"train": "train", "dev": "dev", "valid": "dev", "validation": "dev", "test": "test"}
 
@@ -53,8 +56,13 @@ def load_mosei_csv(path: Path) -> list[Sample]:
     """`video_id,clip_id,text,label,mode` (modes train, valid, test)."""
     with open(path, newline="", encoding="utf-8") as f:
         return [
-            Sample(f"{r['video_id']}_{r['clip_id']}", r["text"], float(r["label"]),
-                   canonical_split(r["mode"], str(path)), "mosei")
+            Sample(
+                f"{r['video_id']}_{r['clip_id']}",
+                r["text"],
+                float(r["label"]),
+                canonical_split(r["mode"], str(path)),
+                "mosei",
+            )
             for r in csv.DictReader(f)
         ]
 
@@ -62,7 +70,9 @@ def load_mosei_csv(path: Path) -> list[Sample]:
 def check_ids(ids: list[int], k: int, what: str) -> list[int]:
     bad = [i for i in ids if not 0 <= int(i) < k]
     if bad:
-        raise ValueError(f"{what}: codebook index {bad[0]} outside 0..{k - 1}; was it featurized with another codebook?")
+        raise ValueError(
+            f"{what}: codebook index {bad[0]} outside 0..{k - 1}; was it featurized with another codebook?"
+        )
     return [int(i) for i in ids]
 
 
@@ -78,11 +88,17 @@ def load_featurized_jsonl(path: Path, k_acoustic: int, k_visual: int, source: st
             for key in ("id", "text", "label", "split"):
                 if key not in r:
                     raise ValueError(f"{where}: missing field {key!r}")
-            out.append(Sample(
-                str(r["id"]), r["text"], float(r["label"]), canonical_split(r["split"], where), source,
-                check_ids(r.get("acoustic_ids") or [], k_acoustic, where),
-                check_ids(r.get("visual_ids") or [], k_visual, where),
-            ))
+            out.append(
+                Sample(
+                    str(r["id"]),
+                    r["text"],
+                    float(r["label"]),
+                    canonical_split(r["split"], where),
+                    source,
+                    check_ids(r.get("acoustic_ids") or [], k_acoustic, where),
+                    check_ids(r.get("visual_ids") or [], k_visual, where),
+                )
+            )
     return out
 
 
@@ -96,8 +112,8 @@ def valid_frames(frames: np.ndarray, length: int | None) -> np.ndarray:
 def load_mmsa_pkl(path: Path, codebooks: Codebooks, source: str = "mmsa", max_len: int = 64) -> list[Sample]:
     """MMSA-style feature pickle: {'train'|'valid'|'test': {'raw_text', 'audio' (N,La,da),
     'vision' (N,Lv,dv), 'regression_labels' (N,), optional 'id', 'audio_lengths',
-    'vision_lengths'}}. Frames are quantised with `codebooks` (nearest centroid after
-    standardisation) and uniformly subsampled to at most `max_len` indices."""
+    'vision_lengths'}}. Frames are quantised with `codebooks` (`JsonCodebook.quantise`: nearest
+    centroid after standardisation) and uniformly subsampled to at most `max_len` indices."""
     with open(path, "rb") as f:
         data = pickle.load(f)
     out = []
@@ -112,12 +128,17 @@ def load_mmsa_pkl(path: Path, codebooks: Codebooks, source: str = "mmsa", max_le
         for i in range(n):
             a = valid_frames(np.asarray(part["audio"][i], dtype=np.float32), None if a_len is None else a_len[i])
             v = valid_frames(np.asarray(part["vision"][i], dtype=np.float32), None if v_len is None else v_len[i])
-            out.append(Sample(
-                str(ids[i]), str(part["raw_text"][i]), float(np.asarray(part["regression_labels"][i]).reshape(-1)[0]),
-                split, source,
-                subsample(codebooks.quantise("acoustic", a), max_len),
-                subsample(codebooks.quantise("visual", v), max_len),
-            ))
+            out.append(
+                Sample(
+                    str(ids[i]),
+                    str(part["raw_text"][i]),
+                    float(np.asarray(part["regression_labels"][i]).reshape(-1)[0]),
+                    split,
+                    source,
+                    subsample(codebooks.acoustic.quantise(a), max_len),
+                    subsample(codebooks.visual.quantise(v), max_len),
+                )
+            )
     return out
 
 
@@ -129,8 +150,10 @@ def subsample(ids: list[int], max_len: int) -> list[int]:
 
 
 def load_datasets(data_dir: Path, names: list[str]) -> list[Sample]:
-    loaders = {"mosi": lambda: load_mosi_csv(data_dir / "mosi" / "label.csv"),
-               "mosei": lambda: load_mosei_csv(data_dir / "mosei" / "label.csv")}
+    loaders = {
+        "mosi": lambda: load_mosi_csv(data_dir / "mosi" / "label.csv"),
+        "mosei": lambda: load_mosei_csv(data_dir / "mosei" / "label.csv"),
+    }
     out = []
     for name in names:
         if name in loaders:
@@ -163,14 +186,14 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
     batches, each sorted by length, then the batch order shuffled. Without: sorted by length."""
     if rng is None:
         order = np.argsort(lengths, kind="stable")
-        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     perm = rng.permutation(len(lengths))
     pool = batch_size * 50
     batches = []
     for start in range(0, len(perm), pool):
-        chunk = perm[start:start + pool]
+        chunk = perm[start : start + pool]
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
 
@@ -182,21 +205,28 @@ def pad_nonverbal(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for i, s in enumerate(seqs):
         if s:
-            ids[i, :len(s)] = torch.tensor(s, dtype=torch.long)
-            mask[i, :len(s)] = 1
+            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+            mask[i, : len(s)] = 1
     return ids, mask
 
 
-def collate(data: Encoded, idx: np.ndarray, pad_token: int, acoustic_pad: int, visual_pad: int,
-            modality_dropout: float = 0.0, rng: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
+def collate(
+    data: Encoded,
+    idx: np.ndarray,
+    pad_token: int,
+    acoustic_pad: int,
+    visual_pad: int,
+    modality_dropout: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> dict[str, torch.Tensor]:
     """Model inputs (names of the ONNX contract) and `labels` for the samples `idx`."""
     toks = [data.token_ids[i] for i in idx]
     t = max(len(x) for x in toks)
     input_ids = torch.full((len(idx), t), pad_token, dtype=torch.long)
     attention_mask = torch.zeros((len(idx), t), dtype=torch.long)
     for j, x in enumerate(toks):
-        input_ids[j, :len(x)] = torch.tensor(x, dtype=torch.long)
-        attention_mask[j, :len(x)] = 1
+        input_ids[j, : len(x)] = torch.tensor(x, dtype=torch.long)
+        attention_mask[j, : len(x)] = 1
     a_seqs = [data.samples[i].acoustic_ids for i in idx]
     v_seqs = [data.samples[i].visual_ids for i in idx]
     if modality_dropout > 0 and rng is not None:
@@ -205,8 +235,11 @@ def collate(data: Encoded, idx: np.ndarray, pad_token: int, acoustic_pad: int, v
     acoustic_ids, acoustic_mask = pad_nonverbal(a_seqs, acoustic_pad)
     visual_ids, visual_mask = pad_nonverbal(v_seqs, visual_pad)
     return {
-        "input_ids": input_ids, "attention_mask": attention_mask,
-        "acoustic_ids": acoustic_ids, "acoustic_mask": acoustic_mask,
-        "visual_ids": visual_ids, "visual_mask": visual_mask,
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "acoustic_ids": acoustic_ids,
+        "acoustic_mask": acoustic_mask,
+        "visual_ids": visual_ids,
+        "visual_mask": visual_mask,
         "labels": torch.from_numpy(data.labels[idx]),
     }

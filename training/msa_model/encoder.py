@@ -1,4 +1,5 @@
 """Loading the pretrained text encoder and its tokenizer, offline."""
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,12 @@ def load_tokenizer(name: str = ""):
 def tiny_bert_config() -> BertConfig:
     """A small random BERT with MiniLM's vocabulary size, for fast tests."""
     return BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=128,
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
     )
 
 

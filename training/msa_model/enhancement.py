@@ -3,6 +3,7 @@
 Text hidden states attend to the acoustic and visual index sequences; the two text-aligned
 non-verbal vectors are concatenated, projected and added to the text hidden states.
 """
+
 from __future__ import annotations
 
 import math

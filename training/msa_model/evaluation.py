@@ -1,7 +1,8 @@
 """Prediction over an encoded set, and the named evaluation splits."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -37,27 +38,46 @@ Predictor = Callable[[dict[str, torch.Tensor]], np.ndarray]
 def torch_predictor(model: torch.nn.Module) -> Predictor:
     def run(batch: dict[str, torch.Tensor]) -> np.ndarray:
         with torch.no_grad():
-            score, _ = model(batch["input_ids"], batch["attention_mask"], batch["acoustic_ids"],
-                             batch["acoustic_mask"], batch["visual_ids"], batch["visual_mask"])
+            score, _ = model(
+                batch["input_ids"],
+                batch["attention_mask"],
+                batch["acoustic_ids"],
+                batch["acoustic_mask"],
+                batch["visual_ids"],
+                batch["visual_mask"],
+            )
         return score.numpy()
+
     return run
 
 
-def predict(predictor: Predictor, data: Encoded, pads: tuple[int, int, int], batch_size: int = 64,
-            progress: bool = False, desc: str = "eval") -> np.ndarray:
+def predict(
+    predictor: Predictor,
+    data: Encoded,
+    pads: tuple[int, int, int],
+    batch_size: int = 64,
+    progress: bool = False,
+    desc: str = "eval",
+) -> np.ndarray:
     """Scores in the order of `data.samples`; batches are length-sorted for speed."""
     preds = np.zeros(len(data), dtype=np.float32)
     batches = bucketed_batches(data.lengths(), batch_size, None)
     if progress:
         from tqdm import tqdm
+
         batches = tqdm(batches, desc=desc, leave=False, mininterval=5)
     for idx in batches:
         preds[idx] = predictor(collate(data, idx, *pads))
     return preds
 
 
-def evaluate_sets(predictor: Predictor, sets: dict[str, Encoded], pads: tuple[int, int, int],
-                  batch_size: int = 64, progress: bool = False) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
+def evaluate_sets(
+    predictor: Predictor,
+    sets: dict[str, Encoded],
+    pads: tuple[int, int, int],
+    batch_size: int = 64,
+    progress: bool = False,
+) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
     metrics, preds = {}, {}
     for name, data in sets.items():
         preds[name] = predict(predictor, data, pads, batch_size, progress, name)

@@ -9,6 +9,7 @@ raw = sum_m c_m (and the limit 3 * c_m when raw ~ 0), so the three contributions
 score, keep the sign of their term, and are 0 for an absent modality. There is no global bias:
 each modality's MLP carries its own, and it is switched off with the modality.
 """
+
 from __future__ import annotations
 
 import torch
@@ -65,7 +66,9 @@ class FusionHead(nn.Module):
         raw = terms.sum(-1)  # (B,)
         score = SCORE_RANGE * torch.tanh(raw)  # (B,)
         small = raw.abs() < 1e-6
-        ratio = torch.where(small, torch.full_like(raw, SCORE_RANGE), score / torch.where(small, torch.ones_like(raw), raw))
+        ratio = torch.where(
+            small, torch.full_like(raw, SCORE_RANGE), score / torch.where(small, torch.ones_like(raw), raw)
+        )
         # (B, 3), sums to score; an absent modality gives +0.0 (not -0.0 from 0 * negative ratio)
         contributions = torch.where(terms == 0, torch.zeros_like(terms), terms * ratio.unsqueeze(-1))
         return score, contributions

@@ -1,4 +1,5 @@
 """External memory attention (the seed's EM module), one instance per modality."""
+
 from __future__ import annotations
 
 import math

@@ -11,6 +11,7 @@ F1 weighted by the support of each class in the labels (a class absent from both
 term; 0/0 precision or recall counts as 0).
 Accuracies and F1 are percentages; mae and corr are plain numbers.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The whole network (DESIGN.md section 6): encoder + text enhancement + memories + head."""
+
 from __future__ import annotations
 
 import torch
@@ -56,9 +57,9 @@ class MSAModel(nn.Module):
         text_pooled = masked_mean(h, attention_mask)  # (B, H), sentence-transformers style pooling
         audio_pooled = masked_mean(a_emb, acoustic_mask)  # (B, dn)
         video_pooled = masked_mean(v_emb, visual_mask)  # (B, dn)
-        present = torch.stack(
-            [attention_mask.sum(1) > 0, acoustic_mask.sum(1) > 0, visual_mask.sum(1) > 0], dim=-1
-        ).to(h.dtype)  # (B, 3)
+        present = torch.stack([attention_mask.sum(1) > 0, acoustic_mask.sum(1) > 0, visual_mask.sum(1) > 0], dim=-1).to(
+            h.dtype
+        )  # (B, 3)
         return self.head(text_pooled, audio_pooled, video_pooled, present)  # (B,), (B, 3)
 
     def parameter_groups(self, encoder_lr: float, head_lr: float, weight_decay: float) -> list[dict]:

@@ -15,8 +15,16 @@ torch.set_num_threads(2)
 
 @pytest.fixture
 def tiny_config() -> ModelConfig:
-    return ModelConfig(tiny_encoder=True, acoustic_codebook_size=8, visual_codebook_size=6, nonverbal_dim=16,
-                       memory_size=10, memory_dim=16, head_hidden=16, dropout=0.1)
+    return ModelConfig(
+        tiny_encoder=True,
+        acoustic_codebook_size=8,
+        visual_codebook_size=6,
+        nonverbal_dim=16,
+        memory_size=10,
+        memory_dim=16,
+        head_hidden=16,
+        dropout=0.1,
+    )
 
 
 @pytest.fixture
@@ -50,8 +58,14 @@ def make_batch(cfg: ModelConfig, b=3, t=9, la=5, lv=4, seed=0) -> dict:
     v_m = torch.ones(b, lv, dtype=torch.long)
     v_m[2, 1:] = 0
     v[v_m == 0] = cfg.visual_pad
-    return {"input_ids": ids, "attention_mask": am, "acoustic_ids": a, "acoustic_mask": a_m,
-            "visual_ids": v, "visual_mask": v_m}
+    return {
+        "input_ids": ids,
+        "attention_mask": am,
+        "acoustic_ids": a,
+        "acoustic_mask": a_m,
+        "visual_ids": v,
+        "visual_mask": v_m,
+    }
 
 
 def run(model, batch):

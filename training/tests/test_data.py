@@ -1,13 +1,21 @@
 """Loaders (transcript CSVs, featurized JSONL, MMSA pickle) and batching."""
+
 import json
 import pickle
 
 import numpy as np
 import pytest
 
-from training.msa_model.codebooks import Codebook, Codebooks, fit_codebook
-from training.msa_model.data import (bucketed_batches, collate, load_featurized_jsonl, load_mmsa_pkl,
-                                     load_mosei_csv, load_mosi_csv, pad_nonverbal)
+from training.msa_model.codebook import JsonCodebook, fit_codebook, load_codebook_dir, save_codebook
+from training.msa_model.data import (
+    bucketed_batches,
+    collate,
+    load_featurized_jsonl,
+    load_mmsa_pkl,
+    load_mosei_csv,
+    load_mosi_csv,
+    pad_nonverbal,
+)
 
 
 class FakeEncoded:
@@ -50,15 +58,21 @@ def test_mmsa_pickle_is_quantised_with_codebooks(tmp_path):
     audio = rng.normal(size=(n, la, da)).astype(np.float32)
     vision = rng.normal(size=(n, lv, dv)).astype(np.float32)
     vision[1, 3:] = 0  # zero-padded frames, no lengths given
-    split = {"raw_text": ["a", "b", "c", "d"], "audio": audio, "vision": vision,
-             "regression_labels": np.array([1.0, -2.0, 0.0, 0.4], dtype=np.float32),
-             "id": ["v1$_$0", "v1$_$1", "v2$_$0", "v2$_$1"], "audio_lengths": [6, 2, 6, 0]}
+    split = {
+        "raw_text": ["a", "b", "c", "d"],
+        "audio": audio,
+        "vision": vision,
+        "regression_labels": np.array([1.0, -2.0, 0.0, 0.4], dtype=np.float32),
+        "id": ["v1$_$0", "v1$_$1", "v2$_$0", "v2$_$1"],
+        "audio_lengths": [6, 2, 6, 0],
+    }
     path = tmp_path / "mosi.pkl"
     with open(path, "wb") as f:
         pickle.dump({"train": split, "valid": split, "test": split}, f)
-    cb = Codebooks(fit_codebook(audio.reshape(-1, da), 4), fit_codebook(vision[0], 3))
-    cb.save(tmp_path / "cb.npz")
-    samples = load_mmsa_pkl(path, Codebooks.load(tmp_path / "cb.npz"), max_len=4)
+    save_codebook(tmp_path / "cb" / "acoustic.json", fit_codebook(audio.reshape(-1, da), "acoustic", 4))
+    save_codebook(tmp_path / "cb" / "visual.json", fit_codebook(vision[0], "visual", 3))
+    cb = load_codebook_dir(tmp_path / "cb")
+    samples = load_mmsa_pkl(path, cb, max_len=4)
     assert len(samples) == 12 and {s.split for s in samples} == {"train", "dev", "test"}
     s0, s1, s3 = samples[0], samples[1], samples[3]
     assert len(s0.acoustic_ids) == 4  # 6 frames subsampled to max_len
@@ -71,8 +85,21 @@ def test_mmsa_pickle_is_quantised_with_codebooks(tmp_path):
     assert s1.acoustic_ids[0] == int(((cb.acoustic.centroids - z) ** 2).sum(-1).argmin())
 
 
-def test_codebook_rejects_wrong_width():
-    cb = Codebook(np.zeros((2, 3), np.float32), np.zeros(3, np.float32), np.ones(3, np.float32))
+def test_codebook_rejects_wrong_width(tmp_path):
+    save_codebook(
+        tmp_path / "c.json",
+        {
+            "version": 1,
+            "modality": "acoustic",
+            "k": 2,
+            "dim": 3,
+            "featureNames": ["a", "b", "c"],
+            "mean": [0, 0, 0],
+            "std": [1, 1, 1],
+            "centroids": [[0, 0, 0], [0, 0, 0]],
+        },
+    )
+    cb = JsonCodebook(tmp_path / "c.json")
     with pytest.raises(ValueError, match="2 features"):
         cb.quantise(np.zeros((1, 2), np.float32))
 

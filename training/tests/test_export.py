@@ -1,4 +1,5 @@
 """ONNX export of a small model: contract names, dynamic axes, metadata, parity with PyTorch."""
+
 import numpy as np
 import onnx
 import pytest
@@ -17,8 +18,15 @@ def exported(tmp_path_factory):
     from training.msa_model.model import MSAModel
 
     torch.manual_seed(0)
-    cfg = ModelConfig(tiny_encoder=True, acoustic_codebook_size=8, visual_codebook_size=6, nonverbal_dim=16,
-                      memory_size=10, memory_dim=16, head_hidden=16)
+    cfg = ModelConfig(
+        tiny_encoder=True,
+        acoustic_codebook_size=8,
+        visual_codebook_size=6,
+        nonverbal_dim=16,
+        memory_size=10,
+        memory_dim=16,
+        head_hidden=16,
+    )
     model = MSAModel(cfg).eval()
     torch.nn.init.normal_(model.enhancement.project.weight, std=0.5)
     path = tmp_path_factory.mktemp("onnx") / "m.onnx"
@@ -82,7 +90,9 @@ def test_weight_only_int8_is_batch_independent(exported, tmp_path):
     set_metadata(q, "9.9.9")
     assert stats["tensors"] > 0
     m = onnx.load(str(q))
-    assert any(n.op_type == "Cast" for n in m.graph.node) and not any(n.op_type == "DequantizeLinear" for n in m.graph.node)
+    assert any(n.op_type == "Cast" for n in m.graph.node) and not any(
+        n.op_type == "DequantizeLinear" for n in m.graph.node
+    )
     assert any(i.data_type == onnx.TensorProto.INT8 for i in m.graph.initializer)
     assert parity(model, q, parity_batches(cfg))["score_max_abs_diff"] < 0.2
     assert batch_independence(q, parity_batches(cfg))["max_abs_diff_alone_vs_batch"] < 1e-5
@@ -97,15 +107,21 @@ def test_split_manifests_serves_words_only_by_default():
 
     from training.export import split_manifests
 
-    manifest = {"version": "x", "codebooks": {
-        "acoustic": {"file": "codebooks/acoustic.json", "k": 32, "dim": 36, "fittedOn": {}},
-        "visual": {"file": "codebooks/visual.json", "k": 32, "dim": 20, "fittedOn": {}},
-        "note": "fit on train frames"}}
+    manifest = {
+        "name": "m",
+        "version": "x",
+        "codebooks": {
+            "acoustic": {"file": "codebooks/acoustic.json", "k": 32, "dim": 36, "fittedOn": {}},
+            "visual": {"file": "codebooks/visual.json", "k": 32, "dim": 20, "fittedOn": {}},
+            "note": "fit on train frames",
+        },
+    }
     default, multimodal = split_manifests(manifest)
     assert all("file" not in default["codebooks"][m] for m in ("acoustic", "visual"))
     assert default["codebooks"]["acoustic"]["fileForMultimodal"] == "codebooks/acoustic.json"
     assert "words only" in default["codebooks"]["note"] and default["variant"].startswith("default")
     assert multimodal["codebooks"] == manifest["codebooks"] and multimodal["variant"].startswith("multimodal")
+    assert (default["name"], multimodal["name"]) == ("m", "m-multimodal")
 
     models = Path(__file__).resolve().parents[2] / "models"
     shipped = json.loads((models / "manifest.json").read_text())
@@ -113,3 +129,4 @@ def test_split_manifests_serves_words_only_by_default():
     assert all("file" not in shipped["codebooks"][m] for m in ("acoustic", "visual"))
     assert all((models / shipped_mm["codebooks"][m]["file"]).exists() for m in ("acoustic", "visual"))
     assert shipped["file"] == shipped_mm["file"] and shipped["version"] == shipped_mm["version"]
+    assert shipped_mm["name"] == shipped["name"] + "-multimodal"

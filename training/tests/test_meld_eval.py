@@ -1,5 +1,6 @@
 """MELD out-of-domain check (training/meld_eval.py): loading, class cuts, and a real run of the
 shipped graph on MELD rows it never saw."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,14 +8,16 @@ import pytest
 
 from training.common import MODELS_DIR
 from training.meld_eval import best_edge, load_meld, main, split_metrics
-from training.msa_model.nonverbal import valence_class
+from training.msa_model.valence import valence_class
 
 
 def test_load_meld_maps_sentiment_and_straightens_quotes(tmp_path):
     f = tmp_path / "x.csv"
-    f.write_text("Sr No.,Utterance,Speaker,Emotion,Sentiment\n"
-                 "1,\u201cIt\u2019s fine\u201d,A,joy,positive\n2,ok,B,neutral,Neutral\n3,no!,C,anger,negative\n",
-                 encoding="utf-8")
+    f.write_text(
+        "Sr No.,Utterance,Speaker,Emotion,Sentiment\n"
+        "1,\u201cIt\u2019s fine\u201d,A,joy,positive\n2,ok,B,neutral,Neutral\n3,no!,C,anger,negative\n",
+        encoding="utf-8",
+    )
     assert load_meld(f) == (['"It\'s fine"', "ok", "no!"], [2, 1, 0])
     assert load_meld(f, limit=2)[1] == [2, 1]
     f.write_text("Sr No.,Utterance,Speaker,Emotion,Sentiment\n1,hm,A,joy,happy\n", encoding="utf-8")
@@ -40,13 +43,27 @@ def test_shipped_graph_on_meld_rows(data_dir, tmp_path):
         pytest.skip("MELD not found")
     manifest = tmp_path / "manifest.json"
     manifest.write_text((MODELS_DIR / "manifest.json").read_text())
-    r = main(["--onnx", str(MODELS_DIR / "msa-minilm-cenet.int8-weights.onnx"), "--limit", "300", "--out", str(tmp_path),
-              "--update-manifest", str(manifest)])
+    r = main(
+        [
+            "--onnx",
+            str(MODELS_DIR / "msa-minilm-cenet.int8-weights.onnx"),
+            "--limit",
+            "300",
+            "--out",
+            str(tmp_path),
+            "--update-manifest",
+            str(manifest),
+        ]
+    )
     for m in r["splits"].values():
         s = m["mean_score"]
         assert s["positive"] > s["neutral"] > s["negative"], s
         assert m["acc2_polar"] > 55 and m["project_edge"]["acc3"] > 40
     assert (tmp_path / "meld.md").read_text().startswith("| MELD split")
     import json
+
     recorded = json.loads(manifest.read_text())
-    assert recorded["outOfDomain"]["meld"]["n"] == 300 and recorded["version"] == json.loads((MODELS_DIR / "manifest.json").read_text())["version"]
+    assert (
+        recorded["outOfDomain"]["meld"]["n"] == 300
+        and recorded["version"] == json.loads((MODELS_DIR / "manifest.json").read_text())["version"]
+    )

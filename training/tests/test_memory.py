@@ -1,4 +1,5 @@
 """ExternalMemory: softmax weights over memory rows, read = convex combination of values."""
+
 import math
 
 import torch

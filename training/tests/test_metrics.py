@@ -1,4 +1,5 @@
 """metrics.py against hand-checked cases and the shared vectors for the TypeScript port."""
+
 import json
 import math
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Shapes, masking and absent modalities of the full model and its units."""
+
 import torch
 
 from training.msa_model.enhancement import CrossModalEnhancement, masked_attention_read
@@ -46,8 +47,14 @@ def test_text_padding_length_is_ignored(tiny_model, tiny_config):
     batch = make_batch(tiny_config, b=3)
     s1, _ = run(tiny_model, batch)
     wider = dict(batch)
-    for k, fill in (("input_ids", 0), ("attention_mask", 0), ("acoustic_ids", tiny_config.acoustic_pad),
-                    ("acoustic_mask", 0), ("visual_ids", tiny_config.visual_pad), ("visual_mask", 0)):
+    for k, fill in (
+        ("input_ids", 0),
+        ("attention_mask", 0),
+        ("acoustic_ids", tiny_config.acoustic_pad),
+        ("acoustic_mask", 0),
+        ("visual_ids", tiny_config.visual_pad),
+        ("visual_mask", 0),
+    ):
         wider[k] = torch.cat([batch[k], torch.full((3, 4), fill, dtype=torch.long)], dim=1)
     s2, _ = run(tiny_model, wider)
     torch.testing.assert_close(s1, s2, atol=1e-5, rtol=0)

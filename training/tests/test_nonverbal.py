@@ -1,15 +1,26 @@
 """RAVDESS / FER-2013 mapping and splits, codebook JSON quantisation, featurize rows -> samples,
 mixed batches."""
+
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from training.msa_model.nonverbal import (FER_VALENCE, RAVDESS_SPLIT_ACTORS, RAVDESS_VALENCE, JsonCodebook,
-                                          featurized_ids, fer_splits, fer_splits_from_dir, load_fer_featurized,
-                                          load_ravdess_featurized, parse_ravdess, ravdess_label, ravdess_split,
-                                          ravdess_text, valence_class)
+from training.msa_model.codebook import JsonCodebook
+from training.msa_model.nonverbal_data import featurized_ids, load_fer_featurized, load_ravdess_featurized
+from training.msa_model.valence import (
+    FER_VALENCE,
+    RAVDESS_SPLIT_ACTORS,
+    RAVDESS_VALENCE,
+    fer_splits,
+    fer_splits_from_dir,
+    parse_ravdess,
+    ravdess_label,
+    ravdess_split,
+    ravdess_text,
+    valence_class,
+)
 from training.train import mixed_batches, parse_mix
 
 
@@ -32,8 +43,9 @@ def test_mapping_classes():
     cls = {e: tuple(valence_class(v).tolist()) for e, v in RAVDESS_VALENCE.items()}
     assert cls["happy"] == (2, 2) and cls["neutral"] == (1, 1) and cls["calm"] == (1, 1) and cls["surprised"] == (1, 1)
     assert all(cls[e] == (0, 0) for e in ("sad", "angry", "fearful", "disgust"))
-    assert [int(valence_class(FER_VALENCE[e])) for e in ("angry", "disgust", "fear", "sad", "neutral", "surprise", "happy")] \
-        == [0, 0, 0, 0, 1, 1, 2]
+    assert [
+        int(valence_class(FER_VALENCE[e])) for e in ("angry", "disgust", "fear", "sad", "neutral", "surprise", "happy")
+    ] == [0, 0, 0, 0, 1, 1, 2]
     assert valence_class([-0.5, 0.5, -0.51, 0.51]).tolist() == [1, 1, 0, 2]
 
 
@@ -45,7 +57,7 @@ def test_ravdess_split_by_actor_no_actor_in_two_splits():
             seen[a] = split
             assert ravdess_split(a) == split
     assert sorted(seen) == list(range(1, 25))
-    for split, actors in RAVDESS_SPLIT_ACTORS.items():  # both sexes in every split (odd male, even female)
+    for actors in RAVDESS_SPLIT_ACTORS.values():  # both sexes in every split (odd male, even female)
         assert {a % 2 for a in actors} == {0, 1}
 
 
@@ -57,7 +69,11 @@ def test_ravdess_real_files_split_by_actor(data_dir):
     actors = {}
     for f in files:
         actors.setdefault(ravdess_split(parse_ravdess(f.name).actor), set()).add(parse_ravdess(f.name).actor)
-    assert not (actors["train"] & actors["dev"]) and not (actors["train"] & actors["test"]) and not (actors["dev"] & actors["test"])
+    assert (
+        not (actors["train"] & actors["dev"])
+        and not (actors["train"] & actors["test"])
+        and not (actors["dev"] & actors["test"])
+    )
 
 
 def test_fer_splits_stratified_deterministic():
@@ -65,7 +81,9 @@ def test_fer_splits_stratified_deterministic():
     a, b = fer_splits(files), fer_splits(files)
     assert a == b
     for cls, n in (("happy", 100), ("disgust", 47)):
-        counts = {s: sum(1 for k, v in a.items() if k.startswith(cls + "/") and v == s) for s in ("train", "dev", "test")}
+        counts = {
+            s: sum(1 for k, v in a.items() if k.startswith(cls + "/") and v == s) for s in ("train", "dev", "test")
+        }
         assert sum(counts.values()) == n
         assert counts["train"] == round(0.7 * n) and counts["dev"] == round(0.15 * n)
     assert fer_splits(files, seed=1) != a
@@ -80,10 +98,21 @@ def test_fer_real_split(data_dir):
 
 
 def write_codebook(path: Path, modality: str, names, centroids, mean, std):
-    path.write_text(json.dumps({"version": 1, "modality": modality, "k": len(centroids), "dim": len(names),
-                                "featureNames": names, "mean": mean, "std": std, "centroids": centroids,
-                                "fittedOn": {"vectors": 1, "sources": [], "seed": 1, "iterations": 1,
-                                             "inertia": 0, "createdAt": "x"}}))
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "modality": modality,
+                "k": len(centroids),
+                "dim": len(names),
+                "featureNames": names,
+                "mean": mean,
+                "std": std,
+                "centroids": centroids,
+                "fittedOn": {"vectors": 1, "sources": [], "seed": 1, "iterations": 1, "inertia": 0, "createdAt": "x"},
+            }
+        )
+    )
     return JsonCodebook(path)
 
 
@@ -99,7 +128,7 @@ def test_json_codebook_quantises_as_typescript(tmp_path):
 def test_gate_drops_sequences_unlike_the_training_data(tmp_path):
     """As src/features/codebook.ts quantiseGated: a sequence whose median nearest-centroid
     distance is over the gate gives no ids; featurized_ids then leaves the modality absent."""
-    from training.msa_model.nonverbal import featurized_ids
+    from training.msa_model.nonverbal_data import featurized_ids
 
     path = tmp_path / "g.json"
     write_codebook(path, "acoustic", ["x", "y"], [[0, 0], [1, 1]], [0, 0], [1, 1])
@@ -118,19 +147,53 @@ def test_gate_drops_sequences_unlike_the_training_data(tmp_path):
 def test_featurize_rows_to_samples(tmp_path):
     cb_a = write_codebook(tmp_path / "a.json", "acoustic", ["x", "y"], [[0, 0], [5, 5]], [0, 0], [1, 1])
     cb_v = write_codebook(tmp_path / "v.json", "visual", ["f"], [[0], [1], [2]], [0], [1])
-    rows = [{"id": "03-01-03-02-01-01-05", "media": "03-01-03-02-01-01-05.flac", "text": "", "label": None,
-             "acoustic": [[0, 0], [5, 5], [4, 4]], "visual": [], "acousticNames": ["x", "y"], "visualNames": ["f"]},
-            {"id": "03-01-04-01-02-01-22", "media": "03-01-04-01-02-01-22.flac", "text": "", "label": None,
-             "acoustic": [], "visual": [], "acousticNames": ["x", "y"], "visualNames": ["f"]}]
+    rows = [
+        {
+            "id": "03-01-03-02-01-01-05",
+            "media": "03-01-03-02-01-01-05.flac",
+            "text": "",
+            "label": None,
+            "acoustic": [[0, 0], [5, 5], [4, 4]],
+            "visual": [],
+            "acousticNames": ["x", "y"],
+            "visualNames": ["f"],
+        },
+        {
+            "id": "03-01-04-01-02-01-22",
+            "media": "03-01-04-01-02-01-22.flac",
+            "text": "",
+            "label": None,
+            "acoustic": [],
+            "visual": [],
+            "acousticNames": ["x", "y"],
+            "visualNames": ["f"],
+        },
+    ]
     (tmp_path / "r.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     s = load_ravdess_featurized(tmp_path / "r.jsonl", cb_a, cb_v)
     assert [x.split for x in s] == ["train", "test"] and [x.label for x in s] == [2.5, -1.5]
     assert s[0].acoustic_ids == [0, 1, 1] and s[0].text == "Kids are talking by the door"
     assert s[1].acoustic_ids == [] and s[1].visual_ids == []
-    fer = [{"id": "happy/1", "media": "happy/1.jpg", "text": "", "label": None, "acoustic": [],
-            "visual": [[1.9]], "visualNames": ["f"]},
-           {"id": "sad/2", "media": "sad/2.jpg", "text": "", "label": None, "acoustic": [], "visual": [None],
-            "visualNames": ["f"]}]
+    fer = [
+        {
+            "id": "happy/1",
+            "media": "happy/1.jpg",
+            "text": "",
+            "label": None,
+            "acoustic": [],
+            "visual": [[1.9]],
+            "visualNames": ["f"],
+        },
+        {
+            "id": "sad/2",
+            "media": "sad/2.jpg",
+            "text": "",
+            "label": None,
+            "acoustic": [],
+            "visual": [None],
+            "visualNames": ["f"],
+        },
+    ]
     (tmp_path / "f.jsonl").write_text("\n".join(json.dumps(r) for r in fer) + "\n")
     f = load_fer_featurized(tmp_path / "f.jsonl", {"happy/1": "test", "sad/2": "train"}, cb_v)
     assert f[0].visual_ids == [2] and f[0].label == 2.0 and f[0].text == "" and f[0].split == "test"
@@ -175,9 +238,18 @@ def test_multisource_train_command_end_to_end(tmp_path):
     rav = []
     for actor in (1, 2, 17, 21):
         for emo in (1, 3, 5):
-            rav.append({"id": f"03-01-0{emo}-01-01-01-{actor:02d}", "media": f"03-01-0{emo}-01-01-01-{actor:02d}.flac",
-                        "text": "", "label": None, "acoustic": rng.normal(size=(5, 2)).tolist(), "visual": [],
-                        "acousticNames": names_a, "visualNames": names_v})
+            rav.append(
+                {
+                    "id": f"03-01-0{emo}-01-01-01-{actor:02d}",
+                    "media": f"03-01-0{emo}-01-01-01-{actor:02d}.flac",
+                    "text": "",
+                    "label": None,
+                    "acoustic": rng.normal(size=(5, 2)).tolist(),
+                    "visual": [],
+                    "acousticNames": names_a,
+                    "visualNames": names_v,
+                }
+            )
     (tmp_path / "rav.jsonl").write_text("\n".join(json.dumps(r) for r in rav) + "\n")
     fer_dir = tmp_path / "fer2013"
     fer = []
@@ -185,26 +257,88 @@ def test_multisource_train_command_end_to_end(tmp_path):
         (fer_dir / cls).mkdir(parents=True)
         for i in range(10):
             (fer_dir / cls / f"{i}.jpg").write_bytes(b"")
-            fer.append({"id": f"{cls}/{i}", "media": f"{cls}/{i}.jpg", "text": "", "label": None, "acoustic": [],
-                        "visual": [[float(rng.normal())]] if i % 3 else [None], "visualNames": names_v})
+            fer.append(
+                {
+                    "id": f"{cls}/{i}",
+                    "media": f"{cls}/{i}.jpg",
+                    "text": "",
+                    "label": None,
+                    "acoustic": [],
+                    "visual": [[float(rng.normal())]] if i % 3 else [None],
+                    "visualNames": names_v,
+                }
+            )
     (tmp_path / "fer.jsonl").write_text("\n".join(json.dumps(r) for r in fer) + "\n")
     words = ["good", "bad", "fine"]
     feat = tmp_path / "text.jsonl"
-    feat.write_text("\n".join(json.dumps({"id": str(i), "text": f"it was {words[i % 3]}", "label": [1.5, -1.5, 0.0][i % 3],
-                                          "split": "train" if i < 20 else "dev"}) for i in range(26)) + "\n")
-    common = ["--datasets", "none", "--featurized", str(feat), "--tiny-encoder", "--runs-dir", str(tmp_path),
-              "--batch-size", "8", "--eval-every", "2", "--no-progress", "--acoustic-codebook-size", "8",
-              "--visual-codebook-size", "6", "--ravdess", str(tmp_path / "rav.jsonl"), "--fer", str(tmp_path / "fer.jsonl"),
-              "--fer-dir", str(fer_dir), "--codebook-dir", str(tmp_path)]
+    feat.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "id": str(i),
+                    "text": f"it was {words[i % 3]}",
+                    "label": [1.5, -1.5, 0.0][i % 3],
+                    "split": "train" if i < 20 else "dev",
+                }
+            )
+            for i in range(26)
+        )
+        + "\n"
+    )
+    common = [
+        "--datasets",
+        "none",
+        "--featurized",
+        str(feat),
+        "--tiny-encoder",
+        "--runs-dir",
+        str(tmp_path),
+        "--batch-size",
+        "8",
+        "--eval-every",
+        "2",
+        "--no-progress",
+        "--acoustic-codebook-size",
+        "8",
+        "--visual-codebook-size",
+        "6",
+        "--ravdess",
+        str(tmp_path / "rav.jsonl"),
+        "--fer",
+        str(tmp_path / "fer.jsonl"),
+        "--fer-dir",
+        str(fer_dir),
+        "--codebook-dir",
+        str(tmp_path),
+    ]
     first = main(common + ["--run-name", "a", "--epochs", "1"])
     assert {"ravdess_dev", "ravdess_test", "fer_dev", "fer_test", "featurized_dev"} <= set(first["metrics"])
-    result = main(common + ["--run-name", "b", "--epochs", "1", "--mix", "featurized=2,ravdess=1,fer=1", "--text-dropout", "0.5",
-                            "--selection", "mean", "--init-checkpoint", str(tmp_path / "a" / "best.pt")])
+    result = main(
+        common
+        + [
+            "--run-name",
+            "b",
+            "--epochs",
+            "1",
+            "--mix",
+            "featurized=2,ravdess=1,fer=1",
+            "--text-dropout",
+            "0.5",
+            "--selection",
+            "mean",
+            "--init-checkpoint",
+            str(tmp_path / "a" / "best.pt"),
+        ]
+    )
     assert result["train_config"]["mix"] == "featurized=2,ravdess=1,fer=1"
     assert (tmp_path / "b" / "best.pt").exists()
     # cross-validation fold 0: actors 1-4 are tested, 21-24 select, the rest train
     fold0 = main(common + ["--run-name", "c", "--epochs", "1", "--ravdess-fold", "0"])
-    assert (fold0["metrics"]["ravdess_test"]["n"], fold0["metrics"]["ravdess_dev"]["n"], fold0["ravdess_fold"]) == (6, 3, 0)
+    assert (fold0["metrics"]["ravdess_test"]["n"], fold0["metrics"]["ravdess_dev"]["n"], fold0["ravdess_fold"]) == (
+        6,
+        3,
+        0,
+    )
     assert (first["metrics"]["ravdess_test"]["n"], first["metrics"]["ravdess_dev"]["n"]) == (3, 3)
 
 
@@ -226,7 +360,7 @@ def test_sequence_normalisation_as_typescript(tmp_path):
 
 
 def test_ravdess_folds_test_every_actor_once_and_fold_5_is_the_fixed_split():
-    from training.msa_model.nonverbal import RAVDESS_FOLDS, ravdess_split
+    from training.msa_model.valence import RAVDESS_FOLDS, ravdess_split
 
     tested = [a for f in range(RAVDESS_FOLDS) for a in range(1, 25) if ravdess_split(a, f) == "test"]
     assert sorted(tested) == list(range(1, 25))

@@ -1,4 +1,5 @@
 """Training: a few steps on real rows lower the loss; the command runs end to end."""
+
 import json
 
 import numpy as np
@@ -19,8 +20,9 @@ def test_few_steps_on_real_rows_lower_the_loss(data_dir):
     data = Encoded(rows, tok, cfg.max_text_tokens)
     model = MSAModel(cfg)
     batch = collate(data, np.arange(len(rows)), tok.pad_token_id, cfg.acoustic_pad, cfg.visual_pad)
-    inputs = [batch[k] for k in ("input_ids", "attention_mask", "acoustic_ids", "acoustic_mask",
-                                 "visual_ids", "visual_mask")]
+    inputs = [
+        batch[k] for k in ("input_ids", "attention_mask", "acoustic_ids", "acoustic_mask", "visual_ids", "visual_mask")
+    ]
     opt = torch.optim.AdamW(model.parameter_groups(1e-4, 3e-3, 0.0))
     losses = []
     for _ in range(12):
@@ -44,12 +46,43 @@ def test_train_command_end_to_end(tmp_path):
             w = words[i % 6]
             label = {"good": 1.5, "bad": -1.5, "great": 2.5, "awful": -2.5, "fine": 0.5, "okay": 0.0}[w]
             split = "train" if i < 28 else ("dev" if i < 34 else "test")
-            f.write(json.dumps({"id": str(i), "text": f"it was {w}", "label": label, "split": split,
-                                "acoustic_ids": rng.integers(0, 8, 4).tolist() if i % 2 else [],
-                                "visual_ids": []}) + "\n")
-    result = main(["--datasets", "none", "--featurized", str(path), "--tiny-encoder", "--runs-dir", str(tmp_path),
-                   "--run-name", "t", "--epochs", "2", "--batch-size", "8", "--eval-every", "3", "--no-progress",
-                   "--acoustic-codebook-size", "8", "--visual-codebook-size", "6"])
+            f.write(
+                json.dumps(
+                    {
+                        "id": str(i),
+                        "text": f"it was {w}",
+                        "label": label,
+                        "split": split,
+                        "acoustic_ids": rng.integers(0, 8, 4).tolist() if i % 2 else [],
+                        "visual_ids": [],
+                    }
+                )
+                + "\n"
+            )
+    result = main(
+        [
+            "--datasets",
+            "none",
+            "--featurized",
+            str(path),
+            "--tiny-encoder",
+            "--runs-dir",
+            str(tmp_path),
+            "--run-name",
+            "t",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--eval-every",
+            "3",
+            "--no-progress",
+            "--acoustic-codebook-size",
+            "8",
+            "--visual-codebook-size",
+            "6",
+        ]
+    )
     run_dir = tmp_path / "t"
     for name in ("best.pt", "history.json", "curve.png", "metrics.json"):
         assert (run_dir / name).exists(), name
@@ -62,19 +95,53 @@ def test_ema_weights_are_what_is_evaluated_and_saved(tmp_path):
     same seeded run without it (one evaluation, at the last step) saves different weights, and a
     decay of 0 saves exactly the live weights of a repeat run."""
     import torch
+
     from training.train import main
 
     path = tmp_path / "feat.jsonl"
     with open(path, "w") as f:
         for i in range(24):
             w, label = [("good", 1.5), ("bad", -1.5), ("fine", 0.5)][i % 3]
-            f.write(json.dumps({"id": str(i), "text": f"it was {w}", "label": label,
-                                "split": "train" if i < 18 else "dev", "acoustic_ids": [], "visual_ids": []}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": str(i),
+                        "text": f"it was {w}",
+                        "label": label,
+                        "split": "train" if i < 18 else "dev",
+                        "acoustic_ids": [],
+                        "visual_ids": [],
+                    }
+                )
+                + "\n"
+            )
 
     def run(name, *extra):
-        main(["--datasets", "none", "--featurized", str(path), "--tiny-encoder", "--runs-dir", str(tmp_path),
-              "--run-name", name, "--epochs", "2", "--batch-size", "6", "--eval-every", "1000", "--no-progress",
-              "--acoustic-codebook-size", "8", "--visual-codebook-size", "6", *extra])
+        main(
+            [
+                "--datasets",
+                "none",
+                "--featurized",
+                str(path),
+                "--tiny-encoder",
+                "--runs-dir",
+                str(tmp_path),
+                "--run-name",
+                name,
+                "--epochs",
+                "2",
+                "--batch-size",
+                "6",
+                "--eval-every",
+                "1000",
+                "--no-progress",
+                "--acoustic-codebook-size",
+                "8",
+                "--visual-codebook-size",
+                "6",
+                *extra,
+            ]
+        )
         return torch.load(tmp_path / name / "best.pt", map_location="cpu", weights_only=False)["model"]
 
     live, again, averaged = run("live"), run("again"), run("ema", "--ema-decay", "0.9")
@@ -89,8 +156,8 @@ def test_init_checkpoint_with_another_codebook_size(tiny_model, tiny_config):
     but the acoustic embedding table, which is initialised afresh; a text-path mismatch refuses."""
     import dataclasses
 
-    import pytest
     import torch
+
     from training.msa_model.model import MSAModel
     from training.train import load_init_weights
 
@@ -113,6 +180,7 @@ def test_init_checkpoint_with_another_codebook_size(tiny_model, tiny_config):
 
 def test_soup_averages_weights(tmp_path, tiny_model, tiny_config):
     import torch
+
     from training.common import save_checkpoint
     from training.msa_model.model import MSAModel
     from training.soup import main as soup

@@ -1,6 +1,7 @@
-"""training/voice_cv.py on a small made-up corpus: one fold gets its own codebook (fitted by
+"""training/experiments/voice_cv.py on a small made-up corpus: one fold gets its own codebook (fitted by
 `msa codebook fit` on that fold's train actors only), a gate, a stage-2 run and a score on its
 held-out actors."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,8 @@ from training.common import MODELS_DIR
 def test_one_fold_end_to_end(tmp_path, data_dir):
     if shutil.which("node") is None:
         pytest.skip("node not found")
+    from training.experiments.voice_cv import main as voice_cv
     from training.train import main as train
-    from training.voice_cv import main as voice_cv
 
     rng = np.random.default_rng(0)
     names_a = json.loads((MODELS_DIR / "codebooks/acoustic.json").read_text())["featureNames"]
@@ -27,28 +28,83 @@ def test_one_fold_end_to_end(tmp_path, data_dir):
             name = f"03-01-0{emo}-01-01-01-{actor:02d}"
             # actors 1-4 (fold 0's test block) far from the rest: a codebook that saw them would have a mean near 8
             x = rng.normal(size=(4, len(names_a))) + (50.0 if actor <= 4 else 0.0)
-            rav.append({"id": name, "media": f"{name}.flac", "text": "", "label": None, "acoustic": x.tolist(),
-                        "visual": [], "acousticNames": names_a, "visualNames": names_v})
+            rav.append(
+                {
+                    "id": name,
+                    "media": f"{name}.flac",
+                    "text": "",
+                    "label": None,
+                    "acoustic": x.tolist(),
+                    "visual": [],
+                    "acousticNames": names_a,
+                    "visualNames": names_v,
+                }
+            )
     (tmp_path / "rav.jsonl").write_text("\n".join(json.dumps(r) for r in rav) + "\n")
     fer_dir, fer = tmp_path / "fer2013", []
     for cls in ("happy", "sad", "neutral"):
         (fer_dir / cls).mkdir(parents=True)
         for i in range(8):
             (fer_dir / cls / f"{i}.jpg").write_bytes(b"")
-            fer.append({"id": f"{cls}/{i}", "media": f"{cls}/{i}.jpg", "text": "", "label": None, "acoustic": [],
-                        "visual": [rng.normal(size=len(names_v)).tolist()], "visualNames": names_v})
+            fer.append(
+                {
+                    "id": f"{cls}/{i}",
+                    "media": f"{cls}/{i}.jpg",
+                    "text": "",
+                    "label": None,
+                    "acoustic": [],
+                    "visual": [rng.normal(size=len(names_v)).tolist()],
+                    "visualNames": names_v,
+                }
+            )
     (tmp_path / "fer.jsonl").write_text("\n".join(json.dumps(r) for r in fer) + "\n")
-    tiny = "--tiny-encoder --acoustic-codebook-size 32 --visual-codebook-size 32 --batch-size 8 --eval-every 4 --epochs 1"
-    stage1 = train(["--datasets", "none", "--ravdess", str(tmp_path / "rav.jsonl"), "--codebook-dir", str(MODELS_DIR / "codebooks"),
-                    "--fer", str(tmp_path / "fer.jsonl"), "--fer-dir", str(fer_dir), "--runs-dir", str(tmp_path),
-                    "--run-name", "stage1", "--no-progress", *tiny.split()])
+    tiny = (
+        "--tiny-encoder --acoustic-codebook-size 32 --visual-codebook-size 32 --batch-size 8 --eval-every 4 --epochs 1"
+    )
+    stage1 = train(
+        [
+            "--datasets",
+            "none",
+            "--ravdess",
+            str(tmp_path / "rav.jsonl"),
+            "--codebook-dir",
+            str(MODELS_DIR / "codebooks"),
+            "--fer",
+            str(tmp_path / "fer.jsonl"),
+            "--fer-dir",
+            str(fer_dir),
+            "--runs-dir",
+            str(tmp_path),
+            "--run-name",
+            "stage1",
+            "--no-progress",
+            *tiny.split(),
+        ]
+    )
     assert stage1["best_step"] is not None
     out = tmp_path / "cv"
     manifest = tmp_path / "manifest.json"
     manifest.write_text((MODELS_DIR / "manifest.json").read_text())
-    result = voice_cv(["--update-manifest", str(manifest), "--ravdess", str(tmp_path / "rav.jsonl"), "--fer", str(tmp_path / "fer.jsonl"), "--fer-dir", str(fer_dir),
-                       "--init-checkpoint", str(tmp_path / "stage1/best.pt"), "--folds", "0", "--out", str(out),
-                       "--train-args", tiny])
+    result = voice_cv(
+        [
+            "--update-manifest",
+            str(manifest),
+            "--ravdess",
+            str(tmp_path / "rav.jsonl"),
+            "--fer",
+            str(tmp_path / "fer.jsonl"),
+            "--fer-dir",
+            str(fer_dir),
+            "--init-checkpoint",
+            str(tmp_path / "stage1/best.pt"),
+            "--folds",
+            "0",
+            "--out",
+            str(out),
+            "--train-args",
+            tiny,
+        ]
+    )
     (fold,) = result["folds"]
     assert fold["test_actors"] == [1, 2, 3, 4] and fold["n"] == 12
     assert 0 <= fold["acc3"] <= 100 and fold["mae"] > 0
@@ -66,7 +122,7 @@ def test_one_fold_end_to_end(tmp_path, data_dir):
 
 
 def test_session_running_normalisation_uses_the_past_of_the_session():
-    from training.session_norm import running_normalise
+    from training.experiments.session_norm import running_normalise
 
     mean, std = np.zeros(1), np.ones(1)
     a, b = np.full((4, 1), 10.0), np.full((4, 1), 10.0)

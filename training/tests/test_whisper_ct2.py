@@ -1,9 +1,10 @@
 """CTranslate2 model.bin reader: the format as CTranslate2's own writer produces it, and the real files."""
+
 import numpy as np
 import pytest
 
-from training.whisper.ct2_reader import read_ct2
 from training.tests.whisper_fixtures import installed_model
+from training.whisper.ct2_reader import read_ct2
 
 
 def _write_ct2(tmp_path, quantization):
@@ -57,7 +58,7 @@ def test_reads_int8_weights_scales_and_aliases(tmp_path):
 def test_reads_float16_in_place(tmp_path):
     model, w, _ = _write_ct2(tmp_path, "float16")
     t = model["enc/a/weight"]
-    raw = (tmp_path / "model.bin").read_bytes()[t.offset:t.offset + t.nbytes]
+    raw = (tmp_path / "model.bin").read_bytes()[t.offset : t.offset + t.nbytes]
     assert t.dtype == "float16" and raw == w.astype(np.float16).tobytes()  # offset points at the data
 
 
@@ -75,8 +76,11 @@ def test_real_whisper_files(name, layers, d, vocab):
     assert model.spec == "WhisperSpec" and model.revision == 3
     assert model["decoder/embeddings/weight"].shape == (vocab, d)
     assert model["decoder/projection/weight"] is model["decoder/embeddings/weight"]
-    assert f"encoder/layer_{layers - 1}/ffn/linear_1/weight" in model and f"encoder/layer_{layers}/ffn/linear_1/weight" not in model
+    assert (
+        f"encoder/layer_{layers - 1}/ffn/linear_1/weight" in model
+        and f"encoder/layer_{layers}/ffn/linear_1/weight" not in model
+    )
     # Tensors tile the file: no gaps or overlaps between consecutive data blocks.
     blocks = sorted({(t.offset, t.nbytes) for t in model.tensors.values()})
-    assert all(a[0] + a[1] <= b[0] for a, b in zip(blocks, blocks[1:]))
+    assert all(a[0] + a[1] <= b[0] for a, b in zip(blocks, blocks[1:], strict=False))
     assert blocks[-1][0] + blocks[-1][1] < model.path.stat().st_size

@@ -1,5 +1,6 @@
 """Log-mel: bit-exact with faster-whisper 1.2.1's FeatureExtractor (+ its content-frame cut), and the
 committed test vectors still describe the code."""
+
 import json
 
 import numpy as np

@@ -1,5 +1,6 @@
 """onnxruntime-node loads the graphs (external data in model.bin at the CT2 offsets, zero-length
 initial cache) and greedy decoding in JavaScript gives the Python tokens."""
+
 import json
 import os
 import shutil
@@ -9,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from training.tests.whisper_fixtures import installed_model
 from training.whisper.audio import load_audio
 from training.whisper.decode import WhisperOnnx
 from training.whisper.mel import log_mel, pad_features
 from training.whisper.paths import DATA_DIR, REPO_ROOT
-from training.tests.whisper_fixtures import installed_model
 
 
 def ort_node_dir() -> Path:
@@ -32,8 +33,19 @@ def test_node_greedy_equals_python(tmp_path):
         pytest.skip(f"{sample} missing")
     mel = pad_features(log_mel(load_audio(sample)), 400)
     mel.tofile(tmp_path / "mel.f32")
-    proc = subprocess.run(["node", str(REPO_ROOT / "training" / "whisper" / "node_check.mjs"), str(ort_dir), str(d),
-                           str(tmp_path / "mel.f32"), "400"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            "node",
+            str(REPO_ROOT / "training" / "whisper" / "node_check.mjs"),
+            str(ort_dir),
+            str(d),
+            str(tmp_path / "mel.f32"),
+            "400",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
     model = WhisperOnnx(d, threads=1)

@@ -1,19 +1,42 @@
 """The ONNX graphs: weightless, in-place external data at the CT2 offsets, plain opset-17 ops, and
 numerically the CTranslate2 model (encoder output; cached decoding = uncached decoding)."""
+
 import numpy as np
 import onnx
 import pytest
 
+from training.tests.whisper_fixtures import installed_model
 from training.whisper.ct2_reader import read_ct2
 from training.whisper.decode import WhisperOnnx, ends_in_loop
 from training.whisper.decoder_graph import build_decoder
 from training.whisper.encoder_graph import build_encoder
 from training.whisper.fetch import GRAPHS_DIR
-from training.tests.whisper_fixtures import installed_model
 
-ALLOWED_OPS = {"Cast", "Transpose", "Mul", "Add", "Div", "Unsqueeze", "Squeeze", "Conv", "Erf", "Shape", "Slice",
-               "LayerNormalization", "MatMul", "Split", "Reshape", "Softmax", "Concat", "Gather", "Gemm", "Range",
-               "Greater", "Where", "Identity"}
+ALLOWED_OPS = {
+    "Cast",
+    "Transpose",
+    "Mul",
+    "Add",
+    "Div",
+    "Unsqueeze",
+    "Squeeze",
+    "Conv",
+    "Erf",
+    "Shape",
+    "Slice",
+    "LayerNormalization",
+    "MatMul",
+    "Split",
+    "Reshape",
+    "Softmax",
+    "Concat",
+    "Gather",
+    "Gemm",
+    "Range",
+    "Greater",
+    "Where",
+    "Identity",
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +72,11 @@ def test_encoder_equals_ctranslate2(tiny, t):
     cross_k, cross_v, hidden = tiny.encode(mel[:, :, :t])
     assert cross_k.shape == cross_v.shape == (4, 1, t // 2, 384) and hidden.shape == (1, t // 2, 384)
     if t == 3000:  # CT2's Whisper encoder only takes 30 s
-        ref = np.array(ctranslate2.models.Whisper(str(tiny.dir), device="cpu", compute_type="float32")
-                       .encode(ctranslate2.StorageView.from_array(mel)))
+        ref = np.array(
+            ctranslate2.models.Whisper(str(tiny.dir), device="cpu", compute_type="float32").encode(
+                ctranslate2.StorageView.from_array(mel)
+            )
+        )
         np.testing.assert_allclose(hidden, ref, atol=2e-3 * np.abs(ref).max())
     # cross keys are hidden @ Wk^T of each decoder layer (no bias)
     w = read_ct2(tiny.dir / "model.bin").float32("decoder/layer_2/attention/linear_1/weight")[:384]
@@ -67,13 +93,20 @@ def test_cached_decoding_equals_full_sequence_and_batch_rows_are_independent(tin
     full, k_full, _ = tiny.decoder.run(None, {"tokens": seq, "self_k": empty, "self_v": empty} | one)
     logits, k, v = tiny.decoder.run(None, {"tokens": seq[:, :3], "self_k": empty, "self_v": empty} | one)
     for i in range(3, seq.shape[1]):
-        logits, k, v = tiny.decoder.run(None, {"tokens": seq[:, i:i + 1], "self_k": k, "self_v": v} | one)
+        logits, k, v = tiny.decoder.run(None, {"tokens": seq[:, i : i + 1], "self_k": k, "self_v": v} | one)
     np.testing.assert_allclose(logits, full, atol=1e-3)
     np.testing.assert_allclose(k, k_full, atol=1e-4)
     assert k.shape == (n, 1, seq.shape[1], d)
-    both, _, _ = tiny.decoder.run(None, {"tokens": np.repeat(seq, 2, 0), "self_k": np.zeros((n, 2, 0, d), np.float32),
-                                         "self_v": np.zeros((n, 2, 0, d), np.float32),
-                                         "cross_k": cross_k, "cross_v": cross_v})
+    both, _, _ = tiny.decoder.run(
+        None,
+        {
+            "tokens": np.repeat(seq, 2, 0),
+            "self_k": np.zeros((n, 2, 0, d), np.float32),
+            "self_v": np.zeros((n, 2, 0, d), np.float32),
+            "cross_k": cross_k,
+            "cross_v": cross_v,
+        },
+    )
     np.testing.assert_allclose(both[:1], full, atol=1e-3)
     assert not np.allclose(both[0], both[1], atol=1e-3)  # row 2 saw other audio
 

@@ -1,16 +1,17 @@
 """Same text as faster-whisper's greedy path (fw_reference.GREEDY) on espeak-ng speech, a RAVDESS file
 and a real MOSI clip, through our numpy mel + ONNX graphs + greedy decoding."""
+
 import shutil
 import subprocess
 
 import pytest
 
+from training.tests.whisper_fixtures import installed_model
 from training.whisper.audio import load_audio
 from training.whisper.decode import WhisperOnnx
 from training.whisper.fw_reference import fw_transcribe, load_faster_whisper
 from training.whisper.paths import DATA_DIR
 from training.whisper.transcribe import Mode, transcribe_signals
-from training.tests.whisper_fixtures import installed_model
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +19,20 @@ def clips(tmp_path_factory):
     paths = []
     if shutil.which("espeak-ng"):
         wav = tmp_path_factory.mktemp("espeak") / "espeak.wav"
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(wav),
-                        "the movie was long but i really liked the music"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "espeak-ng",
+                "-v",
+                "en-us",
+                "-s",
+                "160",
+                "-w",
+                str(wav),
+                "the movie was long but i really liked the music",
+            ],
+            check=True,
+            capture_output=True,
+        )
         paths.append(wav)
     for rel in ("ravdess/03-01-05-02-02-01-14.flac", "samples/03bSnISJMiM_1.wav"):
         if (DATA_DIR / rel).exists():

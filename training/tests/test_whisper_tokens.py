@@ -1,11 +1,12 @@
 """Token conventions and byte-level BPE decoding (what the Node side reimplements)."""
+
 import json
 
 import pytest
 
+from training.tests.whisper_fixtures import installed_model
 from training.whisper.fetch import GRAPHS_DIR
 from training.whisper.tokens import decode_text, token_config_from_model_dir, vocabulary
-from training.tests.whisper_fixtures import installed_model
 
 
 @pytest.mark.parametrize("name", ["tiny.en", "base"])
@@ -35,8 +36,10 @@ def test_token_config_is_committed_and_as_faster_whisper(name, prompt):
     assert cfg.suppress_begin == [220, cfg.eot]
     assert json.loads((GRAPHS_DIR / name / "whisper.json").read_text())["tokens"] == cfg.to_json()
     fw = pytest.importorskip("faster_whisper.transcribe")
-    from faster_whisper.tokenizer import Tokenizer
     import tokenizers
-    tok = Tokenizer(tokenizers.Tokenizer.from_file(str(d / "tokenizer.json")), cfg.multilingual,
-                    task="transcribe", language="en")
+    from faster_whisper.tokenizer import Tokenizer
+
+    tok = Tokenizer(
+        tokenizers.Tokenizer.from_file(str(d / "tokenizer.json")), cfg.multilingual, task="transcribe", language="en"
+    )
     assert list(fw.get_suppressed_tokens(tok, [-1])) == cfg.suppress

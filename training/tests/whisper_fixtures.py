@@ -1,4 +1,5 @@
 """Shared helpers of the Whisper tests: the installed models, skipping with instructions when absent."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +16,5 @@ def installed_model(name: str) -> Path:
     d = model_dir(name)
     bin_path = d / "model.bin"
     if not bin_path.exists() or bin_path.stat().st_size != release(name).model_bin_size:
-        pytest.skip(f"Whisper {name} weights not in {d}; get them with: "
-                    f"python -m training.whisper.fetch {name}")
+        pytest.skip(f"Whisper {name} weights not in {d}; get them with: python -m training.whisper.fetch {name}")
     return install_graphs(name, d)

@@ -1,4 +1,5 @@
 """Multi-head attention as ONNX nodes (Whisper: softmax(q k^T / sqrt(d_head)) v, heads split from d)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,9 @@ def split_heads(b: GraphBuilder, x: str, n_head: int, d_head: int, keys: bool = 
 def attend(b: GraphBuilder, q: str, k: str, v: str, n_head: int, d_head: int, bias: str | None = None) -> str:
     """q [B, Lq, d] (already scaled), k and v [B, Lk, d], bias [Lq, Lk] added to the scores
     (0 or -1e9 for a causal mask) -> [B, Lq, d]."""
-    scores = b.op("MatMul", [split_heads(b, q, n_head, d_head), split_heads(b, k, n_head, d_head, keys=True)],
-                  "scores")  # [B, h, Lq, Lk]
+    scores = b.op(
+        "MatMul", [split_heads(b, q, n_head, d_head), split_heads(b, k, n_head, d_head, keys=True)], "scores"
+    )  # [B, h, Lq, Lk]
     if bias is not None:
         scores = b.op("Add", [scores, bias], "scores")
     weights = b.op("Softmax", [scores], "attn", axis=-1)

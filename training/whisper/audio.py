@@ -3,6 +3,7 @@
 Decoded to 16-bit PCM first and divided by 32768, as faster-whisper's decode_audio does, so both
 see the same samples from 16-bit sources (FLAC/WAV at 16 kHz need no resampling).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -14,8 +15,22 @@ from .mel import SAMPLE_RATE
 
 
 def load_audio(path: str | Path) -> np.ndarray:
-    cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path), "-vn", "-f", "s16le", "-ac", "1",
-           "-ar", str(SAMPLE_RATE), "-"]
+    cmd = [
+        "ffmpeg",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-i",
+        str(path),
+        "-vn",
+        "-f",
+        "s16le",
+        "-ac",
+        "1",
+        "-ar",
+        str(SAMPLE_RATE),
+        "-",
+    ]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0:
         raise RuntimeError(f"ffmpeg could not decode {path}: {proc.stderr.decode(errors='replace').strip()}")

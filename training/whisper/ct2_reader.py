@@ -15,6 +15,7 @@ Layout (CTranslate2 `src/models/model.cc` `Model::load`, writer `python/ctransla
 int8/int16 weights come with a float32 `<name>_scale` variable (one scale per output row for int8;
 `weight_float = weight_int / scale`), and an alias `a -> b` also aliases `a_scale -> b_scale`.
 """
+
 from __future__ import annotations
 
 import struct
@@ -54,8 +55,10 @@ class Ct2Model:
         try:
             return self.tensors[name]
         except KeyError:
-            raise KeyError(f"variable {name!r} not in {self.path} (spec {self.spec}); "
-                           f"{len(self.tensors)} variables, e.g. {sorted(self.tensors)[:3]}") from None
+            raise KeyError(
+                f"variable {name!r} not in {self.path} (spec {self.spec}); "
+                f"{len(self.tensors)} variables, e.g. {sorted(self.tensors)[:3]}"
+            ) from None
 
     def __contains__(self, name: str) -> bool:
         return name in self.tensors
@@ -85,8 +88,9 @@ class _Cursor:
     def take_many(self, fmt: str) -> tuple:
         size = struct.calcsize(fmt)
         if self.pos + size > len(self.buf):
-            raise ValueError(f"{self.path} is truncated: reading {size} bytes at offset {self.pos}, "
-                             f"file has {len(self.buf)}")
+            raise ValueError(
+                f"{self.path} is truncated: reading {size} bytes at offset {self.pos}, file has {len(self.buf)}"
+            )
         values = struct.unpack_from(fmt, self.buf, self.pos)
         self.pos += size
         return values
@@ -96,7 +100,7 @@ class _Cursor:
 
     def string(self) -> str:
         n = self.take("<H")
-        raw = bytes(self.buf[self.pos:self.pos + n])
+        raw = bytes(self.buf[self.pos : self.pos + n])
         self.pos += n
         return raw.split(b"\0", 1)[0].decode("utf-8")
 
@@ -108,8 +112,10 @@ def read_ct2(path: str | Path) -> Ct2Model:
     cur = _Cursor(memoryview(mm), path)
     version = cur.take("<I")
     if not 1 <= version <= MAX_BINARY_VERSION:
-        raise ValueError(f"{path}: binary version {version} not supported (1..{MAX_BINARY_VERSION}); "
-                         "is this a CTranslate2 model.bin?")
+        raise ValueError(
+            f"{path}: binary version {version} not supported (1..{MAX_BINARY_VERSION}); "
+            "is this a CTranslate2 model.bin?"
+        )
     spec, revision = ("", 1)
     if version >= 2:
         spec = cur.string()
@@ -133,8 +139,10 @@ def read_ct2(path: str | Path) -> Ct2Model:
         np_dtype = np.uint16 if dtype == "bfloat16" else np.dtype(dtype)
         count = int(np.prod(shape)) if shape else 1
         if count * np.dtype(np_dtype).itemsize != nbytes:
-            raise ValueError(f"{path}: variable {name!r} shape {shape} {dtype} needs "
-                             f"{count * np.dtype(np_dtype).itemsize} bytes, file says {nbytes}")
+            raise ValueError(
+                f"{path}: variable {name!r} shape {shape} {dtype} needs "
+                f"{count * np.dtype(np_dtype).itemsize} bytes, file says {nbytes}"
+            )
         if offset + nbytes > len(mm):
             raise ValueError(f"{path} is truncated: {name!r} ends at {offset + nbytes} > {len(mm)}")
         # np.frombuffer accepts unaligned offsets (CT2 does not pad), the view stays read-only.

@@ -5,6 +5,7 @@ prompt (L = len(prompt)), then one token per call, feeding self_k_out/self_v_out
 Rows that reached <|endoftext|> keep being fed <|endoftext|> (their output is ignored) so the batch
 stays rectangular.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,7 @@ def ends_in_loop(tokens: list[int], min_span: int) -> int:
     as soon as it is complete, so the caller drops it and ends the row. Off (0) for parity with
     faster-whisper, which has no such guard."""
     for k in range(min_span, len(tokens) // 2 + 1):
-        if tokens[-k:] == tokens[-2 * k:-k]:
+        if tokens[-k:] == tokens[-2 * k : -k]:
             return k
     return 0
 
@@ -51,16 +52,18 @@ def ends_in_loop(tokens: list[int], min_span: int) -> int:
 class WhisperOnnx:
     """Encoder + decoder sessions of one installed model directory (graphs beside model.bin)."""
 
-    def __init__(self, model_dir: Path, threads: int = 1, encoder_file: str = "encoder.onnx",
-                 decoder_file: str = "decoder.onnx"):
+    def __init__(
+        self, model_dir: Path, threads: int = 1, encoder_file: str = "encoder.onnx", decoder_file: str = "decoder.onnx"
+    ):
         self.dir = Path(model_dir)
         info = json.loads((self.dir / "whisper.json").read_text())
         self.tokens = TokenConfig.from_json(info["tokens"])
         self.dims = info["dims"]
         self.vocab = vocabulary(self.dir)
         if len(self.vocab) != self.tokens.n_vocab:
-            raise ValueError(f"{self.dir}/vocabulary.txt has {len(self.vocab)} tokens, whisper.json says "
-                             f"{self.tokens.n_vocab}")
+            raise ValueError(
+                f"{self.dir}/vocabulary.txt has {len(self.vocab)} tokens, whisper.json says {self.tokens.n_vocab}"
+            )
         self.encoder = ort_session(self.dir / encoder_file, threads)
         self.decoder = ort_session(self.dir / decoder_file, threads)
         # -inf masks added to the logits (float32 [V]); the begin mask also holds the per-step one.
@@ -73,8 +76,14 @@ class WhisperOnnx:
         """mel [B, 80, T] -> cross_k, cross_v [n_layer, B, T/2, d], hidden [B, T/2, d]."""
         return tuple(self.encoder.run(None, {"mel": np.ascontiguousarray(mel, dtype=np.float32)}))
 
-    def greedy(self, cross_k: np.ndarray, cross_v: np.ndarray, max_new_tokens: int | None = None,
-               repeat_guard: int = 0, timing: Timing | None = None) -> list[list[int]]:
+    def greedy(
+        self,
+        cross_k: np.ndarray,
+        cross_v: np.ndarray,
+        max_new_tokens: int | None = None,
+        repeat_guard: int = 0,
+        timing: Timing | None = None,
+    ) -> list[list[int]]:
         """Greedy tokens per row (without prompt and <|endoftext|>); repeat_guard: see ends_in_loop."""
         tc = self.tokens
         n_layer, batch, _, d = cross_k.shape
@@ -86,8 +95,9 @@ class WhisperOnnx:
         done = np.zeros(batch, bool)
         for step in range(limit):
             t0 = time.perf_counter()
-            logits, self_k, self_v = self.decoder.run(None, {"tokens": tokens, "self_k": self_k, "self_v": self_v,
-                                                              "cross_k": cross_k, "cross_v": cross_v})
+            logits, self_k, self_v = self.decoder.run(
+                None, {"tokens": tokens, "self_k": self_k, "self_v": self_v, "cross_k": cross_k, "cross_v": cross_v}
+            )
             if timing is not None:
                 timing.decoder_s += time.perf_counter() - t0
                 timing.decoder_calls += 1

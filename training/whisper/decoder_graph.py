@@ -12,6 +12,7 @@
 The position of tokens[:, 0] is P, read from the cache shape: an `offset` input could only repeat it
 (and disagree with it). P + L must not exceed n_text_ctx (448).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,10 +35,14 @@ def _causal_bias(b: GraphBuilder, past: str, length: str) -> str:
     total = b.op("Add", [past, length], "PL")
     zero, one = b.const(0, np.int64), b.const(1, np.int64)
     keys = b.op("Range", [zero, b.op("Squeeze", [total]), one], "kpos")  # [P+L]
-    queries = b.op("Add", [b.op("Range", [zero, b.op("Squeeze", [length]), one]), b.op("Squeeze", [past])],
-                   "qpos")  # [L]
-    future = b.op("Greater", [b.op("Unsqueeze", [keys, b.const([0], np.int64)]),
-                              b.op("Unsqueeze", [queries, b.const([1], np.int64)])], "future")  # [L, P+L]
+    queries = b.op(
+        "Add", [b.op("Range", [zero, b.op("Squeeze", [length]), one]), b.op("Squeeze", [past])], "qpos"
+    )  # [L]
+    future = b.op(
+        "Greater",
+        [b.op("Unsqueeze", [keys, b.const([0], np.int64)]), b.op("Unsqueeze", [queries, b.const([1], np.int64)])],
+        "future",
+    )  # [L, P+L]
     return b.op("Where", [future, b.const(MASKED), b.const(0.0)], "causal")
 
 
@@ -55,8 +60,11 @@ def build_decoder(ct2: Ct2Model) -> onnx.ModelProto:
     length = b.op("Slice", [b.op("Shape", [tokens]), b.const([1], np.int64), b.const([2], np.int64)], "L")
     embeddings = b.weight("decoder/embeddings/weight")  # [V, d], shared with the output projection
     x = b.op("Gather", [embeddings, tokens], "tok", axis=0)  # [B, L, d]
-    pos = b.op("Slice", [b.weight("decoder/position_encodings/encodings"), past,
-                         b.op("Add", [past, length]), b.const([0], np.int64)], "pos")  # [L, d]
+    pos = b.op(
+        "Slice",
+        [b.weight("decoder/position_encodings/encodings"), past, b.op("Add", [past, length]), b.const([0], np.int64)],
+        "pos",
+    )  # [L, d]
     x = b.op("Add", [x, pos], "x")
     bias = _causal_bias(b, past, length)
 
@@ -69,8 +77,13 @@ def build_decoder(ct2: Ct2Model) -> onnx.ModelProto:
     for i in range(n):
         p = f"decoder/layer_{i}"
         y = b.layer_norm(x, f"{p}/self_attention/layer_norm")
-        q, k, v = b.op("Split", [b.linear(y, f"{p}/self_attention/linear_0", query_scale(d, h, 3 * d)),
-                                 b.const([d, d, d], np.int64)], "qkv", n_out=3, axis=-1)
+        q, k, v = b.op(
+            "Split",
+            [b.linear(y, f"{p}/self_attention/linear_0", query_scale(d, h, 3 * d)), b.const([d, d, d], np.int64)],
+            "qkv",
+            n_out=3,
+            axis=-1,
+        )
         k = b.op("Concat", [b.op("Squeeze", [past_k[i], layer_axis]), k], "k", axis=1)  # [B, P+L, d]
         v = b.op("Concat", [b.op("Squeeze", [past_v[i], layer_axis]), v], "v", axis=1)
         new_k.append(b.op("Unsqueeze", [k, layer_axis]))
@@ -96,5 +109,7 @@ def build_decoder(ct2: Ct2Model) -> onnx.ModelProto:
     b.add_output(logits, "logits", TensorProto.FLOAT, ["B", dims.n_vocab])
     b.add_output(b.op("Concat", new_k, "self_k_out", axis=0), "self_k_out", TensorProto.FLOAT, [n, "B", "P+L", d])
     b.add_output(b.op("Concat", new_v, "self_v_out", axis=0), "self_v_out", TensorProto.FLOAT, [n, "B", "P+L", d])
-    return b.model("Whisper decoder step with a growing self-attention cache; weights referenced in place "
-                   "in CTranslate2 model.bin. See CONTRACT.md.")
+    return b.model(
+        "Whisper decoder step with a growing self-attention cache; weights referenced in place "
+        "in CTranslate2 model.bin. See CONTRACT.md."
+    )

@@ -1,4 +1,5 @@
 """Whisper hyper-parameters, read from the CTranslate2 variables (no config needed)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

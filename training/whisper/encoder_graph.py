@@ -4,6 +4,7 @@ T is dynamic (even, <= 2 * n_audio_ctx = 3000): the sinusoidal positions are sli
 utterance need not be padded to 30 s. The decoder's cross-attention keys and values of every layer
 are computed here once per utterance.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,14 @@ ENCODER_OUTPUTS = ["cross_k", "cross_v", "hidden"]
 
 def _conv_gelu(b: GraphBuilder, x: str, prefix: str, stride: int) -> str:
     """Conv1d kernel 3, padding 1 (CT2 weight [out, in, 3]) then GELU."""
-    y = b.op("Conv", [x, b.weight(prefix + "/weight"), b.weight(prefix + "/bias")], "conv",
-             kernel_shape=[3], pads=[1, 1], strides=[stride])
+    y = b.op(
+        "Conv",
+        [x, b.weight(prefix + "/weight"), b.weight(prefix + "/bias")],
+        "conv",
+        kernel_shape=[3],
+        pads=[1, 1],
+        strides=[stride],
+    )
     return b.gelu(y)
 
 
@@ -37,16 +44,24 @@ def build_encoder(ct2: Ct2Model) -> onnx.ModelProto:
     x = b.op("Transpose", [x], "x", perm=[0, 2, 1])  # [B, S, d]
     # positions[:S]; S > n_audio_ctx makes the Add fail (shape mismatch) rather than read past the table.
     s = b.op("Slice", [b.op("Shape", [x]), b.const([1], np.int64), b.const([2], np.int64)], "S")
-    pos = b.op("Slice", [b.weight("encoder/position_encodings/encodings"), b.const([0], np.int64), s,
-                         b.const([0], np.int64)], "pos")  # [S, d]
+    pos = b.op(
+        "Slice",
+        [b.weight("encoder/position_encodings/encodings"), b.const([0], np.int64), s, b.const([0], np.int64)],
+        "pos",
+    )  # [S, d]
     x = b.op("Add", [x, pos], "x")
 
     qkv_scale = query_scale(d, h, 3 * d)
     for i in range(dims.n_audio_layer):
         p = f"encoder/layer_{i}"
         y = b.layer_norm(x, f"{p}/self_attention/layer_norm")
-        q, k, v = b.op("Split", [b.linear(y, f"{p}/self_attention/linear_0", qkv_scale),
-                                 b.const([d, d, d], np.int64)], "qkv", n_out=3, axis=-1)
+        q, k, v = b.op(
+            "Split",
+            [b.linear(y, f"{p}/self_attention/linear_0", qkv_scale), b.const([d, d, d], np.int64)],
+            "qkv",
+            n_out=3,
+            axis=-1,
+        )
         x = b.op("Add", [x, b.linear(attend(b, q, k, v, h, d // h), f"{p}/self_attention/linear_1")], "x")
         y = b.layer_norm(x, f"{p}/ffn/layer_norm")
         y = b.linear(b.gelu(b.linear(y, f"{p}/ffn/linear_0")), f"{p}/ffn/linear_1")

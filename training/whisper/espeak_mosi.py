@@ -9,6 +9,7 @@ Two sets, each with a manifest CSV (id, voice, rate, path, text) for others to r
 espeak-ng writes 22050 Hz; ffmpeg resamples to 16 kHz 16-bit mono. The text is the transcript as
 MOSI has it (lower case, no punctuation; fillers such as "uh" are spoken).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,10 +39,28 @@ def mosi_rows(data_dir: Path, split: str = "dev") -> list[dict]:
 
 def render(text: str, voice: str, rate: int, path: Path) -> None:
     with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", tmp.name, text], check=True,
-                       capture_output=True)
-        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", tmp.name, "-ac", "1",
-                        "-ar", "16000", "-sample_fmt", "s16", str(path)], check=True)
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(rate), "-w", tmp.name, text], check=True, capture_output=True
+        )
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                tmp.name,
+                "-ac",
+                "1",
+                "-ar",
+                "16000",
+                "-sample_fmt",
+                "s16",
+                str(path),
+            ],
+            check=True,
+        )
 
 
 def assignments(rows: list[dict]) -> list[tuple[str, int]]:
@@ -59,7 +78,7 @@ def build(data_dir: Path, out: Path) -> tuple[Path, Path]:
     manifests = []
     for manifest, voices in sets.items():
         records = []
-        for row, (voice, rate) in zip(rows, voices):
+        for row, (voice, rate) in zip(rows, voices, strict=True):
             path = out / f"{voice.replace('+', '_')}-{rate}" / f"{row['id']}.wav"
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@
 - mosi-plain:     the same rows in plain en-us at 160 wpm
 - samples:        the two real MOSI clips in shared/data/samples
 """
+
 from __future__ import annotations
 
 import csv
@@ -61,9 +62,13 @@ def samples(data_dir: Path = DATA_DIR) -> list[Utterance]:
 
 
 def load_set(name: str) -> list[Utterance]:
-    loaders = {"ravdess": ravdess, "ravdess-strat": ravdess_stratified, "samples": samples,
-               "mosi-espeak": lambda: mosi_espeak("manifest.csv"),
-               "mosi-plain": lambda: mosi_espeak("manifest-en-us-160.csv")}
+    loaders = {
+        "ravdess": ravdess,
+        "ravdess-strat": ravdess_stratified,
+        "samples": samples,
+        "mosi-espeak": lambda: mosi_espeak("manifest.csv"),
+        "mosi-plain": lambda: mosi_espeak("manifest-en-us-160.csv"),
+    }
     if name not in loaders:
         raise KeyError(f"unknown set {name!r}; known: {list(loaders)}")
     return loaders[name]()

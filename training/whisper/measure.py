@@ -12,6 +12,7 @@ quantisation (python -m training.whisper.quantize); `fw-int8`, `fw-float32` = fa
 set/model/engine under training/runs/asr/hyps/, so a rerun only computes what is missing.
 The machine is shared (2 cores, other jobs running): timings are upper bounds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,9 +95,20 @@ def run_wer(sets, models, engines, out: Path, threads: int, batch_size: int) -> 
                 hyps = engine.transcribe(signals, batch_size, timing)
                 seconds = time.perf_counter() - t0
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps({"set": set_name, "model": model, "engine": spec, "threads": threads,
-                                            "seconds": seconds, "tokens": sum(timing.tokens),
-                                            "hyps": {u.id: h for u, h in zip(utts, hyps)}}, indent=0))
+                path.write_text(
+                    json.dumps(
+                        {
+                            "set": set_name,
+                            "model": model,
+                            "engine": spec,
+                            "threads": threads,
+                            "seconds": seconds,
+                            "tokens": sum(timing.tokens),
+                            "hyps": {u.id: h for u, h in zip(utts, hyps, strict=True)},
+                        },
+                        indent=0,
+                    )
+                )
                 w = corpus_wer([u.text for u in utts], hyps)["wer"]
                 print(f"{set_name:14s} {model:8s} {spec:26s} WER {w:.3f}  {seconds:.0f} s", flush=True)
 
@@ -120,8 +132,14 @@ def _time_one(engine: Engine, signal: np.ndarray) -> dict:
     total = time.perf_counter() - t0
     t0 = time.perf_counter()
     engine.encode_once(signal)
-    return {"audio_s": len(signal) / SAMPLE_RATE, "total_s": total, "encoder_s": time.perf_counter() - t0,
-            "decoder_s": timing.decoder_s, "decoder_calls": timing.decoder_calls, "tokens": sum(timing.tokens)}
+    return {
+        "audio_s": len(signal) / SAMPLE_RATE,
+        "total_s": total,
+        "encoder_s": time.perf_counter() - t0,
+        "decoder_s": timing.decoder_s,
+        "decoder_calls": timing.decoder_calls,
+        "tokens": sum(timing.tokens),
+    }
 
 
 def run_speed(models, engines, out: Path, n_each: int, repeats: int) -> None:
@@ -138,24 +156,44 @@ def run_speed(models, engines, out: Path, n_each: int, repeats: int) -> None:
             for key, engine in runners.items():
                 r = _time_one(engine, s)
                 best = per[key][i]
-                per[key][i] = r if best is None else {**r, **{k: min(r[k], best[k]) for k in ("total_s", "encoder_s")},
-                                                      "decoder_s": min(r["decoder_s"], best["decoder_s"])}
+                per[key][i] = (
+                    r
+                    if best is None
+                    else {
+                        **r,
+                        **{k: min(r[k], best[k]) for k in ("total_s", "encoder_s")},
+                        "decoder_s": min(r["decoder_s"], best["decoder_s"]),
+                    }
+                )
     rows = []
     for (model, spec), p_list in per.items():
         rtf = [p["total_s"] / p["audio_s"] for p in p_list]
-        row = {"model": model, "engine": spec, "threads": 1, "n": len(p_list), "repeats": repeats,
-               "audio_s_median": statistics.median(p["audio_s"] for p in p_list),
-               "rtf_median": statistics.median(rtf), "x_realtime_median": 1 / statistics.median(rtf),
-               "encoder_ms_median": 1000 * statistics.median(p["encoder_s"] for p in p_list),
-               "tokens_median": statistics.median(p["tokens"] for p in p_list)}
+        row = {
+            "model": model,
+            "engine": spec,
+            "threads": 1,
+            "n": len(p_list),
+            "repeats": repeats,
+            "audio_s_median": statistics.median(p["audio_s"] for p in p_list),
+            "rtf_median": statistics.median(rtf),
+            "x_realtime_median": 1 / statistics.median(rtf),
+            "encoder_ms_median": 1000 * statistics.median(p["encoder_s"] for p in p_list),
+            "tokens_median": statistics.median(p["tokens"] for p in p_list),
+        }
         # Per decoder call: ours timed directly; CT2 decodes inside generate(), so there it is
         # (total - encoder) / (tokens + 1), which also holds the (small) mel time.
         row["decoder_ms_per_call_median"] = 1000 * statistics.median(
-            p["decoder_s"] / max(p["decoder_calls"], 1) if spec.startswith("onnx") else
-            (p["total_s"] - p["encoder_s"]) / (p["tokens"] + 1) for p in p_list)
+            p["decoder_s"] / max(p["decoder_calls"], 1)
+            if spec.startswith("onnx")
+            else (p["total_s"] - p["encoder_s"]) / (p["tokens"] + 1)
+            for p in p_list
+        )
         rows.append(row | {"per_utterance": p_list})
-        print(f"speed {model:8s} {spec:26s} x{row['x_realtime_median']:.1f} real time, encoder "
-              f"{row['encoder_ms_median']:.0f} ms, decoder {row['decoder_ms_per_call_median']:.1f} ms/call", flush=True)
+        print(
+            f"speed {model:8s} {spec:26s} x{row['x_realtime_median']:.1f} real time, encoder "
+            f"{row['encoder_ms_median']:.0f} ms, decoder {row['decoder_ms_per_call_median']:.1f} ms/call",
+            flush=True,
+        )
     out.mkdir(parents=True, exist_ok=True)
     path = out / "speed.json"
     by_key = {(r["model"], r["engine"]): r for r in (json.loads(path.read_text())["rows"] if path.exists() else [])}
@@ -165,8 +203,12 @@ def run_speed(models, engines, out: Path, n_each: int, repeats: int) -> None:
 
 def _machine() -> dict:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "loadavg": load,
-            "note": "shared machine: other jobs ran at the same time"}
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "loadavg": load,
+        "note": "shared machine: other jobs ran at the same time",
+    }
 
 
 def report(out: Path) -> None:
@@ -182,9 +224,16 @@ def report(out: Path) -> None:
             row["wer_nofill"] = corpus_wer(refs, hyps, drop_fillers=True)["wer"]
         rows.append(row)
     speed = json.loads((out / "speed.json").read_text()) if (out / "speed.json").exists() else {"rows": []}
-    (out / "results.json").write_text(json.dumps({"wer": rows, "speed": [
-        {k: v for k, v in r.items() if k != "per_utterance"} for r in speed["rows"]],
-        "speed_machine": speed.get("machine")}, indent=1))
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "wer": rows,
+                "speed": [{k: v for k, v in r.items() if k != "per_utterance"} for r in speed["rows"]],
+                "speed_machine": speed.get("machine"),
+            },
+            indent=1,
+        )
+    )
     (out / "results.md").write_text(markdown(rows, speed["rows"]))
     print((out / "results.md").read_text())
 
@@ -192,8 +241,12 @@ def report(out: Path) -> None:
 def markdown(rows: list[dict], speed_rows: list[dict]) -> str:
     sets = [s for s in SETS if any(r["set"] == s for r in rows)]
     combos = sorted({(r["model"], r["engine"]) for r in rows}, key=lambda c: (c[0], c[1]))
-    lines = ["WER (corpus, `basic` normalisation; in brackets: fillers dropped)", "",
-             "| model | engine | " + " | ".join(sets) + " |", "|---|---|" + "---|" * len(sets)]
+    lines = [
+        "WER (corpus, `basic` normalisation; in brackets: fillers dropped)",
+        "",
+        "| model | engine | " + " | ".join(sets) + " |",
+        "|---|---|" + "---|" * len(sets),
+    ]
     for model, engine in combos:
         cells = []
         for s in sets:
@@ -207,13 +260,20 @@ def markdown(rows: list[dict], speed_rows: list[dict]) -> str:
                 cells.append(cell + f" n={r['n']}")
         lines.append(f"| {model} | {engine} | " + " | ".join(cells) + " |")
     if speed_rows:
-        lines += ["", "Speed, one thread, utterances of 2-8 s (median)", "",
-                  "| model | engine | n | audio s | tokens | x real time | encoder ms | decoder ms/call |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Speed, one thread, utterances of 2-8 s (median)",
+            "",
+            "| model | engine | n | audio s | tokens | x real time | encoder ms | decoder ms/call |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for r in speed_rows:
             dec = f"{r['decoder_ms_per_call_median']:.1f}" if "decoder_ms_per_call_median" in r else ""
-            lines.append(f"| {r['model']} | {r['engine']} | {r['n']} | {r['audio_s_median']:.1f} | {r.get('tokens_median', '')} | "
-                         f"{r['x_realtime_median']:.1f} | {r['encoder_ms_median']:.0f} | {dec} |")
+            lines.append(
+                f"| {r['model']} | {r['engine']} | {r['n']} | {r['audio_s_median']:.1f} | "
+                f"{r.get('tokens_median', '')} | "
+                f"{r['x_realtime_median']:.1f} | {r['encoder_ms_median']:.0f} | {dec} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ For a 16 kHz mono float32 signal x of N samples (CONTRACT.md "Log-mel"):
   6. the encoder input [80, T] is the content frames followed by zeros (the normalised value 0.0,
      as faster-whisper's pad_or_trim pads the features), T = 3000 (30 s, standard) or a trimmed T.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -45,7 +46,7 @@ def mel_filters(n_mels: int = N_MELS, sr: int = SAMPLE_RATE, n_fft: int = N_FFT)
     lower = -ramps[:-2] / fdiff[:-1, None]
     upper = ramps[2:] / fdiff[1:, None]
     weights = np.maximum(0.0, np.minimum(lower, upper))
-    weights *= (2.0 / (freqs[2:n_mels + 2] - freqs[:n_mels]))[:, None]
+    weights *= (2.0 / (freqs[2 : n_mels + 2] - freqs[:n_mels]))[:, None]
     return weights.astype(np.float32)
 
 

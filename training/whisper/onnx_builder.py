@@ -7,6 +7,7 @@ nodes at session creation, so at run time the graph computes in float32 on weigh
 
 Only opset-17 ops that ORT's CPU and CUDA providers both implement are used (no Loop/If).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,14 @@ from .ct2_reader import Ct2Model
 OPSET = 17
 IR_VERSION = 8  # onnx 1.13+ / ORT >= 1.14 read it; opset 17 needs IR >= 8
 EXTERNAL_LOCATION = "model.bin"
-_ONNX_DTYPES = {"float32": TensorProto.FLOAT, "float16": TensorProto.FLOAT16, "int8": TensorProto.INT8,
-                "int16": TensorProto.INT16, "int32": TensorProto.INT32, "bfloat16": TensorProto.BFLOAT16}
+_ONNX_DTYPES = {
+    "float32": TensorProto.FLOAT,
+    "float16": TensorProto.FLOAT16,
+    "int8": TensorProto.INT8,
+    "int16": TensorProto.INT16,
+    "int32": TensorProto.INT32,
+    "bfloat16": TensorProto.BFLOAT16,
+}
 
 
 class GraphBuilder:
@@ -39,8 +46,7 @@ class GraphBuilder:
         self._counter += 1
         return f"{hint}_{self._counter}"
 
-    def op(self, op_type: str, inputs: list[str], hint: str | None = None, n_out: int = 1,
-           **attrs) -> str | list[str]:
+    def op(self, op_type: str, inputs: list[str], hint: str | None = None, n_out: int = 1, **attrs) -> str | list[str]:
         outs = [self.fresh(hint or op_type.lower()) for _ in range(n_out)]
         self.nodes.append(helper.make_node(op_type, inputs, outs, name=self.fresh("n_" + op_type), **attrs))
         return outs[0] if n_out == 1 else outs
@@ -95,8 +101,7 @@ class GraphBuilder:
             return self._weights[key]
         value = self.op("Cast", [self._external_initializer(ct2_name)], "w", to=TensorProto.FLOAT)
         if t.dtype in ("int8", "int16"):
-            scale = self.op("Cast", [self._external_initializer(ct2_name + "_scale")], "scale",
-                            to=TensorProto.FLOAT)
+            scale = self.op("Cast", [self._external_initializer(ct2_name + "_scale")], "scale", to=TensorProto.FLOAT)
             if len(t.shape) > 1 and self.ct2[ct2_name + "_scale"].array.size > 1:
                 scale = self.op("Unsqueeze", [scale, self.const(list(range(1, len(t.shape))), np.int64)])
             value = self.op("Div", [value, scale], "w")
@@ -118,8 +123,13 @@ class GraphBuilder:
         return y
 
     def layer_norm(self, x: str, prefix: str, eps: float = 1e-5) -> str:
-        return self.op("LayerNormalization", [x, self.weight(prefix + "/gamma"), self.weight(prefix + "/beta")],
-                       "ln", axis=-1, epsilon=eps)
+        return self.op(
+            "LayerNormalization",
+            [x, self.weight(prefix + "/gamma"), self.weight(prefix + "/beta")],
+            "ln",
+            axis=-1,
+            epsilon=eps,
+        )
 
     def gelu(self, x: str) -> str:
         """Exact (erf) GELU, as Whisper; opset 17 has no Gelu op (ORT fuses this pattern)."""
@@ -130,7 +140,8 @@ class GraphBuilder:
     # -- model -----------------------------------------------------------------------------------
     def model(self, doc: str) -> onnx.ModelProto:
         graph = helper.make_graph(self.nodes, self.name, self.inputs, self.outputs, self.initializers)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                                  producer_name="msa training.whisper", doc_string=doc)
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="msa training.whisper", doc_string=doc
+        )
         model.ir_version = IR_VERSION
         return model

@@ -1,4 +1,5 @@
 """Where things live (without importing training.common, which loads torch)."""
+
 from __future__ import annotations
 
 import os

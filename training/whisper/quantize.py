@@ -9,6 +9,7 @@ becomes a MatMul on the transposed table (the quantiser handles MatMul), and
 beside model.bin. The result depends on the onnxruntime version; its sha256 is printed so an install
 step could check it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,9 @@ def gemm_to_matmul(model: onnx.ModelProto) -> None:
         w_t = np.ascontiguousarray(w.T if attrs.get("transB", 0) else w)
         name = node.input[1] + "_T"
         model.graph.initializer.append(numpy_helper.from_array(w_t, name))
-        model.graph.node[i].CopyFrom(onnx.helper.make_node("MatMul", [node.input[0], name], list(node.output),
-                                                            name=node.name + "_matmul"))
+        model.graph.node[i].CopyFrom(
+            onnx.helper.make_node("MatMul", [node.input[0], name], list(node.output), name=node.name + "_matmul")
+        )
 
 
 def quantize_graph(model_dir: Path, graph: str) -> Path:
@@ -62,8 +64,14 @@ def quantize_graph(model_dir: Path, graph: str) -> Path:
         gemm_to_matmul(model)
         plain = Path(tmp) / ("plain_" + graph)
         onnx.save(model, str(plain), save_as_external_data=True, location=plain.name + ".data")
-        quantize_dynamic(str(plain), str(out), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"], use_external_data_format=True)
+        quantize_dynamic(
+            str(plain),
+            str(out),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            use_external_data_format=True,
+        )
     return out
 
 

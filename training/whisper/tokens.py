@@ -11,6 +11,7 @@
   tokens (CT2 WhisperReplica::generate with faster-whisper's max_length 448).
 - text = byte-level BPE decode of the tokens < <|endoftext|>.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,7 @@ class TokenConfig:
         return asdict(self)
 
     @staticmethod
-    def from_json(d: dict) -> "TokenConfig":
+    def from_json(d: dict) -> TokenConfig:
         return TokenConfig(**d)
 
 
@@ -59,12 +60,24 @@ def token_config_from_model_dir(model_dir: Path) -> TokenConfig:
     multilingual = n_vocab >= 51865  # the test CT2 uses (WhisperReplica: vocabulary size 51865)
     tok = Tokenizer(hf, multilingual, task="transcribe", language="en")
     no_speech = special.get("<|nospeech|>", special.get("<|nocaptions|>"))
-    suppress = set(tok.non_speech_tokens) | {tok.transcribe, tok.translate, tok.sot, tok.sot_prev, tok.sot_lm,
-                                             no_speech}
+    suppress = set(tok.non_speech_tokens) | {
+        tok.transcribe,
+        tok.translate,
+        tok.sot,
+        tok.sot_prev,
+        tok.sot_lm,
+        no_speech,
+    }
     prompt = list(tok.sot_sequence) + [tok.no_timestamps]
     return TokenConfig(
-        multilingual=multilingual, n_vocab=n_vocab, eot=tok.eot, sot=tok.sot, no_timestamps=tok.no_timestamps,
-        prompt=prompt, suppress=sorted(suppress), suppress_begin=list(config["suppress_ids_begin"]),
+        multilingual=multilingual,
+        n_vocab=n_vocab,
+        eot=tok.eot,
+        sot=tok.sot,
+        no_timestamps=tok.no_timestamps,
+        prompt=prompt,
+        suppress=sorted(suppress),
+        suppress_begin=list(config["suppress_ids_begin"]),
         max_new_tokens=min(N_TEXT_CTX // 2, N_TEXT_CTX - (len(prompt) - 1)),
         lang_ids=list(config.get("lang_ids", [])) if multilingual else [],
     )
@@ -81,15 +94,16 @@ def vocabulary(model_dir: Path) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def byte_decoder() -> dict[str, int]:
     """GPT-2's bytes_to_unicode, inverted: the printable character standing for each byte."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
-        list(range(ord("®"), ord("ÿ") + 1))
+    printable = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    )
     chars, n = list(printable), 0
     for byte in range(256):
         if byte not in printable:
             printable.append(byte)
             chars.append(256 + n)
             n += 1
-    return {chr(c): byte for byte, c in zip(printable, chars)}
+    return {chr(c): byte for byte, c in zip(printable, chars, strict=True)}
 
 
 def decode_text(token_ids: list[int], vocab: tuple[str, ...], eot: int) -> str:

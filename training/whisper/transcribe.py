@@ -9,6 +9,7 @@ T = round_up(frames + margin, multiple) (mel.trimmed_frames), so the encoder run
 "+guardK" stops a row whose tokens end with the same span (>= K tokens) twice (decode.ends_in_loop),
 which trimming needs. `--mode trim` = trim:100:50+guard4 (the recommended setting).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,8 @@ class Mode:
     repeat_guard: int = 0
 
     @staticmethod
-    def parse(spec: str) -> "Mode":
-        """"30s" | "trim:MULTIPLE:MARGIN" (frames), optionally followed by "+guardK" (repeat guard,
+    def parse(spec: str) -> Mode:
+        """ "30s" | "trim:MULTIPLE:MARGIN" (frames), optionally followed by "+guardK" (repeat guard,
         spans >= K tokens); "trim" alone is the recommended "trim:100:50+guard4"."""
         if spec == "trim":
             return Mode(True, 100, 50, 4)
@@ -64,12 +65,15 @@ def windows(audio: np.ndarray, mode: Mode) -> list[np.ndarray]:
     """Encoder inputs [80, T] of one signal: consecutive 30-s windows of its content frames."""
     feats = log_mel(audio)
     n = feats.shape[1]
-    return [pad_features(feats[:, s:s + N_FRAMES_30S], mode.frames(min(N_FRAMES_30S, n - s)))
-            for s in range(0, max(n, 1), N_FRAMES_30S)]
+    return [
+        pad_features(feats[:, s : s + N_FRAMES_30S], mode.frames(min(N_FRAMES_30S, n - s)))
+        for s in range(0, max(n, 1), N_FRAMES_30S)
+    ]
 
 
-def transcribe_signals(model: WhisperOnnx, signals: list[np.ndarray], mode: Mode, batch_size: int = 8,
-                       timing: Timing | None = None) -> list[str]:
+def transcribe_signals(
+    model: WhisperOnnx, signals: list[np.ndarray], mode: Mode, batch_size: int = 8, timing: Timing | None = None
+) -> list[str]:
     """Text per signal. Windows of equal T are batched together (padding rows to a longer T
     would change their result), so batching gives the same text as one row at a time."""
     items = [(i, w) for i, sig in enumerate(signals) for w in windows(sig, mode)]
@@ -79,9 +83,9 @@ def transcribe_signals(model: WhisperOnnx, signals: list[np.ndarray], mode: Mode
     start = 0
     while start < len(order):
         t = items[order[start]][1].shape[1]
-        group = [k for k in order[start:start + batch_size] if items[k][1].shape[1] == t]
+        group = [k for k in order[start : start + batch_size] if items[k][1].shape[1] == t]
         mel = np.stack([items[k][1] for k in group])
-        for k, text in zip(group, model.transcribe_mel(mel, mode.repeat_guard, timing)):
+        for k, text in zip(group, model.transcribe_mel(mel, mode.repeat_guard, timing), strict=True):
             results[k] = text
         start += len(group)
     for k in range(len(items)):
@@ -93,14 +97,17 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--model", default="tiny.en", help="tiny.en or base (installed on first use)")
-    p.add_argument("--mode", default="30s", help="30s, trim:MULTIPLE:MARGIN (frames), +guardK adds the repeat guard; "
-                   "trim = trim:100:50+guard4")
+    p.add_argument(
+        "--mode",
+        default="30s",
+        help="30s, trim:MULTIPLE:MARGIN (frames), +guardK adds the repeat guard; trim = trim:100:50+guard4",
+    )
     p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
     p.add_argument("--batch-size", type=int, default=8)
     args = p.parse_args(argv)
     model = WhisperOnnx(ensure_model(args.model), threads=args.threads)
     texts = transcribe_signals(model, [load_audio(f) for f in args.files], Mode.parse(args.mode), args.batch_size)
-    for f, text in zip(args.files, texts):
+    for f, text in zip(args.files, texts, strict=True):
         sys.stdout.write(f"{f}\t{text}\n")
 
 

@@ -6,6 +6,7 @@ expands "i'm" to "i am", which the MOSI references never do.
 `nofill`: basic, then the filler words below removed from reference and hypothesis alike (MOSI
 transcribes "uh", "um"; Whisper usually omits them).
 """
+
 from __future__ import annotations
 
 import re
@@ -30,6 +31,11 @@ def corpus_wer(refs: list[str], hyps: list[str], drop_fillers: bool = False) -> 
     keep = [i for i, t in enumerate(r) if t]  # a reference with no words left has no WER
     out = jiwer.process_words([r[i] for i in keep], [h[i] for i in keep])
     n = out.hits + out.substitutions + out.deletions
-    return {"wer": (out.substitutions + out.deletions + out.insertions) / max(n, 1), "words": n,
-            "sub": out.substitutions, "del": out.deletions, "ins": out.insertions,
-            "exact": sum(r[i] == h[i] for i in keep) / max(len(keep), 1)}
+    return {
+        "wer": (out.substitutions + out.deletions + out.insertions) / max(n, 1),
+        "words": n,
+        "sub": out.substitutions,
+        "del": out.deletions,
+        "ins": out.insertions,
+        "exact": sum(r[i] == h[i] for i in keep) / max(len(keep), 1),
+    }

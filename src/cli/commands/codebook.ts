@@ -27,7 +27,11 @@ interface FitFlags {
  * frames without a face, are left out; empty sequences too). Whole records are read until
  * `maxVectors` vectors are in.
  */
-export async function readSequences(inputs: readonly string[], modality: Modality, maxVectors = Infinity): Promise<{ sequences: number[][][]; sources: string[] }> {
+export async function readSequences(
+  inputs: readonly string[],
+  modality: Modality,
+  maxVectors = Infinity,
+): Promise<{ sequences: number[][][]; sources: string[] }> {
   const sequences: number[][][] = [];
   let count = 0;
   const sources: string[] = [];
@@ -45,7 +49,8 @@ export async function readSequences(inputs: readonly string[], modality: Modalit
       }
       const names = modality === 'acoustic' ? rec.acousticNames : rec.visualNames;
       const expected = modality === 'acoustic' ? ACOUSTIC_FEATURES : VISUAL_FEATURES;
-      if (!names || names.join() !== expected.join()) throw new Error(`${file}:${i + 1}: ${modality} feature names differ from this version's layout; re-run featurize`);
+      if (!names || names.join() !== expected.join())
+        throw new Error(`${file}:${i + 1}: ${modality} feature names differ from this version's layout; re-run featurize`);
       const sequence = (modality === 'acoustic' ? rec.acoustic : rec.visual).filter((v): v is number[] => v !== null);
       if (sequence.length === 0 || count >= maxVectors) continue;
       sequences.push(sequence);
@@ -80,10 +85,16 @@ export function register(program: Command): void {
     .option('--k <n>', 'number of centroids', positiveInt('k'), 32)
     .option('--seed <n>', 'k-means++ seed', positiveInt('seed'), 42)
     .option('--max-vectors <n>', 'use whole records until this many vectors are in', positiveInt('vector count'), 200_000)
-    .option('--sequence-norm <n>', "normalise each record's vectors as one sequence first, with a prior worth n vectors (quantising does the same per window)", positiveInt('prior weight'))
+    .option(
+      '--sequence-norm <n>',
+      "normalise each record's vectors as one sequence first, with a prior worth n vectors (quantising does the same per window)",
+      positiveInt('prior weight'),
+    )
     .requiredOption('--out <file>', 'where to write the codebook, e.g. models/codebooks/acoustic.json')
     .action(async (flags: FitFlags) => {
       const cb = await runCodebookFit(flags);
-      process.stderr.write(`codebook: ${cb.modality} k=${cb.k} dim=${cb.dim} on ${cb.fittedOn.vectors} vectors (${cb.fittedOn.iterations} iterations, inertia ${cb.fittedOn.inertia.toFixed(1)}) -> ${flags.out}\n`);
+      process.stderr.write(
+        `codebook: ${cb.modality} k=${cb.k} dim=${cb.dim} on ${cb.fittedOn.vectors} vectors (${cb.fittedOn.iterations} iterations, inertia ${cb.fittedOn.inertia.toFixed(1)}) -> ${flags.out}\n`,
+      );
     });
 }

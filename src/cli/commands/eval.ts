@@ -9,7 +9,7 @@ import cliProgress from 'cli-progress';
 import { createLogger } from '../../log.js';
 import { evaluateCsv, type EvaluationReport, type ScoredRow } from '../../eval/evaluate.js';
 import { METRIC_KEYS, type Metrics } from '../../eval/metrics.js';
-import { DEFAULT_MAX_CSV_BYTES } from '../../eval/labelledCsv.js';
+import { DEFAULT_MAX_CSV_BYTES } from '../../datasets/labelledCsv.js';
 import { DEFAULT_MAX_MEDIA_IDS } from '../../eval/media.js';
 import type { FaceDetector } from '../../features/visual/index.js';
 import { faceDetectorOption } from '../context.js';
@@ -64,8 +64,8 @@ export function register(program: Command): void {
     .option('--log-level <level>', 'log level of the JSON log on stderr', 'warn')
     .option(
       '--media <dir>',
-      'folder of the rows\' media <id>.<ext> (audio wav/flac/mp3, video mp4/webm/mkv, image jpg/png as one frame): ' +
-        'acoustic / visual ids through the extractors and the model\'s codebooks; rows without a file are skipped, rows with empty text are scored without words',
+      "folder of the rows' media <id>.<ext> (audio wav/flac/mp3, video mp4/webm/mkv, image jpg/png as one frame): " +
+        "acoustic / visual ids through the extractors and the model's codebooks; rows without a file are skipped, rows with empty text are scored without words",
     )
     .option('--max-media-ids <n>', 'most ids per modality from a media file (the training cap)', positiveInt('id count'), DEFAULT_MAX_MEDIA_IDS)
     .addOption(faceDetectorOption().default('short-range'))

@@ -7,7 +7,7 @@ import { extractMediaFeatures } from '../../features/media.js';
 import { summarise, type FeatureSummary } from '../../features/summary.js';
 import { sharedFaceAnalyzer, type FaceDetector } from '../../features/visual/index.js';
 import { faceDetectorOption } from '../context.js';
-import { probe } from '../../media/ffmpeg.js';
+import { probe } from '../../media/ffmpeg/index.js';
 
 interface FeaturesFlags {
   input: string;
@@ -17,7 +17,10 @@ interface FeaturesFlags {
   maxDuration: number;
 }
 
-export async function featureSummary(input: string, options: { fps?: number; maxDurationS?: number; faceDetector?: FaceDetector } = {}): Promise<FeatureSummary> {
+export async function featureSummary(
+  input: string,
+  options: { fps?: number; maxDurationS?: number; faceDetector?: FaceDetector } = {},
+): Promise<FeatureSummary> {
   const info = await probe(input);
   const faces = info.hasVideo ? await sharedFaceAnalyzer(options.faceDetector) : undefined;
   return summarise(await extractMediaFeatures(input, { fps: options.fps ?? 4, maxDurationS: options.maxDurationS, faces }));
@@ -32,7 +35,12 @@ export function formatSummary(s: FeatureSummary): string {
     `video frames    ${s.video_frames}`,
     `face found      ${(100 * s.face_fraction).toFixed(1)} %`,
   ];
-  if (s.expressions) lines.push(`expressions     ${Object.entries(s.expressions).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+  if (s.expressions)
+    lines.push(
+      `expressions     ${Object.entries(s.expressions)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', ')}`,
+    );
   return lines.join('\n');
 }
 
@@ -42,11 +50,16 @@ export function register(program: Command): void {
     .description('Summarise the acoustic and visual features of one media input (file, URL, - for stdin, lavfi:<graph>)')
     .requiredOption('--input <media>', 'file path, URL, "-" for stdin, or lavfi:<filtergraph>')
     .option('--json', 'print exactly one JSON object: duration_s, audio_frames, voiced_fraction, f0_median_hz, video_frames, face_fraction, expressions')
-    .option('--fps <n>', 'video frames sampled per second', (raw) => {
-      const n = Number(raw);
-      if (!(n > 0)) throw new InvalidArgumentError(`expected a positive frame rate, got "${raw}"`);
-      return n;
-    }, 4)
+    .option(
+      '--fps <n>',
+      'video frames sampled per second',
+      (raw) => {
+        const n = Number(raw);
+        if (!(n > 0)) throw new InvalidArgumentError(`expected a positive frame rate, got "${raw}"`);
+        return n;
+      },
+      4,
+    )
     .option('--max-duration <s>', 'analyse at most this many seconds', Number, 600)
     .addOption(faceDetectorOption().default('short-range'))
     .action(async (flags: FeaturesFlags) => {

@@ -29,7 +29,9 @@ const positive = (what: string) => (raw: string) => {
 };
 
 export async function runFeaturize(flags: FeaturizeFlags): Promise<FeaturizeSummary> {
-  const bar = flags.progress ? new cliProgress.SingleBar({ format: 'featurize [{bar}] {value}/{total} {id}', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
+  const bar = flags.progress
+    ? new cliProgress.SingleBar({ format: 'featurize [{bar}] {value}/{total} {id}', stream: process.stderr }, cliProgress.Presets.shades_classic)
+    : null;
   let started = false;
   const summary = await featurize({
     csv: flags.csv,

@@ -35,7 +35,8 @@ function parseRetries(raw: string): number {
 function parseInteger(name: string, min: number, max: number) {
   return (raw: string): number => {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a whole number in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be a whole number in [${min}, ${max}], got ${JSON.stringify(raw)}`);
     return n;
   };
 }

@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import {
-  brokerOptionsFromEnv,
+  brokerOptionsFromConfig,
   brokerStatus,
   startBroker,
   stopBroker,
@@ -14,6 +14,7 @@ import {
   type BrokerOptions,
   type BrokerStatus,
 } from '../../broker/index.js';
+import { configFor } from '../context.js';
 import { createLogger } from '../../log.js';
 
 interface KafkaFlags {
@@ -37,18 +38,12 @@ function parseSeconds(raw: string): number {
   return n;
 }
 
-/** Environment first, then the flags given on the command line. */
-function optionsFrom(flags: KafkaFlags): Partial<BrokerOptions> {
-  const { brokers: _external, ...fromEnv } = brokerOptionsFromEnv(process.env);
-  const given: Partial<BrokerOptions> = {
-    port: flags.port,
-    controllerPort: flags.controllerPort,
-    dataDir: flags.dataDir,
-    startTimeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000,
-    stopTimeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000,
-  };
-  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-  return { ...fromEnv, ...defined };
+/** The config (defaults < --config file < environment), then the flags given on the command line. */
+function optionsFrom(cmd: Command, flags: KafkaFlags): Partial<BrokerOptions> {
+  const config = configFor(cmd, { broker: { port: flags.port, controllerPort: flags.controllerPort, dataDir: flags.dataDir } });
+  const { brokers: _external, ...local } = brokerOptionsFromConfig(config);
+  const timeoutMs = flags.timeout === undefined ? {} : { startTimeoutMs: flags.timeout * 1000, stopTimeoutMs: flags.timeout * 1000 };
+  return { ...local, ...timeoutMs };
 }
 
 function withCommonOptions(cmd: Command): Command {
@@ -59,7 +54,10 @@ function withCommonOptions(cmd: Command): Command {
       `KRaft controller port on 127.0.0.1, fixed once the data dir is formatted (env MSA_KAFKA_CONTROLLER_PORT, default ${DEFAULT_CONTROLLER_PORT})`,
       parsePort,
     )
-    .option('--data-dir <dir>', 'storage, logs and pid file (env MSA_KAFKA_DATA_DIR, default $MSA_CACHE_DIR/kafka-data, MSA_CACHE_DIR defaulting to ~/.cache/msa)')
+    .option(
+      '--data-dir <dir>',
+      'storage, logs and pid file (env MSA_KAFKA_DATA_DIR, default $MSA_CACHE_DIR/kafka-data, MSA_CACHE_DIR defaulting to ~/.cache/msa)',
+    )
     .option('--timeout <seconds>', 'how long to wait for the broker to start or stop', parseSeconds)
     .option('--json', 'print the result as JSON');
 }
@@ -92,22 +90,27 @@ export function register(program: Command): void {
     )
     .action(async (flags: KafkaFlags, cmd: Command) => {
       const logger = loggerFor(cmd);
-      if (process.env.KAFKA_BROKERS) logger.warn({ KAFKA_BROKERS: process.env.KAFKA_BROKERS }, 'KAFKA_BROKERS is set; msa will use that cluster, not this local broker');
-      const r = await startBroker(optionsFrom(flags), logger);
-      print(flags, r, `Kafka ${r.version ?? '(not started by msa)'} ${r.started ? 'started' : 'already running'} on ${r.brokers.join(',')}${r.pid ? ` (pid ${r.pid})` : ''}`);
+      const external = configFor(cmd).kafka.brokers;
+      if (external) logger.warn({ brokers: external }, 'kafka.brokers (KAFKA_BROKERS) is set; msa will use that cluster, not this local broker');
+      const r = await startBroker(optionsFrom(cmd, flags), logger);
+      print(
+        flags,
+        r,
+        `Kafka ${r.version ?? '(not started by msa)'} ${r.started ? 'started' : 'already running'} on ${r.brokers.join(',')}${r.pid ? ` (pid ${r.pid})` : ''}`,
+      );
     });
 
   withCommonOptions(kafka.command('stop'))
     .description('stop the local broker (SIGTERM, then SIGKILL after the timeout, default 30 s)')
     .action(async (flags: KafkaFlags, cmd: Command) => {
-      const r = await stopBroker(optionsFrom(flags), loggerFor(cmd));
+      const r = await stopBroker(optionsFrom(cmd, flags), loggerFor(cmd));
       print(flags, r, r.wasRunning ? `Kafka stopped (pid ${r.pid}, ${r.how})` : 'Kafka was not running');
     });
 
   withCommonOptions(kafka.command('status'))
     .description('say whether the local broker runs, with pid, port, version and data dir; exit code 3 when stopped')
-    .action(async (flags: KafkaFlags) => {
-      const s = await brokerStatus(optionsFrom(flags));
+    .action(async (flags: KafkaFlags, cmd: Command) => {
+      const s = await brokerStatus(optionsFrom(cmd, flags));
       print(flags, s, describe(s));
       if (s.state !== 'running') process.exitCode = 3;
     });

@@ -44,7 +44,10 @@ export function register(program: Command): void {
         records = readRecording(flags.file);
       } else {
         const script = flags.script
-          ? readFileSync(flags.script, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l.length > 0)
+          ? readFileSync(flags.script, 'utf8')
+              .split('\n')
+              .map((l) => l.trim())
+              .filter((l) => l.length > 0)
           : SAMPLE_SCRIPT;
         const base = flags.session ?? `replay-${now}`;
         records = [];

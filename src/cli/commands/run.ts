@@ -3,7 +3,7 @@
  * `msa start`: the same, fed by a generated sample session so scores appear at once (npm start).
  */
 import { Command } from 'commander';
-import { configFor, brokersFor, faceDetectorOption, loggerFor, parseNumber } from '../context.js';
+import { configFor, brokersFor, faceDetectorOption, loggerFor, parseNumber, startLogFile, terminalLoggerFor } from '../context.js';
 import type { FaceDetector } from '../../features/visual/index.js';
 import { startService } from '../../pipeline/service.js';
 
@@ -29,13 +29,16 @@ function withRunOptions(cmd: Command): Command {
     .option('--keep-broker', 'leave a local broker this command started running on exit');
 }
 
-async function run(cmd: Command, flags: RunFlags, sample: boolean): Promise<void> {
+async function run(cmd: Command, flags: RunFlags, sample: boolean, terminal: boolean): Promise<void> {
   const config = configFor(cmd, {
     ws: { ...(flags.wsPort !== undefined ? { port: flags.wsPort } : {}), ...(flags.wsHost ? { host: flags.wsHost } : {}) },
     model: { ...(flags.model ? { manifest: flags.model } : {}), ...(flags.provider ? { executionProvider: flags.provider } : {}) },
     ...(flags.faceDetector ? { features: { faceDetector: flags.faceDetector } } : {}),
   });
-  const logger = loggerFor(config);
+  // `msa start` is for a person at a terminal: scores on stdout, the log in a file. `msa run` is
+  // for process managers: JSON log lines on stderr.
+  const logFile = terminal ? startLogFile(config) : null;
+  const logger = logFile ? terminalLoggerFor(config, logFile) : loggerFor(config);
   const brokers = await brokersFor(config, logger);
   const service = await startService({
     config,
@@ -43,6 +46,7 @@ async function run(cmd: Command, flags: RunFlags, sample: boolean): Promise<void
     logger,
     sample: sample ? { loop: flags.sampleLoop ?? false, speed: flags.speed ?? 1 } : null,
     out: process.stdout,
+    logFile,
   });
   let exiting = false;
   const shutdown = async (signal: string) => {
@@ -51,8 +55,8 @@ async function run(cmd: Command, flags: RunFlags, sample: boolean): Promise<void
     logger.info({ signal }, 'shutting down');
     await service.stop();
     if (brokers.startedHere && !flags.keepBroker) {
-      const { stopBroker, brokerOptionsFromEnv } = await import('../../broker/index.js');
-      const { brokers: _b, ...local } = brokerOptionsFromEnv(process.env);
+      const { stopBroker, brokerOptionsFromConfig } = await import('../../broker/index.js');
+      const { brokers: _b, ...local } = brokerOptionsFromConfig(config);
       await stopBroker(local, logger);
     }
     process.exit(0);
@@ -70,10 +74,8 @@ async function run(cmd: Command, flags: RunFlags, sample: boolean): Promise<void
 
 export function register(program: Command): void {
   withRunOptions(
-    program
-      .command('run')
-      .description('run the pipeline service: consume the input topics, score every session, serve scores on Kafka and WebSocket'),
-  ).action(async (flags: RunFlags, cmd: Command) => run(cmd, flags, false));
+    program.command('run').description('run the pipeline service: consume the input topics, score every session, serve scores on Kafka and WebSocket'),
+  ).action(async (flags: RunFlags, cmd: Command) => run(cmd, flags, false, false));
 
   withRunOptions(
     program
@@ -83,5 +85,5 @@ export function register(program: Command): void {
     .option('--no-sample', 'do not feed the sample session')
     .option('--sample-loop', 'replay the sample session again (as a new session) each time it ends')
     .option('--speed <x>', 'sample pacing: 1 = real time, 0 = as fast as possible', parseNumber('--speed', 0), 1)
-    .action(async (flags: RunFlags, cmd: Command) => run(cmd, flags, flags.sample !== false));
+    .action(async (flags: RunFlags, cmd: Command) => run(cmd, flags, flags.sample !== false, true));
 }

@@ -138,7 +138,7 @@ export class AcousticExtractor {
     for (let i = 0; i < L; i++) {
       const v = x[start + i]!;
       energy += v * v;
-      if ((v >= 0) !== (prev >= 0)) crossings++;
+      if (v >= 0 !== prev >= 0) crossings++;
       prev = v;
       re[i] = v * this.hann[i]!;
       im[i] = 0;

@@ -108,14 +108,20 @@ export class StreamingResampler {
 
   constructor(inRate: number, outRate: number, options: StreamingResamplerOptions = {}) {
     const quality = options.quality ?? DEFAULT_RESAMPLER_QUALITY;
-    for (const [name, rate] of [['inRate', inRate], ['outRate', outRate]] as const) {
-      if (!Number.isInteger(rate) || rate < 1 || rate > 1_000_000) throw new RangeError(`StreamingResampler: ${name} must be an integer in 1..1000000 Hz, got ${rate}`);
+    for (const [name, rate] of [
+      ['inRate', inRate],
+      ['outRate', outRate],
+    ] as const) {
+      if (!Number.isInteger(rate) || rate < 1 || rate > 1_000_000)
+        throw new RangeError(`StreamingResampler: ${name} must be an integer in 1..1000000 Hz, got ${rate}`);
     }
-    if (!Number.isInteger(quality) || quality < 0 || quality > 10) throw new RangeError(`StreamingResampler: quality must be an integer in 0..10, got ${quality}`);
+    if (!Number.isInteger(quality) || quality < 0 || quality > 10)
+      throw new RangeError(`StreamingResampler: quality must be an integer in 0..10, got ${quality}`);
     const errPtr = scratch.lengths; // the first length slot doubles as the error out-parameter
     this.state = speex._speex_resampler_init(1, inRate, outRate, quality, errPtr);
     const err = speex.HEAP32[errPtr >> 2]!;
-    if (this.state === 0 || err !== 0) throw new Error(`StreamingResampler: speex_resampler_init(${inRate} -> ${outRate} Hz, quality ${quality}) failed: ${SPEEX_ERRORS[err] ?? err}`);
+    if (this.state === 0 || err !== 0)
+      throw new Error(`StreamingResampler: speex_resampler_init(${inRate} -> ${outRate} Hz, quality ${quality}) failed: ${SPEEX_ERRORS[err] ?? err}`);
     speex._speex_resampler_skip_zeros(this.state);
     this.inRate = inRate;
     this.outRate = outRate;
@@ -162,14 +168,15 @@ export class StreamingResampler {
 
   private check(what: string): void {
     if (this.state === 0) throw new Error(`StreamingResampler (${this.inRate} -> ${this.outRate} Hz): ${what} after dispose()`);
-    if (this.flushed) throw new Error(`StreamingResampler (${this.inRate} -> ${this.outRate} Hz): ${what} after flush(); start a new resampler for a new stream`);
+    if (this.flushed)
+      throw new Error(`StreamingResampler (${this.inRate} -> ${this.outRate} Hz): ${what} after flush(); start a new resampler for a new stream`);
   }
 
   /** Runs `length` input samples (`pcm`, or zeros when null) through the filter. */
   private process(pcm: Float32Array | null, length: number): Float32Array {
     let out: Float32Array = new Float32Array(Math.ceil((length * this.outRate) / this.inRate) + this.delay + 2);
     let n = 0;
-    for (let at = 0; at < length; ) {
+    for (let at = 0; at < length;) {
       const piece = Math.min(PIECE, length - at);
       const capacity = Math.ceil((piece * this.outRate) / this.inRate) + this.delay + 2;
       if (out.length - n < capacity) out = grow(out, n + capacity);
@@ -180,7 +187,8 @@ export class StreamingResampler {
       speex.HEAPU32[lengths + 1] = capacity;
       // A null input pointer makes speex read zeros.
       const err = speex._speex_resampler_process_float(this.state, 0, pcm ? inPtr : 0, scratch.lengths, outPtr, scratch.lengths + 4);
-      if (err !== 0) throw new Error(`StreamingResampler (${this.inRate} -> ${this.outRate} Hz): speex_resampler_process_float failed: ${SPEEX_ERRORS[err] ?? err}`);
+      if (err !== 0)
+        throw new Error(`StreamingResampler (${this.inRate} -> ${this.outRate} Hz): speex_resampler_process_float failed: ${SPEEX_ERRORS[err] ?? err}`);
       const used = speex.HEAPU32[lengths]!;
       const made = speex.HEAPU32[lengths + 1]!;
       if (used === 0 && made === 0) throw new Error(`StreamingResampler (${this.inRate} -> ${this.outRate} Hz): speex took no input and gave no output`);

@@ -14,14 +14,11 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { Config, FaceResult, Human } from '@vladmandic/human';
 import { packageRoot } from '../../paths.js';
 import { faceVector, mainFace } from './geometry.js';
-import type { FaceDetector } from './layout.js';
+import type { FaceDetector } from '../../config/config.js';
+import type { RgbImage } from '../../media/image.js';
 
-export interface RgbFrame {
-  width: number;
-  height: number;
-  /** RGB24, width * height * 3 bytes */
-  data: Uint8Array;
-}
+/** A decoded frame as the face model takes it (RGB24). */
+export type RgbFrame = RgbImage;
 
 export interface FaceAnalyzerOptions {
   /** Folder of Human's model JSON + weights (default: the package's models/). */
@@ -52,7 +49,9 @@ export function humanPaths(): { dist: string; models: string; wasm: string } {
     try {
       return require.resolve(id);
     } catch {
-      throw new Error(`cannot load the face models: package ${id.split('/').slice(0, 2).join('/')} is not installed (${why}); add it at 4.22.0 / the version in package.json and run npm install`);
+      throw new Error(
+        `cannot load the face models: package ${id.split('/').slice(0, 2).join('/')} is not installed (${why}); add it at 4.22.0 / the version in package.json and run npm install`,
+      );
     }
   };
   const human = resolve('@vladmandic/human', 'face detector');
@@ -104,7 +103,14 @@ export class FaceAnalyzer {
       segmentation: { enabled: false } as Config['segmentation'],
       face: {
         enabled: true,
-        detector: { modelPath: `file://${detectorModel}`, rotation: false, maxDetected: options.maxFaces ?? 3, skipFrames: 0, minConfidence: 0.3, return: false },
+        detector: {
+          modelPath: `file://${detectorModel}`,
+          rotation: false,
+          maxDetected: options.maxFaces ?? 3,
+          skipFrames: 0,
+          minConfidence: 0.3,
+          return: false,
+        },
         mesh: { enabled: true },
         attention: { enabled: false },
         iris: { enabled: false },
@@ -232,7 +238,9 @@ let shared: { detector: FaceDetector; analyzer: Promise<FaceAnalyzer> } | undefi
  */
 export function sharedFaceAnalyzer(detector: FaceDetector = 'short-range'): Promise<FaceAnalyzer> {
   if (shared && shared.detector !== detector) {
-    return Promise.reject(new Error(`face detector ${detector} requested, but this process already uses ${shared.detector}; Human holds one detector per process`));
+    return Promise.reject(
+      new Error(`face detector ${detector} requested, but this process already uses ${shared.detector}; Human holds one detector per process`),
+    );
   }
   if (!shared) {
     const analyzer = FaceAnalyzer.create({ detectorModel: detectorModelFor(detector) }).catch((e: unknown) => {

@@ -1,4 +1,5 @@
-export { EXPRESSIONS, FACE_DETECTORS, VISUAL_FEATURES, VISUAL_DIM, type Expression, type FaceDetector } from './layout.js';
+export { EXPRESSIONS, VISUAL_FEATURES, VISUAL_DIM, type Expression } from './layout.js';
+export type { FaceDetector } from '../../config/config.js';
 export { mainFace, faceVector, expressionVector, type FaceLike, type Point } from './geometry.js';
 export {
   defaultDetectorModel,

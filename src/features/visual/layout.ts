@@ -29,11 +29,3 @@ export const VISUAL_FEATURES = [
 ] as const;
 
 export const VISUAL_DIM = VISUAL_FEATURES.length;
-
-/**
- * Which face detector: `short-range`, the shipped BlazeFace at 128 px (the default; the model's
- * face path was trained on its crops), or `full-range`, Human's own BlazeFace at 256 px, which
- * finds smaller faces in wide shots at about half the frame rate.
- */
-export const FACE_DETECTORS = ['short-range', 'full-range'] as const;
-export type FaceDetector = (typeof FACE_DETECTORS)[number];

@@ -81,6 +81,21 @@ const PAGE_CSP = [
 
 const digest = (token: string) => createHash('sha256').update(token).digest();
 
+/** A listen failure as a person can act on it: a port in use names --ws-port / ws.port. */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (err.code === 'EADDRINUSE') {
+    return new Error(
+      `port ${port} on ${host} is already in use (another msa, or another server): choose another with --ws-port (config ws.port, env MSA_WS_PORT; 0 = any free port), or stop what uses it`,
+      { cause: err },
+    );
+  }
+  if (err.code === 'EACCES')
+    return new Error(`not allowed to listen on ${host}:${port}: use a port above 1023 with --ws-port (config ws.port)`, { cause: err });
+  if (err.code === 'EADDRNOTAVAIL')
+    return new Error(`cannot listen on ${host}: no such address on this machine; check --ws-host (config ws.host)`, { cause: err });
+  return err;
+}
+
 /** Starts the HTTP server; resolves once it listens. */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const log = (options.logger ?? silentLogger).child({ component: 'http' });
@@ -141,7 +156,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return sendJson(req, res, health.status === 'ok' ? 200 : 503, health);
     }
     if (pathname === '/metrics') {
-      if (!metricsAllowed(req)) return sendText(req, res, 401, 'metrics need "Authorization: Bearer <token>" (one of ws.authTokens)', { 'www-authenticate': 'Bearer' });
+      if (!metricsAllowed(req))
+        return sendText(req, res, 401, 'metrics need "Authorization: Bearer <token>" (one of ws.authTokens)', { 'www-authenticate': 'Bearer' });
       return sendJson(req, res, 200, options.metrics());
     }
     if (pathname === wsPath) return sendText(req, res, 426, `WebSocket only: connect to ${wsPath} with an upgrade request`, { upgrade: 'websocket' });
@@ -170,16 +186,22 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     log.debug({ err: err.message, code: err.code }, 'bad HTTP request');
     if (socket.writable) {
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     } else {
       socket.destroy();
     }
   });
 
+  const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, host, options.port)));
+    server.listen(options.port, host, () => {
       server.off('error', reject);
       resolve();
     });

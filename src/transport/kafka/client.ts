@@ -23,6 +23,22 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * States kafkajs logs at error level that are expected and retried by itself, e.g. while a
+ * just-started broker loads its group coordinator ("The coordinator is loading", "The group
+ * coordinator is not available"), before the leaders of just-created topics are known ("This
+ * server is not the leader for that topic-partition"), or while a group rebalances: logged at
+ * debug, not shown to people. Failures kafkajs gives up on reach our code as errors.
+ */
+const TRANSIENT =
+  /coordinator is (loading|not available)|group coordinator is not available|not coordinator|rebalanc|leadership election|leader not available|there is no leader|not the leader for that topic-partition|does not host this topic-partition|offset.*not available/i;
+
+function isExpectedTransient(entry: LogEntry): boolean {
+  if (entry.level !== logLevel.ERROR && entry.level !== logLevel.WARN) return false;
+  const { message, error } = entry.log as { message?: string; error?: string };
+  return TRANSIENT.test(`${message ?? ''} ${error ?? ''}`);
+}
+
 export function createKafka(options: KafkaConnectionOptions): Kafka {
   const logger = (options.logger ?? silentLogger).child({ component: 'kafkajs' });
   if (options.brokers.length === 0) throw new Error('kafka brokers must list at least one host:port, got []');
@@ -35,7 +51,8 @@ export function createKafka(options: KafkaConnectionOptions): Kafka {
     logLevel: logLevel.INFO,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...extra } = entry.log;
-      logger[LEVELS[entry.level] ?? 'info']({ ns: entry.namespace, ...extra }, message);
+      const level = isExpectedTransient(entry) ? 'debug' : (LEVELS[entry.level] ?? 'info');
+      logger[level]({ ns: entry.namespace, ...extra }, message);
     },
   };
   if (options.sasl) config.sasl = { ...options.sasl } as SASLOptions;

@@ -1,5 +1,6 @@
 /** The Kafka adapter: the only place that imports kafkajs. */
 export { createKafka, type KafkaConnectionOptions } from './client.js';
+export { connectPipelineTransport, connectRecordProducer, type PipelineTransport, type RecordProducer, type TransportOptions } from './connect.js';
 export { createInputConsumer, type InputConsumerOptions } from './consumer.js';
 export { createKafkaSource, type KafkaSource, type KafkaSourceOptions } from './source.js';
 export { createCommitter, type Committer, type CommitterOptions } from './committer.js';
@@ -12,5 +13,6 @@ export {
   type KafkaSink,
   type KafkaSinkOptions,
 } from './sink.js';
-export { ensureTopics, inputKindOf, inputTopics, topicNames, TOPIC_RECORD_KIND, type TopicConfig, type TopicNames, type TopicRole } from './topics.js';
+export { ensureTopics } from './topics.js';
+export { kafkaAnswers } from './probe.js';
 export { createTransportStats, type TransportStats } from './stats.js';

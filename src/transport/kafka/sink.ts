@@ -13,7 +13,7 @@ import type { DeadLetter, DeadLetterCode, Score } from '../../schemas/records.js
 import { silentLogger, type Logger } from '../../log.js';
 import type { RawRecord } from '../types.js';
 import { createTransportStats, type TransportStats } from './stats.js';
-import type { TopicNames } from './topics.js';
+import type { TopicNames } from '../topics.js';
 
 export const DEFAULT_DEAD_LETTER_VALUE_BYTES = 64 * 1024;
 const MAX_REASON_CHARS = 4096;

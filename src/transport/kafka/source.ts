@@ -109,8 +109,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
 
   const topicList = () => topics.map((topic) => ({ topic }));
 
-  const fits = (bytes: number) =>
-    stats.buffered === 0 || (stats.buffered + 1 <= maxRecords && stats.bufferedBytes + bytes <= maxBytes);
+  const fits = (bytes: number) => stats.buffered === 0 || (stats.buffered + 1 <= maxRecords && stats.bufferedBytes + bytes <= maxBytes);
   const full = () => stats.buffered >= maxRecords || stats.bufferedBytes >= maxBytes;
   const drained = () => stats.buffered <= resumeRecords && stats.bufferedBytes <= resumeBytes;
 

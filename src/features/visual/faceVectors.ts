@@ -1,0 +1,159 @@
+/**
+ * Face vectors of video frames, computed once per frame before the windows (a WeakMap keyed by
+ * the frame object): `VISUAL_FEATURES` for a face, `null` for a frame analysed without a face,
+ * nothing for a frame not analysed.
+ *
+ * Formats: RGB24, JPEG and PNG frames go to the face analyzer (async, ~40-60 ms a frame on one
+ * core, WASM). JPEG / PNG are decoded in process with sharp (libvips, ~1 ms for 320x240, off the
+ * event loop; ffmpeg per frame would cost ~40 ms of CPU and a process, as much as the face model),
+ * and scaled down to `maxWidth` (320, the width `featurize` analyses) on the way; RGB24 wider than
+ * that is scaled by sharp too. Without sharp, JPEG / PNG are counted as unsupported (RGB24 is
+ * analysed at its size). FEATURES frames whose `featureSet` is `VISUAL_FEATURE_SET` with
+ * `VISUAL_DIM` values are taken as they are (an edge device ran the same extractor;
+ * `facePresent: false` means no face); FEATURES of another extractor are unsupported.
+ *
+ * Per session at most one frame per `minIntervalMs` of event time is analysed (default 250 ms:
+ * 4 fps, the rate the codebooks were fitted at); the others are counted as `rateSkipped`.
+ */
+import type { FaceObservation, RgbFrame } from './index.js';
+import { VISUAL_DIM } from './index.js';
+import type { ImageDecoder } from '../../media/image.js';
+import type { VideoFrame } from '../../schemas/records.js';
+
+/** The `featureSet` of FEATURES frames computed by this project's visual extractor (src/features/visual). */
+export const VISUAL_FEATURE_SET = 'msa-visual-1';
+
+/** What analyses RGB frames: `FaceAnalyzer`, or a stand-in in tests. */
+export interface FaceSource {
+  analyze(frame: RgbFrame): Promise<FaceObservation | null>;
+}
+
+export type VideoUnsupported = 'JPEG' | 'PNG' | 'FEATURES' | 'invalid';
+
+export interface FaceVectorStats {
+  frames: number;
+  /** Frames given to the face analyzer, and how many of them had a face. */
+  analysed: number;
+  faces: number;
+  /** FEATURES frames taken from an edge extractor. */
+  fromEdge: number;
+  rateSkipped: number;
+  /** Frames not analysed because `maxQueued` frames already waited (overload). */
+  shed: number;
+  failed: number;
+  unsupported: Record<VideoUnsupported, number>;
+  /** Time spent in the face analyzer (ms, wall clock of the awaited calls). */
+  analyseMs: number;
+  /** Time spent decoding / scaling frames (ms, wall clock of the awaited calls). */
+  decodeMs: number;
+}
+
+export interface FaceVectorOptions {
+  faces: FaceSource | null;
+  /** JPEG / PNG decoding and scaling; null: JPEG / PNG unsupported, RGB24 analysed at its size. */
+  decoder?: ImageDecoder | null;
+  /** Frames are analysed at most this wide (default 320, as `featurize`). */
+  maxWidth?: number;
+  minIntervalMs?: number;
+  /** Sessions whose last analysed time is remembered (default 10 000). */
+  maxSessions?: number;
+}
+
+export class FaceVectors {
+  readonly stats: FaceVectorStats = {
+    frames: 0,
+    analysed: 0,
+    faces: 0,
+    fromEdge: 0,
+    rateSkipped: 0,
+    shed: 0,
+    failed: 0,
+    unsupported: { JPEG: 0, PNG: 0, FEATURES: 0, invalid: 0 },
+    analyseMs: 0,
+    decodeMs: 0,
+  };
+  private readonly byFrame = new WeakMap<VideoFrame, number[] | null>();
+  private readonly lastAnalysed = new Map<string, number>();
+  private readonly minIntervalMs: number;
+  private readonly maxSessions: number;
+  private readonly maxWidth: number;
+
+  constructor(private readonly options: FaceVectorOptions) {
+    this.minIntervalMs = options.minIntervalMs ?? 250;
+    this.maxSessions = options.maxSessions ?? 10_000;
+    this.maxWidth = options.maxWidth ?? 320;
+  }
+
+  /**
+   * Takes a frame: stores an edge vector at once, or returns the analysis to run (null when there
+   * is nothing to run). `onUnsupported` hears why a frame cannot be used.
+   */
+  workFor(frame: VideoFrame, onUnsupported: (why: VideoUnsupported, frame: VideoFrame) => void): (() => Promise<void>) | null {
+    // An end-of-stream marker carries nothing; an edge verdict "no face" (facePresent false) does.
+    if (frame.data.length === 0 && frame.features.length === 0 && frame.facePresent !== false) return null;
+    this.stats.frames++;
+    const unsupported = (why: VideoUnsupported) => {
+      this.stats.unsupported[why]++;
+      onUnsupported(why, frame);
+      return null;
+    };
+    switch (frame.format) {
+      case 'FEATURES': {
+        if (frame.featureSet !== VISUAL_FEATURE_SET || (frame.facePresent !== false && frame.features.length !== VISUAL_DIM)) return unsupported('FEATURES');
+        this.stats.fromEdge++;
+        this.byFrame.set(frame, frame.facePresent === false ? null : [...frame.features]);
+        return null;
+      }
+      case 'RGB24':
+      case 'JPEG':
+      case 'PNG': {
+        const { width, height, data, format } = frame;
+        const decoder = this.options.decoder ?? null;
+        if (format === 'RGB24' && !(width > 0 && height > 0 && data.length === width * height * 3)) return unsupported('invalid');
+        if (format !== 'RGB24' && !decoder) return unsupported(format);
+        const faces = this.options.faces;
+        if (!faces) return null;
+        const last = this.lastAnalysed.get(frame.sessionId);
+        if (last !== undefined && frame.eventTime >= last && frame.eventTime - last < this.minIntervalMs) {
+          this.stats.rateSkipped++;
+          return null;
+        }
+        this.lastAnalysed.delete(frame.sessionId);
+        this.lastAnalysed.set(frame.sessionId, frame.eventTime);
+        if (this.lastAnalysed.size > this.maxSessions) this.lastAnalysed.delete(this.lastAnalysed.keys().next().value!);
+        const maxWidth = this.maxWidth;
+        return async () => {
+          let rgb: RgbFrame = { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+          if (decoder && (format !== 'RGB24' || width > maxWidth)) {
+            const t = performance.now();
+            try {
+              rgb = await decoder(frame, maxWidth);
+            } finally {
+              this.stats.decodeMs += performance.now() - t;
+            }
+          }
+          const t0 = performance.now();
+          try {
+            const seen = await faces.analyze(rgb);
+            this.stats.analysed++;
+            if (seen) this.stats.faces++;
+            this.byFrame.set(frame, seen ? seen.vector : null);
+          } finally {
+            this.stats.analyseMs += performance.now() - t0;
+          }
+        };
+      }
+      default:
+        return unsupported(frame.format);
+    }
+  }
+
+  /** The frame's face vector, null (analysed, no face), or undefined (not analysed). */
+  vectorOf(frame: VideoFrame): number[] | null | undefined {
+    return this.byFrame.get(frame);
+  }
+
+  end(sessionId: string): void {
+    this.lastAnalysed.delete(sessionId);
+  }
+}

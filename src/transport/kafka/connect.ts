@@ -1,0 +1,124 @@
+/**
+ * Connecting to Kafka: the one place that builds the kafkajs client, admin, producer and consumer
+ * from the config. It hands the pipeline a source (input records, with backpressure), a sink
+ * (scores, dead letters, late records), a committer and the commit tracker they share; and the
+ * feeders (`msa replay`, `msa ingest`, the sample session) a record producer.
+ *
+ * @example
+ * const bus = await connectPipelineTransport({ brokers, kafka: config.kafka, limits: config.limits, logger });
+ * bus.source.records$.subscribe(...); bus.committer.start();
+ * // ... on stop: bus.source.stop(); await bus.committer.stop(); await bus.close();
+ */
+import type { Config } from '../../config/config.js';
+import { silentLogger, type Logger } from '../../log.js';
+import { createCodec } from '../../schemas/codec.js';
+import { CommitTracker } from '../commitTracker.js';
+import { inputTopics, topicNames, type TopicNames } from '../topics.js';
+import { createKafka } from './client.js';
+import { createCommitter, type Committer } from './committer.js';
+import { createInputConsumer } from './consumer.js';
+import { createIdempotentProducer, createKafkaSink, type KafkaSink } from './sink.js';
+import { createKafkaSource, type KafkaSource } from './source.js';
+import { createTransportStats, type TransportStats } from './stats.js';
+import { ensureTopics } from './topics.js';
+
+export interface TransportOptions {
+  brokers: string[];
+  kafka: Config['kafka'];
+  limits: Config['limits'];
+  logger?: Logger;
+}
+
+/** What one pipeline instance reads from and writes to, connected. */
+export interface PipelineTransport {
+  readonly topics: TopicNames;
+  /** Input records; release each one when it was windowed or diverted. */
+  readonly source: KafkaSource;
+  /** Scores, dead letters and late records. */
+  readonly sink: KafkaSink;
+  /** Which offsets may be committed: records join windows, windows get scored. */
+  readonly tracker: CommitTracker;
+  readonly committer: Committer;
+  readonly stats: TransportStats;
+  /** Leaves the group and disconnects: after `source.stop()` and `committer.stop()`. */
+  close(): Promise<void>;
+}
+
+/** A producer of records to the input (or any) topics, Avro-encoded, keyed by session. */
+export interface RecordProducer {
+  readonly topics: TopicNames;
+  readonly sink: KafkaSink;
+  close(): Promise<void>;
+}
+
+/** Creates the topics (if missing) with the configured partition count; returns those created. */
+async function createTopics(kafka: ReturnType<typeof createKafka>, topics: TopicNames, partitions: number): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await ensureTopics(admin, topics, partitions);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+const clientOf = (o: TransportOptions, suffix = '') =>
+  createKafka({ brokers: o.brokers, clientId: `${o.kafka.clientId}${suffix}`, ssl: o.kafka.ssl, sasl: o.kafka.sasl, logger: o.logger });
+
+/** Connects a pipeline instance: topics created, producer and consumer (in `kafka.groupId`) connected. */
+export async function connectPipelineTransport(options: TransportOptions): Promise<PipelineTransport> {
+  const logger = options.logger ?? silentLogger;
+  const log = logger.child({ component: 'transport' });
+  const kafka = clientOf(options);
+  const topics = topicNames({ prefix: options.kafka.topicPrefix });
+  const created = await createTopics(kafka, topics, options.kafka.partitions);
+  if (created.length > 0) log.info({ created }, 'topics created');
+
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  const consumer = createInputConsumer(kafka, { groupId: options.kafka.groupId });
+  try {
+    await consumer.connect();
+  } catch (err) {
+    await producer.disconnect();
+    throw err;
+  }
+  const stats = createTransportStats();
+  const tracker = new CommitTracker();
+  const codec = createCodec({ maxRecordBytes: options.limits.maxRecordBytes });
+  const sink = createKafkaSink({ producer, topics, codec, stats, logger });
+  const source = createKafkaSource({
+    consumer,
+    topics: inputTopics(topics).map((t) => t.topic),
+    fromBeginning: true,
+    maxRecords: options.limits.maxBufferedRecords,
+    maxBytes: options.limits.maxBufferedBytes,
+    tracker,
+    stats,
+    logger,
+  });
+  const committer = createCommitter({ consumer, tracker, intervalMs: options.kafka.commitIntervalMs, stats, logger });
+  return {
+    topics,
+    source,
+    sink,
+    tracker,
+    committer,
+    stats,
+    close: async () => {
+      await consumer.disconnect();
+      await producer.disconnect();
+    },
+  };
+}
+
+/** Connects a record producer (topics created if missing); `clientSuffix` names it in the broker's logs. */
+export async function connectRecordProducer(options: TransportOptions & { clientSuffix?: string }): Promise<RecordProducer> {
+  const kafka = clientOf(options, options.clientSuffix ?? '-producer');
+  const topics = topicNames({ prefix: options.kafka.topicPrefix });
+  await createTopics(kafka, topics, options.kafka.partitions);
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  const sink = createKafkaSink({ producer, topics, codec: createCodec({ maxRecordBytes: options.limits.maxRecordBytes }), logger: options.logger });
+  return { topics, sink, close: () => producer.disconnect() };
+}

@@ -1,0 +1,1 @@
+"""Experiments whose results are reported in training/README.md but not shipped."""
