@@ -108,6 +108,46 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    // Speech recognition (src/speech): Silero VAD cuts utterances, Whisper transcribes them.
+    asr: z
+      .object({
+        /** `auto`: transcribe audio when the model is installed; `always`: fail without it; `off`. */
+        mode: z.enum(['auto', 'always', 'off']).default('auto'),
+        /** Whisper model, installed into <cacheDir>/asr/models/<model> (`msa asr install <model>`). */
+        model: z.enum(['tiny.en', 'base']).default('tiny.en'),
+        /** null = the sentiment model's `model.executionProvider`. */
+        executionProvider: z.enum(['cpu', 'cuda']).nullable().default(null),
+        /** ONNX Runtime intra-op threads of each Whisper graph; 0 = ONNX Runtime's default (all cores). */
+        threads: nonNegativeInt.default(0),
+        /** Encoder input: `30s`, or `trim:MULTIPLE:MARGIN` (frames), optionally `+guardK` (repeat guard); CONTRACT.md section 6. */
+        decoding: z
+          .string()
+          .regex(/^(30s|trim:\d+:\d+)(\+guard\d+)?$/, 'expected 30s or trim:MULTIPLE:MARGIN, optionally +guardK')
+          .default('trim:100:50+guard4'),
+        /** Utterances transcribed in one encoder / decoder batch. */
+        maxBatch: positiveInt.max(64).default(8),
+        /** Longest utterance accepted by the recogniser (seconds); longer ones are an error. */
+        maxUtteranceS: positiveInt.max(3600).default(120),
+        /** Python with pip for the first-use install; null = <cacheDir>/venv/bin/python if present, else python3. */
+        python: z.string().min(1).nullable().default(null),
+        vad: z
+          .object({
+            /** Speech starts at a Silero probability >= threshold. */
+            threshold: z.number().gt(0).lt(1).default(0.5),
+            /** Speech ends after this long below threshold - 0.15. */
+            minSilenceMs: positiveInt.default(500),
+            /** Kept before and after each utterance. */
+            speechPadMs: nonNegativeInt.default(200),
+            /** An utterance is cut at this length, so a monologue yields text every few seconds. */
+            maxUtteranceMs: positiveInt.max(30_000).default(8000),
+            /** Shorter utterances are dropped (counted). */
+            minSpeechMs: nonNegativeInt.default(250),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
     batching: z
       .object({
         maxBatchSize: positiveInt.default(32),
@@ -270,6 +310,11 @@ export function configFromEnv(env: Record<string, string | undefined>): DeepPart
     model: {
       manifest: env.MSA_MODEL,
       executionProvider: env.MSA_EXECUTION_PROVIDER as 'cpu' | 'cuda' | undefined,
+    },
+    asr: {
+      mode: env.MSA_ASR as Config['asr']['mode'] | undefined,
+      model: env.MSA_ASR_MODEL as Config['asr']['model'] | undefined,
+      python: nonEmpty(env.MSA_PYTHON),
     },
     features: { faceDetector: env.MSA_FACE_DETECTOR as Config['features']['faceDetector'] | undefined },
     ws: {

@@ -1,17 +1,18 @@
-import * as ort from 'onnxruntime-node';
 import type { Logger } from '../log.js';
 import { padBatch, splitOutputs, type PadIndex, type PaddedBatch } from './batchTensors.js';
 import { readOnnxMetadata, type OnnxModelMetadata } from './onnxMetadata.js';
+import { createSession, ort, type ExecutionProviderName } from './ort.js';
 import { MODEL_INPUT_NAMES, MODEL_OUTPUT_NAMES, type ModelInput, type ModelOutput } from './types.js';
 
+export { onnxRuntimeVersion, type ExecutionProviderName } from './ort.js';
+
 /**
- * The ONNX Runtime adapter: the only module that imports onnxruntime-node.
+ * The sentiment model's session, on the ONNX Runtime adapter (./ort.ts, the only module that
+ * imports onnxruntime-node).
  *
  * It loads the exported graph, checks it honours the contract of ./types.ts, and turns a batch
  * of windows into int64 tensors and the outputs back into one result per window.
  */
-
-export type ExecutionProviderName = 'cpu' | 'cuda';
 
 export interface LoadModelOptions {
   path: string;
@@ -66,11 +67,6 @@ export interface ModelSession {
   release(): Promise<void>;
 }
 
-/** The onnxruntime-node version in use, for logs, metrics and benchmark records. */
-export function onnxRuntimeVersion(): string {
-  return ort.env.versions.node ?? ort.env.versions.common;
-}
-
 class OrtBatch implements PreparedBatch {
   constructor(
     readonly size: number,
@@ -86,24 +82,7 @@ export async function loadModel(options: LoadModelOptions): Promise<ModelSession
     throw err;
   });
   const padIndex = resolvePadIndex(options.padIndex, metadata, path);
-  const sessionOptions: ort.InferenceSession.SessionOptions = {
-    graphOptimizationLevel: 'all',
-    ...(intraOpThreads !== undefined ? { intraOpNumThreads: intraOpThreads } : {}),
-  };
-
-  let provider: ExecutionProviderName = executionProvider;
-  let session: ort.InferenceSession;
-  if (executionProvider === 'cuda') {
-    try {
-      session = await ort.InferenceSession.create(path, { ...sessionOptions, executionProviders: ['cuda'] });
-    } catch (err) {
-      log.warn({ err, requestedProvider: 'cuda', provider: 'cpu' }, 'CUDA execution provider could not be loaded; running the model on CPU instead');
-      provider = 'cpu';
-      session = await ort.InferenceSession.create(path, { ...sessionOptions, executionProviders: ['cpu'] });
-    }
-  } else {
-    session = await ort.InferenceSession.create(path, { ...sessionOptions, executionProviders: ['cpu'] });
-  }
+  const { session, provider } = await createSession(path, { executionProvider, intraOpThreads, logger: log });
 
   try {
     checkContract(session, path);
