@@ -111,7 +111,10 @@ export const configSchema = z
     // Speech recognition (src/speech): Silero VAD cuts utterances, Whisper transcribes them.
     asr: z
       .object({
-        /** `auto`: transcribe audio when the model is installed; `always`: fail without it; `off`. */
+        /**
+         * `auto`: hear a session's audio until a transcript made elsewhere (a captioner, an outside
+         * ASR: origin null) arrives for it; `always`: hear every session; `off`: no speech stage.
+         */
         mode: z.enum(['auto', 'always', 'off']).default('auto'),
         /** Whisper model, installed into <cacheDir>/asr/models/<model> (`msa asr install <model>`). */
         model: z.enum(['tiny.en', 'base']).default('tiny.en'),
@@ -128,6 +131,12 @@ export const configSchema = z
         maxBatch: positiveInt.max(64).default(8),
         /** Longest utterance accepted by the recogniser (seconds); longer ones are an error. */
         maxUtteranceS: positiveInt.max(3600).default(120),
+        /** Utterances waiting for the recogniser, all sessions together; more are dropped (counted and logged). */
+        maxQueued: positiveInt.max(100_000).default(256),
+        /** Sessions heard at once; the audio of more is not transcribed (counted and logged). */
+        maxSessions: positiveInt.max(100_000).default(64),
+        /** Wall ms a session's windows wait at most for the transcript of its audio (then they close; counted). */
+        holdTimeoutMs: positiveInt.default(15_000),
         /** Python with pip for the first-use install; null = <cacheDir>/venv/bin/python if present, else python3. */
         python: z.string().min(1).nullable().default(null),
         vad: z

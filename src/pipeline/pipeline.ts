@@ -2,6 +2,9 @@
  * The pipeline, assembled: Kafka input topics -> decode (bad -> dead-letter) -> per-session
  * windows (late -> late topic) -> scoring -> scores topic + WebSocket subscribers, with offsets
  * committed only for records whose windows have all been scored or that were diverted.
+ * Beside the windows, the speech stage (speech/stage.ts, `asr.mode`) hears audio that comes
+ * without a transcript and writes its segments to the transcript topic, holding the session's
+ * windows until they are read back.
  *
  * Delivery: at least once. Scores are written (and acknowledged) before the offsets of their
  * records become committable, so a crash replays, never loses; a replayed window gets the same
@@ -24,6 +27,8 @@ import type { LoadedModel } from '../model/servedModel.js';
 import { scoreWindows, type ScoredWindow } from './scoring.js';
 import { sharedFaceAnalyzer } from '../features/visual/index.js';
 import { loadPipelineFeatures, type FeatureStats } from '../features/stage.js';
+import { createSpeechStage, type SpeechStage, type SpeechStats } from '../speech/stage.js';
+import { loadSpeech, type SpeechParts } from '../speech/index.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -37,6 +42,8 @@ export interface PipelineOptions {
   onScore?: (score: Score, reached: number) => void;
   /** A session ended or went idle and its last score went out before this call (free per-session state). */
   onSessionEnded?: (sessionId: string) => void;
+  /** The recogniser and voice activity detector (default: loaded per `config.asr`; null: no speech stage). */
+  speech?: SpeechParts | null;
 }
 
 export interface PipelineStats {
@@ -49,6 +56,8 @@ export interface PipelineStats {
   modalitiesUsed: Modalities & { windows: number };
   /** Acoustic frames and face vectors computed, skipped, unsupported, not used. */
   features: FeatureStats;
+  /** The speech stage (null when `asr.mode` is off). */
+  speech: SpeechStats | null;
   pending: number;
 }
 
@@ -86,7 +95,15 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     faces: () => sharedFaceAnalyzer(config.features.faceDetector),
   });
 
-  const bus = await connectPipelineTransport({ brokers: options.brokers, kafka: config.kafka, limits: config.limits, logger: options.logger });
+  // The recogniser too: a model that is not installed fails here, naming what to install.
+  const speechParts = options.speech !== undefined ? options.speech : await loadSpeech(config, options.logger);
+
+  const bus = await connectPipelineTransport({ brokers: options.brokers, kafka: config.kafka, limits: config.limits, logger: options.logger }).catch(
+    async (err: unknown) => {
+      if (options.speech === undefined) await speechParts?.release();
+      throw err;
+    },
+  );
   const { topics, source, sink, tracker, committer, stats: transport } = bus;
   // Input records are re-encoded only when a late or rejected record goes to a side topic.
   const codec = createCodec({ maxRecordBytes: config.limits.maxRecordBytes });
@@ -110,6 +127,22 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     );
   };
 
+  // Hears sessions without a transcript; its segments come back through the transcript topic.
+  const speech: SpeechStage | null = speechParts
+    ? createSpeechStage({
+        mode: config.asr.mode === 'always' ? 'always' : 'auto',
+        recognizer: speechParts.recognizer,
+        newCutter: speechParts.newCutter,
+        send: (segments) => sink.send(topics.transcript, 'transcript', segments),
+        maxBatch: config.asr.maxBatch,
+        maxQueued: config.asr.maxQueued,
+        maxSessions: config.asr.maxSessions,
+        holdTimeoutMs: config.asr.holdTimeoutMs,
+        onError: (err) => fail(err, 'speech recognition'),
+        logger: options.logger,
+      })
+    : null;
+
   // Bytes of records taken into the windows are not kept; a late or rejected record is re-encoded.
   const rawOf = (record: Positioned<InputRecord>): RawRecord => ({
     ...(record.position ?? { topic: topics[record.value.kind], partition: -1, offset: '-1' }),
@@ -129,12 +162,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       divert(sink.deadLetter(raw, result.code, result.reason, raw.key?.toString('utf8') ?? null), raw);
       return;
     }
-    decoded$.next({ value: { kind, value: result.value } as InputRecord, position: positionOf(raw) });
+    const record = { kind, value: result.value } as InputRecord;
+    if (speech) {
+      if (record.kind === 'audio') speech.audio(record.value);
+      else if (record.kind === 'transcript') speech.transcript(record.value); // before the windows take it
+    }
+    decoded$.next({ value: record, position: positionOf(raw) });
   };
 
   const events$ = decoded$.pipe(
     features.extract, // computed once per record, each session's order kept
-    sessionWindows({ ...config.windows, stats: windowStats }),
+    sessionWindows({ ...config.windows, stats: windowStats, hold: speech }),
     share(),
   );
 
@@ -227,6 +265,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     (stopping ??= (async () => {
       subscription.unsubscribe();
       source.stop();
+      await speech?.close();
+      if (options.speech === undefined) await speechParts?.release(); // a caller's parts are the caller's
       try {
         const last = await committer.stop();
         log.info({ committed: last }, 'final offsets committed');
@@ -247,6 +287,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       windows: windowStats,
       ...stats,
       features: features.stats,
+      speech: speech?.stats() ?? null,
       pending: tracker.stats.pending,
     }),
     stop,

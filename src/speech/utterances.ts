@@ -152,6 +152,11 @@ export class UtteranceCutter {
     return out;
   }
 
+  /** Stream time (ms) where the speech not yet cut into an utterance starts (pad included); null in silence. */
+  openSinceMs(): number | null {
+    return this.start === null ? null : this.timeMs(this.start);
+  }
+
   /** End of stream: the open utterance, if any. */
   flush(): Utterance[] {
     const out: Utterance[] = [];
@@ -168,6 +173,11 @@ export class UtteranceCutter {
     if (speechEnd - this.speechStart < this.minSpeech) this.dropped++;
     else out.push({ startMs: this.timeMs(start), endMs: this.timeMs(end), samples: this.buffer.slice(start, end) });
     this.buffer.dropBefore(Math.max(end, this.position - this.pad));
+  }
+
+  /** Stream time (ms) just after the last sample pushed. */
+  positionMs(): number {
+    return this.timeMs(this.position);
   }
 
   private timeMs(index: number): number {
@@ -203,6 +213,16 @@ export class UtteranceSegmenter {
     probs.forEach((p, i) => out.push(...this.cutter!.push(all.subarray(i * VAD_CHUNK, (i + 1) * VAD_CHUNK), p)));
     this.pending = all.slice(probs.length * VAD_CHUNK);
     return out;
+  }
+
+  /**
+   * Stream time (ms) from which audio pushed may still become an utterance: the open speech's
+   * start, or the partial chunk waiting for the VAD; null when everything pushed is decided.
+   */
+  openSinceMs(): number | null {
+    const open = this.cutter?.openSinceMs() ?? null;
+    if (open !== null || this.pending.length === 0 || this.cutter === null) return open;
+    return this.cutter.positionMs() - (this.pending.length * 1000) / VAD_SAMPLE_RATE;
   }
 
   async flush(): Promise<Utterance[]> {

@@ -1,0 +1,410 @@
+/**
+ * The speech stage: hears sessions whose audio comes without a transcript and writes what it
+ * hears to the transcript topic, as a person's transcript would arrive.
+ *
+ *   audio records -> per session: 16 kHz, voice activity -> utterances (cut at maxUtteranceMs)
+ *     -> one queue across sessions -> the recogniser, in batches -> TranscriptSegment
+ *     (origin `asr:<model>`, the utterance's event times) on the transcript topic
+ *
+ * The segments come back through the transcript topic like any other, so they are durable,
+ * replayable and seen by other consumers. The stage is also the windows' `WatermarkHold`: a
+ * session's windows stay open until the segments of its audio so far have been read back
+ * (or `holdTimeoutMs` of wall time passed; counted), so no machine segment lands in `late`.
+ *
+ * `asr.mode`: `auto` hears a session until a transcript segment made elsewhere (origin null: a
+ * captioner, an outside ASR) arrives for it, then leaves it to that source; `always` hears every
+ * session; `off` none (the stage is not built). When a session's audio ends, the stage writes the
+ * last segments and then an empty final segment with `endOfStream`, so the session is flushed
+ * as soon as its words are in.
+ *
+ * Pure of Kafka and ONNX Runtime: the recogniser, the voice activity detector and `send` are given.
+ */
+import type { Logger } from '../log.js';
+import type { AudioChunk, TranscriptSegment } from '../schemas/records.js';
+import { s16ToFloat } from '../features/acoustic/frameStream.js';
+import { StreamingResampler } from '../features/acoustic/resample.js';
+import type { WatermarkHold } from '../windows/windowOptions.js';
+
+export const ASR_SAMPLE_RATE = 16_000;
+
+/** One stretch of speech; times in ms from the start of the session's audio. */
+export interface Utterance {
+  startMs: number;
+  endMs: number;
+  /** 16 kHz mono. */
+  samples: Float32Array;
+}
+
+/** Cuts one session's 16 kHz audio into utterances as it streams (voice activity detection). */
+export interface UtteranceCutter {
+  /** The next samples; resolves with the utterances they complete. */
+  push(samples: Float32Array): Promise<Utterance[]>;
+  /** End of the audio: the utterance still open, if any. */
+  flush(): Promise<Utterance[]>;
+  /** Where (ms) audio pushed may still become an utterance (open speech); null when all is decided. */
+  openSinceMs(): number | null;
+  release(): void;
+}
+
+export interface Recognizer {
+  /** Short model name for `origin` and logs, e.g. `whisper-tiny.en`. */
+  readonly name: string;
+  /** Text of each utterance (16 kHz mono floats), in order; one call is one batch. */
+  transcribe(utterances: readonly Float32Array[]): Promise<string[]>;
+}
+
+export type AsrMode = 'auto' | 'always' | 'off';
+
+export interface SpeechStageOptions {
+  mode: Exclude<AsrMode, 'off'>;
+  recognizer: Recognizer;
+  newCutter: () => UtteranceCutter;
+  /** Writes segments to the transcript topic; resolves once acknowledged. */
+  send: (segments: TranscriptSegment[]) => Promise<void>;
+  /** Utterances given to the recogniser at once. */
+  maxBatch: number;
+  /** Utterances waiting for the recogniser, all sessions; more are dropped (counted, logged). */
+  maxQueued: number;
+  /** Sessions heard at once; audio of more is not transcribed (counted, logged once per session). */
+  maxSessions: number;
+  /** Wall ms a session's windows wait for its transcript at most. */
+  holdTimeoutMs: number;
+  /** Failure of the recogniser or of `send` (the pipeline fails: records stay uncommitted). */
+  onError: (err: unknown) => void;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface SpeechStats {
+  sessions: number;
+  sessionsHeard: number;
+  /** Sessions left to a transcript from elsewhere (auto mode). */
+  sessionsLeftToOtherTranscript: number;
+  sessionsRefused: number;
+  utterances: number;
+  segments: number;
+  emptyUtterances: number;
+  droppedUtterances: number;
+  batches: number;
+  audioSeconds: number;
+  recognizerSeconds: number;
+  holdTimeouts: number;
+  queued: number;
+  /** Utterance end (its audio read) to its segment acknowledged by Kafka, ms: the last 1000. */
+  latencyMs: number[];
+}
+
+export interface SpeechStage extends WatermarkHold {
+  /** Every decoded audio record, in each session's order. */
+  audio(chunk: AudioChunk): void;
+  /** Every decoded transcript record, before the windows take it. */
+  transcript(segment: TranscriptSegment): void;
+  /** The origin this stage writes, `asr:<model>`. */
+  readonly origin: string;
+  stats(): SpeechStats;
+  /** Stops taking audio; resolves when the work in hand is written (or failed). */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  segmentId: string;
+  /** Event time the pending speech starts at. */
+  from: number;
+  /** Wall time it became pending. */
+  since: number;
+}
+
+interface Session {
+  id: string;
+  cutter: UtteranceCutter;
+  resampler: StreamingResampler | null;
+  inRate: number;
+  /** Event time of the session's first audio sample. */
+  t0: number;
+  /** 16 kHz samples pushed to the cutter, and event time they reach. */
+  samples: number;
+  /** Audio taken but not yet through voice activity detection: the event time it starts at. */
+  unprocessedFrom: number | null;
+  /** Segments cut or written and not yet read back from the topic, by segment id. */
+  pending: Map<string, Pending>;
+  next: number;
+  /** Work on this session's audio, one step after another. */
+  chain: Promise<void>;
+  ended: boolean;
+}
+
+const MAX_LATENCIES = 1000;
+
+export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
+  const { mode, recognizer, maxBatch, maxQueued, maxSessions, holdTimeoutMs, onError } = options;
+  const now = options.now ?? Date.now;
+  const log = options.logger.child({ component: 'speech', model: recognizer.name });
+  const origin = `asr:${recognizer.name}`;
+  const sessions = new Map<string, Session>();
+  /** Sessions not (or no longer) heard: left to another transcript, or refused; by id. */
+  const notHeard = new Map<string, 'other-transcript' | 'refused'>();
+  const MAX_NOT_HEARD = 100_000; // remembered ids (oldest forgotten): bounds the map
+  const remember = (id: string, why: 'other-transcript' | 'refused') => {
+    notHeard.set(id, why);
+    if (notHeard.size > MAX_NOT_HEARD) notHeard.delete(notHeard.keys().next().value as string);
+  };
+  const queue: { session: Session; utterance: Utterance; id: string; from: number; to: number; cutAt: number }[] = [];
+  const stats: SpeechStats = {
+    sessions: 0,
+    sessionsHeard: 0,
+    sessionsLeftToOtherTranscript: 0,
+    sessionsRefused: 0,
+    utterances: 0,
+    segments: 0,
+    emptyUtterances: 0,
+    droppedUtterances: 0,
+    batches: 0,
+    audioSeconds: 0,
+    recognizerSeconds: 0,
+    holdTimeouts: 0,
+    queued: 0,
+    latencyMs: [],
+  };
+  let closed = false;
+  let working: Promise<void> | null = null;
+  /** Writes in order, so a session's end-of-stream record follows its last segment. */
+  let sending: Promise<void> = Promise.resolve();
+
+  const eventTimeOf = (s: Session, ms: number) => s.t0 + Math.round(ms);
+  const msOf = (samples: number) => (samples * 1000) / ASR_SAMPLE_RATE;
+
+  function drop(s: Session, why: string): void {
+    s.cutter.release();
+    s.resampler?.dispose();
+    sessions.delete(s.id);
+    log.info({ sessionId: s.id, why }, 'session no longer transcribed');
+  }
+
+  function hear(chunk: AudioChunk): Session | null {
+    const existing = sessions.get(chunk.sessionId);
+    if (existing) return existing;
+    if (notHeard.has(chunk.sessionId)) return null;
+    stats.sessions++;
+    if (sessions.size >= maxSessions) {
+      remember(chunk.sessionId, 'refused');
+      stats.sessionsRefused++;
+      log.warn({ sessionId: chunk.sessionId, maxSessions }, `session ${chunk.sessionId} is not transcribed: ${maxSessions} sessions are (asr.maxSessions)`);
+      return null;
+    }
+    const s: Session = {
+      id: chunk.sessionId,
+      cutter: options.newCutter(),
+      resampler: null,
+      inRate: chunk.sampleRate,
+      t0: chunk.eventTime,
+      samples: 0,
+      unprocessedFrom: null,
+      pending: new Map(),
+      next: 0,
+      chain: Promise.resolve(),
+      ended: false,
+    };
+    if (chunk.sampleRate !== ASR_SAMPLE_RATE) s.resampler = new StreamingResampler(chunk.sampleRate, ASR_SAMPLE_RATE);
+    sessions.set(s.id, s);
+    stats.sessionsHeard++;
+    log.debug({ sessionId: s.id, sampleRate: chunk.sampleRate }, 'transcribing session');
+    return s;
+  }
+
+  function cut(s: Session, utterances: Utterance[]): void {
+    for (const u of utterances) {
+      const id = `${s.id}/${origin}/${s.next++}`;
+      const from = eventTimeOf(s, u.startMs);
+      const to = eventTimeOf(s, u.endMs);
+      stats.utterances++;
+      stats.audioSeconds += u.samples.length / ASR_SAMPLE_RATE;
+      if (queue.length >= maxQueued) {
+        stats.droppedUtterances++;
+        log.warn(
+          { sessionId: s.id, from, to, maxQueued },
+          `utterance of session ${s.id} at ${from}..${to} not transcribed: ${maxQueued} wait for the recogniser (asr.maxQueued)`,
+        );
+        continue;
+      }
+      s.pending.set(id, { segmentId: id, from, since: now() });
+      queue.push({ session: s, utterance: u, id, from, to, cutAt: now() });
+    }
+    stats.queued = queue.length;
+    kick();
+  }
+
+  function kick(): void {
+    if (working || queue.length === 0) return;
+    working = (async () => {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, maxBatch);
+        stats.queued = queue.length;
+        const started = performance.now();
+        const texts = await recognizer.transcribe(batch.map((b) => b.utterance.samples));
+        stats.recognizerSeconds += (performance.now() - started) / 1000;
+        stats.batches++;
+        const out: TranscriptSegment[] = [];
+        for (const [i, job] of batch.entries()) {
+          const text = (texts[i] ?? '').trim();
+          if (text === '') {
+            stats.emptyUtterances++;
+            job.session.pending.delete(job.id);
+            continue;
+          }
+          out.push(segmentOf(job.session.id, job.id, job.from, job.to, text, false));
+        }
+        const cutAt = batch.map((b) => b.cutAt);
+        write(out, () => {
+          const t = now();
+          for (const c of cutAt) pushLatency(t - c);
+        });
+      }
+    })().then(
+      () => {
+        working = null;
+        kick();
+      },
+      (err: unknown) => {
+        working = null;
+        onError(err);
+      },
+    );
+  }
+
+  function pushLatency(ms: number): void {
+    stats.latencyMs.push(ms);
+    if (stats.latencyMs.length > MAX_LATENCIES) stats.latencyMs.shift();
+  }
+
+  function write(segments: TranscriptSegment[], done?: () => void): void {
+    if (segments.length === 0) return;
+    sending = sending.then(async () => {
+      await options.send(segments);
+      stats.segments += segments.filter((x) => !x.endOfStream).length;
+      done?.();
+    });
+    sending.catch(onError);
+  }
+
+  function segmentOf(sessionId: string, segmentId: string, from: number, to: number, text: string, endOfStream: boolean): TranscriptSegment {
+    return {
+      sessionId,
+      segmentId,
+      eventTime: from,
+      endTime: Math.max(from, to),
+      text,
+      words: [],
+      isFinal: true,
+      speaker: null,
+      channel: null,
+      language: 'en',
+      endOfStream,
+      origin,
+    };
+  }
+
+  /** Once every utterance of an ended session went to the recogniser and out: its end-of-stream record. */
+  function endWhenDone(s: Session): void {
+    const wait = async () => {
+      while (queue.some((q) => q.session === s) || working) await (working ?? Promise.resolve());
+    };
+    s.chain = s.chain.then(async () => {
+      await wait();
+      const end = eventTimeOf(s, msOf(s.samples));
+      const id = `${s.id}/${origin}/end`;
+      s.pending.set(id, { segmentId: id, from: end, since: now() });
+      write([segmentOf(s.id, id, end, end, '', true)]);
+      await sending;
+      s.cutter.release();
+      s.resampler?.dispose();
+      s.resampler = null;
+    });
+  }
+
+  return {
+    origin,
+
+    audio(chunk) {
+      if (closed) return;
+      const s = hear(chunk);
+      if (!s || s.ended) return;
+      if (chunk.sampleRate !== s.inRate) {
+        log.warn({ sessionId: s.id, was: s.inRate, now: chunk.sampleRate }, 'sample rate changed mid-session; transcription of this session stops');
+        drop(s, `sample rate changed from ${s.inRate} to ${chunk.sampleRate} Hz`);
+        remember(s.id, 'refused');
+        return;
+      }
+      s.unprocessedFrom ??= eventTimeOf(s, msOf(s.samples));
+      const floats = s16ToFloat(chunk.samples);
+      const ended = chunk.endOfStream;
+      if (ended) s.ended = true;
+      s.chain = s.chain.then(async () => {
+        if (!sessions.has(s.id)) return;
+        const pcm = s.resampler ? s.resampler.push(floats) : floats;
+        const tail = ended && s.resampler ? s.resampler.flush() : new Float32Array(0);
+        const utterances = [...(await s.cutter.push(pcm)), ...(tail.length > 0 ? await s.cutter.push(tail) : [])];
+        s.samples += pcm.length + tail.length;
+        if (ended) utterances.push(...(await s.cutter.flush()));
+        cut(s, utterances);
+        s.unprocessedFrom = null;
+      });
+      s.chain.catch(onError);
+      if (ended) endWhenDone(s);
+    },
+
+    transcript(segment) {
+      const s = sessions.get(segment.sessionId);
+      if (segment.origin === origin) {
+        if (s) {
+          s.pending.delete(segment.segmentId);
+          if (segment.endOfStream) sessions.delete(s.id);
+        }
+        return;
+      }
+      if (mode === 'auto' && segment.origin === null && !notHeard.has(segment.sessionId)) {
+        remember(segment.sessionId, 'other-transcript');
+        stats.sessionsLeftToOtherTranscript++;
+        if (s) drop(s, 'a transcript from elsewhere arrived for it (asr.mode auto)');
+        else stats.sessions++;
+      }
+    },
+
+    heldAt(sessionId, at) {
+      const s = sessions.get(sessionId);
+      if (!s) return null;
+      let low = Infinity;
+      const t = now();
+      for (const p of s.pending.values()) {
+        if (t - p.since > holdTimeoutMs) {
+          // The recogniser is behind by more than the bound: this segment no longer holds the windows.
+          s.pending.delete(p.segmentId);
+          stats.holdTimeouts++;
+          log.warn(
+            { sessionId, segmentId: p.segmentId, holdTimeoutMs, at },
+            `session ${sessionId}: segment ${p.segmentId} is over ${holdTimeoutMs} ms late (asr.holdTimeoutMs); its windows no longer wait for it`,
+          );
+          continue;
+        }
+        low = Math.min(low, p.from);
+      }
+      const open = s.cutter.openSinceMs();
+      if (open !== null) low = Math.min(low, eventTimeOf(s, open));
+      if (s.unprocessedFrom !== null) low = Math.min(low, s.unprocessedFrom);
+      return low === Infinity ? null : low;
+    },
+
+    stats: () => ({ ...stats, latencyMs: [...stats.latencyMs] }),
+
+    async close() {
+      closed = true;
+      await Promise.allSettled([...sessions.values()].map((s) => s.chain));
+      while (working) await working.catch(() => undefined);
+      await sending.catch(() => undefined);
+      for (const s of sessions.values()) {
+        s.cutter.release();
+        s.resampler?.dispose();
+      }
+      sessions.clear();
+    },
+  };
+}
