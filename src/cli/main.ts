@@ -10,6 +10,7 @@ import { register as registerFeatures } from './commands/features.js';
 import { register as registerFeaturize } from './commands/featurize.js';
 import { register as registerCodebook } from './commands/codebook.js';
 import { register as registerIngest } from './commands/ingest.js';
+import { register as registerTranscribe } from './commands/transcribe.js';
 
 export function buildProgram(): Command {
   const program = new Command('msa')
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerFeatures(program);
   registerFeaturize(program);
   registerCodebook(program);
+  registerTranscribe(program);
   return program;
 }
 

@@ -1,0 +1,63 @@
+/**
+ * `msa transcribe` through bin/msa.js: the MOSI sample's words, an 8 kHz telephone-rate espeak-ng
+ * file, exactly one JSON object with --json, and the errors (missing file, no audio stream, model
+ * not installed naming the install command). Needs the tiny.en weights (installed on first use).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { packageRoot } from '../../src/paths.js';
+import { espeakWav, normalise, speechTmp, wordRecall } from '../fixtures/speech.js';
+import { modelDir, sharedData } from '../fixtures/whisper.js';
+
+const msa = join(packageRoot(), 'bin', 'msa.js');
+
+async function transcribe(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await promisify(execFile)(process.execPath, [msa, '--log-level', 'warn', 'transcribe', ...args], {
+      env: { ...process.env, ...env },
+      timeout: 120_000,
+    });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('msa transcribe', () => {
+  before(() => modelDir('tiny.en'));
+
+  it('--json on the MOSI sample: one JSON object with its words and segments', async () => {
+    const r = await transcribe(['--input', sharedData('samples', '03bSnISJMiM_1.wav'), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1);
+    const out = JSON.parse(lines[0]!) as { text: string; segments: { start_s: number; end_s: number; text: string }[] };
+    assert.deepEqual(Object.keys(out), ['text', 'segments']);
+    assert.equal(normalise(out.text).replace(/ /g, ''), 'anyhowitwasreallygood');
+    assert.ok(out.segments.length >= 1);
+    for (const s of out.segments) assert.ok(s.start_s >= 0 && s.end_s > s.start_s && s.end_s <= 3.34 && s.text.length > 0, JSON.stringify(s));
+  });
+
+  it('an 8 kHz telephone-rate file (plain text output)', async () => {
+    const sentence = 'Good morning. My name is Peter and I would like to order a pizza.';
+    const r = await transcribe(['--input', espeakWav('phone', sentence, 8000)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(wordRecall(sentence, r.stdout) >= 0.7, `heard ${JSON.stringify(r.stdout)}`);
+  });
+
+  it('errors: missing file, no audio stream, model not installed', async () => {
+    const missing = await transcribe(['--input', join(speechTmp, 'nope.wav')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /nope\.wav: no such file/);
+    const video = await transcribe(['--input', 'lavfi:testsrc=duration=1']);
+    assert.equal(video.code, 1);
+    assert.match(video.stderr, /no such stream/);
+    const notInstalled = await transcribe(['--input', sharedData('samples', '03bSnISJMiM_1.wav')], { MSA_CACHE_DIR: join(speechTmp, 'empty-cache') });
+    assert.equal(notInstalled.code, 1);
+    assert.match(notInstalled.stderr, /Whisper model tiny\.en is not installed .*; run: msa asr install tiny\.en/);
+  });
+});

