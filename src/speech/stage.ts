@@ -43,6 +43,8 @@ export interface UtteranceCutter {
   flush(): Promise<Utterance[]>;
   /** Where (ms) audio pushed may still become an utterance (open speech); null when all is decided. */
   openSinceMs(): number | null;
+  /** Stretches of speech shorter than the minimum, left out so far. */
+  dropped(): number;
   release(): void;
 }
 
@@ -84,6 +86,8 @@ export interface SpeechStats {
   utterances: number;
   segments: number;
   emptyUtterances: number;
+  /** Speech shorter than `asr.vad.minSpeechMs` (a click, a breath), not transcribed. */
+  shortSpeech: number;
   droppedUtterances: number;
   batches: number;
   audioSeconds: number;
@@ -131,6 +135,8 @@ interface Session {
   /** Work on this session's audio, one step after another. */
   chain: Promise<void>;
   ended: boolean;
+  /** The cutter released (its short-speech count taken). */
+  released: boolean;
 }
 
 const MAX_LATENCIES = 1000;
@@ -157,6 +163,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     utterances: 0,
     segments: 0,
     emptyUtterances: 0,
+    shortSpeech: 0,
     droppedUtterances: 0,
     batches: 0,
     audioSeconds: 0,
@@ -173,8 +180,15 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
   const eventTimeOf = (s: Session, ms: number) => s.t0 + Math.round(ms);
   const msOf = (samples: number) => (samples * 1000) / ASR_SAMPLE_RATE;
 
-  function drop(s: Session, why: string): void {
+  function releaseCutter(s: Session): void {
+    if (s.released) return;
+    s.released = true;
+    stats.shortSpeech += s.cutter.dropped();
     s.cutter.release();
+  }
+
+  function drop(s: Session, why: string): void {
+    releaseCutter(s);
     s.resampler?.dispose();
     sessions.delete(s.id);
     log.info({ sessionId: s.id, why }, 'session no longer transcribed');
@@ -203,6 +217,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       next: 0,
       chain: Promise.resolve(),
       ended: false,
+      released: false,
     };
     if (chunk.sampleRate !== ASR_SAMPLE_RATE) s.resampler = new StreamingResampler(chunk.sampleRate, ASR_SAMPLE_RATE);
     sessions.set(s.id, s);
@@ -315,7 +330,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       s.pending.set(id, { segmentId: id, from: end, since: now() });
       write([segmentOf(s.id, id, end, end, '', true)]);
       await sending;
-      s.cutter.release();
+      releaseCutter(s);
       s.resampler?.dispose();
       s.resampler = null;
     });
@@ -401,7 +416,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       while (working) await working.catch(() => undefined);
       await sending.catch(() => undefined);
       for (const s of sessions.values()) {
-        s.cutter.release();
+        releaseCutter(s);
         s.resampler?.dispose();
       }
       sessions.clear();
