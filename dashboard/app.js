@@ -6,6 +6,7 @@ import { createSessionStore } from './sessions.js';
 import { createScoreChart } from './chart.js';
 
 const MAX_ALERTS = 200;
+const MAX_UNSCORED = 50;
 const MODALITIES = ['text', 'audio', 'video'];
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, ...children) => {
@@ -23,6 +24,7 @@ const el = (tag, attrs = {}, ...children) => {
 const store = createSessionStore();
 const alerts = []; // newest first
 const firing = new Map(); // `${sessionId}\u0000${rule}` -> alert
+const unscored = []; // summaries of ended sessions that got no score, newest first
 // The session the user chose (a click, or #session=ID in the URL); null: follow the newest.
 let chosen = sessionInHash();
 let neutralBand = 0.5;
@@ -266,10 +268,27 @@ function renderAlerts() {
   );
 }
 
+/** Ended sessions that got no score, with the service's reason (a `{type:'ended'}` message). */
+function renderUnscored() {
+  $('unscored').hidden = unscored.length === 0;
+  $('unscored-list').replaceChildren(
+    ...unscored.map((s) =>
+      el(
+        'li',
+        { class: 'alert unscored', dataset: { sessionId: s.sessionId } },
+        el('span', { class: 'alert-state' }, 'NO SCORE'),
+        el('span', { class: 'alert-rule' }, s.sessionId),
+        el('span', { class: 'alert-message' }, s.why),
+      ),
+    ),
+  );
+}
+
 function render() {
   renderSessions();
   renderDetail();
   renderAlerts();
+  renderUnscored();
 }
 
 // --- messages ---------------------------------------------------------------------------
@@ -291,6 +310,12 @@ function onMessage(m) {
       alerts.length = Math.min(alerts.length, MAX_ALERTS);
       break;
     }
+    case 'ended':
+      if (m.summary?.why) {
+        unscored.unshift(m.summary);
+        unscored.length = Math.min(unscored.length, MAX_UNSCORED);
+      }
+      break;
     case 'error':
       console.warn('server error', m.code, m.error);
       return;

@@ -29,6 +29,8 @@ import { sharedFaceAnalyzer } from '../features/visual/index.js';
 import { loadPipelineFeatures, type FeatureStats } from '../features/stage.js';
 import { createSpeechStage, type SpeechStage, type SpeechStats } from '../speech/stage.js';
 import { loadSpeech, type SpeechParts } from '../speech/index.js';
+import { createSessionLedger, type SessionSummary } from '../scores/sessionLedger.js';
+import { modalitiesRead } from '../model/manifest.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -40,8 +42,11 @@ export interface PipelineOptions {
    * and the event time its window's records reach (`ScoredWindow.reached`, for alert rules).
    */
   onScore?: (score: Score, reached: number) => void;
-  /** A session ended or went idle and its last score went out before this call (free per-session state). */
-  onSessionEnded?: (sessionId: string) => void;
+  /**
+   * A session ended or went idle and its last score went out before this call (free per-session
+   * state); with what became of it (scores, or why none).
+   */
+  onSessionEnded?: (sessionId: string, summary: SessionSummary) => void;
   /** The recogniser and voice activity detector (default: loaded per `config.asr`; null: no speech stage). */
   speech?: SpeechParts | null;
 }
@@ -127,6 +132,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     );
   };
 
+  // What became of each session, said when it ends.
+  const ledger = createSessionLedger(modalitiesRead(model.manifest));
+
   // Hears sessions without a transcript; its segments come back through the transcript topic.
   const speech: SpeechStage | null = speechParts
     ? createSpeechStage({
@@ -193,8 +201,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       case 'expired':
         expired$.next(e.sessionId);
         break;
-      case 'window':
+      case 'window': {
+        const w = e.window;
+        const machine = speech !== null && w.transcript.some((t) => t.origin === speech.origin && t.text.trim() !== '');
+        ledger.window(w.sessionId, { text: w.transcript.some((t) => t.text.trim() !== ''), audio: w.audio.length > 0, video: w.video.length > 0 }, machine);
         break;
+      }
     }
   };
 
@@ -213,6 +225,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       rolling: { smoothing: config.scores.smoothing, neutralBand: config.scores.neutralBand, expired: expired$ },
       onUnscored: (window, reason) => {
         stats.unscoredWindows[reason] = (stats.unscoredWindows[reason] ?? 0) + 1;
+        ledger.unscored(window.sessionId, reason);
         tracker.windowDone(window.positions);
       },
       onBatch: (info) => {
@@ -235,10 +248,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       if (scored.length > 0) await sink.sendScores(scored.map((s) => s.score));
       for (const s of group) {
         if (s.kind === 'ended') {
-          onSessionEnded?.(s.sessionId);
+          const speechFacts = { on: speech !== null, leftToOther: speech?.leftToOther(s.sessionId) ?? false };
+          onSessionEnded?.(s.sessionId, ledger.end(s.sessionId, speechFacts));
           continue;
         }
         stats.scores++;
+        ledger.scored(s.score);
         tracker.windowDone(s.positions);
         onScore?.(s.score, s.reached);
       }

@@ -12,6 +12,7 @@ import { createRecentAlerts } from '../scores/recentAlerts.js';
 import { modalitiesRead } from '../model/manifest.js';
 import { feedSampleSessions } from '../ingest/sampleFeed.js';
 import { formatScore } from '../scores/format.js';
+import { formatSummary } from '../scores/sessionLedger.js';
 import { loadServedModel } from '../model/servedModel.js';
 import { startPipeline, type Pipeline } from './pipeline.js';
 
@@ -89,6 +90,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   let samplePrefix: string | null = null;
   // Alerts: each transition logged, kept among the recent ones, and sent to the session's WebSocket subscribers.
   const alertLog = logger.child({ component: 'alerts' });
+  const sessionLog = logger.child({ component: 'sessions' });
   const raise = (events: Alert[]) => {
     for (const alert of events) {
       if (alert.state === 'firing') alertLog.warn({ alert }, `alert ${alert.rule} firing for ${alert.sessionId}: ${alert.message}`);
@@ -113,8 +115,17 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         raise(alerts.update(score, Date.now(), reached));
         if (out && samplePrefix && score.sessionId.startsWith(samplePrefix)) out.write(`${formatScore(score)}\n`);
       },
-      // After the session's last score: its alert state goes (firing rules resolve as 'expired').
-      onSessionEnded: (sessionId) => raise(alerts.expire(sessionId)),
+      // After the session's last score: its alert state goes (firing rules resolve as 'expired'),
+      // and what became of it is said once: a log line, a WebSocket message to its subscribers
+      // (the dashboard lists sessions that got no score, and why), and a line on the terminal.
+      onSessionEnded: (sessionId, summary) => {
+        raise(alerts.expire(sessionId));
+        const line = formatSummary(summary);
+        if (summary.why !== null) sessionLog.warn({ summary }, line);
+        else sessionLog.info({ summary }, line);
+        scoreServer.broadcast({ type: 'ended', summary }, sessionId);
+        out?.write(`${line}\n`);
+      },
     });
   } catch (err) {
     clearInterval(alertSweep);

@@ -103,6 +103,8 @@ export interface SpeechStage extends WatermarkHold {
   audio(chunk: AudioChunk): void;
   /** Every decoded transcript record, before the windows take it. */
   transcript(segment: TranscriptSegment): void;
+  /** The stage left this session to a transcript made elsewhere (auto mode). */
+  leftToOther(sessionId: string): boolean;
   /** The origin this stage writes, `asr:<model>`. */
   readonly origin: string;
   stats(): SpeechStats;
@@ -338,6 +340,8 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
 
   return {
     origin,
+
+    leftToOther: (sessionId) => notHeard.get(sessionId) === 'other-transcript',
 
     audio(chunk) {
       if (closed) return;

@@ -273,6 +273,35 @@ test('contributions only for modalities the model read; present but unread says 
   await gated.close();
 });
 
+test('a session that ended without a score is listed with the reason the service gave', async () => {
+  const { h, url } = await service();
+  const { page, problems } = await openPage(url);
+  assert.ok(await page.locator('#unscored').isHidden(), 'no such session yet: the panel is hidden');
+  const why = 'it sent audio but no transcript, and speech recognition is off (asr.mode off); the model reads words only';
+  const summary = {
+    sessionId: 'quiet-1',
+    windows: 3,
+    scores: 0,
+    unscored: { 'no-usable-input': 3 },
+    present: { text: 0, audio: 3, video: 0 },
+    machineText: 0,
+    last: null,
+    why,
+  };
+  // Once the page is subscribed (its first score arrived), the service says the session ended.
+  h.service.scoreServer.publish(score('other-1', 1));
+  await waitTitle(page, 'other-1');
+  // A scored session's end is not listed; messages arrive in order, so once quiet-1 shows, other-1's end was handled.
+  h.service.scoreServer.broadcast({ type: 'ended', summary: { ...summary, sessionId: 'other-1', scores: 1, why: null } }, 'other-1');
+  h.service.scoreServer.broadcast({ type: 'ended', summary }, 'quiet-1');
+  const item = page.locator('#unscored-list li[data-session-id="quiet-1"]');
+  await item.waitFor({ timeout: 15_000 });
+  assert.match(await item.innerText(), /NO SCORE[\s\S]*quiet-1[\s\S]*speech recognition is off/);
+  assert.equal(await page.locator('#unscored-list li').count(), 1);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test('with ws.authTokens the page asks for a token, refuses a wrong one, and works with the right one', async () => {
   const { h, url } = await service({ ws: { port: 0, authTokens: [TOKEN] } });
   const { page, problems } = await openPage(url);

@@ -14,6 +14,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import WebSocket from 'ws';
+import type { SessionSummary } from '../../src/scores/sessionLedger.js';
 import { ingest } from '../../src/ingest/ingest.js';
 import { openRecordSender } from '../../src/ingest/kafkaSender.js';
 import { silentLogger } from '../../src/log.js';
@@ -148,59 +150,88 @@ test(
   },
 );
 
-test('8 kHz telephone audio is heard; a session that sends its own transcript is left to it (asr.mode auto)', { timeout: 300_000 }, async () => {
-  const h = await startHarness({ asr: { mode: 'auto' } });
-  try {
-    const out = await readAll(h);
-    const pcm8k = execFileSync('ffmpeg', ['-v', 'error', '-i', wav, '-ac', '1', '-ar', '8000', '-f', 's16le', '-']);
-    const t0 = Math.floor(Date.now() / 1000) * 1000 - 120_000;
-    const chunks = (sessionId: string): InputRecord[] => {
-      const bytesPerChunk = 8000 * 2 * 0.2; // 200 ms
-      const n = Math.ceil(pcm8k.length / bytesPerChunk);
-      return Array.from({ length: n }, (_, i) => {
-        const value: AudioChunk = {
-          sessionId,
-          seq: i,
-          eventTime: t0 + i * 200,
-          sampleRate: 8000,
-          encoding: 'S16LE',
-          samples: pcm8k.subarray(i * bytesPerChunk, (i + 1) * bytesPerChunk),
-          endOfStream: i === n - 1,
-        };
-        return { kind: 'audio', value };
+test(
+  '8 kHz telephone audio is heard; a session that sends its own transcript is left to it (asr.mode auto); a silent one says why it got no score',
+  { timeout: 300_000 },
+  async () => {
+    const h = await startHarness({ asr: { mode: 'auto' } });
+    try {
+      const out = await readAll(h);
+      const pcm8k = execFileSync('ffmpeg', ['-v', 'error', '-i', wav, '-ac', '1', '-ar', '8000', '-f', 's16le', '-']);
+      const t0 = Math.floor(Date.now() / 1000) * 1000 - 120_000;
+      const chunks = (sessionId: string): InputRecord[] => {
+        const bytesPerChunk = 8000 * 2 * 0.2; // 200 ms
+        const n = Math.ceil(pcm8k.length / bytesPerChunk);
+        return Array.from({ length: n }, (_, i) => {
+          const value: AudioChunk = {
+            sessionId,
+            seq: i,
+            eventTime: t0 + i * 200,
+            sampleRate: 8000,
+            encoding: 'S16LE',
+            samples: pcm8k.subarray(i * bytesPerChunk, (i + 1) * bytesPerChunk),
+            endOfStream: i === n - 1,
+          };
+          return { kind: 'audio', value };
+        });
+      };
+      // What the service says of each session when it ends, as a WebSocket subscriber hears it.
+      const ended = new Map<string, SessionSummary>();
+      const ws = new WebSocket(`ws://127.0.0.1:${h.service.scoreServer.port}/ws`);
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
       });
-    };
-    const phone = `tel-${randomUUID().slice(0, 8)}`;
-    const captioned = `cap-${randomUUID().slice(0, 8)}`;
-    const caption: TranscriptSegment = {
-      sessionId: captioned,
-      segmentId: 'c1',
-      eventTime: t0,
-      endTime: t0 + 1000,
-      text: 'a human caption',
-      words: [],
-      isFinal: true,
-      speaker: null,
-      channel: null,
-      language: 'en',
-      endOfStream: false,
-      origin: null,
-    };
-    await h.produce([{ kind: 'transcript', value: caption }]);
-    await waitFor('the caption read', () => h.service.pipeline.stats().speech!.sessionsLeftToOtherTranscript >= 1, 30_000);
-    await h.produce([...chunks(phone), ...chunks(captioned)]);
+      ws.on('message', (data) => {
+        const msg = JSON.parse(data.toString()) as { type: string; summary?: SessionSummary };
+        if (msg.type === 'ended' && msg.summary) ended.set(msg.summary.sessionId, msg.summary);
+      });
+      ws.send(JSON.stringify({ type: 'subscribe', all: true }));
+      const phone = `tel-${randomUUID().slice(0, 8)}`;
+      const captioned = `cap-${randomUUID().slice(0, 8)}`;
+      const caption: TranscriptSegment = {
+        sessionId: captioned,
+        segmentId: 'c1',
+        eventTime: t0,
+        endTime: t0 + 1000,
+        text: 'a human caption',
+        words: [],
+        isFinal: true,
+        speaker: null,
+        channel: null,
+        language: 'en',
+        endOfStream: false,
+        origin: null,
+      };
+      await h.produce([{ kind: 'transcript', value: caption }]);
+      await waitFor('the caption read', () => h.service.pipeline.stats().speech!.sessionsLeftToOtherTranscript >= 1, 30_000);
+      const silent = `quiet-${randomUUID().slice(0, 8)}`;
+      const silence: InputRecord[] = Array.from({ length: 15 }, (_, i) => ({
+        kind: 'audio',
+        value: { sessionId: silent, seq: i, eventTime: t0 + i * 200, sampleRate: 8000, encoding: 'S16LE', samples: Buffer.alloc(3200), endOfStream: i === 14 },
+      }));
+      await h.produce([...chunks(phone), ...chunks(captioned), ...silence]);
 
-    const of = (id: string) => out.transcripts.items.map((i) => i.value).filter((s) => s.sessionId === id && s.origin === ORIGIN);
-    await waitFor('the telephone session transcribed to its end', () => of(phone).some((s) => s.endOfStream), 120_000);
-    const heard = words(
-      of(phone)
-        .map((s) => s.text)
-        .join(' '),
-    );
-    assertHeard(heard);
-    await out.transcripts.caughtUp();
-    assert.deepEqual(of(captioned), [], 'the captioned session was not transcribed');
-  } finally {
-    await h.close();
-  }
-});
+      const of = (id: string) => out.transcripts.items.map((i) => i.value).filter((s) => s.sessionId === id && s.origin === ORIGIN);
+      await waitFor('the telephone session transcribed to its end', () => of(phone).some((s) => s.endOfStream), 120_000);
+      const heard = words(
+        of(phone)
+          .map((s) => s.text)
+          .join(' '),
+      );
+      assertHeard(heard);
+      await out.transcripts.caughtUp();
+      assert.deepEqual(of(captioned), [], 'the captioned session was not transcribed');
+
+      await waitFor('the phone and the silent session ended', () => ended.has(phone) && ended.has(silent), 60_000);
+      const p = ended.get(phone)!;
+      assert.ok(p.why === null && p.scores > 0 && p.machineText > 0, JSON.stringify(p));
+      const q = ended.get(silent)!;
+      assert.equal(q.scores, 0);
+      assert.match(q.why ?? '', /no speech was heard in its audio/);
+      ws.close();
+    } finally {
+      await h.close();
+    }
+  },
+);

@@ -139,6 +139,9 @@ export function formatSummary(s: IngestSummary, topics: { audio: string; video: 
     `  ${topics.audio.padEnd(24)} ${s.records.audio} audio chunks`,
     `  ${topics.video.padEnd(24)} ${s.records.video} video frames`,
     `  ${topics.transcript.padEnd(24)} ${s.records.transcript} transcript segments${s.droppedCues > 0 ? ` (${s.droppedCues} cues after the end of the media not sent)` : ''}`,
+    ...(s.records.transcript === 0 && s.records.audio > 0
+      ? ['  no transcript sent: a service with asr.mode auto (the default) transcribes the audio; with asr.mode off the session gets no words']
+      : []),
     ...(s.live ? [`  reconnects: ${s.reconnects}`] : []),
     '',
   ].join('\n');
