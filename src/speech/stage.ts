@@ -94,7 +94,10 @@ export interface SpeechStats {
   recognizerSeconds: number;
   holdTimeouts: number;
   queued: number;
-  /** Utterance end (its audio read) to its segment acknowledged by Kafka, ms: the last 1000. */
+  /**
+   * Utterance end to its segment read back from the transcript topic, ms (the last 1000): from
+   * the wall time the stage received the audio chunk holding the utterance's last sample.
+   */
   latencyMs: number[];
 }
 
@@ -118,6 +121,8 @@ interface Pending {
   from: number;
   /** Wall time it became pending. */
   since: number;
+  /** Wall time the audio through the utterance's end was received (null: not known). */
+  audioEndAt: number | null;
 }
 
 interface Session {
@@ -133,6 +138,8 @@ interface Session {
   unprocessedFrom: number | null;
   /** Segments cut or written and not yet read back from the topic, by segment id. */
   pending: Map<string, Pending>;
+  /** Audio chunks received, as [event time their audio reaches, wall time received]; the oldest pruned. */
+  arrivals: [number, number][];
   next: number;
   /** Work on this session's audio, one step after another. */
   chain: Promise<void>;
@@ -142,6 +149,8 @@ interface Session {
 }
 
 const MAX_LATENCIES = 1000;
+/** Audio chunks remembered per session for latency (about a minute of 100 ms chunks). */
+const MAX_ARRIVALS = 600;
 
 export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
   const { mode, recognizer, maxBatch, maxQueued, maxSessions, holdTimeoutMs, onError } = options;
@@ -156,7 +165,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     notHeard.set(id, why);
     if (notHeard.size > MAX_NOT_HEARD) notHeard.delete(notHeard.keys().next().value as string);
   };
-  const queue: { session: Session; utterance: Utterance; id: string; from: number; to: number; cutAt: number }[] = [];
+  const queue: { session: Session; utterance: Utterance; id: string; from: number; to: number }[] = [];
   const stats: SpeechStats = {
     sessions: 0,
     sessionsHeard: 0,
@@ -216,6 +225,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       samples: 0,
       unprocessedFrom: null,
       pending: new Map(),
+      arrivals: [],
       next: 0,
       chain: Promise.resolve(),
       ended: false,
@@ -243,8 +253,10 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
         );
         continue;
       }
-      s.pending.set(id, { segmentId: id, from, since: now() });
-      queue.push({ session: s, utterance: u, id, from, to, cutAt: now() });
+      const arrived = s.arrivals.find(([until]) => until >= to);
+      s.arrivals = s.arrivals.filter(([until]) => until >= to); // later utterances end later
+      s.pending.set(id, { segmentId: id, from, since: now(), audioEndAt: arrived ? arrived[1] : null });
+      queue.push({ session: s, utterance: u, id, from, to });
     }
     stats.queued = queue.length;
     kick();
@@ -270,11 +282,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
           }
           out.push(segmentOf(job.session.id, job.id, job.from, job.to, text, false));
         }
-        const cutAt = batch.map((b) => b.cutAt);
-        write(out, () => {
-          const t = now();
-          for (const c of cutAt) pushLatency(t - c);
-        });
+        write(out);
       }
     })().then(
       () => {
@@ -293,12 +301,11 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     if (stats.latencyMs.length > MAX_LATENCIES) stats.latencyMs.shift();
   }
 
-  function write(segments: TranscriptSegment[], done?: () => void): void {
+  function write(segments: TranscriptSegment[]): void {
     if (segments.length === 0) return;
     sending = sending.then(async () => {
       await options.send(segments);
       stats.segments += segments.filter((x) => !x.endOfStream).length;
-      done?.();
     });
     sending.catch(onError);
   }
@@ -329,7 +336,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       await wait();
       const end = eventTimeOf(s, msOf(s.samples));
       const id = `${s.id}/${origin}/end`;
-      s.pending.set(id, { segmentId: id, from: end, since: now() });
+      s.pending.set(id, { segmentId: id, from: end, since: now(), audioEndAt: null });
       write([segmentOf(s.id, id, end, end, '', true)]);
       await sending;
       releaseCutter(s);
@@ -354,6 +361,8 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
         return;
       }
       s.unprocessedFrom ??= eventTimeOf(s, msOf(s.samples));
+      s.arrivals.push([chunk.eventTime + (chunk.samples.length / 2 / chunk.sampleRate) * 1000, now()]);
+      if (s.arrivals.length > MAX_ARRIVALS) s.arrivals.shift();
       const floats = s16ToFloat(chunk.samples);
       const ended = chunk.endOfStream;
       if (ended) s.ended = true;
@@ -375,6 +384,8 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       const s = sessions.get(segment.sessionId);
       if (segment.origin === origin) {
         if (s) {
+          const p = s.pending.get(segment.segmentId);
+          if (p?.audioEndAt != null) pushLatency(now() - p.audioEndAt);
           s.pending.delete(segment.segmentId);
           if (segment.endOfStream) sessions.delete(s.id);
         }
