@@ -100,16 +100,18 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
   const uses = { audio: codebooks.acoustic !== null, video: codebooks.visual !== null };
 
   const said = new Set<string>();
-  const once = (key: string, fields: object, message: string) => {
+  const once = (key: string, fields: object, message: string, level: 'info' | 'warn' = 'warn') => {
     if (said.has(key)) return;
     said.add(key);
-    log.warn(fields, message);
+    log[level](fields, message);
   };
   const notUsed = (kind: 'audio' | 'video') =>
     once(
       `unused-${kind}`,
       { modality: kind },
-      `${kind} records arrive but the served model has no ${kind === 'audio' ? 'acoustic' : 'visual'} codebook (manifest codebooks.${kind === 'audio' ? 'acoustic' : 'visual'}.file): ${kind} is not extracted and not used; scores say so (Score.modalitiesUsed)`,
+      `${kind} records arrive but the served model has no ${kind === 'audio' ? 'acoustic' : 'visual'} codebook (manifest codebooks.${kind === 'audio' ? 'acoustic' : 'visual'}.file): ${kind} is not extracted and not used; scores say so (Score.modalitiesUsed)` +
+        (kind === 'audio' ? '; the speech stage (asr.mode) still hears its words' : ''),
+      'info', // the default manifest reads words only: the normal case, not a problem
     );
 
   const onAudio = (record: Positioned<InputRecord>) => {
