@@ -3,11 +3,11 @@
  * each file decoded to 16 kHz mono (decodeSpeech), cut by the VAD, and the utterances of a group
  * of files transcribed together (transcribeSignals), so the recogniser runs full batches.
  */
-import { decodeSpeech } from '../speech/audio.js';
+import { decodeSpeech, SPEECH_SAMPLE_RATE } from '../speech/audio.js';
 import { transcribeSignals, type SpeechModels, type SpeechTranscript } from '../speech/transcribe.js';
 
 /** A file's transcript, or why there is none (the file could not be decoded). */
-export type Recognised = { transcript: SpeechTranscript; error?: undefined } | { transcript?: undefined; error: string };
+export type Recognised = { transcript: SpeechTranscript; audioS: number; error?: undefined } | { transcript?: undefined; audioS?: undefined; error: string };
 
 export interface RecogniseFilesOptions {
   /** Files decoded and transcribed together (default 16). */
@@ -38,7 +38,7 @@ export async function recogniseFiles(
     const audios = decoded.flatMap((d) => ('audio' in d ? [d.audio] : []));
     const transcripts = await transcribeSignals(audios, models);
     let next = 0;
-    for (const d of decoded) out.push('audio' in d ? { transcript: transcripts[next++]! } : { error: d.error });
+    for (const d of decoded) out.push('audio' in d ? { transcript: transcripts[next++]!, audioS: d.audio.length / SPEECH_SAMPLE_RATE } : { error: d.error });
     options.onProgress?.(out.length, files.length);
   }
   return out;
