@@ -20,6 +20,7 @@ import { onnxRuntimeVersion } from '../src/model/ort.js';
 import { decodeSpeech } from '../src/speech/audio.js';
 import { ensureWhisperModel, isWhisperModelName, pipPython } from '../src/speech/whisper/install.js';
 import { loadWhisper } from '../src/speech/whisper/recognizer.js';
+import { normaliseWords, wordErrors } from '../src/speech/wer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: flags } = parseArgs({
@@ -54,24 +55,6 @@ const ESPEAK = [
   'We should meet again next week to talk about the plan.',
   'Thank you very much for your help with the project.',
 ];
-
-const normalise = (t: string): string[] =>
-  t
-    .toLowerCase()
-    .replace(/[^a-z0-9' ]+/g, ' ')
-    .split(/\s+/)
-    .filter((w) => w.length > 0);
-
-/** Word edit distance. */
-function wordErrors(ref: string[], hyp: string[]): number {
-  let prev = Array.from({ length: hyp.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= ref.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= hyp.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (ref[i - 1] === hyp[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[hyp.length]!;
-}
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
@@ -121,8 +104,8 @@ for (const model of models) {
       let words = 0;
       utterances.forEach((u, i) => {
         if (u.source !== source) return;
-        const ref = normalise(u.ref);
-        errors += wordErrors(ref, normalise(texts[i]!));
+        const ref = normaliseWords(u.ref);
+        errors += wordErrors(ref, normaliseWords(texts[i]!));
         words += ref.length;
       });
       return errors / words;

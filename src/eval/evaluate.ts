@@ -3,7 +3,11 @@ import type { PadIndex } from '../model/batchTensors.js';
 import { loadManifestCodebooks } from '../features/codebook.js';
 import { loadManifest } from '../model/manifest.js';
 import { sharedFaceAnalyzer, type FaceDetector } from '../features/visual/index.js';
-import { DEFAULT_MAX_MEDIA_IDS, mediaIds, type MediaIds } from './media.js';
+import { DEFAULT_MAX_MEDIA_IDS, mediaFileIds, type MediaIds } from './media.js';
+import { findMedia } from '../features/featurize.js';
+import { recogniseFiles } from './recognise.js';
+import { normaliseWords } from '../speech/wer.js';
+import type { SpeechModels } from '../speech/transcribe.js';
 import { loadModel, type ExecutionProviderName, type ModelSession } from '../model/onnxSession.js';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.js';
 import type { ModelInput } from '../model/types.js';
@@ -15,14 +19,18 @@ import { computeMetrics, type Metrics } from './metrics.js';
  * it with PyTorch: text only (each row's text tokenized, truncated at the end, as in training),
  * acoustic and visual absent, metrics of ./metrics.ts. Same rows in, same numbers out.
  * With `media` (`msa eval --media DIR`), each row's media file gives the acoustic / visual ids
- * (./media.ts, the model's codebooks); a row without a media file is skipped, a row with empty
- * text is scored without words ([CLS] [SEP], as training's text-masked rows).
+ * (./media.ts, the model's codebooks); a row without a media file is skipped. With `speech` too,
+ * a row with empty text is scored with the words recognised from its media file (./recognise.ts,
+ * as the pipeline hears audio without a transcript); without it, such a row is scored without
+ * words ([CLS] [SEP], as training's text-masked rows).
  */
 
 export interface ScoredRow {
   id: string;
   label: number;
   score: number;
+  /** The text scored, when it was recognised from the row's media (its CSV text was empty). */
+  transcript?: string;
 }
 
 export interface ScoreRowsOptions {
@@ -105,6 +113,24 @@ export interface EvaluateCsvOptions extends ReadLabelledCsvOptions {
   faceDetector?: FaceDetector;
   /** Called after each media file is featurized. */
   onMedia?: (done: number, total: number) => void;
+  /**
+   * With `media`: loads the speech models (called once, only when a row has empty text; released
+   * after). Each row with empty text is then scored with the text recognised from its media file;
+   * a row with empty text and no media file is skipped with the reason. Without it, rows with
+   * empty text are scored without words.
+   */
+  speech?: () => Promise<SpeechModels>;
+  /** Called after each group of media files is recognised. */
+  onRecognise?: (done: number, total: number) => void;
+}
+
+/** The rows whose text was recognised from their media. */
+export interface RecognitionSummary {
+  rows: number;
+  /** Mean normalised words a recognised row (NaN for none). */
+  meanWords: number;
+  /** Recognised rows in which no words were heard (scored without words). */
+  noWords: number;
 }
 
 export interface EvaluationReport {
@@ -115,6 +141,8 @@ export interface EvaluationReport {
   scored: ScoredRow[];
   /** Rows not scored, with the reason. */
   skipped: SkippedRow[];
+  /** With `media` and `speech`: what the recognition gave. */
+  recognition?: RecognitionSummary;
 }
 
 export async function evaluateCsv(options: EvaluateCsvOptions): Promise<EvaluationReport> {
@@ -131,43 +159,102 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
   let rows = data.rows;
   const skipped = [...data.skipped];
   let nonVerbal: (MediaIds | null)[] | undefined;
+  let recognition: RecognitionSummary | undefined;
+  const transcripts = new Map<LabelledRow, string>();
+  const nonVerbalOf = new Map<LabelledRow, MediaIds>();
+  /** Rows whose text was recognised from their media (the objects scored). */
+  const recognised = new Set<LabelledRow>();
   if (options.media !== undefined) {
+    const mediaDir = options.media;
     const codebooks = await loadManifestCodebooks(manifest);
-    if (!codebooks.acoustic && !codebooks.visual) {
+    const usesCodebooks = Boolean(codebooks.acoustic || codebooks.visual);
+    const recognise = options.speech !== undefined;
+    const toRecognise = new Set(recognise ? rows.filter((r) => r.text.trim() === '') : []);
+    if (!usesCodebooks && toRecognise.size === 0) {
       throw new Error(
-        `--media ${options.media}: the model manifest ${manifest.manifestPath} names no codebooks (codebooks.acoustic.file / codebooks.visual.file), so it cannot use media`,
+        `--media ${mediaDir}: the model manifest ${manifest.manifestPath} names no codebooks (codebooks.acoustic.file / codebooks.visual.file)` +
+          (recognise ? ' and no row has empty text to recognise' : ' and speech recognition is off') +
+          ', so the media would not be used',
       );
     }
-    const found: (MediaIds | null | 'failed')[] = [];
-    for (const [i, row] of rows.entries()) {
-      try {
-        found.push(
-          await mediaIds(row.id, {
-            mediaDir: options.media,
-            codebooks: { acoustic: codebooks.acoustic ?? null, visual: codebooks.visual ?? null },
-            maxIds: options.maxMediaIds ?? DEFAULT_MAX_MEDIA_IDS,
-            faces: () => sharedFaceAnalyzer(options.faceDetector),
-          }),
-        );
-      } catch (e) {
-        logger.warn({ id: row.id, err: (e as Error).message }, 'media features failed');
-        found.push('failed');
-      }
-      options.onMedia?.(i + 1, rows.length);
+    const drop = new Map<LabelledRow, string>();
+    const files = new Map<LabelledRow, string>();
+    for (const row of rows) {
+      const needsFile = usesCodebooks || toRecognise.has(row);
+      if (!needsFile) continue;
+      const file = await findMedia(mediaDir, row.id);
+      if (file !== null) files.set(row, file);
+      else if (toRecognise.has(row)) drop.set(row, `empty text and no media file ${mediaDir}/${row.id}.<ext> to recognise`);
+      else drop.set(row, `no media file ${mediaDir}/${row.id}.<ext>`);
     }
-    const keep = rows.map((_, i) => found[i] !== null && found[i] !== 'failed');
-    rows.forEach((row, i) => {
-      if (!keep[i]) {
-        skipped.push({
-          line: row.line,
-          id: row.id,
-          reason: found[i] === null ? `no media file ${options.media}/${row.id}.<ext>` : 'media features failed (see log)',
+
+    const heard = [...toRecognise].filter((r) => files.has(r));
+    if (heard.length > 0) {
+      const models = await options.speech!();
+      try {
+        const results = await recogniseFiles(
+          heard.map((r) => files.get(r)!),
+          models,
+          { onProgress: options.onRecognise },
+        );
+        const words: number[] = [];
+        heard.forEach((row, i) => {
+          const r = results[i]!;
+          if (r.error !== undefined) {
+            logger.warn({ id: row.id, err: r.error }, 'speech recognition failed');
+            drop.set(row, `speech recognition failed: ${r.error}`);
+            return;
+          }
+          transcripts.set(row, r.transcript.text);
+          words.push(normaliseWords(r.transcript.text).length);
         });
+        recognition = {
+          rows: words.length,
+          meanWords: words.length === 0 ? NaN : words.reduce((a, b) => a + b, 0) / words.length,
+          noWords: words.filter((n) => n === 0).length,
+        };
+      } finally {
+        await models.release();
       }
+    } else if (recognise) {
+      recognition = { rows: 0, meanWords: NaN, noWords: 0 };
+    }
+
+    if (usesCodebooks) {
+      for (const [i, row] of rows.entries()) {
+        const file = files.get(row);
+        if (file !== undefined && !drop.has(row)) {
+          try {
+            nonVerbalOf.set(
+              row,
+              await mediaFileIds(file, {
+                codebooks: { acoustic: codebooks.acoustic ?? null, visual: codebooks.visual ?? null },
+                maxIds: options.maxMediaIds ?? DEFAULT_MAX_MEDIA_IDS,
+                faces: () => sharedFaceAnalyzer(options.faceDetector),
+              }),
+            );
+          } catch (e) {
+            logger.warn({ id: row.id, err: (e as Error).message }, 'media features failed');
+            drop.set(row, 'media features failed (see log)');
+          }
+        }
+        options.onMedia?.(i + 1, rows.length);
+      }
+    }
+    for (const row of rows) {
+      const reason = drop.get(row);
+      if (reason !== undefined) skipped.push({ line: row.line, id: row.id, reason });
+    }
+    const kept = rows.filter((row) => !drop.has(row));
+    if (kept.length === 0) throw new Error(`${options.csv}: no row left to score with the media under ${mediaDir} (${skipped.length} skipped)`);
+    if (usesCodebooks) nonVerbal = kept.map((row) => nonVerbalOf.get(row) ?? null);
+    rows = kept.map((row) => {
+      const text = transcripts.get(row);
+      if (text === undefined) return row;
+      const heardRow = { ...row, text };
+      recognised.add(heardRow);
+      return heardRow;
     });
-    nonVerbal = found.filter((f): f is MediaIds => f !== null && f !== 'failed');
-    rows = rows.filter((_, i) => keep[i]);
-    if (rows.length === 0) throw new Error(`${options.csv}: no row has a usable media file under ${options.media}`);
   }
   const tokenizer = await loadTokenizer(manifest.tokenizerPath);
   const session = await loadModel({
@@ -178,7 +265,7 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
     logger,
   });
   try {
-    const scored = await scoreRows(rows, {
+    const scores = await scoreRows(rows, {
       tokenizer,
       session,
       maxTextTokens: manifest.maxTextTokens,
@@ -187,11 +274,13 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
       onProgress: options.onProgress,
       nonVerbal,
     });
+    const scored = scores.map((r, i) => (recognised.has(rows[i]!) ? { ...r, transcript: rows[i]!.text } : r));
     return {
       csv: options.csv,
       model: { name: manifest.name, version: manifest.version, kind: manifest.kind, provider: session.provider },
       metrics: metricsOf(scored),
       scored,
+      ...(recognition ? { recognition } : {}),
       skipped: skipped.sort((a, b) => a.line - b.line),
     };
   } finally {

@@ -5,7 +5,7 @@
 import type { Config } from '../config/config.js';
 import { cacheDirOf } from '../config/config.js';
 import type { Logger } from '../log.js';
-import { UtteranceSegmenter, type UtteranceOptions } from './utterances.js';
+import { UtteranceSegmenter, type Utterance, type UtteranceOptions } from './utterances.js';
 import { loadSileroVad, type SileroVad } from './vad.js';
 import { ensureWhisperModel, pipPython } from './whisper/install.js';
 import { loadWhisper, type WhisperRecognizer } from './whisper/recognizer.js';
@@ -74,10 +74,27 @@ export async function loadSpeechModels(config: Config, logger: Logger, options: 
 
 /** VAD-cuts a 16 kHz mono signal and transcribes the utterances; segments without text are left out. */
 export async function transcribeSignal(audio: Float32Array, models: Pick<SpeechModels, 'recognizer' | 'vad' | 'vadOptions'>): Promise<SpeechTranscript> {
-  const segmenter = new UtteranceSegmenter(models.vad.createStream(), models.vadOptions);
-  const utterances = [...(await segmenter.push(audio, 0)), ...(await segmenter.flush())];
-  const texts = await models.recognizer.transcribe(utterances.map((u) => u.samples));
+  return (await transcribeSignals([audio], models))[0]!;
+}
+
+/**
+ * transcribeSignal for several signals at once: each is cut on its own, and the utterances of all
+ * of them go to the recogniser in one call, so short files (one utterance each) share batches.
+ */
+export async function transcribeSignals(
+  audios: readonly Float32Array[],
+  models: Pick<SpeechModels, 'recognizer' | 'vad' | 'vadOptions'>,
+): Promise<SpeechTranscript[]> {
+  const cut: Utterance[][] = [];
+  for (const audio of audios) {
+    const segmenter = new UtteranceSegmenter(models.vad.createStream(), models.vadOptions);
+    cut.push([...(await segmenter.push(audio, 0)), ...(await segmenter.flush())]);
+  }
+  const texts = await models.recognizer.transcribe(cut.flat().map((u) => u.samples));
   const round = (ms: number): number => Math.round(ms / 10) / 100;
-  const segments = utterances.map((u, i) => ({ start_s: round(u.startMs), end_s: round(u.endMs), text: texts[i]!.text })).filter((s) => s.text.length > 0);
-  return { text: segments.map((s) => s.text).join(' '), segments };
+  let next = 0;
+  return cut.map((utterances) => {
+    const segments = utterances.map((u) => ({ start_s: round(u.startMs), end_s: round(u.endMs), text: texts[next++]!.text })).filter((s) => s.text.length > 0);
+    return { text: segments.map((s) => s.text).join(' '), segments };
+  });
 }

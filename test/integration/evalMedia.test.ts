@@ -10,11 +10,11 @@
  * shipped graph is weight-only int8, batch-independent, so batching does not matter; a
  * dynamically quantised graph would need a looser tolerance).
  */
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { evaluateCsv } from '../../src/eval/evaluate.js';
@@ -89,6 +89,10 @@ for r in read_jsonl(Path(features)):
 print(json.dumps(out))
 `;
 import { venvPython, venvRequired } from '../fixtures/env.js';
+import { modelDir } from '../fixtures/whisper.js';
+import { loadConfig } from '../../src/config/config.js';
+import { silentLogger } from '../../src/log.js';
+import { loadSpeechModels } from '../../src/speech/transcribe.js';
 
 test('msa eval --media: Node scores RAVDESS files as Python scores their featurize output', { skip, timeout: 300_000 }, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'msa-eval-media-'));
@@ -151,3 +155,98 @@ test('msa eval --media: rows without a media file are skipped with the reason', 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+// Rows with empty text: their words come from recognising their media file (Silero VAD + Whisper
+// tiny.en, the pipeline's recogniser), then the row is scored as any other.
+const HEARD: [string, string, number][] = [
+  ['03-01-03-02-01-01-21', 'kids are talking by the door', 2.5],
+  ['03-01-05-02-02-01-22', 'dogs are sitting by the door', -2.5],
+];
+const TEXT_ROW = 'typed,what a wonderful day,2';
+const skipHeard = existsSync(RAVDESS) ? false : 'missing RAVDESS (../shared/data/ravdess)';
+const words = (t: string) =>
+  t
+    .toLowerCase()
+    .replace(/[^a-z0-9' ]+/g, ' ')
+    .trim()
+    .split(/\s+/)
+    .join(' ');
+
+/** A folder with the HEARD rows' RAVDESS files and a CSV of them with empty text, a typed row and `extra` lines. */
+async function heardRows(extra: string[] = []): Promise<{ dir: string; csv: string }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'msa-eval-asr-'));
+  for (const [id] of HEARD) await symlink(path.join(RAVDESS, `${id}.flac`), path.join(dir, `${id}.flac`));
+  const csv = path.join(dir, 'rows.csv');
+  await writeFile(csv, ['id,text,label', ...HEARD.map(([id, , label]) => `${id},,${label}`), TEXT_ROW, ...extra].join('\n') + '\n');
+  return { dir, csv };
+}
+
+before(async () => {
+  if (!skipHeard) await modelDir('tiny.en'); // installed at first use
+});
+
+test('msa eval --media: rows with empty text are scored with the words heard in their media file', { skip: skipHeard, timeout: 300_000 }, async () => {
+  const { dir, csv } = await heardRows(['no-file,,1']);
+  try {
+    const out = path.join(dir, 'scores.csv');
+    const cli = path.join(ROOT, 'bin', 'msa.js');
+    const run = spawnSync(process.execPath, [cli, 'eval', '--csv', csv, '--media', dir, '--json', '--out', out, '--threads', '1', '--asr-threads', '1'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as { n: number; recognition: { rows: number; meanWords: number; noWords: number } };
+    assert.equal(report.n, 3, 'the two heard rows and the typed one');
+    assert.deepEqual(report.recognition, { rows: 2, meanWords: 6, noWords: 0 });
+    // the row with neither text nor file is listed with the reason, not dropped silently
+    assert.match(run.stderr, /line 5 \(id no-file\) skipped: empty text and no media file .*no-file\.<ext> to recognise/);
+    assert.match(run.stderr, /1 row\(s\) skipped, 3 scored/);
+
+    const [header, ...lines] = (await readFile(out, 'utf8')).trim().split('\n');
+    assert.equal(header, 'id,label,score,transcript');
+    const transcripts = new Map(lines.map((l) => [l.split(',')[0]!, l.split(',').slice(3).join(',').replace(/^"|"$/g, '')]));
+    for (const [id, said] of HEARD) assert.equal(words(transcripts.get(id)!), said, `${id}: the transcript scored`);
+    assert.equal(transcripts.get('typed'), '', 'a row with text keeps it (no transcript)');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test(
+  'msa eval --media with codebooks: a heard row is scored with its voice ids, as the same row with the words typed',
+  { skip: skip || skipHeard, timeout: 300_000 },
+  async () => {
+    const { dir, csv } = await heardRows();
+    try {
+      const config = loadConfig({ env: process.env, overrides: { asr: { threads: 1 } } });
+      let loads = 0;
+      const speech = () => {
+        loads++;
+        return loadSpeechModels(config, silentLogger);
+      };
+      const heard = await evaluateCsv({ csv, manifest: MANIFEST, media: dir, speech, intraOpThreads: 1 });
+      assert.equal(loads, 1, 'the models are loaded once a run');
+      assert.deepEqual(
+        heard.scored.map((r) => (r.transcript === undefined ? undefined : words(r.transcript))),
+        HEARD.map(([, said]) => said),
+      );
+      assert.equal(heard.recognition?.rows, 2);
+      // the typed row has no file: with codebooks it is skipped, as before
+      assert.deepEqual(
+        heard.skipped.map((s) => [s.id, s.reason]),
+        [['typed', `no media file ${dir}/typed.<ext>`]],
+      );
+
+      const typedCsv = path.join(dir, 'typed.csv');
+      await writeFile(
+        typedCsv,
+        ['id,text,label', ...heard.scored.filter((r) => r.transcript).map((r) => `${r.id},"${r.transcript}",${r.label}`)].join('\n') + '\n',
+      );
+      const typed = await evaluateCsv({ csv: typedCsv, manifest: MANIFEST, media: dir, speech, intraOpThreads: 1 });
+      assert.equal(loads, 1, 'no row to recognise: the models are not loaded');
+      for (const [i, row] of typed.scored.entries()) assert.equal(row.score, heard.scored[i]!.score, `${row.id}: heard = typed`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);

