@@ -137,6 +137,11 @@ export const configSchema = z
         maxSessions: positiveInt.max(100_000).default(64),
         /** Wall ms a session's windows wait at most for the transcript of its audio (then they close; counted). */
         holdTimeoutMs: positiveInt.default(15_000),
+        /**
+         * An interim hypothesis (isFinal false, the final's segmentId) of an utterance still open,
+         * every this many ms of its audio, only while the recogniser is idle; 0 = finals only.
+         */
+        interimMs: nonNegativeInt.max(30_000).default(2000),
         /** Python with pip for the first-use install; null = <cacheDir>/venv/bin/python if present, else python3. */
         python: z.string().min(1).nullable().default(null),
         vad: z

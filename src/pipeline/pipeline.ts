@@ -146,6 +146,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         maxQueued: config.asr.maxQueued,
         maxSessions: config.asr.maxSessions,
         holdTimeoutMs: config.asr.holdTimeoutMs,
+        interimMs: config.asr.interimMs,
         onError: (err) => fail(err, 'speech recognition'),
         logger: options.logger,
       })

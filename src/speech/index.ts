@@ -40,6 +40,7 @@ export async function loadSpeech(config: Config, logger: Logger): Promise<Speech
         push: (samples) => segmenter.push(samples, 0),
         flush: () => segmenter.flush(),
         openSinceMs: () => segmenter.openSinceMs(),
+        openAudio: () => segmenter.openAudio(),
         dropped: () => segmenter.dropped,
         release: () => undefined, // a VAD stream holds only its LSTM state
       };

@@ -43,6 +43,8 @@ export interface UtteranceCutter {
   flush(): Promise<Utterance[]>;
   /** Where (ms) audio pushed may still become an utterance (open speech); null when all is decided. */
   openSinceMs(): number | null;
+  /** The open utterance so far (for an interim hypothesis); null in silence. */
+  openAudio(): Utterance | null;
   /** Stretches of speech shorter than the minimum, left out so far. */
   dropped(): number;
   release(): void;
@@ -71,6 +73,11 @@ export interface SpeechStageOptions {
   maxSessions: number;
   /** Wall ms a session's windows wait for its transcript at most. */
   holdTimeoutMs: number;
+  /**
+   * An interim hypothesis of an utterance still open is written every `interimMs` of its audio
+   * (same segmentId as its final, `isFinal` false), when the recogniser is idle; 0 = finals only.
+   */
+  interimMs: number;
   /** Failure of the recogniser or of `send` (the pipeline fails: records stay uncommitted). */
   onError: (err: unknown) => void;
   logger: Logger;
@@ -84,7 +91,10 @@ export interface SpeechStats {
   sessionsLeftToOtherTranscript: number;
   sessionsRefused: number;
   utterances: number;
+  /** Final segments written. */
   segments: number;
+  /** Interim hypotheses written (of utterances still open). */
+  interimSegments: number;
   emptyUtterances: number;
   /** Speech shorter than `asr.vad.minSpeechMs` (a click, a breath), not transcribed. */
   shortSpeech: number;
@@ -141,6 +151,10 @@ interface Session {
   /** Audio chunks received, as [event time their audio reaches, wall time received]; the oldest pruned. */
   arrivals: [number, number][];
   next: number;
+  /** Length (ms) of the open utterance when its last interim was queued; 0: none yet. */
+  interimAtMs: number;
+  /** The segment number whose interim hypothesis went out (its final must then be written, even empty). */
+  interimOf: number | null;
   /** Work on this session's audio, one step after another. */
   chain: Promise<void>;
   ended: boolean;
@@ -153,7 +167,7 @@ const MAX_LATENCIES = 1000;
 const MAX_ARRIVALS = 600;
 
 export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
-  const { mode, recognizer, maxBatch, maxQueued, maxSessions, holdTimeoutMs, onError } = options;
+  const { mode, recognizer, maxBatch, maxQueued, maxSessions, holdTimeoutMs, interimMs, onError } = options;
   const now = options.now ?? Date.now;
   const log = options.logger.child({ component: 'speech', model: recognizer.name });
   const origin = `asr:${recognizer.name}`;
@@ -165,7 +179,8 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     notHeard.set(id, why);
     if (notHeard.size > MAX_NOT_HEARD) notHeard.delete(notHeard.keys().next().value as string);
   };
-  const queue: { session: Session; utterance: Utterance; id: string; from: number; to: number }[] = [];
+  /** Utterances for the recogniser; `interim`: an open utterance's audio so far. */
+  const queue: { session: Session; utterance: Utterance; id: string; from: number; to: number; interim: boolean }[] = [];
   const stats: SpeechStats = {
     sessions: 0,
     sessionsHeard: 0,
@@ -173,6 +188,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     sessionsRefused: 0,
     utterances: 0,
     segments: 0,
+    interimSegments: 0,
     emptyUtterances: 0,
     shortSpeech: 0,
     droppedUtterances: 0,
@@ -227,6 +243,8 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       pending: new Map(),
       arrivals: [],
       next: 0,
+      interimAtMs: 0,
+      interimOf: null,
       chain: Promise.resolve(),
       ended: false,
       released: false,
@@ -238,9 +256,12 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     return s;
   }
 
+  const segmentIdOf = (s: Session, n: number) => `${s.id}/${origin}/${n}`;
+
   function cut(s: Session, utterances: Utterance[]): void {
     for (const u of utterances) {
-      const id = `${s.id}/${origin}/${s.next++}`;
+      s.interimAtMs = 0;
+      const id = segmentIdOf(s, s.next++);
       const from = eventTimeOf(s, u.startMs);
       const to = eventTimeOf(s, u.endMs);
       stats.utterances++;
@@ -256,9 +277,23 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       const arrived = s.arrivals.find(([until]) => until >= to);
       s.arrivals = s.arrivals.filter(([until]) => until >= to); // later utterances end later
       s.pending.set(id, { segmentId: id, from, since: now(), audioEndAt: arrived ? arrived[1] : null });
-      queue.push({ session: s, utterance: u, id, from, to });
+      queue.push({ session: s, utterance: u, id, from, to, interim: false });
     }
     stats.queued = queue.length;
+    kick();
+  }
+
+  /**
+   * An interim hypothesis of the session's open utterance, once it grew `interimMs` since the last
+   * one, and only while the recogniser is idle (finals never wait for interims under load).
+   */
+  function interim(s: Session): void {
+    if (interimMs <= 0 || working || queue.length > 0) return;
+    const u = s.cutter.openAudio();
+    if (u === null || u.endMs - u.startMs - s.interimAtMs < interimMs) return;
+    s.interimAtMs = u.endMs - u.startMs;
+    s.interimOf = s.next;
+    queue.push({ session: s, utterance: u, id: segmentIdOf(s, s.next), from: eventTimeOf(s, u.startMs), to: eventTimeOf(s, u.endMs), interim: true });
     kick();
   }
 
@@ -275,11 +310,18 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
         const out: TranscriptSegment[] = [];
         for (const [i, job] of batch.entries()) {
           const text = (texts[i] ?? '').trim();
-          if (text === '') {
+          if (job.interim) {
+            if (text !== '') out.push({ ...segmentOf(job.session.id, job.id, job.from, job.to, text, false), isFinal: false });
+            continue;
+          }
+          // An interim went out under this id: the final (even empty) must supersede it.
+          const superseding = job.session.interimOf !== null && job.id === segmentIdOf(job.session, job.session.interimOf);
+          if (text === '' && !superseding) {
             stats.emptyUtterances++;
             job.session.pending.delete(job.id);
             continue;
           }
+          if (text === '') stats.emptyUtterances++;
           out.push(segmentOf(job.session.id, job.id, job.from, job.to, text, false));
         }
         write(out);
@@ -305,7 +347,8 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     if (segments.length === 0) return;
     sending = sending.then(async () => {
       await options.send(segments);
-      stats.segments += segments.filter((x) => !x.endOfStream).length;
+      stats.segments += segments.filter((x) => !x.endOfStream && x.isFinal).length;
+      stats.interimSegments += segments.filter((x) => !x.isFinal).length;
     });
     sending.catch(onError);
   }
@@ -374,6 +417,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
         s.samples += pcm.length + tail.length;
         if (ended) utterances.push(...(await s.cutter.flush()));
         cut(s, utterances);
+        if (!ended) interim(s);
         s.unprocessedFrom = null;
       });
       s.chain.catch(onError);
@@ -383,7 +427,8 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     transcript(segment) {
       const s = sessions.get(segment.sessionId);
       if (segment.origin === origin) {
-        if (s) {
+        // An interim hypothesis does not release the hold: its final is still to come.
+        if (s && segment.isFinal) {
           const p = s.pending.get(segment.segmentId);
           if (p?.audioEndAt != null) pushLatency(now() - p.audioEndAt);
           s.pending.delete(segment.segmentId);

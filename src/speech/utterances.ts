@@ -157,6 +157,12 @@ export class UtteranceCutter {
     return this.start === null ? null : this.timeMs(this.start);
   }
 
+  /** The open utterance so far (pads included), as an interim hypothesis would hear it; null in silence. */
+  openAudio(): Utterance | null {
+    if (this.start === null) return null;
+    return { startMs: this.timeMs(this.start), endMs: this.timeMs(this.position), samples: this.buffer.slice(this.start, this.position) };
+  }
+
   /** End of stream: the open utterance, if any. */
   flush(): Utterance[] {
     const out: Utterance[] = [];
@@ -223,6 +229,11 @@ export class UtteranceSegmenter {
     const open = this.cutter?.openSinceMs() ?? null;
     if (open !== null || this.pending.length === 0 || this.cutter === null) return open;
     return this.cutter.positionMs() - (this.pending.length * 1000) / VAD_SAMPLE_RATE;
+  }
+
+  /** The open utterance so far (what the VAD has decided of it); null in silence. */
+  openAudio(): Utterance | null {
+    return this.cutter?.openAudio() ?? null;
   }
 
   async flush(): Promise<Utterance[]> {

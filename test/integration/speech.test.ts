@@ -99,7 +99,7 @@ test(
   async () => {
     // Modality alignment off: the transcript gets no grace from the windows at all, so only the
     // speech stage's watermark hold keeps them open until its segments are read back.
-    const h = await startHarness({ asr: { mode: 'auto' }, windows: { modalityIdleMs: 0 } });
+    const h = await startHarness({ asr: { mode: 'auto', interimMs: 1000 }, windows: { modalityIdleMs: 0 } });
     const sender = await openRecordSender({ config: h.config, brokers, logger: silentLogger });
     try {
       const out = await readAll(h);
@@ -110,11 +110,20 @@ test(
 
       const mine = () => out.transcripts.items.map((i) => i.value).filter((s) => s.sessionId === sessionId);
       await waitFor('the end of the machine transcript', () => mine().some((s) => s.endOfStream), 120_000);
-      const segments = mine().filter((s) => !s.endOfStream);
+      const all = mine().filter((s) => !s.endOfStream);
+      const segments = all.filter((s) => s.isFinal);
       assert.ok(segments.length >= 2, `one segment per sentence at least: ${JSON.stringify(segments.map((s) => s.text))}`);
+      // Each sentence is longer than asr.interimMs: an interim hypothesis of it went out first, under its final's segmentId.
+      const interims = all.filter((s) => !s.isFinal);
+      assert.ok(interims.length >= 1, `interim hypotheses: ${JSON.stringify(all.map((s) => [s.segmentId, s.isFinal, s.text]))}`);
+      for (const i of interims) {
+        const final = all.findIndex((s) => s.isFinal && s.segmentId === i.segmentId);
+        assert.ok(final > all.indexOf(i), `the interim "${i.text}" (${i.segmentId}) is followed by its final`);
+        assert.equal(i.origin, ORIGIN);
+      }
+      assert.equal(h.service.pipeline.stats().speech!.interimSegments, interims.length);
       for (const s of segments) {
         assert.equal(s.origin, ORIGIN);
-        assert.ok(s.isFinal);
         assert.ok(
           s.eventTime >= startTime && s.endTime > s.eventTime && s.endTime <= startTime + 10_000,
           `event times within the audio: ${s.eventTime}..${s.endTime}`,
