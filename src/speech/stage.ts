@@ -150,11 +150,10 @@ interface Session {
   pending: Map<string, Pending>;
   /** Audio chunks received, as [event time their audio reaches, wall time received]; the oldest pruned. */
   arrivals: [number, number][];
-  next: number;
   /** Length (ms) of the open utterance when its last interim was queued; 0: none yet. */
   interimAtMs: number;
-  /** The segment number whose interim hypothesis went out (its final must then be written, even empty). */
-  interimOf: number | null;
+  /** The segment id of the open utterance whose interim hypothesis went out: its final must supersede it. */
+  interimId: string | null;
   /** Work on this session's audio, one step after another. */
   chain: Promise<void>;
   ended: boolean;
@@ -180,7 +179,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     if (notHeard.size > MAX_NOT_HEARD) notHeard.delete(notHeard.keys().next().value as string);
   };
   /** Utterances for the recogniser; `interim`: an open utterance's audio so far. */
-  const queue: { session: Session; utterance: Utterance; id: string; from: number; to: number; interim: boolean }[] = [];
+  const queue: { session: Session; utterance: Utterance; id: string; from: number; to: number; interim: boolean; superseding?: boolean }[] = [];
   const stats: SpeechStats = {
     sessions: 0,
     sessionsHeard: 0,
@@ -242,9 +241,8 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       unprocessedFrom: null,
       pending: new Map(),
       arrivals: [],
-      next: 0,
       interimAtMs: 0,
-      interimOf: null,
+      interimId: null,
       chain: Promise.resolve(),
       ended: false,
       released: false,
@@ -256,12 +254,20 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     return s;
   }
 
-  const segmentIdOf = (s: Session, n: number) => `${s.id}/${origin}/${n}`;
+  /**
+   * A segment's id is its utterance's start in event time, not a counter: a restart that hears
+   * the session again from the middle cannot give an earlier segment's id to other words, and the
+   * same audio cut the same way gets the same id (the windows keep one version of each id). An
+   * interim hypothesis of an open utterance has the id its final will have (same start).
+   */
+  const segmentIdOf = (s: Session, startMs: number) => `${s.id}/${origin}/${eventTimeOf(s, startMs)}`;
 
   function cut(s: Session, utterances: Utterance[]): void {
     for (const u of utterances) {
       s.interimAtMs = 0;
-      const id = segmentIdOf(s, s.next++);
+      const id = segmentIdOf(s, u.startMs);
+      const superseding = id === s.interimId;
+      if (superseding) s.interimId = null;
       const from = eventTimeOf(s, u.startMs);
       const to = eventTimeOf(s, u.endMs);
       stats.utterances++;
@@ -277,7 +283,14 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       const arrived = s.arrivals.find(([until]) => until >= to);
       s.arrivals = s.arrivals.filter(([until]) => until >= to); // later utterances end later
       s.pending.set(id, { segmentId: id, from, since: now(), audioEndAt: arrived ? arrived[1] : null });
-      queue.push({ session: s, utterance: u, id, from, to, interim: false });
+      queue.push({ session: s, utterance: u, id, from, to, interim: false, superseding });
+    }
+    const open = s.cutter.openAudio();
+    if (s.interimId !== null && (open === null || segmentIdOf(s, open.startMs) !== s.interimId)) {
+      // The utterance heard in an interim ended as too short to transcribe: an empty final ends it.
+      const at = Number(s.interimId.slice(s.interimId.lastIndexOf('/') + 1));
+      write([segmentOf(s.id, s.interimId, at, at, '', false)]);
+      s.interimId = null;
     }
     stats.queued = queue.length;
     kick();
@@ -292,8 +305,8 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     const u = s.cutter.openAudio();
     if (u === null || u.endMs - u.startMs - s.interimAtMs < interimMs) return;
     s.interimAtMs = u.endMs - u.startMs;
-    s.interimOf = s.next;
-    queue.push({ session: s, utterance: u, id: segmentIdOf(s, s.next), from: eventTimeOf(s, u.startMs), to: eventTimeOf(s, u.endMs), interim: true });
+    s.interimId = segmentIdOf(s, u.startMs);
+    queue.push({ session: s, utterance: u, id: s.interimId, from: eventTimeOf(s, u.startMs), to: eventTimeOf(s, u.endMs), interim: true });
     kick();
   }
 
@@ -315,8 +328,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
             continue;
           }
           // An interim went out under this id: the final (even empty) must supersede it.
-          const superseding = job.session.interimOf !== null && job.id === segmentIdOf(job.session, job.session.interimOf);
-          if (text === '' && !superseding) {
+          if (text === '' && job.superseding !== true) {
             stats.emptyUtterances++;
             job.session.pending.delete(job.id);
             continue;

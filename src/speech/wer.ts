@@ -1,18 +1,19 @@
 /**
  * Word error rate: the words of a reference and a hypothesis, normalised the same way (lower
- * case, punctuation other than the apostrophe removed, numbers left as written), and their word
- * edit distance. Corpus WER = all errors / all reference words.
+ * case, apostrophes dropped as MOSI writes "im" and "didnt", other punctuation removed, numbers
+ * left as written: `basic` of training/whisper/wer.py), and their word edit distance. Corpus WER = all errors / all reference words.
  *
  * The project's own Levenshtein over word arrays: the only edit-distance package in
  * node_modules is fast-levenshtein (a transitive dependency of ESLint, over characters), and the
  * dynamic programme is a dozen lines.
  */
 
-/** Lower-case words; characters other than a-z, 0-9 and ' separate words. */
+/** Lower-case words, apostrophes dropped ("I'm" -> "im"); other characters than a-z and 0-9 separate words. */
 export function normaliseWords(text: string): string[] {
   return text
     .toLowerCase()
-    .replace(/[^a-z0-9' ]+/g, ' ')
+    .replace(/['\u2019]/g, '')
+    .replace(/[^a-z0-9]+/g, ' ')
     .split(/\s+/)
     .filter((w) => w.length > 0);
 }

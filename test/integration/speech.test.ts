@@ -124,6 +124,7 @@ test(
       assert.equal(h.service.pipeline.stats().speech!.interimSegments, interims.length);
       for (const s of segments) {
         assert.equal(s.origin, ORIGIN);
+        assert.equal(s.segmentId, `${sessionId}/${ORIGIN}/${s.eventTime}`, 'named by where its utterance starts, so a restart cannot reuse the id');
         assert.ok(
           s.eventTime >= startTime && s.endTime > s.eventTime && s.endTime <= startTime + 10_000,
           `event times within the audio: ${s.eventTime}..${s.endTime}`,
