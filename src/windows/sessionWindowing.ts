@@ -59,6 +59,12 @@ interface SessionState {
   /** Modalities that joined windows, and those that said endOfStream, since the session (re)opened. */
   seen: Set<InputKind>;
   ended: Set<InputKind>;
+  /**
+   * Transcript sources (origin; '' for a person's) since the session (re)opened, and whether each
+   * said endOfStream: the transcript modality ends when all of them have (a captioner and the
+   * recogniser may both write one session's transcript).
+   */
+  transcriptSources: Map<string, boolean>;
   /** Scheduler time of the last record (or of the flush, for a tombstone). */
   lastSeen: number;
   /** Scheduler time the session (re)opened: unseen modalities hold it back for modalityIdleMs. */
@@ -156,6 +162,7 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
     state.segments.clear();
     state.seen.clear();
     state.ended.clear();
+    state.transcriptSources.clear();
     state.progress.clear();
     state.lastSeen = at;
     if (state.active) {
@@ -211,6 +218,10 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
     stats.bufferedRecords++;
     stats.assigned++;
     state.seen.add(input.kind);
+    if (input.kind === 'transcript') {
+      const source = input.value.origin ?? '';
+      if (!state.transcriptSources.has(source)) state.transcriptSources.set(source, false);
+    }
     const missedWindows = all.length - stillOpen.length;
     if (missedWindows > 0) stats.partiallyLate++;
     return {
@@ -243,6 +254,10 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
   /** Applies a record's endOfStream flag: flushes the session per the endOfStream policy. */
   function endOfStream(state: SessionState, input: InputRecord, at: number): WindowEvent[] {
     if (!input.value.endOfStream || !state.active) return [];
+    if (input.kind === 'transcript') {
+      state.transcriptSources.set(input.value.origin ?? '', true);
+      if ([...state.transcriptSources.values()].some((ended) => !ended)) return [];
+    }
     state.ended.add(input.kind);
     return config.endOfStream === 'any' || endGraceLeft(state, at) === 0 ? flush(state, at) : [];
   }
@@ -299,6 +314,7 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
         buffered: 0,
         seen: new Set(),
         ended: new Set(),
+        transcriptSources: new Map(),
         lastSeen: at,
         openedAt: at,
         progress: new Map(),

@@ -772,6 +772,25 @@ describe('a watermark hold keeps windows open until the machine transcript of th
     ]);
   });
 
+  it("a captioner's and the recogniser's transcripts of one session: the transcript ends when both have said endOfStream", () => {
+    const w = createSessionWindowing(resolveWindowOptions({ ...SMALL, modalityIdleMs: 0, idleTimeoutMs: 60_000 }));
+    const transcript = (offset: number, id: string, t: number, text: string, origin: string | null, endOfStream: boolean): Rec => {
+      const r = segment(offset, 's1', id, t, t + 500, text);
+      Object.assign(r.value.value, { origin, endOfStream });
+      return r;
+    };
+    w.accept(transcript(1, 'human-1', 0, 'hello', null, false), 1);
+    w.accept(transcript(2, 'asr-1', 100, 'hello', 'asr:whisper-tiny.en', false), 2);
+    const asrEnd = w.accept(transcript(3, 'asr-end', 600, '', 'asr:whisper-tiny.en', true), 3);
+    assert.ok(!kinds(asrEnd).includes('expired'), 'the recogniser ended; the captioner has not');
+    const late = w.accept(transcript(4, 'human-2', 700, 'there', null, true), 4);
+    assert.ok(kinds(late).includes('expired'), 'both ended: flushed');
+    assert.ok(
+      windowsOf(late).some((b) => b.includes('t:human-2=there')),
+      "the captioner's last words are in a window",
+    );
+  });
+
   it('an ended session is not flushed while held; the transcript end flushes it; a lifted hold closes windows by the timer', () => {
     const { h, hold } = holder();
     const w = createSessionWindowing(resolveWindowOptions({ ...SMALL, modalityIdleMs: 2000, idleTimeoutMs: 60_000, hold }));
