@@ -69,6 +69,10 @@ export const configSchema = z
       .object({
         /** Largest accepted input record (bytes); larger ones go to the dead-letter topic. */
         maxRecordBytes: positiveInt.default(1024 * 1024),
+        /** Most words in one transcript segment (its text, its word list); more: dead-lettered INVALID_FIELD. */
+        maxWordsPerSegment: positiveInt.max(1_000_000).default(4096),
+        /** Most words of one window the model input is built from; the oldest beyond it are dropped (counted). */
+        maxWordsPerWindow: positiveInt.max(10_000_000).default(10_000),
         /** Records held in memory between the Kafka fetcher and the windows before fetching pauses. */
         maxBufferedRecords: positiveInt.default(2000),
         maxBufferedBytes: positiveInt.default(64 * 1024 * 1024),
@@ -82,6 +86,13 @@ export const configSchema = z
         allowedLatenessMs: nonNegativeInt.default(1000),
         idleTimeoutMs: positiveInt.default(30000),
         maxEventTimeSkewMs: positiveInt.default(3600 * 1000),
+        /** A record more than this ahead of processing time is dead-lettered TIME_OUT_OF_RANGE; null = no bound (replays of future-dated recordings). */
+        maxEventTimeAheadMs: positiveInt.nullable().default(10 * 60 * 1000),
+        /**
+         * Outlier guard: an event time more than this past what the session's records agree on moves
+         * the watermark only once a later record reaches within this of it; null = off.
+         */
+        maxWatermarkJumpMs: nonNegativeInt.nullable().default(1000),
         maxRecordsPerSession: positiveInt.default(20000),
         /** Modality alignment: a modality silent this long (ms, processing time) stops holding the watermark; 0 = off. */
         modalityIdleMs: nonNegativeInt.default(2000),

@@ -17,6 +17,11 @@ export interface WindowInputOptions {
   /** Each codebook's pad index K: what an absent modality is filled with. */
   padIndex: PadIndex;
   /**
+   * Most words of one window looked at (config `limits.maxWordsPerWindow`); the oldest beyond it
+   * are dropped (counted in `droppedWords`) before sorting and tokenising. Default 10 000.
+   */
+  maxWords?: number;
+  /**
    * The hook for the feature extractors: the window's acoustic / visual indices. Without it (or
    * with an empty list) the modality is absent for the model, whatever records the window has.
    */
@@ -52,8 +57,10 @@ export interface WindowInput {
  */
 export function buildWindowInput(window: SessionWindow, options: WindowInputOptions): WindowInput {
   const { tokenizer, maxTextTokens, padIndex, nonVerbal } = options;
-  const words = windowWords(window);
-  const { kept, dropped } = fitRecentWords(words, tokenizer, maxTextTokens);
+  const { words, total } = recentWindowWords(window, options.maxWords ?? DEFAULT_MAX_WORDS);
+  const fitted = fitRecentWords(words, tokenizer, maxTextTokens);
+  const kept = fitted.kept;
+  const dropped = fitted.dropped + (total - words.length);
   const text = kept.join(' ');
   const encoded = tokenizer.encode([text], maxTextTokens);
 
@@ -70,9 +77,9 @@ export function buildWindowInput(window: SessionWindow, options: WindowInputOpti
       visualMask: visual.mask,
     },
     text,
-    words: words.length,
+    words: total,
     droppedWords: dropped,
-    present: presentModalities(window, words.length > 0),
+    present: presentModalities(window, total > 0),
     used: { text: kept.length > 0, audio: acoustic.used, video: visual.used },
   };
 }
@@ -92,8 +99,20 @@ interface TimedWord {
   order: number; // arrival order, to keep the sort stable among equal times
 }
 
+/** Default of `WindowInputOptions.maxWords` (config `limits.maxWordsPerWindow`). */
+export const DEFAULT_MAX_WORDS = 10_000;
+
 /** The window's words in time order (see buildWindowInput for the rules). */
 export function windowWords(window: SessionWindow): string[] {
+  return recentWindowWords(window, Infinity).words;
+}
+
+/**
+ * The window's most recent `maxWords` words in time order, and how many it has in all. Linear in
+ * the window's text plus a sort of the words kept: no spreading into calls (a segment of 50 000
+ * untimed words once overflowed the stack through `push(...words)`).
+ */
+export function recentWindowWords(window: SessionWindow, maxWords: number): { words: string[]; total: number } {
   const { start, end } = window;
   const timed: TimedWord[] = [];
   for (const segment of latestVersions(window.transcript)) {
@@ -101,21 +120,24 @@ export function windowWords(window: SessionWindow): string[] {
       for (const w of segment.words) {
         // A word overlaps [start, end) when it starts inside it, or starts before and ends after start.
         const overlaps = w.start < end && (w.start >= start || w.end > start);
-        if (overlaps) timed.push(...splitWords(w.word, w.start, timed.length));
+        if (overlaps) pushWords(timed, w.word, w.start);
       }
     } else if (segment.eventTime < end && (segment.eventTime >= start || segment.endTime > start)) {
-      timed.push(...splitWords(segment.text, segment.eventTime, timed.length));
+      pushWords(timed, segment.text, segment.eventTime);
     }
   }
   timed.sort((a, b) => a.start - b.start || a.order - b.order);
-  return timed.map((w) => w.word);
+  const kept = timed.length > maxWords ? timed.slice(timed.length - maxWords) : timed;
+  return { words: kept.map((w) => w.word), total: timed.length };
 }
 
-function splitWords(text: string, start: number, firstOrder: number): TimedWord[] {
-  return text
-    .split(/\s+/u)
-    .filter((word) => word.length > 0)
-    .map((word, i) => ({ word, start, order: firstOrder + i }));
+const WHITESPACE = /\s+/u;
+
+/** Appends the whitespace-separated words of `text`, all at `start`, in order. */
+function pushWords(into: TimedWord[], text: string, start: number): void {
+  for (const word of text.split(WHITESPACE)) {
+    if (word.length > 0) into.push({ word, start, order: into.length });
+  }
 }
 
 /** One version per segmentId: the final one, else the last received. Order of first arrival. */
@@ -129,22 +151,32 @@ function latestVersions(segments: readonly TranscriptSegment[]): TranscriptSegme
 }
 
 /**
- * Drops the oldest words until the rest takes at most `maxTokens` ids. Token counts only grow
- * with more words, so a binary search over the number dropped needs O(log n) encodings.
+ * Drops the oldest words until the rest takes at most `maxTokens` ids, in time linear in the
+ * words kept: each word is tokenised once, newest first, until the budget is spent (WordPiece
+ * tokenises a text as the concatenation of its words' pieces); then the joined text is encoded
+ * to check, and a word is given back or taken while the check disagrees (a tokenizer that is not
+ * additive), each check costing at most `maxTokens` ids' worth of text. Never a search that
+ * re-tokenises the whole window (that blocked the event loop for seconds on a 600 KB segment).
  */
 function fitRecentWords(words: readonly string[], tokenizer: TextTokenizer, maxTokens: number): { kept: string[]; dropped: number } {
-  const fits = (dropped: number) => tokenizer.countTokens(words.slice(dropped).join(' ')) <= maxTokens;
-  if (fits(0)) return { kept: [...words], dropped: 0 };
-  let lo = 1; // smallest candidate
-  let hi = words.length; // dropping every word always fits
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (fits(mid)) hi = mid;
-    else lo = mid + 1;
+  if (words.length === 0) return { kept: [], dropped: 0 };
+  const specials = tokenizer.countTokens('');
+  const budget = maxTokens - specials;
+  let first = words.length; // words[first..] are kept
+  let used = 0;
+  while (first > 0) {
+    const cost = tokenizer.countTokens(words[first - 1]!) - specials;
+    if (used + cost > budget) break;
+    used += cost;
+    first--;
   }
+  const fits = (from: number) => tokenizer.countTokens(words.slice(from).join(' ')) <= maxTokens;
+  // Correct an estimate that a non-additive tokenizer got wrong; bounded, each step one word.
+  for (let steps = 0; steps < 64 && first < words.length && !fits(first); steps++) first++;
+  for (let steps = 0; steps < 64 && first > 0 && fits(first - 1); steps++) first--;
   // One word alone may be longer than maxTokens: keep it, the tokenizer truncates its pieces.
-  const dropped = lo === words.length && words.length > 0 ? words.length - 1 : lo;
-  return { kept: words.slice(dropped), dropped };
+  if (first === words.length) first = words.length - 1;
+  return { kept: words.slice(first), dropped: first };
 }
 
 function nonVerbalSequence(ids: readonly number[], pad: number, modality: string): { ids: number[]; mask: number[]; used: boolean } {

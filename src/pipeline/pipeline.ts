@@ -12,6 +12,7 @@
  * Stopping does not flush open windows (that would score half-filled windows early); their records
  * stay uncommitted and are read again on restart.
  */
+import { isUtf8 } from 'node:buffer';
 import { Subject, Subscription, bufferTime, concatMap, filter, map, share, type Observable } from 'rxjs';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
@@ -22,7 +23,7 @@ import type { RawRecord, SourcePosition } from '../transport/types.js';
 import { connectPipelineTransport, type TransportStats } from '../transport/kafka/index.js';
 import { sessionWindows } from '../windows/sessionWindows.js';
 import { createWindowStats, type WindowStats } from '../windows/windowStats.js';
-import type { Positioned, WindowEvent } from '../windows/types.js';
+import type { Positioned, SessionWindow as ScoringWindow, WindowEvent } from '../windows/types.js';
 import type { LoadedModel } from '../model/servedModel.js';
 import { scoreWindows, type ScoredWindow } from './scoring.js';
 import { sharedFaceAnalyzer } from '../features/visual/index.js';
@@ -78,6 +79,8 @@ export interface Pipeline {
 
 const positionOf = (raw: RawRecord): SourcePosition => ({ topic: raw.topic, partition: raw.partition, offset: raw.offset });
 
+const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const { config, model, onScore, onSessionEnded } = options;
   const log = options.logger.child({ component: 'pipeline' });
@@ -111,7 +114,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   );
   const { topics, source, sink, tracker, committer, stats: transport } = bus;
   // Input records are re-encoded only when a late or rejected record goes to a side topic.
-  const codec = createCodec({ maxRecordBytes: config.limits.maxRecordBytes });
+  const codec = createCodec({ maxRecordBytes: config.limits.maxRecordBytes, maxWordsPerSegment: config.limits.maxWordsPerSegment });
 
   let failed: (err: unknown) => void = () => undefined;
   let finished: () => void = () => undefined;
@@ -160,15 +163,57 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     timestamp: record.value.value.eventTime,
   });
 
+  // A Kafka key is the session id as the producer wrote it; one that is not UTF-8 is not repeated.
+  const keyText = (key: Buffer | null): string | null => (key && isUtf8(key) ? key.toString('utf8') : null);
+
+  // Windows that failed to build: each position is dead-lettered once, whatever windows it was in.
+  const failedPositions = new Set<string>();
+  const MAX_FAILED_POSITIONS = 100_000;
+  const positionKey = (p: SourcePosition) => `${p.topic}\u0000${p.partition}\u0000${p.offset}`;
+  const onWindowFailed = (window: ScoringWindow, err: unknown) => {
+    stats.unscoredWindows.failed = (stats.unscoredWindows.failed ?? 0) + 1;
+    ledger.unscored(window.sessionId, 'failed');
+    log.warn(
+      { err, sessionId: window.sessionId, windowEnd: window.end },
+      'a window could not be scored; its records go to the dead-letter topic (PROCESSING_FAILED)',
+    );
+    const reason =
+      `window [${window.start},${window.end}) of session ${window.sessionId} could not be scored: ${errorText(err)}; ` +
+      `this record was in it (the dead letter holds no copy: the record stays on its topic at this offset)`;
+    const letters = window.positions.flatMap((p) => {
+      const key = positionKey(p);
+      if (failedPositions.has(key)) return [];
+      if (failedPositions.size >= MAX_FAILED_POSITIONS) failedPositions.clear();
+      failedPositions.add(key);
+      const raw: RawRecord = { ...p, key: Buffer.from(window.sessionId), value: null, timestamp: window.closedAt };
+      return [sink.deadLetter(raw, 'PROCESSING_FAILED', reason, window.sessionId)];
+    });
+    Promise.all(letters).then(
+      () => tracker.windowDone(window.positions),
+      (e: unknown) => fail(e, `could not write to the dead-letter topic (window ${window.sessionId} ${window.end} stays uncommitted)`),
+    );
+  };
+
   // Decode; a bad record goes to the dead-letter topic with topic, partition, offset and reason.
   const decoded$ = new Subject<Positioned<InputRecord>>();
   const decode = (raw: RawRecord) => {
+    try {
+      decodeOne(raw);
+    } catch (err) {
+      // Not a bad record the codec knows (it never throws on input): a bug or something unforeseen.
+      // The record goes to the dead-letter topic with the error; the other records go on.
+      log.warn({ err, topic: raw.topic, partition: raw.partition, offset: raw.offset }, 'decoding a record failed; it goes to the dead-letter topic');
+      source.release(raw);
+      divert(sink.deadLetter(raw, 'PROCESSING_FAILED', `decoding failed: ${errorText(err)}`, keyText(raw.key)), raw);
+    }
+  };
+  const decodeOne = (raw: RawRecord) => {
     const kind = inputKindOf(topics, raw.topic);
     if (!kind) return; // not subscribed; cannot happen
     const result = codec.decode(raw.value, kind);
     if (!result.ok) {
       source.release(raw);
-      divert(sink.deadLetter(raw, result.code, result.reason, raw.key?.toString('utf8') ?? null), raw);
+      divert(sink.deadLetter(raw, result.code, result.reason, result.sessionId ?? keyText(raw.key)), raw);
       return;
     }
     const record = { kind, value: result.value } as InputRecord;
@@ -218,6 +263,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     scoreWindows({
       tokenizer: model.tokenizer,
       maxTextTokens: model.manifest.maxTextTokens,
+      maxWords: config.limits.maxWordsPerWindow,
+      onFailed: onWindowFailed,
       padIndex: model.manifest.padIndex,
       nonVerbal: features.nonVerbal, // undefined when the model names no codebooks
       runModel: (inputs) => model.session.run(inputs),

@@ -10,7 +10,7 @@ import type { SourcePosition } from '../transport/types.js';
 import type { SessionWindow } from '../windows/types.js';
 import { eventTimeReached } from '../windows/eventTimeReached.js';
 import type { NonVerbalIds } from '../features/nonVerbal.js';
-import { buildWindowInput } from '../model/windowInputs.js';
+import { buildWindowInput, type WindowInput } from '../model/windowInputs.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { PadIndex } from '../model/batchTensors.js';
 import type { ModelInput, ModelOutput } from '../model/types.js';
@@ -21,6 +21,8 @@ export interface ScoringOptions {
   tokenizer: TextTokenizer;
   maxTextTokens: number;
   padIndex: PadIndex;
+  /** Most words of a window looked at (config `limits.maxWordsPerWindow`); see buildWindowInput. */
+  maxWords?: number;
   /** Runs the model on a batch; results in input order. */
   runModel: (inputs: ModelInput[]) => Promise<ModelOutput[]>;
   modelVersion: string;
@@ -33,6 +35,12 @@ export interface ScoringOptions {
    * ('no-usable-input'), or skipped by the rolling score. Settle it.
    */
   onUnscored?: (window: SessionWindow, reason: SkipReason | 'empty' | 'no-usable-input') => void;
+  /**
+   * Building the window's model input threw (a bug, or an input nobody foresaw): the window is
+   * not scored and the stream goes on; the caller dead-letters its records (PROCESSING_FAILED)
+   * and settles them. Without it, the error ends the stream as before.
+   */
+  onFailed?: (window: SessionWindow, err: unknown) => void;
   onPressure?: (under: boolean) => void;
   onBatch?: (info: MicroBatchInfo) => void;
   /** Modalities the model actually read in a window. */
@@ -128,12 +136,21 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
               leave(window.sessionId);
               return EMPTY;
             }
-            const built = buildWindowInput(window, {
-              tokenizer: options.tokenizer,
-              maxTextTokens: options.maxTextTokens,
-              padIndex: options.padIndex,
-              nonVerbal: options.nonVerbal?.(window),
-            });
+            let built: WindowInput;
+            try {
+              built = buildWindowInput(window, {
+                tokenizer: options.tokenizer,
+                maxTextTokens: options.maxTextTokens,
+                padIndex: options.padIndex,
+                maxWords: options.maxWords,
+                nonVerbal: options.nonVerbal?.(window),
+              });
+            } catch (err) {
+              if (!options.onFailed) throw err;
+              options.onFailed(window, err);
+              leave(window.sessionId);
+              return EMPTY;
+            }
             options.onUsed?.(built.used);
             // Nothing the model can read (no words, and no non-verbal ids it was trained on): a score
             // would be the model's bias on empty input, not sentiment. Counted, settled, not scored.

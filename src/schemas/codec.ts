@@ -21,10 +21,10 @@
  */
 import avro from 'avsc';
 import type { Schema, Type } from 'avsc';
-import { AvroBoundsError, checkAvroBody } from './guard.js';
+import { AvroBoundsError, AvroUtf8Error, checkAvroBody } from './guard.js';
 import { RECORD_KINDS, type RecordKind, type RecordTypes } from './kinds.js';
 import { defaultSchemaDir, loadOlderSchemas, loadSchemaIds, loadSchemas } from './load.js';
-import { describeValue, validateRecord } from './validate.js';
+import { DEFAULT_MAX_WORDS_PER_SEGMENT, describeValue, validateRecord } from './validate.js';
 
 export type { RecordKind, RecordTypes } from './kinds.js';
 export { RECORD_KINDS, SCHEMA_FILES } from './kinds.js';
@@ -65,6 +65,8 @@ export interface CodecOptions {
   writerSchemas?: WriterSchema[];
   /** Largest encoded record `decode` accepts, in bytes (header included). Default 1 MiB. */
   maxRecordBytes?: number;
+  /** Most words in a transcript segment (its text and its word list); more: INVALID_FIELD. Default 4096. */
+  maxWordsPerSegment?: number;
 }
 
 export interface Codec {
@@ -95,6 +97,10 @@ function typeLabel(type: Type): string {
 
 export function createCodec(options: CodecOptions = {}): Codec {
   const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const limits = { maxWordsPerSegment: options.maxWordsPerSegment ?? DEFAULT_MAX_WORDS_PER_SEGMENT };
+  if (!Number.isInteger(limits.maxWordsPerSegment) || limits.maxWordsPerSegment < 1) {
+    throw new Error(`maxWordsPerSegment must be an integer >= 1, got ${limits.maxWordsPerSegment}`);
+  }
   if (!Number.isInteger(maxRecordBytes) || maxRecordBytes < HEADER_BYTES) {
     throw new Error(`maxRecordBytes must be an integer >= ${HEADER_BYTES}, got ${maxRecordBytes}`);
   }
@@ -183,11 +189,14 @@ export function createCodec(options: CodecOptions = {}): Codec {
       const body = bytes.subarray(HEADER_BYTES);
       value = (writer.resolver ? expected.fromBuffer(body, writer.resolver) : expected.fromBuffer(body)) as RecordTypes[K];
     } catch (err) {
+      if (err instanceof AvroUtf8Error) {
+        return fail('INVALID_FIELD', `${err.message} (schema id ${id}, ${typeLabel(writer.type)}); strings must be UTF-8`);
+      }
       const detail = err instanceof AvroBoundsError ? err.message : `avsc: ${(err as Error).message}`;
       return fail('MALFORMED_AVRO', `Avro body (schema id ${id}, ${typeLabel(writer.type)}) is malformed: ${detail}`);
     }
 
-    const problem = validateRecord(expectedKind, value);
+    const problem = validateRecord(expectedKind, value, limits);
     const sessionId = (value as { sessionId?: unknown }).sessionId;
     if (problem) return fail(problem.code, problem.reason, typeof sessionId === 'string' && sessionId.trim() !== '' ? sessionId : null);
     return { ok: true, value, schemaId: id };

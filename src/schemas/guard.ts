@@ -7,10 +7,24 @@
  * (each item of our schemas takes at least one byte), and lengths, union branches and trailing
  * bytes are checked too, without allocating anything.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Type } from 'avsc';
 
 /** Thrown by {@link checkAvroBody} with what was wrong and where. */
 export class AvroBoundsError extends Error {}
+
+/**
+ * Thrown by {@link checkAvroBody} for a string field whose bytes are not valid UTF-8 (avsc would
+ * decode them to U+FFFD without a word); `field` is its path, e.g. `text` or `words[3].word`.
+ */
+export class AvroUtf8Error extends Error {
+  constructor(
+    readonly field: string,
+    readonly byteOffset: number,
+  ) {
+    super(`${field || '(value)'} is not valid UTF-8 (the string's bytes start at byte ${byteOffset})`);
+  }
+}
 
 interface TypeNode {
   typeName: string;
@@ -74,11 +88,19 @@ function skip(type: TypeNode, c: Cursor, path: string): void {
       return c.advance(8, path);
     case 'fixed':
       return c.advance(type.size ?? 0, path);
-    case 'bytes':
-    case 'string': {
+    case 'bytes': {
       const len = c.long(path);
       if (len < 0) throw new AvroBoundsError(`${path}: negative length ${len}`);
       return c.advance(len, path);
+    }
+    case 'string': {
+      const len = c.long(path);
+      if (len < 0) throw new AvroBoundsError(`${path}: negative length ${len}`);
+      const start = c.pos;
+      c.advance(len, path);
+      // Strict UTF-8 (no overlongs, no surrogates), checked natively without copying.
+      if (!isUtf8(c.buf.subarray(start, start + len))) throw new AvroUtf8Error(path, start);
+      return;
     }
     case 'record':
     case 'error':
@@ -128,7 +150,8 @@ function skipBlocks(c: Cursor, path: string, item: (i: number) => void, zeroSize
 
 /**
  * Checks that `buf[start..]` is exactly one value of `type`: lengths and block counts fit,
- * union branches exist, nothing trails. Throws {@link AvroBoundsError} otherwise.
+ * union branches exist, every string (map keys too) is valid UTF-8, nothing trails. Throws
+ * {@link AvroBoundsError}, or {@link AvroUtf8Error} naming the field, otherwise.
  */
 export function checkAvroBody(type: Type, buf: Buffer, start = 0): void {
   const c = new Cursor(buf, start);

@@ -87,8 +87,17 @@ export interface Score {
   emittedAt: number;
 }
 
+/** Why a record was diverted; README "Delivery and faults" lists what each means. */
 export type DeadLetterCode =
-  'MALFORMED_AVRO' | 'TOO_LARGE' | 'UNKNOWN_SCHEMA_ID' | 'MISSING_SESSION_ID' | 'TIME_OUT_OF_RANGE' | 'INVALID_FIELD' | 'SESSION_FULL' | 'LATE';
+  | 'MALFORMED_AVRO'
+  | 'TOO_LARGE'
+  | 'UNKNOWN_SCHEMA_ID'
+  | 'MISSING_SESSION_ID'
+  | 'TIME_OUT_OF_RANGE'
+  | 'INVALID_FIELD'
+  | 'SESSION_FULL'
+  | 'PROCESSING_FAILED'
+  | 'LATE';
 
 export interface DeadLetter {
   sourceTopic: string;

@@ -22,6 +22,23 @@ export const MAX_SAMPLE_RATE = 384_000;
 /** Largest width or height of a raw frame (pixels). */
 export const MAX_FRAME_SIDE = 16_384;
 
+/** Default of `ValidationLimits.maxWordsPerSegment` (config `limits.maxWordsPerSegment`). */
+export const DEFAULT_MAX_WORDS_PER_SEGMENT = 4096;
+
+/** Limits on decoded records that depend on the configuration. */
+export interface ValidationLimits {
+  /** Most words in a transcript segment's `text` and in its `words` list. */
+  maxWordsPerSegment: number;
+}
+
+/** Number of whitespace-separated words in `text`, counting stops past `atMost` (so it is linear and short). */
+export function countWords(text: string, atMost = Infinity): number {
+  const word = /\S+/gu;
+  let n = 0;
+  while (n <= atMost && word.exec(text) !== null) n++;
+  return n;
+}
+
 /** A short printable form of a value for error messages (long strings are cut). */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') {
@@ -122,8 +139,12 @@ function checkVideo(c: Checker, r: VideoFrame): void {
   }
 }
 
-function checkTranscript(c: Checker, r: TranscriptSegment): void {
+function checkTranscript(c: Checker, r: TranscriptSegment, limits: ValidationLimits): void {
   if (!c.sessionId(r.sessionId)) return;
+  const max = limits.maxWordsPerSegment;
+  if (r.words.length > max) c.fail(`words has ${r.words.length} entries, over limits.maxWordsPerSegment=${max}`);
+  const textWords = countWords(r.text, max);
+  if (textWords > max) c.fail(`text has more than ${max} words (limits.maxWordsPerSegment; ${r.text.length} chars)`);
   if (r.segmentId.trim() === '') c.fail(`segmentId must be a non-blank string, got ${describeValue(r.segmentId)}`);
   if (c.time('eventTime', r.eventTime) && c.time('endTime', r.endTime)) c.notBefore('endTime', r.endTime, 'eventTime', r.eventTime);
   if (r.channel !== null) c.nonNegativeInt('channel', r.channel);
@@ -161,7 +182,7 @@ function checkDeadLetter(c: Checker, r: DeadLetter): void {
   c.time('at', r.at);
 }
 
-const CHECKS: { [K in RecordKind]: (c: Checker, r: RecordTypes[K]) => void } = {
+const CHECKS: { [K in RecordKind]: (c: Checker, r: RecordTypes[K], limits: ValidationLimits) => void } = {
   audio: checkAudio,
   video: checkVideo,
   transcript: checkTranscript,
@@ -170,8 +191,12 @@ const CHECKS: { [K in RecordKind]: (c: Checker, r: RecordTypes[K]) => void } = {
 };
 
 /** The first problem with a decoded record of `kind`, or null when it is fine. */
-export function validateRecord<K extends RecordKind>(kind: K, record: RecordTypes[K]): ValidationError | null {
+export function validateRecord<K extends RecordKind>(
+  kind: K,
+  record: RecordTypes[K],
+  limits: ValidationLimits = { maxWordsPerSegment: DEFAULT_MAX_WORDS_PER_SEGMENT },
+): ValidationError | null {
   const c = new Checker();
-  CHECKS[kind](c, record);
+  CHECKS[kind](c, record, limits);
   return c.error;
 }

@@ -5,7 +5,8 @@
  */
 import type { Modalities, Score } from '../schemas/records.js';
 
-export type UnscoredReason = 'empty' | 'no-usable-input' | 'late' | 'duplicate' | 'invalid';
+/** `failed`: building its model input threw; its records were dead-lettered PROCESSING_FAILED. */
+export type UnscoredReason = 'empty' | 'no-usable-input' | 'late' | 'duplicate' | 'invalid' | 'failed';
 
 /** What the service knows of the session's speech (`asr.mode`, and what the speech stage did). */
 export interface SpeechFacts {

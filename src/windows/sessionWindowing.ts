@@ -49,6 +49,13 @@ interface SessionState {
   active: boolean;
   /** Max event time seen; -Infinity before the first record. */
   maxEventTime: number;
+  /**
+   * Max event time that more than one record supports (see `maxWatermarkJumpMs`): what the
+   * watermark may follow. -Infinity until a second record confirms the first.
+   */
+  confirmed: number;
+  /** Event times that jumped past `confirmed` and wait for a later record to confirm them (a few at most). */
+  pending: number[];
   /** Windows ending at or before this are closed: max(watermark, end of the last emitted window). */
   closedThrough: number;
   /** Open windows that hold at least one record, by start. */
@@ -77,6 +84,9 @@ const KINDS: readonly InputKind[] = ['audio', 'video', 'transcript'];
 
 export function createSessionWindowing(config: SessionWindowConfig): SessionWindowing {
   const { sizeMs, hopMs, allowedLatenessMs, idleTimeoutMs, maxEventTimeSkewMs, maxRecordsPerSession, modalityIdleMs, stats, hold } = config;
+  const { maxEventTimeAheadMs, maxWatermarkJumpMs } = config;
+  /** Jumped event times kept waiting for confirmation per session; beyond it the highest is forgotten. */
+  const MAX_PENDING = 8;
   /** While a hold is on, the timer looks again this often (the hold may lift or time out). */
   const HOLD_RECHECK_MS = 250;
   const heldAt = (state: SessionState, at: number): number | null => (hold ? hold.heldAt(state.sessionId, at) : null);
@@ -88,10 +98,20 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
     return { type: 'rejected', record, code, reason };
   }
 
-  /** Why the record's times cannot be windowed, or null. */
-  function timeProblem(input: InputRecord, state: SessionState | undefined): string | null {
+  function errorText(err: unknown): string {
+    return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  }
+
+  /** Why the record's times cannot be windowed, or null; `at` is processing (scheduler) time. */
+  function timeProblem(input: InputRecord, state: SessionState | undefined, at: number): string | null {
     const { from, to } = recordSpan(input);
     if (!Number.isFinite(from)) return `eventTime ${String(from)} is not a finite epoch-ms number`;
+    if (maxEventTimeAheadMs !== null && from - at > maxEventTimeAheadMs) {
+      return (
+        `eventTime ${from} is ${from - at} ms ahead of processing time ${at}, over maxEventTimeAheadMs=${maxEventTimeAheadMs} ` +
+        `(a clock running ahead; a recording replayed with its own times needs a larger bound)`
+      );
+    }
     if (input.kind === 'transcript') {
       if (!Number.isFinite(to) || to < from) {
         return `transcript segment ${input.value.segmentId} ends (endTime ${String(to)}) before it starts (eventTime ${from})`;
@@ -100,13 +120,51 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
         return `transcript segment ${input.value.segmentId} spans ${to - from} ms, over maxEventTimeSkewMs=${maxEventTimeSkewMs}`;
       }
     }
-    if (state && Number.isFinite(state.maxEventTime) && Math.abs(from - state.maxEventTime) > maxEventTimeSkewMs) {
+    // Measured from the time the session's records agree on, so one accepted outlier cannot
+    // make the rest of the session out of range.
+    const reference = state ? skewReference(state) : -Infinity;
+    if (Number.isFinite(reference) && Math.abs(from - reference) > maxEventTimeSkewMs) {
       return (
-        `eventTime ${from} is ${Math.abs(from - state.maxEventTime)} ms from session ${state.sessionId}'s ` +
-        `max event time ${state.maxEventTime}, over maxEventTimeSkewMs=${maxEventTimeSkewMs}`
+        `eventTime ${from} is ${Math.abs(from - reference)} ms from session ${state!.sessionId}'s ` +
+        `max event time ${reference}, over maxEventTimeSkewMs=${maxEventTimeSkewMs}`
       );
     }
     return null;
+  }
+
+  function skewReference(state: SessionState): number {
+    return Number.isFinite(state.confirmed) ? state.confirmed : state.maxEventTime;
+  }
+
+  /**
+   * Takes a record's event time into the session's confirmed progress. Without the guard
+   * (`maxWatermarkJumpMs` null) every time counts at once. With it, a time more than J past the
+   * confirmed max (or the session's first) waits until a later record reaches within J of it
+   * (t >= p - J); so one record can move the watermark at most J past what other records reached.
+   */
+  function observe(state: SessionState, t: number): void {
+    if (maxWatermarkJumpMs === null) {
+      state.confirmed = Math.max(state.confirmed, t);
+      return;
+    }
+    const J = maxWatermarkJumpMs;
+    if (state.pending.length > 0) {
+      const still: number[] = [];
+      for (const p of state.pending) {
+        if (p <= t + J) state.confirmed = Math.max(state.confirmed, p);
+        else still.push(p);
+      }
+      state.pending = still;
+    }
+    if (Number.isFinite(state.confirmed) && t <= state.confirmed + J) {
+      state.confirmed = Math.max(state.confirmed, t);
+      return;
+    }
+    state.pending.push(t);
+    if (state.pending.length > MAX_PENDING) {
+      // The highest is the likeliest outlier; forgetting it only delays a genuine jump by a record.
+      state.pending.splice(state.pending.indexOf(Math.max(...state.pending)), 1);
+    }
   }
 
   function open(state: SessionState, at: number): void {
@@ -287,7 +345,7 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
   }
 
   function unheldWatermark(state: SessionState, at: number): number {
-    if (modalityIdleMs === 0) return state.maxEventTime;
+    if (modalityIdleMs === 0) return state.confirmed;
     let low = Infinity;
     for (const kind of KINDS) {
       if (state.ended.has(kind)) continue;
@@ -298,7 +356,7 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
         low = Math.min(low, p.maxEventTime);
       }
     }
-    return low === Infinity ? state.maxEventTime : Math.min(low, state.maxEventTime);
+    return low === Infinity ? state.confirmed : Math.min(low, state.confirmed);
   }
 
   function sessionFor(sessionId: string, at: number): SessionState {
@@ -308,6 +366,8 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
         sessionId,
         active: false,
         maxEventTime: -Infinity,
+        confirmed: -Infinity,
+        pending: [],
         closedThrough: -Infinity,
         windows: new Map(),
         segments: new Map(),
@@ -324,32 +384,43 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
     return state;
   }
 
+  function acceptRecord(record: Positioned<InputRecord>, at: number): WindowEvent[] {
+    const input = record.value;
+    const sessionId: unknown = input.value.sessionId;
+    if (typeof sessionId !== 'string' || sessionId.trim() === '') {
+      return [reject(record, 'MISSING_SESSION_ID', `${input.kind} record has no session id (got ${JSON.stringify(sessionId)})`)];
+    }
+    const problem = timeProblem(input, sessions.get(sessionId), at);
+    if (problem !== null) {
+      const events = [reject(record, 'TIME_OUT_OF_RANGE', problem)];
+      const state = sessions.get(sessionId);
+      if (state) events.push(...endOfStream(state, input, at));
+      return events;
+    }
+    const state = sessionFor(sessionId, at);
+    state.lastSeen = at;
+    const events = [assign(state, record, at)];
+    // Late and SESSION_FULL records advance the watermark too: a full session must drain.
+    state.maxEventTime = Math.max(state.maxEventTime, input.value.eventTime);
+    observe(state, input.value.eventTime);
+    const reached = recordSpan(input).to;
+    const p = state.progress.get(input.kind);
+    state.progress.set(input.kind, { maxEventTime: Math.max(p?.maxEventTime ?? -Infinity, reached), lastSeen: at });
+    events.push(...closeThrough(state, watermark(state, at) - allowedLatenessMs));
+    events.push(...endOfStream(state, input, at));
+    return events;
+  }
+
   return {
     accept(record, at) {
       stats.records++;
-      const input = record.value;
-      const sessionId: unknown = input.value.sessionId;
-      if (typeof sessionId !== 'string' || sessionId.trim() === '') {
-        return [reject(record, 'MISSING_SESSION_ID', `${input.kind} record has no session id (got ${JSON.stringify(sessionId)})`)];
+      try {
+        return acceptRecord(record, at);
+      } catch (err) {
+        // A bug or an input nobody foresaw must not stop every session: the record is refused
+        // (dead-lettered with the error) and the stage goes on.
+        return [reject(record, 'PROCESSING_FAILED', `windowing failed on this record: ${errorText(err)}`)];
       }
-      const problem = timeProblem(input, sessions.get(sessionId));
-      if (problem !== null) {
-        const events = [reject(record, 'TIME_OUT_OF_RANGE', problem)];
-        const state = sessions.get(sessionId);
-        if (state) events.push(...endOfStream(state, input, at));
-        return events;
-      }
-      const state = sessionFor(sessionId, at);
-      state.lastSeen = at;
-      const events = [assign(state, record, at)];
-      // Late and SESSION_FULL records advance the watermark too: a full session must drain.
-      state.maxEventTime = Math.max(state.maxEventTime, input.value.eventTime);
-      const reached = recordSpan(input).to;
-      const p = state.progress.get(input.kind);
-      state.progress.set(input.kind, { maxEventTime: Math.max(p?.maxEventTime ?? -Infinity, reached), lastSeen: at });
-      events.push(...closeThrough(state, watermark(state, at) - allowedLatenessMs));
-      events.push(...endOfStream(state, input, at));
-      return events;
     },
 
     tracks(sessionId) {

@@ -25,7 +25,13 @@ import { resolveWindowOptions, type SessionWindowOptions } from './windowOptions
  *   it starts or spanning more than maxEventTimeSkewMs, or eventTime further than
  *   maxEventTimeSkewMs from the session's max event time (TIME_OUT_OF_RANGE; it does not move the
  *   watermark); or maxRecordsPerSession records already held by the session's open windows
- *   (SESSION_FULL; its eventTime still moves the watermark so that the session drains).
+ *   (SESSION_FULL; its eventTime still moves the watermark so that the session drains); or an
+ *   eventTime more than maxEventTimeAheadMs ahead of processing time (TIME_OUT_OF_RANGE); or
+ *   windowing it threw (PROCESSING_FAILED, the error in the reason; the stage goes on).
+ * - Outliers (maxWatermarkJumpMs = J): the watermark follows the event time the session's records
+ *   agree on: a time more than J past it (or a session's first) counts only once a later record
+ *   reaches within J of it. So one record, however far ahead, never closes the session's windows;
+ *   it is windowed like any other (its windows close when the stream gets there or at the flush).
  * - Transcript segments with the same segmentId: the later replaces the earlier's content in all
  *   open windows (a final is never replaced by an interim: the interim then loses). The loser's
  *   position stays in `positions` of every window it joined, so `assigned.windows` stays exact;

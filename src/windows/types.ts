@@ -21,8 +21,11 @@ export interface SessionWindow {
   closedAt: number;
 }
 
-/** Why the windowing stage refused a record; each maps to a dead-letter code of the same name. */
-export type WindowRejectCode = 'TIME_OUT_OF_RANGE' | 'SESSION_FULL' | 'MISSING_SESSION_ID';
+/**
+ * Why the windowing stage refused a record; each maps to a dead-letter code of the same name.
+ * PROCESSING_FAILED: windowing the record threw (a bug or an unforeseen input); the error is the reason.
+ */
+export type WindowRejectCode = 'TIME_OUT_OF_RANGE' | 'SESSION_FULL' | 'MISSING_SESSION_ID' | 'PROCESSING_FAILED';
 
 /**
  * What `sessionWindows` emits. Every input record gets exactly one disposition event, emitted

@@ -23,6 +23,22 @@ export interface SessionWindowOptions {
   idleTimeoutMs?: number;
   /** A record whose event time is further than this from its session's max event time is rejected. Default 1 h. */
   maxEventTimeSkewMs?: number;
+  /**
+   * A record whose event time is more than this ahead of processing time (the scheduler's now) is
+   * rejected TIME_OUT_OF_RANGE: a live source's clock cannot run that far ahead, and one such record
+   * would otherwise drag its session's watermark along. null: no bound (a recording replayed with
+   * its own, future, times). Default 10 min.
+   */
+  maxEventTimeAheadMs?: number | null;
+  /**
+   * Outlier guard J: a record whose event time is more than J past what the session's records
+   * agree on (or a session's first record) is windowed, but moves the watermark only once a later
+   * record reaches within J of it. One record can so move the watermark at most J past the rest;
+   * with J <= allowedLatenessMs it closes no window that the next record in order would not. The
+   * cost: after a genuine jump (a pause of more than J) the windows close one record later. null:
+   * off (every record moves it at once). Default 1000.
+   */
+  maxWatermarkJumpMs?: number | null;
   /** Records held by a session's open windows at once; more are rejected as SESSION_FULL. Default 20 000. */
   maxRecordsPerSession?: number;
   /**
@@ -110,6 +126,8 @@ export function resolveWindowOptions(options: SessionWindowOptions = {}): Sessio
   integerAtLeast('idleTimeoutMs', config.idleTimeoutMs, 1);
   integerAtLeast('maxRecordsPerSession', config.maxRecordsPerSession, 1);
   integerAtLeast('modalityIdleMs', config.modalityIdleMs, 0);
+  if (config.maxEventTimeAheadMs !== null) integerAtLeast('maxEventTimeAheadMs', config.maxEventTimeAheadMs, 1);
+  if (config.maxWatermarkJumpMs !== null) integerAtLeast('maxWatermarkJumpMs', config.maxWatermarkJumpMs, 0);
   // A smaller skew would reject records that allowed lateness (or one transcript segment) admits.
   integerAtLeast('maxEventTimeSkewMs', config.maxEventTimeSkewMs, config.sizeMs + config.allowedLatenessMs);
   if (config.endOfStream !== 'all-modalities' && config.endOfStream !== 'any') {

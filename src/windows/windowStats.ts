@@ -31,7 +31,7 @@ export function createWindowStats(): WindowStats {
     late: 0,
     partiallyLate: 0,
     rejected: 0,
-    rejectedByCode: { TIME_OUT_OF_RANGE: 0, SESSION_FULL: 0, MISSING_SESSION_ID: 0 },
+    rejectedByCode: { TIME_OUT_OF_RANGE: 0, SESSION_FULL: 0, MISSING_SESSION_ID: 0, PROCESSING_FAILED: 0 },
     superseded: 0,
     expiredSessions: 0,
     openSessions: 0,

@@ -248,6 +248,7 @@ test('the DeadLetter code doc lists only codes of DeadLetterCode', () => {
     TIME_OUT_OF_RANGE: 1,
     INVALID_FIELD: 1,
     SESSION_FULL: 1,
+    PROCESSING_FAILED: 1,
     LATE: 1,
   };
   const doc = schemaOf('deadLetter').fields.find((f) => f.name === 'code') as AvroField & { doc: string };
@@ -451,4 +452,65 @@ test('evolution: TranscriptSegment v1 (id 3, no origin), still on old topics, re
   const machine = codec.decode(codec.encode({ ...samples.transcript, origin: 'asr:whisper-tiny.en' }, 'transcript'), 'transcript');
   assert.ok(machine.ok);
   assert.equal(machine.value.origin, 'asr:whisper-tiny.en');
+});
+
+// ---- invalid UTF-8 and word limits ----
+
+/** `bytes` with the first occurrence of ASCII `marker` replaced by `replacement` (same length). */
+function patch(bytes: Buffer, marker: string, replacement: number[]): Buffer {
+  const at = bytes.indexOf(Buffer.from(marker, 'latin1'));
+  assert.ok(at > 0 && replacement.length === marker.length, `marker ${marker} in the record`);
+  const out = Buffer.from(bytes);
+  Buffer.from(replacement).copy(out, at);
+  return out;
+}
+
+test('invalid UTF-8 in any string field is INVALID_FIELD naming the field, not silently U+FFFD', () => {
+  const codec = createCodec();
+  const t = samples.transcript;
+  // 0xC3 0x28: a lead byte with a bad continuation; 0xED 0xA0 0x80: a surrogate; 0xFF: never valid.
+  const cases: [TranscriptSegment, string, number[], RegExp][] = [
+    [{ ...t, text: 'good QQQQ text' }, 'QQQQ', [0x41, 0xc3, 0x28, 0x41], /^text is not valid UTF-8/],
+    [{ ...t, sessionId: 'sess-QQQ' }, 'QQQ', [0xed, 0xa0, 0x80], /^sessionId is not valid UTF-8/],
+    [{ ...t, words: [{ ...t.words[0]!, word: 'QQ' }] }, 'QQ', [0xff, 0x41], /^words\[0\]\.word is not valid UTF-8/],
+    [{ ...t, speaker: 'QQ' }, 'QQ', [0x80, 0x41], /^speaker is not valid UTF-8/],
+  ];
+  for (const [record, marker, bad, reason] of cases) {
+    const result = expectFailure(patch(codec.encode(record, 'transcript'), marker, bad), 'transcript', 'INVALID_FIELD', reason, codec);
+    assert.ok(!result.ok && /strings must be UTF-8/.test(result.reason));
+  }
+  // Valid multi-byte text (and a literal U+FFFD) still decodes.
+  const fine = { ...t, text: 'héllo \u{1F600} \uFFFD' };
+  assert.equal((codec.decode(codec.encode(fine, 'transcript'), 'transcript') as { value: TranscriptSegment }).value.text, fine.text);
+  // Audio's session id too.
+  const a = samples.audio;
+  expectFailure(
+    patch(codec.encode({ ...a, sessionId: 'call-QQ' }, 'audio'), 'QQ', [0xc0, 0xaf]),
+    'audio',
+    'INVALID_FIELD',
+    /^sessionId is not valid UTF-8/,
+    codec,
+  );
+});
+
+test('a transcript segment over maxWordsPerSegment (text or word list) is INVALID_FIELD naming the limit', () => {
+  const codec = createCodec({ maxWordsPerSegment: 3 });
+  const t = samples.transcript;
+  assert.equal(codec.decode(codec.encode({ ...t, text: 'one two  three' }, 'transcript'), 'transcript').ok, true);
+  expectFailure(
+    codec.encode({ ...t, text: 'one two three four' }, 'transcript'),
+    'transcript',
+    'INVALID_FIELD',
+    /text has more than 3 words \(limits\.maxWordsPerSegment/,
+    codec,
+  );
+  const words = Array.from({ length: 4 }, (_, i) => ({ word: 'w', start: T0 + i, end: T0 + i, confidence: null }));
+  expectFailure(
+    codec.encode({ ...t, text: 'w', words }, 'transcript'),
+    'transcript',
+    'INVALID_FIELD',
+    /words has 4 entries, over limits\.maxWordsPerSegment=3/,
+    codec,
+  );
+  assert.throws(() => createCodec({ maxWordsPerSegment: 0 }), /maxWordsPerSegment must be an integer >= 1, got 0/);
 });

@@ -226,3 +226,31 @@ test('with the real tokenizer: most recent words kept, row within maxTextTokens,
   assert.ok(tokenizer.countTokens(oneMore) > 12);
   assert.deepEqual(out.input.inputIds, tokenizer.encode([out.text], 12).inputIds[0]);
 });
+
+test('a 280 KB segment without word timings builds (no stack overflow) and keeps the most recent words', () => {
+  // One-letter words, as in the record that crashed main: 140 000 of them in 280 KB.
+  const many = `${'a '.repeat(140_000)}the end of it all`;
+  const s = segment('huge', 1000, 3000, [], { text: many });
+  assert.ok(many.length > 280_000);
+  const out = buildWindowInput(win([s]), { tokenizer: wordTokenizer, maxTextTokens: 7, padIndex, maxWords: 1_000_000 });
+  assert.equal(out.text, 'the end of it all');
+  assert.equal(out.words, 140_005);
+  assert.equal(out.droppedWords, 140_000);
+});
+
+test('maxWords bounds the words looked at: the oldest beyond it are dropped and counted', () => {
+  const spec: [string, number, number][] = Array.from({ length: 20 }, (_, i) => [`w${i}`, 1000 + i * 100, 1050 + i * 100]);
+  const out = buildWindowInput(win([segment('a', 1000, 3000, words(spec))]), { tokenizer: wordTokenizer, maxTextTokens: 64, padIndex, maxWords: 4 });
+  assert.equal(out.text, 'w16 w17 w18 w19');
+  assert.equal(out.words, 20);
+  assert.equal(out.droppedWords, 16);
+});
+
+test('tokenising is linear: each word of the kept tail is counted once, not the whole window again and again', () => {
+  let counted = 0;
+  const counting: TextTokenizer = { ...wordTokenizer, countTokens: (t) => ((counted += t.length), wordTokenizer.countTokens(t)) };
+  const text = Array.from({ length: 50_000 }, (_, i) => `w${i}`).join(' ');
+  buildWindowInput(win([segment('huge', 1000, 3000, [], { text })]), { tokenizer: counting, maxTextTokens: 64, padIndex });
+  // A binary search re-tokenising the window would count about log2(50 000) x 390 KB.
+  assert.ok(counted < 10_000, `characters tokenised: ${counted}`);
+});

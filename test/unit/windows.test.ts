@@ -105,8 +105,8 @@ function brief(event: WindowEvent): string {
   }
 }
 
-/** Small windows for readable tests: W = 3 s, H = 1 s, no lateness, no modality alignment (tested on its own). */
-const SMALL: SessionWindowOptions = { sizeMs: 3000, hopMs: 1000, allowedLatenessMs: 0, idleTimeoutMs: 1000, modalityIdleMs: 0 };
+/** Small windows for readable tests: W = 3 s, H = 1 s, no lateness, no modality alignment and no outlier guard (each tested on its own). */
+const SMALL: SessionWindowOptions = { sizeMs: 3000, hopMs: 1000, allowedLatenessMs: 0, idleTimeoutMs: 1000, modalityIdleMs: 0, maxWatermarkJumpMs: null };
 
 /**
  * Runs `input` (values from `records`) through sessionWindows(options) on virtual time and
@@ -361,7 +361,7 @@ describe('sessionWindows', () => {
         E: 'expired s1 @0',
       },
     );
-    assert.deepEqual(stats.rejectedByCode, { TIME_OUT_OF_RANGE: 4, SESSION_FULL: 0, MISSING_SESSION_ID: 1 });
+    assert.deepEqual(stats.rejectedByCode, { TIME_OUT_OF_RANGE: 4, SESSION_FULL: 0, MISSING_SESSION_ID: 1, PROCESSING_FAILED: 0 });
   });
 
   it('rejection reasons name the offending value and the limit', async () => {
@@ -703,12 +703,14 @@ describe('sessionWindows', () => {
     refuses({ idleTimeoutMs: 1.5 }, /idleTimeoutMs must be an integer >= 1 .*got 1\.5/);
     refuses({ maxRecordsPerSession: 0 }, /maxRecordsPerSession must be an integer >= 1 .*got 0/);
     refuses({ maxEventTimeSkewMs: 5000 }, /maxEventTimeSkewMs must be an integer >= 7000 .*got 5000/);
+    refuses({ maxEventTimeAheadMs: 0 }, /maxEventTimeAheadMs must be an integer >= 1 .*got 0/);
+    refuses({ maxWatermarkJumpMs: -1 }, /maxWatermarkJumpMs must be an integer >= 0 .*got -1/);
     refuses({ endOfStream: 'first' }, /endOfStream must be 'all-modalities' or 'any', got "first"/);
     refuses({ hopMS: 1000 }, /unknown option "hopMS"; known options: sizeMs, hopMs/);
     refuses({ now: 5 }, /now must be a function/);
   });
 
-  it("defaults (the config's): W 6 s, H 1 s, lateness 1 s, idle 30 s, skew 1 h, 20 000 records a session, modality alignment 2 s", () => {
+  it("defaults (the config's): W 6 s, H 1 s, lateness 1 s, idle 30 s, skew 1 h, 10 min ahead, jump 1 s, 20 000 records a session, modality alignment 2 s", () => {
     const config = resolveWindowOptions();
     assert.deepEqual({ ...config, now: undefined, stats: undefined }, { ...DEFAULT_WINDOW_OPTIONS, now: undefined, stats: undefined, hold: null });
     assert.deepEqual(DEFAULT_WINDOW_OPTIONS, {
@@ -717,6 +719,8 @@ describe('sessionWindows', () => {
       allowedLatenessMs: 1000,
       idleTimeoutMs: 30_000,
       maxEventTimeSkewMs: 3_600_000,
+      maxEventTimeAheadMs: 600_000,
+      maxWatermarkJumpMs: 1000,
       maxRecordsPerSession: 20_000,
       modalityIdleMs: 2000,
       endOfStream: 'all-modalities',
@@ -820,5 +824,108 @@ describe('a watermark hold keeps windows open until the machine transcript of th
       's2 [-1000,2000) a@0 a@1000 | 0,1',
       's2 [0,3000) a@0 a@1000 a@2000 | 0,1,2',
     ]);
+  });
+});
+
+// ---- event time that one record cannot poison ----------------------------------------------
+
+describe('event time cannot be poisoned by one record', () => {
+  const NOW = 1_760_000_000_000;
+  /** A live session: audio every 200 ms from NOW, each arriving at its own event time. */
+  const live = (from: number, count: number, firstOffset: number) =>
+    Array.from({ length: count }, (_, i) => ({ rec: audio(firstOffset + i, 's1', NOW + from + i * 200), at: NOW + from + i * 200 }));
+  const windowing = (options: SessionWindowOptions = {}) => createSessionWindowing(resolveWindowOptions({ modalityIdleMs: 0, now: () => NOW, ...options }));
+
+  it('a record more than maxEventTimeAheadMs ahead of processing time is rejected TIME_OUT_OF_RANGE, naming both and the bound', () => {
+    const w = windowing({ maxEventTimeAheadMs: 60_000 });
+    const [near] = w.accept(audio(1, 's1', NOW + 60_000), NOW);
+    assert.equal(near?.type, 'assigned', 'exactly the bound is accepted');
+    const [far] = w.accept(audio(2, 's2', NOW + 50 * 60_000), NOW);
+    assert.ok(far?.type === 'rejected');
+    assert.equal(far.code, 'TIME_OUT_OF_RANGE');
+    assert.match(far.reason, new RegExp(`eventTime ${NOW + 3_000_000} is 3000000 ms ahead of processing time ${NOW}, over maxEventTimeAheadMs=60000`));
+    // A new session dated 2100 is refused too; with no bound (null) it is taken.
+    const in2100 = Date.UTC(2100, 0, 1);
+    assert.equal(w.accept(audio(3, 's3', in2100), NOW)[0]?.type, 'rejected');
+    assert.equal(windowing({ maxEventTimeAheadMs: null }).accept(audio(3, 's3', in2100), NOW)[0]?.type, 'assigned');
+  });
+
+  it('one record far ahead (inside every bound) closes no window: none is lost, nothing later is late; it is windowed and flushed', () => {
+    const w = windowing({ maxEventTimeAheadMs: null });
+    const events: WindowEvent[] = [];
+    for (const { rec, at } of live(0, 40, 1)) events.push(...w.accept(rec, at));
+    const outlier = audio(100, 's1', NOW + 50 * 60_000);
+    events.push(...w.accept(outlier, NOW + 8000));
+    for (const { rec, at } of live(8000, 60, 200)) events.push(...w.accept(rec, at));
+    events.push(...w.flushAll());
+    assert.equal(events.filter((e) => e.type === 'late').length, 0, 'no record after the outlier is late');
+    assert.ok(
+      events.every((e) => e.type !== 'assigned' || e.missedWindows === 0),
+      'no record missed a window',
+    );
+    const ends = events.flatMap((e) => (e.type === 'window' ? [e.window.end - NOW] : []));
+    // Every window of the live stream [0, 19.8 s] is emitted, in order, then the outlier's six at the flush.
+    const liveEnds = Array.from({ length: 25 }, (_, k) => (k + 1) * 1000);
+    assert.deepEqual(ends.slice(0, 25), liveEnds);
+    assert.deepEqual(
+      ends.slice(25),
+      Array.from({ length: 6 }, (_, k) => 50 * 60_000 + (k + 1) * 1000),
+    );
+  });
+
+  it('without the guard (maxWatermarkJumpMs null) the same record closes the live windows: the test above would fail', () => {
+    const w = windowing({ maxEventTimeAheadMs: null, maxWatermarkJumpMs: null });
+    const events: WindowEvent[] = [];
+    for (const { rec, at } of live(0, 40, 1)) events.push(...w.accept(rec, at));
+    events.push(...w.accept(audio(100, 's1', NOW + 50 * 60_000), NOW + 8000));
+    for (const { rec, at } of live(8000, 60, 200)) events.push(...w.accept(rec, at));
+    assert.ok(events.filter((e) => e.type === 'late').length > 0);
+  });
+
+  it('a genuine jump (a pause) moves the watermark once a second record confirms it; a first record waits for a second', () => {
+    const w = windowing({ maxEventTimeAheadMs: null, allowedLatenessMs: 0 });
+    assert.deepEqual(kinds(w.accept(audio(1, 's1', NOW), NOW)), ['assigned'], 'the first record alone closes nothing');
+    const second = w.accept(audio(2, 's1', NOW + 500), NOW + 500);
+    assert.deepEqual(kinds(second), ['assigned'], 'within a window of the first: nothing to close yet');
+    const afterPause = w.accept(audio(3, 's1', NOW + 20_000), NOW + 20_000);
+    assert.deepEqual(kinds(afterPause), ['assigned'], 'the record after the pause is not trusted alone');
+    const confirmed = w.accept(audio(4, 's1', NOW + 20_200), NOW + 20_200);
+    assert.deepEqual(
+      confirmed.filter((e) => e.type === 'window').map((e) => (e.type === 'window' ? e.window.end - NOW : 0)),
+      [1000, 2000, 3000, 4000, 5000, 6000],
+      "the next one confirms it: the first records' windows close",
+    );
+  });
+
+  it('an outlier first record does not make the session it opens late', () => {
+    const w = windowing({ maxEventTimeAheadMs: null });
+    const events = w.accept(audio(1, 's1', NOW + 40 * 60_000), NOW);
+    for (const { rec, at } of live(0, 50, 2)) events.push(...w.accept(rec, at));
+    assert.equal(events.filter((e) => e.type === 'late' || e.type === 'rejected').length, 0);
+    assert.ok(events.some((e) => e.type === 'window' && e.window.end === NOW + 1000));
+  });
+
+  const kinds = (events: WindowEvent[]) => events.map((e) => e.type);
+});
+
+describe('a failure while windowing one record is caught', () => {
+  it('the record is rejected PROCESSING_FAILED with the error, counted, and other sessions go on', () => {
+    const stats = createWindowStats();
+    // The hold is consulted for every record's watermark: make it throw for one session.
+    const hold = {
+      heldAt: (sessionId: string) => {
+        if (sessionId === 'bad') throw new TypeError('boom in the hold');
+        return null;
+      },
+    };
+    const w = createSessionWindowing(resolveWindowOptions({ ...SMALL, stats, hold }));
+    const [failed] = w.accept(audio(1, 'bad', 0), 0);
+    assert.ok(failed?.type === 'rejected');
+    assert.equal(failed.code, 'PROCESSING_FAILED');
+    assert.match(failed.reason, /TypeError: boom in the hold/);
+    assert.equal(stats.rejectedByCode.PROCESSING_FAILED, 1);
+    w.accept(audio(2, 'good', 0), 0);
+    const later = w.accept(audio(3, 'good', 5000), 1);
+    assert.ok(later.some((e) => e.type === 'window' && e.window.sessionId === 'good'));
   });
 });
