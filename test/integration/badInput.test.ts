@@ -46,8 +46,9 @@ before(async () => {
   await h.produceRaw('audio', 'skew', enc(audio('skew', T0)));
   sent.outOfRange = await h.produceRaw('audio', 'skew', enc(audio('skew', T0 + 2 * 3600_000)));
   // A session that moves 20 s on, then a record for its first second: its windows have closed.
-  await h.produceRaw('audio', 'late', enc(audio('late', T0)));
-  await h.produceRaw('audio', 'late', enc(audio('late', T0 + 20_000)));
+  // (Its records go a second at a time: a single record far ahead would not move the watermark,
+  // windows.maxWatermarkJumpMs.)
+  for (let t = 0; t <= 20_000; t += 1000) await h.produceRaw('audio', 'late', enc(audio('late', T0 + t)));
   sent.late = await h.produceRaw('audio', 'late', enc(audio('late', T0 + 100)));
   // And a good session after all that.
   // (no video: with modality alignment off here, video read after audio would be late; the
