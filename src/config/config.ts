@@ -62,8 +62,24 @@ export const configSchema = z
           .default(null),
         /** Commit processed offsets this often (ms). */
         commitIntervalMs: positiveInt.default(1000),
+        /**
+         * The consumer group's session timeout (ms): a member that stops heartbeating (kill -9) loses
+         * its partitions after this long. Within the broker's group.min/max.session.timeout.ms (6 s..30 min by default).
+         */
+        sessionTimeoutMs: positiveInt.min(6000).default(8000),
+        /** Heartbeat period (ms); must be well under sessionTimeoutMs (at most a third of it). */
+        heartbeatIntervalMs: positiveInt.default(1000),
       })
       .strict()
+      .superRefine((k, ctx) => {
+        if (k.heartbeatIntervalMs * 3 > k.sessionTimeoutMs) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['heartbeatIntervalMs'],
+            message: `must be at most a third of kafka.sessionTimeoutMs (${k.sessionTimeoutMs}), got ${k.heartbeatIntervalMs}`,
+          });
+        }
+      })
       .default({}),
     limits: z
       .object({

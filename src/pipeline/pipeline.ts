@@ -13,7 +13,7 @@
  * stay uncommitted and are read again on restart.
  */
 import { isUtf8 } from 'node:buffer';
-import { Subject, Subscription, bufferTime, concatMap, filter, map, share, type Observable } from 'rxjs';
+import { Subject, Subscription, bufferTime, concatMap, filter, map, merge, share, type Observable } from 'rxjs';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { InputRecord, Modalities, Score } from '../schemas/records.js';
@@ -60,6 +60,8 @@ export interface PipelineStats {
   batches: number;
   batchedWindows: number;
   modalitiesUsed: Modalities & { windows: number };
+  /** Windows scored after their partition was revoked: not written (the new owner scores them). */
+  revokedWindows: number;
   /** Acoustic frames and face vectors computed, skipped, unsupported, not used. */
   features: FeatureStats;
   /** The speech stage (null when `asr.mode` is off). */
@@ -91,14 +93,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     batches: 0,
     batchedWindows: 0,
     modalitiesUsed: { text: false, audio: false, video: false, windows: 0 },
+    revokedWindows: 0,
   };
   // Before connecting anything: a bad codebook or missing face models fail fast.
   // Extracts only what the model has codebooks for (see features.ts).
   const expired$ = new Subject<string>();
+  // Sessions of revoked partitions: their state goes at once, with no end said (another instance has them).
+  const forget$ = new Subject<string>();
   const features = await loadPipelineFeatures({
     manifest: model.manifest,
     windowSizeMs: config.windows.sizeMs,
-    expired$,
+    expired$: merge(expired$, forget$),
     logger: options.logger,
     faces: () => sharedFaceAnalyzer(config.features.faceDetector),
   });
@@ -224,9 +229,27 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     decoded$.next({ value: record, position: positionOf(raw) });
   };
 
+  // Rebalance: partition numbers this instance no longer owns (co-partitioned: in every input topic).
+  const revoked$ = source.assignments$.pipe(
+    map(({ assigned, revoked }) => {
+      const kept = new Set(assigned.map((tp) => tp.partition));
+      return [...new Set(revoked.map((tp) => tp.partition))].filter((p) => !kept.has(p));
+    }),
+    filter((partitions) => partitions.length > 0),
+  );
+  // A window in flight (queued for the model, being written) when its partition was revoked is not
+  // written: each window is stamped with its partition's ownership epoch, bumped on every revoke.
+  const epochs = new Map<number, number>();
+  const stamps = new WeakMap<readonly SourcePosition[], number>();
+  const partitionOf = (positions: readonly SourcePosition[]) => positions[0]?.partition;
+  const stale = (positions: readonly SourcePosition[]) => {
+    const p = partitionOf(positions);
+    return p !== undefined && stamps.get(positions) !== (epochs.get(p) ?? 0);
+  };
+
   const events$ = decoded$.pipe(
     features.extract, // computed once per record, each session's order kept
-    sessionWindows({ ...config.windows, stats: windowStats, hold: speech }),
+    sessionWindows({ ...config.windows, stats: windowStats, hold: speech, revoked: revoked$ }),
     share(),
   );
 
@@ -247,8 +270,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       case 'expired':
         expired$.next(e.sessionId);
         break;
+      case 'revoked':
+        for (const p of e.partitions) epochs.set(p, (epochs.get(p) ?? 0) + 1);
+        for (const id of e.sessionIds) {
+          forget$.next(id);
+          speech?.forget(id);
+        }
+        log.info({ partitions: e.partitions, sessions: e.sessionIds.length }, 'partitions revoked: their sessions dropped without output');
+        break;
       case 'window': {
         const w = e.window;
+        const p = partitionOf(w.positions);
+        if (p !== undefined) stamps.set(w.positions, epochs.get(p) ?? 0);
         const machine = speech !== null && w.transcript.some((t) => t.origin === speech.origin && t.text.trim() !== '');
         ledger.window(w.sessionId, { text: w.transcript.some((t) => t.text.trim() !== ''), audio: w.audio.length > 0, video: w.video.length > 0 }, machine);
         break;
@@ -273,6 +306,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       rolling: { smoothing: config.scores.smoothing, neutralBand: config.scores.neutralBand, expired: expired$ },
       onUnscored: (window, reason) => {
         stats.unscoredWindows[reason] = (stats.unscoredWindows[reason] ?? 0) + 1;
+        if (stale(window.positions)) return; // its partition was revoked meanwhile: not ours to settle
         ledger.unscored(window.sessionId, reason);
         tracker.windowDone(window.positions);
       },
@@ -287,10 +321,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         stats.modalitiesUsed.video ||= used.video;
       },
       onPressure: (under) => log.debug({ under }, 'model queue pressure'),
+      forget: forget$,
     }),
     // Write scores in small groups, in order; only then publish them and settle their records.
     bufferTime(10, null, 256),
     filter((group) => group.length > 0),
+    map((group) =>
+      group.filter((s) => {
+        if (s.kind !== 'score' || !stale(s.positions)) return true;
+        stats.revokedWindows++;
+        return false;
+      }),
+    ),
     concatMap(async (group) => {
       const scored = group.filter((s): s is ScoredWindow => s.kind === 'score');
       if (scored.length > 0) await sink.sendScores(scored.map((s) => s.score));

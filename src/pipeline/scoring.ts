@@ -4,7 +4,7 @@
  * -> rolling score. Each emitted item carries the positions of the window's input records so the
  * caller can settle their offsets once the score is written.
  */
-import { Observable, Subject, map, mergeMap, of, EMPTY, type OperatorFunction, type SchedulerLike, asyncScheduler } from 'rxjs';
+import { Observable, Subject, map, merge, mergeMap, of, EMPTY, type OperatorFunction, type SchedulerLike, asyncScheduler } from 'rxjs';
 import type { Modalities, Score } from '../schemas/records.js';
 import type { SourcePosition } from '../transport/types.js';
 import type { SessionWindow } from '../windows/types.js';
@@ -42,6 +42,8 @@ export interface ScoringOptions {
    */
   onFailed?: (window: SessionWindow, err: unknown) => void;
   onPressure?: (under: boolean) => void;
+  /** Session ids whose rolling state to drop at once, with no `ended` item (their partition was revoked). */
+  forget?: Observable<string>;
   onBatch?: (info: MicroBatchInfo) => void;
   /** Modalities the model actually read in a window. */
   onUsed?: (used: Modalities) => void;
@@ -188,7 +190,7 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
               closedAt: window.closedAt,
             };
           }),
-          rollingScore({ ...options.rolling, expired: expired$, onSkip: settleSkipped }),
+          rollingScore({ ...options.rolling, expired: options.forget ? merge(expired$, options.forget) : expired$, onSkip: settleSkipped }),
         )
         .subscribe({
           next: (score) => {

@@ -118,6 +118,11 @@ export interface SpeechStage extends WatermarkHold {
   transcript(segment: TranscriptSegment): void;
   /** The stage left this session to a transcript made elsewhere (auto mode). */
   leftToOther(sessionId: string): boolean;
+  /**
+   * Drops a session at once (its partition was revoked: another instance hears it now): its queued
+   * utterances are not transcribed and nothing more is written for it.
+   */
+  forget(sessionId: string): void;
   /** The origin this stage writes, `asr:<model>`. */
   readonly origin: string;
   stats(): SpeechStats;
@@ -159,6 +164,8 @@ interface Session {
   ended: boolean;
   /** The cutter released (its short-speech count taken). */
   released: boolean;
+  /** Dropped by `forget`: nothing more is written for it. */
+  forgotten?: boolean;
 }
 
 const MAX_LATENCIES = 1000;
@@ -323,6 +330,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
         const out: TranscriptSegment[] = [];
         for (const [i, job] of batch.entries()) {
           const text = (texts[i] ?? '').trim();
+          if (job.session.forgotten) continue;
           if (job.interim) {
             if (text !== '') out.push({ ...segmentOf(job.session.id, job.id, job.from, job.to, text, false), isFinal: false });
             continue;
@@ -389,6 +397,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     };
     s.chain = s.chain.then(async () => {
       await wait();
+      if (s.forgotten) return;
       const end = eventTimeOf(s, msOf(s.samples));
       const id = `${s.id}/${origin}/end`;
       s.pending.set(id, { segmentId: id, from: end, since: now(), audioEndAt: null });
@@ -404,6 +413,15 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     origin,
 
     leftToOther: (sessionId) => notHeard.get(sessionId) === 'other-transcript',
+
+    forget(sessionId) {
+      const s = sessions.get(sessionId);
+      if (!s) return;
+      s.forgotten = true;
+      for (let i = queue.length - 1; i >= 0; i--) if (queue[i]!.session === s) queue.splice(i, 1);
+      stats.queued = queue.length;
+      drop(s, 'its partition was revoked (another instance owns it now)');
+    },
 
     audio(chunk) {
       if (closed) return;

@@ -24,6 +24,8 @@ export interface SessionWindowing {
   dueIn(sessionId: string, at: number): number | null;
   /** Flushes every session (end of input) and forgets them all. */
   flushAll(): WindowEvent[];
+  /** Forgets every session whose records came from one of these partitions, without emitting; returns their ids. */
+  dropPartitions(partitions: ReadonlySet<number>): string[];
   /** Forgets every session without emitting (error or unsubscribe). */
   dispose(): void;
 }
@@ -45,6 +47,10 @@ interface OpenWindow {
 
 interface SessionState {
   sessionId: string;
+  /** Partition number of the session's records (co-partitioned: the same in every input topic); null when not from Kafka. */
+  partition: number | null;
+  /** Windows ending at or before this were scored before a restart or rebalance (restored state). */
+  restoredThrough: number;
   /** False once flushed: a tombstone kept idleTimeoutMs so stragglers are late, not re-windowed. */
   active: boolean;
   /** Max event time seen; -Infinity before the first record. */
@@ -83,7 +89,7 @@ interface SessionState {
 const KINDS: readonly InputKind[] = ['audio', 'video', 'transcript'];
 
 export function createSessionWindowing(config: SessionWindowConfig): SessionWindowing {
-  const { sizeMs, hopMs, allowedLatenessMs, idleTimeoutMs, maxEventTimeSkewMs, maxRecordsPerSession, modalityIdleMs, stats, hold } = config;
+  const { sizeMs, hopMs, allowedLatenessMs, idleTimeoutMs, maxEventTimeSkewMs, maxRecordsPerSession, modalityIdleMs, stats, hold, restored } = config;
   const { maxEventTimeAheadMs, maxWatermarkJumpMs } = config;
   /** Jumped event times kept waiting for confirmation per session; beyond it the highest is forgotten. */
   const MAX_PENDING = 8;
@@ -238,6 +244,12 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
     const { from, to } = recordSpan(input);
     const all = windowsOverlapping(from, to, sizeMs, hopMs);
     const stillOpen = all.filter((w) => w.end > state.closedThrough);
+    const redone = all.filter((w) => w.end <= state.restoredThrough).length;
+    if (stillOpen.length === 0 && redone === all.length) {
+      // Re-read from before the commit point: its windows were scored (and committed) before.
+      stats.alreadyScored++;
+      return { type: 'assigned', sessionId: state.sessionId, position: record.position, windows: 0, missedWindows: all.length };
+    }
     if (stillOpen.length === 0) {
       stats.late++;
       const last = all[all.length - 1];
@@ -281,7 +293,7 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
       if (!state.transcriptSources.has(source)) state.transcriptSources.set(source, false);
     }
     const missedWindows = all.length - stillOpen.length;
-    if (missedWindows > 0) stats.partiallyLate++;
+    if (missedWindows > redone) stats.partiallyLate++;
     return {
       type: 'assigned',
       sessionId: state.sessionId,
@@ -359,16 +371,19 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
     return low === Infinity ? state.confirmed : Math.min(low, state.confirmed);
   }
 
-  function sessionFor(sessionId: string, at: number): SessionState {
+  function sessionFor(sessionId: string, at: number, partition: number | null): SessionState {
     let state = sessions.get(sessionId);
     if (!state) {
+      const through = restored?.(sessionId) ?? -Infinity;
       state = {
         sessionId,
+        partition,
+        restoredThrough: through,
         active: false,
         maxEventTime: -Infinity,
         confirmed: -Infinity,
         pending: [],
-        closedThrough: -Infinity,
+        closedThrough: through,
         windows: new Map(),
         segments: new Map(),
         buffered: 0,
@@ -397,7 +412,7 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
       if (state) events.push(...endOfStream(state, input, at));
       return events;
     }
-    const state = sessionFor(sessionId, at);
+    const state = sessionFor(sessionId, at, record.position?.partition ?? null);
     state.lastSeen = at;
     const events = [assign(state, record, at)];
     // Late and SESSION_FULL records advance the watermark too: a full session must drain.
@@ -457,6 +472,19 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
       const events = [...sessions.values()].flatMap((state) => (state.active ? flush(state, state.lastSeen) : []));
       sessions.clear();
       return events;
+    },
+
+    dropPartitions(partitions) {
+      const dropped: string[] = [];
+      for (const state of [...sessions.values()]) {
+        if (state.partition === null || !partitions.has(state.partition)) continue;
+        if (state.active) stats.openSessions--;
+        stats.bufferedRecords -= state.buffered;
+        sessions.delete(state.sessionId);
+        dropped.push(state.sessionId);
+      }
+      stats.revokedSessions += dropped.length;
+      return dropped;
     },
 
     dispose() {

@@ -45,6 +45,12 @@ import { resolveWindowOptions, type SessionWindowOptions } from './windowOptions
  *   another idleTimeoutMs, so stragglers are reported late instead of re-opening emitted windows;
  *   a later record with newer event time re-opens the session. Rejected records do not count as
  *   activity, so a session poisoned by a bogus far-future record heals within 2 x idleTimeoutMs.
+ * - Revoked partitions (`revoked`): sessions whose records came from them are dropped without
+ *   emitting anything but one `revoked` event naming them; their records' offsets stay
+ *   uncommitted here, and the partition's new owner reads them again.
+ * - Restored state (`restored`): a session seen first after a restart starts closed through the
+ *   end of its last window scored before, so a re-read record of an already-scored window is
+ *   `assigned` to 0 windows (`alreadyScored`), neither re-scored nor late.
  * - When the source completes, every session is flushed, then the output completes. Errors and
  *   unsubscription drop the open windows without emitting them (their offsets stay uncommitted).
  *
@@ -94,6 +100,16 @@ export function sessionWindows(
         idleTimers.clear();
       };
 
+      // Revoked partitions: their sessions go at once, windows unemitted, timers stopped.
+      const revokedSubscription = config.revoked?.subscribe((partitions) => {
+        const sessionIds = windowing.dropPartitions(new Set(partitions));
+        for (const id of sessionIds) {
+          idleTimers.get(id)?.timer.unsubscribe();
+          idleTimers.delete(id);
+        }
+        if (!subscriber.closed) subscriber.next({ type: 'revoked', sessionIds, partitions: [...partitions] });
+      });
+
       const subscription = source.subscribe({
         next(record) {
           const events = windowing.accept(record, scheduler.now());
@@ -122,6 +138,7 @@ export function sessionWindows(
 
       return () => {
         subscription.unsubscribe();
+        revokedSubscription?.unsubscribe();
         stopTimers();
         windowing.dispose();
       };

@@ -50,4 +50,9 @@ export type WindowEvent =
   /** The record cannot be windowed; for the dead-letter topic. */
   | { type: 'rejected'; record: Positioned<InputRecord>; code: WindowRejectCode; reason: string }
   /** The session ended (endOfStream) or went idle: its open windows were emitted and its buffers freed. */
-  | { type: 'expired'; sessionId: string; lastEventTime: number };
+  | { type: 'expired'; sessionId: string; lastEventTime: number }
+  /**
+   * These sessions' partitions were revoked: their state was dropped without emitting a window
+   * (the new owner scores them); free what else is held for them, emit nothing.
+   */
+  | { type: 'revoked'; sessionIds: string[]; partitions: number[] };

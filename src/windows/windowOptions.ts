@@ -1,3 +1,4 @@
+import type { Observable } from 'rxjs';
 import { DEFAULTS } from '../config/config.js';
 import { windowShapeProblem } from '../config/windowShape.js';
 import { createWindowStats, type WindowStats } from './windowStats.js';
@@ -62,6 +63,19 @@ export interface SessionWindowOptions {
    * window closes before the machine transcript of its audio has arrived. Default: none.
    */
   hold?: WatermarkHold | null;
+  /**
+   * After a restart or a rebalance: the end of the last window already scored for a session (the
+   * restored score state), or undefined. A new session state starts closed through it, and a record
+   * re-read from before the commit point whose windows all end there is `assigned` to 0 windows
+   * (counted in `alreadyScored`), not sent to the late topic. Default: none.
+   */
+  restored?: ((sessionId: string) => number | undefined) | null;
+  /**
+   * Partition numbers revoked from this instance (co-partitioned: the same number in every input
+   * topic): the sessions whose records came from them are dropped at once, windows, buffers and
+   * timers, without emitting their windows; a `revoked` event names them. Default: none.
+   */
+  revoked?: Observable<readonly number[]> | null;
 }
 
 /**
@@ -83,7 +97,7 @@ export const DEFAULT_WINDOW_OPTIONS = {
 
 export { MAX_WINDOWS_PER_INSTANT } from '../config/windowShape.js';
 
-const KNOWN_KEYS = [...Object.keys(DEFAULT_WINDOW_OPTIONS), 'now', 'stats', 'hold'];
+const KNOWN_KEYS = [...Object.keys(DEFAULT_WINDOW_OPTIONS), 'now', 'stats', 'hold', 'restored', 'revoked'];
 
 /** Thrown for a bad window option; the message names the option, the value and what to do. */
 export class WindowOptionsError extends RangeError {
@@ -119,6 +133,8 @@ export function resolveWindowOptions(options: SessionWindowOptions = {}): Sessio
     now: Date.now,
     stats: createWindowStats(),
     hold: null,
+    restored: null,
+    revoked: null,
     ...defined,
   };
   assertWindowShape(config.sizeMs, config.hopMs);
@@ -135,6 +151,7 @@ export function resolveWindowOptions(options: SessionWindowOptions = {}): Sessio
   }
   if (typeof config.now !== 'function') fail(`now must be a function returning epoch ms, got ${typeof config.now}`);
   if (config.hold !== null && typeof config.hold?.heldAt !== 'function') fail(`hold must have a heldAt(sessionId, at) function, got ${String(config.hold)}`);
+  if (config.restored !== null && typeof config.restored !== 'function') fail(`restored must be a function of a session id, got ${String(config.restored)}`);
   if (typeof config.stats !== 'object' || config.stats === null) {
     fail(`stats must be an object from createWindowStats(), got ${String(config.stats)}`);
   }

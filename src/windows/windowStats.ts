@@ -9,6 +9,10 @@ export interface WindowStats {
   windowsEmitted: number;
   /** Records whose windows had all closed (side output). */
   late: number;
+  /** Records re-read after a restart or rebalance whose windows had all been scored before (restored state): settled, not late. */
+  alreadyScored: number;
+  /** Sessions dropped without emitting because their partition was revoked (another instance owns them now). */
+  revokedSessions: number;
   /** Assigned records that missed at least one of their windows because it had closed. */
   partiallyLate: number;
   rejected: number;
@@ -29,6 +33,8 @@ export function createWindowStats(): WindowStats {
     assigned: 0,
     windowsEmitted: 0,
     late: 0,
+    alreadyScored: 0,
+    revokedSessions: 0,
     partiallyLate: 0,
     rejected: 0,
     rejectedByCode: { TIME_OUT_OF_RANGE: 0, SESSION_FULL: 0, MISSING_SESSION_ID: 0, PROCESSING_FAILED: 0 },

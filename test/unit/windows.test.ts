@@ -102,6 +102,8 @@ function brief(event: WindowEvent): string {
       return `rejected ${event.record.position?.offset} ${event.code}`;
     case 'expired':
       return `expired ${event.sessionId} @${event.lastEventTime}`;
+    case 'revoked':
+      return `revoked ${event.partitions.join(',')}: ${event.sessionIds.join(',')}`;
   }
 }
 
@@ -712,7 +714,17 @@ describe('sessionWindows', () => {
 
   it("defaults (the config's): W 6 s, H 1 s, lateness 1 s, idle 30 s, skew 1 h, 10 min ahead, jump 1 s, 20 000 records a session, modality alignment 2 s", () => {
     const config = resolveWindowOptions();
-    assert.deepEqual({ ...config, now: undefined, stats: undefined }, { ...DEFAULT_WINDOW_OPTIONS, now: undefined, stats: undefined, hold: null });
+    assert.deepEqual(
+      { ...config, now: undefined, stats: undefined },
+      {
+        ...DEFAULT_WINDOW_OPTIONS,
+        now: undefined,
+        stats: undefined,
+        hold: null,
+        restored: null,
+        revoked: null,
+      },
+    );
     assert.deepEqual(DEFAULT_WINDOW_OPTIONS, {
       sizeMs: 6000,
       hopMs: 1000,
@@ -927,5 +939,68 @@ describe('a failure while windowing one record is caught', () => {
     w.accept(audio(2, 'good', 0), 0);
     const later = w.accept(audio(3, 'good', 5000), 1);
     assert.ok(later.some((e) => e.type === 'window' && e.window.sessionId === 'good'));
+  });
+});
+
+describe('rebalance and restart', () => {
+  const windowsOf = (events: WindowEvent[]) => events.filter((e) => e.type === 'window').map(brief);
+  const onPartition = (rec: Rec, partition: number): Rec => ({ ...rec, position: { ...rec.position!, partition } });
+
+  it('drops the sessions of revoked partitions at once, without emitting their windows', () => {
+    const stats = createWindowStats();
+    const w = createSessionWindowing(resolveWindowOptions({ ...SMALL, stats }));
+    w.accept(onPartition(audio(0, 'on-0', 0), 0), 0);
+    w.accept(onPartition(audio(1, 'on-1', 0), 1), 0);
+    w.accept(onPartition(audio(2, 'on-1', 1000), 1), 0);
+    assert.equal(stats.openSessions, 2);
+    assert.deepEqual(w.dropPartitions(new Set([1])), ['on-1']);
+    assert.equal(stats.openSessions, 1);
+    assert.equal(stats.bufferedRecords, 1, 'the dropped session no longer holds records');
+    assert.equal(stats.revokedSessions, 1);
+    assert.equal(w.tracks('on-1'), false);
+    assert.deepEqual(w.checkIdle('on-1', 10_000).events, [], 'no timer flush later either');
+    const flushed = w.flushAll();
+    assert.deepEqual(
+      flushed.filter((e) => e.type === 'window').map((e) => (e.type === 'window' ? e.window.sessionId : '')),
+      ['on-0', 'on-0', 'on-0'],
+      'only the kept session is flushed at the end',
+    );
+  });
+
+  it('sessionWindows announces the dropped sessions in one revoked event and emits nothing of theirs', async () => {
+    const { Subject } = await import('rxjs');
+    const revoked = new Subject<readonly number[]>();
+    const input = new Subject<Rec>();
+    const events: string[] = [];
+    const sub = input.pipe(sessionWindows({ ...SMALL, revoked, idleTimeoutMs: 50 })).subscribe((e) => events.push(brief(e)));
+    input.next(onPartition(audio(0, 'a', 0), 2));
+    input.next(onPartition(audio(1, 'b', 0), 3));
+    revoked.next([2]);
+    await new Promise((r) => setTimeout(r, 120)); // past the idle timeout: b flushes, a must not
+    sub.unsubscribe();
+    assert.deepEqual(events.slice(0, 3), ['assigned 0 x3', 'assigned 1 x3', 'revoked 2: a']);
+    assert.ok(!events.slice(3).some((e) => e.startsWith('a ') || e.includes('expired a')), events.join('\n'));
+    assert.ok(
+      events.some((e) => e.startsWith('b [')),
+      'the kept session still flushes',
+    );
+  });
+
+  it('restored state: a re-read record of an already-scored window is settled, neither re-scored nor late', () => {
+    const stats = createWindowStats();
+    const w = createSessionWindowing(resolveWindowOptions({ ...SMALL, stats, restored: (id) => (id === 's' ? 3000 : undefined) }));
+    // Windows ending at or before 3000 were scored before the restart.
+    const again = w.accept(audio(0, 's', 500), 0);
+    assert.deepEqual(again.map(brief), ['assigned 0 x0 missed 3']);
+    assert.equal(stats.alreadyScored, 1);
+    assert.equal(stats.late, 0);
+    // A record spanning scored and open windows joins the open ones only.
+    const mixed = w.accept(audio(1, 's', 2500), 0);
+    assert.deepEqual(mixed.map(brief), ['assigned 1 x2 missed 1']);
+    assert.equal(stats.partiallyLate, 0, 'missing an already-scored window is not lateness');
+    const out = w.accept(audio(2, 's', 6000), 0);
+    assert.deepEqual(windowsOf(out), ['s [1000,4000) a@2500 | 1', 's [2000,5000) a@2500 | 1']);
+    // A session without restored state is unaffected.
+    assert.deepEqual(w.accept(audio(3, 'other', 500), 0).map(brief), ['assigned 3 x3']);
   });
 });

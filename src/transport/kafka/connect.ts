@@ -13,6 +13,7 @@ import type { Config } from '../../config/config.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { createCodec } from '../../schemas/codec.js';
 import { CommitTracker } from '../commitTracker.js';
+import { commonPartitionCount } from '../coPartition.js';
 import { inputTopics, topicNames, type TopicNames } from '../topics.js';
 import { createKafka } from './client.js';
 import { createCommitter, type Committer } from './committer.js';
@@ -62,6 +63,18 @@ async function createTopics(kafka: ReturnType<typeof createKafka>, topics: Topic
   }
 }
 
+/** Refuses input topics with different partition counts (PartitionCountMismatchError names them). */
+async function checkCoPartitioned(kafka: ReturnType<typeof createKafka>, topics: string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+    commonPartitionCount(Object.fromEntries(meta.map((t) => [t.name, t.partitions.length])));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 const clientOf = (o: TransportOptions, suffix = '') =>
   createKafka({ brokers: o.brokers, clientId: `${o.kafka.clientId}${suffix}`, ssl: o.kafka.ssl, sasl: o.kafka.sasl, logger: o.logger });
 
@@ -76,7 +89,15 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
 
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
-  const consumer = createInputConsumer(kafka, { groupId: options.kafka.groupId });
+  await checkCoPartitioned(
+    kafka,
+    inputTopics(topics).map((t) => t.topic),
+  );
+  const consumer = createInputConsumer(kafka, {
+    groupId: options.kafka.groupId,
+    sessionTimeoutMs: options.kafka.sessionTimeoutMs,
+    heartbeatIntervalMs: options.kafka.heartbeatIntervalMs,
+  });
   try {
     await consumer.connect();
   } catch (err) {

@@ -33,7 +33,7 @@
  *   map((raw) => decodeOrDeadLetter(raw)),   // release(raw) once windowed or dead-lettered
  * ).subscribe();
  */
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable, Subject, type Subscriber } from 'rxjs';
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { silentLogger, type Logger } from '../../log.js';
 import type { CommitTracker } from '../commitTracker.js';
@@ -53,8 +53,20 @@ export interface KafkaSourceOptions {
   /** Resume when both counts are at or below this fraction of their limits. Default 0.5. */
   resumeRatio?: number;
   tracker?: CommitTracker;
+  /**
+   * Awaited before the first record of a newly assigned partition is emitted (e.g. restoring the
+   * score state of its sessions); heartbeats go on meanwhile. A rejection fails the source.
+   */
+  beforeAssigned?: (partition: TopicPartition) => Promise<void>;
   stats?: TransportStats;
   logger?: Logger;
+}
+
+/** One rebalance as this consumer saw it. */
+export interface Assignment {
+  assigned: TopicPartition[];
+  /** Partitions this consumer had before and not now. */
+  revoked: TopicPartition[];
 }
 
 export interface KafkaSource {
@@ -66,6 +78,8 @@ export interface KafkaSource {
   stop(): void;
   /** Partitions assigned to this consumer by the last rebalance. */
   assignment(): TopicPartition[];
+  /** Every rebalance, after the tracker dropped the revoked partitions (synchronously, in the group-join event). */
+  readonly assignments$: Observable<Assignment>;
   readonly stats: TransportStats;
 }
 
@@ -102,6 +116,9 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   /** Per assigned partition, the offset after the last record emitted. */
   const nextOffset = new Map<string, bigint>();
   let assigned: TopicPartition[] = [];
+  const assignments$ = new Subject<Assignment>();
+  /** Partitions assigned whose `beforeAssigned` has not finished: key -> its promise. */
+  const preparing = new Map<string, Promise<void>>();
   let subscriber: Subscriber<RawRecord> | null = null;
   let subscribed = false;
   let stopped = false;
@@ -168,6 +185,16 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const pkey = partitionKey({ topic, partition });
+    const ready = preparing.get(pkey);
+    if (ready) {
+      const beat = setInterval(() => void heartbeat().catch(() => undefined), 1000);
+      try {
+        await ready;
+      } finally {
+        clearInterval(beat);
+      }
+      if (preparing.get(pkey) === ready) preparing.delete(pkey);
+    }
     for (const message of batch.messages) {
       if (stopped || !subscriber || !isRunning() || isStale()) return;
       const offset = BigInt(message.offset);
@@ -199,15 +226,26 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   function onGroupJoin(memberAssignment: Record<string, number[]>): void {
     const next = Object.entries(memberAssignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
     const keep = new Set(next.map(partitionKey));
+    const had = new Set(assigned.map(partitionKey));
     const revoked = assigned.filter((tp) => !keep.has(partitionKey(tp)));
     for (const key of [...nextOffset.keys()]) if (!keep.has(key)) nextOffset.delete(key);
+    for (const key of [...preparing.keys()]) if (!keep.has(key)) preparing.delete(key);
     assigned = next;
     stats.rebalances++;
     stats.revokedPartitions += revoked.length;
     tracker?.retain(next);
+    if (options.beforeAssigned) {
+      for (const tp of next) {
+        if (had.has(partitionKey(tp))) continue;
+        const ready = options.beforeAssigned(tp);
+        ready.catch((err: unknown) => subscriber?.error(err));
+        preparing.set(partitionKey(tp), ready);
+      }
+    }
     // A consumer restarted after a crash has lost its pause state.
     if (paused || stopped) applyPause();
     log.info({ assigned: next.length, revoked: revoked.map(partitionKey) }, 'partitions assigned');
+    assignments$.next({ assigned: next, revoked });
   }
 
   const records$ = new Observable<RawRecord>((sub) => {
@@ -248,6 +286,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       sub?.complete();
     },
     assignment: () => assigned.slice(),
+    assignments$: assignments$.asObservable(),
     stats,
   };
 }
