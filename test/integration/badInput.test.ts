@@ -1,13 +1,13 @@
 // @needs kafka (scripts/test.mjs starts the broker for this file)
 /**
  * Bad input against the real pipeline and broker: malformed Avro, a record over the size limit,
- * an unknown schema id, a missing session id, a timestamp far outside the session's time, and a
- * late record. Each lands on the dead-letter (or late) topic naming topic, partition, offset and
+ * an unknown schema id, a missing session id, a timestamp far outside the session's time, one
+ * far ahead of the clock, text that is not UTF-8, and a late record. Each lands on the dead-letter (or late) topic naming topic, partition, offset and
  * reason; it is counted; the pipeline goes on scoring good sessions; and offsets move past them.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AudioChunk, DeadLetter, DeadLetterCode, Score } from '../../src/schemas/records.js';
+import type { AudioChunk, DeadLetter, DeadLetterCode, Score, TranscriptSegment } from '../../src/schemas/records.js';
 import { startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
 import { generateSession } from '../../src/ingest/sampleSession.js';
 
@@ -50,6 +50,26 @@ before(async () => {
   // windows.maxWatermarkJumpMs.)
   for (let t = 0; t <= 20_000; t += 1000) await h.produceRaw('audio', 'late', enc(audio('late', T0 + t)));
   sent.late = await h.produceRaw('audio', 'late', enc(audio('late', T0 + 100)));
+  // A transcript whose text is not UTF-8 (the bytes of 'XXXX' swapped for 0xff 0xfe 0xfd 0xfc).
+  const utf: TranscriptSegment = {
+    sessionId: 'utf',
+    segmentId: 'u1',
+    eventTime: T0,
+    endTime: T0 + 500,
+    text: 'XXXX',
+    words: [],
+    isFinal: true,
+    speaker: null,
+    channel: null,
+    language: null,
+    endOfStream: false,
+    origin: null,
+  };
+  const utfBytes = h.codec.encode(utf, 'transcript');
+  utfBytes.set([0xff, 0xfe, 0xfd, 0xfc], utfBytes.indexOf('XXXX'));
+  sent.invalidUtf8 = await h.produceRaw('transcript', 'utf', utfBytes);
+  // A record 50 minutes ahead of the clock (inside the 1 h skew): a poisoned live session.
+  sent.ahead = await h.produceRaw('audio', 'ahead', enc(audio('ahead', Date.now() + 50 * 60_000)));
   // And a good session after all that.
   // (no video: with modality alignment off here, video read after audio would be late; the
   // transcript is produced before the audio so its words are not late either; the session is
@@ -67,7 +87,7 @@ test('each bad record is dead-lettered with topic, partition, offset and a reaso
   const dlq = await h.readTopic<DeadLetter>(h.service.pipeline.topics.deadLetter, 'deadLetter');
   const late = await h.readTopic<DeadLetter>(h.service.pipeline.topics.late, 'deadLetter');
   try {
-    await waitFor('5 dead letters and 1 late record', () => dlq.items.length >= 5 && late.items.length >= 1);
+    await waitFor('7 dead letters and 1 late record', () => dlq.items.length >= 7 && late.items.length >= 1);
     const byCode = new Map(dlq.items.map((d) => [d.value.code, d.value]));
     const expectCase = (code: DeadLetterCode, at: Sent, reason: RegExp, letter = byCode.get(code)) => {
       assert.ok(letter, `a dead letter with code ${code}; got ${[...byCode.keys()].join(', ')}`);
@@ -80,15 +100,19 @@ test('each bad record is dead-lettered with topic, partition, offset and a reaso
     expectCase('TOO_LARGE', sent.tooLarge!, /65536/);
     expectCase('UNKNOWN_SCHEMA_ID', sent.unknownSchema!, /999/);
     expectCase('MISSING_SESSION_ID', sent.missingSession!, /session/i);
-    expectCase('TIME_OUT_OF_RANGE', sent.outOfRange!, /7200000 ms/);
+    const at = (where: Sent) => dlq.items.find((d) => d.value.offset === where.offset && d.value.sourceTopic === where.topic)?.value;
+    expectCase('TIME_OUT_OF_RANGE', sent.outOfRange!, /7200000 ms/, at(sent.outOfRange!));
+    expectCase('TIME_OUT_OF_RANGE', sent.ahead!, /ahead of processing time .* maxEventTimeAheadMs=600000/, at(sent.ahead!));
+    expectCase('INVALID_FIELD', sent.invalidUtf8!, /text.*UTF-8|UTF-8.*text/, at(sent.invalidUtf8!));
     assert.equal(late.items.length, 1);
     expectCase('LATE', sent.late!, /closed/, late.items[0]!.value);
     assert.equal(late.items[0]!.value.sessionId, 'late');
 
     const counted = h.service.pipeline.stats().transport.deadLettered;
-    for (const code of ['MALFORMED_AVRO', 'TOO_LARGE', 'UNKNOWN_SCHEMA_ID', 'MISSING_SESSION_ID', 'TIME_OUT_OF_RANGE', 'LATE'] as const) {
+    for (const code of ['MALFORMED_AVRO', 'TOO_LARGE', 'UNKNOWN_SCHEMA_ID', 'MISSING_SESSION_ID', 'INVALID_FIELD', 'LATE'] as const) {
       assert.equal(counted[code], 1, `counter for ${code}`);
     }
+    assert.equal(counted.TIME_OUT_OF_RANGE, 2);
   } finally {
     await dlq.close();
     await late.close();
