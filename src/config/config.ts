@@ -20,6 +20,39 @@ export type FaceDetector = (typeof FACE_DETECTORS)[number];
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
 
+/** A WebSocket token as configured: a bare string is a token that sees every session. */
+const tokenSchema = z
+  .object({
+    token: z.string().min(8),
+    name: z.string().min(1).max(64),
+    sessionPrefixes: z.union([z.literal('*'), z.array(z.string().min(1, "a prefix must not be empty (use '*' for every session)").max(256)).min(1).max(64)]),
+    maxConnections: positiveInt.optional(),
+    maxSubscribeAll: positiveInt.optional(),
+  })
+  .strict();
+
+const tokenEntry = (e: unknown, i: number): unknown =>
+  typeof e === 'string'
+    ? { token: e, name: `token-${i + 1}`, sessionPrefixes: '*' }
+    : isPlainObject(e) && e.name === undefined
+      ? { ...e, name: `token-${i + 1}` }
+      : e;
+
+/** Two entries with one token would make the scope depend on the order; names say who in metrics. */
+function distinctTokens(tokens: Array<z.infer<typeof tokenSchema>>, ctx: z.RefinementCtx): void {
+  tokens.forEach((t, i) => {
+    const j = tokens.findIndex((u) => u.token === t.token);
+    if (j < i)
+      ctx.addIssue({
+        code: 'custom',
+        path: [i, 'token'],
+        message: `the same token as ws.authTokens.${j} (${JSON.stringify(tokens[j]!.name)}); tokens must differ`,
+      });
+    const k = tokens.findIndex((u) => u.name === t.name);
+    if (k < i) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `the name is also ws.authTokens.${k}'s; names must be unique` });
+  });
+}
+
 export const configSchema = z
   .object({
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -214,8 +247,21 @@ export const configSchema = z
         host: z.string().default('127.0.0.1'),
         port: nonNegativeInt.max(65535).default(8080),
         path: z.string().default('/ws'),
-        /** Bearer tokens accepted from WebSocket clients; empty = no authentication (loopback only). */
-        authTokens: z.array(z.string().min(8)).default([]),
+        /**
+         * Bearer tokens accepted from WebSocket clients (and for /metrics); empty = no
+         * authentication (loopback only). A bare string sees every session; an object
+         * `{token, name?, sessionPrefixes: [...] | '*', maxConnections?, maxSubscribeAll?}` sees
+         * the sessions whose id starts with one of its prefixes (src/outputs/ws/auth.ts).
+         */
+        authTokens: z
+          .preprocess((v) => (Array.isArray(v) ? v.map((e, i) => tokenEntry(e, i)) : v), z.array(tokenSchema).superRefine(distinctTokens))
+          .default([]),
+        /** Connections at once per token (a token entry's maxConnections overrides it); more are closed with 4429. */
+        maxConnectionsPerToken: positiveInt.default(1000),
+        /** `all` and filter subscriptions at once per token, over its connections; more are refused (too_many_subscribe_all). */
+        maxSubscribeAllPerToken: positiveInt.default(100),
+        /** History is sent in slices of about this many bytes, the event loop free between slices. */
+        historySliceBytes: positiveInt.default(64 * 1024),
         historySize: positiveInt.default(60),
         maxBufferedMessages: positiveInt.default(1000),
         maxBufferedBytes: positiveInt.default(4 * 1024 * 1024),
@@ -331,6 +377,23 @@ const listFromEnv = (raw: string | undefined): string[] | undefined =>
         .map((s) => s.trim())
         .filter((s) => s.length > 0);
 
+/**
+ * MSA_WS_TOKENS: a comma list of tokens that see every session, or a JSON array as ws.authTokens
+ * takes it (strings and `{token, sessionPrefixes, ...}` objects) when it starts with '['.
+ */
+function tokensFromEnv(raw: string | undefined): unknown[] | undefined {
+  if (raw === undefined || !raw.trim().startsWith('[')) return listFromEnv(raw);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (e) {
+    // The message of JSON.parse quotes no more than a few characters around the fault.
+    throw new ConfigError(`invalid configuration:\n  MSA_WS_TOKENS starts with '[' but is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError('invalid configuration:\n  MSA_WS_TOKENS must be a JSON array of tokens');
+  return parsed;
+}
+
 /** The settings the environment can give (documented in the README). */
 export function configFromEnv(env: Record<string, string | undefined>): DeepPartial<ConfigInput> {
   return {
@@ -361,7 +424,7 @@ export function configFromEnv(env: Record<string, string | undefined>): DeepPart
     ws: {
       host: env.MSA_WS_HOST,
       port: intFromEnv(env, 'MSA_WS_PORT'),
-      authTokens: listFromEnv(env.MSA_WS_TOKENS),
+      authTokens: tokensFromEnv(env.MSA_WS_TOKENS),
     },
   };
 }
@@ -412,7 +475,10 @@ export function loadConfig(opts: { file?: string; env?: Record<string, string | 
     const problems = parsed.error.issues.flatMap((i) => {
       const path = i.path.join('.');
       if (i.code === 'unrecognized_keys') return i.keys.map((key) => unknownKey(i.path, key));
-      const got = i.path.reduce<unknown>((o, k) => (isPlainObject(o) ? o[k as string] : undefined), merged);
+      // Secrets are named by their path, never echoed.
+      const last = i.path.at(-1);
+      const secret = i.path.includes('password') || (i.path.includes('authTokens') && (last === 'token' || last === 'authTokens' || typeof last === 'number'));
+      const got = secret ? undefined : i.path.reduce<unknown>((o, k) => (isPlainObject(o) ? o[k as string] : undefined), merged);
       return [`${path || '(root)'}: ${i.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`];
     });
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);

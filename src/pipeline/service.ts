@@ -72,12 +72,21 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       // then either not read by this model or left out by its codebook gate (the dashboard says which).
       reads: modalitiesRead(model.manifest),
     }),
-    metrics: () => ({
-      model: { version: model.version, provider: model.session.provider },
-      pipeline: pipeline?.stats() ?? null,
-      websocket: scoreServer.stats(),
-      alerts: alerts.stats(),
-    }),
+    // A token that sees all sessions gets every counter; a tenant's token only its own
+    // WebSocket figures (the others count every tenant's sessions together).
+    metrics: (viewer) =>
+      viewer.scope.all
+        ? {
+            model: { version: model.version, provider: model.session.provider },
+            pipeline: pipeline?.stats() ?? null,
+            websocket: scoreServer.stats(),
+            alerts: alerts.stats(),
+          }
+        : {
+            model: { version: model.version, provider: model.session.provider },
+            token: viewer.name,
+            websocket: scoreServer.tokenStats(viewer.name),
+          },
     logger,
   });
   const scoreServer = await startScoreServer({

@@ -1,103 +1,14 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { startScoreServer, type ScoreServer, type ScoreServerOptions } from '../../src/outputs/ws/server.js';
-import type { Polarity, Score } from '../../src/schemas/records.js';
+import type { Score } from '../../src/schemas/records.js';
+import { score, TestClient, until, type Frame } from '../fixtures/wsClient.js';
 
 // Real ws clients against a real server on an ephemeral loopback port.
-
-/* eslint-disable @typescript-eslint/no-explicit-any -- frames are free-form JSON read back from the wire */
-type Frame = Record<string, any>;
-
-function score(sessionId: string, windowEnd: number, value = 1, extra: Partial<Score> = {}): Score {
-  const polarity: Polarity = value >= 0.5 ? 'POSITIVE' : value <= -0.5 ? 'NEGATIVE' : 'NEUTRAL';
-  return {
-    sessionId,
-    windowStart: windowEnd - 6000,
-    windowEnd,
-    score: value,
-    windowScore: value,
-    polarity,
-    confidence: 0.5,
-    contributions: { text: value, audio: 0, video: 0 },
-    modalities: { text: true, audio: true, video: false },
-    modalitiesUsed: null,
-    modelVersion: 'cenet-test@1',
-    records: 3,
-    latencyMs: 12,
-    emittedAt: windowEnd + 12,
-    ...extra,
-  };
-}
-
-/** A ws client that queues the frames it gets, so tests can await them in order. */
-class TestClient {
-  readonly frames: Frame[] = [];
-  private waiter: (() => void) | undefined;
-  readonly closed: Promise<{ code: number; reason: string }>;
-  readonly opened: Promise<void>;
-
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      this.frames.push(JSON.parse(data.toString()) as Frame);
-      this.waiter?.();
-    });
-    this.opened = new Promise((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  }
-
-  static async connect(server: ScoreServer, headers: Record<string, string> = {}, path = '/ws'): Promise<TestClient> {
-    const c = new TestClient(new WebSocket(`ws://127.0.0.1:${server.port}${path}`, { headers }));
-    await c.opened;
-    return c;
-  }
-
-  send(msg: unknown): void {
-    this.ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
-  }
-
-  /** The next frame not yet taken, waiting up to `ms`. */
-  async next(ms = 2000): Promise<Frame> {
-    const deadline = Date.now() + ms;
-    while (this.frames.length === 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error('timed out waiting for a frame');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.waiter = undefined;
-    }
-    return this.frames.shift()!;
-  }
-
-  /** Asserts nothing more arrives within `ms`. */
-  async nothingWithin(ms = 100): Promise<void> {
-    await sleep(ms);
-    assert.deepEqual(this.frames, []);
-  }
-
-  get socket(): Socket {
-    return (this.ws as unknown as { _socket: Socket })._socket;
-  }
-}
-
-async function until(condition: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms: ${condition.toString()}`);
-    await sleep(10);
-  }
-}
 
 const servers: ScoreServer[] = [];
 after(async () => {
@@ -268,7 +179,7 @@ describe('score WebSocket server', () => {
       assert.equal((await byHeader.next()).type, 'subscribed');
       const byMessage = await TestClient.connect(server);
       byMessage.send({ type: 'auth', id: 1, token });
-      assert.deepEqual(await byMessage.next(), { type: 'authenticated', id: 1 });
+      assert.deepEqual(await byMessage.next(), { type: 'authenticated', id: 1, token: { name: 'token-1', sessionPrefixes: '*' } });
       byMessage.send({ type: 'subscribe', sessions: ['s1'] });
       assert.equal((await byMessage.next()).type, 'subscribed');
       await sleep(300); // past the auth timeout: still connected
@@ -402,7 +313,16 @@ describe('score WebSocket server', () => {
   });
 
   it('refuses bad options, naming the value', async () => {
-    await assert.rejects(startScoreServer({ authTokens: [''] }), /authTokens must be non-empty strings/);
+    await assert.rejects(startScoreServer({ authTokens: [''] }), /authTokens\[0\] \("token-1"\): the token must be a non-empty string/);
+    await assert.rejects(
+      startScoreServer({ authTokens: [{ token: 'tenant-token-1', sessionPrefixes: [] }] }),
+      /authTokens\[0\] \("token-1"\): a token's sessionPrefixes must be '\*' or a non-empty list/,
+    );
+    await assert.rejects(
+      startScoreServer({ authTokens: ['same-token-1', { name: 'acme', token: 'same-token-1', sessionPrefixes: ['acme-'] }] }),
+      /authTokens\[1\] \("acme"\): the same token as authTokens\[0\] \("token-1"\)/,
+    );
+    await assert.rejects(startScoreServer({ authTokens: null, maxConnectionsPerToken: 0 }), /maxConnectionsPerToken must be an integer >= 1, got 0/);
     await assert.rejects(startScoreServer({ authTokens: null, historySize: 0 }), /historySize must be an integer >= 1, got 0/);
     await assert.rejects(startScoreServer({ authTokens: null, path: 'ws' }), /path must start with '\/', got "ws"/);
   });

@@ -1,9 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { silentLogger, type Logger } from '../../log.js';
 import { packageRoot } from '../../paths.js';
+import { bearerToken, createTokenCheck, type Principal, type TokenEntry } from '../ws/auth.js';
 import { readFileIn, readStaticFile, vendorFiles, type StaticFile } from './staticFiles.js';
 
 /**
@@ -15,7 +15,8 @@ import { readFileIn, readStaticFile, vendorFiles, type StaticFile } from './stat
  *   GET /dashboard/<file>          its scripts and styles
  *   GET /vendor/uPlot.iife.min.js  uPlot, from node_modules (also uPlot.min.css)
  *   GET /healthz                   200 {status:'ok', model, provider, ...}; 503 when not ok
- *   GET /metrics                   JSON counters (bearer token when WebSocket tokens are set)
+ *   GET /metrics                   JSON counters (bearer token when WebSocket tokens are set; a
+ *                                  token that sees some sessions only gets what concerns them)
  *   GET /ws                        WebSocket upgrade (a plain GET gets 426)
  *
  * HEAD works wherever GET does; other methods get 405, unknown paths 404. Requests are
@@ -40,9 +41,10 @@ export interface HttpServerOptions {
   /** The page's folder; default the project's `dashboard/`. */
   dashboardDir?: string | null;
   health: () => Health;
-  metrics: () => unknown;
-  /** When non-empty, /metrics needs `Authorization: Bearer <one of these>`. */
-  authTokens?: readonly string[] | null;
+  /** The counters this viewer may see (the token's principal; `anonymous` without tokens). */
+  metrics: (viewer: Principal) => unknown;
+  /** When non-empty, /metrics needs `Authorization: Bearer <one of these>` (the WebSocket's tokens). */
+  authTokens?: readonly TokenEntry[] | null;
   /** Time a client has to send a whole request. Default 10 s. */
   requestTimeoutMs?: number;
   logger?: Logger;
@@ -79,8 +81,6 @@ const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const digest = (token: string) => createHash('sha256').update(token).digest();
-
 /** A listen failure as a person can act on it: a port in use names --ws-port / ws.port. */
 function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
   if (err.code === 'EADDRINUSE') {
@@ -103,17 +103,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const dashboard = options.dashboard ?? true;
   const dashboardDir = dashboard ? (options.dashboardDir ?? join(packageRoot(), 'dashboard')) : null;
   const vendor = dashboard ? vendorFiles() : {};
-  const tokenDigests = (options.authTokens ?? []).map(digest);
+  const tokens = createTokenCheck(options.authTokens ?? null);
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
 
-  const metricsAllowed = (req: http.IncomingMessage): boolean => {
-    if (tokenDigests.length === 0) return true;
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (m === null) return false;
-    const d = digest(m[1]!);
-    let ok = false;
-    for (const t of tokenDigests) ok = timingSafeEqual(d, t) || ok; // no early exit
-    return ok;
+  /** Who asks for /metrics, or null when tokens are set and the request has none of them. */
+  const metricsViewer = (req: http.IncomingMessage): Principal | null => {
+    if (!tokens.required) return tokens.anonymous;
+    const token = bearerToken(req.headers.authorization ?? '');
+    return token === null ? null : tokens.principalOf(token);
   };
 
   const send = (req: http.IncomingMessage, res: http.ServerResponse, status: number, headers: http.OutgoingHttpHeaders, body: string | Buffer) => {
@@ -156,9 +153,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return sendJson(req, res, health.status === 'ok' ? 200 : 503, health);
     }
     if (pathname === '/metrics') {
-      if (!metricsAllowed(req))
+      const viewer = metricsViewer(req);
+      if (viewer === null)
         return sendText(req, res, 401, 'metrics need "Authorization: Bearer <token>" (one of ws.authTokens)', { 'www-authenticate': 'Bearer' });
-      return sendJson(req, res, 200, options.metrics());
+      return sendJson(req, res, 200, options.metrics(viewer));
     }
     if (pathname === wsPath) return sendText(req, res, 426, `WebSocket only: connect to ${wsPath} with an upgrade request`, { upgrade: 'websocket' });
     if (dashboardDir !== null) {

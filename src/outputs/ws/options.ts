@@ -6,6 +6,7 @@ import type http from 'node:http';
 import { DEFAULTS } from '../../config/config.js';
 import type { Logger } from '../../log.js';
 import type { RecentAlerts } from '../../scores/recentAlerts.js';
+import type { TokenEntry } from './auth.js';
 import { quote } from './protocol.js';
 
 export interface ScoreServerOptions {
@@ -15,8 +16,17 @@ export interface ScoreServerOptions {
   host?: string;
   /** Upgrade path. Default '/ws'. */
   path?: string;
-  /** Accepted bearer tokens; null or [] disables authentication (a warning is logged). */
-  authTokens: string[] | null;
+  /**
+   * Accepted bearer tokens; null or [] disables authentication (a warning is logged). A string
+   * sees every session; an object sees the sessions of its `sessionPrefixes` (auth.ts).
+   */
+  authTokens: readonly TokenEntry[] | null;
+  /** Connections at once per token (an entry's maxConnections overrides it); more are closed with 4429. Default 1000. */
+  maxConnectionsPerToken?: number;
+  /** `all` and filter subscriptions at once per token (an entry's maxSubscribeAll overrides it). Default 100. */
+  maxSubscribeAllPerToken?: number;
+  /** History goes out in slices of about this many bytes, one slice per event-loop turn. Default 64 KiB. */
+  historySliceBytes?: number;
   /** Scores kept per session for new subscribers. Default 60. */
   historySize?: number;
   /** Sessions whose history is kept (least recently updated dropped first). Default 10 000. */
@@ -77,6 +87,9 @@ export function settingsFrom(o: ScoreServerOptions): ScoreServerSettings {
     authTimeoutMs: positiveInt('authTimeoutMs', o.authTimeoutMs ?? d.authTimeoutMs),
     pingIntervalMs: positiveInt('pingIntervalMs', o.pingIntervalMs ?? d.pingIntervalMs),
     closeTimeoutMs: positiveInt('closeTimeoutMs', o.closeTimeoutMs ?? d.closeTimeoutMs),
+    maxConnectionsPerToken: positiveInt('maxConnectionsPerToken', o.maxConnectionsPerToken ?? d.maxConnectionsPerToken),
+    maxSubscribeAllPerToken: positiveInt('maxSubscribeAllPerToken', o.maxSubscribeAllPerToken ?? d.maxSubscribeAllPerToken),
+    historySliceBytes: positiveInt('historySliceBytes', o.historySliceBytes ?? d.historySliceBytes),
   };
   if (!(Number.isInteger(s.port) && s.port >= 0 && s.port <= 65535)) {
     throw new RangeError(`startScoreServer: port must be an integer in 0..65535, got ${s.port}`);

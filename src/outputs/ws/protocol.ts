@@ -17,9 +17,12 @@ export const CLOSE_CODES = {
   goingAway: 1001,
   /** A message above the hard size cap (sent by ws itself). */
   tooBig: 1009,
+  /** The token already has its maximum of connections open. */
+  tooManyConnections: 4429,
 } as const;
 
-export type ErrorCode = 'bad_json' | 'not_text' | 'message_too_large' | 'unknown_type' | 'invalid_message' | 'too_many_subscriptions';
+export type ErrorCode =
+  'bad_json' | 'not_text' | 'message_too_large' | 'unknown_type' | 'invalid_message' | 'too_many_subscriptions' | 'too_many_subscribe_all' | 'out_of_scope';
 
 /** Which scores a filter subscription receives: every condition given must hold. */
 export interface ScoreFilter {
@@ -174,8 +177,13 @@ export function filterKey(filter: ScoreFilter): string {
 }
 
 /** A `score` frame, built once per published score and sent as is to every subscriber. */
-export function scoreFrame(score: Score): string {
-  return `{"type":"score","score":${JSON.stringify(score)}}`;
+export function scoreFrame(score: Score, json: (score: Score) => string = JSON.stringify): string {
+  return `{"type":"score","score":${json(score)}}`;
+}
+
+/** A `history` frame from each score's JSON (made once per score and kept: many subscribers share it). */
+export function historyFrame(sessionId: string, scores: readonly Score[], json: (score: Score) => string): string {
+  return `{"type":"history","sessionId":${JSON.stringify(sessionId)},"scores":[${scores.map(json).join(',')}]}`;
 }
 
 /** Close reasons are limited to 123 bytes by the protocol. */

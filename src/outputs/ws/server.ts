@@ -15,7 +15,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { silentLogger } from '../../log.js';
 import type { Score } from '../../schemas/records.js';
 import { ScoreHistory } from '../../scores/scoreHistory.js';
-import { bearerToken, createTokenCheck } from './auth.js';
+import { bearerToken, createTokenCheck, type Principal } from './auth.js';
 import { createBoundedSender, type Client } from './client.js';
 import { settingsFrom, type ScoreServerOptions } from './options.js';
 import {
@@ -49,6 +49,29 @@ export interface ScoreServerStats {
   badMessages: number;
   deadClientTerminations: number;
   rejectedServerFull: number;
+  /** Connections closed with 4429: their token had maxConnections open. */
+  refusedTokenConnections: number;
+  /** `all` / filter subscriptions refused by their token's maxSubscribeAll. */
+  refusedSubscribeAll: number;
+  /** Requests refused for naming sessions outside the token's scope. */
+  outOfScope: number;
+  /** History slices sent (one event-loop turn each). */
+  historySlices: number;
+  /** Per token (by name; `anonymous` without authentication). */
+  tokens: Record<string, TokenStats>;
+}
+
+/** What one token holds and was refused. */
+export interface TokenStats {
+  /** The session-id prefixes it sees; '*' for all. */
+  sessionPrefixes: readonly string[] | '*';
+  connections: number;
+  maxConnections: number;
+  /** `all` and filter subscriptions over its connections. */
+  subscribeAll: number;
+  maxSubscribeAll: number;
+  refusedConnections: number;
+  refusedSubscribeAll: number;
 }
 
 export interface ScoreServer {
@@ -66,6 +89,8 @@ export interface ScoreServer {
   /** The port listened on (the real one when 0 was asked for). */
   readonly port: number;
   stats(): ScoreServerStats;
+  /** One token's stats (what a tenant may see of the server); null for an unknown name. */
+  tokenStats(name: string): TokenStats | null;
   /** Closes every client with 1001, stops listening (own server only); idempotent. */
   close(): Promise<void>;
 }
@@ -74,7 +99,7 @@ export interface ScoreServer {
 export async function startScoreServer(options: ScoreServerOptions): Promise<ScoreServer> {
   const cfg = settingsFrom(options);
   const log = (options.logger ?? silentLogger).child({ component: 'wsServer' });
-  const tokens = createTokenCheck(options.authTokens);
+  const tokens = createTokenCheck(options.authTokens, cfg);
 
   const history = new ScoreHistory(cfg.historySize, cfg.maxHistorySessions);
   const clients = new Set<Client>();
@@ -88,6 +113,20 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
     badMessages: 0,
     deadClientTerminations: 0,
     rejectedServerFull: 0,
+    refusedTokenConnections: 0,
+    refusedSubscribeAll: 0,
+    outOfScope: 0,
+    historySlices: 0,
+  };
+  // Per token: connections open (authenticated), and what it was refused.
+  const usage = new Map(tokens.principals.map((p) => [p.name, { connections: 0, refusedConnections: 0, refusedSubscribeAll: 0 }]));
+  const usageOf = (p: Principal) => usage.get(p.name)!;
+  // Each score's JSON, made once (live frames and every history that includes it).
+  const jsons = new WeakMap<Score, string>();
+  const scoreJson = (score: Score): string => {
+    let j = jsons.get(score);
+    if (j === undefined) jsons.set(score, (j = JSON.stringify(score)));
+    return j;
   };
   let nextClientId = 1;
   let closed: Promise<void> | undefined;
@@ -103,7 +142,7 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
       res.end(`WebSocket only: connect to ${cfg.path}\n`);
     });
 
-  const { send, sendJson } = createBoundedSender(cfg, counters, (client, why) => {
+  const { send, sendJson, sendStream } = createBoundedSender(cfg, counters, (client, why) => {
     log.warn({ client: client.id, remote: client.remote, buffered: client.ws.bufferedAmount, pending: client.pending }, `closing slow client: ${why}`);
     closeClient(client, CLOSE_CODES.tryAgainLater, `slow consumer: ${why}`);
   });
@@ -114,20 +153,61 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
     sendJson(client, { type: 'error', ...(p.id === undefined ? {} : { id: p.id }), code: p.code, error: p.error, detail: p.detail ?? null });
   };
 
-  const requests = createRequestHandlers({ settings: cfg, index, history, recentAlerts: options.recentAlerts, sendJson, sendError });
+  const requests = createRequestHandlers({
+    settings: cfg,
+    index,
+    history,
+    recentAlerts: options.recentAlerts,
+    scoreJson,
+    sendJson,
+    sendStream,
+    sendError,
+    counters,
+    refusedSubscribeAll: (p) => usageOf(p).refusedSubscribeAll++,
+  });
 
   // --- connection lifecycle -------------------------------------------------------------
+
+  /** A client stops counting against its token once the server closes it or it goes. */
+  const release = (c: Client): void => {
+    index.removeAll(c);
+    c.outbox.length = 0;
+    if (c.principal !== null) usageOf(c.principal).connections--;
+    c.principal = null;
+  };
 
   const closeClient = (c: Client, code: number, reason: string): void => {
     if (c.closing) return;
     c.closing = true;
-    index.removeAll(c);
+    release(c);
     clearTimeout(c.timer);
     c.ws.close(code, closeReason(reason));
     // A client that does not read will never answer the close frame: cut it off after a while.
     c.timer = setTimeout(() => c.ws.terminate(), cfg.closeTimeoutMs);
     c.timer.unref();
   };
+
+  /** Admits a client as the token's principal, or closes it with 4429 when the token has all its connections open. */
+  const admit = (c: Client, principal: Principal): boolean => {
+    const u = usageOf(principal);
+    if (u.connections >= principal.maxConnections) {
+      counters.refusedTokenConnections++;
+      u.refusedConnections++;
+      log.warn({ client: c.id, remote: c.remote, token: principal.name, limit: principal.maxConnections }, 'connection refused: token at its connection limit');
+      closeClient(
+        c,
+        CLOSE_CODES.tooManyConnections,
+        `too many connections for token ${JSON.stringify(principal.name)}: ${u.connections} open (limit ${principal.maxConnections})`,
+      );
+      return false;
+    }
+    u.connections++;
+    c.principal = principal;
+    return true;
+  };
+
+  /** What the `authenticated` reply says of the token: its name and the sessions it sees. */
+  const tokenFields = (p: Principal) => ({ token: { name: p.name, sessionPrefixes: p.scope.all ? '*' : p.scope.prefixes } });
 
   const refuseAuth = (c: Client, reason: string): void => {
     counters.authFailures++;
@@ -155,12 +235,12 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
     c.alive = true;
     if (c.closing) return;
     const { message, problem } = readMessage(data, isBinary);
-    if (!c.authenticated) {
-      if (message?.type === 'auth' && tokens.accepts(message.token)) {
-        c.authenticated = true;
+    if (c.principal === null) {
+      const principal = message?.type === 'auth' ? tokens.principalOf(message.token) : null;
+      if (principal !== null) {
         clearTimeout(c.timer);
         c.timer = undefined;
-        sendJson(c, { type: 'authenticated', ...replyFields(message) });
+        if (admit(c, principal)) sendJson(c, { type: 'authenticated', ...replyFields(message!), ...tokenFields(principal) });
       } else {
         refuseAuth(c, message?.type === 'auth' ? 'invalid token' : 'authentication required: send {"type":"auth","token":...} first');
       }
@@ -171,8 +251,8 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
       return;
     }
     switch (message.type) {
-      case 'auth': // already authenticated (or none needed): nothing to do
-        sendJson(c, { type: 'authenticated', ...replyFields(message) });
+      case 'auth': // already authenticated (or none needed): the token stays the first one
+        sendJson(c, { type: 'authenticated', ...replyFields(message), ...tokenFields(c.principal) });
         return;
       case 'subscribe':
         requests.subscribe(c, message);
@@ -194,13 +274,14 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
       id: nextClientId++,
       ws,
       remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
-      authenticated: !tokens.required,
+      principal: null,
       closing: false,
       alive: true,
       all: false,
       sessions: new Set(),
       filters: new Map(),
       pending: 0,
+      outbox: [],
       timer: undefined,
     };
     clients.add(c);
@@ -214,7 +295,7 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
     });
     ws.on('close', (code, reason) => {
       clients.delete(c);
-      index.removeAll(c);
+      release(c);
       clearTimeout(c.timer);
       log.debug({ client: c.id, code, reason: reason.toString() }, 'client disconnected');
     });
@@ -228,19 +309,22 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
       closeClient(c, CLOSE_CODES.tryAgainLater, `server full: ${cfg.maxClients} clients`);
       return;
     }
-    if (tokens.required) {
+    if (!tokens.required) {
+      if (!admit(c, tokens.anonymous)) return;
+    } else {
       const header = req.headers.authorization;
       if (header !== undefined) {
         const token = bearerToken(header);
         if (token === null) return refuseAuth(c, 'malformed Authorization header: expected "Bearer <token>"');
-        if (!tokens.accepts(token)) return refuseAuth(c, 'invalid token');
-        c.authenticated = true;
+        const principal = tokens.principalOf(token);
+        if (principal === null) return refuseAuth(c, 'invalid token');
+        if (!admit(c, principal)) return;
       } else {
         c.timer = setTimeout(() => refuseAuth(c, `authentication timeout: no auth message within ${cfg.authTimeoutMs} ms`), cfg.authTimeoutMs);
         c.timer.unref();
       }
     }
-    log.debug({ client: c.id, remote: c.remote, authenticated: c.authenticated }, 'client connected');
+    log.debug({ client: c.id, remote: c.remote, token: c.principal?.name ?? null }, 'client connected');
   };
 
   const onUpgrade = (req: http.IncomingMessage, socket: Socket, head: Buffer): void => {
@@ -289,6 +373,19 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
   }
   log.info({ port: port(), path: cfg.path, auth: tokens.required }, 'score WebSocket server listening');
 
+  const tokenStatsOf = (p: Principal): TokenStats => {
+    const u = usageOf(p);
+    return {
+      sessionPrefixes: p.scope.all ? '*' : p.scope.prefixes,
+      connections: u.connections,
+      maxConnections: p.maxConnections,
+      subscribeAll: index.broadOf(p.name),
+      maxSubscribeAll: p.maxSubscribeAll,
+      refusedConnections: u.refusedConnections,
+      refusedSubscribeAll: u.refusedSubscribeAll,
+    };
+  };
+
   const close = async (): Promise<void> => {
     clearInterval(pinger);
     server.off('upgrade', onUpgrade);
@@ -312,7 +409,7 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
       counters.scoresPublished++;
       const recipients = index.recipientsOf(score.sessionId, (f) => matchesFilter(f, score));
       if (recipients.size === 0) return;
-      const frame = scoreFrame(score);
+      const frame = scoreFrame(score, scoreJson);
       for (const c of recipients) send(c, frame);
     },
     broadcast(message: object, sessionId: string): void {
@@ -332,10 +429,16 @@ export async function startScoreServer(options: ScoreServerOptions): Promise<Sco
       let authenticatedClients = 0;
       let subscriptions = 0;
       for (const c of clients) {
-        if (c.authenticated) authenticatedClients++;
+        if (c.principal !== null) authenticatedClients++;
         subscriptions += index.count(c);
       }
-      return { clients: clients.size, authenticatedClients, subscriptions, sessions: history.size, ...counters };
+      const perToken: Record<string, TokenStats> = {};
+      for (const p of tokens.principals) perToken[p.name] = tokenStatsOf(p);
+      return { clients: clients.size, authenticatedClients, subscriptions, sessions: history.size, ...counters, tokens: perToken };
+    },
+    tokenStats(name: string): TokenStats | null {
+      const p = tokens.principals.find((x) => x.name === name);
+      return p === undefined ? null : tokenStatsOf(p);
     },
     close(): Promise<void> {
       closed ??= close();
