@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Subject, lastValueFrom, toArray } from 'rxjs';
+import { Subject, from, lastValueFrom, toArray } from 'rxjs';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
 import type { ModelInput, ModelOutput } from '../../src/model/types.js';
 import { scoreWindows } from '../../src/pipeline/scoring.js';
@@ -92,5 +92,36 @@ describe('scoreWindows: session expiry waits for the windows still being scored'
     assert.equal(scores[0]!.score, 2);
     assert.equal(scores[1]!.score, 0, 'the last window before expiry is smoothed with the one before (0.5 x -2 + 0.5 x 2)');
     assert.equal(scores[2]!.score, -2, 'after the expiry took effect, the session starts from scratch');
+  });
+});
+
+describe('scoreWindows: a window whose model input cannot be built', () => {
+  it('goes to onFailed with the error; the stream and the other windows go on', async () => {
+    const tokenizer = await loadTokenizer(TOKENIZER_DIR);
+    const failed: Array<{ end: number; err: string }> = [];
+    const out = lastValueFrom(
+      from([window('s', 1000, 'good'), window('bad', 1000, 'good'), window('s', 2000, 'good')]).pipe(
+        scoreWindows({
+          tokenizer,
+          maxTextTokens: 64,
+          padIndex: { acoustic: 32, visual: 32 },
+          // A codebook index out of range makes buildWindowInput throw, for session "bad" only.
+          nonVerbal: (w) => (w.sessionId === 'bad' ? { acousticIds: [99], visualIds: [] } : undefined),
+          runModel: async (inputs) => inputs.map(() => ({ score: 1, contributions: { text: 1, audio: 0, video: 0 } })),
+          modelVersion: 't',
+          batching: { maxBatchSize: 1, maxQueueDelayMs: 0, maxInFlight: 1, maxQueued: 100 },
+          rolling: { smoothing: { method: 'ema', alpha: 0.5 } },
+          onFailed: (w, err) => failed.push({ end: w.end - T0, err: (err as Error).message }),
+        }),
+        toArray(),
+      ),
+    );
+    const items = await out;
+    assert.deepEqual(
+      items.flatMap((i) => (i.kind === 'score' ? [`${i.score.sessionId} ${i.score.windowEnd - T0}`] : [])),
+      ['s 1000', 's 2000'],
+    );
+    assert.equal(failed.length, 1);
+    assert.match(failed[0]!.err, /acoustic codebook index 99 is outside 0\.\.31/);
   });
 });
