@@ -340,3 +340,33 @@ test('with ws.authTokens the page asks for a token, refuses a wrong one, and wor
   );
   await page.close();
 });
+
+test('with a tenant token (sessionPrefixes) the page works and lists only that tenant’s sessions', async () => {
+  const tenantToken = 'dashboard-tenant-token';
+  const { h, url } = await service({ ws: { port: 0, authTokens: [TOKEN, { name: 'tenant-a', token: tenantToken, sessionPrefixes: ['dash-a-'] }] } });
+  const { page, problems } = await openPage(url);
+  await page.locator('#auth').waitFor({ state: 'visible', timeout: 15_000 });
+  await page.fill('#auth-token', tenantToken);
+  await page.click('#auth-form button[type="submit"]');
+  await page.locator('#connection[data-state="open"]').waitFor({ timeout: 15_000 });
+
+  await produceSession(h, 'dash-b-1');
+  await produceSession(h, 'dash-a-1');
+  await page.locator('#session-list button[data-session-id="dash-a-1"]').waitFor({ timeout: 60_000 });
+  await page.locator('#alert-list li[data-session-id="dash-a-1"]').first().waitFor({ timeout: 30_000 });
+  // The other tenant's session was scored too (the flat token sees it), but never reaches this page.
+  const opsSees = async () => {
+    const res = await fetch(`http://127.0.0.1:${h.service.http.port}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    return ((await res.json()) as { websocket: { sessions: number } }).websocket.sessions;
+  };
+  for (let i = 0; i < 240 && (await opsSees()) < 2; i++) await page.waitForTimeout(250);
+  assert.equal(await opsSees(), 2, 'both sessions have scores');
+  assert.equal(await page.locator('#session-list button[data-session-id="dash-b-1"]').count(), 0);
+  assert.equal(await page.locator('#alert-list li[data-session-id="dash-b-1"]').count(), 0);
+  assert.ok(!(await page.content()).includes('dash-b-1'));
+  assert.deepEqual(
+    problems.filter((p) => !/WebSocket/.test(p)),
+    [],
+  );
+  await page.close();
+});

@@ -39,4 +39,33 @@ describe('config', () => {
         !/"ws"/.test(e.message),
     );
   });
+
+  it('ws.authTokens: a flat list sees all, objects carry session prefixes; from the config or MSA_WS_TOKENS (comma list or JSON); bad entries named, never echoed', () => {
+    const flat = loadConfig({ env: { MSA_WS_TOKENS: 'first-token-1, second-token-2' } }).ws.authTokens;
+    assert.deepEqual(flat, [
+      { token: 'first-token-1', name: 'token-1', sessionPrefixes: '*' },
+      { token: 'second-token-2', name: 'token-2', sessionPrefixes: '*' },
+    ]);
+    const json = loadConfig({
+      env: { MSA_WS_TOKENS: '["ops-token-123",{"token":"acme-token-12","name":"acme","sessionPrefixes":["acme-"],"maxConnections":5}]' },
+    });
+    assert.deepEqual(json.ws.authTokens[1], { token: 'acme-token-12', name: 'acme', sessionPrefixes: ['acme-'], maxConnections: 5 });
+    assert.equal(json.ws.maxConnectionsPerToken, 1000);
+    assert.equal(json.ws.maxSubscribeAllPerToken, 100);
+    assert.throws(() => loadConfig({ env: { MSA_WS_TOKENS: '[{"token":' } }), /MSA_WS_TOKENS starts with '\[' but is not valid JSON/);
+    const bad = (authTokens: unknown[]) => () => loadConfig({ overrides: { ws: { authTokens } } });
+    assert.throws(
+      bad(['short']),
+      (e: Error) => e instanceof ConfigError && /ws\.authTokens\.0\.token: String must contain at least 8/.test(e.message) && !e.message.includes('short'),
+    );
+    assert.throws(
+      bad([{ token: 'tenant-token-1', sessionPrefixes: [''] }]),
+      /ws\.authTokens\.0\.sessionPrefixes\.0: a prefix must not be empty \(use '\*' for every session\)/,
+    );
+    assert.throws(bad([{ token: 'tenant-token-1', sessionPrefixes: ['a-'], tenant: 'x' }]), /ws\.authTokens\.0\.tenant: unknown key/);
+    assert.throws(
+      bad(['same-token-123', { token: 'same-token-123', name: 'acme', sessionPrefixes: ['acme-'] }]),
+      (e: Error) => /ws\.authTokens\.1\.token: the same token as ws\.authTokens\.0 \("token-1"\)/.test(e.message) && !e.message.includes('same-token-123'),
+    );
+  });
 });
