@@ -11,7 +11,7 @@ own voice, so it works from the first seconds. Reader: ridge regression to the v
 (corpora.py has the one valence mapping per corpus), trained on all four corpora with weights
 that give every (corpus, valence class) cell the same total weight, so EMOVO's 588 utterances
 count as much as TESS's 2800. Penalty: `--lambda` (alpha = lambda x total weight; 1.0 was the
-study's usual dev pick for this set, see runs/voice-study/report.md).
+study's usual dev pick for this set, see experiments/voice_study_report.md).
 
 The JSON holds everything the served path needs: prior_mean, prior_std (D,), n0, then the
 reader on the normalised vector: x_mean, x_std (its standardiser), coef (D,), intercept; the
