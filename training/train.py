@@ -163,13 +163,13 @@ def mixed_batches(train, mix: dict[str, float], batch_size: int, n_batches: int,
 
 
 def blank_text(batch, idx, text_rows, p: float, rng, blank: list[int], pad_token: int) -> None:
-    """Replaces the words of non-transcript rows by "" ([CLS] [SEP]) with probability p, in place."""
+    """Replaces the words of non-transcript rows by "" ([CLS] [SEP], mask 0: text absent, as
+    `collate` and the Node side treat a row without words) with probability p, in place."""
     for j, i in enumerate(idx):
         if not text_rows[i] and rng.random() < p:
             batch["input_ids"][j] = pad_token
             batch["attention_mask"][j] = 0
             batch["input_ids"][j, :2] = batch["input_ids"].new_tensor(blank)
-            batch["attention_mask"][j, :2] = 1
 
 
 def load_init_weights(model, state: dict) -> list[str]:

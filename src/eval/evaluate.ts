@@ -10,6 +10,7 @@ import { normaliseWords } from '../speech/wer.js';
 import type { SpeechModels } from '../speech/transcribe.js';
 import { loadModel, type ExecutionProviderName, type ModelSession } from '../model/onnxSession.js';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.js';
+import { textMask } from '../model/windowInputs.js';
 import type { ModelInput } from '../model/types.js';
 import { readLabelledCsv, type LabelledRow, type ReadLabelledCsvOptions, type SkippedRow } from '../datasets/labelledCsv.js';
 import { computeMetrics, type Metrics } from './metrics.js';
@@ -64,7 +65,7 @@ export async function scoreRows(rows: readonly LabelledRow[], options: ScoreRows
     const v = present(nv?.visualIds, padIndex.visual);
     return {
       inputIds: ids,
-      attentionMask: attentionMask[i]!,
+      attentionMask: textMask(attentionMask[i]!, rows[i]!.text.trim().length > 0),
       acousticIds: a.ids,
       acousticMask: a.mask,
       visualIds: v.ids,

@@ -63,6 +63,7 @@ export function buildWindowInput(window: SessionWindow, options: WindowInputOpti
   const dropped = fitted.dropped + (total - words.length);
   const text = kept.join(' ');
   const encoded = tokenizer.encode([text], maxTextTokens);
+  const hasText = kept.length > 0;
 
   const acoustic = nonVerbalSequence(nonVerbal?.acousticIds ?? [], padIndex.acoustic, 'acoustic');
   const visual = nonVerbalSequence(nonVerbal?.visualIds ?? [], padIndex.visual, 'visual');
@@ -70,7 +71,7 @@ export function buildWindowInput(window: SessionWindow, options: WindowInputOpti
   return {
     input: {
       inputIds: encoded.inputIds[0]!,
-      attentionMask: encoded.attentionMask[0]!,
+      attentionMask: textMask(encoded.attentionMask[0]!, hasText),
       acousticIds: acoustic.ids,
       acousticMask: acoustic.mask,
       visualIds: visual.ids,
@@ -80,8 +81,18 @@ export function buildWindowInput(window: SessionWindow, options: WindowInputOpti
     words: total,
     droppedWords: dropped,
     present: presentModalities(window, total > 0),
-    used: { text: kept.length > 0, audio: acoustic.used, video: visual.used },
+    used: { text: hasText, audio: acoustic.used, video: visual.used },
   };
+}
+
+/**
+ * The text mask the model reads: a text without words is ABSENT for the model (mask all 0, so
+ * its presence flag is 0 and its term and contribution are exactly 0), not the [CLS] [SEP] of an
+ * empty string (mask 1), which the model would read as a text and give a text contribution for.
+ * Used by the live pipeline (buildWindowInput) and `msa eval` (scoreRows) alike.
+ */
+export function textMask(mask: readonly number[], hasText: boolean): number[] {
+  return hasText ? [...mask] : mask.map(() => 0);
 }
 
 /** Which modalities had data: end-of-stream markers without payload do not count. */

@@ -80,10 +80,11 @@ sess = ort.InferenceSession(str(mdir / manifest["file"]), so, providers=["CPUExe
 out = []
 for r in read_jsonl(Path(features)):
     a, v = featurized_ids(r, cb_a, cb_v, cap)
+    # a row without words: text absent (mask 0), as src/model/windowInputs.ts textMask and training collate
     ids = tok([r["text"]], truncation=True, max_length=manifest["maxTextTokens"])["input_ids"][0]
     seq = lambda s, pad: (np.array([s if s else [pad]], dtype=np.int64), np.array([[1] * len(s) if s else [0]], dtype=np.int64))
     ai, am = seq(a, manifest["acousticPad"]); vi, vm = seq(v, manifest["visualPad"])
-    score = sess.run(["score"], {"input_ids": np.array([ids], dtype=np.int64), "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
+    score = sess.run(["score"], {"input_ids": np.array([ids], dtype=np.int64), "attention_mask": np.full((1, len(ids)), 1 if r["text"].strip() else 0, dtype=np.int64),
         "acoustic_ids": ai, "acoustic_mask": am, "visual_ids": vi, "visual_mask": vm})[0][0]
     out.append({"id": r["id"], "acoustic_ids": a, "visual_ids": v, "score": float(score)})
 print(json.dumps(out))

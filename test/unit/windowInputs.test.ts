@@ -172,9 +172,10 @@ test('builds a text-only input: non-verbal absent as one pad index with mask 0',
   assert.deepEqual(out.used, { text: true, audio: false, video: false });
 });
 
-test('an empty window is still an input ([CLS] [SEP]) with nothing present or used', () => {
+test('an empty window is still an input ([CLS] [SEP], mask 0: text absent) with nothing present or used', () => {
   const out = buildWindowInput(win([], { audio: [audio(0, true)], video: [frame(0, true)] }), { tokenizer: wordTokenizer, maxTextTokens: 64, padIndex });
   assert.deepEqual(out.input.inputIds, [101, 102]);
+  assert.deepEqual(out.input.attentionMask, [0, 0], 'no words: the model must see the text as absent');
   assert.deepEqual(out.present, { text: false, audio: false, video: false });
   assert.deepEqual(out.used, { text: false, audio: false, video: false });
 });

@@ -226,7 +226,10 @@ def collate(
     attention_mask = torch.zeros((len(idx), t), dtype=torch.long)
     for j, x in enumerate(toks):
         input_ids[j, : len(x)] = torch.tensor(x, dtype=torch.long)
-        attention_mask[j, : len(x)] = 1
+        # A row without words ([CLS] [SEP] of "") is text ABSENT (mask 0: no text term, contribution
+        # exactly 0), as the Node side feeds it (src/model/windowInputs.ts textMask).
+        if data.samples[idx[j]].text.strip():
+            attention_mask[j, : len(x)] = 1
     a_seqs = [data.samples[i].acoustic_ids for i in idx]
     v_seqs = [data.samples[i].visual_ids for i in idx]
     if modality_dropout > 0 and rng is not None:

@@ -132,3 +132,14 @@ def test_bucketed_batches_cover_every_row_once():
         assert sorted(flat.tolist()) == list(range(1000))
         spread = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
         assert spread < 10  # similar lengths together
+
+
+def test_collate_row_without_words_is_text_absent():
+    """An empty text is [CLS] [SEP] with mask 0 (text absent: no text term), as src/model/windowInputs.ts."""
+    from training.msa_model.data import Sample
+
+    samples = [Sample("a", "", 1.0, "train", "t", [1], []), Sample("b", "good", 1.0, "train", "t", [], [])]
+    data = FakeEncoded(samples, [[101, 102], [101, 7, 102]])
+    b = collate(data, np.array([0, 1]), 0, 8, 6)
+    assert b["input_ids"][0, :2].tolist() == [101, 102]
+    assert b["attention_mask"].tolist() == [[0, 0, 0], [1, 1, 1]]

@@ -83,6 +83,20 @@ def test_encoder_equals_ctranslate2(tiny, t):
     np.testing.assert_allclose(cross_k[2, 0], hidden[0] @ w.T, atol=1e-3)
 
 
+def test_block2_output_is_the_voice_study_representation(tiny):
+    """The encoder's `block2` output = block 2 of the voice study's PyTorch port
+    (training/experiments/whisper_encoder.py), on an unpadded utterance of odd length too."""
+    pytest.importorskip("torch")
+    from training.experiments.whisper_encoder import WhisperEncoder
+
+    for t in (334, 201):
+        mel = (np.random.default_rng(t).standard_normal((80, t)) * 0.5).astype(np.float32)
+        ours = tiny.block2(mel[None])[0]
+        ref = WhisperEncoder(tiny.dir).layers(mel)[1]
+        assert ours.shape == ref.shape == ((t + 1) // 2, 384)
+        np.testing.assert_allclose(ours, ref, atol=1e-3 * np.abs(ref).max())
+
+
 def test_cached_decoding_equals_full_sequence_and_batch_rows_are_independent(tiny):
     mel = (np.random.default_rng(0).standard_normal((2, 80, 200)) * 0.5).astype(np.float32)
     cross_k, cross_v, _ = tiny.encode(mel)

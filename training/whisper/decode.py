@@ -74,7 +74,13 @@ class WhisperOnnx:
 
     def encode(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """mel [B, 80, T] -> cross_k, cross_v [n_layer, B, T/2, d], hidden [B, T/2, d]."""
-        return tuple(self.encoder.run(None, {"mel": np.ascontiguousarray(mel, dtype=np.float32)}))
+        return tuple(
+            self.encoder.run(["cross_k", "cross_v", "hidden"], {"mel": np.ascontiguousarray(mel, dtype=np.float32)})
+        )
+
+    def block2(self, mel: np.ndarray) -> np.ndarray:
+        """mel [B, 80, T] -> the residual stream after encoder block 2 [B, T/2, d] (the voice path's input)."""
+        return self.encoder.run(["block2"], {"mel": np.ascontiguousarray(mel, dtype=np.float32)})[0]
 
     def greedy(
         self,

@@ -1,4 +1,6 @@
-"""The Whisper encoder as ONNX: mel [B, n_mels, T] -> cross_k, cross_v [n_layer, B, T/2, d], hidden [B, T/2, d].
+"""The Whisper encoder as ONNX: mel [B, n_mels, T] -> cross_k, cross_v [n_layer, B, T/2, d], hidden [B, T/2, d],
+block2 [B, T/2, d] (the residual stream after encoder block 2 of n, 1-based: the voice path's
+representation, see training/experiments/voice_reader.py).
 
 T is dynamic (even, <= 2 * n_audio_ctx = 3000): the sinusoidal positions are sliced to T/2, so a short
 utterance need not be padded to 30 s. The decoder's cross-attention keys and values of every layer
@@ -17,7 +19,8 @@ from .dims import WhisperDims, dims_from_ct2
 from .onnx_builder import GraphBuilder
 
 ENCODER_INPUTS = ["mel"]
-ENCODER_OUTPUTS = ["cross_k", "cross_v", "hidden"]
+ENCODER_OUTPUTS = ["cross_k", "cross_v", "hidden", "block2"]
+VOICE_BLOCK = 2  # 1-based encoder block whose output the voice path pools
 
 
 def _conv_gelu(b: GraphBuilder, x: str, prefix: str, stride: int) -> str:
@@ -66,6 +69,8 @@ def build_encoder(ct2: Ct2Model) -> onnx.ModelProto:
         y = b.layer_norm(x, f"{p}/ffn/layer_norm")
         y = b.linear(b.gelu(b.linear(y, f"{p}/ffn/linear_0")), f"{p}/ffn/linear_1")
         x = b.op("Add", [x, y], "x")
+        if i == VOICE_BLOCK - 1:
+            block2 = x
     hidden = b.layer_norm(x, "encoder/layer_norm")  # [B, S, d]
 
     # Cross-attention keys/values of each decoder layer (CT2 fuses them: linear_1 = [k; v], k bias 0).
@@ -82,4 +87,5 @@ def build_encoder(ct2: Ct2Model) -> onnx.ModelProto:
     b.add_output(cross_k, "cross_k", TensorProto.FLOAT, [layers] + out_shape)
     b.add_output(cross_v, "cross_v", TensorProto.FLOAT, [layers] + out_shape)
     b.add_output(hidden, "hidden", TensorProto.FLOAT, out_shape)
+    b.add_output(block2, "block2", TensorProto.FLOAT, out_shape)
     return b.model("Whisper encoder; weights referenced in place in CTranslate2 model.bin. See CONTRACT.md.")

@@ -1,0 +1,108 @@
+"""Fits the voice reader the study picked and writes it as JSON for one small Node module.
+
+    python -m training.experiments.voice_reader [--out models/voice/reader.json] [--lambda 1.0]
+
+Representation: whisper-tiny.en encoder, block 2 of 4 (1-based), mean over the encoder positions
+that cover the utterance (unpadded log-mel), from the study's feature cache (`voice_repr extract
+--reps whisper-tiny.en`). Normalisation: per session, running moments shrunk towards the prior
+(the training rows' mean / std) with weight N0 = 4 pseudo-utterances (normalise.py): the first
+utterance of a call is z-scored mostly with the prior, later ones more and more with the call's
+own voice, so it works from the first seconds. Reader: ridge regression to the valence score
+(corpora.py has the one valence mapping per corpus), trained on all four corpora with weights
+that give every (corpus, valence class) cell the same total weight, so EMOVO's 588 utterances
+count as much as TESS's 2800. Penalty: `--lambda` (alpha = lambda x total weight; 1.0 was the
+study's usual dev pick for this set, see experiments/voice_study_report.md).
+
+The JSON holds everything the served path needs: prior_mean, prior_std (D,), n0, then the
+reader on the normalised vector: x_mean, x_std (its standardiser), coef (D,), intercept; the
+score is clip(((z - x_mean) / x_std) @ coef + intercept, -3, 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..common import DEFAULT_DATA_DIR, REPO_ROOT
+from .corpora import CORPORA, VALENCE
+from .normalise import normalise
+from .readers import balanced_weights, standardiser
+from .study import feature_sets, load_meta
+from .voice_repr import CACHE_DIR
+
+REP, LAYER, POOLING, N0 = "whisper-tiny.en", 2, "mean", 4.0
+
+
+def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Weighted ridge on standardised inputs -> (x_mean, x_std, coef, intercept), as readers.ridge_path."""
+    m, s = standardiser(x)
+    xs = (x - m) / s
+    w = w / w.mean()
+    ym = float(np.sum(w * y) / np.sum(w))
+    xm = (w @ xs) / np.sum(w)
+    xc = xs - xm
+    gram = (xc * w[:, None]).T @ xc
+    coef = np.linalg.solve(gram + lam * np.sum(w) * np.eye(len(gram)), xc.T @ (w * (y - ym)))
+    return m, s, coef, ym - float(xm @ coef)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    p.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "voice" / "reader.json")
+    p.add_argument("--lambda", dest="lam", type=float, default=1.0)
+    args = p.parse_args(argv)
+    meta = load_meta(args.data_dir)
+    x = feature_sets(REP, args.cache_dir, meta, [LAYER], (POOLING,))[f"{REP}/L{LAYER}/{POOLING}"]
+    cls = np.sign(np.where(np.abs(meta.label) > 0.5, meta.label, 0.0))
+
+    def recipe(train: np.ndarray):
+        pm, ps = x[train].mean(0), x[train].std(0)
+        ps = np.where(ps > 1e-9, ps, 1.0)
+        z = normalise(x, meta.speaker, "running", pm, ps, N0)  # per speaker: no row sees another speaker
+        m, s, coef, b = fit(z[train], meta.label[train], balanced_weights([meta.corpus[train], cls[train]]), args.lam)
+        return pm, ps, m, s, coef, b, np.clip(((z - m) / s) @ coef + b, -3, 3)
+
+    def scores(pred: np.ndarray, c: str) -> dict:
+        k = meta.corpus == c
+        pos, neg = k & (cls > 0), k & (cls < 0)
+        acc3 = np.mean(np.sign(np.where(np.abs(pred[k]) > 0.5, pred[k], 0)) == cls[k])
+        return {
+            "bal_sign": round(float(50 * (np.mean(pred[pos] > 0) + np.mean(pred[neg] <= 0))), 1),
+            "acc3": round(float(100 * acc3), 1),
+        }
+
+    # Leave one corpus out with this exact recipe (prior, weights and penalty fixed, not picked).
+    loco = {c: scores(recipe(meta.corpus != c)[-1], c) for c in CORPORA}
+    pm, ps, m, s, coef, b, pred = recipe(np.ones(len(x), dtype=bool))
+    train_fit = {c: scores(pred, c) for c in CORPORA}
+    out = {
+        "representation": {"model": "tiny.en", "layer": LAYER, "pooling": POOLING, "padding": "none"},
+        "normaliser": {"n0": N0, "prior_mean": pm.round(7).tolist(), "prior_std": ps.round(7).tolist()},
+        "reader": {
+            "kind": "ridge",
+            "lambda": args.lam,
+            "x_mean": m.round(7).tolist(),
+            "x_std": s.round(7).tolist(),
+            "coef": coef.round(7).tolist(),
+            "intercept": round(b, 7),
+        },
+        "training": {
+            "corpora": {c: int(np.sum(meta.corpus == c)) for c in CORPORA},
+            "valence": VALENCE,
+            "weights": "balanced over (corpus, valence class) cells",
+            "leave_one_corpus_out": loco,
+            "on_training_rows": train_fit,
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out) + "\n")
+    print(f"{args.out}: D={len(coef)}\nleave one corpus out: {loco}\non training rows: {train_fit}")
+
+
+if __name__ == "__main__":
+    main()
