@@ -62,6 +62,8 @@ export const configSchema = z
           .default(null),
         /** Commit processed offsets this often (ms). */
         commitIntervalMs: positiveInt.default(1000),
+        /** Measure consumer lag (end offsets minus what was consumed) this often (ms); in /metrics as transport.lag. */
+        lagIntervalMs: positiveInt.default(2000),
       })
       .strict()
       .default({}),
@@ -162,6 +164,11 @@ export const configSchema = z
         maxBatchSize: positiveInt.default(32),
         maxQueueDelayMs: nonNegativeInt.default(20),
         maxInFlight: positiveInt.default(1),
+        /**
+         * Windows waiting for the model at which the Kafka source pauses (backpressure); it resumes
+         * at half. Scores waiting to be written pause it at 4x this.
+         */
+        pauseAt: positiveInt.default(256),
       })
       .strict()
       .default({}),

@@ -12,7 +12,7 @@
  * Stopping does not flush open windows (that would score half-filled windows early); their records
  * stay uncommitted and are read again on restart.
  */
-import { Subject, Subscription, bufferTime, concatMap, filter, map, share, type Observable } from 'rxjs';
+import { Subject, Subscription, bufferTime, concatMap, filter, map, share, tap, type Observable } from 'rxjs';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { InputRecord, Modalities, Score } from '../schemas/records.js';
@@ -75,6 +75,9 @@ export interface Pipeline {
   readonly done: Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Frames waiting for face analysis at which the source pauses (the stage sheds past 64). */
+const FACE_QUEUE_PAUSE_AT = 32;
 
 const positionOf = (raw: RawRecord): SourcePosition => ({ topic: raw.topic, partition: raw.partition, offset: raw.offset });
 
@@ -210,7 +213,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     }
   };
 
-  const maxQueued = Math.max(16 * config.batching.maxBatchSize, 8 * config.limits.maxBufferedRecords);
+  // Backpressure: the model queue pauses the source at batching.pauseAt windows (onPressure). Windows
+  // still close from records already taken in after that, so the hard bound sits well above it.
+  const maxQueued = Math.max(16 * config.batching.maxBatchSize, 8 * config.limits.maxBufferedRecords, 4 * config.batching.pauseAt);
+  // Scores waiting to be written to Kafka and published: past this, the source pauses too.
+  const outputPauseAt = 4 * config.batching.pauseAt;
+  let writing = 0;
+  const holdOutput = () => {
+    if (writing >= outputPauseAt) source.hold('output', true);
+    else if (writing <= outputPauseAt / 2) source.hold('output', false);
+  };
   const scored$ = events$.pipe(
     filter((e): e is Extract<WindowEvent, { type: 'window' }> => e.type === 'window'),
     map((e) => e.window),
@@ -238,7 +250,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         stats.modalitiesUsed.audio ||= used.audio;
         stats.modalitiesUsed.video ||= used.video;
       },
-      onPressure: (under) => log.debug({ under }, 'model queue pressure'),
+      onPressure: (behind) => source.hold('model', behind),
+    }),
+    tap(() => {
+      writing++;
+      holdOutput();
     }),
     // Write scores in small groups, in order; only then publish them and settle their records.
     bufferTime(10, null, 256),
@@ -257,6 +273,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         tracker.windowDone(s.positions);
         onScore?.(s.score, s.reached);
       }
+      writing -= group.length;
+      holdOutput();
       return scored.map((s) => s.score);
     }),
     concatMap((scores) => scores),
@@ -273,12 +291,24 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   );
   subscription.add(source.records$.subscribe({ next: decode, error: (err) => fail(err, 'Kafka source'), complete: () => decoded$.complete() }));
   committer.start();
+  bus.lag.start();
+  // Face analysis sheds frames past its queue bound; pause the source before it gets there.
+  const faceQueue = features.stats.video.queue;
+  const featurePressure = features.uses.video
+    ? setInterval(() => {
+        const waiting = faceQueue.queued;
+        if (waiting >= FACE_QUEUE_PAUSE_AT) source.hold('features', true);
+        else if (waiting <= FACE_QUEUE_PAUSE_AT / 2) source.hold('features', false);
+      }, 20)
+    : null;
+  featurePressure?.unref();
   log.info({ topics, model: model.version, provider: model.session.provider }, 'pipeline started');
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
       subscription.unsubscribe();
+      if (featurePressure) clearInterval(featurePressure);
       source.stop();
       await speech?.close();
       if (options.speech === undefined) await speechParts?.release(); // a caller's parts are the caller's
