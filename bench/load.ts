@@ -101,6 +101,7 @@ const OWN_BROKER = { port: 19600, controllerPort: 19601 };
 const TICK_MS = 20;
 const SAMPLE_MS = 500;
 const SEGMENT_WORDS = 3;
+const SEND_CHUNK = 100;
 
 const log = createLogger('warn', 'load-bench');
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -357,18 +358,20 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
         left += s.plan.length - s.next;
       }
       for (const kind of ['audio', 'video', 'transcript'] as const) {
-        const values = byKind[kind];
-        if (values.length === 0) continue;
-        sent += values.length;
-        const p = sender.send(kind, values).then(
-          () => undefined,
-          (err: unknown) => {
-            sendErrors++;
-            if (sendErrors === 1) say(`send failed: ${(err as Error).message}`);
-          },
-        );
-        pending.add(p);
-        void p.finally(() => pending.delete(p));
+        // At most SEND_CHUNK records a request: 400 audio chunks at once exceed the broker's 1 MB request limit.
+        for (let from = 0; from < byKind[kind].length; from += SEND_CHUNK) {
+          const values = byKind[kind].slice(from, from + SEND_CHUNK);
+          sent += values.length;
+          const p = sender.send(kind, values).then(
+            () => undefined,
+            (err: unknown) => {
+              sendErrors++;
+              if (sendErrors === 1) say(`send failed: ${(err as Error).message}`);
+            },
+          );
+          pending.add(p);
+          void p.finally(() => pending.delete(p));
+        }
       }
       if (left === 0 || exited) done();
       else setTimeout(tick, Math.max(0, TICK_MS - (Date.now() - now)));
