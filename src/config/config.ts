@@ -102,6 +102,8 @@ export const configSchema = z
         sessionTimeoutMs: positiveInt.min(6000).default(8000),
         /** Heartbeat period (ms); must be well under sessionTimeoutMs (at most a third of it). */
         heartbeatIntervalMs: positiveInt.default(1000),
+        /** Measure consumer lag (end offsets minus what was consumed) this often (ms); in /metrics as transport.lag. */
+        lagIntervalMs: positiveInt.default(2000),
       })
       .strict()
       .superRefine((k, ctx) => {
@@ -227,6 +229,11 @@ export const configSchema = z
         maxBatchSize: positiveInt.default(32),
         maxQueueDelayMs: nonNegativeInt.default(20),
         maxInFlight: positiveInt.default(1),
+        /**
+         * Windows waiting for the model at which the Kafka source pauses (backpressure); it resumes
+         * at half. Scores waiting to be written pause it at 4x this.
+         */
+        pauseAt: positiveInt.default(256),
       })
       .strict()
       .default({}),

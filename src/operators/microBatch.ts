@@ -20,9 +20,9 @@ import { InOrder } from './inOrder.js';
  *   `maxBatchSize`) and the output completes after the last result.
  *
  * Bounds: Rx cannot slow a push source, so the bound is enforced in two steps. With `onPressure`,
- * the operator calls `onPressure(true)` when `maxQueued / 2` values are waiting (an upstream that
- * can pause, such as a Kafka consumer, should) and `onPressure(false)` once the queue is back to
- * `maxQueued / 4`. If the queue still reaches `maxQueued`, the output errors with a
+ * the operator calls `onPressure(true)` when `pauseAt` (default `maxQueued / 2`) values are
+ * waiting (an upstream that can pause, such as a Kafka consumer, should) and `onPressure(false)`
+ * once the queue is back to `pauseAt / 2`. If the queue still reaches `maxQueued`, the output errors with a
  * `MicroBatchOverflowError`: memory stays bounded, and the failure is loud rather than a slow leak.
  *
  * Errors: a batch whose `run` fails (throws, rejects, errors, completes without a value, or returns
@@ -47,8 +47,11 @@ export function microBatch<T, R>(
 ): OperatorFunction<T, R> {
   const { maxBatchSize, maxQueueDelayMs, maxInFlight = 1, maxQueued = 16 * maxBatchSize, onPressure, onBatch } = config;
   checkConfig(maxBatchSize, maxQueueDelayMs, maxInFlight, maxQueued);
-  const pauseAt = Math.ceil(maxQueued / 2);
-  const resumeAt = Math.floor(maxQueued / 4);
+  const pauseAt = config.pauseAt ?? Math.ceil(maxQueued / 2);
+  const resumeAt = Math.floor(pauseAt / 2);
+  if (!Number.isSafeInteger(pauseAt) || pauseAt < 1 || pauseAt > maxQueued) {
+    throw new RangeError(`microBatch: pauseAt must be an integer in 1..maxQueued (${maxQueued}), got ${pauseAt}`);
+  }
 
   return (source) =>
     new Observable<R>((destination) => {
@@ -247,7 +250,9 @@ export interface MicroBatchConfig {
   maxInFlight?: number;
   /** Most values waiting; one more errors the output (default 16 * maxBatchSize). */
   maxQueued?: number;
-  /** Called with true at maxQueued / 2 waiting, with false once back to maxQueued / 4. */
+  /** Values waiting at which `onPressure(true)` is called (default maxQueued / 2). */
+  pauseAt?: number;
+  /** Called with true at `pauseAt` waiting, with false once back to `pauseAt / 2`. */
   onPressure?: (paused: boolean) => void;
   /** Called for each finished batch (metrics). */
   onBatch?: (info: MicroBatchInfo) => void;

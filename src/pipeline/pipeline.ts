@@ -13,7 +13,7 @@
  * stay uncommitted and are read again on restart.
  */
 import { isUtf8 } from 'node:buffer';
-import { Subject, Subscription, bufferTime, concatMap, filter, map, merge, share, type Observable } from 'rxjs';
+import { Subject, Subscription, bufferTime, concatMap, filter, map, merge, share, tap, type Observable } from 'rxjs';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { InputRecord, Modalities, Score } from '../schemas/records.js';
@@ -78,6 +78,9 @@ export interface Pipeline {
   readonly done: Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Frames waiting for face analysis at which the source pauses (the stage sheds past 64). */
+const FACE_QUEUE_PAUSE_AT = 32;
 
 const positionOf = (raw: RawRecord): SourcePosition => ({ topic: raw.topic, partition: raw.partition, offset: raw.offset });
 
@@ -289,7 +292,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     }
   };
 
-  const maxQueued = Math.max(16 * config.batching.maxBatchSize, 8 * config.limits.maxBufferedRecords);
+  // Backpressure: the model queue pauses the source at batching.pauseAt windows (onPressure). Windows
+  // still close from records already taken in after that, so the hard bound sits well above it.
+  const maxQueued = Math.max(16 * config.batching.maxBatchSize, 8 * config.limits.maxBufferedRecords, 4 * config.batching.pauseAt);
+  // Scores waiting to be written to Kafka and published: past this, the source pauses too.
+  const outputPauseAt = 4 * config.batching.pauseAt;
+  let writing = 0;
+  const holdOutput = () => {
+    if (writing >= outputPauseAt) source.hold('output', true);
+    else if (writing <= outputPauseAt / 2) source.hold('output', false);
+  };
   const scored$ = events$.pipe(
     filter((e): e is Extract<WindowEvent, { type: 'window' }> => e.type === 'window'),
     map((e) => e.window),
@@ -320,20 +332,23 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         stats.modalitiesUsed.audio ||= used.audio;
         stats.modalitiesUsed.video ||= used.video;
       },
-      onPressure: (under) => log.debug({ under }, 'model queue pressure'),
+      onPressure: (behind) => source.hold('model', behind),
       forget: forget$,
+    }),
+    tap(() => {
+      writing++;
+      holdOutput();
     }),
     // Write scores in small groups, in order; only then publish them and settle their records.
     bufferTime(10, null, 256),
     filter((group) => group.length > 0),
-    map((group) =>
-      group.filter((s) => {
+    concatMap(async (all) => {
+      // A window whose partition was revoked while it was in flight is not written (the new owner scores it).
+      const group = all.filter((s) => {
         if (s.kind !== 'score' || !stale(s.positions)) return true;
         stats.revokedWindows++;
         return false;
-      }),
-    ),
-    concatMap(async (group) => {
+      });
       const scored = group.filter((s): s is ScoredWindow => s.kind === 'score');
       if (scored.length > 0) await sink.sendScores(scored.map((s) => s.score));
       for (const s of group) {
@@ -347,6 +362,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         tracker.windowDone(s.positions);
         onScore?.(s.score, s.reached);
       }
+      writing -= all.length;
+      holdOutput();
       return scored.map((s) => s.score);
     }),
     concatMap((scores) => scores),
@@ -363,12 +380,24 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   );
   subscription.add(source.records$.subscribe({ next: decode, error: (err) => fail(err, 'Kafka source'), complete: () => decoded$.complete() }));
   committer.start();
+  bus.lag.start();
+  // Face analysis sheds frames past its queue bound; pause the source before it gets there.
+  const faceQueue = features.stats.video.queue;
+  const featurePressure = features.uses.video
+    ? setInterval(() => {
+        const waiting = faceQueue.queued;
+        if (waiting >= FACE_QUEUE_PAUSE_AT) source.hold('features', true);
+        else if (waiting <= FACE_QUEUE_PAUSE_AT / 2) source.hold('features', false);
+      }, 20)
+    : null;
+  featurePressure?.unref();
   log.info({ topics, model: model.version, provider: model.session.provider }, 'pipeline started');
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
       subscription.unsubscribe();
+      if (featurePressure) clearInterval(featurePressure);
       source.stop();
       await speech?.close();
       if (options.speech === undefined) await speechParts?.release(); // a caller's parts are the caller's

@@ -26,7 +26,7 @@ export interface ScoringOptions {
   /** Runs the model on a batch; results in input order. */
   runModel: (inputs: ModelInput[]) => Promise<ModelOutput[]>;
   modelVersion: string;
-  batching: { maxBatchSize: number; maxQueueDelayMs: number; maxInFlight: number; maxQueued: number };
+  batching: { maxBatchSize: number; maxQueueDelayMs: number; maxInFlight: number; maxQueued: number; pauseAt?: number };
   rolling: Omit<RollingScoreOptions, 'onSkip'>;
   /** Non-verbal codebook ids of a window (the feature stage); absent for a model that reads words only. */
   nonVerbal?: (window: SessionWindow) => NonVerbalIds | undefined;

@@ -20,6 +20,7 @@ import {
   createKafka,
   createKafkaSink,
   createKafkaSource,
+  createLagProbe,
   createTransportStats,
   ensureTopics,
 } from '../../src/transport/kafka/index.js';
@@ -29,7 +30,7 @@ import { brokers } from '../fixtures/env.js';
 
 const run = randomUUID().slice(0, 8);
 const names = topicNames({ prefix: `it-${run}.` });
-const extra = { commits: `it-${run}.commits`, rebalance: `it-${run}.rebalance` };
+const extra = { commits: `it-${run}.commits`, rebalance: `it-${run}.rebalance`, hold: `it-${run}.hold` };
 const codec = createCodec();
 
 let kafka: Kafka;
@@ -138,6 +139,41 @@ test('backpressure: a slow consumer makes the source pause and resume, and the b
     assert.equal(total, n);
   } finally {
     sub.unsubscribe();
+  }
+});
+
+test('hold: a stage behind downstream pauses the source with records waiting in Kafka, shown as lag; lifting it resumes', { timeout: 90_000 }, async () => {
+  const topic = extra.hold;
+  await ensureTopics(admin, [topic], 1);
+  const stats = createTransportStats();
+  const groupId = `g-hold-${run}`;
+  const source = createKafkaSource({ consumer: await consumer(groupId), topics: [topic], fromBeginning: true, stats });
+  const lagAdmin = kafka.admin();
+  await lagAdmin.connect();
+  const lag = createLagProbe({ admin: lagAdmin, groupId, source, stats, intervalMs: 100_000 });
+  const seen: RawRecord[] = [];
+  const sub = source.records$.subscribe((r) => {
+    seen.push(r);
+    source.release(r);
+  });
+  try {
+    await produceAudio(topic, 10);
+    await waitFor('the first 10 records', () => seen.length >= 10);
+    source.hold('model', true);
+    assert.deepEqual(stats.heldBy, ['model']);
+    await produceAudio(topic, 30);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(seen.length, 10, 'nothing is handed downstream while held');
+    assert.equal(await lag.measure(), 30, 'the held records show as consumer lag');
+    source.hold('model', false);
+    await waitFor('all 40 records', () => seen.length >= 40);
+    assert.equal(seen.length, 40, 'each record exactly once');
+    assert.equal(await lag.measure(), 0);
+    assert.equal(stats.maxLag, 30);
+    assert.equal(stats.holds.model, 1);
+  } finally {
+    sub.unsubscribe();
+    await lag.stop();
   }
 });
 

@@ -204,6 +204,24 @@ describe('microBatch', () => {
     });
   });
 
+  it('asks for a pause at pauseAt waiting, well before maxQueued, and a resume at pauseAt / 2', () => {
+    const ts = scheduler();
+    ts.run(({ cold, expectObservable, flush }) => {
+      const pressure: string[] = [];
+      const source = cold('abcdef|');
+      const result = source.pipe(
+        microBatch(
+          { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueued: 100, pauseAt: 4, onPressure: (p) => pressure.push(`${p ? 'pause' : 'resume'}@${ts.now()}`) },
+          (items: string[]) => cold('5ms (r|)', { r: upper(items) }),
+        ),
+      );
+      // a runs at 0; b..e wait (4 at 4 ms: pause); f waits too; resume once 2 are left (c leaves at 15)
+      expectObservable(result).toBe('5ms A 4ms B 4ms C 4ms D 4ms E 4ms (F|)', { A: 'A', B: 'B', C: 'C', D: 'D', E: 'E', F: 'F' });
+      flush();
+      assert.deepStrictEqual(pressure, ['pause@4', 'resume@15']);
+    });
+  });
+
   it('unsubscribes from running batches and the timer on unsubscribe', () => {
     scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('ab 20ms |');

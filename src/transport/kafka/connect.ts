@@ -20,6 +20,7 @@ import { createCommitter, type Committer } from './committer.js';
 import { createInputConsumer } from './consumer.js';
 import { createIdempotentProducer, createKafkaSink, type KafkaSink } from './sink.js';
 import { createKafkaSource, type KafkaSource } from './source.js';
+import { createLagProbe, type LagProbe } from './lag.js';
 import { createTransportStats, type TransportStats } from './stats.js';
 import { ensureTopics } from './topics.js';
 
@@ -40,6 +41,8 @@ export interface PipelineTransport {
   /** Which offsets may be committed: records join windows, windows get scored. */
   readonly tracker: CommitTracker;
   readonly committer: Committer;
+  /** Measures consumer lag into `stats.lag` every `kafka.lagIntervalMs` once started. */
+  readonly lag: LagProbe;
   readonly stats: TransportStats;
   /** Leaves the group and disconnects: after `source.stop()` and `committer.stop()`. */
   close(): Promise<void>;
@@ -119,14 +122,25 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     logger,
   });
   const committer = createCommitter({ consumer, tracker, intervalMs: options.kafka.commitIntervalMs, stats, logger });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+  } catch (err) {
+    await consumer.disconnect();
+    await producer.disconnect();
+    throw err;
+  }
+  const lag = createLagProbe({ admin, groupId: options.kafka.groupId, source, stats, intervalMs: options.kafka.lagIntervalMs, logger });
   return {
     topics,
     source,
     sink,
     tracker,
     committer,
+    lag,
     stats,
     close: async () => {
+      await lag.stop();
       await consumer.disconnect();
       await producer.disconnect();
     },

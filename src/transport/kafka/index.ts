@@ -16,3 +16,4 @@ export {
 export { ensureTopics } from './topics.js';
 export { kafkaAnswers } from './probe.js';
 export { createTransportStats, type TransportStats } from './stats.js';
+export { createLagProbe, type LagProbe, type LagProbeOptions } from './lag.js';

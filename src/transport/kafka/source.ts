@@ -14,6 +14,11 @@
  *   topic-wide so partitions assigned by a later rebalance start paused too); kafkajs then stops
  *   fetching. When releases bring it to `resumeRatio` of both limits, the topics are resumed.
  *
+ * - A stage further down (the model queue, the score writes) that falls behind calls
+ *   `hold(reason, true)`: every topic is paused until all such holds are lifted
+ *   (`hold(reason, false)`) and the buffer is drained. Overload then shows as consumer lag, which
+ *   Kafka keeps, instead of memory.
+ *
  * Memory held between Kafka and the windows is thus at most the buffer bounds plus kafkajs's own
  * fetch buffer (`maxBytes` of the consumer, see consumer.ts). Emission is synchronous inside
  * kafkajs's `eachBatch`; a downstream that releases synchronously never fills the buffer.
@@ -74,12 +79,19 @@ export interface KafkaSource {
   readonly records$: Observable<RawRecord>;
   /** Gives a record's buffer slot back. Idempotent; unknown positions are ignored. */
   release(position: SourcePosition): void;
+  /**
+   * Pauses fetching while `on` for `reason` (e.g. 'model', 'output'), however full the buffer is;
+   * fetching resumes once no reason holds and the buffer is drained. Idempotent per reason.
+   */
+  hold(reason: string, on: boolean): void;
   /** No more records: completes `records$` and pauses fetching; the consumer stays in the group. */
   stop(): void;
   /** Partitions assigned to this consumer by the last rebalance. */
   assignment(): TopicPartition[];
   /** Every rebalance, after the tracker dropped the revoked partitions (synchronously, in the group-join event). */
   readonly assignments$: Observable<Assignment>;
+  /** The offset after the last record handed downstream, per assigned partition that has one. */
+  nextOffsets(): Map<string, bigint>;
   readonly stats: TransportStats;
 }
 
@@ -123,6 +135,8 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   let subscribed = false;
   let stopped = false;
   let paused = false;
+  /** Reasons downstream holds fetching for. */
+  const holds = new Set<string>();
 
   const topicList = () => topics.map((topic) => ({ topic }));
 
@@ -149,7 +163,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   }
 
   function resume(): void {
-    if (!paused || stopped) return;
+    if (!paused || stopped || holds.size > 0) return;
     paused = false;
     stats.isPaused = false;
     stats.resumed++;
@@ -169,6 +183,22 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     stats.buffered--;
     stats.bufferedBytes -= entry.bytes;
     if (paused && drained()) resume();
+  }
+
+  function hold(reason: string, on: boolean): void {
+    if (on === holds.has(reason)) return;
+    if (on) {
+      holds.add(reason);
+      stats.holds[reason] = (stats.holds[reason] ?? 0) + 1;
+      stats.heldBy = [...holds];
+      log.debug({ reason }, 'downstream behind: fetching paused');
+      pause();
+    } else {
+      holds.delete(reason);
+      stats.heldBy = [...holds];
+      log.debug({ reason }, 'downstream caught up');
+      if (paused && drained()) resume();
+    }
   }
 
   function admit(record: RawRecord, bytes: number): void {
@@ -197,6 +227,11 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     }
     for (const message of batch.messages) {
       if (stopped || !subscriber || !isRunning() || isStale()) return;
+      if (holds.size > 0) {
+        // Held downstream: left unresolved, fetched again from here once resumed.
+        stats.refused++;
+        return;
+      }
       const offset = BigInt(message.offset);
       const next = nextOffset.get(pkey);
       if (next !== undefined && offset < next) {
@@ -277,6 +312,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   return {
     records$,
     release,
+    hold,
     stop() {
       if (stopped) return;
       stopped = true;
@@ -287,6 +323,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     },
     assignment: () => assigned.slice(),
     assignments$: assignments$.asObservable(),
+    nextOffsets: () => new Map(nextOffset),
     stats,
   };
 }

@@ -15,6 +15,16 @@ export interface TransportStats {
   paused: number;
   resumed: number;
   isPaused: boolean;
+  /** Times each downstream stage held fetching (`KafkaSource.hold`), and the stages holding it now. */
+  holds: Record<string, number>;
+  heldBy: string[];
+  /**
+   * Consumer lag: records in the assigned partitions not yet handed downstream (end offset minus
+   * next offset), summed; refreshed every `kafka.lagIntervalMs`. null until first measured.
+   */
+  lag: number | null;
+  /** The largest lag measured. */
+  maxLag: number;
   /** Records (and their bytes) handed downstream and not yet released. */
   buffered: number;
   bufferedBytes: number;
@@ -42,6 +52,10 @@ export function createTransportStats(): TransportStats {
     paused: 0,
     resumed: 0,
     isPaused: false,
+    holds: {},
+    heldBy: [],
+    lag: null,
+    maxLag: 0,
     buffered: 0,
     bufferedBytes: 0,
     maxBuffered: 0,

@@ -1,0 +1,622 @@
+/**
+ * Load benchmark: N live sessions through Kafka and the whole service (`msa run` as a child
+ * process), measured at a WebSocket client.
+ *
+ *   node --import tsx bench/load.ts --sessions N --duration S [--video] [--json] [--ladder]
+ *        [--brokers host:port] [--msa bin/msa.js] [--config file.json] [--repeats R]
+ *        [--from N] [--step N] [--max N] [--drain S] [--plot out.svg] [--label text]
+ *
+ * - Broker: `--brokers` (or KAFKA_BROKERS) is used as is; otherwise the bench starts its own
+ *   broker on ports 19600/19601 (data in <cacheDir>/load-bench-kafka) and leaves it running for the
+ *   next run (`msa kafka stop` with MSA_KAFKA_PORT=19600 MSA_KAFKA_DATA_DIR=... stops it).
+ * - Pipeline: `node <msa> run` (default this checkout's bin/msa.js; pass another checkout's to
+ *   compare code), on fresh topics (`MSA_TOPIC_PREFIX`) and group per run, asr off unless
+ *   `--asr auto`, the rest of the config from defaults or `--config`.
+ * - Sessions: generated (src/ingest/sampleSession.ts), started a hop apart spread evenly, paced in
+ *   real time. Each record is stamped when it is sent: an audio chunk (every 100 ms) gets the send
+ *   time as event time; a transcript segment is sent when its speech ends (as a recogniser would)
+ *   and gets that time as its end. Segments are 3 words long, so the transcript is never idle for
+ *   `windows.modalityIdleMs` and which records a window holds does not depend on load. Sends go out
+ *   once per tick for all sessions together, not awaited one by one.
+ * - Delay: from the send of the record that lets a window close (the watermark, min over the
+ *   session's modalities of the event time they reach, minus allowed lateness, passes the window's
+ *   end; or the last endOfStream) to the arrival of its score at the WebSocket client. Windows
+ *   expected: every window a transcript segment overlaps (a words-only model scores no other);
+ *   lost: expected ones with no score when the drain ends.
+ * - Also sampled every 500 ms: pipeline and broker CPU (/proc), pipeline RSS, consumer lag
+ *   (records sent minus records the pipeline consumed, from its /metrics JSON) and the response
+ *   time of /healthz and /metrics.
+ * - `--ladder`: runs N = from, from + step, ... until a rung fails (p99 > 500 ms or anything lost,
+ *   median of `--repeats` runs), then halves the step between the last pass and the first failure
+ *   down to step / 4; prints the table and the largest N that held.
+ *
+ * Output: a table on stderr/stdout; with --json the last stdout line is one object
+ * {"sessions","windows_expected","windows_received","lost","p50_ms","p95_ms","p99_ms",
+ *  "pipeline_cpu_pct","broker_cpu_pct","rss_mb","lag_max"} (for the ladder: the largest passing rung),
+ * after a line {"runs":[...]} with every run in full. A latency histogram (Vega-Lite, SVG) goes
+ * to bench/out/load-latency.svg or --plot.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline';
+import WebSocket from 'ws';
+import * as vega from 'vega';
+import * as vegaLite from 'vega-lite';
+import { cacheDirOf, loadConfig, type Config } from '../src/config/config.js';
+import { startBroker } from '../src/broker/index.js';
+import { createLogger } from '../src/log.js';
+import { openRecordSender, type OpenSender } from '../src/ingest/kafkaSender.js';
+import { generateSession, SAMPLE_SCRIPT } from '../src/ingest/sampleSession.js';
+import { shiftRecord } from '../src/ingest/replay.js';
+import type { InputRecord, Score } from '../src/schemas/records.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+
+const { values: flags } = parseArgs({
+  options: {
+    sessions: { type: 'string', default: '50' },
+    duration: { type: 'string', default: '60' },
+    video: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    ladder: { type: 'boolean', default: false },
+    brokers: { type: 'string' },
+    msa: { type: 'string', default: join(root, 'bin', 'msa.js') },
+    config: { type: 'string' },
+    asr: { type: 'string', default: 'off' },
+    repeats: { type: 'string', default: '1' },
+    from: { type: 'string', default: '50' },
+    step: { type: 'string', default: '50' },
+    max: { type: 'string', default: '1000' },
+    drain: { type: 'string', default: '120' },
+    plot: { type: 'string' },
+    label: { type: 'string' },
+    'target-p99': { type: 'string', default: '500' },
+  },
+});
+
+const positiveInt = (name: string, raw: string | undefined): number => {
+  const v = Number(raw);
+  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`--${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return v;
+};
+const opts = {
+  sessions: positiveInt('sessions', flags.sessions),
+  durationS: positiveInt('duration', flags.duration),
+  repeats: positiveInt('repeats', flags.repeats),
+  from: positiveInt('from', flags.from),
+  step: positiveInt('step', flags.step),
+  max: positiveInt('max', flags.max),
+  drainS: positiveInt('drain', flags.drain),
+  targetP99: positiveInt('target-p99', flags['target-p99']),
+  msa: resolve(flags.msa),
+  asr: flags.asr,
+};
+if (!['off', 'auto', 'always'].includes(opts.asr)) throw new RangeError(`--asr must be off, auto or always, got ${JSON.stringify(opts.asr)}`);
+const OWN_BROKER = { port: 19600, controllerPort: 19601 };
+const TICK_MS = 20;
+const SAMPLE_MS = 500;
+const SEGMENT_WORDS = 3;
+const SEND_CHUNK = 100;
+
+const log = createLogger('warn', 'load-bench');
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+// --- sessions -------------------------------------------------------------------------------
+
+interface Due {
+  /** Wall-clock offset from the session's start at which the record is sent. */
+  at: number;
+  record: InputRecord;
+}
+
+/** One generated session's records in send order: a segment is due when its speech ends. */
+function sessionPlan(sessionId: string, durationS: number, video: boolean, seed: number): Due[] {
+  const words = SAMPLE_SCRIPT.flatMap((l) => l.split(/\s+/));
+  const script: string[] = [];
+  // 3 words of 0.35 s + a 0.5 s gap: a segment ends at least every 1.6 s, under modalityIdleMs.
+  for (let i = 0, t = 0; t < durationS * 1000; i += SEGMENT_WORDS, t += SEGMENT_WORDS * 350 + 500) {
+    script.push(Array.from({ length: SEGMENT_WORDS }, (_, j) => words[(i + j) % words.length]).join(' '));
+  }
+  const records = generateSession({ sessionId, startTime: 0, script, gapSeconds: 0.5, videoFps: video ? 2 : 0, endOfStream: true, seed });
+  return records.map((record) => ({ at: record.kind === 'transcript' ? record.value.endTime : record.value.eventTime, record })).sort((a, b) => a.at - b.at);
+}
+
+/**
+ * What the pipeline's windows will do with a session's records, replayed on the send side: which
+ * windows must get a score (every one a transcript segment overlaps) and when each becomes closable.
+ */
+class SessionTracker {
+  readonly expected = new Set<number>();
+  /** window end -> wall time of the send that let it close. */
+  readonly closedAt = new Map<number, number>();
+  private readonly reach = new Map<string, number>();
+  private readonly ended = new Set<string>();
+  private readonly modalities: string[];
+
+  constructor(
+    private readonly w: Config['windows'],
+    video: boolean,
+  ) {
+    this.modalities = video ? ['audio', 'video', 'transcript'] : ['audio', 'transcript'];
+  }
+
+  sent(record: InputRecord, wall: number): void {
+    const v = record.value;
+    const end = record.kind === 'transcript' ? record.value.endTime : v.eventTime;
+    if (record.kind === 'transcript') {
+      const { sizeMs: W, hopMs: H } = this.w;
+      // Windows [kH, kH + W) overlapping [eventTime, endTime).
+      for (let k = Math.floor((v.eventTime - W) / H) + 1; k * H < end; k++) if (k * H + W > v.eventTime) this.expected.add(k * H + W);
+    }
+    this.reach.set(record.kind, Math.max(this.reach.get(record.kind) ?? -Infinity, end));
+    if (v.endOfStream) this.ended.add(record.kind);
+    const allEnded = this.modalities.every((m) => this.ended.has(m));
+    const watermark = Math.min(...this.modalities.map((m) => this.reach.get(m) ?? -Infinity)) - this.w.allowedLatenessMs;
+    for (const e of this.expected) if (!this.closedAt.has(e) && (allEnded || e <= watermark)) this.closedAt.set(e, wall);
+  }
+}
+
+// --- process probes -------------------------------------------------------------------------
+
+const CLOCK_TICKS = 100;
+async function cpuSeconds(pid: number): Promise<number | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+async function rssMb(pid: number): Promise<number | null> {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+async function timedGet(url: string): Promise<{ ms: number; body: unknown }> {
+  const t0 = performance.now();
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  const body = await res.json().catch(() => null);
+  return { ms: performance.now() - t0, body };
+}
+
+const quantile = (sorted: readonly number[], q: number): number | null =>
+  sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+const median = (xs: readonly number[]): number | null =>
+  quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
+const round = (x: number | null, digits = 0): number | null => (x === null ? null : Math.round(x * 10 ** digits) / 10 ** digits);
+
+// --- the pipeline child ---------------------------------------------------------------------
+
+interface PipelineChild {
+  child: ChildProcess;
+  base: string;
+  wsUrl: string;
+  exit: Promise<number | null>;
+  stderrTail: string[];
+}
+
+async function startPipeline(brokers: string[], prefix: string): Promise<PipelineChild> {
+  const args = [opts.msa, ...(flags.config ? ['--config', flags.config] : []), 'run', '--ws-port', '0', '--ws-host', '127.0.0.1'];
+  const child = spawn(process.execPath, args, {
+    cwd: dirname(dirname(opts.msa)),
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: brokers.join(','),
+      MSA_TOPIC_PREFIX: prefix,
+      MSA_GROUP_ID: `${prefix}pipeline`,
+      MSA_ASR: opts.asr,
+      MSA_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderrTail: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (l) => {
+    stderrTail.push(l);
+    if (stderrTail.length > 40) stderrTail.shift();
+  });
+  const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  const wsUrl = await new Promise<string>((res, rej) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => rej(new Error(`msa run did not print its WebSocket URL in 180 s:\n${stderrTail.join('\n')}`)), 180_000);
+    lines.on('line', (l) => {
+      const m = /websocket\s+(ws:\/\/\S+)/.exec(l);
+      if (m) {
+        clearTimeout(timer);
+        res(m[1]!);
+      }
+    });
+    void exit.then((code) => rej(new Error(`msa run exited with ${code} before it was ready:\n${stderrTail.join('\n')}`)));
+  });
+  const base = wsUrl.replace(/^ws:/, 'http:').replace(/\/[^/]*$/, '');
+  return { child, base, wsUrl, exit, stderrTail };
+}
+
+// --- one run --------------------------------------------------------------------------------
+
+export interface RunResult {
+  sessions: number;
+  windows_expected: number;
+  windows_received: number;
+  lost: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+  pipeline_cpu_pct: number | null;
+  broker_cpu_pct: number | null;
+  rss_mb: number | null;
+  lag_max: number | null;
+  extra: number;
+  duplicates: number;
+  /** Scores that arrived before the bench saw their window closable (should be 0). */
+  early: number;
+  max_ms: number | null;
+  healthz_p99_ms: number | null;
+  metrics_p99_ms: number | null;
+  exit_code: number | null;
+  send_errors: number;
+  records_sent: number;
+  load_before: number;
+  delays: number[];
+}
+
+async function runOnce(n: number, brokers: string[], brokerPid: number | null, config: Config): Promise<RunResult> {
+  const prefix = `load-${Date.now()}-${n}-`;
+  const pipe = await startPipeline(brokers, prefix);
+  let exitCode: number | null = null;
+  let exited = false;
+  void pipe.exit.then((c) => {
+    exitCode = c;
+    exited = true;
+  });
+  const senderConfig = loadConfig({ file: flags.config, overrides: { kafka: { brokers, topicPrefix: prefix } } });
+  const sender: OpenSender = await openRecordSender({ config: senderConfig, brokers, logger: log });
+
+  // Scores at the client.
+  const arrivals = new Map<string, number>();
+  let duplicates = 0;
+  const ws = new WebSocket(pipe.wsUrl);
+  await new Promise<void>((res, rej) => {
+    ws.once('open', () => res());
+    ws.once('error', rej);
+  });
+  ws.on('message', (data) => {
+    const now = Date.now();
+    const text = data.toString();
+    if (!text.startsWith('{"type":"score"')) return;
+    const score = (JSON.parse(text) as { score: Score }).score;
+    const key = `${score.sessionId}@${score.windowEnd}`;
+    if (arrivals.has(key)) duplicates++;
+    else arrivals.set(key, now);
+  });
+  ws.send(JSON.stringify({ type: 'subscribe', all: true }));
+
+  // Sessions, started spread over one hop.
+  const plans = Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}s${i + 1}`,
+    plan: sessionPlan(`${prefix}s${i + 1}`, opts.durationS, flags.video ?? false, i + 1),
+    next: 0,
+    startOffset: (i * config.windows.hopMs) / n,
+    tracker: new SessionTracker(config.windows, flags.video ?? false),
+  }));
+  const pending = new Set<Promise<void>>();
+  let sendErrors = 0;
+  let sent = 0;
+  let consumed = 0;
+  let lagMax = 0;
+  const healthMs: number[] = [];
+  const metricsMs: number[] = [];
+  let rssMax = 0;
+
+  const load_before = loadavg()[0]!;
+  const t0 = Date.now() + 200;
+  const cpu0 = { pipe: await cpuSeconds(pipe.child.pid!), broker: brokerPid ? await cpuSeconds(brokerPid) : null, at: performance.now() };
+
+  const sampler = setInterval(() => {
+    void (async () => {
+      const r = await rssMb(pipe.child.pid!);
+      if (r !== null) rssMax = Math.max(rssMax, r);
+      try {
+        healthMs.push((await timedGet(`${pipe.base}/healthz`)).ms);
+        const m = await timedGet(`${pipe.base}/metrics`);
+        metricsMs.push(m.ms);
+        const c = (m.body as { pipeline?: { transport?: { consumed?: number } } } | null)?.pipeline?.transport?.consumed;
+        if (typeof c === 'number') consumed = c;
+        lagMax = Math.max(lagMax, sent - consumed);
+      } catch {
+        // the child is gone or too slow: counted by what is missing
+      }
+    })();
+  }, SAMPLE_MS);
+
+  // The send loop: every tick, everything due for every session, one send per kind.
+  await new Promise<void>((done) => {
+    const tick = () => {
+      const now = Date.now();
+      const byKind: Record<InputRecord['kind'], InputRecord['value'][]> = { audio: [], video: [], transcript: [] };
+      let left = 0;
+      for (const s of plans) {
+        const start = t0 + s.startOffset;
+        while (s.next < s.plan.length && start + s.plan[s.next]!.at <= now) {
+          const due = s.plan[s.next++]!;
+          // Stamped now: the record's due time (its end, for a segment) becomes the send time.
+          const stamped = shiftRecord(due.record, now - due.at);
+          s.tracker.sent(stamped, now);
+          byKind[stamped.kind].push(stamped.value);
+        }
+        left += s.plan.length - s.next;
+      }
+      for (const kind of ['audio', 'video', 'transcript'] as const) {
+        // At most SEND_CHUNK records a request: 400 audio chunks at once exceed the broker's 1 MB request limit.
+        for (let from = 0; from < byKind[kind].length; from += SEND_CHUNK) {
+          const values = byKind[kind].slice(from, from + SEND_CHUNK);
+          sent += values.length;
+          const p = sender.send(kind, values).then(
+            () => undefined,
+            (err: unknown) => {
+              sendErrors++;
+              if (sendErrors === 1) say(`send failed: ${(err as Error).message}`);
+            },
+          );
+          pending.add(p);
+          void p.finally(() => pending.delete(p));
+        }
+      }
+      if (left === 0 || exited) done();
+      else setTimeout(tick, Math.max(0, TICK_MS - (Date.now() - now)));
+    };
+    setTimeout(tick, Math.max(0, t0 - Date.now()));
+  });
+  await Promise.all(pending);
+  const cpu1 = { pipe: await cpuSeconds(pipe.child.pid!), broker: brokerPid ? await cpuSeconds(brokerPid) : null, at: performance.now() };
+  const elapsedS = (cpu1.at - cpu0.at) / 1000;
+
+  // Drain: until every expected window has a score, the child exits, or no score for --drain s.
+  const expectedKeys = plans.flatMap((s) => [...s.tracker.expected].map((e) => `${s.id}@${e}`));
+  const expectedSet = new Set(expectedKeys);
+  let lastCount = -1;
+  let lastChange = Date.now();
+  while (!exited) {
+    let have = 0;
+    for (const k of expectedKeys) if (arrivals.has(k)) have++;
+    if (have === expectedKeys.length) break;
+    if (arrivals.size !== lastCount) {
+      lastCount = arrivals.size;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > opts.drainS * 1000) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  clearInterval(sampler);
+
+  const delays: number[] = [];
+  let early = 0;
+  for (const s of plans) {
+    for (const e of s.tracker.expected) {
+      const arrived = arrivals.get(`${s.id}@${e}`);
+      const closed = s.tracker.closedAt.get(e);
+      if (arrived === undefined || closed === undefined) continue;
+      if (arrived < closed) early++;
+      delays.push(Math.max(0, arrived - closed));
+    }
+  }
+  delays.sort((a, b) => a - b);
+  let extra = 0;
+  for (const k of arrivals.keys()) if (!expectedSet.has(k)) extra++;
+  const received = expectedKeys.length - expectedKeys.filter((k) => !arrivals.has(k)).length;
+
+  ws.close();
+  await sender.close();
+  const exitedDuringRun = exited;
+  if (!exited) {
+    pipe.child.kill('SIGTERM');
+    const killer = setTimeout(() => pipe.child.kill('SIGKILL'), 20_000);
+    await pipe.exit;
+    clearTimeout(killer);
+  } else {
+    say(`msa run exited with ${exitCode} during the run; its last log lines:\n${pipe.stderrTail.slice(-10).join('\n')}`);
+  }
+  const pct = (a: number | null, b: number | null) => (a === null || b === null ? null : round(((b - a) / elapsedS) * 100));
+  const sortedHealth = [...healthMs].sort((a, b) => a - b);
+  const sortedMetrics = [...metricsMs].sort((a, b) => a - b);
+  return {
+    sessions: n,
+    windows_expected: expectedKeys.length,
+    windows_received: received,
+    lost: expectedKeys.length - received,
+    p50_ms: round(quantile(delays, 0.5)),
+    p95_ms: round(quantile(delays, 0.95)),
+    p99_ms: round(quantile(delays, 0.99)),
+    pipeline_cpu_pct: pct(cpu0.pipe, cpu1.pipe),
+    broker_cpu_pct: pct(cpu0.broker, cpu1.broker),
+    rss_mb: round(rssMax),
+    lag_max: lagMax,
+    extra,
+    duplicates,
+    early,
+    max_ms: round(quantile(delays, 1)),
+    healthz_p99_ms: round(quantile(sortedHealth, 0.99), 1),
+    metrics_p99_ms: round(quantile(sortedMetrics, 0.99), 1),
+    exit_code: exitedDuringRun ? exitCode : null,
+    send_errors: sendErrors,
+    records_sent: sent,
+    load_before: round(load_before, 2)!,
+    delays,
+  };
+}
+
+// --- summary, ladder, plot ------------------------------------------------------------------
+
+type Summary = Omit<RunResult, 'delays'> & { runs: number };
+
+/** Medians of repeated runs (lost: the largest; exit code: the first non-null). */
+function summarise(runs: RunResult[]): Summary {
+  const med = (k: keyof RunResult) => {
+    const xs = runs.map((r) => r[k]).filter((x): x is number => typeof x === 'number');
+    return xs.length === 0 ? null : median(xs);
+  };
+  const maxOf = (k: keyof RunResult) => Math.max(...runs.map((r) => (r[k] as number | null) ?? 0));
+  return {
+    sessions: runs[0]!.sessions,
+    windows_expected: med('windows_expected')!,
+    windows_received: med('windows_received')!,
+    lost: maxOf('lost'),
+    p50_ms: med('p50_ms'),
+    p95_ms: med('p95_ms'),
+    p99_ms: med('p99_ms'),
+    pipeline_cpu_pct: med('pipeline_cpu_pct'),
+    broker_cpu_pct: med('broker_cpu_pct'),
+    rss_mb: med('rss_mb'),
+    lag_max: med('lag_max'),
+    extra: maxOf('extra'),
+    duplicates: maxOf('duplicates'),
+    early: maxOf('early'),
+    max_ms: med('max_ms'),
+    healthz_p99_ms: med('healthz_p99_ms'),
+    metrics_p99_ms: med('metrics_p99_ms'),
+    exit_code: runs.find((r) => r.exit_code !== null)?.exit_code ?? null,
+    send_errors: maxOf('send_errors'),
+    records_sent: med('records_sent')!,
+    load_before: med('load_before')!,
+    runs: runs.length,
+  };
+}
+
+const passes = (s: Summary) => s.lost === 0 && s.exit_code === null && s.p99_ms !== null && s.p99_ms <= opts.targetP99;
+
+function tableRow(s: Summary): string {
+  const f = (x: number | null, unit = '') => (x === null ? '-' : `${x}${unit}`);
+  return (
+    `| ${s.sessions} | ${s.lost} of ${s.windows_expected} | ${f(s.p50_ms)} / ${f(s.p95_ms)} / ${f(s.p99_ms)} ms | ${f(s.pipeline_cpu_pct, ' %')} | ` +
+    `${f(s.broker_cpu_pct, ' %')} | ${f(s.rss_mb, ' MB')} | ${f(s.lag_max)} | ${f(s.healthz_p99_ms)} / ${f(s.metrics_p99_ms)} ms | ` +
+    `${s.exit_code === null ? 'running' : `exited ${s.exit_code}`} |`
+  );
+}
+const TABLE_HEAD =
+  '| sessions | lost | delay p50 / p95 / p99 | pipeline CPU (of 200 %) | broker CPU | pipeline RSS | lag max | /healthz / /metrics p99 | pipeline |\n' +
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |';
+
+async function writeHistogram(path: string, runs: RunResult[]): Promise<void> {
+  const values = runs.flatMap((r) => r.delays.map((ms) => ({ sessions: `${r.sessions} sessions`, ms: Math.min(ms, 3000) })));
+  const spec: vegaLite.TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `window close -> score at a WebSocket client${flags.label ? ` (${flags.label})` : ''}`,
+    width: 560,
+    height: 260,
+    data: { values },
+    mark: { type: 'bar', opacity: 0.6 },
+    encoding: {
+      x: { field: 'ms', type: 'quantitative', bin: { step: 50, extent: [0, 3000] }, title: 'delay, ms (3000 = 3000 or more)' },
+      y: { aggregate: 'count', type: 'quantitative', title: 'windows', stack: null },
+      color: { field: 'sessions', type: 'nominal', title: null },
+    },
+  };
+  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, await view.toSVG());
+  view.finalize();
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig({ file: flags.config, env: { KAFKA_BROKERS: flags.brokers ?? process.env.KAFKA_BROKERS } });
+  let brokers = config.kafka.brokers;
+  let brokerPid: number | null = null;
+  if (brokers === null) {
+    const started = await startBroker({ ...OWN_BROKER, dataDir: join(cacheDirOf(config), 'load-bench-kafka') }, log);
+    brokers = started.brokers;
+    brokerPid = started.pid;
+  }
+  say(
+    `load bench: ${cpus().length} cores, load ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}, brokers ${brokers.join(',')}${brokerPid ? ` (own, pid ${brokerPid})` : ''}, msa ${opts.msa}, ${opts.durationS} s a run`,
+  );
+  const all: RunResult[] = [];
+  const summaries: Summary[] = [];
+  const rung = async (n: number): Promise<Summary> => {
+    const runs: RunResult[] = [];
+    for (let r = 0; r < opts.repeats; r++) {
+      const run = await runOnce(n, brokers, brokerPid, config);
+      const { delays: _d, ...shown } = run;
+      say(JSON.stringify(shown));
+      runs.push(run);
+    }
+    all.push(...runs);
+    const s = summarise(runs);
+    summaries.push(s);
+    say(tableRow(s));
+    return s;
+  };
+
+  let answer: Summary;
+  if (flags.ladder) {
+    let best: Summary | null = null;
+    let failed: number | null = null;
+    for (let n = opts.from; n <= opts.max; n += opts.step) {
+      const s = await rung(n);
+      if (!passes(s)) {
+        failed = n;
+        break;
+      }
+      best = s;
+    }
+    let step = opts.step / 2;
+    while (failed !== null && step >= opts.step / 4) {
+      const n = Math.round((best?.sessions ?? 0) + step);
+      if (n >= failed || n < 1) break;
+      const s = await rung(n);
+      if (passes(s)) best = s;
+      else failed = n;
+      step /= 2;
+    }
+    answer = best ?? summaries[0]!;
+    say(
+      best ? `largest N holding p99 <= ${opts.targetP99} ms with nothing lost: ${best.sessions}` : `no rung held p99 <= ${opts.targetP99} ms with nothing lost`,
+    );
+  } else {
+    answer = await rung(opts.sessions);
+  }
+  const sorted = [...summaries].sort((a, b) => a.sessions - b.sessions);
+  process.stdout.write(`${TABLE_HEAD}\n${sorted.map(tableRow).join('\n')}\n`);
+  const plotPath = resolve(flags.plot ?? join(here, 'out', 'load-latency.svg'));
+  await writeHistogram(
+    plotPath,
+    sorted.map((s) => all.find((r) => r.sessions === s.sessions)!),
+  );
+  say(`histogram: ${plotPath}`);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ runs: all.map(({ delays: _d, ...r }) => r) })}\n`);
+    const pick = (({ sessions, windows_expected, windows_received, lost, p50_ms, p95_ms, p99_ms, pipeline_cpu_pct, broker_cpu_pct, rss_mb, lag_max }) => ({
+      sessions,
+      windows_expected,
+      windows_received,
+      lost,
+      p50_ms,
+      p95_ms,
+      p99_ms,
+      pipeline_cpu_pct,
+      broker_cpu_pct,
+      rss_mb,
+      lag_max,
+    }))(answer);
+    process.stdout.write(`${JSON.stringify(pick)}\n`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    say(`load bench failed: ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  },
+);
