@@ -62,6 +62,8 @@ export const configSchema = z
           .default(null),
         /** Commit processed offsets this often (ms). */
         commitIntervalMs: positiveInt.default(1000),
+        /** Poll the group's consumer lag this often (ms) for /metrics; 0 = not polled. */
+        lagIntervalMs: nonNegativeInt.default(5000),
       })
       .strict()
       .default({}),

@@ -15,7 +15,8 @@ import { readFileIn, readStaticFile, vendorFiles, type StaticFile } from './stat
  *   GET /dashboard/<file>          its scripts and styles
  *   GET /vendor/uPlot.iife.min.js  uPlot, from node_modules (also uPlot.min.css)
  *   GET /healthz                   200 {status:'ok', model, provider, ...}; 503 when not ok
- *   GET /metrics                   JSON counters (bearer token when WebSocket tokens are set)
+ *   GET /metrics                   Prometheus text format (bearer token when WebSocket tokens are set)
+ *   GET /metrics.json              the same counters as JSON (same token)
  *   GET /ws                        WebSocket upgrade (a plain GET gets 426)
  *
  * HEAD works wherever GET does; other methods get 405, unknown paths 404. Requests are
@@ -40,8 +41,11 @@ export interface HttpServerOptions {
   /** The page's folder; default the project's `dashboard/`. */
   dashboardDir?: string | null;
   health: () => Health;
+  /** The JSON view of the counters, on /metrics.json. */
   metrics: () => unknown;
-  /** When non-empty, /metrics needs `Authorization: Bearer <one of these>`. */
+  /** The Prometheus registry served on /metrics (metrics/registry.ts); absent: /metrics is 404. */
+  prometheus?: { contentType: string; metrics(): Promise<string> } | null;
+  /** When non-empty, /metrics and /metrics.json need `Authorization: Bearer <one of these>`. */
   authTokens?: readonly string[] | null;
   /** Time a client has to send a whole request. Default 10 s. */
   requestTimeoutMs?: number;
@@ -155,10 +159,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const health = options.health();
       return sendJson(req, res, health.status === 'ok' ? 200 : 503, health);
     }
-    if (pathname === '/metrics') {
+    if (pathname === '/metrics' || pathname === '/metrics.json') {
       if (!metricsAllowed(req))
         return sendText(req, res, 401, 'metrics need "Authorization: Bearer <token>" (one of ws.authTokens)', { 'www-authenticate': 'Bearer' });
-      return sendJson(req, res, 200, options.metrics());
+      if (pathname === '/metrics.json') return sendJson(req, res, 200, options.metrics());
+      const prometheus = options.prometheus;
+      if (!prometheus) return sendText(req, res, 404, 'no Prometheus metrics here: see /metrics.json');
+      return send(req, res, 200, { 'content-type': prometheus.contentType, 'cache-control': 'no-store' }, await prometheus.metrics());
     }
     if (pathname === wsPath) return sendText(req, res, 426, `WebSocket only: connect to ${wsPath} with an upgrade request`, { upgrade: 'websocket' });
     if (dashboardDir !== null) {

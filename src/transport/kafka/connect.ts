@@ -18,6 +18,7 @@ import { createKafka } from './client.js';
 import { createCommitter, type Committer } from './committer.js';
 import { createInputConsumer } from './consumer.js';
 import { createIdempotentProducer, createKafkaSink, type KafkaSink } from './sink.js';
+import { startLagMonitor, type LagMonitor } from './lag.js';
 import { createKafkaSource, type KafkaSource } from './source.js';
 import { createTransportStats, type TransportStats } from './stats.js';
 import { ensureTopics } from './topics.js';
@@ -98,6 +99,27 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     logger,
   });
   const committer = createCommitter({ consumer, tracker, intervalMs: options.kafka.commitIntervalMs, stats, logger });
+  // Consumer lag for /metrics (and an autoscaler): its own admin connection, polled.
+  let lag: { admin: ReturnType<typeof kafka.admin>; monitor: LagMonitor } | null = null;
+  if (options.kafka.lagIntervalMs > 0) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+    } catch (err) {
+      await consumer.disconnect();
+      await producer.disconnect();
+      throw err;
+    }
+    const monitor = startLagMonitor({
+      admin,
+      groupId: options.kafka.groupId,
+      topics: inputTopics(topics).map((t) => t.topic),
+      intervalMs: options.kafka.lagIntervalMs,
+      stats,
+      logger,
+    });
+    lag = { admin, monitor };
+  }
   return {
     topics,
     source,
@@ -106,6 +128,10 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     committer,
     stats,
     close: async () => {
+      if (lag) {
+        await lag.monitor.stop();
+        await lag.admin.disconnect();
+      }
       await consumer.disconnect();
       await producer.disconnect();
     },

@@ -32,6 +32,11 @@ export interface TransportStats {
   /** Rebalances seen (group joins) and partitions revoked by them. */
   rebalances: number;
   revokedPartitions: number;
+  /** Consumer lag of the group per input `topic/partition` (records), from the last poll (lag.ts). */
+  lag: Record<string, number>;
+  /** Lag polls that succeeded, and that failed (the last values then stay). */
+  lagPolls: number;
+  lagErrors: number;
 }
 
 export function createTransportStats(): TransportStats {
@@ -53,5 +58,8 @@ export function createTransportStats(): TransportStats {
     deadLettered: {},
     rebalances: 0,
     revokedPartitions: 0,
+    lag: {},
+    lagPolls: 0,
+    lagErrors: 0,
   };
 }
