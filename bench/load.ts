@@ -24,8 +24,8 @@
  *   expected: every window a transcript segment overlaps (a words-only model scores no other);
  *   lost: expected ones with no score when the drain ends.
  * - Also sampled every 500 ms: pipeline and broker CPU (/proc), pipeline RSS, consumer lag
- *   (records sent minus records the pipeline consumed, from its /metrics JSON) and the response
- *   time of /healthz and /metrics.
+ *   (records sent minus records the pipeline consumed, from its /metrics.json) and the response
+ *   time of /healthz and /metrics.json.
  * - `--ladder`: runs N = from, from + step, ... until a rung fails (p99 > 500 ms or anything lost,
  *   median of `--repeats` runs), then halves the step between the last pass and the first failure
  *   down to step / 4; prints the table and the largest N that held.
@@ -329,7 +329,7 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
       if (r !== null) rssMax = Math.max(rssMax, r);
       try {
         healthMs.push((await timedGet(`${pipe.base}/healthz`)).ms);
-        const m = await timedGet(`${pipe.base}/metrics`);
+        const m = await timedGet(`${pipe.base}/metrics.json`);
         metricsMs.push(m.ms);
         const c = (m.body as { pipeline?: { transport?: { consumed?: number } } } | null)?.pipeline?.transport?.consumed;
         if (typeof c === 'number') consumed = c;

@@ -102,7 +102,7 @@ export const configSchema = z
         sessionTimeoutMs: positiveInt.min(6000).default(8000),
         /** Heartbeat period (ms); must be well under sessionTimeoutMs (at most a third of it). */
         heartbeatIntervalMs: positiveInt.default(1000),
-        /** Measure consumer lag (end offsets minus what was consumed) this often (ms); in /metrics as transport.lag. */
+        /** Measure consumer lag (end offsets minus what was consumed) this often (ms); in /metrics.json as transport.lag (this instance) and on /metrics as msa_kafka_consumer_lag (the group, per partition, groupLag.ts). */
         lagIntervalMs: positiveInt.default(2000),
       })
       .strict()

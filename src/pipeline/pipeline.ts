@@ -32,6 +32,8 @@ import { createSpeechStage, type SpeechStage, type SpeechStats } from '../speech
 import { loadSpeech, type SpeechParts } from '../speech/index.js';
 import { createSessionLedger, type SessionSummary } from '../scores/sessionLedger.js';
 import { modalitiesRead } from '../model/manifest.js';
+import type { Registry } from '../metrics/registry.js';
+import { registerPipelineMetrics } from './metrics.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -50,6 +52,8 @@ export interface PipelineOptions {
   onSessionEnded?: (sessionId: string, summary: SessionSummary) => void;
   /** The recogniser and voice activity detector (default: loaded per `config.asr`; null: no speech stage). */
   speech?: SpeechParts | null;
+  /** Where the pipeline registers its Prometheus metrics (pipeline/metrics.ts); none when absent. */
+  registry?: Registry;
 }
 
 export interface PipelineStats {
@@ -162,6 +166,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         logger: options.logger,
       })
     : null;
+
+  const pipelineStats = (): PipelineStats => ({
+    transport,
+    windows: windowStats,
+    ...stats,
+    features: features.stats,
+    speech: speech?.stats() ?? null,
+    pending: tracker.stats.pending,
+  });
+  const instruments = options.registry ? registerPipelineMetrics(options.registry, pipelineStats) : null;
 
   // Bytes of records taken into the windows are not kept; a late or rejected record is re-encoded.
   const rawOf = (record: Positioned<InputRecord>): RawRecord => ({
@@ -325,6 +339,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       onBatch: (info) => {
         stats.batches++;
         stats.batchedWindows += info.size;
+        instruments?.batch(info.size, info.runMs);
       },
       onUsed: (used) => {
         stats.modalitiesUsed.windows++;
@@ -358,6 +373,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
           continue;
         }
         stats.scores++;
+        instruments?.scored(Date.now() - (s.score.emittedAt - s.score.latencyMs));
         ledger.scored(s.score);
         tracker.windowDone(s.positions);
         onScore?.(s.score, s.reached);
@@ -412,18 +428,5 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       log.info('pipeline stopped');
     })());
 
-  return {
-    topics,
-    scores$: scored$,
-    done,
-    stats: () => ({
-      transport,
-      windows: windowStats,
-      ...stats,
-      features: features.stats,
-      speech: speech?.stats() ?? null,
-      pending: tracker.stats.pending,
-    }),
-    stop,
-  };
+  return { topics, scores$: scored$, done, stats: pipelineStats, stop };
 }

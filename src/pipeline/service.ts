@@ -15,6 +15,7 @@ import { formatScore } from '../scores/format.js';
 import { formatSummary } from '../scores/sessionLedger.js';
 import { loadServedModel } from '../model/servedModel.js';
 import { startPipeline, type Pipeline } from './pipeline.js';
+import { createMetricsRegistry, statsCounter, statsGauge, type Registry } from '../metrics/registry.js';
 
 export interface ServiceOptions {
   config: Config;
@@ -35,6 +36,8 @@ export interface Service {
   http: HttpServer;
   /** Alert rules over the rolling scores (config alerts). */
   alerts: AlertEvaluator;
+  /** The Prometheus registry served on /metrics; other parts may register into it. */
+  registry: Registry;
   done: Promise<void>;
   stop(): Promise<void>;
 }
@@ -54,6 +57,12 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   // One port for the page and the WebSocket: the score server attaches to this one.
   let pipeline: Pipeline | undefined;
   let failure: unknown;
+  const registry = createMetricsRegistry();
+  registerServiceMetrics(registry, {
+    model: { version: model.version, provider: model.session.provider },
+    websocket: () => scoreServer.stats(),
+    alerts: () => alerts.stats(),
+  });
   const http = await startHttpServer({
     host: config.ws.host,
     port: config.ws.port,
@@ -87,6 +96,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
             token: viewer.name,
             websocket: scoreServer.tokenStats(viewer.name),
           },
+    prometheus: registry,
     logger,
   });
   const scoreServer = await startScoreServer({
@@ -117,6 +127,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       brokers: opts.brokers,
       model,
       logger,
+      registry,
       onScore: (score, reached) => {
         scoreServer.publish(score);
         // Time over the event time the window's records reach: a session's flushed last windows
@@ -183,6 +194,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     scoreServer,
     http,
     alerts,
+    registry,
     done: running.done,
     stop: () =>
       (stopping ??= (async () => {
@@ -195,4 +207,34 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         await model.session.release();
       })()),
   };
+}
+
+/** The service's own metrics beside the pipeline's: the model served, WebSocket clients and alerts. */
+function registerServiceMetrics(
+  registry: Registry,
+  parts: {
+    model: { version: string; provider: string };
+    websocket: () => ReturnType<ScoreServer['stats']>;
+    alerts: () => ReturnType<AlertEvaluator['stats']>;
+  },
+): void {
+  statsGauge(registry, { name: 'msa_model_info', help: 'The model served (always 1)', labelNames: ['version', 'provider'], read: () => [[parts.model, 1]] });
+  const ws = parts.websocket;
+  statsGauge(registry, { name: 'msa_ws_clients', help: 'WebSocket connections open now, authenticated or not', read: () => ws().clients });
+  statsGauge(registry, { name: 'msa_ws_authenticated_clients', help: 'WebSocket connections authenticated now', read: () => ws().authenticatedClients });
+  statsGauge(registry, { name: 'msa_ws_subscriptions', help: 'Subscriptions over all WebSocket clients now', read: () => ws().subscriptions });
+  statsCounter(registry, { name: 'msa_ws_messages_sent_total', help: 'Messages sent to WebSocket clients', read: () => ws().messagesSent });
+  statsCounter(registry, { name: 'msa_ws_bytes_sent_total', help: 'Bytes sent to WebSocket clients', read: () => ws().bytesSent });
+  statsCounter(registry, {
+    name: 'msa_ws_slow_client_closes_total',
+    help: 'WebSocket clients closed for reading too slowly',
+    read: () => ws().slowClientCloses,
+  });
+  statsCounter(registry, { name: 'msa_ws_auth_failures_total', help: 'WebSocket authentication failures', read: () => ws().authFailures });
+  statsCounter(registry, {
+    name: 'msa_ws_rejected_server_full_total',
+    help: 'WebSocket connections refused at the client limit',
+    read: () => ws().rejectedServerFull,
+  });
+  statsGauge(registry, { name: 'msa_alerts_firing', help: 'Alert rules firing now over all sessions', read: () => parts.alerts().firing });
 }

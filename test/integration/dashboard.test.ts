@@ -356,7 +356,7 @@ test('with a tenant token (sessionPrefixes) the page works and lists only that t
   await page.locator('#alert-list li[data-session-id="dash-a-1"]').first().waitFor({ timeout: 30_000 });
   // The other tenant's session was scored too (the flat token sees it), but never reaches this page.
   const opsSees = async () => {
-    const res = await fetch(`http://127.0.0.1:${h.service.http.port}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const res = await fetch(`http://127.0.0.1:${h.service.http.port}/metrics.json`, { headers: { authorization: `Bearer ${TOKEN}` } });
     return ((await res.json()) as { websocket: { sessions: number } }).websocket.sessions;
   };
   for (let i = 0; i < 240 && (await opsSees()) < 2; i++) await page.waitForTimeout(250);

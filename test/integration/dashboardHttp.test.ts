@@ -122,12 +122,15 @@ test('healthz says status, model and provider; 503 when not ok', async () => {
   healthStatus = 'ok';
 });
 
-test('metrics need the bearer token when tokens are configured', async () => {
-  assert.equal((await fetch(`${base}/metrics`)).status, 401);
-  assert.equal((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer wrong-token-0' } })).status, 401);
-  const ok = await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer metrics-token-1' } });
+test('metrics need the bearer token when tokens are configured: JSON on /metrics.json, no registry: /metrics is 404', async () => {
+  for (const path of ['/metrics', '/metrics.json']) {
+    assert.equal((await fetch(`${base}${path}`)).status, 401);
+    assert.equal((await fetch(`${base}${path}`, { headers: { authorization: 'Bearer wrong-token-0' } })).status, 401);
+  }
+  const ok = await fetch(`${base}/metrics.json`, { headers: { authorization: 'Bearer metrics-token-1' } });
   assert.equal(ok.status, 200);
   assert.deepEqual(await ok.json(), { scores: 42 });
+  assert.equal((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer metrics-token-1' } })).status, 404);
 });
 
 test('the WebSocket upgrade works on /ws of the same port; a plain GET /ws gets 426', async () => {

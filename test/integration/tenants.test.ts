@@ -2,7 +2,7 @@
 /**
  * Tenants end to end: the real service (broker, test graph, alert rules) with a flat token and
  * two tenant tokens. Two sessions flow through Kafka; each tenant's WebSocket client sees only
- * its session's scores, alert and `ended` notice, the flat token sees both, and `/metrics` with
+ * its session's scores, alert and `ended` notice, the flat token sees both, and `/metrics.json` with
  * a tenant's token holds nothing of the other tenant.
  */
 import assert from 'node:assert/strict';
@@ -81,7 +81,7 @@ test('each tenant sees only its sessions (scores, alerts, ended, metrics); the f
   );
 
   const metrics = async (token: string) => {
-    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`http://127.0.0.1:${port}/metrics.json`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 200);
     return (await res.json()) as Frame;
   };

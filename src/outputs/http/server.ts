@@ -15,8 +15,10 @@ import { readFileIn, readStaticFile, vendorFiles, type StaticFile } from './stat
  *   GET /dashboard/<file>          its scripts and styles
  *   GET /vendor/uPlot.iife.min.js  uPlot, from node_modules (also uPlot.min.css)
  *   GET /healthz                   200 {status:'ok', model, provider, ...}; 503 when not ok
- *   GET /metrics                   JSON counters (bearer token when WebSocket tokens are set; a
- *                                  token that sees some sessions only gets what concerns them)
+ *   GET /metrics                   Prometheus text format (bearer token when WebSocket tokens are set;
+ *                                  only a token that sees every session: the counters add up all tenants)
+ *   GET /metrics.json              the counters as JSON (same token; a token that sees some sessions
+ *                                  only gets what concerns them)
  *   GET /ws                        WebSocket upgrade (a plain GET gets 426)
  *
  * HEAD works wherever GET does; other methods get 405, unknown paths 404. Requests are
@@ -45,6 +47,8 @@ export interface HttpServerOptions {
   metrics: (viewer: Principal) => unknown;
   /** When non-empty, /metrics needs `Authorization: Bearer <one of these>` (the WebSocket's tokens). */
   authTokens?: readonly TokenEntry[] | null;
+  /** The Prometheus registry served on /metrics (metrics/registry.ts); absent: /metrics is 404. */
+  prometheus?: { contentType: string; metrics(): Promise<string> } | null;
   /** Time a client has to send a whole request. Default 10 s. */
   requestTimeoutMs?: number;
   logger?: Logger;
@@ -152,11 +156,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const health = options.health();
       return sendJson(req, res, health.status === 'ok' ? 200 : 503, health);
     }
-    if (pathname === '/metrics') {
+    if (pathname === '/metrics' || pathname === '/metrics.json') {
       const viewer = metricsViewer(req);
       if (viewer === null)
         return sendText(req, res, 401, 'metrics need "Authorization: Bearer <token>" (one of ws.authTokens)', { 'www-authenticate': 'Bearer' });
-      return sendJson(req, res, 200, options.metrics(viewer));
+      if (pathname === '/metrics.json') return sendJson(req, res, 200, options.metrics(viewer));
+      if (!viewer.scope.all)
+        return sendText(req, res, 403, `token "${viewer.name}" sees some sessions only; the Prometheus counters add up every tenant's: see /metrics.json`);
+      const prometheus = options.prometheus;
+      if (!prometheus) return sendText(req, res, 404, 'no Prometheus metrics here: see /metrics.json');
+      return send(req, res, 200, { 'content-type': prometheus.contentType, 'cache-control': 'no-store' }, await prometheus.metrics());
     }
     if (pathname === wsPath) return sendText(req, res, 426, `WebSocket only: connect to ${wsPath} with an upgrade request`, { upgrade: 'websocket' });
     if (dashboardDir !== null) {

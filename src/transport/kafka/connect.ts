@@ -19,6 +19,7 @@ import { createKafka } from './client.js';
 import { createCommitter, type Committer } from './committer.js';
 import { createInputConsumer } from './consumer.js';
 import { createIdempotentProducer, createKafkaSink, type KafkaSink } from './sink.js';
+import { startLagMonitor } from './groupLag.js';
 import { createKafkaSource, type KafkaSource } from './source.js';
 import { createLagProbe, type LagProbe } from './lag.js';
 import { createTransportStats, type TransportStats } from './stats.js';
@@ -131,6 +132,15 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     throw err;
   }
   const lag = createLagProbe({ admin, groupId: options.kafka.groupId, source, stats, intervalMs: options.kafka.lagIntervalMs, logger });
+  // The whole group's lag per partition (for /metrics and an autoscaler), on the same admin connection.
+  const groupLag = startLagMonitor({
+    admin,
+    groupId: options.kafka.groupId,
+    topics: inputTopics(topics).map((t) => t.topic),
+    intervalMs: options.kafka.lagIntervalMs,
+    stats,
+    logger,
+  });
   return {
     topics,
     source,
@@ -140,6 +150,7 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     lag,
     stats,
     close: async () => {
+      await groupLag.stop();
       await lag.stop();
       await consumer.disconnect();
       await producer.disconnect();

@@ -42,6 +42,11 @@ export interface TransportStats {
   /** Rebalances seen (group joins) and partitions revoked by them. */
   rebalances: number;
   revokedPartitions: number;
+  /** Consumer lag of the whole group per input `topic/partition` (records: log end less committed offset), from the last poll (groupLag.ts). */
+  groupLag: Record<string, number>;
+  /** Group lag polls that succeeded, and that failed (the last values then stay). */
+  groupLagPolls: number;
+  groupLagErrors: number;
 }
 
 export function createTransportStats(): TransportStats {
@@ -67,5 +72,8 @@ export function createTransportStats(): TransportStats {
     deadLettered: {},
     rebalances: 0,
     revokedPartitions: 0,
+    groupLag: {},
+    groupLagPolls: 0,
+    groupLagErrors: 0,
   };
 }
