@@ -62,6 +62,20 @@ export const configSchema = z
           .default(null),
         /** Commit processed offsets this often (ms). */
         commitIntervalMs: positiveInt.default(1000),
+        /**
+         * Riding out broker outages: kafkajs tries each request `retries` more times; what it gives
+         * up on (connect, send, a consumer it does not restart) is tried again by us, for as long
+         * as it takes, with waits from `initialMs` doubling up to `maxMs`.
+         */
+        retry: z
+          .object({
+            retries: positiveInt.max(100).default(3),
+            initialMs: positiveInt.max(60_000).default(300),
+            maxMs: positiveInt.max(600_000).default(5000),
+          })
+          .strict()
+          .refine((r) => r.maxMs >= r.initialMs, { message: 'kafka.retry.maxMs must be >= kafka.retry.initialMs' })
+          .default({}),
       })
       .strict()
       .default({}),

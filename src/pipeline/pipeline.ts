@@ -31,6 +31,8 @@ import { createSpeechStage, type SpeechStage, type SpeechStats } from '../speech
 import { loadSpeech, type SpeechParts } from '../speech/index.js';
 import { createSessionLedger, type SessionSummary } from '../scores/sessionLedger.js';
 import { modalitiesRead } from '../model/manifest.js';
+import { PausableScheduler } from '../operators/pausableScheduler.js';
+import type { TransportHealth, TransportProblem } from '../transport/health.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -47,6 +49,8 @@ export interface PipelineOptions {
    * state); with what became of it (scores, or why none).
    */
   onSessionEnded?: (sessionId: string, summary: SessionSummary) => void;
+  /** Where the transport reports broker trouble (default: its own); the service reads it for /healthz. */
+  health?: TransportHealth;
   /** The recogniser and voice activity detector (default: loaded per `config.asr`; null: no speech stage). */
   speech?: SpeechParts | null;
 }
@@ -71,6 +75,8 @@ export interface Pipeline {
   /** Scores as they are written (after Kafka acknowledged them). */
   readonly scores$: Observable<Score>;
   stats(): PipelineStats;
+  /** Open broker problems: empty while Kafka is reached; while not, the pipeline waits and retries. */
+  problems(): TransportProblem[];
   /** Resolves when the pipeline failed or stopped; rejects with the failure. */
   readonly done: Promise<void>;
   stop(): Promise<void>;
@@ -103,13 +109,30 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   // The recogniser too: a model that is not installed fails here, naming what to install.
   const speechParts = options.speech !== undefined ? options.speech : await loadSpeech(config, options.logger);
 
-  const bus = await connectPipelineTransport({ brokers: options.brokers, kafka: config.kafka, limits: config.limits, logger: options.logger }).catch(
+  const bus = await connectPipelineTransport({
+    brokers: options.brokers,
+    kafka: config.kafka,
+    limits: config.limits,
+    logger: options.logger,
+    health: options.health,
+  }).catch(
     async (err: unknown) => {
       if (options.speech === undefined) await speechParts?.release();
       throw err;
     },
   );
   const { topics, source, sink, tracker, committer, stats: transport } = bus;
+  // The windows' clock stands still while the broker is away: no session goes idle for it.
+  const windowClock = new PausableScheduler();
+  bus.health.onChange((degraded) => {
+    if (degraded) {
+      windowClock.pause();
+      log.warn({ problems: bus.health.problems() }, 'Kafka unreachable: waiting and retrying; session idle timers stopped');
+    } else {
+      windowClock.resume();
+      log.info({ outages: bus.health.outages, degradedMs: bus.health.degradedMs }, 'Kafka reached again: resumed');
+    }
+  });
   // Input records are re-encoded only when a late or rejected record goes to a side topic.
   const codec = createCodec({ maxRecordBytes: config.limits.maxRecordBytes });
 
@@ -119,7 +142,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     finished = resolve;
     failed = reject;
   });
+  let stopping: Promise<void> | null = null;
   const fail = (err: unknown, what: string) => {
+    if (stopping) return; // a retry cut short by stop()
     log.error({ err }, `pipeline failed: ${what}`);
     failed(err);
   };
@@ -180,7 +205,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   const events$ = decoded$.pipe(
     features.extract, // computed once per record, each session's order kept
-    sessionWindows({ ...config.windows, stats: windowStats, hold: speech }),
+    sessionWindows({ ...config.windows, stats: windowStats, hold: speech }, windowClock),
     share(),
   );
 
@@ -275,9 +300,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   committer.start();
   log.info({ topics, model: model.version, provider: model.session.provider }, 'pipeline started');
 
-  let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
+      bus.stopRetrying();
       subscription.unsubscribe();
       source.stop();
       await speech?.close();
@@ -297,6 +322,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     topics,
     scores$: scored$,
     done,
+    problems: () => bus.health.problems(),
     stats: () => ({
       transport,
       windows: windowStats,

@@ -15,6 +15,7 @@ import { formatScore } from '../scores/format.js';
 import { formatSummary } from '../scores/sessionLedger.js';
 import { loadServedModel } from '../model/servedModel.js';
 import { startPipeline, type Pipeline } from './pipeline.js';
+import { createTransportHealth } from '../transport/health.js';
 
 export interface ServiceOptions {
   config: Config;
@@ -54,6 +55,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   // One port for the page and the WebSocket: the score server attaches to this one.
   let pipeline: Pipeline | undefined;
   let failure: unknown;
+  // Broker trouble, from the first connect on: /healthz says 'degraded' (or 'starting') with the reasons.
+  const transportHealth = createTransportHealth();
+  const brokerProblems = () => transportHealth.problems().map((p) => ({ part: p.part, reason: p.reason, forMs: Date.now() - p.since }));
   const http = await startHttpServer({
     host: config.ws.host,
     port: config.ws.port,
@@ -63,7 +67,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     requestTimeoutMs: config.http.requestTimeoutMs,
     authTokens: config.ws.authTokens,
     health: () => ({
-      status: failure !== undefined ? 'failed' : pipeline === undefined ? 'starting' : 'ok',
+      status: failure !== undefined ? 'failed' : pipeline === undefined ? 'starting' : transportHealth.degraded ? 'degraded' : 'ok',
+      ...(transportHealth.degraded ? { kafka: brokerProblems() } : {}),
       model: model.version,
       sentimentModel: model.isSentimentModel,
       provider: model.session.provider,
@@ -108,6 +113,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       brokers: opts.brokers,
       model,
       logger,
+      health: transportHealth,
       onScore: (score, reached) => {
         scoreServer.publish(score);
         // Time over the event time the window's records reach: a session's flushed last windows

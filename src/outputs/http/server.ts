@@ -14,7 +14,8 @@ import { readFileIn, readStaticFile, vendorFiles, type StaticFile } from './stat
  *   GET /                          the dashboard page (dashboard/index.html)
  *   GET /dashboard/<file>          its scripts and styles
  *   GET /vendor/uPlot.iife.min.js  uPlot, from node_modules (also uPlot.min.css)
- *   GET /healthz                   200 {status:'ok', model, provider, ...}; 503 when not ok
+ *   GET /healthz                   200 {status:'ok', model, provider, ...}; 503 when not ok ('starting',
+ *                                  'degraded' with the reasons while Kafka is away, 'failed')
  *   GET /metrics                   JSON counters (bearer token when WebSocket tokens are set)
  *   GET /ws                        WebSocket upgrade (a plain GET gets 426)
  *
@@ -24,7 +25,7 @@ import { readFileIn, readStaticFile, vendorFiles, type StaticFile } from './stat
  */
 
 export interface Health {
-  status: 'ok' | 'starting' | 'failed';
+  status: 'ok' | 'starting' | 'degraded' | 'failed';
   [detail: string]: unknown;
 }
 
