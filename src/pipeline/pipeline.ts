@@ -115,12 +115,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     limits: config.limits,
     logger: options.logger,
     health: options.health,
-  }).catch(
-    async (err: unknown) => {
-      if (options.speech === undefined) await speechParts?.release();
-      throw err;
-    },
-  );
+  }).catch(async (err: unknown) => {
+    if (options.speech === undefined) await speechParts?.release();
+    throw err;
+  });
   const { topics, source, sink, tracker, committer, stats: transport } = bus;
   // The windows' clock stands still while the broker is away: no session goes idle for it.
   const windowClock = new PausableScheduler();

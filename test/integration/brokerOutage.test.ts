@@ -56,7 +56,7 @@ after(async () => {
 
 test('a 60 s broker outage mid-stream: /healthz says degraded, then every window is scored and nothing exited', { timeout: 300_000 }, async () => {
   const { brokers } = await startBroker(broker, silentLogger);
-  h = await startHarness({ windows: { sizeMs: W, hopMs: H, allowedLatenessMs: 500 } }, { brokers });
+  h = await startHarness({ windows: { sizeMs: W, hopMs: H, allowedLatenessMs: 500, modalityIdleMs: 0 } }, { brokers });
   const harness = h;
   let failed: unknown = null;
   harness.service.done.catch((err: unknown) => (failed = err));
@@ -64,7 +64,9 @@ test('a 60 s broker outage mid-stream: /healthz says degraded, then every window
 
   // Four live sessions of ~26 s each, paced in real time by the replay sender (msa replay's).
   const now = Date.now();
-  const records: InputRecord[] = [1, 2, 3, 4].flatMap((i) => generateSession({ sessionId: `outage-${i}`, startTime: now + i * 500, videoFps: 2, endOfStream: true, seed: i }));
+  const records: InputRecord[] = [1, 2, 3, 4].flatMap((i) =>
+    generateSession({ sessionId: `outage-${i}`, startTime: now + i * 500, videoFps: 2, endOfStream: true, seed: i }),
+  );
   const expected = windowsWithWords(records, W, H);
   const total = [...expected.values()].reduce((n, s) => n + s.size, 0);
   sender = await openRecordSender({ config: harness.config, brokers, logger: silentLogger });
@@ -78,7 +80,8 @@ test('a 60 s broker outage mid-stream: /healthz says degraded, then every window
   await stopBroker(broker, silentLogger);
   const stoppedAt = Date.now();
 
-  const health = async () => (await fetch(`http://127.0.0.1:${harness.service.http.port}/healthz`)).json() as Promise<{ status: string; kafka?: Array<{ reason: string }> }>;
+  const health = async () =>
+    (await fetch(`http://127.0.0.1:${harness.service.http.port}/healthz`)).json() as Promise<{ status: string; kafka?: Array<{ reason: string }> }>;
   let degraded: Awaited<ReturnType<typeof health>> | null = null;
   while (Date.now() - stoppedAt < OUTAGE_MS) {
     const seen = await health();
@@ -91,7 +94,16 @@ test('a 60 s broker outage mid-stream: /healthz says degraded, then every window
 
   await startBroker(broker, silentLogger);
   assert.equal(await replaying, records.length, 'the sender got every record out');
-  await waitFor(`${total} windows scored`, () => new Set(scores.items.map((s) => `${s.value.sessionId}@${s.value.windowEnd}`)).size >= total, 120_000);
+  await waitFor(`${total} windows scored`, () => new Set(scores.items.map((s) => `${s.value.sessionId}@${s.value.windowEnd}`)).size >= total, 120_000).catch(
+    (err: unknown) => {
+      const st = harness.service.pipeline.stats();
+      const seen = new Set(scores.items.map((s) => `${s.value.sessionId}@${s.value.windowEnd}`)).size;
+      throw new Error(
+        `${(err as Error).message}: saw ${seen} (${scores.items.length} scores); pipeline scores ${st.scores}, unscored ${JSON.stringify(st.unscoredWindows)}, ` +
+          `windows ${JSON.stringify(st.windows)}, transport ${JSON.stringify({ ...st.transport, committed: undefined })}`,
+      );
+    },
+  );
   assert.equal(await harness.waitCommitted(60_000), 0, 'every input record committed');
   await scores.caughtUp();
   assert.equal((await health()).status, 'ok', '/healthz ok again once the broker is back');

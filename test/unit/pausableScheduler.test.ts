@@ -31,9 +31,14 @@ test('a session is not flushed for idleness while the clock is paused, and is on
     const clock = new PausableScheduler(ts);
     const input = new Subject<Positioned<InputRecord>>();
     const events: WindowEvent[] = [];
-    input.pipe(sessionWindows({ sizeMs: 2000, hopMs: 1000, allowedLatenessMs: 0, idleTimeoutMs: 10_000, modalityIdleMs: 0 }, clock)).subscribe((e) => events.push(e));
+    input
+      .pipe(sessionWindows({ sizeMs: 2000, hopMs: 1000, allowedLatenessMs: 0, idleTimeoutMs: 10_000, modalityIdleMs: 0 }, clock))
+      .subscribe((e) => events.push(e));
     const audio = (eventTime: number): Positioned<InputRecord> => ({
-      value: { kind: 'audio', value: { sessionId: 's', seq: eventTime, eventTime, sampleRate: 16000, encoding: 'S16LE', samples: Buffer.alloc(2), endOfStream: false } },
+      value: {
+        kind: 'audio',
+        value: { sessionId: 's', seq: eventTime, eventTime, sampleRate: 16000, encoding: 'S16LE', samples: Buffer.alloc(2), endOfStream: false },
+      },
     });
     input.next(audio(1000));
     input.next(audio(1500));
