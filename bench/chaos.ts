@@ -77,7 +77,7 @@ interface Result {
   crashes: number;
   recovery_s: number | null;
   healthz_p99_ms?: number;
-  dead_letters?: number;
+  poison_records?: number;
 }
 
 /** One `msa run` child; counts it as crashed when it exits without being told to. */
@@ -168,14 +168,15 @@ async function sendPoison(kafka: Kafka, prefix: string, now: number, liveSession
     origin: null,
     isFinal: true,
   });
-  const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i % 97}`).join(' ');
+  // Short words: many of them per byte (the 280 KB one held ~95 000 words in the issue's measurement).
+  const words = (bytes: number) => 'ok '.repeat(Math.floor(bytes / 3)).trim();
   const records: Array<{ key: string; value: Buffer; what: string }> = [
     {
       what: '~280 KB transcript without word timings',
       key: `poison-280k-${runId}`,
-      value: codec.encode(seg(`poison-280k-${runId}`, now, words(40_000), []), 'transcript'),
+      value: codec.encode(seg(`poison-280k-${runId}`, now, words(280 * 1024), []), 'transcript'),
     },
-    { what: '600 KB transcript', key: `poison-600k-${runId}`, value: codec.encode(seg(`poison-600k-${runId}`, now, words(85_000), []), 'transcript') },
+    { what: '600 KB transcript', key: `poison-600k-${runId}`, value: codec.encode(seg(`poison-600k-${runId}`, now, words(600 * 1024), []), 'transcript') },
     {
       what: 'record at now + 50 min in a live session',
       key: liveSession,
@@ -241,17 +242,21 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
   };
   await firstScores(Math.min(20, expectedKeys.size / 4));
   let faultAt = Date.now();
+  /** Scores after this come from the pipeline as it is after the fault (restarted, reassigned, reconnected). */
+  let resumedAt = 0;
   const extra: Partial<Result> = {};
   switch (name) {
     case 'kill-9':
       faultAt = Date.now();
       await instances[0]!.stop('SIGKILL');
       instances[0]!.start();
+      resumedAt = Date.now();
       break;
     case 'sigterm':
       faultAt = Date.now();
       await instances[0]!.stop('SIGTERM');
       instances[0]!.start();
+      resumedAt = Date.now();
       break;
     case 'broker-outage':
       faultAt = Date.now();
@@ -259,6 +264,7 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
       log(`broker stopped for ${OUTAGE_MS / 1000} s`);
       await sleep(OUTAGE_MS);
       await startBroker(brokerOpts, silentLogger);
+      resumedAt = Date.now();
       log('broker started again');
       break;
     case 'rebalance':
@@ -282,7 +288,7 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
           await sleep(50);
         }
       })();
-      extra.dead_letters = await sendPoison(kafka, prefix, Date.now(), `chaos-${runId}-${name}-1`);
+      extra.poison_records = await sendPoison(kafka, prefix, Date.now(), `chaos-${runId}-${name}-1`);
       await replaying;
       await sleep(5000);
       sampling = false;
@@ -292,6 +298,7 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
       break;
     }
   }
+  resumedAt ||= Date.now();
   await replaying;
   // Until every expected window is seen, then 10 s more for late duplicates; at most 120 s.
   const deadline = Date.now() + 120_000;
@@ -305,7 +312,7 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
   const byKey = new Map<string, Set<number>>();
   for (const s of scores.seen) byKey.set(s.key, (byKey.get(s.key) ?? new Set()).add(s.score));
   const seen = [...expectedKeys].filter((k) => byKey.has(k)).length;
-  const after = scores.seen.find((s) => s.at > faultAt);
+  const after = scores.seen.find((s) => s.at > Math.max(faultAt, resumedAt));
   return {
     name,
     windows_expected: expectedKeys.size,
