@@ -104,6 +104,20 @@ export const configSchema = z
         heartbeatIntervalMs: positiveInt.default(1000),
         /** Measure consumer lag (end offsets minus what was consumed) this often (ms); in /metrics.json as transport.lag (this instance) and on /metrics as msa_kafka_consumer_lag (the group, per partition, groupLag.ts). */
         lagIntervalMs: positiveInt.default(2000),
+        /**
+         * Riding out broker outages: kafkajs tries each request `retries` more times; what it gives
+         * up on (connect, send, a consumer it does not restart) is tried again by us, for as long
+         * as it takes, with waits from `initialMs` doubling up to `maxMs`.
+         */
+        retry: z
+          .object({
+            retries: positiveInt.max(100).default(3),
+            initialMs: positiveInt.max(60_000).default(300),
+            maxMs: positiveInt.max(600_000).default(5000),
+          })
+          .strict()
+          .refine((r) => r.maxMs >= r.initialMs, { message: 'kafka.retry.maxMs must be >= kafka.retry.initialMs' })
+          .default({}),
       })
       .strict()
       .superRefine((k, ctx) => {

@@ -34,6 +34,8 @@ import { createSessionLedger, type SessionSummary } from '../scores/sessionLedge
 import { modalitiesRead } from '../model/manifest.js';
 import type { Registry } from '../metrics/registry.js';
 import { registerPipelineMetrics } from './metrics.js';
+import { PausableScheduler } from '../operators/pausableScheduler.js';
+import type { TransportHealth, TransportProblem } from '../transport/health.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -50,6 +52,8 @@ export interface PipelineOptions {
    * state); with what became of it (scores, or why none).
    */
   onSessionEnded?: (sessionId: string, summary: SessionSummary) => void;
+  /** Where the transport reports broker trouble (default: its own); the service reads it for /healthz. */
+  health?: TransportHealth;
   /** The recogniser and voice activity detector (default: loaded per `config.asr`; null: no speech stage). */
   speech?: SpeechParts | null;
   /** Where the pipeline registers its Prometheus metrics (pipeline/metrics.ts); none when absent. */
@@ -78,6 +82,8 @@ export interface Pipeline {
   /** Scores as they are written (after Kafka acknowledged them). */
   readonly scores$: Observable<Score>;
   stats(): PipelineStats;
+  /** Open broker problems: empty while Kafka is reached; while not, the pipeline waits and retries. */
+  problems(): TransportProblem[];
   /** Resolves when the pipeline failed or stopped; rejects with the failure. */
   readonly done: Promise<void>;
   stop(): Promise<void>;
@@ -118,13 +124,28 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   // The recogniser too: a model that is not installed fails here, naming what to install.
   const speechParts = options.speech !== undefined ? options.speech : await loadSpeech(config, options.logger);
 
-  const bus = await connectPipelineTransport({ brokers: options.brokers, kafka: config.kafka, limits: config.limits, logger: options.logger }).catch(
-    async (err: unknown) => {
-      if (options.speech === undefined) await speechParts?.release();
-      throw err;
-    },
-  );
+  const bus = await connectPipelineTransport({
+    brokers: options.brokers,
+    kafka: config.kafka,
+    limits: config.limits,
+    logger: options.logger,
+    health: options.health,
+  }).catch(async (err: unknown) => {
+    if (options.speech === undefined) await speechParts?.release();
+    throw err;
+  });
   const { topics, source, sink, tracker, committer, stats: transport } = bus;
+  // The windows' clock stands still while the broker is away: no session goes idle for it.
+  const windowClock = new PausableScheduler();
+  bus.health.onChange((degraded) => {
+    if (degraded) {
+      windowClock.pause();
+      log.warn({ problems: bus.health.problems() }, 'Kafka unreachable: waiting and retrying; session idle timers stopped');
+    } else {
+      windowClock.resume();
+      log.info({ outages: bus.health.outages, degradedMs: bus.health.degradedMs }, 'Kafka reached again: resumed');
+    }
+  });
   // Input records are re-encoded only when a late or rejected record goes to a side topic.
   const codec = createCodec({ maxRecordBytes: config.limits.maxRecordBytes, maxWordsPerSegment: config.limits.maxWordsPerSegment });
 
@@ -134,7 +155,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     finished = resolve;
     failed = reject;
   });
+  let stopping: Promise<void> | null = null;
   const fail = (err: unknown, what: string) => {
+    if (stopping) return; // a retry cut short by stop()
     log.error({ err }, `pipeline failed: ${what}`);
     failed(err);
   };
@@ -266,7 +289,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   const events$ = decoded$.pipe(
     features.extract, // computed once per record, each session's order kept
-    sessionWindows({ ...config.windows, stats: windowStats, hold: speech, revoked: revoked$ }),
+    sessionWindows({ ...config.windows, stats: windowStats, hold: speech, revoked: revoked$ }, windowClock),
     share(),
   );
 
@@ -409,9 +432,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   featurePressure?.unref();
   log.info({ topics, model: model.version, provider: model.session.provider }, 'pipeline started');
 
-  let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
+      bus.stopRetrying();
       subscription.unsubscribe();
       if (featurePressure) clearInterval(featurePressure);
       source.stop();
@@ -428,5 +451,5 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       log.info('pipeline stopped');
     })());
 
-  return { topics, scores$: scored$, done, stats: pipelineStats, stop };
+  return { topics, scores$: scored$, done, problems: () => bus.health.problems(), stats: pipelineStats, stop };
 }

@@ -16,6 +16,7 @@ import { formatSummary } from '../scores/sessionLedger.js';
 import { loadServedModel } from '../model/servedModel.js';
 import { startPipeline, type Pipeline } from './pipeline.js';
 import { createMetricsRegistry, statsCounter, statsGauge, type Registry } from '../metrics/registry.js';
+import { createTransportHealth } from '../transport/health.js';
 
 export interface ServiceOptions {
   config: Config;
@@ -63,6 +64,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     websocket: () => scoreServer.stats(),
     alerts: () => alerts.stats(),
   });
+  // Broker trouble, from the first connect on: /healthz says 'degraded' (or 'starting') with the reasons.
+  const transportHealth = createTransportHealth();
+  const brokerProblems = () => transportHealth.problems().map((p) => ({ part: p.part, reason: p.reason, forMs: Date.now() - p.since }));
   const http = await startHttpServer({
     host: config.ws.host,
     port: config.ws.port,
@@ -72,7 +76,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     requestTimeoutMs: config.http.requestTimeoutMs,
     authTokens: config.ws.authTokens,
     health: () => ({
-      status: failure !== undefined ? 'failed' : pipeline === undefined ? 'starting' : 'ok',
+      status: failure !== undefined ? 'failed' : pipeline === undefined ? 'starting' : transportHealth.degraded ? 'degraded' : 'ok',
+      ...(transportHealth.degraded ? { kafka: brokerProblems() } : {}),
       model: model.version,
       sentimentModel: model.isSentimentModel,
       provider: model.session.provider,
@@ -128,6 +133,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       model,
       logger,
       registry,
+      health: transportHealth,
       onScore: (score, reached) => {
         scoreServer.publish(score);
         // Time over the event time the window's records reach: a session's flushed last windows

@@ -14,7 +14,8 @@ import { readFileIn, readStaticFile, vendorFiles, type StaticFile } from './stat
  *   GET /                          the dashboard page (dashboard/index.html)
  *   GET /dashboard/<file>          its scripts and styles
  *   GET /vendor/uPlot.iife.min.js  uPlot, from node_modules (also uPlot.min.css)
- *   GET /healthz                   200 {status:'ok', model, provider, ...}; 503 when not ok
+ *   GET /healthz                   200 {status:'ok', model, provider, ...}; 503 when not ok ('starting',
+ *                                  'degraded' with the reasons while Kafka is away, 'failed')
  *   GET /metrics                   Prometheus text format (bearer token when WebSocket tokens are set;
  *                                  only a token that sees every session: the counters add up all tenants)
  *   GET /metrics.json              the counters as JSON (same token; a token that sees some sessions
@@ -27,7 +28,7 @@ import { readFileIn, readStaticFile, vendorFiles, type StaticFile } from './stat
  */
 
 export interface Health {
-  status: 'ok' | 'starting' | 'failed';
+  status: 'ok' | 'starting' | 'degraded' | 'failed';
   [detail: string]: unknown;
 }
 

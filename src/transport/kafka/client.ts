@@ -13,6 +13,11 @@ export interface KafkaConnectionOptions {
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | null;
   /** Milliseconds to wait for a connection; default 3000. */
   connectionTimeoutMs?: number;
+  /**
+   * kafkajs's own retries of each request (`retries` tries, waits from `initialMs` growing to
+   * `maxMs`). What it gives up on our code retries for as long as it takes (retry.ts).
+   */
+  retry?: { retries: number; initialMs: number; maxMs: number };
   logger?: Logger;
 }
 
@@ -39,6 +44,41 @@ function isExpectedTransient(entry: LogEntry): boolean {
   return TRANSIENT.test(`${message ?? ''} ${error ?? ''}`);
 }
 
+/** The first error of a cause chain (kafkajs wraps the one that failed in retry errors). */
+function rootCause(err: unknown): unknown {
+  let e = err;
+  for (let i = 0; i < 10 && e instanceof Error && e.cause !== undefined && e.cause !== e; i++) e = e.cause;
+  return e;
+}
+
+const RETRIABLE_NAMES = new Set([
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSLockTimeout',
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSTimeout',
+]);
+
+/**
+ * Whether retrying may fix what Kafka failed: the broker is unreachable, restarting, electing
+ * leaders or loading its coordinator. Not: a record too large, an authorisation or a
+ * configuration error. kafkajs marks its protocol errors `retriable`; its retry wrappers keep the
+ * original as `cause`.
+ */
+export function isRetriableKafkaError(err: unknown): boolean {
+  for (const e of [err, rootCause(err)]) {
+    if (!(e instanceof Error)) continue;
+    if ((e as { retriable?: unknown }).retriable === true) return true;
+    if (RETRIABLE_NAMES.has(e.name)) return true;
+    if (/ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|socket hang up|Connection (closed|timeout|error)/i.test(e.message)) return true;
+  }
+  return false;
+}
+
 export function createKafka(options: KafkaConnectionOptions): Kafka {
   const logger = (options.logger ?? silentLogger).child({ component: 'kafkajs' });
   if (options.brokers.length === 0) throw new Error('kafka brokers must list at least one host:port, got []');
@@ -48,6 +88,7 @@ export function createKafka(options: KafkaConnectionOptions): Kafka {
     brokers: options.brokers,
     ssl: options.ssl ?? false,
     connectionTimeout: options.connectionTimeoutMs ?? 3000,
+    ...(options.retry ? { retry: { retries: options.retry.retries, initialRetryTime: options.retry.initialMs, maxRetryTime: options.retry.maxMs } } : {}),
     logLevel: logLevel.INFO,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...extra } = entry.log;

@@ -11,6 +11,10 @@ import { silentLogger, type Logger } from '../../log.js';
 import type { CommitTracker } from '../commitTracker.js';
 import { partitionKey, type TopicPartitionOffset } from '../types.js';
 import { createTransportStats, type TransportStats } from './stats.js';
+import type { TransportHealth } from '../health.js';
+
+/** Failed commits in a row before the committer reports a problem: one fails in any rebalance. */
+const FAILURES_BEFORE_PROBLEM = 3;
 
 export interface CommitterOptions {
   consumer: Pick<Consumer, 'commitOffsets'>;
@@ -19,6 +23,8 @@ export interface CommitterOptions {
   intervalMs?: number;
   stats?: TransportStats;
   logger?: Logger;
+  /** Told when commits keep failing ('committer', e.g. the broker is away) and of the next success. */
+  health?: TransportHealth;
 }
 
 export interface Committer {
@@ -40,6 +46,7 @@ export function createCommitter(options: CommitterOptions): Committer {
   const lastCommitted = new Map<string, string>();
   let timer: ReturnType<typeof setInterval> | undefined;
   let chain: Promise<unknown> = Promise.resolve();
+  let failuresInARow = 0;
 
   async function commitOnce(): Promise<TopicPartitionOffset[]> {
     const current = tracker.committable();
@@ -52,8 +59,13 @@ export function createCommitter(options: CommitterOptions): Committer {
       await consumer.commitOffsets(changed);
     } catch (err) {
       stats.commitErrors++;
+      if (++failuresInARow >= FAILURES_BEFORE_PROBLEM) {
+        options.health?.problem('committer', `${failuresInARow} offset commits in a row failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
       throw err;
     }
+    failuresInARow = 0;
+    options.health?.ok('committer');
     for (const o of changed) {
       lastCommitted.set(partitionKey(o), o.offset);
       stats.committed[partitionKey(o)] = o.offset;

@@ -15,7 +15,9 @@ import { createCodec } from '../../schemas/codec.js';
 import { CommitTracker } from '../commitTracker.js';
 import { commonPartitionCount } from '../coPartition.js';
 import { inputTopics, topicNames, type TopicNames } from '../topics.js';
-import { createKafka } from './client.js';
+import { createKafka, isRetriableKafkaError } from './client.js';
+import { createTransportHealth, type TransportHealth } from '../health.js';
+import { retryUntilDone } from '../retry.js';
 import { createCommitter, type Committer } from './committer.js';
 import { createInputConsumer } from './consumer.js';
 import { createIdempotentProducer, createKafkaSink, type KafkaSink } from './sink.js';
@@ -30,6 +32,10 @@ export interface TransportOptions {
   kafka: Config['kafka'];
   limits: Config['limits'];
   logger?: Logger;
+  /** Where the parts report broker trouble; default a new one (see `health` of the result). */
+  health?: TransportHealth;
+  /** Ends every retry loop (connecting, sending): the caller stops. */
+  signal?: AbortSignal;
 }
 
 /** What one pipeline instance reads from and writes to, connected. */
@@ -45,6 +51,10 @@ export interface PipelineTransport {
   /** Measures consumer lag into `stats.lag` every `kafka.lagIntervalMs` once started. */
   readonly lag: LagProbe;
   readonly stats: TransportStats;
+  /** Whether the broker is reached: open problems while it is away (degraded). */
+  readonly health: TransportHealth;
+  /** Stops retrying (sends still failing then reject): first thing on stop. */
+  stopRetrying(): void;
   /** Leaves the group and disconnects: after `source.stop()` and `committer.stop()`. */
   close(): Promise<void>;
 }
@@ -53,6 +63,7 @@ export interface PipelineTransport {
 export interface RecordProducer {
   readonly topics: TopicNames;
   readonly sink: KafkaSink;
+  readonly health: TransportHealth;
   close(): Promise<void>;
 }
 
@@ -80,19 +91,40 @@ async function checkCoPartitioned(kafka: ReturnType<typeof createKafka>, topics:
 }
 
 const clientOf = (o: TransportOptions, suffix = '') =>
-  createKafka({ brokers: o.brokers, clientId: `${o.kafka.clientId}${suffix}`, ssl: o.kafka.ssl, sasl: o.kafka.sasl, logger: o.logger });
+  createKafka({ brokers: o.brokers, clientId: `${o.kafka.clientId}${suffix}`, ssl: o.kafka.ssl, sasl: o.kafka.sasl, retry: o.kafka.retry, logger: o.logger });
+
+/** Runs a connect step until the broker answers (it may be away at start too), reporting it as 'connect'. */
+function untilConnected<T>(what: string, step: () => Promise<T>, o: TransportOptions, health: TransportHealth, log: Logger): Promise<T> {
+  return retryUntilDone(step, {
+    what,
+    backoff: o.kafka.retry,
+    retriable: isRetriableKafkaError,
+    signal: o.signal,
+    onRetry: (err, attempt, waitMs) => {
+      const reason = `${what} failed: ${err instanceof Error ? err.message : String(err)}`;
+      health.problem('connect', reason);
+      log.warn({ err, attempt, waitMs, brokers: o.brokers }, `${reason}; retrying in ${waitMs} ms`);
+    },
+  }).then((r) => {
+    health.ok('connect');
+    return r;
+  });
+}
 
 /** Connects a pipeline instance: topics created, producer and consumer (in `kafka.groupId`) connected. */
 export async function connectPipelineTransport(options: TransportOptions): Promise<PipelineTransport> {
   const logger = options.logger ?? silentLogger;
   const log = logger.child({ component: 'transport' });
   const kafka = clientOf(options);
+  const health = options.health ?? createTransportHealth();
+  const retrying = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, retrying.signal]) : retrying.signal;
   const topics = topicNames({ prefix: options.kafka.topicPrefix });
-  const created = await createTopics(kafka, topics, options.kafka.partitions);
+  const created = await untilConnected('creating the topics', () => createTopics(kafka, topics, options.kafka.partitions), options, health, log);
   if (created.length > 0) log.info({ created }, 'topics created');
 
   const producer = createIdempotentProducer(kafka);
-  await producer.connect();
+  await untilConnected('connecting the producer', () => producer.connect(), options, health, log);
   await checkCoPartitioned(
     kafka,
     inputTopics(topics).map((t) => t.topic),
@@ -103,7 +135,7 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     heartbeatIntervalMs: options.kafka.heartbeatIntervalMs,
   });
   try {
-    await consumer.connect();
+    await untilConnected('connecting the consumer', () => consumer.connect(), options, health, log);
   } catch (err) {
     await producer.disconnect();
     throw err;
@@ -111,7 +143,7 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
   const stats = createTransportStats();
   const tracker = new CommitTracker();
   const codec = createCodec({ maxRecordBytes: options.limits.maxRecordBytes });
-  const sink = createKafkaSink({ producer, topics, codec, stats, logger });
+  const sink = createKafkaSink({ producer, topics, codec, stats, logger, backoff: options.kafka.retry, health, signal });
   const source = createKafkaSource({
     consumer,
     topics: inputTopics(topics).map((t) => t.topic),
@@ -121,8 +153,10 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     tracker,
     stats,
     logger,
+    health,
+    restartBackoff: options.kafka.retry,
   });
-  const committer = createCommitter({ consumer, tracker, intervalMs: options.kafka.commitIntervalMs, stats, logger });
+  const committer = createCommitter({ consumer, tracker, intervalMs: options.kafka.commitIntervalMs, stats, logger, health });
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -149,7 +183,10 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     committer,
     lag,
     stats,
+    health,
+    stopRetrying: () => retrying.abort(),
     close: async () => {
+      retrying.abort();
       await groupLag.stop();
       await lag.stop();
       await consumer.disconnect();
@@ -160,11 +197,14 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
 
 /** Connects a record producer (topics created if missing); `clientSuffix` names it in the broker's logs. */
 export async function connectRecordProducer(options: TransportOptions & { clientSuffix?: string }): Promise<RecordProducer> {
+  const log = (options.logger ?? silentLogger).child({ component: 'transport' });
   const kafka = clientOf(options, options.clientSuffix ?? '-producer');
+  const health = options.health ?? createTransportHealth();
   const topics = topicNames({ prefix: options.kafka.topicPrefix });
-  await createTopics(kafka, topics, options.kafka.partitions);
+  await untilConnected('creating the topics', () => createTopics(kafka, topics, options.kafka.partitions), options, health, log);
   const producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  const sink = createKafkaSink({ producer, topics, codec: createCodec({ maxRecordBytes: options.limits.maxRecordBytes }), logger: options.logger });
-  return { topics, sink, close: () => producer.disconnect() };
+  await untilConnected('connecting the producer', () => producer.connect(), options, health, log);
+  const codec = createCodec({ maxRecordBytes: options.limits.maxRecordBytes });
+  const sink = createKafkaSink({ producer, topics, codec, logger: options.logger, backoff: options.kafka.retry, health, signal: options.signal });
+  return { topics, sink, health, close: () => producer.disconnect() };
 }

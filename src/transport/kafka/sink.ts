@@ -14,6 +14,9 @@ import { silentLogger, type Logger } from '../../log.js';
 import type { RawRecord } from '../types.js';
 import { createTransportStats, type TransportStats } from './stats.js';
 import type { TopicNames } from '../topics.js';
+import type { TransportHealth } from '../health.js';
+import { retryUntilDone, type Backoff } from '../retry.js';
+import { isRetriableKafkaError } from './client.js';
 
 export const DEFAULT_DEAD_LETTER_VALUE_BYTES = 64 * 1024;
 const MAX_REASON_CHARS = 4096;
@@ -59,6 +62,16 @@ export interface KafkaSinkOptions {
   stats?: TransportStats;
   logger?: Logger;
   now?: () => number;
+  /**
+   * A send that kafkajs gave up on (broker away) is tried again after these waits, for as long as
+   * it takes; default 300 ms growing to 5 s. Sends of one caller stay in order: each resolves only
+   * once written.
+   */
+  backoff?: Backoff;
+  /** Told of failed sends ('producer') and of the next success. */
+  health?: TransportHealth;
+  /** Ends the retrying (on stop): a send still failing then rejects. */
+  signal?: AbortSignal;
 }
 
 export interface KafkaSink {
@@ -85,11 +98,25 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
   const now = options.now ?? Date.now;
   const maxValueBytes = options.maxDeadLetterValueBytes ?? DEFAULT_DEAD_LETTER_VALUE_BYTES;
   const log = (options.logger ?? silentLogger).child({ component: 'kafka-sink' });
+  const backoff = options.backoff ?? { initialMs: 300, maxMs: 5000 };
+  const health = options.health;
 
   async function send<K extends RecordKind>(topic: string, kind: K, records: readonly RecordTypes[K][]): Promise<void> {
     if (records.length === 0) return;
     const messages: Message[] = records.map((r) => ({ key: keyOf(r), value: codec.encode(r, kind) }));
-    await producer.send({ topic, messages });
+    await retryUntilDone(() => producer.send({ topic, messages }), {
+      what: `writing ${records.length} record(s) to ${topic}`,
+      backoff,
+      retriable: isRetriableKafkaError,
+      signal: options.signal,
+      onRetry: (err, attempt, waitMs) => {
+        stats.sendRetries++;
+        const reason = `writing to ${topic} failed: ${err instanceof Error ? err.message : String(err)}`;
+        health?.problem('producer', reason);
+        log.warn({ err, topic, records: records.length, attempt, waitMs }, `${reason}; retrying in ${waitMs} ms`);
+      },
+    });
+    health?.ok('producer');
     stats.produced[topic] = (stats.produced[topic] ?? 0) + records.length;
   }
 

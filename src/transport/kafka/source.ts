@@ -44,6 +44,8 @@ import { silentLogger, type Logger } from '../../log.js';
 import type { CommitTracker } from '../commitTracker.js';
 import { partitionKey, rawRecordBytes, type RawRecord, type SourcePosition, type TopicPartition } from '../types.js';
 import { createTransportStats, type TransportStats } from './stats.js';
+import type { TransportHealth } from '../health.js';
+import { backoffMs, sleep, type Backoff } from '../retry.js';
 
 export interface KafkaSourceOptions {
   /** A connected consumer that is not running yet; the source subscribes it and runs it. */
@@ -65,6 +67,13 @@ export interface KafkaSourceOptions {
   beforeAssigned?: (partition: TopicPartition) => Promise<void>;
   stats?: TransportStats;
   logger?: Logger;
+  /** Told when the consumer crashes ('consumer') and when it has joined its group again. */
+  health?: TransportHealth;
+  /**
+   * Waits before restarting a consumer that crashed and that kafkajs does not restart itself
+   * (it restarts after retriable errors); default 300 ms growing to 5 s, for as long as it takes.
+   */
+  restartBackoff?: Backoff;
 }
 
 /** One rebalance as this consumer saw it. */
@@ -122,6 +131,10 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   const resumeBytes = Math.floor(maxBytes * ratio);
   const stats = options.stats ?? createTransportStats();
   const log = (options.logger ?? silentLogger).child({ component: 'kafka-source' });
+  const health = options.health;
+  const restartBackoff = options.restartBackoff ?? { initialMs: 300, maxMs: 5000 };
+  /** Aborted on stop: ends our own restart loop. */
+  const restarting = new AbortController();
 
   /** Records out, by position (count > 1 only if a revoked partition came back while its records were still out). */
   const outstanding = new Map<string, { bytes: number; count: number }>();
@@ -277,6 +290,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
         preparing.set(partitionKey(tp), ready);
       }
     }
+    health?.ok('consumer');
     // A consumer restarted after a crash has lost its pause state.
     if (paused || stopped) applyPause();
     log.info({ assigned: next.length, revoked: revoked.map(partitionKey) }, 'partitions assigned');
@@ -293,17 +307,40 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     // Kept for the consumer's life: a rebalance while the pipeline drains after stop() must
     // still drop revoked partitions from the tracker before the final commit.
     consumer.on(consumer.events.GROUP_JOIN, (e) => onGroupJoin(e.payload.memberAssignment));
+    const runConsumer = () => consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+    // kafkajs restarts a consumer that crashed on a retriable error; one it does not restart
+    // (e.g. it gave up rejoining a group whose coordinator stayed away) we restart, with backoff,
+    // for as long as it takes. Records emitted before the crash are skipped when served again.
+    const restart = async (cause: unknown) => {
+      for (let attempt = 1; !stopped; attempt++) {
+        const waitMs = backoffMs(restartBackoff, attempt);
+        log.warn({ err: cause, attempt, waitMs }, `consumer stopped after a crash; restarting it in ${waitMs} ms`);
+        if (!(await sleep(waitMs, restarting.signal)) || stopped) return;
+        try {
+          await consumer.connect();
+          await runConsumer();
+          stats.consumerRestarts++;
+          return;
+        } catch (err) {
+          cause = err;
+          health?.problem('consumer', `restarting the consumer failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    };
     const removeCrash = consumer.on(consumer.events.CRASH, (e) => {
-      if (e.payload.restart) log.warn({ err: e.payload.error }, 'consumer crashed; kafkajs restarts it');
-      else subscriber?.error(e.payload.error);
+      const err = e.payload.error;
+      health?.problem('consumer', `consumer crashed: ${err instanceof Error ? err.message : String(err)}`);
+      if (e.payload.restart) log.warn({ err }, 'consumer crashed; kafkajs restarts it');
+      else if (!stopped) void restart(err);
     });
     (async () => {
       await consumer.subscribe({ topics: [...topics], fromBeginning: options.fromBeginning ?? false });
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+      await runConsumer();
     })().catch((err: unknown) => subscriber?.error(err));
     return () => {
       stopped = true;
       subscriber = null;
+      restarting.abort();
       removeCrash();
       applyPause();
     };
@@ -316,6 +353,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     stop() {
       if (stopped) return;
       stopped = true;
+      restarting.abort();
       applyPause();
       const sub = subscriber;
       subscriber = null;

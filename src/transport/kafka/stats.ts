@@ -35,6 +35,9 @@ export interface TransportStats {
   commits: number;
   commitErrors: number;
   committed: Record<string, string>;
+  /** Sends the sink tried again after kafkajs gave up (broker away), consumer restarts after a crash. */
+  sendRetries: number;
+  consumerRestarts: number;
   /** Records written by the sink, per topic. */
   produced: Record<string, number>;
   /** Dead-lettered records by code (late records count under LATE). */
@@ -68,6 +71,8 @@ export function createTransportStats(): TransportStats {
     commits: 0,
     commitErrors: 0,
     committed: {},
+    sendRetries: 0,
+    consumerRestarts: 0,
     produced: {},
     deadLettered: {},
     rebalances: 0,

@@ -1,0 +1,355 @@
+/**
+ * The fault suite: real `msa run` processes (children of bin/msa.js) against the project's own
+ * broker, started here on its own ports (19201/19202, data in <cacheDir>/chaos-kafka), fed live
+ * sessions by the project's session generator through `msa replay`'s sender, while a fault is
+ * made. The `scores` topic is read with a read_committed consumer. Per scenario: windows expected
+ * (those with words: the default model reads text), seen, lost, duplicates, contradicting (same
+ * (sessionId, windowEnd) with another score), crashes (msa run processes that exited on their
+ * own; they are restarted) and recovery_s (fault -> first new score).
+ *
+ *   npm run chaos -- [--json] [--scenarios kill-9,sigterm,broker-outage,rebalance,poison] [--sessions 20] [--short]
+ *
+ * Prints a table, and as its last line (with --json) {"scenarios":[...]}; exits 1 when anything is
+ * lost, contradicted or crashed. --short: a 3-utterance script and a 15 s outage (CI).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { cacheDirOf, loadConfig } from '../src/config/config.js';
+import { brokerOptionsFromConfig, startBroker, stopBroker } from '../src/broker/index.js';
+import { silentLogger } from '../src/log.js';
+import { openRecordSender } from '../src/ingest/kafkaSender.js';
+import { replay } from '../src/ingest/replay.js';
+import { generateSession, SAMPLE_SCRIPT } from '../src/ingest/sampleSession.js';
+import { createCodec } from '../src/schemas/codec.js';
+import type { InputRecord, Score, TranscriptSegment } from '../src/schemas/records.js';
+import { topicNames } from '../src/transport/topics.js';
+import { windowsWithWords } from '../test/fixtures/expectedWindows.js';
+
+const ALL = ['kill-9', 'sigterm', 'broker-outage', 'rebalance', 'poison'] as const;
+type Scenario = (typeof ALL)[number];
+const { values: flags } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    scenarios: { type: 'string', default: ALL.join(',') },
+    sessions: { type: 'string', default: '20' },
+    short: { type: 'boolean', default: false },
+  },
+});
+const scenarios = flags.scenarios.split(',').map((s) => s.trim()) as Scenario[];
+for (const s of scenarios) if (!ALL.includes(s)) throw new Error(`--scenarios: unknown scenario ${JSON.stringify(s)} (known: ${ALL.join(', ')})`);
+const sessions = Number(flags.sessions);
+if (!Number.isInteger(sessions) || sessions < 1) throw new Error(`--sessions must be a positive integer, got ${JSON.stringify(flags.sessions)}`);
+const SCRIPT = flags.short ? SAMPLE_SCRIPT.slice(0, 3) : SAMPLE_SCRIPT;
+const OUTAGE_MS = flags.short ? 15_000 : 60_000;
+const W = 6000;
+const H = 1000;
+const PORT = 19201;
+const CONTROLLER_PORT = 19202;
+const WS_PORT0 = 19210;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const base = loadConfig({ env: process.env });
+const cacheDir = cacheDirOf(base);
+const brokerOpts = {
+  ...brokerOptionsFromConfig({ ...base, kafka: { ...base.kafka, brokers: null } }),
+  cacheDir,
+  dataDir: join(cacheDir, 'chaos-kafka'),
+  port: PORT,
+  controllerPort: CONTROLLER_PORT,
+};
+delete (brokerOpts as { brokers?: unknown }).brokers;
+const brokers = [`127.0.0.1:${PORT}`];
+const runId = Date.now().toString(36);
+const logDir = join(cacheDir, 'logs', `chaos-${runId}`);
+mkdirSync(logDir, { recursive: true });
+const log = (line: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+interface Result {
+  name: Scenario;
+  windows_expected: number;
+  windows_seen: number;
+  lost: number;
+  duplicates: number;
+  contradicting: number;
+  crashes: number;
+  recovery_s: number | null;
+  healthz_p99_ms?: number;
+  poison_records?: number;
+}
+
+/** One `msa run` child; counts it as crashed when it exits without being told to. */
+class Instance {
+  child: ChildProcess | null = null;
+  private stopping = false;
+  constructor(
+    private readonly scenario: string,
+    readonly index: number,
+    private readonly env: Record<string, string>,
+    private readonly onCrash: (code: number | null, signal: string | null) => void,
+  ) {}
+  get wsPort() {
+    return WS_PORT0 + this.index;
+  }
+  start(): void {
+    this.stopping = false;
+    const out = openSync(join(logDir, `${this.scenario}-${this.index}.log`), 'a');
+    const child = spawn(process.execPath, ['bin/msa.js', 'run', '--ws-port', String(this.wsPort)], {
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', out, out],
+    });
+    this.child = child;
+    child.once('exit', (code, signal) => {
+      if (this.child === child) this.child = null;
+      if (!this.stopping) {
+        this.onCrash(code, signal);
+        log(`${this.scenario}: msa run #${this.index} exited on its own (${code ?? signal}); restarting it`);
+        setTimeout(() => this.start(), 1000);
+      }
+    });
+  }
+  /** Sends `signal` and waits for the exit. */
+  async stop(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.stopping = true;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+}
+
+/** Reads the scores topic (read_committed) from the start, with arrival times. */
+async function readScores(kafka: Kafka, topic: string) {
+  const codec = createCodec();
+  const seen: Array<{ key: string; score: number; at: number }> = [];
+  const consumer = kafka.consumer({ groupId: `chaos-reader-${topic}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const d = codec.decode(message.value, 'score');
+      if (!d.ok) return;
+      const s = d.value as Score;
+      seen.push({ key: `${s.sessionId}@${s.windowEnd}`, score: s.score, at: Date.now() });
+    },
+  });
+  return { seen, close: () => consumer.disconnect() };
+}
+
+/** A record with invalid UTF-8: encode with a same-length placeholder, then swap its bytes. */
+function withInvalidUtf8(encoded: Buffer, placeholder: string): Buffer {
+  const at = encoded.indexOf(Buffer.from(placeholder, 'utf8'));
+  if (at < 0) throw new Error(`placeholder ${placeholder} not in the encoded record`);
+  const out = Buffer.from(encoded);
+  out[at] = 0xff;
+  out[at + 1] = 0xfe;
+  return out;
+}
+
+async function sendPoison(kafka: Kafka, prefix: string, now: number, liveSession: string): Promise<number> {
+  const codec = createCodec({ maxRecordBytes: 2 * 1024 * 1024 });
+  const topics = topicNames({ prefix });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const seg = (sessionId: string, eventTime: number, text: string, words: TranscriptSegment['words']): TranscriptSegment => ({
+    sessionId,
+    segmentId: `${sessionId}-poison-${eventTime}`,
+    eventTime,
+    endTime: eventTime + 2000,
+    text,
+    words,
+    speaker: null,
+    channel: 0,
+    language: 'en',
+    endOfStream: false,
+    origin: null,
+    isFinal: true,
+  });
+  // Short words: many of them per byte (the 280 KB one held ~95 000 words in the issue's measurement).
+  const words = (bytes: number) => 'ok '.repeat(Math.floor(bytes / 3)).trim();
+  const records: Array<{ key: string; value: Buffer; what: string }> = [
+    {
+      what: '~280 KB transcript without word timings',
+      key: `poison-280k-${runId}`,
+      value: codec.encode(seg(`poison-280k-${runId}`, now, words(280 * 1024), []), 'transcript'),
+    },
+    { what: '600 KB transcript', key: `poison-600k-${runId}`, value: codec.encode(seg(`poison-600k-${runId}`, now, words(600 * 1024), []), 'transcript') },
+    {
+      what: 'record at now + 50 min in a live session',
+      key: liveSession,
+      value: codec.encode(seg(liveSession, now + 50 * 60_000, 'from the future', []), 'transcript'),
+    },
+    {
+      what: 'session dated 2100',
+      key: `poison-2100-${runId}`,
+      value: codec.encode(seg(`poison-2100-${runId}`, Date.UTC(2100, 0, 1), 'hello from 2100', []), 'transcript'),
+    },
+    {
+      what: 'invalid UTF-8 in text',
+      key: `poison-utf8text-${runId}`,
+      value: withInvalidUtf8(codec.encode(seg(`poison-utf8text-${runId}`, now, 'abcXXdef', []), 'transcript'), 'XX'),
+    },
+    {
+      what: 'invalid UTF-8 in session id',
+      key: `poison-utf8id-${runId}`,
+      value: withInvalidUtf8(codec.encode(seg(`poison-utf8id-YY-${runId}`, now, 'fine text', []), 'transcript'), 'YY'),
+    },
+  ];
+  for (const r of records) {
+    log(`poison: ${r.what} (${Math.round(r.value.length / 1024)} KB)`);
+    await producer.send({ topic: topics.transcript, messages: [{ key: r.key, value: r.value }] });
+  }
+  await producer.disconnect();
+  return records.length;
+}
+
+async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
+  const prefix = `chaos-${runId}-${name}.`;
+  const env = {
+    KAFKA_BROKERS: brokers.join(','),
+    MSA_TOPIC_PREFIX: prefix,
+    MSA_GROUP_ID: `chaos-${runId}-${name}`,
+    MSA_ASR: 'off', // sessions bring their transcript; the recogniser is measured in bench/asrLatency.ts
+    MSA_LOG_LEVEL: 'info',
+  };
+  let crashes = 0;
+  const instances: Instance[] = [];
+  const add = () => {
+    const i = new Instance(name, instances.length, env, () => crashes++);
+    instances.push(i);
+    i.start();
+    return i;
+  };
+  add();
+  const config = loadConfig({ env: { ...process.env, ...env } });
+  // Topics exist once the sender connected (it creates them), so the reader can subscribe.
+  const sender = await openRecordSender({ config, brokers, logger: silentLogger });
+  const scores = await readScores(kafka, topicNames({ prefix }).scores);
+  await sleep(8000); // msa run loads its model and joins the group
+  const now = Date.now() + 1000;
+  const records: InputRecord[] = [];
+  for (let i = 1; i <= sessions; i++) {
+    records.push(...generateSession({ sessionId: `chaos-${runId}-${name}-${i}`, startTime: now, script: SCRIPT, videoFps: 2, endOfStream: true, seed: i }));
+  }
+  const expected = windowsWithWords(records, W, H);
+  const expectedKeys = new Set([...expected].flatMap(([s, ends]) => [...ends].map((e) => `${s}@${e}`)));
+  const replaying = replay(records, sender, { speed: 1, startTime: now });
+  const firstScores = async (n: number) => {
+    while (scores.seen.length < n) await sleep(100);
+  };
+  await firstScores(Math.min(20, expectedKeys.size / 4));
+  let faultAt = Date.now();
+  /** Scores after this come from the pipeline as it is after the fault (restarted, reassigned, reconnected). */
+  let resumedAt = 0;
+  const extra: Partial<Result> = {};
+  switch (name) {
+    case 'kill-9':
+      faultAt = Date.now();
+      await instances[0]!.stop('SIGKILL');
+      instances[0]!.start();
+      resumedAt = Date.now();
+      break;
+    case 'sigterm':
+      faultAt = Date.now();
+      await instances[0]!.stop('SIGTERM');
+      instances[0]!.start();
+      resumedAt = Date.now();
+      break;
+    case 'broker-outage':
+      faultAt = Date.now();
+      await stopBroker(brokerOpts, silentLogger);
+      log(`broker stopped for ${OUTAGE_MS / 1000} s`);
+      await sleep(OUTAGE_MS);
+      await startBroker(brokerOpts, silentLogger);
+      resumedAt = Date.now();
+      log('broker started again');
+      break;
+    case 'rebalance':
+      add();
+      add();
+      await sleep(10_000);
+      faultAt = Date.now();
+      await Promise.all([instances[1]!.stop('SIGTERM'), instances[2]!.stop('SIGTERM')]);
+      break;
+    case 'poison': {
+      faultAt = Date.now();
+      const latencies: number[] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const t0 = performance.now();
+          await fetch(`http://127.0.0.1:${instances[0]!.wsPort}/healthz`)
+            .then((r) => r.arrayBuffer())
+            .catch(() => undefined);
+          latencies.push(performance.now() - t0);
+          await sleep(50);
+        }
+      })();
+      extra.poison_records = await sendPoison(kafka, prefix, Date.now(), `chaos-${runId}-${name}-1`);
+      await replaying;
+      await sleep(5000);
+      sampling = false;
+      await sampler;
+      latencies.sort((a, b) => a - b);
+      extra.healthz_p99_ms = Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? 0);
+      break;
+    }
+  }
+  resumedAt ||= Date.now();
+  await replaying;
+  // Until every expected window is seen, then 10 s more for late duplicates; at most 120 s.
+  const deadline = Date.now() + 120_000;
+  const seenKeys = () => new Set(scores.seen.map((s) => s.key));
+  while (Date.now() < deadline && [...expectedKeys].some((k) => !seenKeys().has(k))) await sleep(500);
+  await sleep(10_000);
+  await Promise.all(instances.map((i) => i.stop('SIGTERM')));
+  await sender.close();
+  await scores.close();
+
+  const byKey = new Map<string, Set<number>>();
+  for (const s of scores.seen) byKey.set(s.key, (byKey.get(s.key) ?? new Set()).add(s.score));
+  const seen = [...expectedKeys].filter((k) => byKey.has(k)).length;
+  const after = scores.seen.find((s) => s.at > Math.max(faultAt, resumedAt));
+  return {
+    name,
+    windows_expected: expectedKeys.size,
+    windows_seen: seen,
+    lost: expectedKeys.size - seen,
+    duplicates: scores.seen.length - byKey.size,
+    contradicting: [...byKey.values()].filter((v) => v.size > 1).length,
+    crashes,
+    recovery_s: after ? Math.round((after.at - faultAt) / 100) / 10 : null,
+    ...extra,
+  };
+}
+
+async function main(): Promise<void> {
+  log(`broker on ${brokers.join(',')} (data ${brokerOpts.dataDir}); logs in ${logDir}`);
+  await startBroker(brokerOpts, silentLogger);
+  const kafka = new Kafka({ clientId: 'msa-chaos', brokers, logLevel: logLevel.NOTHING, retry: { retries: 10 } });
+  const results: Result[] = [];
+  try {
+    for (const name of scenarios) {
+      log(`scenario ${name}: ${sessions} sessions`);
+      const r = await runScenario(name, kafka);
+      log(`scenario ${name}: ${JSON.stringify(r)}`);
+      results.push(r);
+    }
+  } finally {
+    await stopBroker(brokerOpts, silentLogger).catch(() => undefined);
+  }
+  const cols = ['name', 'windows_expected', 'windows_seen', 'lost', 'duplicates', 'contradicting', 'crashes', 'recovery_s'] as const;
+  const rows = results.map((r) => cols.map((c) => String(r[c] ?? '-')));
+  const widths = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log([line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n'));
+  const poison = results.find((r) => r.name === 'poison');
+  if (poison) console.log(`poison: /healthz p99 ${poison.healthz_p99_ms} ms`);
+  if (flags.json) console.log(JSON.stringify({ scenarios: results }));
+  process.exitCode = results.some((r) => r.lost > 0 || r.contradicting > 0 || r.crashes > 0) ? 1 : 0;
+}
+
+await main();
