@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,17 +13,7 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { brokerOptionsFromConfig, brokersFromEnvOrStart, brokerStatus, startBroker, stopBroker, type BrokerOptions } from '../../src/broker/index.js';
 import { silentLogger } from '../../src/log.js';
 import { loadConfig } from '../../src/config/config.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+import { freePort } from '../fixtures/freePort.js';
 
 let opts: Partial<BrokerOptions>;
 let dataDir: string;

@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -20,21 +19,11 @@ import { silentLogger } from '../../src/log.js';
 import type { InputRecord, Score } from '../../src/schemas/records.js';
 import { windowsWithWords } from '../fixtures/expectedWindows.js';
 import { startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
+import { freePort } from '../fixtures/freePort.js';
 
 const W = 6000;
 const H = 1000;
 const OUTAGE_MS = 60_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 let broker: Partial<BrokerOptions>;
 let dataDir: string;

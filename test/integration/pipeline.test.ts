@@ -9,37 +9,12 @@ import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { generateSession } from '../../src/ingest/sampleSession.js';
 import type { InputRecord, Score } from '../../src/schemas/records.js';
+import { expectedWindowEnds, windowsWithWords } from '../fixtures/expectedWindows.js';
 import { startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
 
 const W = 6000;
 const H = 1000;
 const T0 = 1_760_000_000_000; // fixed event time: windows are computable in the test
-
-/** Window ends each record falls into, computed here independently of the windows code. */
-function expectedWindowEnds(records: InputRecord[]): Map<string, Set<number>> {
-  const out = new Map<string, Set<number>>();
-  for (const r of records) {
-    const from = r.value.eventTime;
-    const to = r.kind === 'transcript' ? Math.max(r.value.endTime, from + 1) : from + 1; // [from, to)
-    const ends = out.get(r.value.sessionId) ?? new Set<number>();
-    for (let start = Math.floor((from - W) / H) * H; start < to; start += H) {
-      const end = start + W;
-      if (end > from && start < to) ends.add(end);
-    }
-    out.set(r.value.sessionId, ends);
-  }
-  return out;
-}
-
-/** Of those, the windows with a word in them: all the test model can read (it has no codebooks). */
-function windowsWithWords(records: InputRecord[], all: Map<string, Set<number>>): Map<string, Set<number>> {
-  const out = new Map<string, Set<number>>();
-  for (const [sessionId, ends] of all) {
-    const words = records.flatMap((r) => (r.kind === 'transcript' && r.value.sessionId === sessionId ? r.value.words : []));
-    out.set(sessionId, new Set([...ends].filter((end) => words.some((w) => w.start < end && (w.start >= end - W || w.end > end - W)))));
-  }
-  return out;
-}
 
 let h: Harness;
 const sessions = ['call-a', 'call-b', 'stream-c'];
@@ -90,8 +65,8 @@ after(async () => {
 });
 
 test('every window the model can read is scored exactly once, on Kafka and on WebSocket; the others are counted', async () => {
-  const withRecords = expectedWindowEnds(records);
-  const expected = windowsWithWords(records, withRecords);
+  const withRecords = expectedWindowEnds(records, W, H);
+  const expected = windowsWithWords(records, W, H);
   const total = [...expected.values()].reduce((n, s) => n + s.size, 0);
   const unreadable = [...withRecords.values()].reduce((n, s) => n + s.size, 0) - total;
   assert.ok(total > 0 && unreadable > 0, 'the stream has windows with words and windows without');
