@@ -9,6 +9,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Admin } from 'kafkajs';
 import { silentLogger } from '../../src/log.js';
+import { connectPipelineTransport, ensureTopics } from '../../src/transport/kafka/index.js';
+import { topicNames } from '../../src/transport/topics.js';
 import { startService, type Service } from '../../src/pipeline/service.js';
 import { startHarness, waitFor, brokers, type Harness, type Score } from '../fixtures/pipelineHarness.js';
 import { expectedScores, makeSessions, scoreProblems, waitForGroup } from '../fixtures/coSessions.js';
@@ -98,4 +100,15 @@ test('1 -> 3 -> 1 instances: sessions before, between and after the changes are 
   } finally {
     await reader.close();
   }
+});
+
+test('input topics with different partition counts are refused at start, naming the topics and counts', async () => {
+  const prefix = `it-mismatch-${Math.random().toString(36).slice(2, 8)}.`;
+  const names = topicNames({ prefix });
+  await ensureTopics(admin, [names.audio, names.transcript], 4);
+  await ensureTopics(admin, [names.video], 2);
+  await assert.rejects(
+    connectPipelineTransport({ brokers, kafka: { ...h.config.kafka, topicPrefix: prefix, groupId: `${prefix}g` }, limits: h.config.limits }),
+    (e: Error) => e.name === 'PartitionCountMismatchError' && e.message.includes(`${names.audio}: 4`) && e.message.includes(`${names.video}: 2`),
+  );
 });

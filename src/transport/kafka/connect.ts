@@ -123,12 +123,20 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
   const created = await untilConnected('creating the topics', () => createTopics(kafka, topics, options.kafka.partitions), options, health, log);
   if (created.length > 0) log.info({ created }, 'topics created');
 
+  // Before any client is connected, so a refused start leaves nothing open behind it.
+  await untilConnected(
+    'checking the input partitions',
+    () =>
+      checkCoPartitioned(
+        kafka,
+        inputTopics(topics).map((t) => t.topic),
+      ),
+    options,
+    health,
+    log,
+  );
   const producer = createIdempotentProducer(kafka);
   await untilConnected('connecting the producer', () => producer.connect(), options, health, log);
-  await checkCoPartitioned(
-    kafka,
-    inputTopics(topics).map((t) => t.topic),
-  );
   const consumer = createInputConsumer(kafka, {
     groupId: options.kafka.groupId,
     sessionTimeoutMs: options.kafka.sessionTimeoutMs,
