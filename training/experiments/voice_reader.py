@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -49,39 +50,75 @@ def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float) -> tuple[np.nda
     return m, s, coef, ym - float(xm @ coef)
 
 
+def sign_classes(label: np.ndarray) -> np.ndarray:
+    """-1 / 0 / +1 valence class of each label (edge 0.5)."""
+    return np.sign(np.where(np.abs(label) > 0.5, label, 0.0))
+
+
+def recipe(x: np.ndarray, meta, train: np.ndarray, lam: float):
+    """The shipped recipe on the rows `train`: prior = the training rows' moments, per-speaker running
+    normalisation (N0), ridge with (corpus, valence class) balanced weights. -> (prior_mean,
+    prior_std, x_mean, x_std, coef, intercept, score of every row clipped to [-3, 3])."""
+    cls = sign_classes(meta.label)
+    pm, ps = x[train].mean(0), x[train].std(0)
+    ps = np.where(ps > 1e-9, ps, 1.0)
+    z = normalise(x, meta.speaker, "running", pm, ps, N0)  # per speaker: no row sees another speaker
+    m, s, coef, b = fit(z[train], meta.label[train], balanced_weights([meta.corpus[train], cls[train]]), lam)
+    return pm, ps, m, s, coef, b, np.clip(((z - m) / s) @ coef + b, -3, 3)
+
+
+def scores(pred: np.ndarray, label: np.ndarray) -> dict:
+    """Balanced sign accuracy (positive vs negative rows, neutral ones left out; a score > 0 says
+    positive) and 3-class accuracy (edges +-0.5), in percent."""
+    cls = sign_classes(label)
+    pos, neg = cls > 0, cls < 0
+    acc3 = np.mean(np.sign(np.where(np.abs(pred) > 0.5, pred, 0)) == cls)
+    return {
+        "bal_sign": round(float(50 * (np.mean(pred[pos] > 0) + np.mean(pred[neg] <= 0))), 1),
+        "acc3": round(float(100 * acc3), 1),
+    }
+
+
+def loco_scores(x: np.ndarray, meta, lam: float) -> dict[str, np.ndarray]:
+    """Leave one corpus out with the exact recipe: corpus -> scores of its rows by a reader that never
+    heard it."""
+    return {c: recipe(x, meta, meta.corpus != c, lam)[-1][meta.corpus == c] for c in CORPORA}
+
+
+def representation(padding: str) -> str:
+    """reader.json `representation.padding` -> the study's cached representation name."""
+    if padding == "none":
+        return REP
+    m = re.fullmatch(r"trim:(\d+):(\d+)", padding)
+    if not m:
+        raise ValueError(f"padding {padding!r}: expected none or trim:MULTIPLE:MARGIN")
+    return f"{REP}-trim{m[1]}-{m[2]}"
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     p.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     p.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "voice" / "reader.json")
     p.add_argument("--lambda", dest="lam", type=float, default=1.0)
+    p.add_argument(
+        "--padding",
+        default="none",
+        help="encoder input sizing: none (T = content frames) or trim:MULTIPLE:MARGIN (the recogniser's; "
+        "features from python -m training.experiments.voice_trim)",
+    )
     args = p.parse_args(argv)
     meta = load_meta(args.data_dir)
-    x = feature_sets(REP, args.cache_dir, meta, [LAYER], (POOLING,))[f"{REP}/L{LAYER}/{POOLING}"]
-    cls = np.sign(np.where(np.abs(meta.label) > 0.5, meta.label, 0.0))
-
-    def recipe(train: np.ndarray):
-        pm, ps = x[train].mean(0), x[train].std(0)
-        ps = np.where(ps > 1e-9, ps, 1.0)
-        z = normalise(x, meta.speaker, "running", pm, ps, N0)  # per speaker: no row sees another speaker
-        m, s, coef, b = fit(z[train], meta.label[train], balanced_weights([meta.corpus[train], cls[train]]), args.lam)
-        return pm, ps, m, s, coef, b, np.clip(((z - m) / s) @ coef + b, -3, 3)
-
-    def scores(pred: np.ndarray, c: str) -> dict:
-        k = meta.corpus == c
-        pos, neg = k & (cls > 0), k & (cls < 0)
-        acc3 = np.mean(np.sign(np.where(np.abs(pred[k]) > 0.5, pred[k], 0)) == cls[k])
-        return {
-            "bal_sign": round(float(50 * (np.mean(pred[pos] > 0) + np.mean(pred[neg] <= 0))), 1),
-            "acc3": round(float(100 * acc3), 1),
-        }
+    rep = representation(args.padding)
+    x = feature_sets(rep, args.cache_dir, meta, [LAYER], (POOLING,))[f"{rep}/L{LAYER}/{POOLING}"]
 
     # Leave one corpus out with this exact recipe (prior, weights and penalty fixed, not picked).
-    loco = {c: scores(recipe(meta.corpus != c)[-1], c) for c in CORPORA}
-    pm, ps, m, s, coef, b, pred = recipe(np.ones(len(x), dtype=bool))
-    train_fit = {c: scores(pred, c) for c in CORPORA}
+    loco = {c: scores(v, meta.label[meta.corpus == c]) for c, v in loco_scores(x, meta, args.lam).items()}
+    pm, ps, m, s, coef, b, pred = recipe(x, meta, np.ones(len(x), dtype=bool), args.lam)
+    train_fit = {c: scores(pred[meta.corpus == c], meta.label[meta.corpus == c]) for c in CORPORA}
+    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     out = {
-        "representation": {"model": "tiny.en", "layer": LAYER, "pooling": POOLING, "padding": "none"},
+        "representation": {"model": "tiny.en", "layer": LAYER, "pooling": POOLING, "padding": args.padding},
         "normaliser": {"n0": N0, "prior_mean": pm.round(7).tolist(), "prior_std": ps.round(7).tolist()},
         "reader": {
             "kind": "ridge",
@@ -99,6 +136,8 @@ def main(argv=None) -> None:
             "on_training_rows": train_fit,
         },
     }
+    if "fusion" in previous:  # chosen by voice_fusion on this reader's outputs: kept, re-check it
+        out["fusion"] = previous["fusion"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out) + "\n")
     print(f"{args.out}: D={len(coef)}\nleave one corpus out: {loco}\non training rows: {train_fit}")
