@@ -34,12 +34,16 @@ def trim_rep(multiple: int, margin: int) -> str:
 
 
 def encoder_upto(model_dir: Path, layers: int):
-    """The study's WhisperEncoder run through `layers` + 1 blocks, so block `layers` is a raw residual
-    stream (layers() puts the final LayerNorm on its last output only)."""
+    """The study's WhisperEncoder cut after block `layers`, every output a raw residual stream
+    (layers() puts the final LayerNorm on its last output: here it is left out)."""
     from .whisper_encoder import WhisperEncoder
 
-    enc = WhisperEncoder(model_dir)
-    enc.n_layers = layers + 1
+    class Upto(WhisperEncoder):
+        def _ln(self, x, name):
+            return x if name == "layer_norm" else super()._ln(x, name)
+
+    enc = Upto(model_dir)
+    enc.n_layers = layers
     return enc
 
 
