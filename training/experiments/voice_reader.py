@@ -3,8 +3,10 @@
     python -m training.experiments.voice_reader [--out models/voice/reader.json] [--lambda 1.0]
 
 Representation: whisper-tiny.en encoder, block 2 of 4 (1-based), mean over the encoder positions
-that cover the utterance (unpadded log-mel), from the study's feature cache (`voice_repr extract
---reps whisper-tiny.en`). Normalisation: per session, running moments shrunk towards the prior
+that cover the utterance, from the study's feature cache: `--padding none` (log-mel not padded;
+`voice_repr extract --reps whisper-tiny.en`) or `--padding trim:100:50` (the recogniser's sizing,
+shipped; `python -m training.experiments.voice_trim`).
+Normalisation: per session, running moments shrunk towards the prior
 (the training rows' mean / std) with weight N0 = 4 pseudo-utterances (normalise.py): the first
 utterance of a call is z-scored mostly with the prior, later ones more and more with the call's
 own voice, so it works from the first seconds. Reader: ridge regression to the valence score
@@ -103,9 +105,9 @@ def main(argv=None) -> None:
     p.add_argument("--lambda", dest="lam", type=float, default=1.0)
     p.add_argument(
         "--padding",
-        default="none",
-        help="encoder input sizing: none (T = content frames) or trim:MULTIPLE:MARGIN (the recogniser's; "
-        "features from python -m training.experiments.voice_trim)",
+        default="trim:100:50",
+        help="encoder input sizing: none (T = content frames) or trim:MULTIPLE:MARGIN (the recogniser's, "
+        "default: one encoder run serves both; features from python -m training.experiments.voice_trim)",
     )
     args = p.parse_args(argv)
     meta = load_meta(args.data_dir)
