@@ -3,13 +3,14 @@
     python -m training.experiments.voice_trim [--multiple 100] [--margin 50] [--corpora ...]
 
 The recogniser sizes the encoder input as `trim:MULTIPLE:MARGIN` (training/whisper/CONTRACT.md
-section 6): the utterance's log-mel (n content frames) followed by 0.0 frames up to
-T = min(3000, max(MULTIPLE, ceil((n + MARGIN) / MULTIPLE) * MULTIPLE)). The reader was trained with
-`"padding": "none"` (T = n, no tail). This caches whisper-tiny.en blocks 1-2 pooled (mean, std)
-over the positions that cover the utterance only (ceil(n / 2), as extract.py) under trim sizing,
-as the representation `whisper-tiny.en-trim<MULTIPLE>-<MARGIN>` beside the study's caches, so
-`voice_reader --rep` and `voice_fusion` can read it. Only the zero tail differs: the encoder's
-attention sees it, so the covered positions' states change.
+section 6): the utterance's n = N // 160 content frames of log-mel followed by 0.0 frames up to
+T = min(3000, max(MULTIPLE, ceil((n + MARGIN) / MULTIPLE) * MULTIPLE)). The first reader was
+trained with `"padding": "none"` (faster-whisper's N // 160 + 1 frames, no tail). This caches
+whisper-tiny.en blocks 1-2 pooled (mean, std) over the positions that cover the utterance only
+(ceil(n / 2)) under trim sizing, exactly as src/voice/encoder.ts feeds the served encoder, as the
+representation `whisper-tiny.en-trim<MULTIPLE>-<MARGIN>` beside the study's caches, so
+`voice_reader --padding trim:MULTIPLE:MARGIN` and `voice_fusion` can read it. The encoder's
+attention sees the zero tail, so the covered positions' states change a little.
 """
 
 from __future__ import annotations
@@ -53,9 +54,13 @@ def trimmed_block_features(enc, audio: np.ndarray, multiple: int, margin: int) -
     from ..whisper.mel import pad_features, trimmed_frames
     from .whisper_encoder import covered_positions, log_mel, pool
 
-    mel, n = log_mel(audio, False)
+    mel, n = log_mel(audio, False)  # faster-whisper's N // 160 + 1 frames (the study's input)
     if multiple:
-        mel = pad_features(mel, trimmed_frames(n, multiple, margin))
+        # The recogniser's content frames are N // 160 (CONTRACT.md section 5 step 5: the last,
+        # half-padded frame only counts for the maximum), so the served encoder run has those
+        # (src/voice/encoder.ts, logMel without keepLast): the same here.
+        n -= 1
+        mel = pad_features(mel[:, :n], trimmed_frames(n, multiple, margin))
     k = covered_positions(n)
     return np.stack([pool(h[:k]) for h in enc.layers(mel)[:LAYERS]])
 
