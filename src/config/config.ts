@@ -238,6 +238,24 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    // The voice path (src/voice): how each utterance sounds, read from the Whisper encoder (issue 11).
+    voice: z
+      .object({
+        /** Read the voice of sessions with audio and fuse it into their scores; false = words (and the model's own inputs) only. */
+        enabled: z.boolean().default(false),
+        /** The voice reader (`python -m training.experiments.voice_reader`); relative to the working directory. */
+        reader: z.string().min(1).default('models/voice/reader.json'),
+        /** Utterances given to the encoder at once (rows of equal length share a batch). */
+        maxBatch: positiveInt.max(64).default(8),
+        /** Utterances waiting for the encoder, all sessions together; more are not read (counted and logged). */
+        maxQueued: positiveInt.max(100_000).default(256),
+        /** Sessions whose voice is read at once; the voice of more is not read (counted and logged). */
+        maxSessions: positiveInt.max(100_000).default(256),
+        /** Wall ms a window's score waits at most for the voice values of its utterances (then goes out with those there are; counted). */
+        holdTimeoutMs: positiveInt.default(15_000),
+      })
+      .strict()
+      .default({}),
     batching: z
       .object({
         maxBatchSize: positiveInt.default(32),
@@ -388,6 +406,14 @@ const intFromEnv = (env: Record<string, string | undefined>, name: string): numb
   return n;
 };
 
+const boolFromEnv = (env: Record<string, string | undefined>, name: string): boolean | undefined => {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'on' || raw === 'true' || raw === '1') return true;
+  if (raw === 'off' || raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(env[name])}`);
+};
+
 const nonEmpty = (raw: string | undefined): string | undefined => (raw === undefined || raw.trim() === '' ? undefined : raw.trim());
 
 const listFromEnv = (raw: string | undefined): string[] | undefined =>
@@ -441,6 +467,7 @@ export function configFromEnv(env: Record<string, string | undefined>): DeepPart
       model: env.MSA_ASR_MODEL as Config['asr']['model'] | undefined,
       python: nonEmpty(env.MSA_PYTHON),
     },
+    voice: { enabled: boolFromEnv(env, 'MSA_VOICE'), reader: nonEmpty(env.MSA_VOICE_READER) },
     features: { faceDetector: env.MSA_FACE_DETECTOR as Config['features']['faceDetector'] | undefined },
     ws: {
       host: env.MSA_WS_HOST,

@@ -30,6 +30,8 @@ import { sharedFaceAnalyzer } from '../features/visual/index.js';
 import { loadPipelineFeatures, type FeatureStats } from '../features/stage.js';
 import { createSpeechStage, type SpeechStage, type SpeechStats } from '../speech/stage.js';
 import { loadSpeech, type SpeechParts } from '../speech/index.js';
+import { loadVoice, type VoiceParts } from '../voice/index.js';
+import { createVoiceStage, type VoiceStage, type VoiceStats } from '../voice/stage.js';
 import { createSessionLedger, type SessionSummary } from '../scores/sessionLedger.js';
 import { modalitiesRead } from '../model/manifest.js';
 import type { Registry } from '../metrics/registry.js';
@@ -56,6 +58,8 @@ export interface PipelineOptions {
   health?: TransportHealth;
   /** The recogniser and voice activity detector (default: loaded per `config.asr`; null: no speech stage). */
   speech?: SpeechParts | null;
+  /** The voice reader's parts (default: loaded per `config.voice`; null: no voice path). */
+  voice?: VoiceParts | null;
   /** Where the pipeline registers its Prometheus metrics (pipeline/metrics.ts); none when absent. */
   registry?: Registry;
 }
@@ -74,6 +78,8 @@ export interface PipelineStats {
   features: FeatureStats;
   /** The speech stage (null when `asr.mode` is off). */
   speech: SpeechStats | null;
+  /** The voice stage (null when `voice.enabled` is false); `shedWindows`: scored without waiting for their voice. */
+  voice: (VoiceStats & { shedWindows: number }) | null;
   pending: number;
 }
 
@@ -123,6 +129,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   // The recogniser too: a model that is not installed fails here, naming what to install.
   const speechParts = options.speech !== undefined ? options.speech : await loadSpeech(config, options.logger);
+  // The voice reader too: a missing or invalid reader file fails here, naming the path.
+  const voiceParts =
+    options.voice !== undefined
+      ? options.voice
+      : await loadVoice(config, options.logger).catch(async (err: unknown) => {
+          if (options.speech === undefined) await speechParts?.release();
+          throw err;
+        });
+  const releaseParts = async () => {
+    if (options.speech === undefined) await speechParts?.release(); // a caller's parts are the caller's
+    if (options.voice === undefined) await voiceParts?.release();
+  };
 
   const bus = await connectPipelineTransport({
     brokers: options.brokers,
@@ -131,7 +149,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     logger: options.logger,
     health: options.health,
   }).catch(async (err: unknown) => {
-    if (options.speech === undefined) await speechParts?.release();
+    await releaseParts();
     throw err;
   });
   const { topics, source, sink, tracker, committer, stats: transport } = bus;
@@ -190,12 +208,29 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       })
     : null;
 
+  // Reads how each session's audio sounds; each window's score waits for its voice value.
+  const voice: VoiceStage | null = voiceParts
+    ? createVoiceStage({
+        reader: voiceParts.served.reader,
+        pool: voiceParts.pool,
+        newCutter: voiceParts.newCutter,
+        maxBatch: config.voice.maxBatch,
+        maxQueued: config.voice.maxQueued,
+        maxSessions: config.voice.maxSessions,
+        holdTimeoutMs: config.voice.holdTimeoutMs,
+        onError: (err) => fail(err, 'voice reader'),
+        logger: options.logger,
+      })
+    : null;
+  let voiceShed = 0;
+
   const pipelineStats = (): PipelineStats => ({
     transport,
     windows: windowStats,
     ...stats,
     features: features.stats,
     speech: speech?.stats() ?? null,
+    voice: voice ? { ...voice.stats(), shedWindows: voiceShed } : null,
     pending: tracker.stats.pending,
   });
   const instruments = options.registry ? registerPipelineMetrics(options.registry, pipelineStats) : null;
@@ -262,6 +297,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       return;
     }
     const record = { kind, value: result.value } as InputRecord;
+    if (voice && record.kind === 'audio') voice.audio(record.value);
     if (speech) {
       if (record.kind === 'audio') speech.audio(record.value);
       else if (record.kind === 'transcript') speech.transcript(record.value); // before the windows take it
@@ -315,6 +351,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         for (const id of e.sessionIds) {
           forget$.next(id);
           speech?.forget(id);
+          voice?.forget(id);
         }
         log.info({ partitions: e.partitions, sessions: e.sessionIds.length }, 'partitions revoked: their sessions dropped without output');
         break;
@@ -372,6 +409,19 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       },
       onPressure: (behind) => source.hold('model', behind),
       forget: forget$,
+      voice: voice
+        ? {
+            windowVoice: (w) => voice.windowVoice(w.sessionId, w.start, w.end),
+            weight: voiceParts!.served.weight,
+            onShed: (w) => {
+              voiceShed++;
+              log.warn(
+                { sessionId: w.sessionId, windowEnd: w.end },
+                'window scored without waiting for its voice value: too many windows wait (batching.maxQueued)',
+              );
+            },
+          }
+        : undefined,
     }),
     tap(() => {
       writing++;
@@ -391,6 +441,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       if (scored.length > 0) await sink.sendScores(scored.map((s) => s.score));
       for (const s of group) {
         if (s.kind === 'ended') {
+          voice?.end(s.sessionId); // its last score went out: the voice state goes
           const speechFacts = { on: speech !== null, leftToOther: speech?.leftToOther(s.sessionId) ?? false };
           onSessionEnded?.(s.sessionId, ledger.end(s.sessionId, speechFacts));
           continue;
@@ -439,7 +490,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       if (featurePressure) clearInterval(featurePressure);
       source.stop();
       await speech?.close();
-      if (options.speech === undefined) await speechParts?.release(); // a caller's parts are the caller's
+      await voice?.close();
+      await releaseParts();
       try {
         const last = await committer.stop();
         log.info({ committed: last }, 'final offsets committed');
