@@ -242,7 +242,7 @@ export const configSchema = z
     voice: z
       .object({
         /** Read the voice of sessions with audio and fuse it into their scores; false = words (and the model's own inputs) only. */
-        enabled: z.boolean().default(false),
+        enabled: z.boolean().default(true),
         /** The voice reader (`python -m training.experiments.voice_reader`); relative to the working directory. */
         reader: z.string().min(1).default('models/voice/reader.json'),
         /** Utterances given to the encoder at once (rows of equal length share a batch). */

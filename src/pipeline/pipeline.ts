@@ -31,7 +31,7 @@ import { loadPipelineFeatures, type FeatureStats } from '../features/stage.js';
 import { createSpeechStage, type SpeechStage, type SpeechStats } from '../speech/stage.js';
 import { loadSpeech, type SpeechParts } from '../speech/index.js';
 import { loadVoice, type VoiceParts } from '../voice/index.js';
-import { createVoiceStage, type VoiceStage, type VoiceStats } from '../voice/stage.js';
+import { createPipelineVoiceStage, type VoiceStage, type VoiceStats } from '../voice/stage.js';
 import { createSessionLedger, type SessionSummary } from '../scores/sessionLedger.js';
 import { modalitiesRead } from '../model/manifest.js';
 import type { Registry } from '../metrics/registry.js';
@@ -209,19 +209,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     : null;
 
   // Reads how each session's audio sounds; each window's score waits for its voice value.
-  const voice: VoiceStage | null = voiceParts
-    ? createVoiceStage({
-        reader: voiceParts.served.reader,
-        pool: voiceParts.pool,
-        newCutter: voiceParts.newCutter,
-        maxBatch: config.voice.maxBatch,
-        maxQueued: config.voice.maxQueued,
-        maxSessions: config.voice.maxSessions,
-        holdTimeoutMs: config.voice.holdTimeoutMs,
-        onError: (err) => fail(err, 'voice reader'),
-        logger: options.logger,
-      })
-    : null;
+  const voice: VoiceStage | null = voiceParts ? createPipelineVoiceStage(config, voiceParts, options.logger, (err) => fail(err, 'voice reader')) : null;
   let voiceShed = 0;
 
   const pipelineStats = (): PipelineStats => ({

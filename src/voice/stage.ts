@@ -24,6 +24,8 @@ import { s16ToFloat } from '../features/acoustic/frameStream.js';
 import { StreamingResampler } from '../features/acoustic/resample.js';
 import { ASR_SAMPLE_RATE, type Utterance, type UtteranceCutter } from '../speech/stage.js';
 import { VoiceSession, type VoiceReader } from '../model/voiceReader.js';
+import type { Config } from '../config/config.js';
+import type { VoiceParts } from './index.js';
 
 export interface VoiceStageOptions {
   reader: VoiceReader;
@@ -38,6 +40,12 @@ export interface VoiceStageOptions {
   maxSessions: number;
   /** Wall ms a window's score waits at most for its voice values. */
   holdTimeoutMs: number;
+  /**
+   * Wall ms after its last audio record that a session's state is freed even without `end` (its
+   * records never reached the windows, e.g. all dead-lettered); 0 = never. Make it well above the
+   * windows' idle timeout, so no window of the session is still to come.
+   */
+  idleMs?: number;
   /** The encoder failed (the pipeline fails: records stay uncommitted). */
   onError: (err: unknown) => void;
   logger: Logger;
@@ -77,6 +85,8 @@ export interface VoiceStats {
   encoderSeconds: number;
   /** Windows whose score stopped waiting for voice values after `holdTimeoutMs`. */
   waitTimeouts: number;
+  /** Sessions freed after `idleMs` without audio and without ending (their records never reached the windows). */
+  idleFreed: number;
   queued: number;
 }
 
@@ -115,6 +125,8 @@ interface Session {
   readings: VoiceReading[];
   normaliser: VoiceSession;
   waiters: Waiter[];
+  /** Wall time of the last audio record. */
+  lastAudioAt: number;
   chain: Promise<void>;
   ended: boolean;
   released: boolean;
@@ -159,10 +171,29 @@ export function createVoiceStage(options: VoiceStageOptions): VoiceStage {
     audioSeconds: 0,
     encoderSeconds: 0,
     waitTimeouts: 0,
+    idleFreed: 0,
     queued: 0,
   };
   let closed = false;
   let working: Promise<void> | null = null;
+  let idleFreed = 0;
+  const idleMs = options.idleMs ?? 0;
+  const sweep =
+    idleMs > 0
+      ? setInterval(
+          () => {
+            const before = Date.now() - idleMs;
+            for (const s of [...sessions.values()]) {
+              if (s.lastAudioAt >= before || s.waiters.length > 0 || s.pending.size > 0 || s.unprocessed > 0) continue;
+              idleFreed++;
+              log.info({ sessionId: s.id, idleMs }, 'voice state of a session without audio for voice.idle time freed (it never ended in the windows)');
+              drop(s);
+            }
+          },
+          Math.min(idleMs, 10_000),
+        )
+      : null;
+  sweep?.unref();
 
   const eventTimeOf = (s: Session, ms: number) => s.t0 + Math.round(ms);
   const msOf = (samples: number) => (samples * 1000) / ASR_SAMPLE_RATE;
@@ -218,6 +249,7 @@ export function createVoiceStage(options: VoiceStageOptions): VoiceStage {
       readings: [],
       normaliser: new VoiceSession(reader),
       waiters: [],
+      lastAudioAt: Date.now(),
       chain: Promise.resolve(),
       ended: false,
       released: false,
@@ -323,6 +355,7 @@ export function createVoiceStage(options: VoiceStageOptions): VoiceStage {
         return;
       }
       s.unprocessed++;
+      s.lastAudioAt = Date.now();
       const floats = s16ToFloat(chunk.samples);
       const ended = chunk.endOfStream;
       if (ended) s.ended = true;
@@ -386,13 +419,36 @@ export function createVoiceStage(options: VoiceStageOptions): VoiceStage {
 
     holds: (sessionId) => sessions.has(sessionId),
 
-    stats: () => ({ ...stats, sessionsOpen: sessions.size }),
+    stats: () => ({ ...stats, sessionsOpen: sessions.size, idleFreed }),
 
     async close() {
       closed = true;
+      if (sweep) clearInterval(sweep);
       await Promise.allSettled([...sessions.values()].map((s) => s.chain));
       while (working) await working.catch(() => undefined);
       for (const s of [...sessions.values()]) drop(s);
     },
   };
+}
+
+/** The pipeline's voice stage, per config `voice.*`. */
+export function createPipelineVoiceStage(
+  config: Pick<Config, 'voice' | 'windows'>,
+  parts: VoiceParts,
+  logger: Logger,
+  onError: (err: unknown) => void,
+): VoiceStage {
+  return createVoiceStage({
+    reader: parts.served.reader,
+    pool: parts.pool,
+    newCutter: parts.newCutter,
+    maxBatch: config.voice.maxBatch,
+    maxQueued: config.voice.maxQueued,
+    maxSessions: config.voice.maxSessions,
+    holdTimeoutMs: config.voice.holdTimeoutMs,
+    // Windows of a session idle for idleTimeoutMs are flushed; twice that, nothing is left to ask.
+    idleMs: 2 * config.windows.idleTimeoutMs + config.voice.holdTimeoutMs,
+    onError,
+    logger,
+  });
 }

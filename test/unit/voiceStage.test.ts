@@ -3,7 +3,7 @@
  * RAVDESS speech, angry then happy, as 200 ms audio records. Windows asked before their audio is read
  * wait for it (asked after the first utterance was read and before the second); each window's value is the duration-weighted mean over the utterances it overlaps
  * (asked all at once, as the scoring does, no window loses a reading to a later one); a session's
- * state is freed by `end` and by `forget`.
+ * state is freed by `end`, by `forget`, and after `idleMs` without audio.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,7 +32,7 @@ test('real speech: windows wait for their voice values, weigh the utterances the
   });
   const parts = (await loadVoice(config, silentLogger))!;
   const errors: unknown[] = [];
-  const stage = createVoiceStage({
+  const stageOptions = {
     reader: parts.served.reader,
     pool: parts.pool,
     newCutter: parts.newCutter,
@@ -40,9 +40,10 @@ test('real speech: windows wait for their voice values, weigh the utterances the
     maxQueued: 100,
     maxSessions: 10,
     holdTimeoutMs: 60_000,
-    onError: (e) => errors.push(e),
+    onError: (e: unknown) => errors.push(e),
     logger: silentLogger,
-  });
+  };
+  const stage = createVoiceStage(stageOptions);
   try {
     const clips = await Promise.all(
       ['03-01-05-02-01-01-01', '03-01-03-02-01-01-01'].map((id) => decodeAudio(sharedData('ravdess', `${id}.flac`), { sampleRate: 16_000 })),
@@ -95,6 +96,16 @@ test('real speech: windows wait for their voice values, weigh the utterances the
     stage.forget('b');
     assert.ok(!stage.holds('b'), 'revoked: state freed');
     assert.deepEqual(errors, []);
+
+    // A session that never ends in the windows (its records all dead-lettered) is freed once idle.
+    const idle = createVoiceStage({ ...stageOptions, idleMs: 300 });
+    for (const c of chunks('c').slice(0, 5)) idle.audio(c);
+    assert.ok(idle.holds('c'));
+    const deadline = Date.now() + 20_000;
+    while (idle.holds('c') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!idle.holds('c'), 'idle: state freed');
+    assert.equal(idle.stats().idleFreed, 1);
+    await idle.close();
   } finally {
     await stage.close();
     await parts.release();
