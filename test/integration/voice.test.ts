@@ -147,3 +147,42 @@ test(
     }
   },
 );
+
+test(
+  'the default: speech recognition and the voice path together on audio without a transcript (words + voice in one score)',
+  { timeout: 300_000 },
+  async () => {
+    const h = await startHarness({
+      voice: { enabled: true },
+      asr: { mode: 'auto', interimMs: 0 },
+      model: { manifest: join(repoRoot, 'models', 'manifest.json') },
+    });
+    try {
+      const scores = await h.readTopic<Score>(h.service.pipeline.topics.scores, 'score');
+      const sessionId = `both-${randomUUID().slice(0, 8)}`;
+      const t0 = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+      await h.produce(audioRecords(sessionId, t0));
+      const mine = () => scores.items.map((i) => i.value).filter((s) => s.sessionId === sessionId);
+      await waitFor('the session scored and its voice state freed', () => mine().length > 0 && h.service.pipeline.stats().voice!.sessionsOpen === 0, 180_000);
+      await scores.caughtUp();
+      const both = mine().filter((s) => s.modalitiesUsed?.text && s.modalitiesUsed.audio);
+      assert.ok(
+        both.length >= 1,
+        `windows read with words and voice: ${JSON.stringify(mine().map((s) => [s.windowEnd - t0, s.modalitiesUsed, s.contributions]))}`,
+      );
+      for (const s of both) {
+        assert.ok(s.contributions.text !== 0 && s.contributions.audio !== 0, JSON.stringify(s.contributions));
+        assert.ok(
+          Math.abs(s.windowScore - (s.contributions.text + s.contributions.audio + s.contributions.video)) < 1e-3,
+          `score = words + voice: ${JSON.stringify(s)}`,
+        );
+      }
+      const speech = h.service.pipeline.stats().speech!;
+      assert.ok(speech.segments >= 2, JSON.stringify(speech));
+      assert.equal(await h.waitCommitted(), 0, 'every input record committed');
+      await scores.close();
+    } finally {
+      await h.close();
+    }
+  },
+);
