@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { windowShapeProblem } from './windowShape.js';
+import { brokerSecuritySchema, kafkaSslSchema, schemaRegistrySchema } from './security.js';
 
 /**
  * Which face detector: `short-range`, the shipped BlazeFace at 128 px (the default; the model's
@@ -72,6 +73,8 @@ export const configSchema = z
         heapMb: positiveInt.default(512),
         /** Java installation; null = `java` on PATH. */
         javaHome: z.string().min(1).nullable().default(null),
+        /** `{ protocol: 'plaintext' | 'sasl_ssl', users, certDays }` (config/security.ts, README "Secured Kafka"). */
+        security: brokerSecuritySchema,
       })
       .strict()
       .default({}),
@@ -83,7 +86,8 @@ export const configSchema = z
         groupId: z.string().default('msa-pipeline'),
         topicPrefix: z.string().default(''),
         partitions: positiveInt.default(4),
-        ssl: z.boolean().default(false),
+        /** false, true (system CAs) or `{ ca: 'path/to/ca.pem', rejectUnauthorized: true }` (config/security.ts). */
+        ssl: kafkaSslSchema,
         sasl: z
           .object({
             mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
@@ -130,6 +134,8 @@ export const configSchema = z
         }
       })
       .default({}),
+    /** Confluent Schema Registry of the topics' Avro schemas; url null = the ids of schemas/registry.json (README "Schema Registry"). */
+    schemaRegistry: schemaRegistrySchema,
     limits: z
       .object({
         /** Largest accepted input record (bytes); larger ones go to the dead-letter topic. */
@@ -427,6 +433,7 @@ export function configFromEnv(env: Record<string, string | undefined>): DeepPart
       version: nonEmpty(env.MSA_KAFKA_VERSION),
       javaHome: nonEmpty(env.JAVA_HOME),
     },
+    schemaRegistry: { url: nonEmpty(env.MSA_SCHEMA_REGISTRY_URL) },
     kafka: {
       brokers: listFromEnv(env.KAFKA_BROKERS),
       topicPrefix: env.MSA_TOPIC_PREFIX,
@@ -498,7 +505,11 @@ export function loadConfig(opts: { file?: string; env?: Record<string, string | 
       if (i.code === 'unrecognized_keys') return i.keys.map((key) => unknownKey(i.path, key));
       // Secrets are named by their path, never echoed.
       const last = i.path.at(-1);
-      const secret = i.path.includes('password') || (i.path.includes('authTokens') && (last === 'token' || last === 'authTokens' || typeof last === 'number'));
+      const secret =
+        i.path.includes('password') ||
+        i.path.includes('users') ||
+        i.path.includes('auth') ||
+        (i.path.includes('authTokens') && (last === 'token' || last === 'authTokens' || typeof last === 'number'));
       const got = secret ? undefined : i.path.reduce<unknown>((o, k) => (isPlainObject(o) ? o[k as string] : undefined), merged);
       return [`${path || '(root)'}: ${i.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`];
     });

@@ -15,7 +15,7 @@ import { createCodec } from '../../schemas/codec.js';
 import { CommitTracker } from '../commitTracker.js';
 import { commonPartitionCount } from '../coPartition.js';
 import { inputTopics, topicNames, type TopicNames } from '../topics.js';
-import { createKafka, isRetriableKafkaError } from './client.js';
+import { createKafka, explainKafkaAuthError, isKafkaAuthError, isRetriableKafkaError } from './client.js';
 import { createTransportHealth, type TransportHealth } from '../health.js';
 import { retryUntilDone } from '../retry.js';
 import { createCommitter, type Committer } from './committer.js';
@@ -105,10 +105,16 @@ function untilConnected<T>(what: string, step: () => Promise<T>, o: TransportOpt
       health.problem('connect', reason);
       log.warn({ err, attempt, waitMs, brokers: o.brokers }, `${reason}; retrying in ${waitMs} ms`);
     },
-  }).then((r) => {
-    health.ok('connect');
-    return r;
-  });
+  }).then(
+    (r) => {
+      health.ok('connect');
+      return r;
+    },
+    (err: unknown) => {
+      // A refused login or an untrusted certificate is not retried: it would fail the same way forever.
+      throw isKafkaAuthError(err) ? explainKafkaAuthError(err, { brokers: o.brokers, ssl: o.kafka.ssl, sasl: o.kafka.sasl }) : err;
+    },
+  );
 }
 
 /** Connects a pipeline instance: topics created, producer and consumer (in `kafka.groupId`) connected. */
