@@ -102,8 +102,8 @@ const clientOf = (o: TransportOptions, suffix = '') =>
   createKafka({ brokers: o.brokers, clientId: `${o.kafka.clientId}${suffix}`, ssl: o.kafka.ssl, sasl: o.kafka.sasl, retry: o.kafka.retry, logger: o.logger });
 
 /** The codec: hand-mapped ids offline, or the ids the Schema Registry gave (schemaRegistry/codec.ts). */
-const registryCodec = (o: TransportOptions, topics: TopicNames): Promise<RegistryCodec> =>
-  codecFor({ registry: o.schemaRegistry ?? DEFAULTS.schemaRegistry, topics, limits: o.limits, logger: o.logger });
+const registryCodec = (o: TransportOptions, topics: TopicNames, signal?: AbortSignal): Promise<RegistryCodec> =>
+  codecFor({ registry: o.schemaRegistry ?? DEFAULTS.schemaRegistry, topics, limits: o.limits, logger: o.logger, backoff: o.kafka.retry, signal });
 
 /** Runs a connect step until the broker answers (it may be away at start too), reporting it as 'connect'. */
 function untilConnected<T>(what: string, step: () => Promise<T>, o: TransportOptions, health: TransportHealth, log: Logger): Promise<T> {
@@ -154,7 +154,7 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     log,
   );
   // With a Schema Registry, the schemas are registered (and checked) before anything is written.
-  const { codec, resolveWriter } = await registryCodec(options, topics);
+  const { codec, resolveWriter } = await registryCodec(options, topics, signal);
   const producer = createIdempotentProducer(kafka);
   await untilConnected('connecting the producer', () => producer.connect(), options, health, log);
   const consumer = createInputConsumer(kafka, {
@@ -231,7 +231,7 @@ export async function connectRecordProducer(options: TransportOptions & { client
   const health = options.health ?? createTransportHealth();
   const topics = topicNames({ prefix: options.kafka.topicPrefix });
   await untilConnected('creating the topics', () => createTopics(kafka, topics, options.kafka.partitions), options, health, log);
-  const { codec } = await registryCodec(options, topics);
+  const { codec } = await registryCodec(options, topics, options.signal);
   const producer = createIdempotentProducer(kafka);
   await untilConnected('connecting the producer', () => producer.connect(), options, health, log);
   const sink = createKafkaSink({ producer, topics, codec, logger: options.logger, backoff: options.kafka.retry, health, signal: options.signal });

@@ -16,6 +16,7 @@ import type { Config } from '../../config/config.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { createCodec, type Codec, type RecordKind } from '../../schemas/codec.js';
 import { defaultSchemaDir, loadSchemas } from '../../schemas/load.js';
+import { retryUntilDone, RetryAbortedError, type Backoff } from '../retry.js';
 import { TOPIC_RECORD_KIND, type TopicNames, type TopicRole } from '../topics.js';
 import { createSchemaRegistryClient, SchemaRegistryError, type SchemaRegistryClient } from './client.js';
 
@@ -34,6 +35,10 @@ export interface CodecForOptions {
   logger?: Logger;
   /** A client to use instead of one built from `registry` (tests). */
   client?: SchemaRegistryClient;
+  /** Waits between tries while the registry is unreachable; default 300 ms doubling to 5 s. */
+  backoff?: Backoff;
+  /** Ends those waits (the caller stops): the record is then dead-lettered with the last error. */
+  signal?: AbortSignal;
 }
 
 /** The Confluent wire format's schema id (bytes 1..4) of a record, or null if it has no header. */
@@ -103,9 +108,16 @@ export async function codecFor(options: CodecForOptions): Promise<RegistryCodec>
     if (known !== undefined) return Promise.resolve(known);
     const pending = inFlight.get(key);
     if (pending) return pending;
-    let transient = false;
-    const p = client
-      .schemaById(id)
+    // An unreachable registry (no answer, 5xx) is waited out like a broker outage: the record and
+    // those after it wait, the source pauses on its buffer limits. Only stopping ends the wait.
+    const unreachable = (err: unknown) => !(err instanceof SchemaRegistryError && err.status !== null && err.status < 500);
+    const p = retryUntilDone(() => client.schemaById(id), {
+      what: `fetching schema id ${id} from the schema registry`,
+      backoff: options.backoff ?? { initialMs: 300, maxMs: 5000 },
+      retriable: unreachable,
+      signal: options.signal,
+      onRetry: (err, attempt, waitMs) => log.warn({ id, kind, attempt, waitMs, err: (err as Error).message }, 'schema registry unreachable; retrying'),
+    })
       .then(
         (schema) => {
           if (codec.knows(id)) return null; // another kind's lookup added it meanwhile
@@ -113,16 +125,16 @@ export async function codecFor(options: CodecForOptions): Promise<RegistryCodec>
           log.info({ id, kind }, 'writer schema fetched from the schema registry');
           return null;
         },
-        (err: unknown) => {
-          // Unreachable or timed out: not remembered, the next record with this id asks again.
-          transient = !(err instanceof SchemaRegistryError && err.status !== null && err.status < 500);
-          return `schema id ${id} could not be fetched from the schema registry: ${(err as Error).message}`;
-        },
+        (err: unknown) =>
+          // Stopping: the record is neither read nor dead-lettered; it stays uncommitted and is read again on restart.
+          err instanceof RetryAbortedError
+            ? new Promise<never>(() => undefined)
+            : `schema id ${id} could not be fetched from the schema registry: ${(err as Error).message}`,
       )
       .catch((err: unknown) => `schema id ${id} from the schema registry: ${(err as Error).message}`)
       .then((reason) => {
         inFlight.delete(key);
-        if (reason !== null && !transient) {
+        if (reason !== null) {
           if (failed.size >= MAX_FAILED_IDS) failed.clear();
           failed.set(key, reason);
           log.warn({ id, kind, reason }, 'a record names a schema id that cannot be read; such records go to the dead-letter topic');
