@@ -8,80 +8,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createMetricsRegistry } from '../../src/metrics/registry.js';
-import { registerPipelineMetrics } from '../../src/pipeline/metrics.js';
-import { registerServiceMetrics } from '../../src/pipeline/service.js';
-import { createAlertEvaluator } from '../../src/scores/alerts.js';
-import { DEFAULTS } from '../../src/config/config.js';
-import type { ScoreServerStats } from '../../src/outputs/ws/server.js';
-import { exposedSeriesNames, parsePromql } from '../fixtures/promql.js';
+import { dashboardQueries, parsePromql, type Dashboard } from '../fixtures/promql.js';
+import { PROMETHEUS_OWN, registrySeries } from '../fixtures/metricsRegistry.js';
 
 const DASHBOARD = join(import.meta.dirname, '..', '..', 'deploy', 'grafana', 'msa-dashboard.json');
-/** Series Prometheus makes itself for every target. */
-const PROMETHEUS_OWN = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped']);
-
-interface Target {
-  expr?: string;
-}
-interface Panel {
-  title: string;
-  type: string;
-  targets?: Target[];
-  panels?: Panel[];
-}
-interface Dashboard {
-  panels: Panel[];
-  templating: { list: Array<{ name: string; type: string; query?: string | { query: string } }> };
-}
-
-async function registrySeries(): Promise<Set<string>> {
-  const registry = createMetricsRegistry();
-  registerPipelineMetrics(registry, () => null);
-  const noClients = {
-    clients: 0,
-    authenticatedClients: 0,
-    subscriptions: 0,
-    messagesSent: 0,
-    bytesSent: 0,
-    slowClientCloses: 0,
-    authFailures: 0,
-    rejectedServerFull: 0,
-  };
-  const alerts = createAlertEvaluator(DEFAULTS.alerts);
-  registerServiceMetrics(registry, {
-    model: { version: 'test', provider: 'cpu' },
-    websocket: () => noClients as ScoreServerStats,
-    alerts: () => alerts.stats(),
-  });
-  const families = await registry.getMetricsAsJSON();
-  return exposedSeriesNames(families.map((f) => ({ name: f.name, type: String(f.type) })));
-}
-
-/** Every query of the dashboard: panel targets (rows nest panels) and query variables. */
-function queries(d: Dashboard): Array<{ where: string; expr: string }> {
-  const out: Array<{ where: string; expr: string }> = [];
-  const walk = (panels: Panel[]) => {
-    for (const p of panels) {
-      for (const [i, t] of (p.targets ?? []).entries()) if (t.expr) out.push({ where: `panel "${p.title}" target ${i}`, expr: t.expr });
-      walk(p.panels ?? []);
-    }
-  };
-  walk(d.panels);
-  for (const v of d.templating.list) {
-    if (v.type !== 'query') continue;
-    const q = typeof v.query === 'string' ? v.query : (v.query?.query ?? '');
-    // label_values(metric, label): the metric is a selector too.
-    const m = /^label_values\((.+),\s*\w+\)$/.exec(q.trim());
-    out.push({ where: `variable ${v.name}`, expr: m ? m[1]! : q });
-  }
-  return out;
-}
 
 test('every metric the Grafana dashboard queries is exposed by the registry', async () => {
   const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
   const exposed = await registrySeries();
   assert.ok(exposed.has('msa_scores_total') && exposed.has('msa_window_close_to_score_seconds_bucket'), 'the registry has the pipeline metrics');
-  const all = queries(dashboard);
+  const all = dashboardQueries(dashboard);
   assert.ok(all.length >= 16, `the dashboard has its queries (found ${all.length})`);
   const problems: string[] = [];
   const used = new Set<string>();
