@@ -404,6 +404,27 @@ const listFromEnv = (raw: string | undefined): string[] | undefined =>
         .map((s) => s.trim())
         .filter((s) => s.length > 0);
 
+type KafkaSaslInput = NonNullable<NonNullable<ConfigInput['kafka']>['sasl']>;
+
+const boolFromEnv = (env: Record<string, string | undefined>, name: string): boolean | undefined => {
+  const raw = nonEmpty(env[name])?.toLowerCase();
+  if (raw === undefined) return undefined;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
+};
+
+/**
+ * MSA_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD (e.g. from a Kubernetes Secret): kafka.sasl,
+ * over what the config file gives; all empty = the file's. The password is taken as it is.
+ */
+function saslFromEnv(env: Record<string, string | undefined>): KafkaSaslInput | undefined {
+  const password = env.MSA_KAFKA_SASL_PASSWORD === '' ? undefined : env.MSA_KAFKA_SASL_PASSWORD;
+  const sasl = { mechanism: nonEmpty(env.MSA_KAFKA_SASL_MECHANISM)?.toLowerCase(), username: nonEmpty(env.MSA_KAFKA_SASL_USERNAME), password };
+  // A part missing here comes from the config file when it has one, else the schema names it.
+  return Object.values(sasl).some((v) => v !== undefined) ? (sasl as KafkaSaslInput) : undefined;
+}
+
 /**
  * MSA_WS_TOKENS: a comma list of tokens that see every session, or a JSON array as ws.authTokens
  * takes it (strings and `{token, sessionPrefixes, ...}` objects) when it starts with '['.
@@ -438,6 +459,8 @@ export function configFromEnv(env: Record<string, string | undefined>): DeepPart
       brokers: listFromEnv(env.KAFKA_BROKERS),
       topicPrefix: env.MSA_TOPIC_PREFIX,
       groupId: env.MSA_GROUP_ID,
+      ssl: boolFromEnv(env, 'MSA_KAFKA_SSL'),
+      sasl: saslFromEnv(env),
     },
     model: {
       manifest: env.MSA_MODEL,

@@ -113,4 +113,24 @@ describe('config', () => {
     refused({ kafka: { ssl: { cafile: 'x' } } }, /kafka\.ssl/);
     refused({ schemaRegistry: { url: 'ftp://x' } }, /schemaRegistry\.url: must be an http/);
   });
+
+  it('kafka.ssl and kafka.sasl from MSA_KAFKA_SSL and MSA_KAFKA_SASL_* (a Kubernetes Secret); empty means unset; the password is never echoed', () => {
+    const env = { MSA_KAFKA_SSL: 'true', MSA_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', MSA_KAFKA_SASL_USERNAME: 'msa', MSA_KAFKA_SASL_PASSWORD: ' s3cret pass ' };
+    const k = loadConfig({ env }).kafka;
+    assert.equal(k.ssl, true);
+    assert.deepEqual(k.sasl, { mechanism: 'scram-sha-512', username: 'msa', password: ' s3cret pass ' });
+    const empty = { MSA_KAFKA_SSL: '', MSA_KAFKA_SASL_MECHANISM: '', MSA_KAFKA_SASL_USERNAME: '', MSA_KAFKA_SASL_PASSWORD: '' };
+    assert.equal(loadConfig({ env: empty }).kafka.ssl, false);
+    assert.equal(loadConfig({ env: empty }).kafka.sasl, null);
+    assert.equal(loadConfig({ env: { MSA_KAFKA_SSL: '0' }, overrides: {} }).kafka.ssl, false);
+    assert.throws(() => loadConfig({ env: { MSA_KAFKA_SSL: 'maybe' } }), /MSA_KAFKA_SSL must be true or false, got "maybe"/);
+    assert.throws(
+      () => loadConfig({ env: { MSA_KAFKA_SASL_MECHANISM: 'gssapi', MSA_KAFKA_SASL_PASSWORD: 'hunter2-secret' } }),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /kafka\.sasl\.mechanism: Invalid enum value/.test(e.message) &&
+        /kafka\.sasl\.username: Required/.test(e.message) &&
+        !e.message.includes('hunter2'),
+    );
+  });
 });
