@@ -17,8 +17,9 @@ import { Subject, Subscription, bufferTime, concatMap, filter, map, merge, share
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { InputRecord, Modalities, Score } from '../schemas/records.js';
-import { createCodec } from '../schemas/codec.js';
 import { inputKindOf, type TopicNames } from '../transport/topics.js';
+import { wireSchemaId } from '../transport/schemaRegistry/codec.js';
+import { writerWait } from './writerWait.js';
 import type { RawRecord, SourcePosition } from '../transport/types.js';
 import { connectPipelineTransport, type TransportStats } from '../transport/kafka/index.js';
 import { sessionWindows } from '../windows/sessionWindows.js';
@@ -128,6 +129,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     brokers: options.brokers,
     kafka: config.kafka,
     limits: config.limits,
+    schemaRegistry: config.schemaRegistry,
     logger: options.logger,
     health: options.health,
   }).catch(async (err: unknown) => {
@@ -146,8 +148,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       log.info({ outages: bus.health.outages, degradedMs: bus.health.degradedMs }, 'Kafka reached again: resumed');
     }
   });
-  // Input records are re-encoded only when a late or rejected record goes to a side topic.
-  const codec = createCodec({ maxRecordBytes: config.limits.maxRecordBytes, maxWordsPerSegment: config.limits.maxWordsPerSegment });
+  // Hand-mapped ids, or the Schema Registry's. Input records are re-encoded only when a late or
+  // rejected record goes to a side topic.
+  const { codec, resolveWriter } = bus;
 
   let failed: (err: unknown) => void = () => undefined;
   let finished: () => void = () => undefined;
@@ -252,6 +255,20 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       divert(sink.deadLetter(raw, 'PROCESSING_FAILED', `decoding failed: ${errorText(err)}`, keyText(raw.key)), raw);
     }
   };
+  // With a Schema Registry, a record naming an id the codec does not know waits for its schema.
+  const inOrder = writerWait<RawRecord>({
+    lookup: (raw) => {
+      const kind = inputKindOf(topics, raw.topic);
+      const id = wireSchemaId(raw.value);
+      return resolveWriter && kind && id !== null && !codec.knows(id) ? resolveWriter(id, kind) : null;
+    },
+    ready: (raw) => decode(raw),
+    unreadable: (raw, reason) => {
+      source.release(raw);
+      divert(sink.deadLetter(raw, 'UNKNOWN_SCHEMA_ID', reason, keyText(raw.key)), raw);
+    },
+    completed: () => decoded$.complete(),
+  });
   const decodeOne = (raw: RawRecord) => {
     const kind = inputKindOf(topics, raw.topic);
     if (!kind) return; // not subscribed; cannot happen
@@ -417,7 +434,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       complete: () => finished(),
     }),
   );
-  subscription.add(source.records$.subscribe({ next: decode, error: (err) => fail(err, 'Kafka source'), complete: () => decoded$.complete() }));
+  subscription.add(source.records$.subscribe({ next: inOrder.next, error: (err) => fail(err, 'Kafka source'), complete: inOrder.complete }));
   committer.start();
   bus.lag.start();
   // Face analysis sheds frames past its queue bound; pause the source before it gets there.

@@ -215,8 +215,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   };
 }
 
-/** The service's own metrics beside the pipeline's: the model served, WebSocket clients and alerts. */
-function registerServiceMetrics(
+/**
+ * The service's own metrics beside the pipeline's: the model served, WebSocket clients and alerts.
+ * Exported for test/unit/grafanaDashboard.test.ts, which checks the dashboard's metric names.
+ */
+export function registerServiceMetrics(
   registry: Registry,
   parts: {
     model: { version: string; provider: string };
