@@ -7,6 +7,7 @@ import { DEFAULT_MAX_MEDIA_IDS, mediaFileIds, type MediaIds } from './media.js';
 import { findMedia } from '../features/featurize.js';
 import { recogniseFiles } from './recognise.js';
 import { normaliseWords } from '../speech/wer.js';
+import { DEFAULT_MODEL_TEXT_CLEANUP, recognisedTextForModel, type ModelTextCleanup } from '../speech/modelText.js';
 import type { SpeechModels } from '../speech/transcribe.js';
 import { loadModel, type ExecutionProviderName, type ModelSession } from '../model/onnxSession.js';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.js';
@@ -127,6 +128,10 @@ export interface EvaluateCsvOptions extends ReadLabelledCsvOptions {
   speech?: () => Promise<SpeechModels>;
   /** Called after each group of media files is recognised. */
   onRecognise?: (done: number, total: number) => void;
+  /** How recognised text is cleaned for the model (src/speech/modelText.ts; default as serving). */
+  asrText?: ModelTextCleanup;
+  /** The CSV's texts are recognised text (e.g. `msa asr wer --out` hypotheses): cleaned as `asrText` says. */
+  textIsRecognised?: boolean;
   /**
    * With `media`: loads the voice path (config voice.enabled; released after). Each row's file is
    * read as one session and W * clamp(v, -1, 1) is added to its score (src/eval/voice.ts).
@@ -168,14 +173,15 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
         (data.skipped.length > 0 ? ` (${data.skipped.length} skipped; ${why.join('; ')}${data.skipped.length > 3 ? '; ...' : ''})` : ''),
     );
   }
-  let rows = data.rows;
+  const cleanup = options.asrText ?? DEFAULT_MODEL_TEXT_CLEANUP;
+  let rows = options.textIsRecognised ? data.rows.map((r) => ({ ...r, text: recognisedTextForModel(r.text, cleanup) })) : data.rows;
   const skipped = [...data.skipped];
   let nonVerbal: (MediaIds | null)[] | undefined;
   let recognition: RecognitionSummary | undefined;
   const transcripts = new Map<LabelledRow, string>();
   const nonVerbalOf = new Map<LabelledRow, MediaIds>();
-  /** Rows whose text was recognised from their media (the objects scored). */
-  const recognised = new Set<LabelledRow>();
+  /** Rows whose text was recognised from their media (the objects scored), with the recogniser's own text. */
+  const recognised = new Map<LabelledRow, string>();
   let voiceParts: VoiceParts | null = null;
   let voiceOf: Map<LabelledRow, number | null> | undefined;
   if (options.media !== undefined && options.voice) voiceParts = await options.voice();
@@ -274,8 +280,9 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
       rows = kept.map((row) => {
         const text = transcripts.get(row);
         if (text === undefined) return row;
-        const heardRow = { ...row, text };
-        recognised.add(heardRow);
+        // The one place recognised text becomes model input (as src/model/windowInputs.ts in serving).
+        const heardRow = { ...row, text: recognisedTextForModel(text, cleanup) };
+        recognised.set(heardRow, text);
         voiceOf?.set(heardRow, voiceOf.get(row) ?? null);
         return heardRow;
       });
@@ -309,7 +316,8 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
           )
         : null;
     const scored = scores.map((r, i) => {
-      const withText = recognised.has(rows[i]!) ? { ...r, transcript: rows[i]!.text } : r;
+      const transcript = recognised.get(rows[i]!);
+      const withText = transcript !== undefined ? { ...r, transcript } : r;
       return voice ? { ...withText, score: withText.score + voice.terms[i]!, voice: voice.terms[i]! } : withText;
     });
     return {

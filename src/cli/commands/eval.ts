@@ -16,6 +16,7 @@ import type { FaceDetector } from '../../features/visual/index.js';
 import { configFor, faceDetectorOption } from '../context.js';
 import { loadSpeechModels } from '../../speech/transcribe.js';
 import { loadVoice } from '../../voice/index.js';
+import { DEFAULT_MODEL_TEXT_CLEANUP, MODEL_TEXT_CLEANUPS, type ModelTextCleanup } from '../../speech/modelText.js';
 
 interface EvalFlags {
   csv: string;
@@ -39,6 +40,8 @@ interface EvalFlags {
   asr: boolean;
   asrThreads?: number;
   voice: boolean;
+  asrText: ModelTextCleanup;
+  textIsRecognised?: boolean;
 }
 
 function positiveInt(what: string) {
@@ -77,6 +80,12 @@ export function register(program: Command): void {
     .option('--no-asr', 'with --media: score rows with empty text without words instead of recognising their speech')
     .option('--no-voice', 'with --media: no voice term in the scores (otherwise config voice.enabled decides)')
     .option('--asr-threads <n>', 'ONNX Runtime threads of each Whisper graph (config asr.threads)', positiveInt('thread count'))
+    .addOption(
+      new Option('--asr-text <cleanup>', 'how recognised text is cleaned for the model (src/speech/modelText.ts; serving uses the default)')
+        .choices(MODEL_TEXT_CLEANUPS)
+        .default(DEFAULT_MODEL_TEXT_CLEANUP),
+    )
+    .option('--text-is-recognised', "the CSV's texts are recognised text (e.g. msa asr wer --out hypotheses): cleaned as --asr-text says")
     .option('--max-media-ids <n>', 'most ids per modality from a media file (the training cap)', positiveInt('id count'), DEFAULT_MAX_MEDIA_IDS)
     .addOption(faceDetectorOption().default('short-range'))
     .action(async (flags: EvalFlags, cmd: Command) => {
@@ -116,6 +125,8 @@ export function register(program: Command): void {
           faceDetector: flags.faceDetector,
           speech: flags.asr ? () => loadSpeechModels(config, logger) : undefined,
           voice: () => loadVoice(config, logger),
+          asrText: flags.asrText,
+          textIsRecognised: flags.textIsRecognised ?? false,
           onRecognise: (done, total) => {
             if (!asrStarted) {
               asrBar.start(total, 0);
