@@ -6,12 +6,14 @@
 import type { Logger } from '../log.js';
 import { loadManifest, type ModelManifest } from './manifest.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
-import { loadModel, type ModelSession } from './onnxSession.js';
+import { loadModel } from './onnxSession.js';
+import { startInferencePool, type InferencePoolEvent, type ModelRunner } from './inferencePool.js';
 
 export interface LoadedModel {
   manifest: ModelManifest;
   tokenizer: TextTokenizer;
-  session: ModelSession;
+  /** In this thread (`workers: 0`) or in a pool of worker threads (./inferencePool.ts). */
+  session: ModelRunner;
   /** What every score carries in modelVersion. */
   version: string;
   isSentimentModel: boolean;
@@ -20,19 +22,36 @@ export interface LoadedModel {
 export async function loadServedModel(opts: {
   manifest: string;
   executionProvider: 'cpu' | 'cuda';
+  /** Intra-op threads of the session in this thread (`workers: 0`); 0 = ONNX Runtime's default. */
   intraOpThreads: number;
+  /** Worker threads with one session each; 0 = the session runs in this thread. */
+  workers?: number;
+  /** Intra-op threads of each worker's session; 0 = ONNX Runtime's default. */
+  threadsPerWorker?: number;
+  onPoolEvent?: (event: InferencePoolEvent) => void;
   logger: Logger;
 }): Promise<LoadedModel> {
   const manifest = await loadManifest(opts.manifest);
+  const workers = opts.workers ?? 0;
   const [tokenizer, session] = await Promise.all([
     loadTokenizer(manifest.tokenizerPath),
-    loadModel({
-      path: manifest.modelPath,
-      executionProvider: opts.executionProvider,
-      intraOpThreads: opts.intraOpThreads > 0 ? opts.intraOpThreads : undefined,
-      padIndex: manifest.padIndex,
-      logger: opts.logger,
-    }),
+    workers > 0
+      ? startInferencePool({
+          path: manifest.modelPath,
+          executionProvider: opts.executionProvider,
+          workers,
+          threadsPerWorker: opts.threadsPerWorker ?? 0,
+          padIndex: manifest.padIndex,
+          onEvent: opts.onPoolEvent,
+          logger: opts.logger,
+        })
+      : loadModel({
+          path: manifest.modelPath,
+          executionProvider: opts.executionProvider,
+          intraOpThreads: opts.intraOpThreads > 0 ? opts.intraOpThreads : undefined,
+          padIndex: manifest.padIndex,
+          logger: opts.logger,
+        }),
   ]);
   const graphKind = session.kind ?? '';
   const isSentimentModel = manifest.kind === 'sentiment' && !graphKind.startsWith('test');

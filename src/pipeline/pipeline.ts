@@ -351,7 +351,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       nonVerbal: features.nonVerbal, // undefined when the model names no codebooks
       runModel: (inputs) => model.session.run(inputs),
       modelVersion: model.version,
-      batching: { ...config.batching, maxQueued },
+      // One batch in flight per model worker at least, or the workers would take turns.
+      batching: { ...config.batching, maxQueued, maxInFlight: Math.max(config.batching.maxInFlight, config.model.workers) },
       rolling: { smoothing: config.scores.smoothing, neutralBand: config.scores.neutralBand, expired: expired$ },
       onUnscored: (window, reason) => {
         stats.unscoredWindows[reason] = (stats.unscoredWindows[reason] ?? 0) + 1;

@@ -15,6 +15,7 @@ import type { TextTokenizer } from '../model/tokenizer.js';
 import type { PadIndex } from '../model/batchTensors.js';
 import type { ModelInput, ModelOutput } from '../model/types.js';
 import { microBatch, type MicroBatchInfo } from '../operators/microBatch.js';
+import { InferenceCrashError } from '../model/inferencePool.js';
 import { rollingScore, type RollingScoreOptions, type SkipReason, type WindowResult } from '../scores/rollingScore.js';
 
 export interface ScoringOptions {
@@ -36,9 +37,10 @@ export interface ScoringOptions {
    */
   onUnscored?: (window: SessionWindow, reason: SkipReason | 'empty' | 'no-usable-input') => void;
   /**
-   * Building the window's model input threw (a bug, or an input nobody foresaw): the window is
-   * not scored and the stream goes on; the caller dead-letters its records (PROCESSING_FAILED)
-   * and settles them. Without it, the error ends the stream as before.
+   * Building the window's model input threw (a bug, or an input nobody foresaw), or the model's
+   * worker thread died under its batch twice (`InferenceCrashError`): the window is not scored and
+   * the stream goes on; the caller dead-letters its records (PROCESSING_FAILED) and settles them.
+   * Without it, the error ends the stream as before.
    */
   onFailed?: (window: SessionWindow, err: unknown) => void;
   onPressure?: (under: boolean) => void;
@@ -68,6 +70,11 @@ export interface SessionEnded {
 }
 
 export type ScoringOutput = ScoredWindow | SessionEnded;
+
+/** A window back from the model: its output, or the crash that cost it its score. */
+type RunOutcome = { window: SessionWindow; built: WindowInput } & (
+  { output: ModelOutput; crashed: undefined } | { output: undefined; crashed: InferenceCrashError }
+);
 
 const windowKey = (sessionId: string, windowEnd: number) => `${sessionId}\u0000${windowEnd}`;
 
@@ -169,12 +176,26 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
               onPressure: options.onPressure,
               onBatch: options.onBatch,
             },
-            async (items) => {
-              const outputs = await options.runModel(items.map((i) => i.built.input));
-              return items.map((item, i) => ({ ...item, output: outputs[i]! }));
+            async (items): Promise<RunOutcome[]> => {
+              try {
+                const outputs = await options.runModel(items.map((i) => i.built.input));
+                return items.map((item, i) => ({ ...item, output: outputs[i]!, crashed: undefined }));
+              } catch (err) {
+                // The model's worker died under this batch twice: dead-letter its windows, go on.
+                if (!(err instanceof InferenceCrashError) || !options.onFailed) throw err;
+                return items.map((item) => ({ ...item, output: undefined, crashed: err }));
+              }
             },
             options.scheduler ?? asyncScheduler,
           ),
+          mergeMap(({ window, built, output, crashed }) => {
+            if (output === undefined) {
+              options.onFailed?.(window, crashed);
+              leave(window.sessionId);
+              return EMPTY;
+            }
+            return of({ window, built, output });
+          }),
           map(({ window, built, output }): WindowResult => {
             inFlight.set(windowKey(window.sessionId, window.end), window);
             return {
