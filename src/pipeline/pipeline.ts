@@ -34,6 +34,7 @@ import { createSessionLedger, type SessionSummary } from '../scores/sessionLedge
 import { modalitiesRead } from '../model/manifest.js';
 import type { Registry } from '../metrics/registry.js';
 import { registerPipelineMetrics } from './metrics.js';
+import { payloadsRead, readsPayload, voicePathOn } from './reads.js';
 import { PausableScheduler } from '../operators/pausableScheduler.js';
 import type { TransportHealth, TransportProblem } from '../transport/health.js';
 
@@ -70,6 +71,8 @@ export interface PipelineStats {
   modalitiesUsed: Modalities & { windows: number };
   /** Windows scored after their partition was revoked: not written (the new owner scores them). */
   revokedWindows: number;
+  /** Audio and video records whose payload was not copied (a view of the Kafka buffer): the served model and stages read none (pipeline/reads.ts). */
+  payloadsNotCopied: { audio: number; video: number };
   /** Acoustic frames and face vectors computed, skipped, unsupported, not used. */
   features: FeatureStats;
   /** The speech stage (null when `asr.mode` is off). */
@@ -107,6 +110,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     batchedWindows: 0,
     modalitiesUsed: { text: false, audio: false, video: false, windows: 0 },
     revokedWindows: 0,
+    payloadsNotCopied: { audio: 0, video: 0 },
   };
   // Before connecting anything: a bad codebook or missing face models fail fast.
   // Extracts only what the model has codebooks for (see features.ts).
@@ -239,6 +243,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     );
   };
 
+  // Payloads no stage reads are not copied out of the Kafka buffers (pipeline/reads.ts).
+  const reads = payloadsRead({ manifest: model.manifest, speechStage: speech !== null, voicePath: voicePathOn(config) });
   // Decode; a bad record goes to the dead-letter topic with topic, partition, offset and reason.
   const decoded$ = new Subject<Positioned<InputRecord>>();
   const decode = (raw: RawRecord) => {
@@ -255,13 +261,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const decodeOne = (raw: RawRecord) => {
     const kind = inputKindOf(topics, raw.topic);
     if (!kind) return; // not subscribed; cannot happen
-    const result = codec.decode(raw.value, kind);
+    // The speech stage hears no session left to another transcript source (the key is the session id).
+    const skip = !readsPayload(reads, kind, () => speech !== null && !speech.leftToOther(keyText(raw.key) ?? ''));
+    const result = codec.decode(raw.value, kind, { payload: !skip });
     if (!result.ok) {
       source.release(raw);
       divert(sink.deadLetter(raw, result.code, result.reason, result.sessionId ?? keyText(raw.key)), raw);
       return;
     }
     const record = { kind, value: result.value } as InputRecord;
+    if (skip) stats.payloadsNotCopied[kind as 'audio' | 'video']++;
     if (speech) {
       if (record.kind === 'audio') speech.audio(record.value);
       else if (record.kind === 'transcript') speech.transcript(record.value); // before the windows take it
