@@ -11,9 +11,12 @@
  *        [--repeats 3] [--min-ms 3000] [--max-text 32]
  *
  * A layout is `main:T` (this thread, T intra-op threads, 0 = ONNX Runtime's default) or `WxT`
- * (W workers of T threads each). Windows: words only (text of 1..max-text tokens, no voice or face),
- * as the default manifest serves. Medians of `repeats` runs after a warm-up; results in
- * bench/results/workers.json.
+ * (W workers of T threads each), optionally `+rows` (each window run alone: `model.perRow`) and
+ * `@file.onnx` (another model than --model), e.g. `2x1,2x1+rows@models/other.onnx`. All layouts are
+ * loaded first and their runs interleaved (repeat r of every layout before repeat r + 1), so a
+ * machine whose load drifts weighs on all alike. Windows: words only (text of 1..max-text tokens,
+ * no voice or face), as the default manifest serves. Medians of `repeats` runs after a warm-up;
+ * results in bench/results/workers.json.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -55,9 +58,13 @@ const perRow = flags['per-row'];
 const [acousticPad, visualPad] = (flags['pad-index'] ?? '').split(',').map(Number);
 const padIndex = { acoustic: acousticPad ?? 32, visual: visualPad ?? 32 };
 const layouts = (flags.layouts ?? '').split(',').map((raw) => {
-  const m = /^(?:main:(\d+)|(\d+)x(\d+))$/.exec(raw.trim());
-  if (!m) throw new RangeError(`--layouts: "${raw}" is neither main:T nor WxT`);
-  return m[1] !== undefined ? { label: raw, workers: 0, threads: Number(m[1]) } : { label: raw, workers: Number(m[2]), threads: Number(m[3]) };
+  const m = /^(?:main:(\d+)|(\d+)x(\d+))(\+rows)?(?:@(.+))?$/.exec(raw.trim());
+  if (!m) throw new RangeError(`--layouts: "${raw}" is not main:T or WxT, optionally +rows and @model.onnx`);
+  const rows = perRow || m[4] !== undefined;
+  const model = m[5] ?? flags.model!;
+  return m[1] !== undefined
+    ? { label: raw, workers: 0, threads: Number(m[1]), rows, model }
+    : { label: raw, workers: Number(m[2]), threads: Number(m[3]), rows, model };
 });
 const logger = createLogger('warn', 'bench');
 const windows = randomWindows(2000, padIndex, 11, {
@@ -143,8 +150,8 @@ async function raw(threads: number, ms: number): Promise<number> {
 
 async function runnerFor(layout: (typeof layouts)[number]): Promise<ModelRunner> {
   if (layout.workers === 0) {
-    const session = await loadModel({ path: flags.model!, executionProvider: 'cpu', intraOpThreads: layout.threads || undefined, padIndex, logger });
-    if (!perRow) return session;
+    const session = await loadModel({ path: layout.model, executionProvider: 'cpu', intraOpThreads: layout.threads || undefined, padIndex, logger });
+    if (!layout.rows) return session;
     return {
       ...session,
       run: async (inputs) => {
@@ -155,43 +162,44 @@ async function runnerFor(layout: (typeof layouts)[number]): Promise<ModelRunner>
     };
   }
   return startInferencePool({
-    path: flags.model!,
+    path: layout.model,
     executionProvider: 'cpu',
     workers: layout.workers,
     threadsPerWorker: layout.threads,
     padIndex,
-    perRow,
+    perRow: layout.rows,
     logger,
   });
 }
 
 const loadBefore = loadavg()[0] ?? 0;
-const results: { layout: string; runs: Figure[]; median: Figure }[] = [];
 const rawRuns: number[] = [];
 for (let r = 0; r < repeats; r++) rawRuns.push(await raw(0, minMs));
-for (const layout of layouts) {
-  const runner = await runnerFor(layout);
-  try {
-    const inFlight = Math.max(1, layout.workers);
-    await drive(runner, inFlight, 500);
-    const runs: Figure[] = [];
-    for (let r = 0; r < repeats; r++) runs.push(await drive(runner, inFlight, minMs));
-    const med = (k: keyof Figure) => median(runs.map((f) => f[k]));
-    results.push({
-      layout: layout.label,
-      runs,
-      median: {
-        windowsPerSec: med('windowsPerSec'),
-        p50Ms: med('p50Ms'),
-        p99Ms: med('p99Ms'),
-        loopDelayP99Ms: med('loopDelayP99Ms'),
-        loopDelayMaxMs: med('loopDelayMaxMs'),
-      },
-    });
-  } finally {
-    await runner.release();
+const runners: ModelRunner[] = [];
+const runs: Figure[][] = layouts.map(() => []);
+try {
+  for (const layout of layouts) runners.push(await runnerFor(layout));
+  for (const [i, runner] of runners.entries()) await drive(runner, Math.max(1, layouts[i]!.workers), 500);
+  for (let r = 0; r < repeats; r++) {
+    for (const [i, runner] of runners.entries()) runs[i]!.push(await drive(runner, Math.max(1, layouts[i]!.workers), minMs));
   }
+} finally {
+  await Promise.all(runners.map((runner) => runner.release()));
 }
+const results = layouts.map((layout, i) => {
+  const med = (k: keyof Figure) => median(runs[i]!.map((f) => f[k]));
+  return {
+    layout: layout.label,
+    runs: runs[i]!,
+    median: {
+      windowsPerSec: med('windowsPerSec'),
+      p50Ms: med('p50Ms'),
+      p99Ms: med('p99Ms'),
+      loopDelayP99Ms: med('loopDelayP99Ms'),
+      loopDelayMaxMs: med('loopDelayMaxMs'),
+    },
+  };
+});
 const rawWps = median(rawRuns);
 const load = { before: loadBefore, after: loadavg()[0] ?? 0 };
 console.log(

@@ -178,6 +178,18 @@ export const configSchema = z
         workers: nonNegativeInt.max(32).default(2),
         /** Intra-op threads of each worker's session; 0 = ONNX Runtime's default (all cores). */
         threadsPerWorker: nonNegativeInt.max(64).default(1),
+        /**
+         * Run each window alone (batch 1) inside the micro-batch: no padding, and no score can depend
+         * on its batch neighbours. For the shipped graph batch 1 and 32 measured alike on 2 cores (bench/workers.ts).
+         */
+        perRow: z.boolean().default(false),
+        /**
+         * Serve the manifest's dynamic int8 graph (`dynamicInt8.file`), one row per run (its activation
+         * scales are per run, so batching rows would make a score depend on its neighbours). About 2x
+         * the windows/s of the shipped graph, MOSEI test Acc-2 within 0.2 (README Model); a manifest
+         * without one serves its own graph.
+         */
+        dynamicInt8: z.boolean().default(true),
       })
       .strict()
       .default({}),

@@ -28,43 +28,71 @@ export async function loadServedModel(opts: {
   workers?: number;
   /** Intra-op threads of each worker's session; 0 = ONNX Runtime's default. */
   threadsPerWorker?: number;
+  /** Run each window alone (no padding, no batch-neighbour dependence). */
+  perRow?: boolean;
+  /** Serve the manifest's dynamic int8 graph, one row per run. */
+  dynamicInt8?: boolean;
   onPoolEvent?: (event: InferencePoolEvent) => void;
   logger: Logger;
 }): Promise<LoadedModel> {
   const manifest = await loadManifest(opts.manifest);
   const workers = opts.workers ?? 0;
+  const log = opts.logger.child({ component: 'model' });
+  const dynamic = opts.dynamicInt8 === true && manifest.dynamicInt8Path !== null;
+  if (opts.dynamicInt8 === true && !dynamic) {
+    log.info({ manifest: manifest.manifestPath }, 'model.dynamicInt8 is on but the manifest names no dynamicInt8.file: serving its own graph');
+  }
+  const modelPath = dynamic ? manifest.dynamicInt8Path! : manifest.modelPath;
+  const perRow = dynamic || opts.perRow === true;
   const [tokenizer, session] = await Promise.all([
     loadTokenizer(manifest.tokenizerPath),
     workers > 0
       ? startInferencePool({
-          path: manifest.modelPath,
+          path: modelPath,
           executionProvider: opts.executionProvider,
           workers,
           threadsPerWorker: opts.threadsPerWorker ?? 0,
           padIndex: manifest.padIndex,
+          perRow,
           onEvent: opts.onPoolEvent,
           logger: opts.logger,
         })
       : loadModel({
-          path: manifest.modelPath,
+          path: modelPath,
           executionProvider: opts.executionProvider,
           intraOpThreads: opts.intraOpThreads > 0 ? opts.intraOpThreads : undefined,
           padIndex: manifest.padIndex,
           logger: opts.logger,
-        }),
+        }).then((s) => (perRow ? rowByRow(s) : s)),
   ]);
   const graphKind = session.kind ?? '';
   const isSentimentModel = manifest.kind === 'sentiment' && !graphKind.startsWith('test');
-  const version = isSentimentModel
-    ? `${manifest.name}@${manifest.version}`
-    : `${manifest.name}@${manifest.version} (NOT a sentiment model: ${graphKind || manifest.kind})`;
-  const log = opts.logger.child({ component: 'model' });
+  const name = dynamic ? `${manifest.name}@${manifest.version}+dynamic-int8` : `${manifest.name}@${manifest.version}`;
+  const version = isSentimentModel ? name : `${name} (NOT a sentiment model: ${graphKind || manifest.kind})`;
   if (!isSentimentModel) {
     log.warn({ model: manifest.modelPath, kind: graphKind || manifest.kind }, 'serving a graph that is NOT a sentiment model: scores are meaningless');
   }
   log.info(
-    { model: version, file: manifest.modelPath, requested: session.requestedProvider, provider: session.provider },
+    { model: version, file: modelPath, perRow, requested: session.requestedProvider, provider: session.provider },
     `model loaded on ${session.provider}`,
   );
   return { manifest, tokenizer, session, version, isSentimentModel };
+}
+
+/** A session in this thread that runs a batch's rows one at a time. */
+function rowByRow(session: ModelRunner): ModelRunner {
+  return {
+    get path() {
+      return session.path;
+    },
+    requestedProvider: session.requestedProvider,
+    provider: session.provider,
+    kind: session.kind,
+    async run(inputs) {
+      const out = [];
+      for (const input of inputs) out.push(...(await session.run([input])));
+      return out;
+    },
+    release: () => session.release(),
+  };
 }

@@ -20,6 +20,8 @@ describe('config', () => {
     const d = loadConfig().model;
     assert.equal(d.workers, 2);
     assert.equal(d.threadsPerWorker, 1);
+    assert.equal(d.perRow, false);
+    assert.equal(d.dynamicInt8, true);
     const e = loadConfig({ env: { MSA_MODEL_WORKERS: '0', MSA_MODEL_THREADS: '1' } }).model;
     assert.equal(e.workers, 0);
     assert.equal(e.threadsPerWorker, 1);

@@ -13,8 +13,9 @@ import { silentLogger } from '../../src/log.js';
 import { loadManifest } from '../../src/model/manifest.js';
 import { InferenceCrashError, startInferencePool, type InferencePool, type InferencePoolEvent } from '../../src/model/inferencePool.js';
 import { loadModel } from '../../src/model/onnxSession.js';
+import { loadServedModel } from '../../src/model/servedModel.js';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
-import type { ModelInput } from '../../src/model/types.js';
+import type { ModelInput, ModelOutput } from '../../src/model/types.js';
 import { scoreWindows } from '../../src/pipeline/scoring.js';
 import type { SessionWindow } from '../../src/windows/types.js';
 import { dataDir, repoRoot } from '../fixtures/env.js';
@@ -73,6 +74,79 @@ describe('inference pool on the shipped model', () => {
       assert.deepEqual(await perRow.run(inputs), alone);
     } finally {
       await Promise.all([local.release(), pool.release(), perRow.release()]);
+    }
+  });
+});
+
+describe('the dynamic int8 graph, served one row per run', () => {
+  it('scores each row as it scores alone, whatever its batch; batched, its scores would depend on the neighbours', async () => {
+    const manifestFile = join(repoRoot, 'models', 'manifest.json');
+    const manifest = await loadManifest(manifestFile);
+    assert.ok(manifest.dynamicInt8Path, 'models/manifest.json names dynamicInt8.file');
+    const tokenizer = await loadTokenizer(manifest.tokenizerPath);
+    const csv = await readLabelledCsv(join(dataDir, 'mosi', 'label.csv'));
+    const inputs = tokenizer
+      .encode(
+        csv.rows.slice(0, 24).map((r) => r.text),
+        manifest.maxTextTokens,
+      )
+      .inputIds.map(words);
+    const served = await loadServedModel({
+      manifest: manifestFile,
+      executionProvider: 'cpu',
+      intraOpThreads: 1,
+      dynamicInt8: true,
+      workers: 1,
+      threadsPerWorker: 1,
+      logger: silentLogger,
+    });
+    const local = await loadModel({
+      path: manifest.dynamicInt8Path,
+      executionProvider: 'cpu',
+      intraOpThreads: 1,
+      padIndex: manifest.padIndex,
+      logger: silentLogger,
+    });
+    try {
+      assert.match(served.version, /\+dynamic-int8$/);
+      const alone: ModelOutput[] = [];
+      for (const input of inputs) alone.push(...(await local.run([input])));
+      assert.deepEqual(await served.session.run(inputs), alone, 'one row per run: each score is the row alone');
+      assert.deepEqual(await served.session.run(inputs.slice(8, 16)), alone.slice(8, 16), 'other neighbours, same scores');
+      // Why: the same graph run on the batch scales activations per batch.
+      const batched = await local.run(inputs);
+      const worst = Math.max(...batched.map((o, i) => Math.abs(o.score - alone[i]!.score)));
+      assert.ok(worst > 1e-4, `batched scores differ from row-alone ones (max ${worst})`);
+    } finally {
+      await Promise.all([served.session.release(), local.release()]);
+    }
+  });
+
+  it('is off with model.dynamicInt8 false, and a manifest without one serves its own graph', async () => {
+    const off = await loadServedModel({
+      manifest: join(repoRoot, 'models', 'manifest.json'),
+      executionProvider: 'cpu',
+      intraOpThreads: 1,
+      dynamicInt8: false,
+      logger: silentLogger,
+    });
+    try {
+      assert.equal(off.version, 'msa-minilm-cenet@0.3.0');
+      assert.match(off.session.path, /int8-weights\.onnx$/);
+    } finally {
+      await off.session.release();
+    }
+    const multimodal = await loadServedModel({
+      manifest: join(repoRoot, 'models', 'manifest.multimodal.json'),
+      executionProvider: 'cpu',
+      intraOpThreads: 1,
+      dynamicInt8: true,
+      logger: silentLogger,
+    });
+    try {
+      assert.doesNotMatch(multimodal.version, /dynamic-int8/);
+    } finally {
+      await multimodal.session.release();
     }
   });
 });
