@@ -175,7 +175,27 @@ export const configSchema = z
         /** Path of the model manifest (models/manifest.json); the model file is named in it. */
         manifest: z.string().default('models/manifest.json'),
         executionProvider: z.enum(['cpu', 'cuda']).default('cpu'),
+        /** Intra-op threads of the session when it runs in the event loop's thread (`workers: 0`); 0 = ONNX Runtime's default. */
         intraOpThreads: nonNegativeInt.default(0),
+        /**
+         * Worker threads running the model, one ONNX Runtime session each, so inference never blocks
+         * the event loop; 0 = in the event loop's thread (as before). Default from bench/workers.ts on 2 cores.
+         */
+        workers: nonNegativeInt.max(32).default(2),
+        /** Intra-op threads of each worker's session; 0 = ONNX Runtime's default (all cores). */
+        threadsPerWorker: nonNegativeInt.max(64).default(1),
+        /**
+         * Run each window alone (batch 1) inside the micro-batch: no padding, and no score can depend
+         * on its batch neighbours. For the shipped graph batch 1 and 32 measured alike on 2 cores (bench/workers.ts).
+         */
+        perRow: z.boolean().default(false),
+        /**
+         * Serve the manifest's dynamic int8 graph (`dynamicInt8.file`), one row per run (its activation
+         * scales are per run, so batching rows would make a score depend on its neighbours). About 2x
+         * the windows/s of the shipped graph, MOSEI test Acc-2 within 0.2 (README Model); a manifest
+         * without one serves its own graph.
+         */
+        dynamicInt8: z.boolean().default(true),
       })
       .strict()
       .default({}),
@@ -483,6 +503,8 @@ export function configFromEnv(env: Record<string, string | undefined>): DeepPart
     model: {
       manifest: env.MSA_MODEL,
       executionProvider: env.MSA_EXECUTION_PROVIDER as 'cpu' | 'cuda' | undefined,
+      workers: intFromEnv(env, 'MSA_MODEL_WORKERS'),
+      threadsPerWorker: intFromEnv(env, 'MSA_MODEL_THREADS'),
     },
     asr: {
       mode: env.MSA_ASR as Config['asr']['mode'] | undefined,

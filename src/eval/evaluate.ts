@@ -109,6 +109,8 @@ export interface EvaluateCsvOptions extends ReadLabelledCsvOptions {
   batchSize?: number;
   executionProvider?: ExecutionProviderName;
   intraOpThreads?: number;
+  /** Score with the manifest's dynamic int8 graph (`dynamicInt8.file`), one row per run (batchSize 1), as `model.dynamicInt8` serves it. */
+  dynamicInt8?: boolean;
   logger?: Logger;
   onProgress?: (done: number, total: number) => void;
   /** Folder of the rows' media (`<id>.<ext>`): acoustic / visual ids from the model's codebooks. */
@@ -291,8 +293,9 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
     await voiceParts?.release();
   }
   const tokenizer = await loadTokenizer(manifest.tokenizerPath);
+  if (options.dynamicInt8 && manifest.dynamicInt8Path === null) throw new Error(`${manifest.manifestPath} names no dynamicInt8.file to evaluate`);
   const session = await loadModel({
-    path: manifest.modelPath,
+    path: options.dynamicInt8 ? manifest.dynamicInt8Path! : manifest.modelPath,
     executionProvider: options.executionProvider ?? 'cpu',
     intraOpThreads: options.intraOpThreads,
     padIndex: manifest.padIndex,
@@ -304,7 +307,7 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
       session,
       maxTextTokens: manifest.maxTextTokens,
       padIndex: manifest.padIndex,
-      batchSize: options.batchSize,
+      batchSize: options.dynamicInt8 ? 1 : options.batchSize,
       onProgress: options.onProgress,
       nonVerbal,
     });
@@ -322,7 +325,12 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
     });
     return {
       csv: options.csv,
-      model: { name: manifest.name, version: manifest.version, kind: manifest.kind, provider: session.provider },
+      model: {
+        name: manifest.name,
+        version: options.dynamicInt8 ? `${manifest.version}+dynamic-int8` : manifest.version,
+        kind: manifest.kind,
+        provider: session.provider,
+      },
       metrics: metricsOf(scored),
       scored,
       ...(recognition ? { recognition } : {}),

@@ -45,6 +45,11 @@ export const manifestSchema = z
     visualPad: index.optional(),
     codebooks: z.object({ acoustic: codebookSpec.nullable().optional(), visual: codebookSpec.nullable().optional() }).passthrough().nullable().optional(),
     metrics: z.record(z.string(), z.unknown()).optional(),
+    /**
+     * The same model quantised with ONNX Runtime's dynamic int8 (activation scales computed per run),
+     * relative to the manifest's folder; served with `model.dynamicInt8`, one row per run.
+     */
+    dynamicInt8: z.object({ file: nonEmpty }).passthrough().optional(),
     licences: z.unknown().optional(),
   })
   .passthrough();
@@ -64,6 +69,8 @@ export interface ModelManifest {
   tokenizerPath: string;
   maxTextTokens: number;
   padIndex: PadIndex;
+  /** The dynamic int8 graph (absolute) named in `dynamicInt8.file`; null when not named. */
+  dynamicInt8Path: string | null;
   /** Codebook files (absolute) named in `codebooks.<modality>.file`; null when not named. */
   codebookFiles: { acoustic: string | null; visual: string | null };
   /** Everything the file holds, validated fields and the rest. */
@@ -121,6 +128,7 @@ export function parseManifest(json: unknown, manifestPath: string): ModelManifes
       acoustic: padOf(m, 'acoustic', manifestPath),
       visual: padOf(m, 'visual', manifestPath),
     },
+    dynamicInt8Path: m.dynamicInt8 ? path.resolve(dir, m.dynamicInt8.file) : null,
     codebookFiles: {
       acoustic: m.codebooks?.acoustic?.file === undefined ? null : path.resolve(dir, m.codebooks.acoustic.file),
       visual: m.codebooks?.visual?.file === undefined ? null : path.resolve(dir, m.codebooks.visual.file),

@@ -6,12 +6,14 @@
 import type { Logger } from '../log.js';
 import { loadManifest, type ModelManifest } from './manifest.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
-import { loadModel, type ModelSession } from './onnxSession.js';
+import { loadModel } from './onnxSession.js';
+import { startInferencePool, type InferencePoolEvent, type ModelRunner } from './inferencePool.js';
 
 export interface LoadedModel {
   manifest: ModelManifest;
   tokenizer: TextTokenizer;
-  session: ModelSession;
+  /** In this thread (`workers: 0`) or in a pool of worker threads (./inferencePool.ts). */
+  session: ModelRunner;
   /** What every score carries in modelVersion. */
   version: string;
   isSentimentModel: boolean;
@@ -20,32 +22,77 @@ export interface LoadedModel {
 export async function loadServedModel(opts: {
   manifest: string;
   executionProvider: 'cpu' | 'cuda';
+  /** Intra-op threads of the session in this thread (`workers: 0`); 0 = ONNX Runtime's default. */
   intraOpThreads: number;
+  /** Worker threads with one session each; 0 = the session runs in this thread. */
+  workers?: number;
+  /** Intra-op threads of each worker's session; 0 = ONNX Runtime's default. */
+  threadsPerWorker?: number;
+  /** Run each window alone (no padding, no batch-neighbour dependence). */
+  perRow?: boolean;
+  /** Serve the manifest's dynamic int8 graph, one row per run. */
+  dynamicInt8?: boolean;
+  onPoolEvent?: (event: InferencePoolEvent) => void;
   logger: Logger;
 }): Promise<LoadedModel> {
   const manifest = await loadManifest(opts.manifest);
+  const workers = opts.workers ?? 0;
+  const log = opts.logger.child({ component: 'model' });
+  const dynamic = opts.dynamicInt8 === true && manifest.dynamicInt8Path !== null;
+  if (opts.dynamicInt8 === true && !dynamic) {
+    log.info({ manifest: manifest.manifestPath }, 'model.dynamicInt8 is on but the manifest names no dynamicInt8.file: serving its own graph');
+  }
+  const modelPath = dynamic ? manifest.dynamicInt8Path! : manifest.modelPath;
+  const perRow = dynamic || opts.perRow === true;
   const [tokenizer, session] = await Promise.all([
     loadTokenizer(manifest.tokenizerPath),
-    loadModel({
-      path: manifest.modelPath,
-      executionProvider: opts.executionProvider,
-      intraOpThreads: opts.intraOpThreads > 0 ? opts.intraOpThreads : undefined,
-      padIndex: manifest.padIndex,
-      logger: opts.logger,
-    }),
+    workers > 0
+      ? startInferencePool({
+          path: modelPath,
+          executionProvider: opts.executionProvider,
+          workers,
+          threadsPerWorker: opts.threadsPerWorker ?? 0,
+          padIndex: manifest.padIndex,
+          perRow,
+          onEvent: opts.onPoolEvent,
+          logger: opts.logger,
+        })
+      : loadModel({
+          path: modelPath,
+          executionProvider: opts.executionProvider,
+          intraOpThreads: opts.intraOpThreads > 0 ? opts.intraOpThreads : undefined,
+          padIndex: manifest.padIndex,
+          logger: opts.logger,
+        }).then((s) => (perRow ? rowByRow(s) : s)),
   ]);
   const graphKind = session.kind ?? '';
   const isSentimentModel = manifest.kind === 'sentiment' && !graphKind.startsWith('test');
-  const version = isSentimentModel
-    ? `${manifest.name}@${manifest.version}`
-    : `${manifest.name}@${manifest.version} (NOT a sentiment model: ${graphKind || manifest.kind})`;
-  const log = opts.logger.child({ component: 'model' });
+  const name = dynamic ? `${manifest.name}@${manifest.version}+dynamic-int8` : `${manifest.name}@${manifest.version}`;
+  const version = isSentimentModel ? name : `${name} (NOT a sentiment model: ${graphKind || manifest.kind})`;
   if (!isSentimentModel) {
     log.warn({ model: manifest.modelPath, kind: graphKind || manifest.kind }, 'serving a graph that is NOT a sentiment model: scores are meaningless');
   }
   log.info(
-    { model: version, file: manifest.modelPath, requested: session.requestedProvider, provider: session.provider },
+    { model: version, file: modelPath, perRow, requested: session.requestedProvider, provider: session.provider },
     `model loaded on ${session.provider}`,
   );
   return { manifest, tokenizer, session, version, isSentimentModel };
+}
+
+/** A session in this thread that runs a batch's rows one at a time. */
+function rowByRow(session: ModelRunner): ModelRunner {
+  return {
+    get path() {
+      return session.path;
+    },
+    requestedProvider: session.requestedProvider,
+    provider: session.provider,
+    kind: session.kind,
+    async run(inputs) {
+      const out = [];
+      for (const input of inputs) out.push(...(await session.run([input])));
+      return out;
+    },
+    release: () => session.release(),
+  };
 }

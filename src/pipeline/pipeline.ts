@@ -37,6 +37,7 @@ import { createSessionLedger, type SessionSummary } from '../scores/sessionLedge
 import { modalitiesRead } from '../model/manifest.js';
 import type { Registry } from '../metrics/registry.js';
 import { registerPipelineMetrics } from './metrics.js';
+import { payloadsRead, readsPayload, voicePathOn } from './reads.js';
 import { PausableScheduler } from '../operators/pausableScheduler.js';
 import type { TransportHealth, TransportProblem } from '../transport/health.js';
 
@@ -75,6 +76,8 @@ export interface PipelineStats {
   modalitiesUsed: Modalities & { windows: number };
   /** Windows scored after their partition was revoked: not written (the new owner scores them). */
   revokedWindows: number;
+  /** Audio and video records whose payload was not copied (a view of the Kafka buffer): the served model and stages read none (pipeline/reads.ts). */
+  payloadsNotCopied: { audio: number; video: number };
   /** Acoustic frames and face vectors computed, skipped, unsupported, not used. */
   features: FeatureStats;
   /** The speech stage (null when `asr.mode` is off). */
@@ -114,6 +117,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     batchedWindows: 0,
     modalitiesUsed: { text: false, audio: false, video: false, windows: 0 },
     revokedWindows: 0,
+    payloadsNotCopied: { audio: 0, video: 0 },
   };
   // Before connecting anything: a bad codebook or missing face models fail fast.
   // Extracts only what the model has codebooks for (see features.ts).
@@ -265,6 +269,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     );
   };
 
+  // Payloads no stage reads are not copied out of the Kafka buffers (pipeline/reads.ts).
+  const reads = payloadsRead({ manifest: model.manifest, speechStage: speech !== null, voicePath: voicePathOn(config) });
   // Decode; a bad record goes to the dead-letter topic with topic, partition, offset and reason.
   const decoded$ = new Subject<Positioned<InputRecord>>();
   const decode = (raw: RawRecord) => {
@@ -295,13 +301,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const decodeOne = (raw: RawRecord) => {
     const kind = inputKindOf(topics, raw.topic);
     if (!kind) return; // not subscribed; cannot happen
-    const result = codec.decode(raw.value, kind);
+    // The speech stage hears no session left to another transcript source (the key is the session id).
+    const skip = !readsPayload(reads, kind, () => speech !== null && !speech.leftToOther(keyText(raw.key) ?? ''));
+    const result = codec.decode(raw.value, kind, { payload: !skip });
     if (!result.ok) {
       source.release(raw);
       divert(sink.deadLetter(raw, result.code, result.reason, result.sessionId ?? keyText(raw.key)), raw);
       return;
     }
     const record = { kind, value: result.value } as InputRecord;
+    if (skip) stats.payloadsNotCopied[kind as 'audio' | 'video']++;
     if (voice && record.kind === 'audio') voice.audio(record.value);
     if (speech) {
       if (record.kind === 'audio') speech.audio(record.value);
@@ -393,7 +402,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       nonVerbal: features.nonVerbal, // undefined when the model names no codebooks
       runModel: (inputs) => model.session.run(inputs),
       modelVersion: model.version,
-      batching: { ...config.batching, maxQueued },
+      // One batch in flight per model worker at least, or the workers would take turns.
+      batching: { ...config.batching, maxQueued, maxInFlight: Math.max(config.batching.maxInFlight, config.model.workers) },
       rolling: { smoothing: config.scores.smoothing, neutralBand: config.scores.neutralBand, expired: expired$ },
       onUnscored: (window, reason) => {
         stats.unscoredWindows[reason] = (stats.unscoredWindows[reason] ?? 0) + 1;

@@ -18,6 +18,7 @@ import { microBatch, type MicroBatchInfo } from '../operators/microBatch.js';
 import { keepSessionOrder } from '../operators/keepSessionOrder.js';
 import { voiceTerm } from '../voice/index.js';
 import type { WindowVoice } from '../voice/stage.js';
+import { InferenceCrashError } from '../model/inferencePool.js';
 import { rollingScore, type RollingScoreOptions, type SkipReason, type WindowResult } from '../scores/rollingScore.js';
 
 export interface ScoringOptions {
@@ -39,9 +40,10 @@ export interface ScoringOptions {
    */
   onUnscored?: (window: SessionWindow, reason: SkipReason | 'empty' | 'no-usable-input') => void;
   /**
-   * Building the window's model input threw (a bug, or an input nobody foresaw): the window is
-   * not scored and the stream goes on; the caller dead-letters its records (PROCESSING_FAILED)
-   * and settles them. Without it, the error ends the stream as before.
+   * Building the window's model input threw (a bug, or an input nobody foresaw), or the model's
+   * worker thread died under its batch twice (`InferenceCrashError`): the window is not scored and
+   * the stream goes on; the caller dead-letters its records (PROCESSING_FAILED) and settles them.
+   * Without it, the error ends the stream as before.
    */
   onFailed?: (window: SessionWindow, err: unknown) => void;
   onPressure?: (under: boolean) => void;
@@ -102,6 +104,9 @@ export function fuse(model: ModelOutput, voice: WindowVoice | null, weight: numb
   const term = voiceTerm(voice.value, weight);
   return { score: model.score + term, contributions: { ...model.contributions, audio: model.contributions.audio + term } };
 }
+
+/** A window back from the model: its output, or the crash that cost it its score. */
+type RunOutcome = Item & ({ output: ModelOutput; crashed: undefined } | { output: undefined; crashed: InferenceCrashError });
 
 const windowKey = (sessionId: string, windowEnd: number) => `${sessionId}\u0000${windowEnd}`;
 
@@ -223,17 +228,31 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
               onPressure: options.onPressure,
               onBatch: options.onBatch,
             },
-            async (items) => {
-              const reads = items.filter((i) => modelReads(i.built.used));
-              const outputs = reads.length > 0 ? await options.runModel(reads.map((i) => i.built.input)) : [];
-              let next = 0;
-              return items.map((item) => {
-                const model = modelReads(item.built.used) ? outputs[next++]! : NOTHING_READ;
-                return { ...item, output: fuse(model, item.voice, options.voice?.weight ?? 0) };
-              });
+            async (items): Promise<RunOutcome[]> => {
+              try {
+                const reads = items.filter((i) => modelReads(i.built.used));
+                const outputs = reads.length > 0 ? await options.runModel(reads.map((i) => i.built.input)) : [];
+                let next = 0;
+                return items.map((item) => {
+                  const model = modelReads(item.built.used) ? outputs[next++]! : NOTHING_READ;
+                  return { ...item, output: fuse(model, item.voice, options.voice?.weight ?? 0), crashed: undefined };
+                });
+              } catch (err) {
+                // The model's worker died under this batch twice: dead-letter its windows, go on.
+                if (!(err instanceof InferenceCrashError) || !options.onFailed) throw err;
+                return items.map((item) => ({ ...item, output: undefined, crashed: err }));
+              }
             },
             options.scheduler ?? asyncScheduler,
           ),
+          mergeMap(({ window, built, voice, output, crashed }) => {
+            if (output === undefined) {
+              options.onFailed?.(window, crashed);
+              leave(window.sessionId);
+              return EMPTY;
+            }
+            return of({ window, built, voice, output });
+          }),
           map(({ window, built, voice, output }): WindowResult => {
             inFlight.set(windowKey(window.sessionId, window.end), window);
             return {

@@ -135,6 +135,31 @@ test('every window the model can read is scored exactly once, on Kafka and on We
   }
 });
 
+test('a words-only model: audio and video payloads are not copied out of the Kafka buffers, yet every record counts in its windows and none is late', async () => {
+  const stats = h.service.pipeline.stats();
+  const audio = records.filter((r) => r.kind === 'audio').length;
+  const video = records.filter((r) => r.kind === 'video').length;
+  assert.ok(audio > 0 && video > 0);
+  assert.deepEqual(stats.payloadsNotCopied, { audio, video }, 'every audio and video record read without copying its payload');
+  assert.equal(stats.windows.late, 0, 'no record went to the late topic');
+  const scores = await h.readTopic<Score>(h.service.pipeline.topics.scores, 'score');
+  try {
+    await scores.caughtUp();
+    assert.ok(scores.items.length > 0);
+    for (const { value } of scores.items) {
+      // Records per window: the audio chunks and frames inside it count, as when they were decoded in full.
+      const inWindow = records.filter(
+        (r) =>
+          r.kind !== 'transcript' && r.value.sessionId === value.sessionId && r.value.eventTime >= value.windowStart && r.value.eventTime < value.windowEnd,
+      );
+      const transcripts = value.records - inWindow.length;
+      assert.ok(transcripts >= 1, `${value.sessionId} ${value.windowEnd}: ${value.records} records, ${inWindow.length} of them audio and video`);
+    }
+  } finally {
+    await scores.close();
+  }
+});
+
 test('every input offset is committed once its windows are scored', async () => {
   assert.equal(await h.waitCommitted(), 0, 'all input records committed');
   assert.equal(h.service.pipeline.stats().pending, 0);

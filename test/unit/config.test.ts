@@ -16,6 +16,29 @@ describe('config', () => {
     );
   });
 
+  it('model.workers / threadsPerWorker: defaults, MSA_MODEL_WORKERS / MSA_MODEL_THREADS, bad values named', () => {
+    const d = loadConfig().model;
+    assert.equal(d.workers, 2);
+    assert.equal(d.threadsPerWorker, 1);
+    assert.equal(d.perRow, false);
+    assert.equal(d.dynamicInt8, true);
+    const e = loadConfig({ env: { MSA_MODEL_WORKERS: '0', MSA_MODEL_THREADS: '1' } }).model;
+    assert.equal(e.workers, 0);
+    assert.equal(e.threadsPerWorker, 1);
+    for (const [overrides, path, value] of [
+      [{ model: { workers: -1 } }, 'model.workers', '-1'],
+      [{ model: { workers: 1.5 } }, 'model.workers', '1.5'],
+      [{ model: { workers: 33 } }, 'model.workers', '33'],
+      [{ model: { threadsPerWorker: 65 } }, 'model.threadsPerWorker', '65'],
+    ] as const) {
+      assert.throws(
+        () => loadConfig({ overrides }),
+        (err: unknown) => err instanceof ConfigError && err.message.includes(path) && err.message.includes(value),
+        `${path} = ${value} refused`,
+      );
+    }
+  });
+
   it('refuses misspelled keys at any depth, naming the path and the nearest known key', () => {
     const refused = (overrides: object, re: RegExp) =>
       assert.throws(

@@ -514,3 +514,78 @@ test('a transcript segment over maxWordsPerSegment (text or word list) is INVALI
   );
   assert.throws(() => createCodec({ maxWordsPerSegment: 0 }), /maxWordsPerSegment must be an integer >= 1, got 0/);
 });
+
+test('decode with { payload: false }: the same record, its bytes fields views of the input (no copy); bad records still refused', async () => {
+  const { payloadsRead, readsPayload } = await import('../../src/pipeline/reads.js');
+  const codec = createCodec();
+  const chunk: RecordTypes['audio'] = {
+    sessionId: 's1',
+    seq: 3,
+    eventTime: 1_760_000_000_000,
+    sampleRate: 16000,
+    encoding: 'S16LE',
+    samples: Buffer.from(Array.from({ length: 3200 }, (_, i) => i % 251)),
+    endOfStream: false,
+  };
+  const bytes = codec.encode(chunk, 'audio');
+  const full = codec.decode(bytes, 'audio');
+  const view = codec.decode(bytes, 'audio', { payload: false });
+  assert.ok(full.ok && view.ok);
+  assert.deepEqual({ ...view.value }, { ...full.value });
+  assert.equal(view.value.samples.buffer, bytes.buffer, 'samples are a view of the record bytes');
+  assert.notEqual(full.value.samples.buffer, bytes.buffer, 'the default decode copies');
+  const frame: RecordTypes['video'] = {
+    sessionId: 's1',
+    seq: 0,
+    eventTime: 1_760_000_000_000,
+    format: 'RGB24',
+    width: 4,
+    height: 2,
+    data: Buffer.alloc(24, 9),
+    features: [],
+    featureSet: null,
+    facePresent: null,
+    endOfStream: false,
+  };
+  const frameBytes = codec.encode(frame, 'video');
+  const frameView = codec.decode(frameBytes, 'video', { payload: false });
+  assert.ok(frameView.ok);
+  assert.deepEqual({ ...frameView.value }, frame);
+  // Validation still sees the payload: an RGB24 frame of the wrong size is refused either way.
+  const bad = codec.encode({ ...frame, data: Buffer.alloc(23) }, 'video');
+  const refused = codec.decode(bad, 'video', { payload: false });
+  assert.ok(!refused.ok && refused.code === 'INVALID_FIELD', JSON.stringify(refused));
+  // Truncated: a bytes field running past the end is refused, not returned short.
+  const cut = codec.decode(bytes.subarray(0, bytes.length - 10), 'audio', { payload: false });
+  assert.ok(!cut.ok && cut.code === 'MALFORMED_AVRO');
+
+  // Which payloads a served model and its stages read.
+  const words = { manifest: { codebookFiles: { acoustic: null, visual: null } }, speechStage: false, voicePath: false };
+  const wordsOnly = payloadsRead(words);
+  assert.deepEqual(wordsOnly, { audio: false, speech: false, video: false });
+  assert.equal(
+    readsPayload(wordsOnly, 'audio', () => true),
+    false,
+  );
+  assert.equal(
+    readsPayload(wordsOnly, 'transcript', () => false),
+    true,
+  );
+  const heard = payloadsRead({ ...words, speechStage: true });
+  assert.equal(
+    readsPayload(heard, 'audio', () => true),
+    true,
+    'the speech stage hears this session',
+  );
+  assert.equal(
+    readsPayload(heard, 'audio', () => false),
+    false,
+    'a session left to another transcript source',
+  );
+  assert.equal(
+    readsPayload(payloadsRead({ ...words, voicePath: true }), 'audio', () => false),
+    true,
+  );
+  const multimodal = payloadsRead({ ...words, manifest: { codebookFiles: { acoustic: 'a.json', visual: 'v.json' } } });
+  assert.deepEqual(multimodal, { audio: true, speech: false, video: true });
+});

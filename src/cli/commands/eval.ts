@@ -42,6 +42,7 @@ interface EvalFlags {
   voice: boolean;
   asrText: ModelTextCleanup;
   textIsRecognised?: boolean;
+  dynamicInt8: boolean;
 }
 
 function positiveInt(what: string) {
@@ -69,6 +70,7 @@ export function register(program: Command): void {
     .option('--split-column <name>', 'column naming the split', 'mode')
     .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider').choices(['cpu', 'cuda']).default('cpu'))
     .option('--threads <n>', 'ONNX Runtime threads per operator (default: all cores)', positiveInt('thread count'))
+    .option('--dynamic-int8', "score with the manifest's dynamic int8 graph (dynamicInt8.file), one row per run, as model.dynamicInt8 serves it", false)
     .option('--max-bytes <n>', 'refuse CSVs bigger than this', positiveInt('byte limit'), DEFAULT_MAX_CSV_BYTES)
     .option('--log-level <level>', 'log level of the JSON log on stderr', 'warn')
     .option(
@@ -118,6 +120,7 @@ export function register(program: Command): void {
           splitColumn: flags.splitColumn,
           executionProvider: flags.provider,
           intraOpThreads: flags.threads,
+          dynamicInt8: flags.dynamicInt8,
           maxBytes: flags.maxBytes,
           logger,
           media: flags.media,
