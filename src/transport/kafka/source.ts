@@ -28,6 +28,12 @@
  * rebalance kafkajs fetches retained partitions again from the committed offset; records already
  * emitted are skipped (`redelivered`), since they are still in the pipeline.
  *
+ * End offsets: the source keeps each assigned partition's end offset as last learnt (a fetched
+ * batch's high watermark; the lag probe's measurement, `noteEndOffsets`) and forgets them when
+ * the input stalls (a rebalance or rejoin, a consumer crash, `stalled()` when the broker went away
+ * or came back). `behind(topic, partition)` says whether a partition may still hold records not
+ * handed downstream; the windows do not count its modality idle meanwhile.
+ *
  * Shutdown: `stop()` completes `records$` and pauses fetching but keeps the consumer in its
  * group, so the final commit can still run; then stop the committer, then disconnect the
  * consumer.
@@ -101,6 +107,18 @@ export interface KafkaSource {
   readonly assignments$: Observable<Assignment>;
   /** The offset after the last record handed downstream, per assigned partition that has one. */
   nextOffsets(): Map<string, bigint>;
+  /**
+   * Whether an assigned partition may still hold records this source has not handed downstream:
+   * its end offset, as last learnt (a fetched batch's high watermark, or `noteEndOffsets`), is past
+   * the next offset to hand over; or its end is not known since the input stalled (`stalled()`,
+   * a rebalance, a consumer crash). The windows do not count a modality idle while its partition
+   * is behind (Flink's rule: a split with records left is not idle). False for partitions not assigned.
+   */
+  behind(topic: string, partition: number): boolean;
+  /** End offsets measured (by the lag probe) with a request sent at `sentAt` (epoch ms); `from` is where the group stands when nothing was handed over yet. */
+  noteEndOffsets(sentAt: number, ends: ReadonlyArray<{ topic: string; partition: number; end: bigint; from: bigint }>): void;
+  /** The input stalled (the broker away): every partition's end is unknown until learnt again. */
+  stalled(): void;
   readonly stats: TransportStats;
 }
 
@@ -142,6 +160,14 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   const nextOffset = new Map<string, bigint>();
   let assigned: TopicPartition[] = [];
   const assignments$ = new Subject<Assignment>();
+  /** Per assigned partition: the end offset last learnt, and where the group stood then if nothing was handed over yet. */
+  const knownEnd = new Map<string, { end: bigint; from: bigint | null }>();
+  /** Partitions whose end is not known since the input stalled, and when that was (epoch ms). */
+  const unknownEnd = new Map<string, number>();
+  const forgetEnds = () => {
+    const at = Date.now();
+    for (const tp of assigned) unknownEnd.set(partitionKey(tp), at);
+  };
   /** Partitions assigned whose `beforeAssigned` has not finished: key -> its promise. */
   const preparing = new Map<string, Promise<void>>();
   let subscriber: Subscriber<RawRecord> | null = null;
@@ -228,6 +254,8 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const pkey = partitionKey({ topic, partition });
+    knownEnd.set(pkey, { end: BigInt(batch.highWatermark), from: null });
+    unknownEnd.delete(pkey);
     const ready = preparing.get(pkey);
     if (ready) {
       const beat = setInterval(() => void heartbeat().catch(() => undefined), 1000);
@@ -278,7 +306,10 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     const revoked = assigned.filter((tp) => !keep.has(partitionKey(tp)));
     for (const key of [...nextOffset.keys()]) if (!keep.has(key)) nextOffset.delete(key);
     for (const key of [...preparing.keys()]) if (!keep.has(key)) preparing.delete(key);
+    for (const key of [...knownEnd.keys()]) if (!keep.has(key)) knownEnd.delete(key);
+    for (const key of [...unknownEnd.keys()]) if (!keep.has(key)) unknownEnd.delete(key);
     assigned = next;
+    forgetEnds(); // a rejoin follows a stall or a rebalance: what arrived meanwhile is not known yet
     stats.rebalances++;
     stats.revokedPartitions += revoked.length;
     tracker?.retain(next);
@@ -329,6 +360,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     };
     const removeCrash = consumer.on(consumer.events.CRASH, (e) => {
       const err = e.payload.error;
+      forgetEnds();
       health?.problem('consumer', `consumer crashed: ${err instanceof Error ? err.message : String(err)}`);
       if (e.payload.restart) log.warn({ err }, 'consumer crashed; kafkajs restarts it');
       else if (!stopped) void restart(err);
@@ -362,6 +394,25 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     assignment: () => assigned.slice(),
     assignments$: assignments$.asObservable(),
     nextOffsets: () => new Map(nextOffset),
+    behind(topic, partition) {
+      const key = partitionKey({ topic, partition });
+      if (unknownEnd.has(key)) return true;
+      const known = knownEnd.get(key);
+      if (!known) return false;
+      const next = nextOffset.get(key) ?? known.from;
+      return next === null || next < known.end;
+    },
+    noteEndOffsets(sentAt, ends) {
+      for (const { topic, partition, end, from } of ends) {
+        const key = partitionKey({ topic, partition });
+        if (!assigned.some((tp) => partitionKey(tp) === key)) continue;
+        const since = unknownEnd.get(key);
+        if (since !== undefined && sentAt < since) continue; // measured before the stall ended
+        unknownEnd.delete(key);
+        knownEnd.set(key, { end, from });
+      }
+    },
+    stalled: forgetEnds,
     stats,
   };
 }
