@@ -21,7 +21,8 @@
  *
  * Memory held between Kafka and the windows is thus at most the buffer bounds plus kafkajs's own
  * fetch buffer (`maxBytes` of the consumer, see consumer.ts). Emission is synchronous inside
- * kafkajs's `eachBatch`; a downstream that releases synchronously never fills the buffer.
+ * kafkajs's `eachBatch`, in slices of about 20 ms of work with a turn of the event loop between
+ * them; a downstream that releases synchronously never fills the buffer.
  *
  * Offsets: kafkajs auto-commit is off. With a `tracker`, each record is tracked before it is
  * emitted, and the tracker keeps only the partitions assigned after each rebalance. After a
@@ -65,6 +66,12 @@ export interface KafkaSourceOptions {
   maxBytes?: number;
   /** Resume when both counts are at or below this fraction of their limits. Default 0.5. */
   resumeRatio?: number;
+  /**
+   * A batch is handed downstream in slices of about this many ms of synchronous work, with a turn
+   * of the event loop between them (decoding, windowing and building model inputs run inside
+   * `next`), so one large batch does not hold the event loop for its whole length. Default 20.
+   */
+  sliceMs?: number;
   tracker?: CommitTracker;
   /**
    * Awaited before the first record of a newly assigned partition is emitted (e.g. restoring the
@@ -141,10 +148,12 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   const maxRecords = options.maxRecords ?? 2000;
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
   const ratio = options.resumeRatio ?? 0.5;
+  const sliceMs = options.sliceMs ?? 20;
   if (topics.length === 0) throw new Error('a Kafka source needs at least one topic, got []');
   if (!Number.isInteger(maxRecords) || maxRecords < 1) throw new Error(`maxRecords must be a positive integer, got ${maxRecords}`);
   if (!(maxBytes >= 1)) throw new Error(`maxBytes must be >= 1, got ${maxBytes}`);
   if (!(ratio >= 0 && ratio < 1)) throw new Error(`resumeRatio must be in [0, 1), got ${ratio}`);
+  if (!(sliceMs >= 0)) throw new Error(`sliceMs must be >= 0, got ${sliceMs}`);
   const resumeRecords = Math.floor(maxRecords * ratio);
   const resumeBytes = Math.floor(maxBytes * ratio);
   const stats = options.stats ?? createTransportStats();
@@ -266,6 +275,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       }
       if (preparing.get(pkey) === ready) preparing.delete(pkey);
     }
+    let sliceStart = performance.now();
     for (const message of batch.messages) {
       if (stopped || !subscriber || !isRunning() || isStale()) return;
       if (holds.size > 0) {
@@ -296,6 +306,12 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       subscriber.next(record);
       if (full()) pause();
       await heartbeat();
+      if (performance.now() - sliceStart >= sliceMs) {
+        // Handing a batch over is one chain of microtasks; let timers and I/O (/healthz, the
+        // WebSocket, Kafka's own) in between slices of it.
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
     }
   }
 
