@@ -106,7 +106,7 @@ class Instance {
     const out = openSync(join(logDir, `${this.scenario}-${this.index}.log`), 'a');
     const prof = flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`] : [];
     const config = flags.config ? ['--config', flags.config] : [];
-    const child = spawn(process.execPath, [...prof, 'bin/msa.js', 'run', ...config, '--ws-port', String(this.wsPort)], {
+    const child = spawn(process.execPath, [...prof, 'bin/msa.js', ...config, 'run', '--ws-port', String(this.wsPort)], {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', out, out],
     });
