@@ -131,6 +131,9 @@ export interface KafkaSource {
 
 const positionKey = (p: SourcePosition) => `${p.topic}/${p.partition}@${p.offset}`;
 
+/** A partition whose end offset is not learnt again this long after a stall counts as caught up. */
+const END_UNKNOWN_MAX_MS = 30_000;
+
 function toRawRecord(topic: string, partition: number, message: KafkaMessage): RawRecord {
   return {
     topic,
@@ -412,7 +415,9 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     nextOffsets: () => new Map(nextOffset),
     behind(topic, partition) {
       const key = partitionKey({ topic, partition });
-      if (unknownEnd.has(key)) return true;
+      const since = unknownEnd.get(key);
+      // Unknown ends hold for at most END_UNKNOWN_MAX_MS (the lag probe failing for good must not hold forever).
+      if (since !== undefined && Date.now() - since < END_UNKNOWN_MAX_MS) return true;
       const known = knownEnd.get(key);
       if (!known) return false;
       const next = nextOffset.get(key) ?? known.from;
