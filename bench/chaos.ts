@@ -1,18 +1,21 @@
 /**
  * The fault suite: real `msa run` processes (children of bin/msa.js) against the project's own
- * broker, started here on its own ports (19201/19202, data in <cacheDir>/chaos-kafka), fed live
+ * broker, started here on its own ports (19401/19402, data in <cacheDir>/chaos-kafka-19401), fed live
  * sessions by the project's session generator through `msa replay`'s sender, while a fault is
  * made. The `scores` topic is read with a read_committed consumer. Per scenario: windows expected
  * (those with words: the default model reads text), seen, lost, duplicates, contradicting (same
  * (sessionId, windowEnd) with another score), crashes (msa run processes that exited on their
  * own; they are restarted) and recovery_s (fault -> first new score).
  *
- *   npm run chaos -- [--json] [--scenarios kill-9,sigterm,broker-outage,rebalance,poison] [--sessions 20] [--short]
+ *   npm run chaos -- [--json] [--scenarios kill-9,sigterm,broker-outage,rebalance,poison] [--sessions 20] [--short] [--cpu-prof DIR] [--config FILE]
  *
  * Prints a table, and as its last line (with --json) {"scenarios":[...]}; exits 1 when anything is
- * lost, contradicted or crashed. --short: a 3-utterance script and a 15 s outage (CI).
+ * lost, contradicted or crashed. --short: a 3-utterance script (the whole one for rebalance) and a
+ * 15 s outage (CI). --cpu-prof:
+ * each `msa run` writes a V8 CPU profile into DIR when it exits (node --cpu-prof). --config: passed
+ * to each `msa run` (a JSON config file, README "Configuration").
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +27,7 @@ import { openRecordSender } from '../src/ingest/kafkaSender.js';
 import { replay } from '../src/ingest/replay.js';
 import { generateSession, SAMPLE_SCRIPT } from '../src/ingest/sampleSession.js';
 import { createCodec } from '../src/schemas/codec.js';
-import type { InputRecord, Score, TranscriptSegment } from '../src/schemas/records.js';
+import type { DeadLetter, InputRecord, Score, TranscriptSegment } from '../src/schemas/records.js';
 import { topicNames } from '../src/transport/topics.js';
 import { windowsWithWords } from '../test/fixtures/expectedWindows.js';
 
@@ -36,19 +39,22 @@ const { values: flags } = parseArgs({
     scenarios: { type: 'string', default: ALL.join(',') },
     sessions: { type: 'string', default: '20' },
     short: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
+    config: { type: 'string' },
   },
 });
 const scenarios = flags.scenarios.split(',').map((s) => s.trim()) as Scenario[];
 for (const s of scenarios) if (!ALL.includes(s)) throw new Error(`--scenarios: unknown scenario ${JSON.stringify(s)} (known: ${ALL.join(', ')})`);
 const sessions = Number(flags.sessions);
 if (!Number.isInteger(sessions) || sessions < 1) throw new Error(`--sessions must be a positive integer, got ${JSON.stringify(flags.sessions)}`);
-const SCRIPT = flags.short ? SAMPLE_SCRIPT.slice(0, 3) : SAMPLE_SCRIPT;
+/** --short: 3 utterances (about 8 s), except for rebalance, whose extra instances take longer than that to come up. */
+const scriptFor = (name: Scenario) => (flags.short && name !== 'rebalance' ? SAMPLE_SCRIPT.slice(0, 3) : SAMPLE_SCRIPT);
 const OUTAGE_MS = flags.short ? 15_000 : 60_000;
 const W = 6000;
 const H = 1000;
-const PORT = 19201;
-const CONTROLLER_PORT = 19202;
-const WS_PORT0 = 19210;
+const PORT = 19401;
+const CONTROLLER_PORT = 19402;
+const WS_PORT0 = 19410;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const base = loadConfig({ env: process.env });
@@ -56,7 +62,7 @@ const cacheDir = cacheDirOf(base);
 const brokerOpts = {
   ...brokerOptionsFromConfig({ ...base, kafka: { ...base.kafka, brokers: null } }),
   cacheDir,
-  dataDir: join(cacheDir, 'chaos-kafka'),
+  dataDir: join(cacheDir, `chaos-kafka-${PORT}`),
   port: PORT,
   controllerPort: CONTROLLER_PORT,
 };
@@ -78,6 +84,10 @@ interface Result {
   recovery_s: number | null;
   healthz_p99_ms?: number;
   poison_records?: number;
+  /** Poison records found on the dead-letter topic, by code. */
+  poison_dead_lettered?: Record<string, number>;
+  /** Poison records neither on the dead-letter topic nor anywhere else visible (must be 0). */
+  poison_unaccounted?: number;
 }
 
 /** One `msa run` child; counts it as crashed when it exits without being told to. */
@@ -96,7 +106,9 @@ class Instance {
   start(): void {
     this.stopping = false;
     const out = openSync(join(logDir, `${this.scenario}-${this.index}.log`), 'a');
-    const child = spawn(process.execPath, ['bin/msa.js', 'run', '--ws-port', String(this.wsPort)], {
+    const prof = flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`] : [];
+    const config = flags.config ? ['--config', flags.config] : [];
+    const child = spawn(process.execPath, [...prof, 'bin/msa.js', ...config, 'run', '--ws-port', String(this.wsPort)], {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', out, out],
     });
@@ -109,6 +121,19 @@ class Instance {
         setTimeout(() => this.start(), 1000);
       }
     });
+  }
+  /** Waits until its /healthz says ok (model loaded, partitions assigned, broker reached); at most 3 min. */
+  async ready(): Promise<void> {
+    const until = Date.now() + 180_000;
+    while (Date.now() < until) {
+      const status = await fetch(`http://127.0.0.1:${this.wsPort}/healthz`)
+        .then((r) => r.json() as Promise<{ status?: string }>)
+        .then((h) => h.status)
+        .catch(() => null);
+      if (status === 'ok') return;
+      await sleep(500);
+    }
+    throw new Error(`${this.scenario}: msa run #${this.index} did not answer /healthz ok within 3 min (log in ${logDir})`);
   }
   /** Sends `signal` and waits for the exit. */
   async stop(signal: NodeJS.Signals): Promise<void> {
@@ -139,6 +164,24 @@ async function readScores(kafka: Kafka, topic: string) {
   return { seen, close: () => consumer.disconnect() };
 }
 
+/** Reads the dead-letter topic from the start: where each input record (topic/partition/offset) went, with its code. */
+async function readDeadLetters(kafka: Kafka, topic: string) {
+  const codec = createCodec();
+  const seen = new Map<string, string>();
+  const consumer = kafka.consumer({ groupId: `chaos-reader-${topic}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const d = codec.decode(message.value, 'deadLetter');
+      if (!d.ok) return;
+      const l = d.value as DeadLetter;
+      seen.set(`${l.sourceTopic}/${l.partition}@${l.offset}`, l.code);
+    },
+  });
+  return { seen, close: () => consumer.disconnect() };
+}
+
 /** A record with invalid UTF-8: encode with a same-length placeholder, then swap its bytes. */
 function withInvalidUtf8(encoded: Buffer, placeholder: string): Buffer {
   const at = encoded.indexOf(Buffer.from(placeholder, 'utf8'));
@@ -149,7 +192,13 @@ function withInvalidUtf8(encoded: Buffer, placeholder: string): Buffer {
   return out;
 }
 
-async function sendPoison(kafka: Kafka, prefix: string, now: number, liveSession: string): Promise<number> {
+interface PoisonSent {
+  what: string;
+  /** transcript topic/partition@offset it was written at. */
+  at: string;
+}
+
+async function sendPoison(kafka: Kafka, prefix: string, now: number, liveSession: string): Promise<PoisonSent[]> {
   const codec = createCodec({ maxRecordBytes: 2 * 1024 * 1024 });
   const topics = topicNames({ prefix });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -198,12 +247,14 @@ async function sendPoison(kafka: Kafka, prefix: string, now: number, liveSession
       value: withInvalidUtf8(codec.encode(seg(`poison-utf8id-YY-${runId}`, now, 'fine text', []), 'transcript'), 'YY'),
     },
   ];
+  const sent: PoisonSent[] = [];
   for (const r of records) {
     log(`poison: ${r.what} (${Math.round(r.value.length / 1024)} KB)`);
-    await producer.send({ topic: topics.transcript, messages: [{ key: r.key, value: r.value }] });
+    const [meta] = await producer.send({ topic: topics.transcript, messages: [{ key: r.key, value: r.value }] });
+    sent.push({ what: r.what, at: `${topics.transcript}/${meta!.partition}@${meta!.baseOffset}` });
   }
   await producer.disconnect();
-  return records.length;
+  return sent;
 }
 
 async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
@@ -229,11 +280,13 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
   // Topics exist once the sender connected (it creates them), so the reader can subscribe.
   const sender = await openRecordSender({ config, brokers, logger: silentLogger });
   const scores = await readScores(kafka, topicNames({ prefix }).scores);
-  await sleep(8000); // msa run loads its model and joins the group
+  await instances[0]!.ready(); // msa run loaded its model and joined the group
   const now = Date.now() + 1000;
   const records: InputRecord[] = [];
   for (let i = 1; i <= sessions; i++) {
-    records.push(...generateSession({ sessionId: `chaos-${runId}-${name}-${i}`, startTime: now, script: SCRIPT, videoFps: 2, endOfStream: true, seed: i }));
+    records.push(
+      ...generateSession({ sessionId: `chaos-${runId}-${name}-${i}`, startTime: now, script: scriptFor(name), videoFps: 2, endOfStream: true, seed: i }),
+    );
   }
   const expected = windowsWithWords(records, W, H);
   const expectedKeys = new Set([...expected].flatMap(([s, ends]) => [...ends].map((e) => `${s}@${e}`)));
@@ -246,6 +299,7 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
   /** Scores after this come from the pipeline as it is after the fault (restarted, reassigned, reconnected). */
   let resumedAt = 0;
   const extra: Partial<Result> = {};
+  let poison: PoisonSent[] = [];
   switch (name) {
     case 'kill-9':
       faultAt = Date.now();
@@ -269,9 +323,8 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
       log('broker started again');
       break;
     case 'rebalance':
-      add();
-      add();
-      await sleep(10_000);
+      await Promise.all([add().ready(), add().ready()]);
+      await sleep(5000); // the group settles on three members
       faultAt = Date.now();
       await Promise.all([instances[1]!.stop('SIGTERM'), instances[2]!.stop('SIGTERM')]);
       break;
@@ -289,7 +342,8 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
           await sleep(50);
         }
       })();
-      extra.poison_records = await sendPoison(kafka, prefix, Date.now(), `chaos-${runId}-${name}-1`);
+      poison = await sendPoison(kafka, prefix, Date.now(), `chaos-${runId}-${name}-1`);
+      extra.poison_records = poison.length;
       await replaying;
       await sleep(5000);
       sampling = false;
@@ -301,6 +355,21 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
   }
   resumedAt ||= Date.now();
   await replaying;
+  if (poison.length > 0) {
+    // Every poison record must be visible on the dead-letter topic (nothing silently dropped).
+    const letters = await readDeadLetters(kafka, topicNames({ prefix }).deadLetter);
+    const until = Date.now() + 60_000;
+    while (Date.now() < until && poison.some((p) => !letters.seen.has(p.at))) await sleep(500);
+    await letters.close();
+    const codes: Record<string, number> = {};
+    for (const p of poison) {
+      const code = letters.seen.get(p.at);
+      if (code) codes[code] = (codes[code] ?? 0) + 1;
+      else log(`poison: ${p.what} (${p.at}) is not on the dead-letter topic`);
+    }
+    extra.poison_dead_lettered = codes;
+    extra.poison_unaccounted = poison.filter((p) => !letters.seen.has(p.at)).length;
+  }
   // Until every expected window is seen, then 10 s more for late duplicates; at most 120 s.
   const deadline = Date.now() + 120_000;
   const seenKeys = () => new Set(scores.seen.map((s) => s.key));
@@ -328,6 +397,9 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
 }
 
 async function main(): Promise<void> {
+  // Build once here (bin/msa.js builds a stale dist/ itself, and three at once would race).
+  const built = spawnSync(process.execPath, ['scripts/ensure-deps.mjs'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (built.status !== 0) throw new Error(`scripts/ensure-deps.mjs failed (${built.status ?? built.signal})`);
   log(`broker on ${brokers.join(',')} (data ${brokerOpts.dataDir}); logs in ${logDir}`);
   await startBroker(brokerOpts, silentLogger);
   const kafka = new Kafka({ clientId: 'msa-chaos', brokers, logLevel: logLevel.NOTHING, retry: { retries: 10 } });
@@ -348,9 +420,13 @@ async function main(): Promise<void> {
   const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   console.log([line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n'));
   const poison = results.find((r) => r.name === 'poison');
-  if (poison) console.log(`poison: /healthz p99 ${poison.healthz_p99_ms} ms`);
+  if (poison) {
+    console.log(
+      `poison: /healthz p99 ${poison.healthz_p99_ms} ms; dead-lettered ${JSON.stringify(poison.poison_dead_lettered)}; unaccounted ${poison.poison_unaccounted}`,
+    );
+  }
   if (flags.json) console.log(JSON.stringify({ scenarios: results }));
-  process.exitCode = results.some((r) => r.lost > 0 || r.contradicting > 0 || r.crashes > 0) ? 1 : 0;
+  process.exitCode = results.some((r) => r.lost > 0 || r.contradicting > 0 || r.crashes > 0 || (r.poison_unaccounted ?? 0) > 0) ? 1 : 0;
 }
 
 await main();

@@ -38,7 +38,7 @@ import { modalitiesRead } from '../model/manifest.js';
 import type { Registry } from '../metrics/registry.js';
 import { registerPipelineMetrics } from './metrics.js';
 import { payloadsRead, readsPayload, voicePathOn } from './reads.js';
-import { PausableScheduler } from '../operators/pausableScheduler.js';
+import { createWindowClock } from './windowClock.js';
 import type { TransportHealth, TransportProblem } from '../transport/health.js';
 
 export interface PipelineOptions {
@@ -159,17 +159,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     throw err;
   });
   const { topics, source, sink, tracker, committer, stats: transport } = bus;
-  // The windows' clock stands still while the broker is away: no session goes idle for it.
-  const windowClock = new PausableScheduler();
-  bus.health.onChange((degraded) => {
-    if (degraded) {
-      windowClock.pause();
-      log.warn({ problems: bus.health.problems() }, 'Kafka unreachable: waiting and retrying; session idle timers stopped');
-    } else {
-      windowClock.resume();
-      log.info({ outages: bus.health.outages, degradedMs: bus.health.degradedMs }, 'Kafka reached again: resumed');
-    }
-  });
+  // The windows' clock stands still while the broker is away; end offsets are learnt again after it (windowClock.ts).
+  const windowClock = createWindowClock({ health: bus.health, source, measureEnds: () => void bus.lag.measure(), logger: log });
   // Hand-mapped ids, or the Schema Registry's. Input records are re-encoded only when a late or
   // rejected record goes to a side topic.
   const { codec, resolveWriter } = bus;
@@ -339,7 +330,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   const events$ = decoded$.pipe(
     features.extract, // computed once per record, each session's order kept
-    sessionWindows({ ...config.windows, stats: windowStats, hold: speech, revoked: revoked$ }, windowClock),
+    sessionWindows(
+      { ...config.windows, stats: windowStats, hold: speech, revoked: revoked$, inputBehind: (kind, p) => source.behind(topics[kind], p) },
+      windowClock.clock,
+    ),
     share(),
   );
 
@@ -503,6 +497,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       bus.stopRetrying();
       subscription.unsubscribe();
       if (featurePressure) clearInterval(featurePressure);
+      windowClock.close();
       source.stop();
       await speech?.close();
       await voice?.close();

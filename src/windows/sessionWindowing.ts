@@ -90,7 +90,7 @@ const KINDS: readonly InputKind[] = ['audio', 'video', 'transcript'];
 
 export function createSessionWindowing(config: SessionWindowConfig): SessionWindowing {
   const { sizeMs, hopMs, allowedLatenessMs, idleTimeoutMs, maxEventTimeSkewMs, maxRecordsPerSession, modalityIdleMs, stats, hold, restored } = config;
-  const { maxEventTimeAheadMs, maxWatermarkJumpMs } = config;
+  const { maxEventTimeAheadMs, maxWatermarkJumpMs, inputBehind } = config;
   /** Jumped event times kept waiting for confirmation per session; beyond it the highest is forgotten. */
   const MAX_PENDING = 8;
   /** While a hold is on, the timer looks again this often (the hold may lift or time out). */
@@ -364,7 +364,8 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
       const p = state.progress.get(kind);
       if (p === undefined) {
         if (at - state.openedAt < modalityIdleMs) low = -Infinity; // may still be on its way
-      } else if (at - p.lastSeen < modalityIdleMs) {
+      } else if (at - p.lastSeen < modalityIdleMs || (inputBehind !== null && state.partition !== null && inputBehind(kind, state.partition))) {
+        // Live, or silent while its partition may still hold its records (not idle: see inputBehind).
         low = Math.min(low, p.maxEventTime);
       }
     }

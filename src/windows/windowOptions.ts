@@ -1,4 +1,5 @@
 import type { Observable } from 'rxjs';
+import type { InputKind } from '../schemas/records.js';
 import { DEFAULTS } from '../config/config.js';
 import { windowShapeProblem } from '../config/windowShape.js';
 import { createWindowStats, type WindowStats } from './windowStats.js';
@@ -52,6 +53,15 @@ export interface SessionWindowOptions {
    * session back after `modalityIdleMs`. With 0 the watermark is the max over all records. Default 2000.
    */
   modalityIdleMs?: number;
+  /**
+   * Whether a modality's input partition may still hold records not handed to the windows yet
+   * (the Kafka source's end offsets; the partition is the session's, co-partitioned): while it
+   * may, a modality seen before is not counted idle however long it has been silent, as Flink does
+   * not count a split idle while it has records left. After a broker outage the consumer brings
+   * the partitions back one by one; without this the first topic handed over moves the watermark
+   * past the others' records. Default: none (a silent modality is idle after `modalityIdleMs`).
+   */
+  inputBehind?: ((kind: InputKind, partition: number) => boolean) | null;
   /** See `EndOfStreamPolicy`. Default `'all-modalities'`. */
   endOfStream?: EndOfStreamPolicy;
   /** Wall clock (epoch ms) for `closedAt`. Default `Date.now`; tests pass the scheduler's `now`. */
@@ -97,7 +107,7 @@ export const DEFAULT_WINDOW_OPTIONS = {
 
 export { MAX_WINDOWS_PER_INSTANT } from '../config/windowShape.js';
 
-const KNOWN_KEYS = [...Object.keys(DEFAULT_WINDOW_OPTIONS), 'now', 'stats', 'hold', 'restored', 'revoked'];
+const KNOWN_KEYS = [...Object.keys(DEFAULT_WINDOW_OPTIONS), 'now', 'stats', 'hold', 'restored', 'revoked', 'inputBehind'];
 
 /** Thrown for a bad window option; the message names the option, the value and what to do. */
 export class WindowOptionsError extends RangeError {
@@ -135,6 +145,7 @@ export function resolveWindowOptions(options: SessionWindowOptions = {}): Sessio
     hold: null,
     restored: null,
     revoked: null,
+    inputBehind: null,
     ...defined,
   };
   assertWindowShape(config.sizeMs, config.hopMs);
@@ -151,6 +162,9 @@ export function resolveWindowOptions(options: SessionWindowOptions = {}): Sessio
   }
   if (typeof config.now !== 'function') fail(`now must be a function returning epoch ms, got ${typeof config.now}`);
   if (config.hold !== null && typeof config.hold?.heldAt !== 'function') fail(`hold must have a heldAt(sessionId, at) function, got ${String(config.hold)}`);
+  if (config.inputBehind !== null && typeof config.inputBehind !== 'function') {
+    fail(`inputBehind must be a function of a kind and a partition, got ${String(config.inputBehind)}`);
+  }
   if (config.restored !== null && typeof config.restored !== 'function') fail(`restored must be a function of a session id, got ${String(config.restored)}`);
   if (typeof config.stats !== 'object' || config.stats === null) {
     fail(`stats must be an object from createWindowStats(), got ${String(config.stats)}`);

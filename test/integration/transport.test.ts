@@ -30,7 +30,7 @@ import { brokers } from '../fixtures/env.js';
 
 const run = randomUUID().slice(0, 8);
 const names = topicNames({ prefix: `it-${run}.` });
-const extra = { commits: `it-${run}.commits`, rebalance: `it-${run}.rebalance`, hold: `it-${run}.hold` };
+const extra = { commits: `it-${run}.commits`, rebalance: `it-${run}.rebalance`, hold: `it-${run}.hold`, slices: `it-${run}.slices` };
 const codec = createCodec();
 
 let kafka: Kafka;
@@ -81,6 +81,7 @@ before(async () => {
   assert.deepEqual(await ensureTopics(admin, names, 2), [], 'a second call creates nothing');
   await ensureTopics(admin, [extra.commits], 1);
   await ensureTopics(admin, [extra.rebalance], 4);
+  await ensureTopics(admin, [extra.slices], 1);
   producer = createIdempotentProducer(kafka);
   await producer.connect();
 });
@@ -199,6 +200,27 @@ test('bytes bound: a byte limit below two records admits one at a time', { timeo
     assert.equal(stats.maxBuffered, 1);
     assert.ok(stats.maxBufferedBytes <= recordBytes + 10);
     assert.ok(stats.paused >= 1 && stats.resumed >= 1);
+  } finally {
+    sub.unsubscribe();
+  }
+});
+
+test('slices: a batch is handed over with turns of the event loop in between, so timers and I/O are served meanwhile', { timeout: 90_000 }, async () => {
+  const n = 40;
+  await produceAudio(extra.slices, n);
+  const source = createKafkaSource({ consumer: await consumer(`g-slices-${run}`), topics: [extra.slices], fromBeginning: true, sliceMs: 0 });
+  const seen: RawRecord[] = [];
+  let servedAfter: number | null = null;
+  const sub = source.records$.subscribe((r) => {
+    // Each record is released at once (no backpressure): only the slicing can let the timer in.
+    if (seen.length === 0) setImmediate(() => (servedAfter = seen.length));
+    seen.push(r);
+    source.release(r);
+  });
+  try {
+    await waitFor(`${n} records`, () => seen.length >= n, 60_000);
+    // sliceMs 0: a turn after every record. Unsliced, it would wait for the whole first batch (~19 records of 3.2 KB in 64 KiB).
+    assert.ok(servedAfter !== null && servedAfter <= 2, `a timer set at the first record ran after ${servedAfter} of ${n} records`);
   } finally {
     sub.unsubscribe();
   }

@@ -225,6 +225,50 @@ describe('sessionWindows', () => {
     });
   });
 
+  it('modality alignment: a silent modality whose input partition is behind is not idle; once caught up it is', () => {
+    // After a broker outage the consumer hands the partitions over one by one: audio's backlog
+    // first, video's seconds later. Video's partition is behind (inputBehind), so however long
+    // video has been silent it holds the session, and its backlog is not late.
+    const behind = { video: true };
+    const seenWith: Array<[string, number]> = [];
+    const w = createSessionWindowing(
+      resolveWindowOptions({
+        ...SMALL,
+        modalityIdleMs: 500,
+        idleTimeoutMs: 60_000,
+        inputBehind: (kind, partition) => {
+          seenWith.push([kind, partition]);
+          return kind === 'video' && behind.video;
+        },
+      }),
+    );
+    const briefs = (events: WindowEvent[]) => events.map(brief);
+    w.accept(audio(1, 's1', 0), 0);
+    w.accept(video(2, 's1', 0), 0);
+    assert.deepEqual(briefs(w.accept(audio(3, 's1', 5000), 3000)), ['assigned 3 x3'], 'video silent 3 s, but its partition is behind');
+    assert.deepEqual(
+      briefs(w.accept(video(4, 's1', 1000), 3100)),
+      ['assigned 4 x3', 's1 [-2000,1000) a@0 v@0 | 1,2'],
+      'the backlog arrives: not late, and moves the watermark',
+    );
+    assert.ok(
+      seenWith.some(([kind, p]) => kind === 'video' && p === 0),
+      'asked about video on the session partition',
+    );
+    behind.video = false;
+    assert.deepEqual(
+      w.accept(audio(5, 's1', 6000), 4000).map(brief),
+      [
+        'assigned 5 x3',
+        's1 [-1000,2000) a@0 v@0 v@1000 | 1,2,4',
+        's1 [0,3000) a@0 v@0 v@1000 | 1,2,4',
+        's1 [1000,4000) v@1000 | 4',
+        's1 [3000,6000) a@5000 | 3',
+      ],
+      'caught up and silent for modalityIdleMs: video no longer holds the session',
+    );
+  });
+
   it('modality alignment: a modality not seen yet holds a young session; without alignment it arrives late', () => {
     const records = { a: audio(1, 's1', 0), c: audio(3, 's1', 5000), b: video(2, 's1', 0) };
     const aligned = expectWindows('a 9ms c 9ms b 9ms |', records, { ...SMALL, modalityIdleMs: 500 }, 'a 9ms c 9ms b 9ms (uvwxyzE|)', {
@@ -723,6 +767,7 @@ describe('sessionWindows', () => {
         hold: null,
         restored: null,
         revoked: null,
+        inputBehind: null,
       },
     );
     assert.deepEqual(DEFAULT_WINDOW_OPTIONS, {

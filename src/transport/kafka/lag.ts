@@ -4,7 +4,8 @@
  * (or, before the first one, the group's committed offset, else the partition's start), summed.
  * Measured every `intervalMs` into `stats.lag` / `stats.maxLag`; a failed measurement is logged
  * once and leaves the last value. When the source pauses because a stage is behind, this is
- * where the overload shows.
+ * where the overload shows. The end offsets measured are handed to the source
+ * (`noteEndOffsets`), which tells the windows which partitions are behind.
  *
  * @example
  * const probe = createLagProbe({ admin, groupId, source, stats, intervalMs: 2000 });
@@ -20,7 +21,7 @@ export interface LagProbeOptions {
   /** A connected admin; the probe disconnects it on stop. */
   admin: Pick<Admin, 'fetchTopicOffsets' | 'fetchOffsets' | 'disconnect'>;
   groupId: string;
-  source: Pick<KafkaSource, 'assignment' | 'nextOffsets'>;
+  source: Pick<KafkaSource, 'assignment' | 'nextOffsets'> & Partial<Pick<KafkaSource, 'noteEndOffsets'>>;
   stats: TransportStats;
   intervalMs: number;
   logger?: Logger;
@@ -44,7 +45,9 @@ export function createLagProbe(options: LagProbeOptions): LagProbe {
   const measureOnce = async (): Promise<number | null> => {
     const assigned = source.assignment();
     if (assigned.length === 0) return null;
+    const sentAt = Date.now();
     const next = source.nextOffsets();
+    const learnt: Array<{ topic: string; partition: number; end: bigint; from: bigint }> = [];
     let lag = 0;
     for (const topic of new Set(assigned.map((tp) => tp.topic))) {
       const ends = await admin.fetchTopicOffsets(topic);
@@ -62,10 +65,12 @@ export function createLagProbe(options: LagProbeOptions): LagProbe {
           );
           from = committed.get(end.partition) ?? BigInt(end.low);
         }
+        learnt.push({ topic, partition: end.partition, end: BigInt(end.high), from });
         const behind = BigInt(end.high) - from;
         if (behind > 0n) lag += Number(behind);
       }
     }
+    source.noteEndOffsets?.(sentAt, learnt);
     stats.lag = lag;
     stats.maxLag = Math.max(stats.maxLag, lag);
     return lag;

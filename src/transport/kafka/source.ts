@@ -21,12 +21,19 @@
  *
  * Memory held between Kafka and the windows is thus at most the buffer bounds plus kafkajs's own
  * fetch buffer (`maxBytes` of the consumer, see consumer.ts). Emission is synchronous inside
- * kafkajs's `eachBatch`; a downstream that releases synchronously never fills the buffer.
+ * kafkajs's `eachBatch`, in slices of about 20 ms of work with a turn of the event loop between
+ * them; a downstream that releases synchronously never fills the buffer.
  *
  * Offsets: kafkajs auto-commit is off. With a `tracker`, each record is tracked before it is
  * emitted, and the tracker keeps only the partitions assigned after each rebalance. After a
  * rebalance kafkajs fetches retained partitions again from the committed offset; records already
  * emitted are skipped (`redelivered`), since they are still in the pipeline.
+ *
+ * End offsets: the source keeps each assigned partition's end offset as last learnt (a fetched
+ * batch's high watermark; the lag probe's measurement, `noteEndOffsets`) and forgets them when
+ * the input stalls (a rebalance or rejoin, a consumer crash, `stalled()` when the broker went away
+ * or came back). `behind(topic, partition)` says whether a partition may still hold records not
+ * handed downstream; the windows do not count its modality idle meanwhile.
  *
  * Shutdown: `stop()` completes `records$` and pauses fetching but keeps the consumer in its
  * group, so the final commit can still run; then stop the committer, then disconnect the
@@ -59,6 +66,12 @@ export interface KafkaSourceOptions {
   maxBytes?: number;
   /** Resume when both counts are at or below this fraction of their limits. Default 0.5. */
   resumeRatio?: number;
+  /**
+   * A batch is handed downstream in slices of about this many ms of synchronous work, with a turn
+   * of the event loop between them (decoding, windowing and building model inputs run inside
+   * `next`), so one large batch does not hold the event loop for its whole length. Default 20.
+   */
+  sliceMs?: number;
   tracker?: CommitTracker;
   /**
    * Awaited before the first record of a newly assigned partition is emitted (e.g. restoring the
@@ -101,10 +114,25 @@ export interface KafkaSource {
   readonly assignments$: Observable<Assignment>;
   /** The offset after the last record handed downstream, per assigned partition that has one. */
   nextOffsets(): Map<string, bigint>;
+  /**
+   * Whether an assigned partition may still hold records this source has not handed downstream:
+   * its end offset, as last learnt (a fetched batch's high watermark, or `noteEndOffsets`), is past
+   * the next offset to hand over; or its end is not known since the input stalled (`stalled()`,
+   * a rebalance, a consumer crash). The windows do not count a modality idle while its partition
+   * is behind (Flink's rule: a split with records left is not idle). False for partitions not assigned.
+   */
+  behind(topic: string, partition: number): boolean;
+  /** End offsets measured (by the lag probe) with a request sent at `sentAt` (epoch ms); `from` is where the group stands when nothing was handed over yet. */
+  noteEndOffsets(sentAt: number, ends: ReadonlyArray<{ topic: string; partition: number; end: bigint; from: bigint }>): void;
+  /** The input stalled (the broker away): every partition's end is unknown until learnt again. */
+  stalled(): void;
   readonly stats: TransportStats;
 }
 
 const positionKey = (p: SourcePosition) => `${p.topic}/${p.partition}@${p.offset}`;
+
+/** A partition whose end offset is not learnt again this long after a stall counts as caught up. */
+const END_UNKNOWN_MAX_MS = 30_000;
 
 function toRawRecord(topic: string, partition: number, message: KafkaMessage): RawRecord {
   return {
@@ -123,10 +151,12 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   const maxRecords = options.maxRecords ?? 2000;
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
   const ratio = options.resumeRatio ?? 0.5;
+  const sliceMs = options.sliceMs ?? 20;
   if (topics.length === 0) throw new Error('a Kafka source needs at least one topic, got []');
   if (!Number.isInteger(maxRecords) || maxRecords < 1) throw new Error(`maxRecords must be a positive integer, got ${maxRecords}`);
   if (!(maxBytes >= 1)) throw new Error(`maxBytes must be >= 1, got ${maxBytes}`);
   if (!(ratio >= 0 && ratio < 1)) throw new Error(`resumeRatio must be in [0, 1), got ${ratio}`);
+  if (!(sliceMs >= 0)) throw new Error(`sliceMs must be >= 0, got ${sliceMs}`);
   const resumeRecords = Math.floor(maxRecords * ratio);
   const resumeBytes = Math.floor(maxBytes * ratio);
   const stats = options.stats ?? createTransportStats();
@@ -142,6 +172,14 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   const nextOffset = new Map<string, bigint>();
   let assigned: TopicPartition[] = [];
   const assignments$ = new Subject<Assignment>();
+  /** Per assigned partition: the end offset last learnt, and where the group stood then if nothing was handed over yet. */
+  const knownEnd = new Map<string, { end: bigint; from: bigint | null }>();
+  /** Partitions whose end is not known since the input stalled, and when that was (epoch ms). */
+  const unknownEnd = new Map<string, number>();
+  const forgetEnds = () => {
+    const at = Date.now();
+    for (const tp of assigned) unknownEnd.set(partitionKey(tp), at);
+  };
   /** Partitions assigned whose `beforeAssigned` has not finished: key -> its promise. */
   const preparing = new Map<string, Promise<void>>();
   let subscriber: Subscriber<RawRecord> | null = null;
@@ -228,6 +266,8 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const pkey = partitionKey({ topic, partition });
+    knownEnd.set(pkey, { end: BigInt(batch.highWatermark), from: null });
+    unknownEnd.delete(pkey);
     const ready = preparing.get(pkey);
     if (ready) {
       const beat = setInterval(() => void heartbeat().catch(() => undefined), 1000);
@@ -238,6 +278,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       }
       if (preparing.get(pkey) === ready) preparing.delete(pkey);
     }
+    let sliceStart = performance.now();
     for (const message of batch.messages) {
       if (stopped || !subscriber || !isRunning() || isStale()) return;
       if (holds.size > 0) {
@@ -268,6 +309,12 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       subscriber.next(record);
       if (full()) pause();
       await heartbeat();
+      if (performance.now() - sliceStart >= sliceMs) {
+        // Handing a batch over is one chain of microtasks; let timers and I/O (/healthz, the
+        // WebSocket, Kafka's own) in between slices of it.
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
     }
   }
 
@@ -278,7 +325,10 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     const revoked = assigned.filter((tp) => !keep.has(partitionKey(tp)));
     for (const key of [...nextOffset.keys()]) if (!keep.has(key)) nextOffset.delete(key);
     for (const key of [...preparing.keys()]) if (!keep.has(key)) preparing.delete(key);
+    for (const key of [...knownEnd.keys()]) if (!keep.has(key)) knownEnd.delete(key);
+    for (const key of [...unknownEnd.keys()]) if (!keep.has(key)) unknownEnd.delete(key);
     assigned = next;
+    forgetEnds(); // a rejoin follows a stall or a rebalance: what arrived meanwhile is not known yet
     stats.rebalances++;
     stats.revokedPartitions += revoked.length;
     tracker?.retain(next);
@@ -329,6 +379,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     };
     const removeCrash = consumer.on(consumer.events.CRASH, (e) => {
       const err = e.payload.error;
+      forgetEnds();
       health?.problem('consumer', `consumer crashed: ${err instanceof Error ? err.message : String(err)}`);
       if (e.payload.restart) log.warn({ err }, 'consumer crashed; kafkajs restarts it');
       else if (!stopped) void restart(err);
@@ -362,6 +413,27 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     assignment: () => assigned.slice(),
     assignments$: assignments$.asObservable(),
     nextOffsets: () => new Map(nextOffset),
+    behind(topic, partition) {
+      const key = partitionKey({ topic, partition });
+      const since = unknownEnd.get(key);
+      // Unknown ends hold for at most END_UNKNOWN_MAX_MS (the lag probe failing for good must not hold forever).
+      if (since !== undefined && Date.now() - since < END_UNKNOWN_MAX_MS) return true;
+      const known = knownEnd.get(key);
+      if (!known) return false;
+      const next = nextOffset.get(key) ?? known.from;
+      return next === null || next < known.end;
+    },
+    noteEndOffsets(sentAt, ends) {
+      for (const { topic, partition, end, from } of ends) {
+        const key = partitionKey({ topic, partition });
+        if (!assigned.some((tp) => partitionKey(tp) === key)) continue;
+        const since = unknownEnd.get(key);
+        if (since !== undefined && sentAt < since) continue; // measured before the stall ended
+        unknownEnd.delete(key);
+        knownEnd.set(key, { end, from });
+      }
+    },
+    stalled: forgetEnds,
     stats,
   };
 }

@@ -1,0 +1,55 @@
+/**
+ * What the pipeline's windows are told about input that may still come.
+ *
+ * - The clock they run on stands still while the broker is away (`/healthz` degraded), so no
+ *   session goes idle for want of input.
+ * - Each input partition's end offset: after the broker comes back, and after every rebalance
+ *   (the consumer rejoining its group after an outage or a crash), the source forgets what it
+ *   knew of them and they are measured again at once. Until then, and while a partition's end is
+ *   past what was handed downstream, the windows do not count its modality idle
+ *   (`SessionWindowOptions.inputBehind`). Otherwise the first topic handed over after a stall
+ *   (kafkajs brings the partitions back one by one, seconds apart on a loaded machine) finds the
+ *   session's other modalities idle and moves the watermark past their records, still in Kafka,
+ *   which then go to `late`.
+ */
+import type { Observable } from 'rxjs';
+import { PausableScheduler } from '../operators/pausableScheduler.js';
+import type { Logger } from '../log.js';
+import type { TransportHealth } from '../transport/health.js';
+import type { KafkaSource } from '../transport/kafka/source.js';
+
+export interface WindowClock {
+  readonly clock: PausableScheduler;
+  /** Stops watching (the pipeline stopped). */
+  close(): void;
+}
+
+export function createWindowClock(options: {
+  health: TransportHealth;
+  source: Pick<KafkaSource, 'stalled'> & { readonly assignments$: Observable<unknown> };
+  /** Measures the input partitions' end offsets now (the lag probe). */
+  measureEnds: () => void;
+  logger: Logger;
+}): WindowClock {
+  const { health, source, measureEnds, logger: log } = options;
+  const clock = new PausableScheduler();
+  const removeHealth = health.onChange((degraded) => {
+    source.stalled();
+    if (degraded) {
+      clock.pause();
+      log.warn({ problems: health.problems() }, 'Kafka unreachable: waiting and retrying; session idle timers stopped');
+    } else {
+      clock.resume();
+      measureEnds();
+      log.info({ outages: health.outages, degradedMs: health.degradedMs }, 'Kafka reached again: resumed');
+    }
+  });
+  const rebalanced = source.assignments$.subscribe(() => measureEnds());
+  return {
+    clock,
+    close() {
+      rebalanced.unsubscribe();
+      removeHealth();
+    },
+  };
+}
