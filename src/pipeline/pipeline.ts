@@ -6,14 +6,19 @@
  * without a transcript and writes its segments to the transcript topic, holding the session's
  * windows until they are read back.
  *
- * Delivery: at least once. Scores are written (and acknowledged) before the offsets of their
- * records become committable, so a crash replays, never loses; a replayed window gets the same
- * key (session id) and the same window end, so consumers can deduplicate by (sessionId, windowEnd).
+ * Delivery (`kafka.delivery`): exactly-once by default. Scores, dead letters, late records and the
+ * per-session changelog go out in Kafka transactions with the offsets of the records behind them
+ * (transport/kafka/transactional.ts); read `scores` with read_committed. A record's offset becomes
+ * committable once every window holding it was scored or it was diverted, so a restart re-reads
+ * every record of every open window; the changelog (scoreState.ts, restored before a newly
+ * assigned partition is read, restore.ts) says which windows were scored and the rolling score,
+ * so a re-read record rebuilds no scored window and a replayed session's scores equal the first
+ * run's. At least once: plain acknowledged writes, offsets committed after them.
  * Stopping does not flush open windows (that would score half-filled windows early); their records
  * stay uncommitted and are read again on restart.
  */
 import { isUtf8 } from 'node:buffer';
-import { Subject, Subscription, bufferTime, concatMap, filter, map, merge, share, tap, type Observable } from 'rxjs';
+import { Subject, Subscription, bufferTime, concatMap, filter, map, merge, mergeMap, share, tap, type Observable } from 'rxjs';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { InputRecord, Modalities, Score } from '../schemas/records.js';
@@ -21,11 +26,12 @@ import { createCodec } from '../schemas/codec.js';
 import { inputKindOf, type TopicNames } from '../transport/topics.js';
 import type { RawRecord, SourcePosition } from '../transport/types.js';
 import { connectPipelineTransport, type TransportStats } from '../transport/kafka/index.js';
+import type { ChangelogEntry } from '../transport/kafka/changelog.js';
 import { sessionWindows } from '../windows/sessionWindows.js';
 import { createWindowStats, type WindowStats } from '../windows/windowStats.js';
 import type { Positioned, SessionWindow as ScoringWindow, WindowEvent } from '../windows/types.js';
 import type { LoadedModel } from '../model/servedModel.js';
-import { scoreWindows, type ScoredWindow } from './scoring.js';
+import { scoreWindows, type ScoredWindow, type ScoringOutput } from './scoring.js';
 import { sharedFaceAnalyzer } from '../features/visual/index.js';
 import { loadPipelineFeatures, type FeatureStats } from '../features/stage.js';
 import { createSpeechStage, type SpeechStage, type SpeechStats } from '../speech/stage.js';
@@ -36,6 +42,9 @@ import type { Registry } from '../metrics/registry.js';
 import { registerPipelineMetrics } from './metrics.js';
 import { PausableScheduler } from '../operators/pausableScheduler.js';
 import type { TransportHealth, TransportProblem } from '../transport/health.js';
+import { createScoreStateStore } from './scoreState.js';
+import { createRestorer } from './restore.js';
+import { createFailedWindowHandler } from './failedWindows.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -124,7 +133,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   // The recogniser too: a model that is not installed fails here, naming what to install.
   const speechParts = options.speech !== undefined ? options.speech : await loadSpeech(config, options.logger);
 
+  // Per-session score state (changelog), restored before a newly assigned partition is read.
+  const store = createScoreStateStore();
+  let readChangelog: (partitions: number[]) => Promise<ChangelogEntry[]> = () => Promise.reject(new Error('not connected'));
+  const restorer = createRestorer({ store, read: (partitions) => readChangelog(partitions), logger: options.logger });
   const bus = await connectPipelineTransport({
+    beforeAssigned: (tp) => restorer.beforeAssigned(tp),
     brokers: options.brokers,
     kafka: config.kafka,
     limits: config.limits,
@@ -135,6 +149,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     throw err;
   });
   const { topics, source, sink, tracker, committer, stats: transport } = bus;
+  readChangelog = (partitions) => bus.changelog.read(partitions);
   // The windows' clock stands still while the broker is away: no session goes idle for it.
   const windowClock = new PausableScheduler();
   bus.health.onChange((degraded) => {
@@ -162,10 +177,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     failed(err);
   };
 
-  /** Writes a diverted record (dead-letter or late), then lets its offset be committed. */
+  /** Writes a diverted record (dead-letter or late); its offset may be committed once written (`settle`, passed to the write). */
+  const settle = (position: SourcePosition | undefined) => () => tracker.settled(position);
   const divert = (write: Promise<unknown>, position: SourcePosition | undefined) => {
     write.then(
-      () => tracker.settled(position),
+      () => undefined,
       (err: unknown) => fail(err, `could not write to the dead-letter or late topic (record ${JSON.stringify(position)} stays uncommitted)`),
     );
   };
@@ -211,10 +227,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   // A Kafka key is the session id as the producer wrote it; one that is not UTF-8 is not repeated.
   const keyText = (key: Buffer | null): string | null => (key && isUtf8(key) ? key.toString('utf8') : null);
 
-  // Windows that failed to build: each position is dead-lettered once, whatever windows it was in.
-  const failedPositions = new Set<string>();
-  const MAX_FAILED_POSITIONS = 100_000;
-  const positionKey = (p: SourcePosition) => `${p.topic}\u0000${p.partition}\u0000${p.offset}`;
+  const deadLetterFailed = createFailedWindowHandler({ sink, tracker, fail });
   const onWindowFailed = (window: ScoringWindow, err: unknown) => {
     stats.unscoredWindows.failed = (stats.unscoredWindows.failed ?? 0) + 1;
     ledger.unscored(window.sessionId, 'failed');
@@ -222,21 +235,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       { err, sessionId: window.sessionId, windowEnd: window.end },
       'a window could not be scored; its records go to the dead-letter topic (PROCESSING_FAILED)',
     );
-    const reason =
-      `window [${window.start},${window.end}) of session ${window.sessionId} could not be scored: ${errorText(err)}; ` +
-      `this record was in it (the dead letter holds no copy: the record stays on its topic at this offset)`;
-    const letters = window.positions.flatMap((p) => {
-      const key = positionKey(p);
-      if (failedPositions.has(key)) return [];
-      if (failedPositions.size >= MAX_FAILED_POSITIONS) failedPositions.clear();
-      failedPositions.add(key);
-      const raw: RawRecord = { ...p, key: Buffer.from(window.sessionId), value: null, timestamp: window.closedAt };
-      return [sink.deadLetter(raw, 'PROCESSING_FAILED', reason, window.sessionId)];
-    });
-    Promise.all(letters).then(
-      () => tracker.windowDone(window.positions),
-      (e: unknown) => fail(e, `could not write to the dead-letter topic (window ${window.sessionId} ${window.end} stays uncommitted)`),
-    );
+    deadLetterFailed(window, err);
   };
 
   // Decode; a bad record goes to the dead-letter topic with topic, partition, offset and reason.
@@ -249,7 +248,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       // The record goes to the dead-letter topic with the error; the other records go on.
       log.warn({ err, topic: raw.topic, partition: raw.partition, offset: raw.offset }, 'decoding a record failed; it goes to the dead-letter topic');
       source.release(raw);
-      divert(sink.deadLetter(raw, 'PROCESSING_FAILED', `decoding failed: ${errorText(err)}`, keyText(raw.key)), raw);
+      divert(sink.deadLetter(raw, 'PROCESSING_FAILED', `decoding failed: ${errorText(err)}`, keyText(raw.key), settle(raw)), raw);
     }
   };
   const decodeOne = (raw: RawRecord) => {
@@ -258,7 +257,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const result = codec.decode(raw.value, kind);
     if (!result.ok) {
       source.release(raw);
-      divert(sink.deadLetter(raw, result.code, result.reason, result.sessionId ?? keyText(raw.key)), raw);
+      divert(sink.deadLetter(raw, result.code, result.reason, result.sessionId ?? keyText(raw.key), settle(raw)), raw);
       return;
     }
     const record = { kind, value: result.value } as InputRecord;
@@ -289,7 +288,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   const events$ = decoded$.pipe(
     features.extract, // computed once per record, each session's order kept
-    sessionWindows({ ...config.windows, stats: windowStats, hold: speech, revoked: revoked$ }, windowClock),
+    sessionWindows({ ...config.windows, stats: windowStats, hold: speech, revoked: revoked$, restored: (id) => store.get(id)?.lastWindowEnd }, windowClock),
     share(),
   );
 
@@ -301,17 +300,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         break;
       case 'late':
         if (e.record.position) source.release(e.record.position);
-        divert(sink.late(rawOf(e.record), e.reason, e.record.value.value.sessionId), e.record.position);
+        divert(sink.late(rawOf(e.record), e.reason, e.record.value.value.sessionId, settle(e.record.position)), e.record.position);
         break;
       case 'rejected':
         if (e.record.position) source.release(e.record.position);
-        divert(sink.deadLetter(rawOf(e.record), e.code, e.reason, e.record.value.value.sessionId || null), e.record.position);
+        divert(sink.deadLetter(rawOf(e.record), e.code, e.reason, e.record.value.value.sessionId || null, settle(e.record.position)), e.record.position);
         break;
       case 'expired':
         expired$.next(e.sessionId);
         break;
       case 'revoked':
         for (const p of e.partitions) epochs.set(p, (epochs.get(p) ?? 0) + 1);
+        restorer.revoked(e.partitions);
         for (const id of e.sessionIds) {
           forget$.next(id);
           speech?.forget(id);
@@ -352,7 +352,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       runModel: (inputs) => model.session.run(inputs),
       modelVersion: model.version,
       batching: { ...config.batching, maxQueued },
-      rolling: { smoothing: config.scores.smoothing, neutralBand: config.scores.neutralBand, expired: expired$ },
+      rolling: { smoothing: config.scores.smoothing, neutralBand: config.scores.neutralBand, expired: expired$, restore: (id) => store.get(id) },
       onUnscored: (window, reason) => {
         stats.unscoredWindows[reason] = (stats.unscoredWindows[reason] ?? 0) + 1;
         if (stale(window.positions)) return; // its partition was revoked meanwhile: not ours to settle
@@ -380,7 +380,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     // Write scores in small groups, in order; only then publish them and settle their records.
     bufferTime(10, null, 256),
     filter((group) => group.length > 0),
-    concatMap(async (all) => {
+    // Exactly-once: writes are queued in order and resolve in order, a transaction at a time, so
+    // groups need not wait for each other; at least once, each group's sends finish before the next.
+    (bus.delivery === 'exactly-once' ? mergeMap : concatMap)(async (all: ScoringOutput[]) => {
       // A window whose partition was revoked while it was in flight is not written (the new owner scores it).
       const group = all.filter((s) => {
         if (s.kind !== 'score' || !stale(s.positions)) return true;
@@ -388,7 +390,22 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         return false;
       });
       const scored = group.filter((s): s is ScoredWindow => s.kind === 'score');
-      if (scored.length > 0) await sink.sendScores(scored.map((s) => s.score));
+      // The scores, their sessions' new state and the ended sessions' last state go out together.
+      const changelog = group.flatMap((s) => {
+        if (s.kind === 'ended') return store.ended(s.sessionId) ?? [];
+        const partition = s.positions[0]?.partition;
+        return s.state && partition !== undefined ? [store.scored(s.score.sessionId, partition, s.state, s.positions)] : [];
+      });
+      const settleScored = () => {
+        for (const s of scored) tracker.windowDone(s.positions);
+      };
+      await Promise.all([
+        sink.sendScores(
+          scored.map((s) => s.score),
+          settleScored,
+        ),
+        changelog.length > 0 ? sink.sendRaw(bus.changelog.topic, changelog) : undefined,
+      ]);
       for (const s of group) {
         if (s.kind === 'ended') {
           const speechFacts = { on: speech !== null, leftToOther: speech?.leftToOther(s.sessionId) ?? false };
@@ -398,7 +415,6 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         stats.scores++;
         instruments?.scored(Date.now() - (s.score.emittedAt - s.score.latencyMs));
         ledger.scored(s.score);
-        tracker.windowDone(s.positions);
         onScore?.(s.score, s.reached);
       }
       writing -= all.length;
@@ -420,6 +436,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   subscription.add(source.records$.subscribe({ next: decode, error: (err) => fail(err, 'Kafka source'), complete: () => decoded$.complete() }));
   committer.start();
   bus.lag.start();
+  // Ended sessions' state is deleted from the changelog once their records are all committed.
+  const tombstoning = setInterval(() => {
+    const tombstones = store.tombstones(transport.committed);
+    if (tombstones.length > 0) sink.sendRaw(bus.changelog.topic, tombstones).catch((err: unknown) => log.warn({ err }, 'changelog tombstones not written'));
+  }, 1000);
+  tombstoning.unref();
   // Face analysis sheds frames past its queue bound; pause the source before it gets there.
   const faceQueue = features.stats.video.queue;
   const featurePressure = features.uses.video
@@ -437,6 +459,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       bus.stopRetrying();
       subscription.unsubscribe();
       if (featurePressure) clearInterval(featurePressure);
+      clearInterval(tombstoning);
       source.stop();
       await speech?.close();
       if (options.speech === undefined) await speechParts?.release(); // a caller's parts are the caller's

@@ -26,6 +26,11 @@ import { createKafkaSource, type KafkaSource } from './source.js';
 import { createLagProbe, type LagProbe } from './lag.js';
 import { createTransportStats, type TransportStats } from './stats.js';
 import { ensureTopics } from './topics.js';
+import { changelogTopicName, ensureChangelogTopic, readChangelog, type ChangelogEntry } from './changelog.js';
+import { createTransactionalOutput, transactionalProducerOptions } from './transactional.js';
+import { randomUUID } from 'node:crypto';
+import { Partitioners } from 'kafkajs';
+import type { TopicPartition } from '../types.js';
 
 export interface TransportOptions {
   brokers: string[];
@@ -36,6 +41,11 @@ export interface TransportOptions {
   health?: TransportHealth;
   /** Ends every retry loop (connecting, sending): the caller stops. */
   signal?: AbortSignal;
+}
+
+export interface PipelineTransportOptions extends TransportOptions {
+  /** Awaited before the first record of a newly assigned input partition is read (restore its sessions' state). */
+  beforeAssigned?: (partition: TopicPartition) => Promise<void>;
 }
 
 /** What one pipeline instance reads from and writes to, connected. */
@@ -57,6 +67,10 @@ export interface PipelineTransport {
   stopRetrying(): void;
   /** Leaves the group and disconnects: after `source.stop()` and `committer.stop()`. */
   close(): Promise<void>;
+  /** How outputs and offsets reach Kafka (`kafka.delivery`). */
+  readonly delivery: 'exactly-once' | 'at-least-once';
+  /** The compacted per-session state topic, and reading partitions of it back (changelog.ts). */
+  readonly changelog: { topic: string; read(partitions: readonly number[]): Promise<ChangelogEntry[]> };
 }
 
 /** A producer of records to the input (or any) topics, Avro-encoded, keyed by session. */
@@ -79,12 +93,12 @@ async function createTopics(kafka: ReturnType<typeof createKafka>, topics: Topic
 }
 
 /** Refuses input topics with different partition counts (PartitionCountMismatchError names them). */
-async function checkCoPartitioned(kafka: ReturnType<typeof createKafka>, topics: string[]): Promise<void> {
+async function checkCoPartitioned(kafka: ReturnType<typeof createKafka>, topics: string[]): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const { topics: meta } = await admin.fetchTopicMetadata({ topics });
-    commonPartitionCount(Object.fromEntries(meta.map((t) => [t.name, t.partitions.length])));
+    return commonPartitionCount(Object.fromEntries(meta.map((t) => [t.name, t.partitions.length])));
   } finally {
     await admin.disconnect();
   }
@@ -112,7 +126,7 @@ function untilConnected<T>(what: string, step: () => Promise<T>, o: TransportOpt
 }
 
 /** Connects a pipeline instance: topics created, producer and consumer (in `kafka.groupId`) connected. */
-export async function connectPipelineTransport(options: TransportOptions): Promise<PipelineTransport> {
+export async function connectPipelineTransport(options: PipelineTransportOptions): Promise<PipelineTransport> {
   const logger = options.logger ?? silentLogger;
   const log = logger.child({ component: 'transport' });
   const kafka = clientOf(options);
@@ -124,7 +138,7 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
   if (created.length > 0) log.info({ created }, 'topics created');
 
   // Before any client is connected, so a refused start leaves nothing open behind it.
-  await untilConnected(
+  const partitionCount = await untilConnected(
     'checking the input partitions',
     () =>
       checkCoPartitioned(
@@ -135,7 +149,18 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     health,
     log,
   );
-  const producer = createIdempotentProducer(kafka);
+  // The changelog has as many partitions as the inputs: a session's state lives on its input partition number.
+  const changelogTopic = changelogTopicName(options.kafka.topicPrefix);
+  await untilConnected('creating the changelog topic', () => ensureChangelogTopic(kafka, changelogTopic, partitionCount), options, health, log);
+  const exactlyOnce = options.kafka.delivery === 'exactly-once';
+  const transactionalId = options.kafka.transactionalId ?? `${options.kafka.groupId}-${randomUUID()}`;
+  const producer = exactlyOnce
+    ? kafka.producer({
+        ...transactionalProducerOptions(transactionalId, options.kafka.transactionTimeoutMs),
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      })
+    : createIdempotentProducer(kafka);
   await untilConnected('connecting the producer', () => producer.connect(), options, health, log);
   const consumer = createInputConsumer(kafka, {
     groupId: options.kafka.groupId,
@@ -151,7 +176,20 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
   const stats = createTransportStats();
   const tracker = new CommitTracker();
   const codec = createCodec({ maxRecordBytes: options.limits.maxRecordBytes });
-  const sink = createKafkaSink({ producer, topics, codec, stats, logger, backoff: options.kafka.retry, health, signal });
+  const output = exactlyOnce
+    ? createTransactionalOutput({
+        producer,
+        groupId: options.kafka.groupId,
+        tracker,
+        intervalMs: options.kafka.transactionIntervalMs,
+        stats,
+        logger,
+        health,
+        backoff: options.kafka.retry,
+        signal,
+      })
+    : null;
+  const sink = createKafkaSink({ producer, topics, codec, stats, logger, backoff: options.kafka.retry, health, signal, writer: output ?? undefined });
   const source = createKafkaSource({
     consumer,
     topics: inputTopics(topics).map((t) => t.topic),
@@ -163,8 +201,10 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     logger,
     health,
     restartBackoff: options.kafka.retry,
+    beforeAssigned: options.beforeAssigned,
   });
-  const committer = createCommitter({ consumer, tracker, intervalMs: options.kafka.commitIntervalMs, stats, logger, health });
+  const committer = output ?? createCommitter({ consumer, tracker, intervalMs: options.kafka.commitIntervalMs, stats, logger, health });
+  if (exactlyOnce) log.info({ transactionalId }, 'exactly-once delivery: outputs and offsets in Kafka transactions');
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -192,6 +232,8 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     lag,
     stats,
     health,
+    delivery: options.kafka.delivery,
+    changelog: { topic: changelogTopic, read: (partitions) => readChangelog(kafka, changelogTopic, partitions, logger) },
     stopRetrying: () => retrying.abort(),
     close: async () => {
       retrying.abort();
