@@ -31,7 +31,7 @@ import { sessionWindows } from '../windows/sessionWindows.js';
 import { createWindowStats, type WindowStats } from '../windows/windowStats.js';
 import type { Positioned, SessionWindow as ScoringWindow, WindowEvent } from '../windows/types.js';
 import type { LoadedModel } from '../model/servedModel.js';
-import { scoreWindows, type ScoredWindow, type ScoringOutput } from './scoring.js';
+import { scoreWindows, type ScoringOutput } from './scoring.js';
 import { sharedFaceAnalyzer } from '../features/visual/index.js';
 import { loadPipelineFeatures, type FeatureStats } from '../features/stage.js';
 import { createSpeechStage, type SpeechStage, type SpeechStats } from '../speech/stage.js';
@@ -45,6 +45,7 @@ import type { TransportHealth, TransportProblem } from '../transport/health.js';
 import { createScoreStateStore } from './scoreState.js';
 import { createRestorer } from './restore.js';
 import { createFailedWindowHandler } from './failedWindows.js';
+import { startTombstoning, writeScoreGroup } from './scoreWrites.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -339,6 +340,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     if (writing >= outputPauseAt) source.hold('output', true);
     else if (writing <= outputPauseAt / 2) source.hold('output', false);
   };
+  const writeParts = { sink, tracker, store, changelogTopic: bus.changelog.topic };
   const scored$ = events$.pipe(
     filter((e): e is Extract<WindowEvent, { type: 'window' }> => e.type === 'window'),
     map((e) => e.window),
@@ -389,23 +391,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         stats.revokedWindows++;
         return false;
       });
-      const scored = group.filter((s): s is ScoredWindow => s.kind === 'score');
-      // The scores, their sessions' new state and the ended sessions' last state go out together.
-      const changelog = group.flatMap((s) => {
-        if (s.kind === 'ended') return store.ended(s.sessionId) ?? [];
-        const partition = s.positions[0]?.partition;
-        return s.state && partition !== undefined ? [store.scored(s.score.sessionId, partition, s.state, s.positions)] : [];
-      });
-      const settleScored = () => {
-        for (const s of scored) tracker.windowDone(s.positions);
-      };
-      await Promise.all([
-        sink.sendScores(
-          scored.map((s) => s.score),
-          settleScored,
-        ),
-        changelog.length > 0 ? sink.sendRaw(bus.changelog.topic, changelog) : undefined,
-      ]);
+      const scored = await writeScoreGroup(writeParts, group);
       for (const s of group) {
         if (s.kind === 'ended') {
           const speechFacts = { on: speech !== null, leftToOther: speech?.leftToOther(s.sessionId) ?? false };
@@ -436,12 +422,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   subscription.add(source.records$.subscribe({ next: decode, error: (err) => fail(err, 'Kafka source'), complete: () => decoded$.complete() }));
   committer.start();
   bus.lag.start();
-  // Ended sessions' state is deleted from the changelog once their records are all committed.
-  const tombstoning = setInterval(() => {
-    const tombstones = store.tombstones(transport.committed);
-    if (tombstones.length > 0) sink.sendRaw(bus.changelog.topic, tombstones).catch((err: unknown) => log.warn({ err }, 'changelog tombstones not written'));
-  }, 1000);
-  tombstoning.unref();
+  const stopTombstoning = startTombstoning(writeParts, transport.committed, log);
   // Face analysis sheds frames past its queue bound; pause the source before it gets there.
   const faceQueue = features.stats.video.queue;
   const featurePressure = features.uses.video
@@ -459,7 +440,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       bus.stopRetrying();
       subscription.unsubscribe();
       if (featurePressure) clearInterval(featurePressure);
-      clearInterval(tombstoning);
+      stopTombstoning();
       source.stop();
       await speech?.close();
       if (options.speech === undefined) await speechParts?.release(); // a caller's parts are the caller's
