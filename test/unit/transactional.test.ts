@@ -101,6 +101,47 @@ test('a failed transaction is aborted and tried again with the same writes; a la
   assert.equal(fenced.txs.filter((t) => t.outcome === 'committed').length, 0);
 });
 
+test('after a failed commit the next try starts from a new producer (same transactional id); one that keeps being fenced fails for good', async () => {
+  const tracker = new CommitTracker();
+  const expired = Object.assign(new Error('old epoch'), { type: 'INVALID_PRODUCER_EPOCH' });
+  const first = recordingProducer(() => expired);
+  const made: Array<ReturnType<typeof recordingProducer>> = [];
+  const fresh = () => {
+    const p = recordingProducer();
+    made.push(p);
+    return { ...p, connect: async () => undefined, disconnect: async () => undefined };
+  };
+  const out = createTransactionalOutput({
+    producer: first as never,
+    createProducer: fresh as never,
+    groupId: 'g',
+    tracker,
+    backoff: { initialMs: 1, maxMs: 1 },
+  });
+  tracker.track(at(0));
+  const written = out.write('scores', [{ key: 's', value: Buffer.from('x') }], () => tracker.settled(at(0)));
+  await out.commitNow();
+  await written;
+  assert.equal(out.transactions.renewed, 1);
+  assert.equal(made.length, 1);
+  assert.equal(made[0]!.txs[0]!.outcome, 'committed');
+  assert.deepEqual(made[0]!.txs[0]!.offsets, [{ topic: 'audio', partitions: [{ partition: 0, offset: '1' }] }]);
+
+  const fenced = Object.assign(new Error('fenced'), { type: 'PRODUCER_FENCED' });
+  const alwaysFenced = () => ({ ...recordingProducer(() => fenced), connect: async () => undefined, disconnect: async () => undefined });
+  const out2 = createTransactionalOutput({
+    producer: recordingProducer(() => fenced) as never,
+    createProducer: alwaysFenced as never,
+    groupId: 'g',
+    tracker: new CommitTracker(),
+    backoff: { initialMs: 1, maxMs: 1 },
+  });
+  const lost = out2.write('scores', [{ key: 's', value: null }]);
+  await assert.rejects(out2.commitNow(), /fenced/);
+  await assert.rejects(lost, /fenced/);
+  assert.ok(out2.transactions.renewed >= 1);
+});
+
 test('score state: written with each score, restored, marked ended, and tombstoned only once its records are committed', () => {
   const store = createScoreStateStore();
   const state = { lastWindowEnd: 6000, ema: 0.5, recent: [], next: 0, sum: 0 };

@@ -154,13 +154,13 @@ export async function connectPipelineTransport(options: PipelineTransportOptions
   await untilConnected('creating the changelog topic', () => ensureChangelogTopic(kafka, changelogTopic, partitionCount), options, health, log);
   const exactlyOnce = options.kafka.delivery === 'exactly-once';
   const transactionalId = options.kafka.transactionalId ?? `${options.kafka.groupId}-${randomUUID()}`;
-  const producer = exactlyOnce
-    ? kafka.producer({
-        ...transactionalProducerOptions(transactionalId, options.kafka.transactionTimeoutMs),
-        allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
-      })
-    : createIdempotentProducer(kafka);
+  const makeTransactional = () =>
+    kafka.producer({
+      ...transactionalProducerOptions(transactionalId, options.kafka.transactionTimeoutMs),
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  const producer = exactlyOnce ? makeTransactional() : createIdempotentProducer(kafka);
   await untilConnected('connecting the producer', () => producer.connect(), options, health, log);
   const consumer = createInputConsumer(kafka, {
     groupId: options.kafka.groupId,
@@ -179,6 +179,7 @@ export async function connectPipelineTransport(options: PipelineTransportOptions
   const output = exactlyOnce
     ? createTransactionalOutput({
         producer,
+        createProducer: makeTransactional,
         groupId: options.kafka.groupId,
         tracker,
         intervalMs: options.kafka.transactionIntervalMs,
@@ -240,7 +241,8 @@ export async function connectPipelineTransport(options: PipelineTransportOptions
       await groupLag.stop();
       await lag.stop();
       await consumer.disconnect();
-      await producer.disconnect();
+      // Exactly-once: the producer in use may be a newer one than `producer` (made after a failure).
+      await (output ? output.close() : producer.disconnect());
     },
   };
 }

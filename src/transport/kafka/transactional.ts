@@ -11,8 +11,13 @@
  * `committable()` read, so the offsets committed are exactly those whose outputs are in this
  * transaction or an earlier one. A flush with no writes still commits offsets that moved (records
  * settled without output). A transaction that fails is aborted and tried again with the same
- * writes and offsets, with backoff, for as long as it takes (the broker may be away); a fenced
- * producer (another instance took its transactional id) fails the pipeline.
+ * writes and offsets (none of them visible: it was aborted), with backoff, for as long as the
+ * broker is away. After a failure the next try starts from a new producer with the same
+ * transactional id (`createProducer`): kafkajs leaves a producer whose commit or abort failed in a
+ * state it cannot leave, and the broker aborts a transaction that outlived
+ * `kafka.transactionTimeoutMs` (an outage) and bumps the epoch; initialising the id again aborts
+ * whatever was left open. A producer fenced or expired `MAX_RENEWALS` times in a row (another
+ * live instance uses the same transactional id) fails the pipeline.
  *
  * It stands in for the periodic committer (same interface): `stop()` flushes what is queued.
  */
@@ -35,13 +40,27 @@ export interface TransactionalWriter {
 }
 
 export interface TransactionalOutput extends Committer, TransactionalWriter {
-  /** Transactions committed and aborted (retried). */
-  readonly transactions: { committed: number; aborted: number };
+  /** Transactions committed and aborted (retried), and producers made anew after a failure. */
+  readonly transactions: { committed: number; aborted: number; renewed: number };
+  /** Disconnects the producer in use (after `stop()`). */
+  close(): Promise<void>;
+}
+
+/** Failed transactions in a row after which an error no retry fixes (fenced, expired) fails the pipeline. */
+const MAX_RENEWALS = 5;
+
+/** The producer's epoch is gone (fenced or its transaction expired), or kafkajs's transaction state is stuck: a new producer helps. */
+function renewable(err: unknown): boolean {
+  const e = err as { type?: unknown; name?: unknown; message?: unknown };
+  if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || e.type === 'INVALID_TXN_STATE') return true;
+  return e.name === 'KafkaJSNonRetriableError' && /transaction|Invalid state/i.test(String(e.message));
 }
 
 export interface TransactionalOutputOptions {
-  /** A connected producer made with a `transactionalId` ({@link createTransactionalProducer}). */
-  producer: Pick<Producer, 'transaction'>;
+  /** A connected producer made with a `transactionalId` ({@link transactionalProducerOptions}). */
+  producer: Pick<Producer, 'transaction'> & Partial<Pick<Producer, 'disconnect'>>;
+  /** Makes a new (unconnected) producer with the same transactional id, to go on after a failed transaction. */
+  createProducer?: () => Pick<Producer, 'transaction' | 'connect' | 'disconnect'>;
   /** The consumer group whose offsets are committed with each transaction. */
   groupId: string;
   tracker: Pick<CommitTracker, 'committable'>;
@@ -69,14 +88,44 @@ export function transactionalProducerOptions(transactionalId: string, transactio
 }
 
 export function createTransactionalOutput(options: TransactionalOutputOptions): TransactionalOutput {
-  const { producer, tracker, groupId } = options;
+  const { tracker, groupId } = options;
+  let producer = options.producer;
+  /** The last transaction failed: the next try makes a new producer first. */
+  let renew = false;
+  let failuresInARow = 0;
   const intervalMs = options.intervalMs ?? 100;
   if (!(intervalMs > 0)) throw new Error(`transaction intervalMs must be > 0, got ${intervalMs}`);
   const stats = options.stats ?? createTransportStats();
   const log = (options.logger ?? silentLogger).child({ component: 'kafka-transactions' });
   const backoff = options.backoff ?? { initialMs: 300, maxMs: 5000 };
   const lastCommitted = new Map<string, string>();
-  const transactions = { committed: 0, aborted: 0 };
+  const transactions = { committed: 0, aborted: 0, renewed: 0 };
+
+  async function renewProducer(): Promise<void> {
+    const make = options.createProducer;
+    if (!make) return;
+    await producer.disconnect?.().catch((err: unknown) => log.debug({ err }, 'disconnecting the old producer failed'));
+    const next = make();
+    producer = next;
+    await next.connect();
+    transactions.renewed++;
+    log.info('transactional producer made anew after a failed transaction');
+  }
+
+  async function attempt(writes: Pending[], offsets: TopicPartitionOffset[]): Promise<void> {
+    if (renew) {
+      await renewProducer();
+      renew = false;
+    }
+    try {
+      await runTransaction(writes, offsets);
+    } catch (err) {
+      renew = options.createProducer !== undefined;
+      failuresInARow++;
+      throw err;
+    }
+    failuresInARow = 0;
+  }
   let queue: Pending[] = [];
   let timer: ReturnType<typeof setInterval> | undefined;
   let chain: Promise<unknown> = Promise.resolve();
@@ -113,10 +162,10 @@ export function createTransactionalOutput(options: TransactionalOutputOptions): 
     const offsets = current.filter((o) => lastCommitted.get(partitionKey(o)) !== o.offset);
     if (writes.length === 0 && offsets.length === 0) return [];
     try {
-      await retryUntilDone(() => runTransaction(writes, offsets), {
+      await retryUntilDone(() => attempt(writes, offsets), {
         what: `a transaction of ${writes.length} write(s) and ${offsets.length} offset(s)`,
         backoff,
-        retriable: isRetriableKafkaError,
+        retriable: (err) => isRetriableKafkaError(err) || (options.createProducer !== undefined && renewable(err) && failuresInARow <= MAX_RENEWALS),
         signal: options.signal,
         onRetry: (err, attempt, waitMs) => {
           stats.sendRetries++;
@@ -174,5 +223,8 @@ export function createTransactionalOutput(options: TransactionalOutputOptions): 
     },
     stats,
     transactions,
+    close: async () => {
+      await producer.disconnect?.();
+    },
   };
 }
