@@ -103,6 +103,7 @@ async function main(): Promise<void> {
         kafka: { brokers: broker.brokers, topicPrefix: `bench-asr-${run}.`, groupId: `bench-asr-${run}` },
         ws: { port: 0 },
         asr: { mode: 'always', threads },
+        voice: { enabled: false }, // the recogniser alone (the voice path: bench/voice.ts)
       },
     });
     const service = await startService({ config, brokers: broker.brokers, logger: silentLogger, sample: null });

@@ -213,6 +213,7 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
     MSA_TOPIC_PREFIX: prefix,
     MSA_GROUP_ID: `chaos-${runId}-${name}`,
     MSA_ASR: 'off', // sessions bring their transcript; the recogniser is measured in bench/asrLatency.ts
+    MSA_VOICE: 'off', // the fault suite's figures stay words-only; the voice path is measured in bench/voice.ts
     MSA_LOG_LEVEL: 'info',
   };
   let crashes = 0;

@@ -11,7 +11,7 @@
  *   next run (`msa kafka stop` with MSA_KAFKA_PORT=19600 MSA_KAFKA_DATA_DIR=... stops it).
  * - Pipeline: `node <msa> run` (default this checkout's bin/msa.js; pass another checkout's to
  *   compare code), on fresh topics (`MSA_TOPIC_PREFIX`) and group per run, asr off unless
- *   `--asr auto`, the rest of the config from defaults or `--config`.
+ *   `--asr auto`, the voice path off unless `--voice on` (words-only sessions), the rest of the config from defaults or `--config`.
  * - Sessions: generated (src/ingest/sampleSession.ts), started a hop apart spread evenly, paced in
  *   real time. Each record is stamped when it is sent: an audio chunk (every 100 ms) gets the send
  *   time as event time; a transcript segment is sent when its speech ends (as a recogniser would)
@@ -68,6 +68,7 @@ const { values: flags } = parseArgs({
     msa: { type: 'string', default: join(root, 'bin', 'msa.js') },
     config: { type: 'string' },
     asr: { type: 'string', default: 'off' },
+    voice: { type: 'string', default: 'off' },
     repeats: { type: 'string', default: '1' },
     from: { type: 'string', default: '50' },
     step: { type: 'string', default: '50' },
@@ -95,7 +96,9 @@ const opts = {
   targetP99: positiveInt('target-p99', flags['target-p99']),
   msa: resolve(flags.msa),
   asr: flags.asr,
+  voice: flags.voice,
 };
+if (!['off', 'on'].includes(opts.voice)) throw new RangeError(`--voice must be off or on, got ${JSON.stringify(opts.voice)}`);
 if (!['off', 'auto', 'always'].includes(opts.asr)) throw new RangeError(`--asr must be off, auto or always, got ${JSON.stringify(opts.asr)}`);
 const OWN_BROKER = { port: 19600, controllerPort: 19601 };
 const TICK_MS = 20;
@@ -217,6 +220,7 @@ async function startPipeline(brokers: string[], prefix: string): Promise<Pipelin
       MSA_TOPIC_PREFIX: prefix,
       MSA_GROUP_ID: `${prefix}pipeline`,
       MSA_ASR: opts.asr,
+      MSA_VOICE: opts.voice,
       MSA_LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,11 +16,13 @@ import { isBrokerProcess, readPidFile, removePidFile, spawnBroker, terminate, wr
 import { kafkaAnswers } from '../transport/kafka/index.js';
 import { portIsFree, waitUntilReady } from './readiness.js';
 import { resolveKafkaJars } from './resolve.js';
-import { brokerPaths, formatStorageOnce, readFormatRecord, writeServerProperties } from './storage.js';
+import { ensureTlsFiles, probeAuthOf, tlsFiles } from './security.js';
+import { brokerPaths, checkSameSecurity, formatStorageOnce, readFormatRecord, writeServerProperties } from './storage.js';
 
 export { brokerOptionsFromConfig, resolveBrokerOptions, DEFAULT_CONTROLLER_PORT, DEFAULT_PORT } from './options.js';
 export type { BrokerEnvOptions, BrokerOptions } from './options.js';
 export { resolveKafkaJars, type ResolvedJars } from './resolve.js';
+export { tlsFiles, type BrokerSecurity, type ScramUser } from './security.js';
 
 export interface StartedBroker {
   /** Bootstrap list for clients, e.g. ['127.0.0.1:9092']. */
@@ -31,6 +33,8 @@ export interface StartedBroker {
   pid: number | null;
   version: string | null;
   dataDir: string | null;
+  /** `sasl_ssl`: the CA certificate clients trust (`kafka.ssl.ca`); null for plaintext or a broker msa did not start. */
+  caFile?: string | null;
 }
 
 export interface BrokerStatus {
@@ -48,6 +52,7 @@ export interface BrokerStatus {
 }
 
 const brokerList = (port: number) => [`${BROKER_HOST}:${port}`];
+const caFileOf = (opts: BrokerOptions): string | null => (opts.security.protocol === 'sasl_ssl' ? tlsFiles(opts.dataDir).caCert : null);
 
 function logTails(dataDir: string): string {
   const { serverLog, stdoutLog } = brokerPaths(dataDir);
@@ -70,6 +75,9 @@ export async function startBroker(options: Partial<BrokerOptions>, logger: Logge
   const log = logger.child({ component: 'kafka-broker', dataDir: opts.dataDir });
 
   return withLock(paths.lockFile, opts.startTimeoutMs + 60_000, async () => {
+    // Running or not, a data dir keeps the security mode and SCRAM users it was formatted with.
+    const formatted = readFormatRecord(opts.dataDir);
+    if (formatted) checkSameSecurity(formatted, opts);
     const running = readPidFile(opts.dataDir);
     if (running && isBrokerProcess(running.pid)) {
       if (running.port !== opts.port) {
@@ -81,15 +89,16 @@ export async function startBroker(options: Partial<BrokerOptions>, logger: Logge
       await waitUntilReady({
         brokers,
         timeoutMs: opts.startTimeoutMs,
+        auth: probeAuthOf(opts),
         failed: () => (isBrokerProcess(running.pid) ? null : `Kafka (pid ${running.pid}) exited while starting${logTails(opts.dataDir)}`),
       });
       log.info({ brokerPid: running.pid, brokers }, 'reusing running Kafka broker');
-      return { brokers, started: false, pid: running.pid, version: running.version, dataDir: opts.dataDir };
+      return { brokers, started: false, pid: running.pid, version: running.version, dataDir: opts.dataDir, caFile: caFileOf(opts) };
     }
     if (running) removePidFile(opts.dataDir); // stale: its process is gone
 
     if (!(await portIsFree(BROKER_HOST, opts.port))) {
-      if (await kafkaAnswers(brokers)) {
+      if (await kafkaAnswers(brokers, 2000, probeAuthOf(opts))) {
         log.warn({ brokers }, 'a Kafka broker that msa did not start answers on this port; using it');
         return { brokers, started: false, pid: null, version: null, dataDir: null };
       }
@@ -100,6 +109,10 @@ export async function startBroker(options: Partial<BrokerOptions>, logger: Logge
     }
 
     const jars = await resolveKafkaJars(opts, log);
+    if (opts.security.protocol === 'sasl_ssl') {
+      const { files, generated } = await ensureTlsFiles(opts.dataDir, opts.security.certDays);
+      if (generated) log.info({ ca: files.caCert }, 'generated a self-signed CA and the broker certificate for SASL_SSL');
+    }
     writeServerProperties(opts);
     await formatStorageOnce(opts, jars.libDir, log);
 
@@ -119,6 +132,7 @@ export async function startBroker(options: Partial<BrokerOptions>, logger: Logge
       await waitUntilReady({
         brokers,
         timeoutMs: opts.startTimeoutMs,
+        auth: probeAuthOf(opts),
         failed: () =>
           exitCode !== undefined || !isBrokerProcess(child.pid) ? `Kafka (pid ${child.pid}) exited during start (exit code ${exitCode ?? 'unknown'})` : null,
       });
@@ -127,8 +141,8 @@ export async function startBroker(options: Partial<BrokerOptions>, logger: Logge
       removePidFile(opts.dataDir);
       throw new Error(`${(e as Error).message}${logTails(opts.dataDir)}`);
     }
-    log.info({ brokerPid: child.pid, brokers, ms: Date.now() - t0 }, 'Kafka broker ready');
-    return { brokers, started: true, pid: child.pid, version: opts.version, dataDir: opts.dataDir };
+    log.info({ brokerPid: child.pid, brokers, ms: Date.now() - t0, security: opts.security.protocol }, 'Kafka broker ready');
+    return { brokers, started: true, pid: child.pid, version: opts.version, dataDir: opts.dataDir, caFile: caFileOf(opts) };
   });
 }
 
@@ -171,7 +185,7 @@ export async function brokerStatus(options: Partial<BrokerOptions>, { probe = tr
     dataDir: opts.dataDir,
     serverLog: brokerPaths(opts.dataDir).serverLog,
     startedAt: running ? rec.startedAt : null,
-    answering: running && probe ? await kafkaAnswers(brokers) : null,
+    answering: running && probe ? await kafkaAnswers(brokers, 2000, probeAuthOf(opts)) : null,
   };
 }
 

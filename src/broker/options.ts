@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/config.js';
+import { checkSecurity, DEFAULT_SECURITY, type BrokerSecurity } from './security.js';
 
 export interface BrokerOptions {
   /** Root of the project's caches (jars under `kafka/<version>/lib`). Default `~/.cache/msa`. */
@@ -29,6 +30,8 @@ export interface BrokerOptions {
   startTimeoutMs: number;
   /** How long a stop waits after SIGTERM before SIGKILL. */
   stopTimeoutMs: number;
+  /** `plaintext` (default) or `sasl_ssl` with generated TLS files and SCRAM users (security.ts). */
+  security: BrokerSecurity;
 }
 
 /** What the config can say; `brokers` (kafka.brokers, KAFKA_BROKERS) means: use that cluster, start nothing. */
@@ -81,6 +84,7 @@ export function resolveBrokerOptions(given: Partial<BrokerOptions> = {}): Broker
     heapMb: defined.heapMb ?? 512,
     startTimeoutMs: defined.startTimeoutMs ?? 90_000,
     stopTimeoutMs: defined.stopTimeoutMs ?? 30_000,
+    security: checkSecurity({ ...DEFAULT_SECURITY, ...defined.security }),
   };
   if (opts.port === opts.controllerPort) {
     throw new Error(`port and controllerPort must differ, both are ${opts.port}`);
@@ -103,6 +107,7 @@ export function brokerOptionsFromConfig(config: Pick<Config, 'cacheDir' | 'broke
     version: b.version ?? undefined,
     heapMb: b.heapMb,
     javaBin: b.javaHome ? join(b.javaHome, 'bin', 'java') : undefined,
+    security: b.security,
     brokers: config.kafka.brokers && config.kafka.brokers.length > 0 ? config.kafka.brokers : undefined,
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as BrokerEnvOptions;

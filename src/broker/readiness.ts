@@ -3,7 +3,7 @@
  * whether a local port is free.
  */
 import { createServer } from 'node:net';
-import { kafkaAnswers } from '../transport/kafka/index.js';
+import { kafkaAnswers, type ProbeAuth } from '../transport/kafka/index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,6 +19,8 @@ export function portIsFree(host: string, port: number): Promise<boolean> {
 export interface WaitOptions {
   brokers: string[];
   timeoutMs: number;
+  /** For a SASL_SSL listener. */
+  auth?: ProbeAuth;
   /** Checked between probes; returning a reason stops the wait early (e.g. the JVM exited). */
   failed?: () => string | null;
   intervalMs?: number;
@@ -30,7 +32,7 @@ export async function waitUntilReady(opts: WaitOptions): Promise<void> {
   for (;;) {
     const reason = opts.failed?.();
     if (reason) throw new Error(reason);
-    if (await kafkaAnswers(opts.brokers, Math.min(2000, Math.max(250, deadline - Date.now())))) return;
+    if (await kafkaAnswers(opts.brokers, Math.min(2000, Math.max(250, deadline - Date.now())), opts.auth)) return;
     if (Date.now() >= deadline) {
       throw new Error(`Kafka at ${opts.brokers.join(',')} did not answer a metadata request within ${opts.timeoutMs} ms`);
     }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { exec, tailLines } from './exec.js';
 import { BROKER_HOST, type BrokerOptions } from './options.js';
+import { addScramArgs, readBrokerUser, saslSslProperties, type BrokerSecurityProtocol } from './security.js';
 
 export interface BrokerPaths {
   dataDir: string;
@@ -43,7 +44,7 @@ export function brokerPaths(dataDir: string): BrokerPaths {
 }
 
 /** Write `<dataDir>/server.properties` from the template with this start's ports and folders. */
-export function writeServerProperties(opts: Pick<BrokerOptions, 'deployDir' | 'dataDir' | 'port' | 'controllerPort'>): string {
+export function writeServerProperties(opts: Pick<BrokerOptions, 'deployDir' | 'dataDir' | 'port' | 'controllerPort' | 'security'>): string {
   const paths = brokerPaths(opts.dataDir);
   const template = readFileSync(join(opts.deployDir, 'server.properties'), 'utf8');
   const values: Record<string, string> = {
@@ -58,7 +59,9 @@ export function writeServerProperties(opts: Pick<BrokerOptions, 'deployDir' | 'd
     return v;
   });
   mkdirSync(opts.dataDir, { recursive: true });
-  writeFileSync(paths.serverProperties, text);
+  // With sasl_ssl it names the broker's own password: readable by its owner only.
+  const secured = opts.security.protocol === 'sasl_ssl' ? saslSslProperties(opts, readBrokerUser(opts.dataDir)) : '';
+  writeFileSync(paths.serverProperties, text + secured, { mode: 0o600 });
   return paths.serverProperties;
 }
 
@@ -67,6 +70,9 @@ interface FormatRecord {
   controllerPort: number;
   version: string;
   formattedAt: string;
+  /** Absent in records written before broker.security existed: plaintext, no users. */
+  security?: BrokerSecurityProtocol;
+  scramUsers?: string[];
 }
 
 /** A Kafka cluster id: 16 random bytes, base64url without padding, not starting with '-' (as Uuid.randomUuid). */
@@ -88,7 +94,7 @@ export function readFormatRecord(dataDir: string): FormatRecord | null {
  * formatted for another controller port, since the single-node quorum would not find its voter.
  */
 export async function formatStorageOnce(
-  opts: Pick<BrokerOptions, 'dataDir' | 'controllerPort' | 'version' | 'javaBin'>,
+  opts: Pick<BrokerOptions, 'dataDir' | 'controllerPort' | 'version' | 'javaBin' | 'security'>,
   libDir: string,
   logger: Logger,
 ): Promise<boolean> {
@@ -101,6 +107,7 @@ export async function formatStorageOnce(
           `not ${opts.controllerPort}: use --controller-port ${existing.controllerPort}, another --data-dir, or delete it`,
       );
     }
+    checkSameSecurity(existing, opts);
     return false;
   }
   if (existsSync(join(paths.kraftDir, 'meta.properties'))) {
@@ -120,6 +127,7 @@ export async function formatStorageOnce(
     '--cluster-id',
     clusterId,
     '--standalone',
+    ...(opts.security.protocol === 'sasl_ssl' ? addScramArgs(opts.security.users, readBrokerUser(opts.dataDir)) : []),
   ]);
   if (code !== 0) {
     throw new Error(`formatting Kafka storage in ${paths.kraftDir} failed (exit ${code}):\n${tailLines(output, 30)}`);
@@ -129,8 +137,31 @@ export async function formatStorageOnce(
     controllerPort: opts.controllerPort,
     version: opts.version,
     formattedAt: new Date().toISOString(),
+    security: opts.security.protocol,
+    scramUsers: opts.security.users.map((u) => u.username).sort(),
   };
   writeFileSync(paths.formatFile, `${JSON.stringify(record, null, 2)}\n`);
-  logger.info({ clusterId, ms: Date.now() - started }, 'Kafka storage formatted');
+  logger.info({ clusterId, ms: Date.now() - started, security: record.security, scramUsers: record.scramUsers }, 'Kafka storage formatted');
   return true;
+}
+
+/**
+ * SCRAM users live in the KRaft metadata written at format time, and a plaintext data dir has no
+ * user for the broker itself: the security mode and the user names are fixed per data dir.
+ */
+export function checkSameSecurity(existing: FormatRecord, opts: Pick<BrokerOptions, 'dataDir' | 'security'>): void {
+  const had = existing.security ?? 'plaintext';
+  const users = (existing.scramUsers ?? []).join(',');
+  const want = opts.security.users
+    .map((u) => u.username)
+    .sort()
+    .join(',');
+  if (had !== opts.security.protocol || (had === 'sasl_ssl' && users !== want)) {
+    throw new Error(
+      `Kafka data dir ${opts.dataDir} was formatted with broker.security.protocol ${had}` +
+        `${had === 'sasl_ssl' ? ` and SCRAM users [${users}]` : ''}, not ${opts.security.protocol}` +
+        `${opts.security.protocol === 'sasl_ssl' ? ` with [${want}]` : ''}: the users are written when the storage is formatted; ` +
+        'use another --data-dir, or delete this one',
+    );
+  }
 }

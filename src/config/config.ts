@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { windowShapeProblem } from './windowShape.js';
+import { brokerSecuritySchema, kafkaSslSchema, schemaRegistrySchema } from './security.js';
 
 /**
  * Which face detector: `short-range`, the shipped BlazeFace at 128 px (the default; the model's
@@ -72,6 +73,8 @@ export const configSchema = z
         heapMb: positiveInt.default(512),
         /** Java installation; null = `java` on PATH. */
         javaHome: z.string().min(1).nullable().default(null),
+        /** `{ protocol: 'plaintext' | 'sasl_ssl', users, certDays }` (config/security.ts, README "Secured Kafka"). */
+        security: brokerSecuritySchema,
       })
       .strict()
       .default({}),
@@ -83,7 +86,8 @@ export const configSchema = z
         groupId: z.string().default('msa-pipeline'),
         topicPrefix: z.string().default(''),
         partitions: positiveInt.default(4),
-        ssl: z.boolean().default(false),
+        /** false, true (system CAs) or `{ ca: 'path/to/ca.pem', rejectUnauthorized: true }` (config/security.ts). */
+        ssl: kafkaSslSchema,
         sasl: z
           .object({
             mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
@@ -146,6 +150,8 @@ export const configSchema = z
         }
       })
       .default({}),
+    /** Confluent Schema Registry of the topics' Avro schemas; url null = the ids of schemas/registry.json (README "Schema Registry"). */
+    schemaRegistry: schemaRegistrySchema,
     limits: z
       .object({
         /** Largest accepted input record (bytes); larger ones go to the dead-letter topic. */
@@ -251,6 +257,24 @@ export const configSchema = z
           })
           .strict()
           .default({}),
+      })
+      .strict()
+      .default({}),
+    // The voice path (src/voice): how each utterance sounds, read from the Whisper encoder (issue 11).
+    voice: z
+      .object({
+        /** Read the voice of sessions with audio and fuse it into their scores; false = words (and the model's own inputs) only. */
+        enabled: z.boolean().default(true),
+        /** The voice reader (`python -m training.experiments.voice_reader`); relative to the working directory. */
+        reader: z.string().min(1).default('models/voice/reader.json'),
+        /** Utterances given to the encoder at once (rows of equal length share a batch). */
+        maxBatch: positiveInt.max(64).default(8),
+        /** Utterances waiting for the encoder, all sessions together; more are not read (counted and logged). */
+        maxQueued: positiveInt.max(100_000).default(256),
+        /** Sessions whose voice is read at once; the voice of more is not read (counted and logged). */
+        maxSessions: positiveInt.max(100_000).default(256),
+        /** Wall ms a window's score waits at most for the voice values of its utterances (then goes out with those there are; counted). */
+        holdTimeoutMs: positiveInt.default(15_000),
       })
       .strict()
       .default({}),
@@ -414,6 +438,27 @@ const listFromEnv = (raw: string | undefined): string[] | undefined =>
         .map((s) => s.trim())
         .filter((s) => s.length > 0);
 
+type KafkaSaslInput = NonNullable<NonNullable<ConfigInput['kafka']>['sasl']>;
+
+const boolFromEnv = (env: Record<string, string | undefined>, name: string): boolean | undefined => {
+  const raw = nonEmpty(env[name])?.toLowerCase();
+  if (raw === undefined) return undefined;
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+  if (['false', '0', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
+};
+
+/**
+ * MSA_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD (e.g. from a Kubernetes Secret): kafka.sasl,
+ * over what the config file gives; all empty = the file's. The password is taken as it is.
+ */
+function saslFromEnv(env: Record<string, string | undefined>): KafkaSaslInput | undefined {
+  const password = env.MSA_KAFKA_SASL_PASSWORD === '' ? undefined : env.MSA_KAFKA_SASL_PASSWORD;
+  const sasl = { mechanism: nonEmpty(env.MSA_KAFKA_SASL_MECHANISM)?.toLowerCase(), username: nonEmpty(env.MSA_KAFKA_SASL_USERNAME), password };
+  // A part missing here comes from the config file when it has one, else the schema names it.
+  return Object.values(sasl).some((v) => v !== undefined) ? (sasl as KafkaSaslInput) : undefined;
+}
+
 /**
  * MSA_WS_TOKENS: a comma list of tokens that see every session, or a JSON array as ws.authTokens
  * takes it (strings and `{token, sessionPrefixes, ...}` objects) when it starts with '['.
@@ -443,12 +488,15 @@ export function configFromEnv(env: Record<string, string | undefined>): DeepPart
       version: nonEmpty(env.MSA_KAFKA_VERSION),
       javaHome: nonEmpty(env.JAVA_HOME),
     },
+    schemaRegistry: { url: nonEmpty(env.MSA_SCHEMA_REGISTRY_URL) },
     kafka: {
       brokers: listFromEnv(env.KAFKA_BROKERS),
       topicPrefix: env.MSA_TOPIC_PREFIX,
       groupId: env.MSA_GROUP_ID,
       delivery: env.MSA_DELIVERY as Config['kafka']['delivery'] | undefined,
       transactionalId: nonEmpty(env.MSA_TRANSACTIONAL_ID),
+      ssl: boolFromEnv(env, 'MSA_KAFKA_SSL'),
+      sasl: saslFromEnv(env),
     },
     model: {
       manifest: env.MSA_MODEL,
@@ -459,6 +507,7 @@ export function configFromEnv(env: Record<string, string | undefined>): DeepPart
       model: env.MSA_ASR_MODEL as Config['asr']['model'] | undefined,
       python: nonEmpty(env.MSA_PYTHON),
     },
+    voice: { enabled: boolFromEnv(env, 'MSA_VOICE'), reader: nonEmpty(env.MSA_VOICE_READER) },
     features: { faceDetector: env.MSA_FACE_DETECTOR as Config['features']['faceDetector'] | undefined },
     ws: {
       host: env.MSA_WS_HOST,
@@ -516,7 +565,11 @@ export function loadConfig(opts: { file?: string; env?: Record<string, string | 
       if (i.code === 'unrecognized_keys') return i.keys.map((key) => unknownKey(i.path, key));
       // Secrets are named by their path, never echoed.
       const last = i.path.at(-1);
-      const secret = i.path.includes('password') || (i.path.includes('authTokens') && (last === 'token' || last === 'authTokens' || typeof last === 'number'));
+      const secret =
+        i.path.includes('password') ||
+        i.path.includes('users') ||
+        i.path.includes('auth') ||
+        (i.path.includes('authTokens') && (last === 'token' || last === 'authTokens' || typeof last === 'number'));
       const got = secret ? undefined : i.path.reduce<unknown>((o, k) => (isPlainObject(o) ? o[k as string] : undefined), merged);
       return [`${path || '(root)'}: ${i.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`];
     });

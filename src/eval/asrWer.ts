@@ -2,13 +2,15 @@
  * `msa asr wer`: corpus word error rate of the speech recogniser (./recognise.ts: VAD + Whisper,
  * as `msa transcribe` and `msa eval --media` hear a file) over a manifest CSV (id,path,text) or
  * over RAVDESS, whose file names say which of its two sentences is spoken. WER = all word
- * errors / all reference words, both sides normalised (src/speech/wer.ts).
+ * errors / all reference words, both sides normalised (src/speech/wer.ts): the rows and `wer` by
+ * the chosen normalisation (default `whisper-noapos`: Whisper's English normaliser after
+ * apostrophes are dropped, as MOSI writes its transcripts), `werBy` under each.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseCsv } from '../datasets/csv.js';
 import type { SpeechModels } from '../speech/transcribe.js';
-import { corpusWer, werCount } from '../speech/wer.js';
+import { corpusWer, WER_NORMALISATIONS, werCount, type WerNormalisation } from '../speech/wer.js';
 import { recogniseFiles } from './recognise.js';
 
 export interface WerItem {
@@ -86,6 +88,10 @@ export interface WerReport {
   errors: number;
   /** errors / words. */
   wer: number;
+  /** The normalisation of `wer`, `errors`, `words`, `exact` and the rows. */
+  normalisation: WerNormalisation;
+  /** The corpus WER under each normalisation. */
+  werBy: Record<WerNormalisation, number>;
   /** Files whose hypothesis equals the reference after normalisation. */
   exact: number;
   /** Files that could not be decoded (counted with an empty hypothesis). */
@@ -99,8 +105,9 @@ export interface WerReport {
 export async function measureWer(
   items: readonly WerItem[],
   models: Pick<SpeechModels, 'recognizer' | 'vad' | 'vadOptions'>,
-  options: { onProgress?: (done: number, total: number) => void } = {},
+  options: { onProgress?: (done: number, total: number) => void; normalisation?: WerNormalisation } = {},
 ): Promise<WerReport> {
+  const normalisation = options.normalisation ?? 'whisper-noapos';
   if (items.length === 0) throw new Error('no files to measure the WER on');
   const t0 = performance.now();
   const results = await recogniseFiles(
@@ -112,14 +119,19 @@ export async function measureWer(
   const rows: WerRow[] = items.map((item, i) => {
     const r = results[i]!;
     const hypothesis = r.transcript?.text ?? '';
-    return { ...item, hypothesis, ...werCount(item.reference, hypothesis), ...(r.error !== undefined ? { error: r.error } : {}) };
+    return { ...item, hypothesis, ...werCount(item.reference, hypothesis, normalisation), ...(r.error !== undefined ? { error: r.error } : {}) };
   });
+  const werBy = Object.fromEntries(
+    WER_NORMALISATIONS.map((how) => [how, how === normalisation ? corpusWer(rows) : corpusWer(rows.map((r) => werCount(r.reference, r.hypothesis, how)))]),
+  ) as Record<WerNormalisation, number>;
   const audioS = results.reduce((s, r) => s + (r.audioS ?? 0), 0);
   return {
     files: rows.length,
     words: rows.reduce((s, r) => s + r.words, 0),
     errors: rows.reduce((s, r) => s + r.errors, 0),
     wer: corpusWer(rows),
+    normalisation,
+    werBy,
     exact: rows.filter((r) => r.errors === 0 && r.error === undefined).length,
     failed: rows.filter((r) => r.error !== undefined).length,
     audioS,

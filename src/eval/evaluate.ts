@@ -7,6 +7,7 @@ import { DEFAULT_MAX_MEDIA_IDS, mediaFileIds, type MediaIds } from './media.js';
 import { findMedia } from '../features/featurize.js';
 import { recogniseFiles } from './recognise.js';
 import { normaliseWords } from '../speech/wer.js';
+import { DEFAULT_MODEL_TEXT_CLEANUP, recognisedTextForModel, type ModelTextCleanup } from '../speech/modelText.js';
 import type { SpeechModels } from '../speech/transcribe.js';
 import { loadModel, type ExecutionProviderName, type ModelSession } from '../model/onnxSession.js';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.js';
@@ -14,6 +15,8 @@ import { textMask } from '../model/windowInputs.js';
 import type { ModelInput } from '../model/types.js';
 import { readLabelledCsv, type LabelledRow, type ReadLabelledCsvOptions, type SkippedRow } from '../datasets/labelledCsv.js';
 import { computeMetrics, type Metrics } from './metrics.js';
+import type { VoiceParts } from '../voice/index.js';
+import { voiceOfRows, voiceSummary, type VoiceSummary } from './voice.js';
 
 /**
  * Scoring a labelled CSV with the exported model, the way `python -m training.evaluate` scores
@@ -32,6 +35,8 @@ export interface ScoredRow {
   score: number;
   /** The text scored, when it was recognised from the row's media (its CSV text was empty). */
   transcript?: string;
+  /** With the voice path: the voice term in the score (W * clamp(v, -1, 1); 0 when no speech was heard). */
+  voice?: number;
 }
 
 export interface ScoreRowsOptions {
@@ -123,6 +128,15 @@ export interface EvaluateCsvOptions extends ReadLabelledCsvOptions {
   speech?: () => Promise<SpeechModels>;
   /** Called after each group of media files is recognised. */
   onRecognise?: (done: number, total: number) => void;
+  /** How recognised text is cleaned for the model (src/speech/modelText.ts; default as serving). */
+  asrText?: ModelTextCleanup;
+  /** The CSV's texts are recognised text (e.g. `msa asr wer --out` hypotheses): cleaned as `asrText` says. */
+  textIsRecognised?: boolean;
+  /**
+   * With `media`: loads the voice path (config voice.enabled; released after). Each row's file is
+   * read as one session and W * clamp(v, -1, 1) is added to its score (src/eval/voice.ts).
+   */
+  voice?: () => Promise<VoiceParts | null>;
 }
 
 /** The rows whose text was recognised from their media. */
@@ -144,6 +158,8 @@ export interface EvaluationReport {
   skipped: SkippedRow[];
   /** With `media` and `speech`: what the recognition gave. */
   recognition?: RecognitionSummary;
+  /** With `media` and the voice path: what the voice added. */
+  voice?: VoiceSummary;
 }
 
 export async function evaluateCsv(options: EvaluateCsvOptions): Promise<EvaluationReport> {
@@ -157,105 +173,122 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
         (data.skipped.length > 0 ? ` (${data.skipped.length} skipped; ${why.join('; ')}${data.skipped.length > 3 ? '; ...' : ''})` : ''),
     );
   }
-  let rows = data.rows;
+  const cleanup = options.asrText ?? DEFAULT_MODEL_TEXT_CLEANUP;
+  let rows = options.textIsRecognised ? data.rows.map((r) => ({ ...r, text: recognisedTextForModel(r.text, cleanup) })) : data.rows;
   const skipped = [...data.skipped];
   let nonVerbal: (MediaIds | null)[] | undefined;
   let recognition: RecognitionSummary | undefined;
   const transcripts = new Map<LabelledRow, string>();
   const nonVerbalOf = new Map<LabelledRow, MediaIds>();
-  /** Rows whose text was recognised from their media (the objects scored). */
-  const recognised = new Set<LabelledRow>();
-  if (options.media !== undefined) {
-    const mediaDir = options.media;
-    const codebooks = await loadManifestCodebooks(manifest);
-    const usesCodebooks = Boolean(codebooks.acoustic || codebooks.visual);
-    const recognise = options.speech !== undefined;
-    const toRecognise = new Set(recognise ? rows.filter((r) => r.text.trim() === '') : []);
-    if (!usesCodebooks && toRecognise.size === 0) {
-      throw new Error(
-        `--media ${mediaDir}: the model manifest ${manifest.manifestPath} names no codebooks (codebooks.acoustic.file / codebooks.visual.file)` +
-          (recognise ? ' and no row has empty text to recognise' : ' and speech recognition is off') +
-          ', so the media would not be used',
-      );
-    }
-    const drop = new Map<LabelledRow, string>();
-    const files = new Map<LabelledRow, string>();
-    for (const row of rows) {
-      const needsFile = usesCodebooks || toRecognise.has(row);
-      if (!needsFile) continue;
-      const file = await findMedia(mediaDir, row.id);
-      if (file !== null) files.set(row, file);
-      else if (toRecognise.has(row)) drop.set(row, `empty text and no media file ${mediaDir}/${row.id}.<ext> to recognise`);
-      else drop.set(row, `no media file ${mediaDir}/${row.id}.<ext>`);
-    }
-
-    const heard = [...toRecognise].filter((r) => files.has(r));
-    if (heard.length > 0) {
-      const models = await options.speech!();
-      try {
-        const results = await recogniseFiles(
-          heard.map((r) => files.get(r)!),
-          models,
-          { onProgress: options.onRecognise },
+  /** Rows whose text was recognised from their media (the objects scored), with the recogniser's own text. */
+  const recognised = new Map<LabelledRow, string>();
+  let voiceParts: VoiceParts | null = null;
+  let voiceOf: Map<LabelledRow, number | null> | undefined;
+  if (options.media !== undefined && options.voice) voiceParts = await options.voice();
+  try {
+    if (options.media !== undefined) {
+      const mediaDir = options.media;
+      const codebooks = await loadManifestCodebooks(manifest);
+      const usesCodebooks = Boolean(codebooks.acoustic || codebooks.visual);
+      const recognise = options.speech !== undefined;
+      const toRecognise = new Set(recognise ? rows.filter((r) => r.text.trim() === '') : []);
+      if (!usesCodebooks && toRecognise.size === 0 && !voiceParts) {
+        throw new Error(
+          `--media ${mediaDir}: the model manifest ${manifest.manifestPath} names no codebooks (codebooks.acoustic.file / codebooks.visual.file)` +
+            (recognise ? ' and no row has empty text to recognise' : ' and speech recognition is off') +
+            ', so the media would not be used',
         );
-        const words: number[] = [];
-        heard.forEach((row, i) => {
-          const r = results[i]!;
-          if (r.error !== undefined) {
-            logger.warn({ id: row.id, err: r.error }, 'speech recognition failed');
-            drop.set(row, `speech recognition failed: ${r.error}`);
-            return;
-          }
-          transcripts.set(row, r.transcript.text);
-          words.push(normaliseWords(r.transcript.text).length);
-        });
-        recognition = {
-          rows: words.length,
-          meanWords: words.length === 0 ? NaN : words.reduce((a, b) => a + b, 0) / words.length,
-          noWords: words.filter((n) => n === 0).length,
-        };
-      } finally {
-        await models.release();
       }
-    } else if (recognise) {
-      recognition = { rows: 0, meanWords: NaN, noWords: 0 };
-    }
+      const drop = new Map<LabelledRow, string>();
+      const files = new Map<LabelledRow, string>();
+      for (const row of rows) {
+        const needsFile = usesCodebooks || toRecognise.has(row) || voiceParts !== null;
+        if (!needsFile) continue;
+        const file = await findMedia(mediaDir, row.id);
+        if (file !== null) files.set(row, file);
+        else if (toRecognise.has(row)) drop.set(row, `empty text and no media file ${mediaDir}/${row.id}.<ext> to recognise`);
+        else if (usesCodebooks) drop.set(row, `no media file ${mediaDir}/${row.id}.<ext>`);
+      }
 
-    if (usesCodebooks) {
-      for (const [i, row] of rows.entries()) {
-        const file = files.get(row);
-        if (file !== undefined && !drop.has(row)) {
-          try {
-            nonVerbalOf.set(
-              row,
-              await mediaFileIds(file, {
-                codebooks: { acoustic: codebooks.acoustic ?? null, visual: codebooks.visual ?? null },
-                maxIds: options.maxMediaIds ?? DEFAULT_MAX_MEDIA_IDS,
-                faces: () => sharedFaceAnalyzer(options.faceDetector),
-              }),
-            );
-          } catch (e) {
-            logger.warn({ id: row.id, err: (e as Error).message }, 'media features failed');
-            drop.set(row, 'media features failed (see log)');
-          }
+      const heard = [...toRecognise].filter((r) => files.has(r));
+      if (heard.length > 0) {
+        const models = await options.speech!();
+        try {
+          const results = await recogniseFiles(
+            heard.map((r) => files.get(r)!),
+            models,
+            { onProgress: options.onRecognise },
+          );
+          const words: number[] = [];
+          heard.forEach((row, i) => {
+            const r = results[i]!;
+            if (r.error !== undefined) {
+              logger.warn({ id: row.id, err: r.error }, 'speech recognition failed');
+              drop.set(row, `speech recognition failed: ${r.error}`);
+              return;
+            }
+            transcripts.set(row, r.transcript.text);
+            words.push(normaliseWords(r.transcript.text).length);
+          });
+          recognition = {
+            rows: words.length,
+            meanWords: words.length === 0 ? NaN : words.reduce((a, b) => a + b, 0) / words.length,
+            noWords: words.filter((n) => n === 0).length,
+          };
+        } finally {
+          await models.release();
         }
-        options.onMedia?.(i + 1, rows.length);
+      } else if (recognise) {
+        recognition = { rows: 0, meanWords: NaN, noWords: 0 };
       }
+
+      if (usesCodebooks) {
+        for (const [i, row] of rows.entries()) {
+          const file = files.get(row);
+          if (file !== undefined && !drop.has(row)) {
+            try {
+              nonVerbalOf.set(
+                row,
+                await mediaFileIds(file, {
+                  codebooks: { acoustic: codebooks.acoustic ?? null, visual: codebooks.visual ?? null },
+                  maxIds: options.maxMediaIds ?? DEFAULT_MAX_MEDIA_IDS,
+                  faces: () => sharedFaceAnalyzer(options.faceDetector),
+                }),
+              );
+            } catch (e) {
+              logger.warn({ id: row.id, err: (e as Error).message }, 'media features failed');
+              drop.set(row, 'media features failed (see log)');
+            }
+          }
+          options.onMedia?.(i + 1, rows.length);
+        }
+      }
+      if (voiceParts)
+        voiceOf = await voiceOfRows(
+          rows.filter((r) => !drop.has(r)),
+          files,
+          voiceParts,
+          logger,
+        );
+      for (const row of rows) {
+        const reason = drop.get(row);
+        if (reason !== undefined) skipped.push({ line: row.line, id: row.id, reason });
+      }
+      const kept = rows.filter((row) => !drop.has(row));
+      if (kept.length === 0) throw new Error(`${options.csv}: no row left to score with the media under ${mediaDir} (${skipped.length} skipped)`);
+      if (usesCodebooks) nonVerbal = kept.map((row) => nonVerbalOf.get(row) ?? null);
+      rows = kept.map((row) => {
+        const text = transcripts.get(row);
+        if (text === undefined) return row;
+        // The one place recognised text becomes model input (as src/model/windowInputs.ts in serving).
+        const heardRow = { ...row, text: recognisedTextForModel(text, cleanup) };
+        recognised.set(heardRow, text);
+        voiceOf?.set(heardRow, voiceOf.get(row) ?? null);
+        return heardRow;
+      });
     }
-    for (const row of rows) {
-      const reason = drop.get(row);
-      if (reason !== undefined) skipped.push({ line: row.line, id: row.id, reason });
-    }
-    const kept = rows.filter((row) => !drop.has(row));
-    if (kept.length === 0) throw new Error(`${options.csv}: no row left to score with the media under ${mediaDir} (${skipped.length} skipped)`);
-    if (usesCodebooks) nonVerbal = kept.map((row) => nonVerbalOf.get(row) ?? null);
-    rows = kept.map((row) => {
-      const text = transcripts.get(row);
-      if (text === undefined) return row;
-      const heardRow = { ...row, text };
-      recognised.add(heardRow);
-      return heardRow;
-    });
+  } finally {
+    await voiceParts?.release();
   }
   const tokenizer = await loadTokenizer(manifest.tokenizerPath);
   const session = await loadModel({
@@ -275,13 +308,25 @@ export async function evaluateCsv(options: EvaluateCsvOptions): Promise<Evaluati
       onProgress: options.onProgress,
       nonVerbal,
     });
-    const scored = scores.map((r, i) => (recognised.has(rows[i]!) ? { ...r, transcript: rows[i]!.text } : r));
+    const voice =
+      voiceParts && voiceOf
+        ? voiceSummary(
+            rows.map((row) => voiceOf.get(row)),
+            voiceParts,
+          )
+        : null;
+    const scored = scores.map((r, i) => {
+      const transcript = recognised.get(rows[i]!);
+      const withText = transcript !== undefined ? { ...r, transcript } : r;
+      return voice ? { ...withText, score: withText.score + voice.terms[i]!, voice: voice.terms[i]! } : withText;
+    });
     return {
       csv: options.csv,
       model: { name: manifest.name, version: manifest.version, kind: manifest.kind, provider: session.provider },
       metrics: metricsOf(scored),
       scored,
       ...(recognition ? { recognition } : {}),
+      ...(voice ? { voice: voice.summary } : {}),
       skipped: skipped.sort((a, b) => a.line - b.line),
     };
   } finally {

@@ -10,6 +10,8 @@ import { readLabelledCsv } from '../datasets/labelledCsv.js';
 import { ACOUSTIC_FEATURES } from './acoustic/index.js';
 import { extractMediaFeatures, type MediaFeatureOptions } from './media.js';
 import { VISUAL_FEATURES } from './visual/index.js';
+import type { VoiceParts } from '../voice/index.js';
+import { recordingVoice, type RecordingVoice } from '../voice/offline.js';
 
 export const FEATURES_FORMAT_VERSION = 1;
 export const AUDIO_EXTENSIONS = ['wav', 'flac', 'mp3'] as const;
@@ -33,6 +35,10 @@ export interface FeatureRecord {
   visual_fps: number;
   acousticNames: readonly string[];
   visualNames: readonly string[];
+  /** With the voice path (config voice.enabled): the recording's voice value in [-3, 3] (null: no speech or no audio). */
+  voice?: number | null;
+  /** Its utterances (seconds) and their values, in order (src/voice/offline.ts). */
+  voice_utterances?: RecordingVoice['utterances'];
 }
 
 export interface FeaturizeRow {
@@ -46,6 +52,8 @@ export interface FeaturizeOptions extends MediaFeatureOptions {
   mediaDir: string;
   outDir: string;
   limit?: number;
+  /** The voice path's parts: each row's voice value (`FeatureRecord.voice`). */
+  voice?: Pick<VoiceParts, 'served' | 'pool' | 'newCutter'>;
   onProgress?: (done: number, total: number, id: string) => void;
 }
 
@@ -104,7 +112,8 @@ export async function featurize(options: FeaturizeOptions): Promise<FeaturizeSum
         continue;
       }
       try {
-        const f = await extractMediaFeatures(media, options);
+        const f = await extractMediaFeatures(media, { ...options, keepPcm: options.voice !== undefined });
+        const voice = options.voice && f.pcm ? await recordingVoice(options.voice, f.pcm) : null;
         const record: FeatureRecord = {
           format: FEATURES_FORMAT_VERSION,
           id: row.id,
@@ -118,6 +127,7 @@ export async function featurize(options: FeaturizeOptions): Promise<FeaturizeSum
           visual_fps: f.fps,
           acousticNames: ACOUSTIC_FEATURES,
           visualNames: VISUAL_FEATURES,
+          ...(options.voice ? { voice: voice?.value ?? null, voice_utterances: voice?.utterances ?? [] } : {}),
         };
         if (!out.write(`${JSON.stringify(record)}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
         summary.written++;

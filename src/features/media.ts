@@ -16,6 +16,8 @@ export interface MediaFeatureOptions extends SourceOptions {
   /** Needed when video is analysed. */
   faces?: FaceAnalyzer;
   maxFrames?: number;
+  /** Keep the decoded 16 kHz audio in `MediaFeatures.pcm` (the voice path reads it). */
+  keepPcm?: boolean;
 }
 
 export interface MediaTimings extends AcousticTimings {
@@ -33,6 +35,8 @@ export interface MediaFeatures {
   /** Time (s) of each sampled frame. */
   visualTimes: number[];
   fps: number;
+  /** The 16 kHz mono audio, with `keepPcm`; null without audio. */
+  pcm: Float32Array | null;
 }
 
 export const newTimings = (): MediaTimings => ({ audioDecodeMs: 0, videoDecodeMs: 0, faceMs: 0, spectralMs: 0, pitchMs: 0, poolMs: 0 });
@@ -43,14 +47,18 @@ export async function extractMediaFeatures(input: string, options: MediaFeatureO
   const fps = options.fps ?? 4;
   const info = await probe(input, options);
   let acoustic: AcousticFeatures | null = null;
-  if (info.hasAudio && options.audio !== false) {
+  let kept: Float32Array | null = null;
+  if (info.hasAudio && (options.audio !== false || options.keepPcm)) {
     const sampleRate = 16000;
     const t = performance.now();
     const pcm = await decodeAudio(input, { ...options, sampleRate });
     if (timings) timings.audioDecodeMs += performance.now() - t;
-    let ex = extractors.get(sampleRate);
-    if (!ex) extractors.set(sampleRate, (ex = new AcousticExtractor({ sampleRate })));
-    acoustic = ex.extract(pcm, timings);
+    if (options.keepPcm) kept = pcm;
+    if (options.audio !== false) {
+      let ex = extractors.get(sampleRate);
+      if (!ex) extractors.set(sampleRate, (ex = new AcousticExtractor({ sampleRate })));
+      acoustic = ex.extract(pcm, timings);
+    }
   }
   const visual: (number[] | null)[] = [];
   const visualTimes: number[] = [];
@@ -67,5 +75,5 @@ export async function extractMediaFeatures(input: string, options: MediaFeatureO
       visualTimes.push(frame.time);
     }
   }
-  return { probe: info, acoustic, visual, visualTimes, fps };
+  return { probe: info, acoustic, visual, visualTimes, fps, pcm: kept };
 }

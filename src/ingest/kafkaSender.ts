@@ -18,6 +18,7 @@ export async function openRecordSender(opts: { config: Config; brokers: string[]
     brokers: opts.brokers,
     kafka: config.kafka,
     limits: config.limits,
+    schemaRegistry: config.schemaRegistry,
     logger: opts.logger,
     clientSuffix: '-replay',
   });

@@ -65,8 +65,11 @@ export interface Graph {
   readonly provider: ExecutionProviderName;
   readonly inputs: readonly GraphInputInfo[];
   readonly outputNames: readonly string[];
-  /** Runs the graph; every output is returned (float32 or int64, else an error naming it). */
-  run(feeds: Readonly<Record<string, GraphTensor>>): Promise<Record<string, GraphTensor>>;
+  /**
+   * Runs the graph; every output is returned (float32 or int64, else an error naming it), or only
+   * the outputs named in `fetches`.
+   */
+  run(feeds: Readonly<Record<string, GraphTensor>>, fetches?: readonly string[]): Promise<Record<string, GraphTensor>>;
   release(): Promise<void>;
 }
 
@@ -88,10 +91,10 @@ export async function loadGraph(options: LoadGraphOptions): Promise<Graph> {
     provider,
     inputs,
     outputNames: session.outputNames,
-    async run(feeds) {
+    async run(feeds, fetches) {
       const ortFeeds: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-      const out = await session.run(ortFeeds);
+      const out = fetches ? await session.run(ortFeeds, [...fetches]) : await session.run(ortFeeds);
       const result: Record<string, GraphTensor> = {};
       for (const [name, value] of Object.entries(out)) {
         if (value.type === 'float32') result[name] = { type: 'float32', data: value.data as Float32Array, dims: value.dims };

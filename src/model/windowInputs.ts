@@ -4,6 +4,7 @@ import type { SessionWindow } from '../windows/types.js';
 import type { PadIndex } from './batchTensors.js';
 import type { TextTokenizer } from './tokenizer.js';
 import type { ModelInput } from './types.js';
+import { isRecognised, recognisedTextForModel, type ModelTextCleanup } from '../speech/modelText.js';
 
 /**
  * From a closed `SessionWindow` to the model's input: the window's words, tokenized, and the
@@ -21,6 +22,8 @@ export interface WindowInputOptions {
    * are dropped (counted in `droppedWords`) before sorting and tokenising. Default 10 000.
    */
   maxWords?: number;
+  /** How text of msa's recogniser is cleaned for the model (src/speech/modelText.ts; default: DEFAULT_MODEL_TEXT_CLEANUP). */
+  recognisedText?: ModelTextCleanup;
   /**
    * The hook for the feature extractors: the window's acoustic / visual indices. Without it (or
    * with an empty list) the modality is absent for the model, whatever records the window has.
@@ -46,7 +49,8 @@ export interface WindowInput {
  *
  * Text: the words whose timing overlaps [start, end) (a word from 5.9 s to 6.2 s belongs to both
  * windows it touches), in time order across segments; a segment without word timings gives its
- * whole text, placed at its start, when the segment overlaps the window. Of the versions of one
+ * whole text, placed at its start, when the segment overlaps the window. Text of msa's
+ * recogniser (origin `asr:<model>`) is cleaned as the model reads it (src/speech/modelText.ts). Of the versions of one
  * segment (same `segmentId`) the final one wins over interim ones, else the last one received.
  * When the words take more than `maxTextTokens`, the OLDEST words are dropped, whole, until they
  * fit: the end of the window is what the score is about, and cutting a word in half would give
@@ -57,7 +61,7 @@ export interface WindowInput {
  */
 export function buildWindowInput(window: SessionWindow, options: WindowInputOptions): WindowInput {
   const { tokenizer, maxTextTokens, padIndex, nonVerbal } = options;
-  const { words, total } = recentWindowWords(window, options.maxWords ?? DEFAULT_MAX_WORDS);
+  const { words, total } = recentWindowWords(window, options.maxWords ?? DEFAULT_MAX_WORDS, options.recognisedText);
   const fitted = fitRecentWords(words, tokenizer, maxTextTokens);
   const kept = fitted.kept;
   const dropped = fitted.dropped + (total - words.length);
@@ -123,18 +127,19 @@ export function windowWords(window: SessionWindow): string[] {
  * the window's text plus a sort of the words kept: no spreading into calls (a segment of 50 000
  * untimed words once overflowed the stack through `push(...words)`).
  */
-export function recentWindowWords(window: SessionWindow, maxWords: number): { words: string[]; total: number } {
+export function recentWindowWords(window: SessionWindow, maxWords: number, recognisedText?: ModelTextCleanup): { words: string[]; total: number } {
   const { start, end } = window;
   const timed: TimedWord[] = [];
   for (const segment of latestVersions(window.transcript)) {
+    const forModel = isRecognised(segment.origin) ? (text: string) => recognisedTextForModel(text, recognisedText) : (text: string) => text;
     if (segment.words.length > 0) {
       for (const w of segment.words) {
         // A word overlaps [start, end) when it starts inside it, or starts before and ends after start.
         const overlaps = w.start < end && (w.start >= start || w.end > start);
-        if (overlaps) pushWords(timed, w.word, w.start);
+        if (overlaps) pushWords(timed, forModel(w.word), w.start);
       }
     } else if (segment.eventTime < end && (segment.eventTime >= start || segment.endTime > start)) {
-      pushWords(timed, segment.text, segment.eventTime);
+      pushWords(timed, forModel(segment.text), segment.eventTime);
     }
   }
   timed.sort((a, b) => a.start - b.start || a.order - b.order);

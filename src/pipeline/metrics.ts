@@ -2,7 +2,7 @@
  * The pipeline's Prometheus metrics: views of the counters its stages already keep (the JSON
  * `/metrics.json` shows the same objects), plus two histograms observed as things happen:
  * the time from a window's close to its score being written, and the model's batch run time.
- * Names and meanings are listed in the README (Deploy and operate).
+ * The README lists the names (Deploy, Metrics); the help texts here say what each means.
  */
 import { Histogram, byLabel, statsCounter, statsGauge, type Registry, type Series } from '../metrics/registry.js';
 import type { PipelineStats } from './pipeline.js';

@@ -22,8 +22,9 @@ import { Subject, Subscription, bufferTime, concatMap, filter, map, merge, merge
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { InputRecord, Modalities, Score } from '../schemas/records.js';
-import { createCodec } from '../schemas/codec.js';
 import { inputKindOf, type TopicNames } from '../transport/topics.js';
+import { wireSchemaId } from '../transport/schemaRegistry/codec.js';
+import { writerWait } from './writerWait.js';
 import type { RawRecord, SourcePosition } from '../transport/types.js';
 import { connectPipelineTransport, type TransportStats } from '../transport/kafka/index.js';
 import type { ChangelogEntry } from '../transport/kafka/changelog.js';
@@ -36,6 +37,8 @@ import { sharedFaceAnalyzer } from '../features/visual/index.js';
 import { loadPipelineFeatures, type FeatureStats } from '../features/stage.js';
 import { createSpeechStage, type SpeechStage, type SpeechStats } from '../speech/stage.js';
 import { loadSpeech, type SpeechParts } from '../speech/index.js';
+import { loadVoice, type VoiceParts } from '../voice/index.js';
+import { createPipelineVoiceStage, type VoiceStage, type VoiceStats } from '../voice/stage.js';
 import { createSessionLedger, type SessionSummary } from '../scores/sessionLedger.js';
 import { modalitiesRead } from '../model/manifest.js';
 import type { Registry } from '../metrics/registry.js';
@@ -66,6 +69,8 @@ export interface PipelineOptions {
   health?: TransportHealth;
   /** The recogniser and voice activity detector (default: loaded per `config.asr`; null: no speech stage). */
   speech?: SpeechParts | null;
+  /** The voice reader's parts (default: loaded per `config.voice`; null: no voice path). */
+  voice?: VoiceParts | null;
   /** Where the pipeline registers its Prometheus metrics (pipeline/metrics.ts); none when absent. */
   registry?: Registry;
 }
@@ -84,6 +89,8 @@ export interface PipelineStats {
   features: FeatureStats;
   /** The speech stage (null when `asr.mode` is off). */
   speech: SpeechStats | null;
+  /** The voice stage (null when `voice.enabled` is false); `shedWindows`: scored without waiting for their voice. */
+  voice: (VoiceStats & { shedWindows: number }) | null;
   pending: number;
 }
 
@@ -133,6 +140,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   // The recogniser too: a model that is not installed fails here, naming what to install.
   const speechParts = options.speech !== undefined ? options.speech : await loadSpeech(config, options.logger);
+  // The voice reader too: a missing or invalid reader file fails here, naming the path.
+  const voiceParts =
+    options.voice !== undefined
+      ? options.voice
+      : await loadVoice(config, options.logger).catch(async (err: unknown) => {
+          if (options.speech === undefined) await speechParts?.release();
+          throw err;
+        });
+  const releaseParts = async () => {
+    if (options.speech === undefined) await speechParts?.release(); // a caller's parts are the caller's
+    if (options.voice === undefined) await voiceParts?.release();
+  };
 
   // Per-session score state (changelog), restored before a newly assigned partition is read.
   const store = createScoreStateStore();
@@ -143,10 +162,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     brokers: options.brokers,
     kafka: config.kafka,
     limits: config.limits,
+    schemaRegistry: config.schemaRegistry,
     logger: options.logger,
     health: options.health,
   }).catch(async (err: unknown) => {
-    if (options.speech === undefined) await speechParts?.release();
+    await releaseParts();
     throw err;
   });
   const { topics, source, sink, tracker, committer, stats: transport } = bus;
@@ -162,8 +182,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       log.info({ outages: bus.health.outages, degradedMs: bus.health.degradedMs }, 'Kafka reached again: resumed');
     }
   });
-  // Input records are re-encoded only when a late or rejected record goes to a side topic.
-  const codec = createCodec({ maxRecordBytes: config.limits.maxRecordBytes, maxWordsPerSegment: config.limits.maxWordsPerSegment });
+  // Hand-mapped ids, or the Schema Registry's. Input records are re-encoded only when a late or
+  // rejected record goes to a side topic.
+  const { codec, resolveWriter } = bus;
 
   let failed: (err: unknown) => void = () => undefined;
   let finished: () => void = () => undefined;
@@ -207,12 +228,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       })
     : null;
 
+  // Reads how each session's audio sounds; each window's score waits for its voice value.
+  const voice: VoiceStage | null = voiceParts ? createPipelineVoiceStage(config, voiceParts, options.logger, (err) => fail(err, 'voice reader')) : null;
+  let voiceShed = 0;
+
   const pipelineStats = (): PipelineStats => ({
     transport,
     windows: windowStats,
     ...stats,
     features: features.stats,
     speech: speech?.stats() ?? null,
+    voice: voice ? { ...voice.stats(), shedWindows: voiceShed } : null,
     pending: tracker.stats.pending,
   });
   const instruments = options.registry ? registerPipelineMetrics(options.registry, pipelineStats) : null;
@@ -252,6 +278,20 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       divert(sink.deadLetter(raw, 'PROCESSING_FAILED', `decoding failed: ${errorText(err)}`, keyText(raw.key), settle(raw)), raw);
     }
   };
+  // With a Schema Registry, a record naming an id the codec does not know waits for its schema.
+  const inOrder = writerWait<RawRecord>({
+    lookup: (raw) => {
+      const kind = inputKindOf(topics, raw.topic);
+      const id = wireSchemaId(raw.value);
+      return resolveWriter && kind && id !== null && !codec.knows(id) ? resolveWriter(id, kind) : null;
+    },
+    ready: (raw) => decode(raw),
+    unreadable: (raw, reason) => {
+      source.release(raw);
+      divert(sink.deadLetter(raw, 'UNKNOWN_SCHEMA_ID', reason, keyText(raw.key)), raw);
+    },
+    completed: () => decoded$.complete(),
+  });
   const decodeOne = (raw: RawRecord) => {
     const kind = inputKindOf(topics, raw.topic);
     if (!kind) return; // not subscribed; cannot happen
@@ -262,6 +302,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       return;
     }
     const record = { kind, value: result.value } as InputRecord;
+    if (voice && record.kind === 'audio') voice.audio(record.value);
     if (speech) {
       if (record.kind === 'audio') speech.audio(record.value);
       else if (record.kind === 'transcript') speech.transcript(record.value); // before the windows take it
@@ -316,6 +357,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         for (const id of e.sessionIds) {
           forget$.next(id);
           speech?.forget(id);
+          voice?.forget(id);
         }
         log.info({ partitions: e.partitions, sessions: e.sessionIds.length }, 'partitions revoked: their sessions dropped without output');
         break;
@@ -374,6 +416,19 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       },
       onPressure: (behind) => source.hold('model', behind),
       forget: forget$,
+      voice: voice
+        ? {
+            windowVoice: (w) => voice.windowVoice(w.sessionId, w.start, w.end),
+            weight: voiceParts!.served.weight,
+            onShed: (w) => {
+              voiceShed++;
+              log.warn(
+                { sessionId: w.sessionId, windowEnd: w.end },
+                'window scored without waiting for its voice value: too many windows wait (batching.maxQueued)',
+              );
+            },
+          }
+        : undefined,
     }),
     tap(() => {
       writing++;
@@ -394,6 +449,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       const scored = await writeScoreGroup(writeParts, group);
       for (const s of group) {
         if (s.kind === 'ended') {
+          voice?.end(s.sessionId); // its last score went out: the voice state goes
           const speechFacts = { on: speech !== null, leftToOther: speech?.leftToOther(s.sessionId) ?? false };
           onSessionEnded?.(s.sessionId, ledger.end(s.sessionId, speechFacts));
           continue;
@@ -419,7 +475,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       complete: () => finished(),
     }),
   );
-  subscription.add(source.records$.subscribe({ next: decode, error: (err) => fail(err, 'Kafka source'), complete: () => decoded$.complete() }));
+  subscription.add(source.records$.subscribe({ next: inOrder.next, error: (err) => fail(err, 'Kafka source'), complete: inOrder.complete }));
   committer.start();
   bus.lag.start();
   const stopTombstoning = startTombstoning(writeParts, transport.committed, log);
@@ -443,7 +499,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       stopTombstoning();
       source.stop();
       await speech?.close();
-      if (options.speech === undefined) await speechParts?.release(); // a caller's parts are the caller's
+      await voice?.close();
+      await releaseParts();
       try {
         const last = await committer.stop();
         log.info({ committed: last }, 'final offsets committed');

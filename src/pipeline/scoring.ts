@@ -1,7 +1,7 @@
 /**
  * The scoring path of the pipeline, pure of Kafka: closed windows in, scores out.
- * window -> model input (tokens, non-verbal codebook ids) -> micro-batch -> ONNX model
- * -> rolling score. Each emitted item carries the positions of the window's input records so the
+ * window -> model input (tokens, non-verbal codebook ids) -> [its voice value, waited for]
+ * -> micro-batch -> ONNX model -> + voice term -> rolling score. Each emitted item carries the positions of the window's input records so the
  * caller can settle their offsets once the score is written.
  */
 import { Observable, Subject, map, merge, mergeMap, of, EMPTY, type OperatorFunction, type SchedulerLike, asyncScheduler } from 'rxjs';
@@ -15,6 +15,9 @@ import type { TextTokenizer } from '../model/tokenizer.js';
 import type { PadIndex } from '../model/batchTensors.js';
 import type { ModelInput, ModelOutput } from '../model/types.js';
 import { microBatch, type MicroBatchInfo } from '../operators/microBatch.js';
+import { keepSessionOrder } from '../operators/keepSessionOrder.js';
+import { voiceTerm } from '../voice/index.js';
+import type { WindowVoice } from '../voice/stage.js';
 import { rollingScore, type RollingScoreOptions, type RollingState, type SkipReason, type WindowResult } from '../scores/rollingScore.js';
 
 export interface ScoringOptions {
@@ -47,6 +50,19 @@ export interface ScoringOptions {
   onBatch?: (info: MicroBatchInfo) => void;
   /** Modalities the model actually read in a window. */
   onUsed?: (used: Modalities) => void;
+  /**
+   * The voice path (src/voice): a window with audio waits for its voice value v (in session order;
+   * other sessions do not wait), and its score becomes the model's score + weight * clamp(v, -1, 1),
+   * that term added to `contributions.audio` and `modalitiesUsed.audio` true. A window with a voice
+   * value and nothing the model reads is scored by the voice term alone (the model is not run: its
+   * score on empty input would be its bias, not sentiment).
+   */
+  voice?: {
+    windowVoice: (window: SessionWindow) => Promise<WindowVoice | null>;
+    weight: number;
+    /** A window did not wait for its voice value: `maxQueued` windows already wait (counted by the caller). */
+    onShed?: (window: SessionWindow) => void;
+  };
   scheduler?: SchedulerLike;
 }
 
@@ -70,6 +86,24 @@ export interface SessionEnded {
 }
 
 export type ScoringOutput = ScoredWindow | SessionEnded;
+
+interface Item {
+  window: SessionWindow;
+  built: WindowInput;
+  voice: WindowVoice | null;
+}
+
+const modelReads = (used: Modalities) => used.text || used.audio || used.video;
+
+/** The model's part of a window it has nothing to read in (scored by its voice alone). */
+const NOTHING_READ: ModelOutput = { score: 0, contributions: { text: 0, audio: 0, video: 0 } };
+
+/** The model's output with the voice term added to the score and to the audio contribution. */
+export function fuse(model: ModelOutput, voice: WindowVoice | null, weight: number): ModelOutput {
+  if (!voice) return model;
+  const term = voiceTerm(voice.value, weight);
+  return { score: model.score + term, contributions: { ...model.contributions, audio: model.contributions.audio + term } };
+}
 
 const windowKey = (sessionId: string, windowEnd: number) => `${sessionId}\u0000${windowEnd}`;
 
@@ -157,15 +191,35 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
               leave(window.sessionId);
               return EMPTY;
             }
-            options.onUsed?.(built.used);
-            // Nothing the model can read (no words, and no non-verbal ids it was trained on): a score
-            // would be the model's bias on empty input, not sentiment. Counted, settled, not scored.
-            if (!built.used.text && !built.used.audio && !built.used.video) {
+            return of<Item>({ window, built, voice: null });
+          }),
+          keepSessionOrder<Item>({
+            sessionOf: (item) => item.window.sessionId,
+            workFor: (item) => {
+              const voice = options.voice;
+              if (!voice || !item.built.present.audio) return null;
+              return async () => {
+                item.voice = await voice.windowVoice(item.window);
+              };
+            },
+            // Waiting, not computing: every window that waits for its voice may wait at once.
+            concurrency: options.batching.maxQueued,
+            maxQueued: options.batching.maxQueued,
+            onShed: (item) => options.voice?.onShed?.(item.window),
+          }),
+          mergeMap((item) => {
+            const { window, built } = item;
+            const used = item.voice ? { ...built.used, audio: true } : built.used;
+            options.onUsed?.(used);
+            // Nothing the model can read (no words, and no non-verbal ids it was trained on) and no
+            // voice value: a score would be the model's bias on empty input, not sentiment.
+            // Counted, settled, not scored.
+            if (!used.text && !used.audio && !used.video) {
               options.onUnscored?.(window, 'no-usable-input');
               leave(window.sessionId);
               return EMPTY;
             }
-            return of({ window, built });
+            return of(item);
           }),
           microBatch(
             {
@@ -174,12 +228,17 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
               onBatch: options.onBatch,
             },
             async (items) => {
-              const outputs = await options.runModel(items.map((i) => i.built.input));
-              return items.map((item, i) => ({ ...item, output: outputs[i]! }));
+              const reads = items.filter((i) => modelReads(i.built.used));
+              const outputs = reads.length > 0 ? await options.runModel(reads.map((i) => i.built.input)) : [];
+              let next = 0;
+              return items.map((item) => {
+                const model = modelReads(item.built.used) ? outputs[next++]! : NOTHING_READ;
+                return { ...item, output: fuse(model, item.voice, options.voice?.weight ?? 0) };
+              });
             },
             options.scheduler ?? asyncScheduler,
           ),
-          map(({ window, built, output }): WindowResult => {
+          map(({ window, built, voice, output }): WindowResult => {
             inFlight.set(windowKey(window.sessionId, window.end), window);
             return {
               sessionId: window.sessionId,
@@ -188,7 +247,7 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
               windowScore: output.score,
               contributions: output.contributions,
               modalities: built.present,
-              modalitiesUsed: built.used,
+              modalitiesUsed: voice ? { ...built.used, audio: true } : built.used,
               modelVersion: options.modelVersion,
               records: window.audio.length + window.video.length + window.transcript.length,
               closedAt: window.closedAt,

@@ -170,6 +170,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       '',
       `msa is running`,
       `  model      ${model.version} on ${model.session.provider}`,
+      `  voice      ${config.voice.enabled ? `${config.voice.reader}: words + voice (voice.enabled; MSA_VOICE=off for words only)` : 'off: words only (voice.enabled false)'}`,
       `  kafka      ${opts.brokers.join(',')}  topics in: ${running.topics.audio}, ${running.topics.video}, ${running.topics.transcript}  out: ${running.topics.scores}, ${running.topics.deadLetter}, ${running.topics.late}`,
       `  dashboard  http://${host}:${http.port}/${config.http.dashboard ? '' : '   (page disabled: http.dashboard false)'}`,
       `  websocket  ${wsUrl}   send {"type":"subscribe","all":true}${config.ws.authTokens.length > 0 ? ' after authenticating' : ''}`,
@@ -215,8 +216,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   };
 }
 
-/** The service's own metrics beside the pipeline's: the model served, WebSocket clients and alerts. */
-function registerServiceMetrics(
+/**
+ * The service's own metrics beside the pipeline's: the model served, WebSocket clients and alerts.
+ * Exported for test/unit/grafanaDashboard.test.ts, which checks the dashboard's metric names.
+ */
+export function registerServiceMetrics(
   registry: Registry,
   parts: {
     model: { version: string; provider: string };

@@ -78,6 +78,13 @@ export interface Codec {
   schemaId(kind: RecordKind): number;
   /** The avsc type this codec writes and reads `kind` as. */
   type(kind: RecordKind): Type;
+  /** Whether records with this schema id can be decoded. */
+  knows(id: number): boolean;
+  /**
+   * Reads another writer schema from now on (e.g. one a Schema Registry returned for an id the
+   * codec did not know). Throws if the id is taken or the schema cannot be read as `kind`.
+   */
+  addWriter(w: WriterSchema): void;
   readonly maxRecordBytes: number;
 }
 
@@ -124,18 +131,20 @@ export function createCodec(options: CodecOptions = {}): Codec {
   }
   // Older versions named by registry.json, unless the caller replaced the schemas or the ids.
   const older = dir && !options.schemas && !options.schemaIds ? loadOlderSchemas(dir) : [];
-  for (const w of [...older, ...(options.writerSchemas ?? [])]) {
+  function addWriter(w: WriterSchema): void {
     const clash = writers.get(w.id);
     if (clash) throw new Error(`writer schema id ${w.id} (${w.kind}) is already used by ${clash.kind}; ids must be unique`);
-    const type = avro.Type.forSchema(w.schema, typeOptions());
+    let type: Type;
     let resolver;
     try {
+      type = avro.Type.forSchema(w.schema, typeOptions());
       resolver = types[w.kind].createResolver(type);
     } catch (err) {
       throw new Error(`writer schema id ${w.id} cannot be read as ${typeLabel(types[w.kind])}: ${(err as Error).message}`);
     }
     writers.set(w.id, { kind: w.kind, type, resolver });
   }
+  for (const w of [...older, ...(options.writerSchemas ?? [])]) addWriter(w);
 
   const known = (): string => [...writers.entries()].map(([id, w]) => `${id}=${typeLabel(w.type)}`).join(', ');
 
@@ -207,6 +216,8 @@ export function createCodec(options: CodecOptions = {}): Codec {
     decode,
     schemaId: (kind) => ids[kind],
     type: (kind) => types[kind],
+    knows: (id) => writers.has(id),
+    addWriter,
     maxRecordBytes,
   };
 }

@@ -204,8 +204,12 @@ test('msa eval --media: rows with empty text are scored with the words heard in 
     assert.match(run.stderr, /1 row\(s\) skipped, 3 scored/);
 
     const [header, ...lines] = (await readFile(out, 'utf8')).trim().split('\n');
-    assert.equal(header, 'id,label,score,transcript');
-    const transcripts = new Map(lines.map((l) => [l.split(',')[0]!, l.split(',').slice(3).join(',').replace(/^"|"$/g, '')]));
+    // The voice path is on by default (config voice.enabled): each row's voice term is in its score and in the voice column.
+    assert.equal(header, 'id,label,score,voice,transcript');
+    const transcripts = new Map(lines.map((l) => [l.split(',')[0]!, l.split(',').slice(4).join(',').replace(/^"|"$/g, '')]));
+    const voice = new Map(lines.map((l) => [l.split(',')[0]!, Number(l.split(',')[3])]));
+    for (const [id] of HEARD) assert.ok(voice.get(id) !== 0 && Math.abs(voice.get(id)!) <= 1, `${id}: a voice term ${voice.get(id)}`);
+    assert.equal(voice.get('typed'), 0, 'a row without a file has no voice term');
     for (const [id, said] of HEARD) assert.equal(words(transcripts.get(id)!), said, `${id}: the transcript scored`);
     assert.equal(transcripts.get('typed'), '', 'a row with text keeps it (no transcript)');
   } finally {

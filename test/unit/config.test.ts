@@ -68,4 +68,78 @@ describe('config', () => {
       (e: Error) => /ws\.authTokens\.1\.token: the same token as ws\.authTokens\.0 \("token-1"\)/.test(e.message) && !e.message.includes('same-token-123'),
     );
   });
+  it('broker.security, kafka.ssl and schemaRegistry: defaults, accepted shapes, bad values named and passwords never echoed', () => {
+    const d = loadConfig();
+    assert.deepEqual(d.broker.security, { protocol: 'plaintext', users: [], certDays: 825 });
+    assert.equal(d.kafka.ssl, false);
+    assert.equal(d.schemaRegistry.url, null);
+    const ok = loadConfig({
+      overrides: {
+        broker: { security: { protocol: 'sasl_ssl', users: [{ username: 'app', password: 'app-secret-1' }] } },
+        kafka: { ssl: { ca: '/tmp/ca.pem' } },
+      },
+      env: { MSA_SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081' },
+    });
+    assert.deepEqual(ok.kafka.ssl, { ca: '/tmp/ca.pem', rejectUnauthorized: true });
+    assert.equal(ok.schemaRegistry.url, 'http://127.0.0.1:8081');
+    const refused = (overrides: object, re: RegExp, secret?: string) =>
+      assert.throws(
+        () => loadConfig({ overrides }),
+        (e: unknown) => e instanceof ConfigError && re.test(e.message) && (secret === undefined || !e.message.includes(secret)),
+        JSON.stringify(overrides),
+      );
+    refused({ broker: { security: { protocol: 'sasl_ssl' } } }, /broker\.security\.users: sasl_ssl needs at least one SCRAM user/);
+    refused({ broker: { security: { protocol: 'ssl' } } }, /broker\.security\.protocol/);
+    refused({ broker: { security: { users: [{ username: 'a b', password: 'long-enough-1' }] } } }, /broker\.security\.users\.0\.username/);
+    refused(
+      { broker: { security: { users: [{ username: 'ab', password: 'has,comma-1' }] } } },
+      /broker\.security\.users\.0\.password: must be 8-128/,
+      'has,comma-1',
+    );
+    refused(
+      {
+        broker: {
+          security: {
+            users: [
+              { username: 'ab', password: 'same-secret-1' },
+              { username: 'ab', password: 'same-secret-1' },
+            ],
+          },
+        },
+      },
+      /user names must be unique/,
+      'same-secret-1',
+    );
+    refused({ kafka: { ssl: { cafile: 'x' } } }, /kafka\.ssl/);
+    refused({ schemaRegistry: { url: 'ftp://x' } }, /schemaRegistry\.url: must be an http/);
+  });
+
+  it('kafka.ssl and kafka.sasl from MSA_KAFKA_SSL and MSA_KAFKA_SASL_* (a Kubernetes Secret); empty means unset; the password is never echoed', () => {
+    const env = { MSA_KAFKA_SSL: 'true', MSA_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', MSA_KAFKA_SASL_USERNAME: 'msa', MSA_KAFKA_SASL_PASSWORD: ' s3cret pass ' };
+    const k = loadConfig({ env }).kafka;
+    assert.equal(k.ssl, true);
+    assert.deepEqual(k.sasl, { mechanism: 'scram-sha-512', username: 'msa', password: ' s3cret pass ' });
+    const empty = { MSA_KAFKA_SSL: '', MSA_KAFKA_SASL_MECHANISM: '', MSA_KAFKA_SASL_USERNAME: '', MSA_KAFKA_SASL_PASSWORD: '' };
+    assert.equal(loadConfig({ env: empty }).kafka.ssl, false);
+    assert.equal(loadConfig({ env: empty }).kafka.sasl, null);
+    assert.equal(loadConfig({ env: { MSA_KAFKA_SSL: '0' }, overrides: {} }).kafka.ssl, false);
+    assert.throws(() => loadConfig({ env: { MSA_KAFKA_SSL: 'maybe' } }), /MSA_KAFKA_SSL must be true or false, got "maybe"/);
+    assert.throws(
+      () => loadConfig({ env: { MSA_KAFKA_SASL_MECHANISM: 'gssapi', MSA_KAFKA_SASL_PASSWORD: 'hunter2-secret' } }),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /kafka\.sasl\.mechanism: Invalid enum value/.test(e.message) &&
+        /kafka\.sasl\.username: Required/.test(e.message) &&
+        !e.message.includes('hunter2'),
+    );
+  });
+
+  it('voice path: on by default, MSA_VOICE=off for words only, a bad value and a bad setting named', () => {
+    assert.equal(loadConfig().voice.enabled, true);
+    assert.equal(loadConfig().voice.reader, 'models/voice/reader.json');
+    assert.equal(loadConfig({ env: { MSA_VOICE: 'off' } }).voice.enabled, false);
+    assert.equal(loadConfig({ env: { MSA_VOICE: 'on', MSA_VOICE_READER: 'r.json' } }).voice.reader, 'r.json');
+    assert.throws(() => loadConfig({ env: { MSA_VOICE: 'maybe' } }), /MSA_VOICE must be true or false, got "maybe"/);
+    assert.throws(() => loadConfig({ overrides: { voice: { maxBatch: 0 } } }), /voice\.maxBatch/);
+  });
 });

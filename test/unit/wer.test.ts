@@ -1,6 +1,7 @@
 /**
  * Word error rate as training/whisper/wer.py's `basic` computes it: MOSI's references write "im"
- * and "didnt", Whisper writes "I'm" and "didn't"; those are the same words.
+ * and "didnt", Whisper writes "I'm" and "didn't"; those are the same words. (The `whisper`
+ * normalisation: whisperNormaliser.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -255,3 +255,15 @@ test('tokenising is linear: each word of the kept tail is counted once, not the 
   // A binary search re-tokenising the window would count about log2(50 000) x 390 KB.
   assert.ok(counted < 10_000, `characters tokenised: ${counted}`);
 });
+
+test("the recogniser's text (origin asr:...) is cleaned as the model reads it; other transcripts are not", () => {
+  const said = "Well, I'm sure it's great... right?";
+  const heard = segment('h', 2000, 3000, [], { text: said, origin: 'asr:whisper-tiny.en' });
+  const typed = segment('t', 4000, 5000, [], { text: said, origin: null });
+  const options = { tokenizer: wordTokenizer, maxTextTokens: 64, padIndex };
+  assert.equal(buildWindowInput(win([heard, typed]), { ...options, recognisedText: 'mosi' }).text, `well im sure its great right ${said}`);
+  assert.equal(buildWindowInput(win([heard, typed]), { ...options, recognisedText: 'raw' }).text, `${said} ${said}`);
+  // Punctuation alone is no word for the model.
+  const dots = segment('d', 2000, 3000, [], { text: '...', origin: 'asr:whisper-tiny.en' });
+  assert.equal(buildWindowInput(win([dots]), { ...options, recognisedText: 'mosi' }).words, 0);
+});

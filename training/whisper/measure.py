@@ -109,8 +109,10 @@ def run_wer(sets, models, engines, out: Path, threads: int, batch_size: int) -> 
                         indent=0,
                     )
                 )
-                w = corpus_wer([u.text for u in utts], hyps)["wer"]
-                print(f"{set_name:14s} {model:8s} {spec:26s} WER {w:.3f}  {seconds:.0f} s", flush=True)
+                refs = [u.text for u in utts]
+                hows = ("basic", "whisper-noapos", "whisper")
+                w = " / ".join(f"{corpus_wer(refs, hyps, how)['wer']:.3f}" for how in hows)
+                print(f"{set_name:14s} {model:8s} {spec:26s} WER {w} ({' / '.join(hows)})  {seconds:.0f} s")
 
 
 def speed_utterances(n_each: int) -> list[Utterance]:
@@ -220,8 +222,10 @@ def report(out: Path) -> None:
         refs, hyps = [utts[i].text for i in ids], [h["hyps"][i] for i in ids]
         row = {k: h[k] for k in ("set", "model", "engine", "threads", "seconds")} | corpus_wer(refs, hyps)
         row["n"] = len(ids)
+        row["wer_whisper"] = corpus_wer(refs, hyps, "whisper")["wer"]
+        row["wer_whisper_noapos"] = corpus_wer(refs, hyps, "whisper-noapos")["wer"]
         if h["set"] in MOSI_SETS:
-            row["wer_nofill"] = corpus_wer(refs, hyps, drop_fillers=True)["wer"]
+            row["wer_nofill"] = corpus_wer(refs, hyps, "nofill")["wer"]
         rows.append(row)
     speed = json.loads((out / "speed.json").read_text()) if (out / "speed.json").exists() else {"rows": []}
     (out / "results.json").write_text(
@@ -242,7 +246,7 @@ def markdown(rows: list[dict], speed_rows: list[dict]) -> str:
     sets = [s for s in SETS if any(r["set"] == s for r in rows)]
     combos = sorted({(r["model"], r["engine"]) for r in rows}, key=lambda c: (c[0], c[1]))
     lines = [
-        "WER (corpus, `basic` normalisation; in brackets: fillers dropped)",
+        "WER (corpus, `basic` normalisation; in brackets: fillers dropped; then / `whisper-noapos` / `whisper`)",
         "",
         "| model | engine | " + " | ".join(sets) + " |",
         "|---|---|" + "---|" * len(sets),
@@ -257,6 +261,8 @@ def markdown(rows: list[dict], speed_rows: list[dict]) -> str:
                 cell = f"{r['wer']:.3f}"
                 if "wer_nofill" in r:
                     cell += f" ({r['wer_nofill']:.3f})"
+                if "wer_whisper" in r:
+                    cell += f" / {r['wer_whisper_noapos']:.3f} / {r['wer_whisper']:.3f}"
                 cells.append(cell + f" n={r['n']}")
         lines.append(f"| {model} | {engine} | " + " | ".join(cells) + " |")
     if speed_rows:

@@ -15,6 +15,8 @@ import { DEFAULT_MAX_MEDIA_IDS } from '../../eval/media.js';
 import type { FaceDetector } from '../../features/visual/index.js';
 import { configFor, faceDetectorOption } from '../context.js';
 import { loadSpeechModels } from '../../speech/transcribe.js';
+import { loadVoice } from '../../voice/index.js';
+import { DEFAULT_MODEL_TEXT_CLEANUP, MODEL_TEXT_CLEANUPS, type ModelTextCleanup } from '../../speech/modelText.js';
 
 interface EvalFlags {
   csv: string;
@@ -37,6 +39,9 @@ interface EvalFlags {
   faceDetector: FaceDetector;
   asr: boolean;
   asrThreads?: number;
+  voice: boolean;
+  asrText: ModelTextCleanup;
+  textIsRecognised?: boolean;
 }
 
 function positiveInt(what: string) {
@@ -73,12 +78,22 @@ export function register(program: Command): void {
         'a row with empty text is scored with the words recognised from its file (Silero VAD + Whisper, config asr; skipped when it has no file)',
     )
     .option('--no-asr', 'with --media: score rows with empty text without words instead of recognising their speech')
+    .option('--no-voice', 'with --media: no voice term in the scores (otherwise config voice.enabled decides)')
     .option('--asr-threads <n>', 'ONNX Runtime threads of each Whisper graph (config asr.threads)', positiveInt('thread count'))
+    .addOption(
+      new Option('--asr-text <cleanup>', 'how recognised text is cleaned for the model (src/speech/modelText.ts; serving uses the default)')
+        .choices(MODEL_TEXT_CLEANUPS)
+        .default(DEFAULT_MODEL_TEXT_CLEANUP),
+    )
+    .option('--text-is-recognised', "the CSV's texts are recognised text (e.g. msa asr wer --out hypotheses): cleaned as --asr-text says")
     .option('--max-media-ids <n>', 'most ids per modality from a media file (the training cap)', positiveInt('id count'), DEFAULT_MAX_MEDIA_IDS)
     .addOption(faceDetectorOption().default('short-range'))
     .action(async (flags: EvalFlags, cmd: Command) => {
       const logger = createLogger(flags.logLevel, 'msa-eval');
-      const config = configFor(cmd, flags.asrThreads ? { asr: { threads: flags.asrThreads } } : {});
+      const config = configFor(cmd, {
+        ...(flags.asrThreads ? { asr: { threads: flags.asrThreads } } : {}),
+        ...(flags.voice ? {} : { voice: { enabled: false } }),
+      });
       const bar = new cliProgress.SingleBar(
         { format: 'eval [{bar}] {value}/{total} rows', stream: process.stderr, hideCursor: true, clearOnComplete: true },
         cliProgress.Presets.shades_classic,
@@ -109,6 +124,9 @@ export function register(program: Command): void {
           maxMediaIds: flags.maxMediaIds,
           faceDetector: flags.faceDetector,
           speech: flags.asr ? () => loadSpeechModels(config, logger) : undefined,
+          voice: () => loadVoice(config, logger),
+          asrText: flags.asrText,
+          textIsRecognised: flags.textIsRecognised ?? false,
           onRecognise: (done, total) => {
             if (!asrStarted) {
               asrBar.start(total, 0);
@@ -134,7 +152,8 @@ export function register(program: Command): void {
       if (report.recognition && report.recognition.noWords > 0) {
         console.error(`msa eval: no words were heard in ${report.recognition.noWords} recognised row(s); they were scored without words`);
       }
-      if (flags.out !== undefined) await writeFile(flags.out, scoresCsv(report.scored, report.recognition !== undefined));
+      if (report.voice?.weightDefaulted) console.error(`msa eval: the voice reader has no fusion.weight; W = ${report.voice.weight} (the default)`);
+      if (flags.out !== undefined) await writeFile(flags.out, scoresCsv(report.scored, report.recognition !== undefined, report.voice !== undefined));
       process.stdout.write(flags.json ? `${JSON.stringify(reportJson(report))}\n` : metricsTable(report));
     });
 }
@@ -142,9 +161,12 @@ export function register(program: Command): void {
 /** The metrics (metricsJson), and with speech recognition `recognition`: {rows, meanWords, noWords}. */
 export function reportJson(report: EvaluationReport): Record<string, unknown> {
   const r = report.recognition;
+  const v = report.voice;
+  const nanNull = (x: number) => (Number.isNaN(x) ? null : x);
   return {
     ...metricsJson(report.metrics),
     ...(r ? { recognition: { rows: r.rows, meanWords: Number.isNaN(r.meanWords) ? null : r.meanWords, noWords: r.noWords } } : {}),
+    ...(v ? { voice: { ...v, meanContribution: nanNull(v.meanContribution), meanAbsContribution: nanNull(v.meanAbsContribution) } } : {}),
   };
 }
 
@@ -168,6 +190,15 @@ export function metricsTable(report: EvaluationReport): string {
           ],
         ] as [string, string][])
       : []),
+    ...(report.voice
+      ? ([
+          [
+            'voice',
+            `${report.voice.rows} rows with speech (${report.voice.noSpeech} without), contribution mean ${num(report.voice.meanContribution)}, ` +
+              `mean |.| ${num(report.voice.meanAbsContribution)} (W = ${report.voice.weight}${report.voice.weightDefaulted ? ', default' : ''})`,
+          ],
+        ] as [string, string][])
+      : []),
     ['Acc-2 has0 / non0', `${pct(m.acc2_has0)} / ${pct(m.acc2_non0)}`],
     ['F1 has0 / non0', `${pct(m.f1_has0)} / ${pct(m.f1_non0)}`],
     ['Acc-5', pct(m.acc5)],
@@ -180,12 +211,13 @@ export function metricsTable(report: EvaluationReport): string {
 }
 
 /**
- * `id,label,score`, and with `transcripts` a `transcript` column (the recognised text scored;
+ * `id,label,score`, with `voice` a `voice` column (the voice term in the score), and with `transcripts` a `transcript` column (the recognised text scored;
  * empty for rows that kept their CSV text); fields quoted when they need it (RFC 4180).
  */
-export function scoresCsv(scored: readonly ScoredRow[], transcripts = false): string {
+export function scoresCsv(scored: readonly ScoredRow[], transcripts = false, voice = false): string {
   const quote = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  const header = transcripts ? 'id,label,score,transcript' : 'id,label,score';
-  const line = (r: ScoredRow) => `${quote(r.id)},${r.label},${r.score}` + (transcripts ? `,${quote(r.transcript ?? '')}` : '');
+  const header = 'id,label,score' + (voice ? ',voice' : '') + (transcripts ? ',transcript' : '');
+  const line = (r: ScoredRow) =>
+    `${quote(r.id)},${r.label},${r.score}` + (voice ? `,${r.voice ?? 0}` : '') + (transcripts ? `,${quote(r.transcript ?? '')}` : '');
   return [header, ...scored.map(line)].join('\n') + '\n';
 }

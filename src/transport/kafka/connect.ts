@@ -9,13 +9,14 @@
  * bus.source.records$.subscribe(...); bus.committer.start();
  * // ... on stop: bus.source.stop(); await bus.committer.stop(); await bus.close();
  */
-import type { Config } from '../../config/config.js';
+import { DEFAULTS, type Config } from '../../config/config.js';
 import { silentLogger, type Logger } from '../../log.js';
-import { createCodec } from '../../schemas/codec.js';
+import type { Codec } from '../../schemas/codec.js';
+import { codecFor, type RegistryCodec } from '../schemaRegistry/codec.js';
 import { CommitTracker } from '../commitTracker.js';
 import { commonPartitionCount } from '../coPartition.js';
 import { inputTopics, topicNames, type TopicNames } from '../topics.js';
-import { createKafka, isRetriableKafkaError } from './client.js';
+import { createKafka, explainKafkaAuthError, isKafkaAuthError, isRetriableKafkaError } from './client.js';
 import { createTransportHealth, type TransportHealth } from '../health.js';
 import { retryUntilDone } from '../retry.js';
 import { createCommitter, type Committer } from './committer.js';
@@ -36,6 +37,8 @@ export interface TransportOptions {
   brokers: string[];
   kafka: Config['kafka'];
   limits: Config['limits'];
+  /** Schema Registry (`schemaRegistry.url`); absent or url null = the hand-mapped ids of schemas/registry.json. */
+  schemaRegistry?: Config['schemaRegistry'];
   logger?: Logger;
   /** Where the parts report broker trouble; default a new one (see `health` of the result). */
   health?: TransportHealth;
@@ -51,6 +54,10 @@ export interface PipelineTransportOptions extends TransportOptions {
 /** What one pipeline instance reads from and writes to, connected. */
 export interface PipelineTransport {
   readonly topics: TopicNames;
+  /** Encodes and decodes with the hand-mapped ids, or with the Schema Registry's. */
+  readonly codec: Codec;
+  /** With a Schema Registry: reads an id the codec does not know from it (null offline); see schemaRegistry/codec.ts. */
+  readonly resolveWriter: RegistryCodec['resolveWriter'];
   /** Input records; release each one when it was windowed or diverted. */
   readonly source: KafkaSource;
   /** Scores, dead letters and late records. */
@@ -76,6 +83,7 @@ export interface PipelineTransport {
 /** A producer of records to the input (or any) topics, Avro-encoded, keyed by session. */
 export interface RecordProducer {
   readonly topics: TopicNames;
+  readonly codec: Codec;
   readonly sink: KafkaSink;
   readonly health: TransportHealth;
   close(): Promise<void>;
@@ -107,6 +115,10 @@ async function checkCoPartitioned(kafka: ReturnType<typeof createKafka>, topics:
 const clientOf = (o: TransportOptions, suffix = '') =>
   createKafka({ brokers: o.brokers, clientId: `${o.kafka.clientId}${suffix}`, ssl: o.kafka.ssl, sasl: o.kafka.sasl, retry: o.kafka.retry, logger: o.logger });
 
+/** The codec: hand-mapped ids offline, or the ids the Schema Registry gave (schemaRegistry/codec.ts). */
+const registryCodec = (o: TransportOptions, topics: TopicNames, signal?: AbortSignal): Promise<RegistryCodec> =>
+  codecFor({ registry: o.schemaRegistry ?? DEFAULTS.schemaRegistry, topics, limits: o.limits, logger: o.logger, backoff: o.kafka.retry, signal });
+
 /** Runs a connect step until the broker answers (it may be away at start too), reporting it as 'connect'. */
 function untilConnected<T>(what: string, step: () => Promise<T>, o: TransportOptions, health: TransportHealth, log: Logger): Promise<T> {
   return retryUntilDone(step, {
@@ -119,10 +131,16 @@ function untilConnected<T>(what: string, step: () => Promise<T>, o: TransportOpt
       health.problem('connect', reason);
       log.warn({ err, attempt, waitMs, brokers: o.brokers }, `${reason}; retrying in ${waitMs} ms`);
     },
-  }).then((r) => {
-    health.ok('connect');
-    return r;
-  });
+  }).then(
+    (r) => {
+      health.ok('connect');
+      return r;
+    },
+    (err: unknown) => {
+      // A refused login or an untrusted certificate is not retried: it would fail the same way forever.
+      throw isKafkaAuthError(err) ? explainKafkaAuthError(err, { brokers: o.brokers, ssl: o.kafka.ssl, sasl: o.kafka.sasl }) : err;
+    },
+  );
 }
 
 /** Connects a pipeline instance: topics created, producer and consumer (in `kafka.groupId`) connected. */
@@ -149,6 +167,8 @@ export async function connectPipelineTransport(options: PipelineTransportOptions
     health,
     log,
   );
+  // With a Schema Registry, the schemas are registered (and checked) before anything is written.
+  const { codec, resolveWriter } = await registryCodec(options, topics, signal);
   // The changelog has as many partitions as the inputs: a session's state lives on its input partition number.
   const changelogTopic = changelogTopicName(options.kafka.topicPrefix);
   await untilConnected('creating the changelog topic', () => ensureChangelogTopic(kafka, changelogTopic, partitionCount), options, health, log);
@@ -175,7 +195,6 @@ export async function connectPipelineTransport(options: PipelineTransportOptions
   }
   const stats = createTransportStats();
   const tracker = new CommitTracker();
-  const codec = createCodec({ maxRecordBytes: options.limits.maxRecordBytes });
   const output = exactlyOnce
     ? createTransactionalOutput({
         producer,
@@ -226,6 +245,8 @@ export async function connectPipelineTransport(options: PipelineTransportOptions
   });
   return {
     topics,
+    codec,
+    resolveWriter,
     source,
     sink,
     tracker,
@@ -254,9 +275,9 @@ export async function connectRecordProducer(options: TransportOptions & { client
   const health = options.health ?? createTransportHealth();
   const topics = topicNames({ prefix: options.kafka.topicPrefix });
   await untilConnected('creating the topics', () => createTopics(kafka, topics, options.kafka.partitions), options, health, log);
+  const { codec } = await registryCodec(options, topics, options.signal);
   const producer = createIdempotentProducer(kafka);
   await untilConnected('connecting the producer', () => producer.connect(), options, health, log);
-  const codec = createCodec({ maxRecordBytes: options.limits.maxRecordBytes });
   const sink = createKafkaSink({ producer, topics, codec, logger: options.logger, backoff: options.kafka.retry, health, signal: options.signal });
-  return { topics, sink, health, close: () => producer.disconnect() };
+  return { topics, codec, sink, health, close: () => producer.disconnect() };
 }

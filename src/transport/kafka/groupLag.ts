@@ -3,7 +3,7 @@
  * watermark (log end) less the group's committed offset, polled with the admin client every
  * `intervalMs` into `stats.groupLag` (`"topic/partition"` -> records). A partition the group never
  * committed counts from its low watermark (all that is retained is unread). This is what Kafka's
- * own consumer-groups tool shows, and what an autoscaler on lag reads (deploy/k8s/hpa.yaml).
+ * own consumer-groups tool shows, and what an autoscaler on lag reads (deploy/k8s/base/hpa.yaml).
  *
  * A failed poll (broker away, group rebalancing) is logged at debug and counted in
  * `stats.groupLagErrors`; the last values stay until the next poll succeeds.

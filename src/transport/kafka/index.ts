@@ -14,6 +14,6 @@ export {
   type KafkaSinkOptions,
 } from './sink.js';
 export { ensureTopics } from './topics.js';
-export { kafkaAnswers } from './probe.js';
+export { kafkaAnswers, type ProbeAuth } from './probe.js';
 export { createTransportStats, type TransportStats } from './stats.js';
 export { createLagProbe, type LagProbe, type LagProbeOptions } from './lag.js';
