@@ -199,10 +199,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     failed(err);
   };
 
-  /** Writes a diverted record (dead-letter or late); its offset may be committed once written (`settle`, passed to the write). */
-  const settle = (position: SourcePosition | undefined) => () => tracker.settled(position);
-  const divert = (write: Promise<unknown>, position: SourcePosition | undefined) => {
-    write.then(
+  /** Writes a diverted record (dead-letter or late); its offset becomes committable once written (exactly-once: in that transaction). */
+  const divert = (write: (settled: () => void) => Promise<unknown>, position: SourcePosition | undefined) => {
+    write(() => tracker.settled(position)).then(
       () => undefined,
       (err: unknown) => fail(err, `could not write to the dead-letter or late topic (record ${JSON.stringify(position)} stays uncommitted)`),
     );
@@ -275,7 +274,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       // The record goes to the dead-letter topic with the error; the other records go on.
       log.warn({ err, topic: raw.topic, partition: raw.partition, offset: raw.offset }, 'decoding a record failed; it goes to the dead-letter topic');
       source.release(raw);
-      divert(sink.deadLetter(raw, 'PROCESSING_FAILED', `decoding failed: ${errorText(err)}`, keyText(raw.key), settle(raw)), raw);
+      divert((settled) => sink.deadLetter(raw, 'PROCESSING_FAILED', `decoding failed: ${errorText(err)}`, keyText(raw.key), settled), raw);
     }
   };
   // With a Schema Registry, a record naming an id the codec does not know waits for its schema.
@@ -288,7 +287,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     ready: (raw) => decode(raw),
     unreadable: (raw, reason) => {
       source.release(raw);
-      divert(sink.deadLetter(raw, 'UNKNOWN_SCHEMA_ID', reason, keyText(raw.key)), raw);
+      divert((settled) => sink.deadLetter(raw, 'UNKNOWN_SCHEMA_ID', reason, keyText(raw.key), settled), raw);
     },
     completed: () => decoded$.complete(),
   });
@@ -298,7 +297,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const result = codec.decode(raw.value, kind);
     if (!result.ok) {
       source.release(raw);
-      divert(sink.deadLetter(raw, result.code, result.reason, result.sessionId ?? keyText(raw.key), settle(raw)), raw);
+      divert((settled) => sink.deadLetter(raw, result.code, result.reason, result.sessionId ?? keyText(raw.key), settled), raw);
       return;
     }
     const record = { kind, value: result.value } as InputRecord;
@@ -342,11 +341,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         break;
       case 'late':
         if (e.record.position) source.release(e.record.position);
-        divert(sink.late(rawOf(e.record), e.reason, e.record.value.value.sessionId, settle(e.record.position)), e.record.position);
+        divert((settled) => sink.late(rawOf(e.record), e.reason, e.record.value.value.sessionId, settled), e.record.position);
         break;
       case 'rejected':
         if (e.record.position) source.release(e.record.position);
-        divert(sink.deadLetter(rawOf(e.record), e.code, e.reason, e.record.value.value.sessionId || null, settle(e.record.position)), e.record.position);
+        divert((settled) => sink.deadLetter(rawOf(e.record), e.code, e.reason, e.record.value.value.sessionId || null, settled), e.record.position);
         break;
       case 'expired':
         expired$.next(e.sessionId);
