@@ -97,8 +97,24 @@ export const configSchema = z
           .strict()
           .nullable()
           .default(null),
-        /** Commit processed offsets this often (ms). */
+        /** Commit processed offsets this often (ms); with delivery at-least-once. */
         commitIntervalMs: positiveInt.default(1000),
+        /**
+         * exactly-once: scores, dead letters, late records and the changelog are written in Kafka
+         * transactions together with the input offsets (read `scores` with read_committed);
+         * at-least-once: plain acknowledged writes, offsets committed after them (a crash may repeat scores).
+         */
+        delivery: z.enum(['exactly-once', 'at-least-once']).default('exactly-once'),
+        /** exactly-once: one transaction (writes + offsets) this often (ms). */
+        transactionIntervalMs: positiveInt.max(60_000).default(100),
+        /** exactly-once: the broker aborts a transaction left open this long (an instance killed mid-transaction), ms. */
+        transactionTimeoutMs: positiveInt.min(1000).max(900_000).default(10_000),
+        /**
+         * exactly-once: the producer's transactional id; null = `<groupId>-<random>` per process. Give each
+         * instance a stable one of its own (never two running instances the same) so a restarted
+         * instance fences its killed predecessor and aborts its open transaction at once.
+         */
+        transactionalId: z.string().min(1).max(200).nullable().default(null),
         /**
          * The consumer group's session timeout (ms): a member that stops heartbeating (kill -9) loses
          * its partitions after this long. Within the broker's group.min/max.session.timeout.ms (6 s..30 min by default).
@@ -497,6 +513,8 @@ export function configFromEnv(env: Record<string, string | undefined>): DeepPart
       brokers: listFromEnv(env.KAFKA_BROKERS),
       topicPrefix: env.MSA_TOPIC_PREFIX,
       groupId: env.MSA_GROUP_ID,
+      delivery: env.MSA_DELIVERY as Config['kafka']['delivery'] | undefined,
+      transactionalId: nonEmpty(env.MSA_TRANSACTIONAL_ID),
       ssl: boolFromEnv(env, 'MSA_KAFKA_SSL'),
       sasl: saslFromEnv(env),
     },

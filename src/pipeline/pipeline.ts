@@ -6,14 +6,19 @@
  * without a transcript and writes its segments to the transcript topic, holding the session's
  * windows until they are read back.
  *
- * Delivery: at least once. Scores are written (and acknowledged) before the offsets of their
- * records become committable, so a crash replays, never loses; a replayed window gets the same
- * key (session id) and the same window end, so consumers can deduplicate by (sessionId, windowEnd).
+ * Delivery (`kafka.delivery`): exactly-once by default. Scores, dead letters, late records and the
+ * per-session changelog go out in Kafka transactions with the offsets of the records behind them
+ * (transport/kafka/transactional.ts); read `scores` with read_committed. A record's offset becomes
+ * committable once every window holding it was scored or it was diverted, so a restart re-reads
+ * every record of every open window; the changelog (scoreState.ts, restored before a newly
+ * assigned partition is read, restore.ts) says which windows were scored and the rolling score,
+ * so a re-read record rebuilds no scored window and a replayed session's scores equal the first
+ * run's. At least once: plain acknowledged writes, offsets committed after them.
  * Stopping does not flush open windows (that would score half-filled windows early); their records
  * stay uncommitted and are read again on restart.
  */
 import { isUtf8 } from 'node:buffer';
-import { Subject, Subscription, bufferTime, concatMap, filter, map, merge, share, tap, type Observable } from 'rxjs';
+import { Subject, Subscription, bufferTime, concatMap, filter, map, merge, mergeMap, share, tap, type Observable } from 'rxjs';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { InputRecord, Modalities, Score } from '../schemas/records.js';
@@ -22,11 +27,12 @@ import { wireSchemaId } from '../transport/schemaRegistry/codec.js';
 import { writerWait } from './writerWait.js';
 import type { RawRecord, SourcePosition } from '../transport/types.js';
 import { connectPipelineTransport, type TransportStats } from '../transport/kafka/index.js';
+import type { ChangelogEntry } from '../transport/kafka/changelog.js';
 import { sessionWindows } from '../windows/sessionWindows.js';
 import { createWindowStats, type WindowStats } from '../windows/windowStats.js';
 import type { Positioned, SessionWindow as ScoringWindow, WindowEvent } from '../windows/types.js';
 import type { LoadedModel } from '../model/servedModel.js';
-import { scoreWindows, type ScoredWindow } from './scoring.js';
+import { scoreWindows, type ScoringOutput } from './scoring.js';
 import { sharedFaceAnalyzer } from '../features/visual/index.js';
 import { loadPipelineFeatures, type FeatureStats } from '../features/stage.js';
 import { createSpeechStage, type SpeechStage, type SpeechStats } from '../speech/stage.js';
@@ -40,6 +46,10 @@ import { registerPipelineMetrics } from './metrics.js';
 import { payloadsRead, readsPayload, voicePathOn } from './reads.js';
 import { createWindowClock } from './windowClock.js';
 import type { TransportHealth, TransportProblem } from '../transport/health.js';
+import { createScoreStateStore } from './scoreState.js';
+import { createRestorer } from './restore.js';
+import { createFailedWindowHandler } from './failedWindows.js';
+import { startTombstoning, writeScoreGroup } from './scoreWrites.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -147,7 +157,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     if (options.voice === undefined) await voiceParts?.release();
   };
 
+  // Per-session score state (changelog), restored before a newly assigned partition is read.
+  const store = createScoreStateStore();
+  let readChangelog: (partitions: number[]) => Promise<ChangelogEntry[]> = () => Promise.reject(new Error('not connected'));
+  const restorer = createRestorer({ store, read: (partitions) => readChangelog(partitions), logger: options.logger });
   const bus = await connectPipelineTransport({
+    beforeAssigned: (tp) => restorer.beforeAssigned(tp),
     brokers: options.brokers,
     kafka: config.kafka,
     limits: config.limits,
@@ -159,6 +174,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     throw err;
   });
   const { topics, source, sink, tracker, committer, stats: transport } = bus;
+  readChangelog = (partitions) => bus.changelog.read(partitions);
   // The windows' clock stands still while the broker is away; end offsets are learnt again after it (windowClock.ts).
   const windowClock = createWindowClock({ health: bus.health, source, measureEnds: () => void bus.lag.measure(), logger: log });
   // Hand-mapped ids, or the Schema Registry's. Input records are re-encoded only when a late or
@@ -178,10 +194,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     failed(err);
   };
 
-  /** Writes a diverted record (dead-letter or late), then lets its offset be committed. */
-  const divert = (write: Promise<unknown>, position: SourcePosition | undefined) => {
-    write.then(
-      () => tracker.settled(position),
+  /** Writes a diverted record (dead-letter or late); its offset becomes committable once written (exactly-once: in that transaction). */
+  const divert = (write: (settled: () => void) => Promise<unknown>, position: SourcePosition | undefined) => {
+    write(() => tracker.settled(position)).then(
+      () => undefined,
       (err: unknown) => fail(err, `could not write to the dead-letter or late topic (record ${JSON.stringify(position)} stays uncommitted)`),
     );
   };
@@ -232,10 +248,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   // A Kafka key is the session id as the producer wrote it; one that is not UTF-8 is not repeated.
   const keyText = (key: Buffer | null): string | null => (key && isUtf8(key) ? key.toString('utf8') : null);
 
-  // Windows that failed to build: each position is dead-lettered once, whatever windows it was in.
-  const failedPositions = new Set<string>();
-  const MAX_FAILED_POSITIONS = 100_000;
-  const positionKey = (p: SourcePosition) => `${p.topic}\u0000${p.partition}\u0000${p.offset}`;
+  const deadLetterFailed = createFailedWindowHandler({ sink, tracker, fail });
   const onWindowFailed = (window: ScoringWindow, err: unknown) => {
     stats.unscoredWindows.failed = (stats.unscoredWindows.failed ?? 0) + 1;
     ledger.unscored(window.sessionId, 'failed');
@@ -243,21 +256,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       { err, sessionId: window.sessionId, windowEnd: window.end },
       'a window could not be scored; its records go to the dead-letter topic (PROCESSING_FAILED)',
     );
-    const reason =
-      `window [${window.start},${window.end}) of session ${window.sessionId} could not be scored: ${errorText(err)}; ` +
-      `this record was in it (the dead letter holds no copy: the record stays on its topic at this offset)`;
-    const letters = window.positions.flatMap((p) => {
-      const key = positionKey(p);
-      if (failedPositions.has(key)) return [];
-      if (failedPositions.size >= MAX_FAILED_POSITIONS) failedPositions.clear();
-      failedPositions.add(key);
-      const raw: RawRecord = { ...p, key: Buffer.from(window.sessionId), value: null, timestamp: window.closedAt };
-      return [sink.deadLetter(raw, 'PROCESSING_FAILED', reason, window.sessionId)];
-    });
-    Promise.all(letters).then(
-      () => tracker.windowDone(window.positions),
-      (e: unknown) => fail(e, `could not write to the dead-letter topic (window ${window.sessionId} ${window.end} stays uncommitted)`),
-    );
+    deadLetterFailed(window, err);
   };
 
   // Payloads no stage reads are not copied out of the Kafka buffers (pipeline/reads.ts).
@@ -272,7 +271,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       // The record goes to the dead-letter topic with the error; the other records go on.
       log.warn({ err, topic: raw.topic, partition: raw.partition, offset: raw.offset }, 'decoding a record failed; it goes to the dead-letter topic');
       source.release(raw);
-      divert(sink.deadLetter(raw, 'PROCESSING_FAILED', `decoding failed: ${errorText(err)}`, keyText(raw.key)), raw);
+      divert((settled) => sink.deadLetter(raw, 'PROCESSING_FAILED', `decoding failed: ${errorText(err)}`, keyText(raw.key), settled), raw);
     }
   };
   // With a Schema Registry, a record naming an id the codec does not know waits for its schema.
@@ -285,7 +284,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     ready: (raw) => decode(raw),
     unreadable: (raw, reason) => {
       source.release(raw);
-      divert(sink.deadLetter(raw, 'UNKNOWN_SCHEMA_ID', reason, keyText(raw.key)), raw);
+      divert((settled) => sink.deadLetter(raw, 'UNKNOWN_SCHEMA_ID', reason, keyText(raw.key), settled), raw);
     },
     completed: () => decoded$.complete(),
   });
@@ -297,7 +296,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const result = codec.decode(raw.value, kind, { payload: !skip });
     if (!result.ok) {
       source.release(raw);
-      divert(sink.deadLetter(raw, result.code, result.reason, result.sessionId ?? keyText(raw.key)), raw);
+      divert((settled) => sink.deadLetter(raw, result.code, result.reason, result.sessionId ?? keyText(raw.key), settled), raw);
       return;
     }
     const record = { kind, value: result.value } as InputRecord;
@@ -331,7 +330,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const events$ = decoded$.pipe(
     features.extract, // computed once per record, each session's order kept
     sessionWindows(
-      { ...config.windows, stats: windowStats, hold: speech, revoked: revoked$, inputBehind: (kind, p) => source.behind(topics[kind], p) },
+      {
+        ...config.windows,
+        stats: windowStats,
+        hold: speech,
+        revoked: revoked$,
+        inputBehind: (kind, p) => source.behind(topics[kind], p),
+        restored: (id) => store.get(id)?.lastWindowEnd,
+      },
       windowClock.clock,
     ),
     share(),
@@ -345,17 +351,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         break;
       case 'late':
         if (e.record.position) source.release(e.record.position);
-        divert(sink.late(rawOf(e.record), e.reason, e.record.value.value.sessionId), e.record.position);
+        divert((settled) => sink.late(rawOf(e.record), e.reason, e.record.value.value.sessionId, settled), e.record.position);
         break;
       case 'rejected':
         if (e.record.position) source.release(e.record.position);
-        divert(sink.deadLetter(rawOf(e.record), e.code, e.reason, e.record.value.value.sessionId || null), e.record.position);
+        divert((settled) => sink.deadLetter(rawOf(e.record), e.code, e.reason, e.record.value.value.sessionId || null, settled), e.record.position);
         break;
       case 'expired':
         expired$.next(e.sessionId);
         break;
       case 'revoked':
         for (const p of e.partitions) epochs.set(p, (epochs.get(p) ?? 0) + 1);
+        restorer.revoked(e.partitions);
         for (const id of e.sessionIds) {
           forget$.next(id);
           speech?.forget(id);
@@ -384,6 +391,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     if (writing >= outputPauseAt) source.hold('output', true);
     else if (writing <= outputPauseAt / 2) source.hold('output', false);
   };
+  const writeParts = { sink, tracker, store, changelogTopic: bus.changelog.topic };
   const scored$ = events$.pipe(
     filter((e): e is Extract<WindowEvent, { type: 'window' }> => e.type === 'window'),
     map((e) => e.window),
@@ -398,7 +406,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       modelVersion: model.version,
       // One batch in flight per model worker at least, or the workers would take turns.
       batching: { ...config.batching, maxQueued, maxInFlight: Math.max(config.batching.maxInFlight, config.model.workers) },
-      rolling: { smoothing: config.scores.smoothing, neutralBand: config.scores.neutralBand, expired: expired$ },
+      rolling: { smoothing: config.scores.smoothing, neutralBand: config.scores.neutralBand, expired: expired$, restore: (id) => store.get(id) },
       onUnscored: (window, reason) => {
         stats.unscoredWindows[reason] = (stats.unscoredWindows[reason] ?? 0) + 1;
         if (stale(window.positions)) return; // its partition was revoked meanwhile: not ours to settle
@@ -439,15 +447,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     // Write scores in small groups, in order; only then publish them and settle their records.
     bufferTime(10, null, 256),
     filter((group) => group.length > 0),
-    concatMap(async (all) => {
+    // Exactly-once: writes are queued in order and resolve in order, a transaction at a time, so
+    // groups need not wait for each other; at least once, each group's sends finish before the next.
+    (bus.delivery === 'exactly-once' ? mergeMap : concatMap)(async (all: ScoringOutput[]) => {
       // A window whose partition was revoked while it was in flight is not written (the new owner scores it).
       const group = all.filter((s) => {
         if (s.kind !== 'score' || !stale(s.positions)) return true;
         stats.revokedWindows++;
         return false;
       });
-      const scored = group.filter((s): s is ScoredWindow => s.kind === 'score');
-      if (scored.length > 0) await sink.sendScores(scored.map((s) => s.score));
+      const scored = await writeScoreGroup(writeParts, group);
       for (const s of group) {
         if (s.kind === 'ended') {
           voice?.end(s.sessionId); // its last score went out: the voice state goes
@@ -458,7 +467,6 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         stats.scores++;
         instruments?.scored(Date.now() - (s.score.emittedAt - s.score.latencyMs));
         ledger.scored(s.score);
-        tracker.windowDone(s.positions);
         onScore?.(s.score, s.reached);
       }
       writing -= all.length;
@@ -480,6 +488,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   subscription.add(source.records$.subscribe({ next: inOrder.next, error: (err) => fail(err, 'Kafka source'), complete: inOrder.complete }));
   committer.start();
   bus.lag.start();
+  const stopTombstoning = startTombstoning(writeParts, transport.committed, log);
   // Face analysis sheds frames past its queue bound; pause the source before it gets there.
   const faceQueue = features.stats.video.queue;
   const featurePressure = features.uses.video
@@ -498,6 +507,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       subscription.unsubscribe();
       if (featurePressure) clearInterval(featurePressure);
       windowClock.close();
+      stopTombstoning();
       source.stop();
       await speech?.close();
       await voice?.close();

@@ -19,7 +19,7 @@ import { keepSessionOrder } from '../operators/keepSessionOrder.js';
 import { voiceTerm } from '../voice/index.js';
 import type { WindowVoice } from '../voice/stage.js';
 import { InferenceCrashError } from '../model/inferencePool.js';
-import { rollingScore, type RollingScoreOptions, type SkipReason, type WindowResult } from '../scores/rollingScore.js';
+import { rollingScore, type RollingScoreOptions, type RollingState, type SkipReason, type WindowResult } from '../scores/rollingScore.js';
 
 export interface ScoringOptions {
   tokenizer: TextTokenizer;
@@ -31,7 +31,7 @@ export interface ScoringOptions {
   runModel: (inputs: ModelInput[]) => Promise<ModelOutput[]>;
   modelVersion: string;
   batching: { maxBatchSize: number; maxQueueDelayMs: number; maxInFlight: number; maxQueued: number; pauseAt?: number };
-  rolling: Omit<RollingScoreOptions, 'onSkip'>;
+  rolling: Omit<RollingScoreOptions, 'onSkip' | 'onUpdate'>;
   /** Non-verbal codebook ids of a window (the feature stage); absent for a model that reads words only. */
   nonVerbal?: (window: SessionWindow) => NonVerbalIds | undefined;
   /**
@@ -77,6 +77,8 @@ export interface ScoredWindow {
    * end, less for a window flushed when its session ended. Alert rules measure time with it.
    */
   reached: number;
+  /** The session's rolling state after this window (for the changelog); absent for a late, unsmoothed window. */
+  state?: RollingState;
 }
 
 /** The session's expiry took effect: every window it had was scored or settled before this. */
@@ -168,6 +170,8 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
           leave(w.sessionId);
         }
       };
+      // The rolling state a window left, taken up by its score (emitted synchronously after it).
+      const updated = new Map<string, RollingState>();
       const subscription = windows$
         .pipe(
           mergeMap((window) => {
@@ -268,18 +272,26 @@ export function scoreWindows(options: ScoringOptions): OperatorFunction<SessionW
               closedAt: window.closedAt,
             };
           }),
-          rollingScore({ ...options.rolling, expired: options.forget ? merge(expired$, options.forget) : expired$, onSkip: settleSkipped }),
+          rollingScore({
+            ...options.rolling,
+            expired: options.forget ? merge(expired$, options.forget) : expired$,
+            onSkip: settleSkipped,
+            onUpdate: (sessionId, state) => updated.set(sessionId, state),
+          }),
         )
         .subscribe({
           next: (score) => {
             const key = windowKey(score.sessionId, score.windowEnd);
             const window = inFlight.get(key);
             inFlight.delete(key);
+            const state = updated.get(score.sessionId);
+            updated.delete(score.sessionId);
             subscriber.next({
               kind: 'score',
               score,
               positions: window?.positions ?? [],
               reached: window ? eventTimeReached(window) : score.windowEnd,
+              ...(state ? { state } : {}),
             });
             // Delivered: an owed expiry may now free the state and say so, after this score.
             if (window) leave(window.sessionId);

@@ -44,6 +44,14 @@ export interface RollingScoreOptions {
   onEvict?: (sessionId: string) => void;
   /** Wall clock, epoch ms. Default `Date.now`; tests pass the scheduler's `now`. */
   now?: () => number;
+  /**
+   * A session's state from before a restart or rebalance (the changelog), asked for when the
+   * session has none here: smoothing goes on from it, and windows ending at or before its
+   * `lastWindowEnd` are duplicates.
+   */
+  restore?: (sessionId: string) => RollingState | undefined;
+  /** Called with a copy of the session's new state each time a window updated it, before its score is emitted. */
+  onUpdate?: (sessionId: string, state: RollingState) => void;
 }
 
 export const SCORE_MIN = -3;
@@ -57,7 +65,7 @@ export const DEFAULT_ROLLING_SCORE_OPTIONS = {
 };
 
 /** Rolling state of one session: the last window end and what the smoothing method needs. */
-interface SessionState {
+export interface RollingState {
   lastWindowEnd: number;
   /** EMA: the current average. */
   ema: number;
@@ -66,6 +74,10 @@ interface SessionState {
   next: number;
   sum: number;
 }
+
+type SessionState = RollingState;
+
+const copyState = (s: RollingState): RollingState => ({ ...s, recent: [...s.recent] });
 
 export function clampScore(x: number): number {
   return Math.min(SCORE_MAX, Math.max(SCORE_MIN, x));
@@ -169,14 +181,29 @@ export function rollingScore(options: RollingScoreOptions = {}): OperatorFunctio
         };
       };
 
+      const makeRoom = () => {
+        if (sessions.size >= maxSessions) {
+          const oldest = sessions.keys().next().value as string;
+          sessions.delete(oldest);
+          options.onEvict?.(oldest);
+        }
+      };
+      /** The session's state here, or the one restored from before a restart (taken in). */
+      const stateOf = (sessionId: string): SessionState | undefined => {
+        const here = sessions.get(sessionId);
+        if (here !== undefined || !options.restore) return here;
+        const restored = options.restore(sessionId);
+        if (restored === undefined) return undefined;
+        makeRoom();
+        const state = copyState(restored);
+        sessions.set(sessionId, state);
+        return state;
+      };
+
       const update = (r: WindowResult, x: number): number => {
-        let state = sessions.get(r.sessionId);
+        let state = stateOf(r.sessionId);
         if (state === undefined) {
-          if (sessions.size >= maxSessions) {
-            const oldest = sessions.keys().next().value as string;
-            sessions.delete(oldest);
-            options.onEvict?.(oldest);
-          }
+          makeRoom();
           state = { lastWindowEnd: r.windowEnd, ema: x, recent: [], next: 0, sum: 0 };
         } else {
           sessions.delete(r.sessionId);
@@ -184,7 +211,10 @@ export function rollingScore(options: RollingScoreOptions = {}): OperatorFunctio
           if (smoothing.method === 'ema') state.ema = smoothing.alpha * x + (1 - smoothing.alpha) * state.ema;
         }
         sessions.set(r.sessionId, state);
-        if (smoothing.method === 'ema') return clampScore(state.ema);
+        if (smoothing.method === 'ema') {
+          options.onUpdate?.(r.sessionId, copyState(state));
+          return clampScore(state.ema);
+        }
         // Mean over a ring of the last n scores. Once full, the sum is recomputed rather than
         // updated by add-and-subtract, so floating-point drift cannot build up over a long call.
         if (state.recent.length < smoothing.windows) {
@@ -195,6 +225,7 @@ export function rollingScore(options: RollingScoreOptions = {}): OperatorFunctio
           state.next = (state.next + 1) % smoothing.windows;
           state.sum = state.recent.reduce((a, b) => a + b, 0);
         }
+        options.onUpdate?.(r.sessionId, copyState(state));
         return clampScore(state.sum / state.recent.length);
       };
 
@@ -210,7 +241,7 @@ export function rollingScore(options: RollingScoreOptions = {}): OperatorFunctio
             return;
           }
           const x = clampScore(r.windowScore);
-          const last = sessions.get(r.sessionId)?.lastWindowEnd;
+          const last = stateOf(r.sessionId)?.lastWindowEnd;
           if (last !== undefined && r.windowEnd <= last) {
             const reason: SkipReason = r.windowEnd === last ? 'duplicate' : 'late';
             options.onSkip?.(r, reason);

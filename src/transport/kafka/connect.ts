@@ -27,6 +27,11 @@ import { createKafkaSource, type KafkaSource } from './source.js';
 import { createLagProbe, type LagProbe } from './lag.js';
 import { createTransportStats, type TransportStats } from './stats.js';
 import { ensureTopics } from './topics.js';
+import { changelogTopicName, ensureChangelogTopic, readChangelog, type ChangelogEntry } from './changelog.js';
+import { createTransactionalOutput, transactionalProducerOptions } from './transactional.js';
+import { randomUUID } from 'node:crypto';
+import { Partitioners } from 'kafkajs';
+import type { TopicPartition } from '../types.js';
 
 export interface TransportOptions {
   brokers: string[];
@@ -39,6 +44,11 @@ export interface TransportOptions {
   health?: TransportHealth;
   /** Ends every retry loop (connecting, sending): the caller stops. */
   signal?: AbortSignal;
+}
+
+export interface PipelineTransportOptions extends TransportOptions {
+  /** Awaited before the first record of a newly assigned input partition is read (restore its sessions' state). */
+  beforeAssigned?: (partition: TopicPartition) => Promise<void>;
 }
 
 /** What one pipeline instance reads from and writes to, connected. */
@@ -64,6 +74,10 @@ export interface PipelineTransport {
   stopRetrying(): void;
   /** Leaves the group and disconnects: after `source.stop()` and `committer.stop()`. */
   close(): Promise<void>;
+  /** How outputs and offsets reach Kafka (`kafka.delivery`). */
+  readonly delivery: 'exactly-once' | 'at-least-once';
+  /** The compacted per-session state topic, and reading partitions of it back (changelog.ts). */
+  readonly changelog: { topic: string; read(partitions: readonly number[]): Promise<ChangelogEntry[]> };
 }
 
 /** A producer of records to the input (or any) topics, Avro-encoded, keyed by session. */
@@ -87,12 +101,12 @@ async function createTopics(kafka: ReturnType<typeof createKafka>, topics: Topic
 }
 
 /** Refuses input topics with different partition counts (PartitionCountMismatchError names them). */
-async function checkCoPartitioned(kafka: ReturnType<typeof createKafka>, topics: string[]): Promise<void> {
+async function checkCoPartitioned(kafka: ReturnType<typeof createKafka>, topics: string[]): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const { topics: meta } = await admin.fetchTopicMetadata({ topics });
-    commonPartitionCount(Object.fromEntries(meta.map((t) => [t.name, t.partitions.length])));
+    return commonPartitionCount(Object.fromEntries(meta.map((t) => [t.name, t.partitions.length])));
   } finally {
     await admin.disconnect();
   }
@@ -130,7 +144,7 @@ function untilConnected<T>(what: string, step: () => Promise<T>, o: TransportOpt
 }
 
 /** Connects a pipeline instance: topics created, producer and consumer (in `kafka.groupId`) connected. */
-export async function connectPipelineTransport(options: TransportOptions): Promise<PipelineTransport> {
+export async function connectPipelineTransport(options: PipelineTransportOptions): Promise<PipelineTransport> {
   const logger = options.logger ?? silentLogger;
   const log = logger.child({ component: 'transport' });
   const kafka = clientOf(options);
@@ -142,7 +156,7 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
   if (created.length > 0) log.info({ created }, 'topics created');
 
   // Before any client is connected, so a refused start leaves nothing open behind it.
-  await untilConnected(
+  const partitionCount = await untilConnected(
     'checking the input partitions',
     () =>
       checkCoPartitioned(
@@ -155,7 +169,18 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
   );
   // With a Schema Registry, the schemas are registered (and checked) before anything is written.
   const { codec, resolveWriter } = await registryCodec(options, topics, signal);
-  const producer = createIdempotentProducer(kafka);
+  // The changelog has as many partitions as the inputs: a session's state lives on its input partition number.
+  const changelogTopic = changelogTopicName(options.kafka.topicPrefix);
+  await untilConnected('creating the changelog topic', () => ensureChangelogTopic(kafka, changelogTopic, partitionCount), options, health, log);
+  const exactlyOnce = options.kafka.delivery === 'exactly-once';
+  const transactionalId = options.kafka.transactionalId ?? `${options.kafka.groupId}-${randomUUID()}`;
+  const makeTransactional = () =>
+    kafka.producer({
+      ...transactionalProducerOptions(transactionalId, options.kafka.transactionTimeoutMs),
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  const producer = exactlyOnce ? makeTransactional() : createIdempotentProducer(kafka);
   await untilConnected('connecting the producer', () => producer.connect(), options, health, log);
   const consumer = createInputConsumer(kafka, {
     groupId: options.kafka.groupId,
@@ -170,7 +195,21 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
   }
   const stats = createTransportStats();
   const tracker = new CommitTracker();
-  const sink = createKafkaSink({ producer, topics, codec, stats, logger, backoff: options.kafka.retry, health, signal });
+  const output = exactlyOnce
+    ? createTransactionalOutput({
+        producer,
+        createProducer: makeTransactional,
+        groupId: options.kafka.groupId,
+        tracker,
+        intervalMs: options.kafka.transactionIntervalMs,
+        stats,
+        logger,
+        health,
+        backoff: options.kafka.retry,
+        signal,
+      })
+    : null;
+  const sink = createKafkaSink({ producer, topics, codec, stats, logger, backoff: options.kafka.retry, health, signal, writer: output ?? undefined });
   const source = createKafkaSource({
     consumer,
     topics: inputTopics(topics).map((t) => t.topic),
@@ -182,8 +221,10 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     logger,
     health,
     restartBackoff: options.kafka.retry,
+    beforeAssigned: options.beforeAssigned,
   });
-  const committer = createCommitter({ consumer, tracker, intervalMs: options.kafka.commitIntervalMs, stats, logger, health });
+  const committer = output ?? createCommitter({ consumer, tracker, intervalMs: options.kafka.commitIntervalMs, stats, logger, health });
+  if (exactlyOnce) log.info({ transactionalId }, 'exactly-once delivery: outputs and offsets in Kafka transactions');
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -213,13 +254,16 @@ export async function connectPipelineTransport(options: TransportOptions): Promi
     lag,
     stats,
     health,
+    delivery: options.kafka.delivery,
+    changelog: { topic: changelogTopic, read: (partitions) => readChangelog(kafka, changelogTopic, partitions, logger) },
     stopRetrying: () => retrying.abort(),
     close: async () => {
       retrying.abort();
       await groupLag.stop();
       await lag.stop();
       await consumer.disconnect();
-      await producer.disconnect();
+      // Exactly-once: the producer in use may be a newer one than `producer` (made after a failure).
+      await (output ? output.close() : producer.disconnect());
     },
   };
 }

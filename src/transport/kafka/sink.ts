@@ -17,6 +17,7 @@ import type { TopicNames } from '../topics.js';
 import type { TransportHealth } from '../health.js';
 import { retryUntilDone, type Backoff } from '../retry.js';
 import { isRetriableKafkaError } from './client.js';
+import type { TransactionalWriter } from './transactional.js';
 
 export const DEFAULT_DEAD_LETTER_VALUE_BYTES = 64 * 1024;
 const MAX_REASON_CHARS = 4096;
@@ -72,16 +73,29 @@ export interface KafkaSinkOptions {
   health?: TransportHealth;
   /** Ends the retrying (on stop): a send still failing then rejects. */
   signal?: AbortSignal;
+  /**
+   * Exactly-once: every write goes into the writer's next transaction (transactional.ts) instead
+   * of a plain send, and resolves once that committed. Without it, writes are acknowledged sends.
+   */
+  writer?: TransactionalWriter;
 }
+
+/**
+ * Runs once the write is done (at least once: acknowledged) or, exactly-once, when its transaction
+ * takes it, before the offsets committed with it are read: settle the records behind the write here.
+ */
+export type OnWritten = () => void;
 
 export interface KafkaSink {
   /** Encodes and writes records of one kind to `topic`, key = their session id; resolves when acknowledged. */
-  send<K extends RecordKind>(topic: string, kind: K, records: readonly RecordTypes[K][]): Promise<void>;
-  sendScores(scores: readonly Score[]): Promise<void>;
+  send<K extends RecordKind>(topic: string, kind: K, records: readonly RecordTypes[K][], onWritten?: OnWritten): Promise<void>;
+  sendScores(scores: readonly Score[], onWritten?: OnWritten): Promise<void>;
+  /** Writes messages as they are (key, value bytes, partition), e.g. the changelog. */
+  sendRaw(topic: string, messages: Message[], onWritten?: OnWritten): Promise<void>;
   /** Writes a dead letter for `raw` to the dead-letter topic; resolves with what was written. */
-  deadLetter(raw: RawRecord, code: DeadLetterCode, reason: string, sessionId?: string | null): Promise<DeadLetter>;
+  deadLetter(raw: RawRecord, code: DeadLetterCode, reason: string, sessionId?: string | null, onWritten?: OnWritten): Promise<DeadLetter>;
   /** Writes a record that arrived after its windows closed to the late topic (code LATE). */
-  late(raw: RawRecord, reason: string, sessionId?: string | null): Promise<DeadLetter>;
+  late(raw: RawRecord, reason: string, sessionId?: string | null, onWritten?: OnWritten): Promise<DeadLetter>;
   readonly stats: TransportStats;
 }
 
@@ -101,9 +115,21 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
   const backoff = options.backoff ?? { initialMs: 300, maxMs: 5000 };
   const health = options.health;
 
-  async function send<K extends RecordKind>(topic: string, kind: K, records: readonly RecordTypes[K][]): Promise<void> {
-    if (records.length === 0) return;
+  async function send<K extends RecordKind>(topic: string, kind: K, records: readonly RecordTypes[K][], onWritten?: OnWritten): Promise<void> {
+    if (records.length === 0) {
+      onWritten?.();
+      return;
+    }
     const messages: Message[] = records.map((r) => ({ key: keyOf(r), value: codec.encode(r, kind) }));
+    await sendRaw(topic, messages, onWritten);
+  }
+
+  async function sendRaw(topic: string, messages: Message[], onWritten?: OnWritten): Promise<void> {
+    if (options.writer) {
+      await options.writer.write(topic, messages, onWritten);
+      return;
+    }
+    const records = messages;
     await retryUntilDone(() => producer.send({ topic, messages }), {
       what: `writing ${records.length} record(s) to ${topic}`,
       backoff,
@@ -118,11 +144,19 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
     });
     health?.ok('producer');
     stats.produced[topic] = (stats.produced[topic] ?? 0) + records.length;
+    onWritten?.();
   }
 
-  async function divert(topic: string, raw: RawRecord, code: DeadLetterCode, reason: string, sessionId?: string | null): Promise<DeadLetter> {
+  async function divert(
+    topic: string,
+    raw: RawRecord,
+    code: DeadLetterCode,
+    reason: string,
+    sessionId?: string | null,
+    onWritten?: OnWritten,
+  ): Promise<DeadLetter> {
     const letter = buildDeadLetter(raw, code, reason, { maxValueBytes, sessionId, at: now() });
-    await send(topic, 'deadLetter', [letter]);
+    await send(topic, 'deadLetter', [letter], onWritten);
     stats.deadLettered[code] = (stats.deadLettered[code] ?? 0) + 1;
     log.debug({ topic: raw.topic, partition: raw.partition, offset: raw.offset, code, reason: letter.reason }, 'record diverted');
     return letter;
@@ -130,9 +164,10 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
 
   return {
     send,
-    sendScores: (scores) => send(topics.scores, 'score', scores),
-    deadLetter: (raw, code, reason, sessionId) => divert(topics.deadLetter, raw, code, reason, sessionId),
-    late: (raw, reason, sessionId) => divert(topics.late, raw, 'LATE', reason, sessionId),
+    sendRaw,
+    sendScores: (scores, onWritten) => send(topics.scores, 'score', scores, onWritten),
+    deadLetter: (raw, code, reason, sessionId, onWritten) => divert(topics.deadLetter, raw, code, reason, sessionId, onWritten),
+    late: (raw, reason, sessionId, onWritten) => divert(topics.late, raw, 'LATE', reason, sessionId, onWritten),
     stats,
   };
 }

@@ -1,0 +1,230 @@
+/**
+ * Exactly-once output (`kafka.delivery: exactly-once`): everything the pipeline writes (scores,
+ * dead letters, late records, the changelog, recognised transcripts) and the input offsets it has
+ * consumed go to Kafka in one transaction, a batch every `intervalMs`. A consumer that reads with
+ * `read_committed` (kafkajs's default) sees a batch's records only once its offsets are committed
+ * too, so a crash before the commit re-reads those records and writes their outputs again, and the
+ * aborted copies are never seen: each output is seen once.
+ *
+ * Order inside a flush: the writes queued since the last one are taken; each one's `onIncluded`
+ * runs (the pipeline settles the records behind them in the commit tracker); only then is
+ * `committable()` read, so the offsets committed are exactly those whose outputs are in this
+ * transaction or an earlier one. A flush with no writes still commits offsets that moved (records
+ * settled without output). A transaction that fails is aborted and tried again with the same
+ * writes and offsets (none of them visible: it was aborted), with backoff, for as long as the
+ * broker is away. After a failure the next try starts from a new producer with the same
+ * transactional id (`createProducer`): kafkajs leaves a producer whose commit or abort failed in a
+ * state it cannot leave, and the broker aborts a transaction that outlived
+ * `kafka.transactionTimeoutMs` (an outage) and bumps the epoch; initialising the id again aborts
+ * whatever was left open. A producer fenced or expired `MAX_RENEWALS` times in a row (another
+ * live instance uses the same transactional id) fails the pipeline.
+ *
+ * It stands in for the periodic committer (same interface): `stop()` flushes what is queued.
+ */
+import type { Message, Producer } from 'kafkajs';
+import { silentLogger, type Logger } from '../../log.js';
+import type { CommitTracker } from '../commitTracker.js';
+import { partitionKey, type TopicPartitionOffset } from '../types.js';
+import type { TransportHealth } from '../health.js';
+import { retryUntilDone, type Backoff } from '../retry.js';
+import { isRetriableKafkaError } from './client.js';
+import { createTransportStats, type TransportStats } from './stats.js';
+import type { Committer } from './committer.js';
+
+export interface TransactionalWriter {
+  /**
+   * Queues messages for the next transaction; resolves once it committed. `onIncluded` runs when
+   * the flush takes them, before the offsets are read (settle the records behind them there).
+   */
+  write(topic: string, messages: Message[], onIncluded?: () => void): Promise<void>;
+}
+
+export interface TransactionalOutput extends Committer, TransactionalWriter {
+  /** Transactions committed and aborted (retried), and producers made anew after a failure. */
+  readonly transactions: { committed: number; aborted: number; renewed: number };
+  /** Disconnects the producer in use (after `stop()`). */
+  close(): Promise<void>;
+}
+
+/** Failed transactions in a row after which an error no retry fixes (fenced, expired) fails the pipeline. */
+const MAX_RENEWALS = 5;
+
+/** The producer's epoch is gone (fenced or its transaction expired), or kafkajs's transaction state is stuck: a new producer helps. */
+function renewable(err: unknown): boolean {
+  const e = err as { type?: unknown; name?: unknown; message?: unknown };
+  if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || e.type === 'INVALID_TXN_STATE') return true;
+  return e.name === 'KafkaJSNonRetriableError' && /transaction|Invalid state/i.test(String(e.message));
+}
+
+export interface TransactionalOutputOptions {
+  /** A connected producer made with a `transactionalId` ({@link transactionalProducerOptions}). */
+  producer: Pick<Producer, 'transaction'> & Partial<Pick<Producer, 'disconnect'>>;
+  /** Makes a new (unconnected) producer with the same transactional id, to go on after a failed transaction. */
+  createProducer?: () => Pick<Producer, 'transaction' | 'connect' | 'disconnect'>;
+  /** The consumer group whose offsets are committed with each transaction. */
+  groupId: string;
+  tracker: Pick<CommitTracker, 'committable'>;
+  /** Milliseconds between transactions; default 100. */
+  intervalMs?: number;
+  stats?: TransportStats;
+  logger?: Logger;
+  health?: TransportHealth;
+  backoff?: Backoff;
+  /** Ends the retrying (on stop). */
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  topic: string;
+  messages: Message[];
+  onIncluded?: () => void;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** A producer for exactly-once output: transactional (and so idempotent, one request in flight). */
+export function transactionalProducerOptions(transactionalId: string, transactionTimeoutMs: number) {
+  return { transactionalId, transactionTimeout: transactionTimeoutMs, idempotent: true, maxInFlightRequests: 1 } as const;
+}
+
+export function createTransactionalOutput(options: TransactionalOutputOptions): TransactionalOutput {
+  const { tracker, groupId } = options;
+  let producer = options.producer;
+  /** The last transaction failed: the next try makes a new producer first. */
+  let renew = false;
+  let failuresInARow = 0;
+  const intervalMs = options.intervalMs ?? 100;
+  if (!(intervalMs > 0)) throw new Error(`transaction intervalMs must be > 0, got ${intervalMs}`);
+  const stats = options.stats ?? createTransportStats();
+  const log = (options.logger ?? silentLogger).child({ component: 'kafka-transactions' });
+  const backoff = options.backoff ?? { initialMs: 300, maxMs: 5000 };
+  const lastCommitted = new Map<string, string>();
+  const transactions = { committed: 0, aborted: 0, renewed: 0 };
+
+  async function renewProducer(): Promise<void> {
+    const make = options.createProducer;
+    if (!make) return;
+    await producer.disconnect?.().catch((err: unknown) => log.debug({ err }, 'disconnecting the old producer failed'));
+    const next = make();
+    producer = next;
+    await next.connect();
+    transactions.renewed++;
+    log.info('transactional producer made anew after a failed transaction');
+  }
+
+  async function attempt(writes: Pending[], offsets: TopicPartitionOffset[]): Promise<void> {
+    if (renew) {
+      await renewProducer();
+      renew = false;
+    }
+    try {
+      await runTransaction(writes, offsets);
+    } catch (err) {
+      renew = options.createProducer !== undefined;
+      failuresInARow++;
+      throw err;
+    }
+    failuresInARow = 0;
+  }
+  let queue: Pending[] = [];
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+  /** A transaction failed for good: its records were settled without their outputs, so nothing more may commit. */
+  let broken: unknown = null;
+
+  async function runTransaction(writes: Pending[], offsets: TopicPartitionOffset[]): Promise<void> {
+    const tx = await producer.transaction();
+    try {
+      const byTopic = new Map<string, Message[]>();
+      for (const w of writes) byTopic.set(w.topic, [...(byTopic.get(w.topic) ?? []), ...w.messages]);
+      if (byTopic.size > 0) await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      if (offsets.length > 0) {
+        const topics = new Map<string, { partition: number; offset: string }[]>();
+        for (const o of offsets) topics.set(o.topic, [...(topics.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
+        await tx.sendOffsets({ consumerGroupId: groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) });
+      }
+      await tx.commit();
+    } catch (err) {
+      transactions.aborted++;
+      await tx.abort().catch((e: unknown) => log.debug({ err: e }, 'abort after a failed transaction failed too'));
+      throw err;
+    }
+  }
+
+  async function flushOnce(): Promise<TopicPartitionOffset[]> {
+    if (broken !== null) throw broken;
+    const writes = queue;
+    queue = [];
+    for (const w of writes) w.onIncluded?.();
+    const current = tracker.committable();
+    const live = new Set(current.map(partitionKey));
+    for (const key of [...lastCommitted.keys()]) if (!live.has(key)) lastCommitted.delete(key);
+    const offsets = current.filter((o) => lastCommitted.get(partitionKey(o)) !== o.offset);
+    if (writes.length === 0 && offsets.length === 0) return [];
+    try {
+      await retryUntilDone(() => attempt(writes, offsets), {
+        what: `a transaction of ${writes.length} write(s) and ${offsets.length} offset(s)`,
+        backoff,
+        retriable: (err) => isRetriableKafkaError(err) || (options.createProducer !== undefined && renewable(err) && failuresInARow <= MAX_RENEWALS),
+        signal: options.signal,
+        onRetry: (err, attempt, waitMs) => {
+          stats.sendRetries++;
+          const reason = `a transaction failed: ${err instanceof Error ? err.message : String(err)}`;
+          options.health?.problem('producer', reason);
+          log.warn({ err, attempt, waitMs }, `${reason}; retrying in ${waitMs} ms`);
+        },
+      });
+    } catch (err) {
+      stats.commitErrors++;
+      broken = err;
+      for (const w of [...writes, ...queue]) w.reject(err);
+      queue = [];
+      throw err;
+    }
+    options.health?.ok('producer');
+    transactions.committed++;
+    for (const o of offsets) {
+      lastCommitted.set(partitionKey(o), o.offset);
+      stats.committed[partitionKey(o)] = o.offset;
+    }
+    if (offsets.length > 0) stats.commits++;
+    for (const w of writes) {
+      stats.produced[w.topic] = (stats.produced[w.topic] ?? 0) + w.messages.length;
+      w.resolve();
+    }
+    return offsets;
+  }
+
+  function commitNow(): Promise<TopicPartitionOffset[]> {
+    const run = chain.then(flushOnce);
+    chain = run.catch(() => undefined);
+    return run;
+  }
+
+  return {
+    write(topic, messages, onIncluded) {
+      if (broken !== null) return Promise.reject(broken);
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ topic, messages, onIncluded, resolve, reject });
+      });
+    },
+    start() {
+      if (timer) return;
+      timer = setInterval(() => {
+        commitNow().catch((err: unknown) => log.warn({ err }, 'transaction failed'));
+      }, intervalMs);
+      timer.unref();
+    },
+    commitNow,
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      return commitNow();
+    },
+    stats,
+    transactions,
+    close: async () => {
+      await producer.disconnect?.();
+    },
+  };
+}
