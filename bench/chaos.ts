@@ -109,7 +109,9 @@ class Instance {
     const prof = flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`] : [];
     const config = flags.config ? ['--config', flags.config] : [];
     const child = spawn(process.execPath, [...prof, 'bin/msa.js', ...config, 'run', '--ws-port', String(this.wsPort)], {
-      env: { ...process.env, ...this.env },
+      // A stable transactional id per instance slot: a restarted instance fences the killed one's
+      // open transaction at once instead of waiting out its timeout.
+      env: { ...process.env, ...this.env, MSA_TRANSACTIONAL_ID: `${this.env.MSA_GROUP_ID}-${this.index}` },
       stdio: ['ignore', out, out],
     });
     this.child = child;
