@@ -82,6 +82,11 @@ if (all && python) {
   step('python tests', python, ['-m', 'pytest', '-q', 'training/tests']);
 }
 
+// The fault suite's short run (bench/chaos.ts --short): real `msa run` processes on its own broker
+// (ports 19401/19402), kill -9, SIGTERM, a broker outage, 1 -> 3 -> 1 and poison records; it exits
+// non-zero when a window is lost, duplicated or contradicted, or a process crashed.
+if (all) step('fault suite (short)', process.execPath, ['--import', 'tsx', join(root, 'bench', 'chaos.ts'), '--short', '--sessions', '4', '--json']);
+
 if (startedBroker) step('kafka broker stop', process.execPath, [join(root, 'bin', 'msa.js'), 'kafka', 'stop']);
 
 const took = `${((Date.now() - started) / 60000).toFixed(1)} min`;

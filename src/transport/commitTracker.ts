@@ -107,6 +107,20 @@ export class CommitTracker {
     }
   }
 
+  /**
+   * Every message of a partition up to `lastOffset` was handed over (tracked or redelivered): the
+   * offsets in between that no message had (transaction markers, aborted records) need nothing, so
+   * a commit may pass them once the records before them are done. Without this a partition written
+   * by a transactional producer would stay one offset behind its end for ever.
+   */
+  passed(tp: TopicPartition, lastOffset: string): void {
+    const offset = BigInt(lastOffset);
+    const key = partitionKey(tp);
+    const state = this.partitions.get(key);
+    if (!state) this.partitions.set(key, { topic: tp.topic, partition: tp.partition, queue: [], head: 0, byOffset: new Map(), last: offset });
+    else if (offset > state.last) state.last = offset;
+  }
+
   /** Per partition, the next offset to read after everything done: what to commit now. */
   committable(): TopicPartitionOffset[] {
     const out: TopicPartitionOffset[] = [];

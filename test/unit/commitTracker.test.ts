@@ -72,6 +72,20 @@ test('gaps in offsets (compaction, transaction markers) are skipped', () => {
   assert.equal(commitOf(t), '21');
 });
 
+test("offsets after a batch's last message (a trailing transaction marker) are passed once the records before are done", () => {
+  const t = new CommitTracker();
+  t.track(at(3));
+  t.passed({ topic: 'audio', partition: 0 }, '4'); // offset 4: the marker of the transaction that wrote 3
+  assert.equal(commitOf(t), '3', 'record 3 still pending');
+  t.settled(at(3));
+  assert.equal(commitOf(t), '5', 'past the marker: the partition is not left one behind its end');
+  assert.equal(t.track(at(4)), false, 'an offset passed is never tracked again');
+  t.passed({ topic: 'audio', partition: 1 }, '0'); // a batch of markers only
+  assert.equal(commitOf(t, 1), '1');
+  t.passed({ topic: 'audio', partition: 0 }, '2'); // an older batch again changes nothing
+  assert.equal(commitOf(t), '5');
+});
+
 test('dead-lettered and late records (joined with 0 windows) are done at once', () => {
   const t = new CommitTracker();
   t.track(at(0));

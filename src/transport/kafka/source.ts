@@ -316,6 +316,9 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
         sliceStart = performance.now();
       }
     }
+    // The whole batch was handed over: the offsets after its last message (transaction markers of
+    // exactly-once writers) may be committed past once that message is done.
+    if (batch.messages.length > 0) tracker?.passed({ topic, partition }, batch.lastOffset());
   }
 
   function onGroupJoin(memberAssignment: Record<string, number[]>): void {
