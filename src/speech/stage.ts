@@ -149,8 +149,8 @@ interface Session {
   t0: number;
   /** 16 kHz samples pushed to the cutter, and event time they reach. */
   samples: number;
-  /** Audio taken but not yet through voice activity detection: the event time it starts at. */
-  unprocessedFrom: number | null;
+  /** Audio chunks taken but not yet through voice activity detection (their audio starts where `samples` ends). */
+  unprocessed: number;
   /** Segments cut or written and not yet read back from the topic, by segment id. */
   pending: Map<string, Pending>;
   /** Audio chunks received, as [event time their audio reaches, wall time received]; the oldest pruned. */
@@ -245,7 +245,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       inRate: chunk.sampleRate,
       t0: chunk.eventTime,
       samples: 0,
-      unprocessedFrom: null,
+      unprocessed: 0,
       pending: new Map(),
       arrivals: [],
       interimAtMs: 0,
@@ -433,7 +433,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
         remember(s.id, 'refused');
         return;
       }
-      s.unprocessedFrom ??= eventTimeOf(s, msOf(s.samples));
+      s.unprocessed++;
       s.arrivals.push([chunk.eventTime + (chunk.samples.length / 2 / chunk.sampleRate) * 1000, now()]);
       if (s.arrivals.length > MAX_ARRIVALS) s.arrivals.shift();
       const floats = s16ToFloat(chunk.samples);
@@ -448,7 +448,10 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
         if (ended) utterances.push(...(await s.cutter.flush()));
         cut(s, utterances);
         if (!ended) interim(s);
-        s.unprocessedFrom = null;
+      });
+      // Counted down after this chunk's turn, whatever it did: a chunk still queued behind it keeps the hold.
+      s.chain = s.chain.finally(() => {
+        s.unprocessed--;
       });
       s.chain.catch(onError);
       if (ended) endWhenDone(s);
@@ -494,7 +497,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       }
       const open = s.cutter.openSinceMs();
       if (open !== null) low = Math.min(low, eventTimeOf(s, open));
-      if (s.unprocessedFrom !== null) low = Math.min(low, s.unprocessedFrom);
+      if (s.unprocessed > 0) low = Math.min(low, eventTimeOf(s, msOf(s.samples)));
       return low === Infinity ? null : low;
     },
 
