@@ -9,6 +9,11 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { windowShapeProblem } from './windowShape.js';
 import { brokerSecuritySchema, kafkaSslSchema, schemaRegistrySchema } from './security.js';
+import { configFromEnv } from './env.js';
+import { ConfigError } from './errors.js';
+import { authTokensSchema } from './tokens.js';
+
+export { configFromEnv, ConfigError };
 
 /**
  * Which face detector: `short-range`, the shipped BlazeFace at 128 px (the default; the model's
@@ -20,39 +25,6 @@ export type FaceDetector = (typeof FACE_DETECTORS)[number];
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
-
-/** A WebSocket token as configured: a bare string is a token that sees every session. */
-const tokenSchema = z
-  .object({
-    token: z.string().min(8),
-    name: z.string().min(1).max(64),
-    sessionPrefixes: z.union([z.literal('*'), z.array(z.string().min(1, "a prefix must not be empty (use '*' for every session)").max(256)).min(1).max(64)]),
-    maxConnections: positiveInt.optional(),
-    maxSubscribeAll: positiveInt.optional(),
-  })
-  .strict();
-
-const tokenEntry = (e: unknown, i: number): unknown =>
-  typeof e === 'string'
-    ? { token: e, name: `token-${i + 1}`, sessionPrefixes: '*' }
-    : isPlainObject(e) && e.name === undefined
-      ? { ...e, name: `token-${i + 1}` }
-      : e;
-
-/** Two entries with one token would make the scope depend on the order; names say who in metrics. */
-function distinctTokens(tokens: Array<z.infer<typeof tokenSchema>>, ctx: z.RefinementCtx): void {
-  tokens.forEach((t, i) => {
-    const j = tokens.findIndex((u) => u.token === t.token);
-    if (j < i)
-      ctx.addIssue({
-        code: 'custom',
-        path: [i, 'token'],
-        message: `the same token as ws.authTokens.${j} (${JSON.stringify(tokens[j]!.name)}); tokens must differ`,
-      });
-    const k = tokens.findIndex((u) => u.name === t.name);
-    if (k < i) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `the name is also ws.authTokens.${k}'s; names must be unique` });
-  });
-}
 
 export const configSchema = z
   .object({
@@ -334,9 +306,7 @@ export const configSchema = z
          * `{token, name?, sessionPrefixes: [...] | '*', maxConnections?, maxSubscribeAll?}` sees
          * the sessions whose id starts with one of its prefixes (src/outputs/ws/auth.ts).
          */
-        authTokens: z
-          .preprocess((v) => (Array.isArray(v) ? v.map((e, i) => tokenEntry(e, i)) : v), z.array(tokenSchema).superRefine(distinctTokens))
-          .default([]),
+        authTokens: authTokensSchema.default([]),
         /** Connections at once per token (a token entry's maxConnections overrides it); more are closed with 4429. */
         maxConnectionsPerToken: positiveInt.default(1000),
         /** `all` and filter subscriptions at once per token, over its connections; more are refused (too_many_subscribe_all). */
@@ -416,11 +386,7 @@ export function cacheDirOf(config: Pick<Config, 'cacheDir'>): string {
 export const DEFAULTS: Config = configSchema.parse({});
 export type ConfigInput = z.input<typeof configSchema>;
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -438,105 +404,6 @@ export function mergeConfig(...sources: unknown[]): Record<string, unknown> {
     }
   }
   return out;
-}
-
-const intFromEnv = (env: Record<string, string | undefined>, name: string): number | undefined => {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isFinite(n)) throw new ConfigError(`${name} must be a number, got ${JSON.stringify(raw)}`);
-  return n;
-};
-
-const nonEmpty = (raw: string | undefined): string | undefined => (raw === undefined || raw.trim() === '' ? undefined : raw.trim());
-
-const listFromEnv = (raw: string | undefined): string[] | undefined =>
-  raw === undefined || raw.trim() === ''
-    ? undefined
-    : raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0);
-
-type KafkaSaslInput = NonNullable<NonNullable<ConfigInput['kafka']>['sasl']>;
-
-const boolFromEnv = (env: Record<string, string | undefined>, name: string): boolean | undefined => {
-  const raw = nonEmpty(env[name])?.toLowerCase();
-  if (raw === undefined) return undefined;
-  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
-  if (['false', '0', 'no', 'off'].includes(raw)) return false;
-  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
-};
-
-/**
- * MSA_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD (e.g. from a Kubernetes Secret): kafka.sasl,
- * over what the config file gives; all empty = the file's. The password is taken as it is.
- */
-function saslFromEnv(env: Record<string, string | undefined>): KafkaSaslInput | undefined {
-  const password = env.MSA_KAFKA_SASL_PASSWORD === '' ? undefined : env.MSA_KAFKA_SASL_PASSWORD;
-  const sasl = { mechanism: nonEmpty(env.MSA_KAFKA_SASL_MECHANISM)?.toLowerCase(), username: nonEmpty(env.MSA_KAFKA_SASL_USERNAME), password };
-  // A part missing here comes from the config file when it has one, else the schema names it.
-  return Object.values(sasl).some((v) => v !== undefined) ? (sasl as KafkaSaslInput) : undefined;
-}
-
-/**
- * MSA_WS_TOKENS: a comma list of tokens that see every session, or a JSON array as ws.authTokens
- * takes it (strings and `{token, sessionPrefixes, ...}` objects) when it starts with '['.
- */
-function tokensFromEnv(raw: string | undefined): unknown[] | undefined {
-  if (raw === undefined || !raw.trim().startsWith('[')) return listFromEnv(raw);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (e) {
-    // The message of JSON.parse quotes no more than a few characters around the fault.
-    throw new ConfigError(`invalid configuration:\n  MSA_WS_TOKENS starts with '[' but is not valid JSON: ${(e as Error).message}`);
-  }
-  if (!Array.isArray(parsed)) throw new ConfigError('invalid configuration:\n  MSA_WS_TOKENS must be a JSON array of tokens');
-  return parsed;
-}
-
-/** The settings the environment can give (documented in the README). */
-export function configFromEnv(env: Record<string, string | undefined>): DeepPartial<ConfigInput> {
-  return {
-    logLevel: env.MSA_LOG_LEVEL as Config['logLevel'] | undefined,
-    cacheDir: nonEmpty(env.MSA_CACHE_DIR),
-    broker: {
-      dataDir: nonEmpty(env.MSA_KAFKA_DATA_DIR),
-      port: intFromEnv(env, 'MSA_KAFKA_PORT'),
-      controllerPort: intFromEnv(env, 'MSA_KAFKA_CONTROLLER_PORT'),
-      version: nonEmpty(env.MSA_KAFKA_VERSION),
-      javaHome: nonEmpty(env.JAVA_HOME),
-    },
-    schemaRegistry: { url: nonEmpty(env.MSA_SCHEMA_REGISTRY_URL) },
-    kafka: {
-      brokers: listFromEnv(env.KAFKA_BROKERS),
-      topicPrefix: env.MSA_TOPIC_PREFIX,
-      groupId: env.MSA_GROUP_ID,
-      delivery: env.MSA_DELIVERY as Config['kafka']['delivery'] | undefined,
-      transactionalId: nonEmpty(env.MSA_TRANSACTIONAL_ID),
-      ssl: boolFromEnv(env, 'MSA_KAFKA_SSL'),
-      sasl: saslFromEnv(env),
-    },
-    model: {
-      manifest: env.MSA_MODEL,
-      executionProvider: env.MSA_EXECUTION_PROVIDER as 'cpu' | 'cuda' | undefined,
-      workers: intFromEnv(env, 'MSA_MODEL_WORKERS'),
-      threadsPerWorker: intFromEnv(env, 'MSA_MODEL_THREADS'),
-    },
-    asr: {
-      mode: env.MSA_ASR as Config['asr']['mode'] | undefined,
-      model: env.MSA_ASR_MODEL as Config['asr']['model'] | undefined,
-      python: nonEmpty(env.MSA_PYTHON),
-    },
-    voice: { enabled: boolFromEnv(env, 'MSA_VOICE'), reader: nonEmpty(env.MSA_VOICE_READER) },
-    features: { faceDetector: env.MSA_FACE_DETECTOR as Config['features']['faceDetector'] | undefined },
-    ws: {
-      host: env.MSA_WS_HOST,
-      port: intFromEnv(env, 'MSA_WS_PORT'),
-      authTokens: tokensFromEnv(env.MSA_WS_TOKENS),
-    },
-  };
 }
 
 export function readConfigFile(path: string): unknown {
