@@ -18,96 +18,36 @@
  * stay uncommitted and are read again on restart.
  */
 import { isUtf8 } from 'node:buffer';
-import { Subject, Subscription, bufferTime, concatMap, filter, map, merge, mergeMap, share, tap, type Observable } from 'rxjs';
-import type { Config } from '../config/config.js';
-import type { Logger } from '../log.js';
-import type { InputRecord, Modalities, Score } from '../schemas/records.js';
-import { inputKindOf, type TopicNames } from '../transport/topics.js';
+import { Subject, Subscription, bufferTime, concatMap, filter, map, merge, mergeMap, share, tap } from 'rxjs';
+import type { InputRecord } from '../schemas/records.js';
+import { inputKindOf } from '../transport/topics.js';
 import { wireSchemaId } from '../transport/schemaRegistry/codec.js';
 import { writerWait } from './writerWait.js';
 import type { RawRecord, SourcePosition } from '../transport/types.js';
-import { connectPipelineTransport, type TransportStats } from '../transport/kafka/index.js';
+import { connectPipelineTransport } from '../transport/kafka/index.js';
 import type { ChangelogEntry } from '../transport/kafka/changelog.js';
 import { sessionWindows } from '../windows/sessionWindows.js';
-import { createWindowStats, type WindowStats } from '../windows/windowStats.js';
+import { createWindowStats } from '../windows/windowStats.js';
 import type { Positioned, SessionWindow as ScoringWindow, WindowEvent } from '../windows/types.js';
-import type { LoadedModel } from '../model/servedModel.js';
 import { scoreWindows, type ScoringOutput } from './scoring.js';
 import { sharedFaceAnalyzer } from '../features/visual/index.js';
-import { loadPipelineFeatures, type FeatureStats } from '../features/stage.js';
-import { createSpeechStage, type SpeechStage, type SpeechStats } from '../speech/stage.js';
-import { loadSpeech, type SpeechParts } from '../speech/index.js';
-import { loadVoice, type VoiceParts } from '../voice/index.js';
-import { createPipelineVoiceStage, type VoiceStage, type VoiceStats } from '../voice/stage.js';
-import { createSessionLedger, type SessionSummary } from '../scores/sessionLedger.js';
+import { loadPipelineFeatures } from '../features/stage.js';
+import { createSpeechStage, type SpeechStage } from '../speech/stage.js';
+import { loadSpeech } from '../speech/index.js';
+import { loadVoice } from '../voice/index.js';
+import { createPipelineVoiceStage, type VoiceStage } from '../voice/stage.js';
+import { createSessionLedger } from '../scores/sessionLedger.js';
 import { modalitiesRead } from '../model/manifest.js';
-import type { Registry } from '../metrics/registry.js';
 import { registerPipelineMetrics } from './metrics.js';
 import { payloadsRead, readsPayload, voicePathOn } from './reads.js';
 import { createWindowClock } from './windowClock.js';
-import type { TransportHealth, TransportProblem } from '../transport/health.js';
 import { createScoreStateStore } from './scoreState.js';
 import { createRestorer } from './restore.js';
 import { createFailedWindowHandler } from './failedWindows.js';
 import { startTombstoning, writeScoreGroup } from './scoreWrites.js';
 
-export interface PipelineOptions {
-  config: Config;
-  brokers: string[];
-  model: LoadedModel;
-  logger: Logger;
-  /**
-   * Called with every score once Kafka has acknowledged it (e.g. the WebSocket server's publish),
-   * and the event time its window's records reach (`ScoredWindow.reached`, for alert rules).
-   */
-  onScore?: (score: Score, reached: number) => void;
-  /**
-   * A session ended or went idle and its last score went out before this call (free per-session
-   * state); with what became of it (scores, or why none).
-   */
-  onSessionEnded?: (sessionId: string, summary: SessionSummary) => void;
-  /** Where the transport reports broker trouble (default: its own); the service reads it for /healthz. */
-  health?: TransportHealth;
-  /** The recogniser and voice activity detector (default: loaded per `config.asr`; null: no speech stage). */
-  speech?: SpeechParts | null;
-  /** The voice reader's parts (default: loaded per `config.voice`; null: no voice path). */
-  voice?: VoiceParts | null;
-  /** Where the pipeline registers its Prometheus metrics (pipeline/metrics.ts); none when absent. */
-  registry?: Registry;
-}
-
-export interface PipelineStats {
-  transport: TransportStats;
-  windows: WindowStats;
-  scores: number;
-  unscoredWindows: Record<string, number>;
-  batches: number;
-  batchedWindows: number;
-  modalitiesUsed: Modalities & { windows: number };
-  /** Windows scored after their partition was revoked: not written (the new owner scores them). */
-  revokedWindows: number;
-  /** Audio and video records whose payload was not copied (a view of the Kafka buffer): the served model and stages read none (pipeline/reads.ts). */
-  payloadsNotCopied: { audio: number; video: number };
-  /** Acoustic frames and face vectors computed, skipped, unsupported, not used. */
-  features: FeatureStats;
-  /** The speech stage (null when `asr.mode` is off). */
-  speech: SpeechStats | null;
-  /** The voice stage (null when `voice.enabled` is false); `shedWindows`: scored without waiting for their voice. */
-  voice: (VoiceStats & { shedWindows: number }) | null;
-  pending: number;
-}
-
-export interface Pipeline {
-  readonly topics: TopicNames;
-  /** Scores as they are written (after Kafka acknowledged them). */
-  readonly scores$: Observable<Score>;
-  stats(): PipelineStats;
-  /** Open broker problems: empty while Kafka is reached; while not, the pipeline waits and retries. */
-  problems(): TransportProblem[];
-  /** Resolves when the pipeline failed or stopped; rejects with the failure. */
-  readonly done: Promise<void>;
-  stop(): Promise<void>;
-}
+export type { PipelineOptions, PipelineStats, Pipeline } from './types.js';
+import type { PipelineOptions, PipelineStats, Pipeline } from './types.js';
 
 /** Frames waiting for face analysis at which the source pauses (the stage sheds past 64). */
 const FACE_QUEUE_PAUSE_AT = 32;
