@@ -247,7 +247,7 @@ describe('Kubernetes', () => {
       livenessProbe: { httpGet: { path: string } };
       startupProbe: { httpGet: { path: string } };
     };
-    const configSource = readFileSync(join(root, 'src', 'config', 'config.ts'), 'utf8');
+    const configSource = readFileSync(join(root, 'src', 'config', 'env.ts'), 'utf8'); // where msa reads its environment
     for (const { name } of c.env) assert.match(configSource, new RegExp(`'${name}'|env\\.${name}\\b`), `msa reads ${name}`);
     for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) assert.equal(probe.httpGet.path, '/healthz');
     const secret = parseYaml(read('k8s', 'base', 'secret.yaml')) as { stringData: Record<string, string> };
