@@ -10,9 +10,15 @@
  * written once more with `ended` set, and deleted (a tombstone) only once the committed offsets of
  * its partition have passed its last record, so a re-read straggler still finds its state.
  */
-import type { Message } from 'kafkajs';
 import type { RollingState } from '../scores/rollingScore.js';
 import type { SourcePosition } from '../transport/types.js';
+
+/** A changelog record as the sink writes it (keyed by session, on the session's input partition). */
+export interface ChangelogMessage {
+  key: string;
+  value: Buffer | null;
+  partition: number;
+}
 
 export interface SessionScoreState extends RollingState {
   /** The session ended (endOfStream or idle): kept until its records are all committed. */
@@ -60,11 +66,11 @@ export interface ScoreStateStore {
   /** The restored state of a session (undefined: none). */
   get(sessionId: string): SessionScoreState | undefined;
   /** A session was scored: its changelog message (partition = its records' partition). */
-  scored(sessionId: string, partition: number, state: RollingState, positions: readonly SourcePosition[]): Message;
+  scored(sessionId: string, partition: number, state: RollingState, positions: readonly SourcePosition[]): ChangelogMessage;
   /** A session ended: its `ended` message, or null when it never wrote state. */
-  ended(sessionId: string): Message | null;
+  ended(sessionId: string): ChangelogMessage | null;
   /** Tombstones for ended sessions whose records are all before these committed offsets (`topic/partition` -> offset). */
-  tombstones(committed: Readonly<Record<string, string>>): Message[];
+  tombstones(committed: Readonly<Record<string, string>>): ChangelogMessage[];
   /** Forgets the sessions of revoked partitions. */
   dropPartitions(partitions: ReadonlySet<number>): void;
 }
@@ -74,7 +80,7 @@ export function createScoreStateStore(): ScoreStateStore {
   const states = new Map<string, { partition: number; state: SessionScoreState; after: Map<string, bigint> }>();
   const endedSessions = new Map<string, Ended>();
 
-  const message = (sessionId: string, partition: number, value: Buffer | null): Message => ({ key: sessionId, value, partition });
+  const message = (sessionId: string, partition: number, value: Buffer | null): ChangelogMessage => ({ key: sessionId, value, partition });
 
   return {
     load(entries) {
@@ -113,7 +119,7 @@ export function createScoreStateStore(): ScoreStateStore {
     },
     tombstones(committed) {
       const at = new Map(Object.entries(committed).map(([key, offset]) => [key, BigInt(offset)]));
-      const out: Message[] = [];
+      const out: ChangelogMessage[] = [];
       for (const [sessionId, e] of endedSessions) {
         const passed = [...e.after].every(([topic, next]) => (at.get(`${topic}/${e.partition}`) ?? -1n) >= next);
         if (!passed) continue;

@@ -7,7 +7,8 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { Recognizer, UtteranceCutter } from './stage.js';
 import { loadSpeechModels } from './transcribe.js';
-import { UtteranceSegmenter } from './utterances.js';
+import { UtteranceSegmenter, type UtteranceOptions } from './utterances.js';
+import type { SileroVad } from './vad.js';
 
 export interface SpeechParts {
   recognizer: Recognizer;
@@ -34,17 +35,20 @@ export async function loadSpeech(config: Config, logger: Logger): Promise<Speech
   };
   return {
     recognizer,
-    newCutter: () => {
-      const segmenter = new UtteranceSegmenter(models.vad.createStream(), models.vadOptions);
-      return {
-        push: (samples) => segmenter.push(samples, 0),
-        flush: () => segmenter.flush(),
-        openSinceMs: () => segmenter.openSinceMs(),
-        openAudio: () => segmenter.openAudio(),
-        dropped: () => segmenter.dropped,
-        release: () => undefined, // a VAD stream holds only its LSTM state
-      };
-    },
+    newCutter: () => newUtteranceCutter(models.vad, models.vadOptions),
     release: () => models.release(),
+  };
+}
+
+/** An utterance cutter on its own stream of `vad`: one per session (the speech and voice stages). */
+export function newUtteranceCutter(vad: SileroVad, options: UtteranceOptions): UtteranceCutter {
+  const segmenter = new UtteranceSegmenter(vad.createStream(), options);
+  return {
+    push: (samples) => segmenter.push(samples, 0),
+    flush: () => segmenter.flush(),
+    openSinceMs: () => segmenter.openSinceMs(),
+    openAudio: () => segmenter.openAudio(),
+    dropped: () => segmenter.dropped,
+    release: () => undefined, // a VAD stream holds only its LSTM state
   };
 }

@@ -15,7 +15,7 @@ import type { Logger } from '../log.js';
 import { loadGraph, type Graph } from '../model/ort.js';
 import { parseVoiceReader, type VoiceReader } from '../model/voiceReader.js';
 import type { UtteranceCutter } from '../speech/stage.js';
-import { UtteranceSegmenter } from '../speech/utterances.js';
+import { newUtteranceCutter } from '../speech/index.js';
 import { loadSileroVad } from '../speech/vad.js';
 import { ensureWhisperModel, pipPython, WHISPER_MODELS, type WhisperModelName } from '../speech/whisper/install.js';
 import { N_MELS } from '../speech/whisper/mel.js';
@@ -139,17 +139,7 @@ export async function loadVoice(config: Config, logger: Logger, options: { insta
       last = run.catch(() => undefined);
       return run;
     },
-    newCutter: () => {
-      const segmenter = new UtteranceSegmenter(vad.createStream(), config.asr.vad);
-      return {
-        push: (samples) => segmenter.push(samples, 0),
-        flush: () => segmenter.flush(),
-        openSinceMs: () => segmenter.openSinceMs(),
-        openAudio: () => segmenter.openAudio(),
-        dropped: () => segmenter.dropped,
-        release: () => undefined,
-      };
-    },
+    newCutter: () => newUtteranceCutter(vad, config.asr.vad),
     release: async () => {
       await Promise.all([encoder.release(), vad.release()]);
     },
