@@ -4,13 +4,15 @@
  * sessions by the project's session generator through `msa replay`'s sender, while a fault is
  * made. The `scores` topic is read with a read_committed consumer. Per scenario: windows expected
  * (those with words: the default model reads text), seen, lost, duplicates, contradicting (same
- * (sessionId, windowEnd) with another score), crashes (msa run processes that exited on their
+ * (sessionId, windowEnd) with another score), partial (a window whose score counts other than
+ * the records the generator sent into it, counted here independently of the windows code: a
+ * window scored from part of its input), crashes (msa run processes that exited on their
  * own; they are restarted) and recovery_s (fault -> first new score).
  *
  *   npm run chaos -- [--json] [--scenarios kill-9,sigterm,broker-outage,rebalance,poison] [--sessions 20] [--short] [--cpu-prof DIR] [--config FILE]
  *
  * Prints a table, and as its last line (with --json) {"scenarios":[...]}; exits 1 when anything is
- * lost, contradicted or crashed. --short: a 3-utterance script (the whole one for rebalance) and a
+ * lost, contradicted, partial or crashed. --short: a 3-utterance script (the whole one for rebalance) and a
  * 15 s outage (CI). --cpu-prof:
  * each `msa run` writes a V8 CPU profile into DIR when it exits (node --cpu-prof). --config: passed
  * to each `msa run` (a JSON config file, README "Configuration").
@@ -29,7 +31,7 @@ import { generateSession, SAMPLE_SCRIPT } from '../src/ingest/sampleSession.js';
 import { createCodec } from '../src/schemas/codec.js';
 import type { DeadLetter, InputRecord, Score, TranscriptSegment } from '../src/schemas/records.js';
 import { topicNames } from '../src/transport/topics.js';
-import { windowsWithWords } from '../test/fixtures/expectedWindows.js';
+import { recordsPerWindow, windowsWithWords } from '../test/fixtures/expectedWindows.js';
 
 const ALL = ['kill-9', 'sigterm', 'broker-outage', 'rebalance', 'poison'] as const;
 type Scenario = (typeof ALL)[number];
@@ -80,6 +82,8 @@ interface Result {
   lost: number;
   duplicates: number;
   contradicting: number;
+  /** Windows scored from other than all their records (Score.records against the records sent). */
+  partial: number;
   crashes: number;
   recovery_s: number | null;
   healthz_p99_ms?: number;
@@ -151,7 +155,7 @@ class Instance {
 /** Reads the scores topic (read_committed) from the start, with arrival times. */
 async function readScores(kafka: Kafka, topic: string) {
   const codec = createCodec();
-  const seen: Array<{ key: string; score: number; at: number }> = [];
+  const seen: Array<{ key: string; score: number; records: number; at: number }> = [];
   const consumer = kafka.consumer({ groupId: `chaos-reader-${topic}`, readUncommitted: false, maxWaitTimeInMs: 100 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
@@ -160,7 +164,7 @@ async function readScores(kafka: Kafka, topic: string) {
       const d = codec.decode(message.value, 'score');
       if (!d.ok) return;
       const s = d.value as Score;
-      seen.push({ key: `${s.sessionId}@${s.windowEnd}`, score: s.score, at: Date.now() });
+      seen.push({ key: `${s.sessionId}@${s.windowEnd}`, score: s.score, records: s.records, at: Date.now() });
     },
   });
   return { seen, close: () => consumer.disconnect() };
@@ -292,6 +296,7 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
   }
   const expected = windowsWithWords(records, W, H);
   const expectedKeys = new Set([...expected].flatMap(([s, ends]) => [...ends].map((e) => `${s}@${e}`)));
+  const expectedRecords = recordsPerWindow(records, W, H);
   const replaying = replay(records, sender, { speed: 1, startTime: now });
   const firstScores = async (n: number) => {
     while (scores.seen.length < n) await sleep(100);
@@ -383,6 +388,8 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
 
   const byKey = new Map<string, Set<number>>();
   for (const s of scores.seen) byKey.set(s.key, (byKey.get(s.key) ?? new Set()).add(s.score));
+  const partial = scores.seen.filter((s) => expectedKeys.has(s.key) && s.records !== expectedRecords.get(s.key));
+  for (const s of partial.slice(0, 5)) log(`${name}: ${s.key} scored from ${s.records} records, ${expectedRecords.get(s.key) ?? 0} were sent into it`);
   const seen = [...expectedKeys].filter((k) => byKey.has(k)).length;
   const after = scores.seen.find((s) => s.at > Math.max(faultAt, resumedAt));
   return {
@@ -392,6 +399,7 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
     lost: expectedKeys.size - seen,
     duplicates: scores.seen.length - byKey.size,
     contradicting: [...byKey.values()].filter((v) => v.size > 1).length,
+    partial: new Set(partial.map((s) => s.key)).size,
     crashes,
     recovery_s: after ? Math.round((after.at - faultAt) / 100) / 10 : null,
     ...extra,
@@ -416,7 +424,7 @@ async function main(): Promise<void> {
   } finally {
     await stopBroker(brokerOpts, silentLogger).catch(() => undefined);
   }
-  const cols = ['name', 'windows_expected', 'windows_seen', 'lost', 'duplicates', 'contradicting', 'crashes', 'recovery_s'] as const;
+  const cols = ['name', 'windows_expected', 'windows_seen', 'lost', 'duplicates', 'contradicting', 'partial', 'crashes', 'recovery_s'] as const;
   const rows = results.map((r) => cols.map((c) => String(r[c] ?? '-')));
   const widths = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
@@ -428,7 +436,7 @@ async function main(): Promise<void> {
     );
   }
   if (flags.json) console.log(JSON.stringify({ scenarios: results }));
-  process.exitCode = results.some((r) => r.lost > 0 || r.contradicting > 0 || r.crashes > 0 || (r.poison_unaccounted ?? 0) > 0) ? 1 : 0;
+  process.exitCode = results.some((r) => r.lost > 0 || r.contradicting > 0 || r.partial > 0 || r.crashes > 0 || (r.poison_unaccounted ?? 0) > 0) ? 1 : 0;
 }
 
 await main();

@@ -363,13 +363,21 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
       if (state.ended.has(kind)) continue;
       const p = state.progress.get(kind);
       if (p === undefined) {
-        if (at - state.openedAt < modalityIdleMs) low = -Infinity; // may still be on its way
-      } else if (at - p.lastSeen < modalityIdleMs || (inputBehind !== null && state.partition !== null && inputBehind(kind, state.partition))) {
+        // Not seen yet: it may still be on its way while the session is young, or while its
+        // partition holds records not handed over (a new owner after a rebalance or restart reads
+        // its backlog topic by topic, seconds apart on a loaded machine).
+        if (at - state.openedAt < modalityIdleMs || partitionBehind(state, kind)) low = -Infinity;
+      } else if (at - p.lastSeen < modalityIdleMs || partitionBehind(state, kind)) {
         // Live, or silent while its partition may still hold its records (not idle: see inputBehind).
         low = Math.min(low, p.maxEventTime);
       }
     }
     return low === Infinity ? state.confirmed : Math.min(low, state.confirmed);
+  }
+
+  /** Whether the session's partition of `kind`'s topic may still hold records not handed over (see inputBehind). */
+  function partitionBehind(state: SessionState, kind: InputKind): boolean {
+    return inputBehind !== null && state.partition !== null && inputBehind(kind, state.partition);
   }
 
   function sessionFor(sessionId: string, at: number, partition: number | null): SessionState {
@@ -414,6 +422,13 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
       return events;
     }
     const state = sessionFor(sessionId, at, record.position?.partition ?? null);
+    if (at - state.lastSeen >= modalityIdleMs) {
+      // The whole session was silent (a pause in the stream, a stall, a rebalance): the modalities
+      // live when it went quiet paused together, none idled while another went on. They come back
+      // topic by topic, so each gets modalityIdleMs again; otherwise the first one back would close
+      // windows that the others' records, not yet read, belong to. One already idle stays idle.
+      for (const p of state.progress.values()) if (state.lastSeen - p.lastSeen < modalityIdleMs) p.lastSeen = at;
+    }
     state.lastSeen = at;
     const events = [assign(state, record, at)];
     // Late and SESSION_FULL records advance the watermark too: a full session must drain.

@@ -50,13 +50,17 @@ export interface SessionWindowOptions {
    * modality counted only while it is live: it sent a record within `modalityIdleMs` of
    * scheduler time, has not said endOfStream, or (never seen yet) the session is younger than
    * `modalityIdleMs`. A modality that stops (camera off, silence from the ASR) stops holding the
-   * session back after `modalityIdleMs`. With 0 the watermark is the max over all records. Default 2000.
+   * session back after `modalityIdleMs` of the session's other records going on without it: when
+   * the whole session was silent for `modalityIdleMs` (a stall, a rebalance, a pause in the
+   * stream), the modalities live when it went quiet get `modalityIdleMs` again from its first
+   * record back, since they come back topic by topic. With 0 the watermark is the max over all
+   * records. Default 2000.
    */
   modalityIdleMs?: number;
   /**
    * Whether a modality's input partition may still hold records not handed to the windows yet
    * (the Kafka source's end offsets; the partition is the session's, co-partitioned): while it
-   * may, a modality seen before is not counted idle however long it has been silent, as Flink does
+   * may, a modality (seen before or not yet) is not counted idle however long it has been silent, as Flink does
    * not count a split idle while it has records left. After a broker outage the consumer brings
    * the partitions back one by one; without this the first topic handed over moves the watermark
    * past the others' records. Default: none (a silent modality is idle after `modalityIdleMs`).

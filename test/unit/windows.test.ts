@@ -206,23 +206,43 @@ describe('sessionWindows', () => {
 
   it('modality alignment: a modality behind holds the watermark until it has been silent for modalityIdleMs', () => {
     // Audio jumps to 5000 while video is still at 0 (a backlog read topic by topic): nothing
-    // closes, so video@0 is not late. Video then falls silent; after modalityIdleMs (500 ms of
-    // scheduler time) it no longer holds the session back and audio@6000 closes the windows.
-    const records = { a: audio(1, 's1', 0), b: video(2, 's1', 0), c: audio(3, 's1', 5000), d: audio(4, 's1', 6000) };
-    expectWindows('a b c 600ms d 9ms |', records, { ...SMALL, modalityIdleMs: 500, idleTimeoutMs: 10_000 }, 'a b c 600ms (duvwx) 3ms (yzGE|)', {
+    // closes, so video@0 is not late. Video then falls silent while audio goes on; after
+    // modalityIdleMs (500 ms of scheduler time) it no longer holds the session back and audio@6000
+    // closes the windows.
+    const records = { a: audio(1, 's1', 0), b: video(2, 's1', 0), c: audio(3, 's1', 5000), e: audio(5, 's1', 5200), d: audio(4, 's1', 6000) };
+    expectWindows('a b c 300ms e 299ms d 9ms |', records, { ...SMALL, modalityIdleMs: 500, idleTimeoutMs: 10_000 }, 'a b c 300ms e 299ms (duvwx) 3ms (yzGE|)', {
       a: 'assigned 1 x3',
       b: 'assigned 2 x3',
       c: 'assigned 3 x3',
+      e: 'assigned 5 x3',
       d: 'assigned 4 x3',
       u: 's1 [-2000,1000) a@0 v@0 | 1,2',
       v: 's1 [-1000,2000) a@0 v@0 | 1,2',
       w: 's1 [0,3000) a@0 v@0 | 1,2',
-      x: 's1 [3000,6000) a@5000 | 3',
-      y: 's1 [4000,7000) a@5000 a@6000 | 3,4',
-      z: 's1 [5000,8000) a@5000 a@6000 | 3,4',
+      x: 's1 [3000,6000) a@5000 a@5200 | 3,5',
+      y: 's1 [4000,7000) a@5000 a@5200 a@6000 | 3,5,4',
+      z: 's1 [5000,8000) a@5000 a@5200 a@6000 | 3,5,4',
       G: 's1 [6000,9000) a@6000 | 4',
       E: 'expired s1 @6000',
     });
+  });
+
+  it('modality alignment: after a pause of the whole session, the first modality back does not close windows before the others had modalityIdleMs to follow', () => {
+    // Audio and video both live, then the session goes quiet for 3 s (a stall, a rebalance). Audio
+    // comes back first, far ahead (its backlog); video was live when the session went quiet, so it
+    // is not idle: its backlog, read 300 ms later, is not late. Once video is silent for
+    // modalityIdleMs while audio goes on, it no longer holds the session.
+    const w = createSessionWindowing(resolveWindowOptions({ ...SMALL, modalityIdleMs: 500, idleTimeoutMs: 60_000 }));
+    const briefs = (events: WindowEvent[]) => events.map(brief);
+    w.accept(audio(1, 's1', 0), 0);
+    w.accept(video(2, 's1', 0), 0);
+    assert.deepEqual(briefs(w.accept(audio(3, 's1', 5000), 3000)), ['assigned 3 x3'], 'video paused with the session: not idle');
+    assert.deepEqual(briefs(w.accept(video(4, 's1', 1500), 3300)), ['assigned 4 x3', 's1 [-2000,1000) a@0 v@0 | 1,2'], 'its backlog is not late');
+    assert.deepEqual(
+      briefs([...w.accept(audio(5, 's1', 5400), 3600), ...w.accept(audio(6, 's1', 5800), 3900)]),
+      ['assigned 5 x3', 'assigned 6 x3', 's1 [-1000,2000) a@0 v@0 v@1500 | 1,2,4', 's1 [0,3000) a@0 v@0 v@1500 | 1,2,4', 's1 [1000,4000) v@1500 | 4'],
+      'silent 600 ms while audio went on: video is idle',
+    );
   });
 
   it('modality alignment: a silent modality whose input partition is behind is not idle; once caught up it is', () => {
@@ -245,10 +265,13 @@ describe('sessionWindows', () => {
     const briefs = (events: WindowEvent[]) => events.map(brief);
     w.accept(audio(1, 's1', 0), 0);
     w.accept(video(2, 's1', 0), 0);
+    // Video falls silent while audio goes on (so it was idle before the session's pause below).
+    w.accept(audio(8, 's1', 100), 400);
+    w.accept(audio(9, 's1', 200), 800);
     assert.deepEqual(briefs(w.accept(audio(3, 's1', 5000), 3000)), ['assigned 3 x3'], 'video silent 3 s, but its partition is behind');
     assert.deepEqual(
       briefs(w.accept(video(4, 's1', 1000), 3100)),
-      ['assigned 4 x3', 's1 [-2000,1000) a@0 v@0 | 1,2'],
+      ['assigned 4 x3', 's1 [-2000,1000) a@0 a@100 a@200 v@0 | 1,2,8,9'],
       'the backlog arrives: not late, and moves the watermark',
     );
     assert.ok(
@@ -257,15 +280,46 @@ describe('sessionWindows', () => {
     );
     behind.video = false;
     assert.deepEqual(
-      w.accept(audio(5, 's1', 6000), 4000).map(brief),
+      briefs([...w.accept(audio(6, 's1', 5300), 3400), ...w.accept(audio(7, 's1', 5600), 3700), ...w.accept(audio(5, 's1', 6000), 4000)]),
       [
-        'assigned 5 x3',
-        's1 [-1000,2000) a@0 v@0 v@1000 | 1,2,4',
-        's1 [0,3000) a@0 v@0 v@1000 | 1,2,4',
+        'assigned 6 x3',
+        'assigned 7 x3',
+        's1 [-1000,2000) a@0 a@100 a@200 v@0 v@1000 | 1,2,8,9,4',
+        's1 [0,3000) a@0 a@100 a@200 v@0 v@1000 | 1,2,8,9,4',
         's1 [1000,4000) v@1000 | 4',
-        's1 [3000,6000) a@5000 | 3',
+        'assigned 5 x3',
+        's1 [3000,6000) a@5000 a@5300 a@5600 | 3,6,7',
       ],
-      'caught up and silent for modalityIdleMs: video no longer holds the session',
+      'caught up and silent for modalityIdleMs while audio went on: video no longer holds the session',
+    );
+  });
+
+  it('modality alignment: a modality not seen yet holds the session while its partition is behind (a new owner reading its backlog)', () => {
+    // After a rebalance the new owner of a partition reads the backlog topic by topic: the
+    // session's audio arrives first, its video (same partition number, other topic) seconds later.
+    // The session is older than modalityIdleMs before video comes, but video's partition is behind,
+    // so audio alone does not close windows that video's records belong to.
+    const behind = { video: true };
+    const w = createSessionWindowing(
+      resolveWindowOptions({ ...SMALL, modalityIdleMs: 500, idleTimeoutMs: 60_000, inputBehind: (kind) => kind === 'video' && behind.video }),
+    );
+    const briefs = (events: WindowEvent[]) => events.map(brief);
+    w.accept(audio(1, 's1', 0), 0);
+    assert.deepEqual(briefs(w.accept(audio(2, 's1', 5000), 3000)), ['assigned 2 x3'], 'video never seen, session 3 s old, partition behind');
+    assert.deepEqual(briefs(w.accept(video(3, 's1', 500), 3100)), ['assigned 3 x3'], 'the video backlog arrives: not late, in its windows');
+    behind.video = false;
+    assert.deepEqual(
+      briefs([...w.accept(audio(4, 's1', 5300), 3400), ...w.accept(audio(5, 's1', 5600), 3700), ...w.accept(audio(6, 's1', 6000), 4000)]),
+      [
+        'assigned 4 x3',
+        'assigned 5 x3',
+        's1 [-2000,1000) a@0 v@500 | 1,3',
+        's1 [-1000,2000) a@0 v@500 | 1,3',
+        's1 [0,3000) a@0 v@500 | 1,3',
+        'assigned 6 x3',
+        's1 [3000,6000) a@5000 a@5300 a@5600 | 2,4,5',
+      ],
+      'caught up: video, silent for modalityIdleMs while audio went on, no longer holds the session',
     );
   });
 
