@@ -15,6 +15,8 @@ const at = (offset: number, partition = 0, topic = 'audio') => ({ topic, partiti
 interface Tx {
   messages: Array<{ topic: string; messages: Message[] }>;
   offsets: unknown[];
+  /** The metadata its offsets carried: the transaction's id. */
+  ids: Set<string>;
   outcome: 'open' | 'committed' | 'aborted';
 }
 
@@ -23,15 +25,19 @@ function recordingProducer(failCommit: () => Error | null = () => null) {
   return {
     txs,
     transaction: async () => {
-      const tx: Tx = { messages: [], offsets: [], outcome: 'open' };
+      const tx: Tx = { messages: [], offsets: [], ids: new Set(), outcome: 'open' };
       txs.push(tx);
       return {
         sendBatch: async ({ topicMessages }: { topicMessages: Array<{ topic: string; messages: Message[] }> }) => {
           tx.messages.push(...topicMessages);
           return [];
         },
-        sendOffsets: async ({ topics }: { topics: unknown[] }) => {
-          tx.offsets.push(...topics);
+        sendOffsets: async ({ topics }: { topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string; metadata?: string }> }> }) => {
+          // The transaction's id rides in each offset's metadata (kept apart, compared where a test needs it).
+          for (const t of topics) {
+            for (const p of t.partitions) tx.ids.add(p.metadata ?? '');
+            tx.offsets.push({ topic: t.topic, partitions: t.partitions.map(({ partition, offset }) => ({ partition, offset })) });
+          }
         },
         commit: async () => {
           const err = failCommit();
@@ -140,6 +146,66 @@ test('after a failed commit the next try starts from a new producer (same transa
   await assert.rejects(out2.commitNow(), /fenced/);
   await assert.rejects(lost, /fenced/);
   assert.ok(out2.transactions.renewed >= 1);
+});
+
+test('a commit in doubt (no answer) is settled by the offset metadata: committed ones are not sent again, aborted ones are', async () => {
+  for (const committedAtBroker of [true, false]) {
+    const tracker = new CommitTracker();
+    // The first commit's answer is lost: the broker may or may not have committed it.
+    let answered = false;
+    const first = recordingProducer(() => (answered ? null : ((answered = true), Object.assign(new Error('Connection closed'), { retriable: true }))));
+    const made: Array<ReturnType<typeof recordingProducer>> = [];
+    const fresh = () => {
+      const p = recordingProducer();
+      made.push(p);
+      return { ...p, connect: async () => undefined, disconnect: async () => undefined };
+    };
+    const asked: unknown[] = [];
+    const out = createTransactionalOutput({
+      producer: first as never,
+      createProducer: fresh as never,
+      groupId: 'g',
+      tracker,
+      backoff: { initialMs: 1, maxMs: 1 },
+      committedMetadata: async (tp) => {
+        asked.push(tp);
+        // What the group's committed offset says once the new producer finished the old transaction.
+        return committedAtBroker ? [...first.txs[0]!.ids][0]! : 'an-older-transaction';
+      },
+    });
+    tracker.track(at(0));
+    tracker.track(at(1));
+    const written = out.write('scores', [{ key: 's', value: Buffer.from('x') }], () => tracker.settled(at(0)));
+    await out.commitNow();
+    await written;
+    assert.deepEqual(asked, [{ topic: 'audio', partition: 0 }], 'asked about the partition that carried its id');
+    assert.equal(out.transactions.inDoubt, 1);
+    const resent = made.flatMap((p) => p.txs).filter((t) => t.outcome === 'committed');
+    if (committedAtBroker) {
+      assert.equal(resent.length, 0, 'committed at the broker: the writes are not sent a second time');
+      assert.equal(out.transactions.inDoubtCommitted, 1);
+    } else {
+      assert.equal(resent.length, 1, 'aborted at the broker: the writes are sent again');
+      assert.deepEqual(resent[0]!.messages, first.txs[0]!.messages);
+    }
+  }
+});
+
+test('writes with no offset that moved still carry the transaction id on one unchanged offset (the marker)', async () => {
+  const tracker = new CommitTracker();
+  const producer = recordingProducer();
+  const out = createTransactionalOutput({ producer: producer as never, groupId: 'g', tracker, backoff: { initialMs: 1, maxMs: 1 } });
+  tracker.track(at(0));
+  tracker.joined(at(0), 2);
+  tracker.windowDone([at(0)]);
+  await out.commitNow(); // offset 0 still pending: commits 0
+  const written = out.write('scores', [{ key: 's', value: Buffer.from('y') }]);
+  await out.commitNow();
+  await written;
+  assert.equal(producer.txs.length, 2);
+  assert.deepEqual(producer.txs[1]!.offsets, [{ topic: 'audio', partitions: [{ partition: 0, offset: '0' }] }], 'the unchanged offset again');
+  assert.equal(producer.txs[1]!.ids.size, 1);
+  assert.notDeepEqual([...producer.txs[1]!.ids], [...producer.txs[0]!.ids], 'each transaction its own id');
 });
 
 test('score state: written with each score, restored, marked ended, and tombstoned only once its records are committed', () => {

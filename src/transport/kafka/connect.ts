@@ -195,11 +195,17 @@ export async function connectPipelineTransport(options: PipelineTransportOptions
   }
   const stats = createTransportStats();
   const tracker = new CommitTracker();
+  // Connected below; the lag probes and the exactly-once output's check of a commit in doubt use it.
+  const admin = kafka.admin();
   const output = exactlyOnce
     ? createTransactionalOutput({
         producer,
         createProducer: makeTransactional,
         groupId: options.kafka.groupId,
+        committedMetadata: async ({ topic, partition }) => {
+          const [t] = await admin.fetchOffsets({ groupId: options.kafka.groupId, topics: [topic] });
+          return t?.partitions.find((p) => p.partition === partition)?.metadata ?? null;
+        },
         tracker,
         intervalMs: options.kafka.transactionIntervalMs,
         stats,
@@ -225,7 +231,6 @@ export async function connectPipelineTransport(options: PipelineTransportOptions
   });
   const committer = output ?? createCommitter({ consumer, tracker, intervalMs: options.kafka.commitIntervalMs, stats, logger, health });
   if (exactlyOnce) log.info({ transactionalId }, 'exactly-once delivery: outputs and offsets in Kafka transactions');
-  const admin = kafka.admin();
   try {
     await admin.connect();
   } catch (err) {

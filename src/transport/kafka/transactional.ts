@@ -19,12 +19,22 @@
  * whatever was left open. A producer fenced or expired `MAX_RENEWALS` times in a row (another
  * live instance uses the same transactional id) fails the pipeline.
  *
+ * A commit whose answer never came (the broker went away in the middle of EndTxn) is in doubt:
+ * the coordinator may have logged it, and initialising the transactional id again then completes
+ * it, so sending the same writes again would show them twice. Every transaction therefore commits
+ * its offsets with its own id in the offset metadata (a transaction with writes but no offset that
+ * moved commits one partition's unchanged offset, as a marker); after a commit in doubt, once the
+ * new producer is initialised (the old transaction is then finished one way or the other), the
+ * group's committed metadata says which way: this transaction's id there means it committed, and
+ * its writes are done; anything else means it was aborted, and they are sent again.
+ *
  * It stands in for the periodic committer (same interface): `stop()` flushes what is queued.
  */
 import type { Message, Producer } from 'kafkajs';
 import { silentLogger, type Logger } from '../../log.js';
 import type { CommitTracker } from '../commitTracker.js';
-import { partitionKey, type TopicPartitionOffset } from '../types.js';
+import { randomUUID } from 'node:crypto';
+import { partitionKey, type TopicPartition, type TopicPartitionOffset } from '../types.js';
 import type { TransportHealth } from '../health.js';
 import { retryUntilDone, type Backoff } from '../retry.js';
 import { isRetriableKafkaError } from './client.js';
@@ -40,8 +50,11 @@ export interface TransactionalWriter {
 }
 
 export interface TransactionalOutput extends Committer, TransactionalWriter {
-  /** Transactions committed and aborted (retried), and producers made anew after a failure. */
-  readonly transactions: { committed: number; aborted: number; renewed: number };
+  /**
+   * Transactions committed and aborted (retried), producers made anew after a failure, commits in
+   * doubt (no answer), and of those the ones found committed (their writes not sent again).
+   */
+  readonly transactions: { committed: number; aborted: number; renewed: number; inDoubt: number; inDoubtCommitted: number };
   /** Disconnects the producer in use (after `stop()`). */
   close(): Promise<void>;
 }
@@ -63,6 +76,11 @@ export interface TransactionalOutputOptions {
   createProducer?: () => Pick<Producer, 'transaction' | 'connect' | 'disconnect'>;
   /** The consumer group whose offsets are committed with each transaction. */
   groupId: string;
+  /**
+   * The metadata of the group's committed offset of a partition (admin fetchOffsets), to settle a
+   * commit in doubt; without it such a transaction is sent again (and may show twice).
+   */
+  committedMetadata?: (tp: TopicPartition) => Promise<string | null>;
   tracker: Pick<CommitTracker, 'committable'>;
   /** Milliseconds between transactions; default 100. */
   intervalMs?: number;
@@ -99,7 +117,12 @@ export function createTransactionalOutput(options: TransactionalOutputOptions): 
   const log = (options.logger ?? silentLogger).child({ component: 'kafka-transactions' });
   const backoff = options.backoff ?? { initialMs: 300, maxMs: 5000 };
   const lastCommitted = new Map<string, string>();
-  const transactions = { committed: 0, aborted: 0, renewed: 0 };
+  const transactions = { committed: 0, aborted: 0, renewed: 0, inDoubt: 0, inDoubtCommitted: 0 };
+  /** Each transaction's id, in the metadata of the offsets it commits. */
+  const runToken = randomUUID().slice(0, 8);
+  let sequence = 0;
+  /** The last commit's answer never came: its id and the partition that carries it. */
+  let inDoubt: { id: string; marker: TopicPartition } | null = null;
 
   async function renewProducer(): Promise<void> {
     const make = options.createProducer;
@@ -112,12 +135,33 @@ export function createTransactionalOutput(options: TransactionalOutputOptions): 
     log.info('transactional producer made anew after a failed transaction');
   }
 
+  /** Whether the transaction in doubt committed, asked once a new producer finished it. */
+  async function settledInDoubt(): Promise<boolean> {
+    const doubt = inDoubt;
+    if (doubt === null) return false;
+    if (options.committedMetadata === undefined || options.createProducer === undefined) {
+      inDoubt = null;
+      log.warn({ transaction: doubt.id }, 'a commit in doubt cannot be settled here: its writes are sent again and may show twice');
+      return false;
+    }
+    const metadata = await options.committedMetadata(doubt.marker);
+    inDoubt = null;
+    const committed = metadata === doubt.id;
+    if (committed) transactions.inDoubtCommitted++;
+    log.warn(
+      { transaction: doubt.id, committed },
+      `a commit in doubt was ${committed ? 'committed: its writes are not sent again' : 'aborted: its writes are sent again'}`,
+    );
+    return committed;
+  }
+
   async function attempt(writes: Pending[], offsets: TopicPartitionOffset[]): Promise<void> {
     if (renew) {
       await renewProducer();
       renew = false;
     }
     try {
+      if (await settledInDoubt()) return;
       await runTransaction(writes, offsets);
     } catch (err) {
       renew = options.createProducer !== undefined;
@@ -133,18 +177,25 @@ export function createTransactionalOutput(options: TransactionalOutputOptions): 
   let broken: unknown = null;
 
   async function runTransaction(writes: Pending[], offsets: TopicPartitionOffset[]): Promise<void> {
+    const id = `${runToken}:${++sequence}`;
     const tx = await producer.transaction();
+    let committing = false;
     try {
       const byTopic = new Map<string, Message[]>();
       for (const w of writes) byTopic.set(w.topic, [...(byTopic.get(w.topic) ?? []), ...w.messages]);
       if (byTopic.size > 0) await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
       if (offsets.length > 0) {
-        const topics = new Map<string, { partition: number; offset: string }[]>();
-        for (const o of offsets) topics.set(o.topic, [...(topics.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
+        const topics = new Map<string, { partition: number; offset: string; metadata: string }[]>();
+        for (const o of offsets) topics.set(o.topic, [...(topics.get(o.topic) ?? []), { partition: o.partition, offset: o.offset, metadata: id }]);
         await tx.sendOffsets({ consumerGroupId: groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) });
       }
+      committing = true;
       await tx.commit();
     } catch (err) {
+      if (committing && offsets.length > 0) {
+        inDoubt = { id, marker: { topic: offsets[0]!.topic, partition: offsets[0]!.partition } };
+        transactions.inDoubt++;
+      }
       transactions.aborted++;
       await tx.abort().catch((e: unknown) => log.debug({ err: e }, 'abort after a failed transaction failed too'));
       throw err;
@@ -161,6 +212,8 @@ export function createTransactionalOutput(options: TransactionalOutputOptions): 
     for (const key of [...lastCommitted.keys()]) if (!live.has(key)) lastCommitted.delete(key);
     const offsets = current.filter((o) => lastCommitted.get(partitionKey(o)) !== o.offset);
     if (writes.length === 0 && offsets.length === 0) return [];
+    // Writes with no offset that moved: one unchanged offset carries the transaction's id (a marker for a commit in doubt).
+    if (offsets.length === 0 && current.length > 0) offsets.push(current[0]!);
     try {
       await retryUntilDone(() => attempt(writes, offsets), {
         what: `a transaction of ${writes.length} write(s) and ${offsets.length} offset(s)`,
