@@ -5,7 +5,8 @@
  */
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
-import type { Recognizer, UtteranceCutter } from './stage.js';
+import type { Recognizer } from './stage.js';
+import type { UtteranceCutter } from './sessionAudio.js';
 import { loadSpeechModels } from './transcribe.js';
 import { UtteranceSegmenter, type UtteranceOptions } from './utterances.js';
 import type { SileroVad } from './vad.js';

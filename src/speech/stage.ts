@@ -19,116 +19,13 @@
  *
  * Pure of Kafka and ONNX Runtime: the recogniser, the voice activity detector and `send` are given.
  */
-import type { Logger } from '../log.js';
 import type { AudioChunk, TranscriptSegment } from '../schemas/records.js';
 import { s16ToFloat } from '../features/acoustic/frameStream.js';
-import { StreamingResampler } from '../features/acoustic/resample.js';
-import type { WatermarkHold } from '../windows/windowOptions.js';
+import { BatchQueue } from '../operators/batchQueue.js';
+import { ASR_SAMPLE_RATE, cutChunk, eventTimeOf, msOf, sessionAudio, undecidedAudioFrom, type SessionAudio, type Utterance } from './sessionAudio.js';
+import type { SpeechStage, SpeechStageOptions, SpeechStats } from './types.js';
 
-export const ASR_SAMPLE_RATE = 16_000;
-
-/** One stretch of speech; times in ms from the start of the session's audio. */
-export interface Utterance {
-  startMs: number;
-  endMs: number;
-  /** 16 kHz mono. */
-  samples: Float32Array;
-}
-
-/** Cuts one session's 16 kHz audio into utterances as it streams (voice activity detection). */
-export interface UtteranceCutter {
-  /** The next samples; resolves with the utterances they complete. */
-  push(samples: Float32Array): Promise<Utterance[]>;
-  /** End of the audio: the utterance still open, if any. */
-  flush(): Promise<Utterance[]>;
-  /** Where (ms) audio pushed may still become an utterance (open speech); null when all is decided. */
-  openSinceMs(): number | null;
-  /** The open utterance so far (for an interim hypothesis); null in silence. */
-  openAudio(): Utterance | null;
-  /** Stretches of speech shorter than the minimum, left out so far. */
-  dropped(): number;
-  release(): void;
-}
-
-export interface Recognizer {
-  /** Short model name for `origin` and logs, e.g. `whisper-tiny.en`. */
-  readonly name: string;
-  /** Text of each utterance (16 kHz mono floats), in order; one call is one batch. */
-  transcribe(utterances: readonly Float32Array[]): Promise<string[]>;
-}
-
-export type AsrMode = 'auto' | 'always' | 'off';
-
-export interface SpeechStageOptions {
-  mode: Exclude<AsrMode, 'off'>;
-  recognizer: Recognizer;
-  newCutter: () => UtteranceCutter;
-  /** Writes segments to the transcript topic; resolves once acknowledged. */
-  send: (segments: TranscriptSegment[]) => Promise<void>;
-  /** Utterances given to the recogniser at once. */
-  maxBatch: number;
-  /** Utterances waiting for the recogniser, all sessions; more are dropped (counted, logged). */
-  maxQueued: number;
-  /** Sessions heard at once; audio of more is not transcribed (counted, logged once per session). */
-  maxSessions: number;
-  /** Wall ms a session's windows wait for its transcript at most. */
-  holdTimeoutMs: number;
-  /**
-   * An interim hypothesis of an utterance still open is written every `interimMs` of its audio
-   * (same segmentId as its final, `isFinal` false), when the recogniser is idle; 0 = finals only.
-   */
-  interimMs: number;
-  /** Failure of the recogniser or of `send` (the pipeline fails: records stay uncommitted). */
-  onError: (err: unknown) => void;
-  logger: Logger;
-  now?: () => number;
-}
-
-export interface SpeechStats {
-  sessions: number;
-  sessionsHeard: number;
-  /** Sessions left to a transcript from elsewhere (auto mode). */
-  sessionsLeftToOtherTranscript: number;
-  sessionsRefused: number;
-  utterances: number;
-  /** Final segments written. */
-  segments: number;
-  /** Interim hypotheses written (of utterances still open). */
-  interimSegments: number;
-  emptyUtterances: number;
-  /** Speech shorter than `asr.vad.minSpeechMs` (a click, a breath), not transcribed. */
-  shortSpeech: number;
-  droppedUtterances: number;
-  batches: number;
-  audioSeconds: number;
-  recognizerSeconds: number;
-  holdTimeouts: number;
-  queued: number;
-  /**
-   * Utterance end to its segment read back from the transcript topic, ms (the last 1000): from
-   * the wall time the stage received the audio chunk holding the utterance's last sample.
-   */
-  latencyMs: number[];
-}
-
-export interface SpeechStage extends WatermarkHold {
-  /** Every decoded audio record, in each session's order. */
-  audio(chunk: AudioChunk): void;
-  /** Every decoded transcript record, before the windows take it. */
-  transcript(segment: TranscriptSegment): void;
-  /** The stage left this session to a transcript made elsewhere (auto mode). */
-  leftToOther(sessionId: string): boolean;
-  /**
-   * Drops a session at once (its partition was revoked: another instance hears it now): its queued
-   * utterances are not transcribed and nothing more is written for it.
-   */
-  forget(sessionId: string): void;
-  /** The origin this stage writes, `asr:<model>`. */
-  readonly origin: string;
-  stats(): SpeechStats;
-  /** Stops taking audio; resolves when the work in hand is written (or failed). */
-  close(): Promise<void>;
-}
+export type { AsrMode, Recognizer, SpeechStage, SpeechStageOptions, SpeechStats } from './types.js';
 
 interface Pending {
   segmentId: string;
@@ -140,17 +37,8 @@ interface Pending {
   audioEndAt: number | null;
 }
 
-interface Session {
-  id: string;
-  cutter: UtteranceCutter;
-  resampler: StreamingResampler | null;
-  inRate: number;
-  /** Event time of the session's first audio sample. */
-  t0: number;
-  /** 16 kHz samples pushed to the cutter, and event time they reach. */
-  samples: number;
-  /** Audio chunks taken but not yet through voice activity detection (their audio starts where `samples` ends). */
-  unprocessed: number;
+/** `released`: the cutter released (its short-speech count taken). */
+interface Session extends SessionAudio {
   /** Segments cut or written and not yet read back from the topic, by segment id. */
   pending: Map<string, Pending>;
   /** Audio chunks received, as [event time their audio reaches, wall time received]; the oldest pruned. */
@@ -159,13 +47,19 @@ interface Session {
   interimAtMs: number;
   /** The segment id of the open utterance whose interim hypothesis went out: its final must supersede it. */
   interimId: string | null;
-  /** Work on this session's audio, one step after another. */
-  chain: Promise<void>;
-  ended: boolean;
-  /** The cutter released (its short-speech count taken). */
-  released: boolean;
   /** Dropped by `forget`: nothing more is written for it. */
   forgotten?: boolean;
+}
+
+/** An utterance for the recogniser; `interim`: an open utterance's audio so far. */
+interface Job {
+  session: Session;
+  utterance: Utterance;
+  id: string;
+  from: number;
+  to: number;
+  interim: boolean;
+  superseding?: boolean;
 }
 
 const MAX_LATENCIES = 1000;
@@ -173,7 +67,7 @@ const MAX_LATENCIES = 1000;
 const MAX_ARRIVALS = 600;
 
 export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
-  const { mode, recognizer, maxBatch, maxQueued, maxSessions, holdTimeoutMs, interimMs, onError } = options;
+  const { mode, recognizer, maxQueued, maxSessions, holdTimeoutMs, interimMs, onError } = options;
   const now = options.now ?? Date.now;
   const log = options.logger.child({ component: 'speech', model: recognizer.name });
   const origin = `asr:${recognizer.name}`;
@@ -185,9 +79,15 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     notHeard.set(id, why);
     if (notHeard.size > MAX_NOT_HEARD) notHeard.delete(notHeard.keys().next().value as string);
   };
-  /** Utterances for the recogniser; `interim`: an open utterance's audio so far. */
-  const queue: { session: Session; utterance: Utterance; id: string; from: number; to: number; interim: boolean; superseding?: boolean }[] = [];
-  const stats: SpeechStats = {
+  const queue = new BatchQueue<Job, string>({
+    maxBatch: options.maxBatch,
+    maxQueued,
+    run: (batch) => recognizer.transcribe(batch.map((b) => b.utterance.samples)),
+    done: heard,
+    onError,
+  });
+  /** The counts the queue does not keep (see `stats()`). */
+  const stats: Omit<SpeechStats, 'droppedUtterances' | 'batches' | 'recognizerSeconds' | 'queued'> = {
     sessions: 0,
     sessionsHeard: 0,
     sessionsLeftToOtherTranscript: 0,
@@ -197,21 +97,13 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     interimSegments: 0,
     emptyUtterances: 0,
     shortSpeech: 0,
-    droppedUtterances: 0,
-    batches: 0,
     audioSeconds: 0,
-    recognizerSeconds: 0,
     holdTimeouts: 0,
-    queued: 0,
     latencyMs: [],
   };
   let closed = false;
-  let working: Promise<void> | null = null;
   /** Writes in order, so a session's end-of-stream record follows its last segment. */
   let sending: Promise<void> = Promise.resolve();
-
-  const eventTimeOf = (s: Session, ms: number) => s.t0 + Math.round(ms);
-  const msOf = (samples: number) => (samples * 1000) / ASR_SAMPLE_RATE;
 
   function releaseCutter(s: Session): void {
     if (s.released) return;
@@ -238,23 +130,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       log.warn({ sessionId: chunk.sessionId, maxSessions }, `session ${chunk.sessionId} is not transcribed: ${maxSessions} sessions are (asr.maxSessions)`);
       return null;
     }
-    const s: Session = {
-      id: chunk.sessionId,
-      cutter: options.newCutter(),
-      resampler: null,
-      inRate: chunk.sampleRate,
-      t0: chunk.eventTime,
-      samples: 0,
-      unprocessed: 0,
-      pending: new Map(),
-      arrivals: [],
-      interimAtMs: 0,
-      interimId: null,
-      chain: Promise.resolve(),
-      ended: false,
-      released: false,
-    };
-    if (chunk.sampleRate !== ASR_SAMPLE_RATE) s.resampler = new StreamingResampler(chunk.sampleRate, ASR_SAMPLE_RATE);
+    const s: Session = { ...sessionAudio(chunk, options.newCutter()), pending: new Map(), arrivals: [], interimAtMs: 0, interimId: null };
     sessions.set(s.id, s);
     stats.sessionsHeard++;
     log.debug({ sessionId: s.id, sampleRate: chunk.sampleRate }, 'transcribing session');
@@ -279,8 +155,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       const to = eventTimeOf(s, u.endMs);
       stats.utterances++;
       stats.audioSeconds += u.samples.length / ASR_SAMPLE_RATE;
-      if (queue.length >= maxQueued) {
-        stats.droppedUtterances++;
+      if (!queue.offer({ session: s, utterance: u, id, from, to, interim: false, superseding })) {
         log.warn(
           { sessionId: s.id, from, to, maxQueued },
           `utterance of session ${s.id} at ${from}..${to} not transcribed: ${maxQueued} wait for the recogniser (asr.maxQueued)`,
@@ -290,7 +165,6 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       const arrived = s.arrivals.find(([until]) => until >= to);
       s.arrivals = s.arrivals.filter(([until]) => until >= to); // later utterances end later
       s.pending.set(id, { segmentId: id, from, since: now(), audioEndAt: arrived ? arrived[1] : null });
-      queue.push({ session: s, utterance: u, id, from, to, interim: false, superseding });
     }
     const open = s.cutter.openAudio();
     if (s.interimId !== null && (open === null || segmentIdOf(s, open.startMs) !== s.interimId)) {
@@ -299,8 +173,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       write([segmentOf(s.id, s.interimId, at, at, '', false)]);
       s.interimId = null;
     }
-    stats.queued = queue.length;
-    kick();
+    queue.kick();
   }
 
   /**
@@ -308,54 +181,35 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
    * one, and only while the recogniser is idle (finals never wait for interims under load).
    */
   function interim(s: Session): void {
-    if (interimMs <= 0 || working || queue.length > 0) return;
+    if (interimMs <= 0 || queue.busy) return;
     const u = s.cutter.openAudio();
     if (u === null || u.endMs - u.startMs - s.interimAtMs < interimMs) return;
     s.interimAtMs = u.endMs - u.startMs;
     s.interimId = segmentIdOf(s, u.startMs);
-    queue.push({ session: s, utterance: u, id: s.interimId, from: eventTimeOf(s, u.startMs), to: eventTimeOf(s, u.endMs), interim: true });
-    kick();
+    queue.offer({ session: s, utterance: u, id: s.interimId, from: eventTimeOf(s, u.startMs), to: eventTimeOf(s, u.endMs), interim: true }); // the queue is empty
+    queue.kick();
   }
 
-  function kick(): void {
-    if (working || queue.length === 0) return;
-    working = (async () => {
-      while (queue.length > 0) {
-        const batch = queue.splice(0, maxBatch);
-        stats.queued = queue.length;
-        const started = performance.now();
-        const texts = await recognizer.transcribe(batch.map((b) => b.utterance.samples));
-        stats.recognizerSeconds += (performance.now() - started) / 1000;
-        stats.batches++;
-        const out: TranscriptSegment[] = [];
-        for (const [i, job] of batch.entries()) {
-          const text = (texts[i] ?? '').trim();
-          if (job.session.forgotten) continue;
-          if (job.interim) {
-            if (text !== '') out.push({ ...segmentOf(job.session.id, job.id, job.from, job.to, text, false), isFinal: false });
-            continue;
-          }
-          // An interim went out under this id: the final (even empty) must supersede it.
-          if (text === '' && job.superseding !== true) {
-            stats.emptyUtterances++;
-            job.session.pending.delete(job.id);
-            continue;
-          }
-          if (text === '') stats.emptyUtterances++;
-          out.push(segmentOf(job.session.id, job.id, job.from, job.to, text, false));
-        }
-        write(out);
+  /** A batch's texts: its segments go out. */
+  function heard(batch: Job[], texts: string[]): void {
+    const out: TranscriptSegment[] = [];
+    for (const [i, job] of batch.entries()) {
+      const text = (texts[i] ?? '').trim();
+      if (job.session.forgotten) continue;
+      if (job.interim) {
+        if (text !== '') out.push({ ...segmentOf(job.session.id, job.id, job.from, job.to, text, false), isFinal: false });
+        continue;
       }
-    })().then(
-      () => {
-        working = null;
-        kick();
-      },
-      (err: unknown) => {
-        working = null;
-        onError(err);
-      },
-    );
+      // An interim went out under this id: the final (even empty) must supersede it.
+      if (text === '' && job.superseding !== true) {
+        stats.emptyUtterances++;
+        job.session.pending.delete(job.id);
+        continue;
+      }
+      if (text === '') stats.emptyUtterances++;
+      out.push(segmentOf(job.session.id, job.id, job.from, job.to, text, false));
+    }
+    write(out);
   }
 
   function pushLatency(ms: number): void {
@@ -392,11 +246,8 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
 
   /** Once every utterance of an ended session went to the recogniser and out: its end-of-stream record. */
   function endWhenDone(s: Session): void {
-    const wait = async () => {
-      while (queue.some((q) => q.session === s) || working) await (working ?? Promise.resolve());
-    };
     s.chain = s.chain.then(async () => {
-      await wait();
+      await queue.settled((job) => job.session === s);
       if (s.forgotten) return;
       const end = eventTimeOf(s, msOf(s.samples));
       const id = `${s.id}/${origin}/end`;
@@ -418,8 +269,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       const s = sessions.get(sessionId);
       if (!s) return;
       s.forgotten = true;
-      for (let i = queue.length - 1; i >= 0; i--) if (queue[i]!.session === s) queue.splice(i, 1);
-      stats.queued = queue.length;
+      queue.remove((job) => job.session === s);
       drop(s, 'its partition was revoked (another instance owns it now)');
     },
 
@@ -441,12 +291,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       if (ended) s.ended = true;
       s.chain = s.chain.then(async () => {
         if (!sessions.has(s.id)) return;
-        const pcm = s.resampler ? s.resampler.push(floats) : floats;
-        const tail = ended && s.resampler ? s.resampler.flush() : new Float32Array(0);
-        const utterances = [...(await s.cutter.push(pcm)), ...(tail.length > 0 ? await s.cutter.push(tail) : [])];
-        s.samples += pcm.length + tail.length;
-        if (ended) utterances.push(...(await s.cutter.flush()));
-        cut(s, utterances);
+        cut(s, await cutChunk(s, floats, ended));
         if (!ended) interim(s);
       });
       // Counted down after this chunk's turn, whatever it did: a chunk still queued behind it keeps the hold.
@@ -495,18 +340,24 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
         }
         low = Math.min(low, p.from);
       }
-      const open = s.cutter.openSinceMs();
-      if (open !== null) low = Math.min(low, eventTimeOf(s, open));
-      if (s.unprocessed > 0) low = Math.min(low, eventTimeOf(s, msOf(s.samples)));
+      const audio = undecidedAudioFrom(s);
+      if (audio !== null) low = Math.min(low, audio);
       return low === Infinity ? null : low;
     },
 
-    stats: () => ({ ...stats, latencyMs: [...stats.latencyMs] }),
+    stats: () => ({
+      ...stats,
+      droppedUtterances: queue.shed,
+      batches: queue.batches,
+      recognizerSeconds: queue.runSeconds,
+      queued: queue.length,
+      latencyMs: [...stats.latencyMs],
+    }),
 
     async close() {
       closed = true;
       await Promise.allSettled([...sessions.values()].map((s) => s.chain));
-      while (working) await working.catch(() => undefined);
+      await queue.idle();
       await sending.catch(() => undefined);
       for (const s of sessions.values()) {
         releaseCutter(s);

@@ -14,7 +14,7 @@ import { cacheDirOf } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { loadGraph, type Graph } from '../model/ort.js';
 import { parseVoiceReader, type VoiceReader } from '../model/voiceReader.js';
-import type { UtteranceCutter } from '../speech/stage.js';
+import type { UtteranceCutter } from '../speech/sessionAudio.js';
 import { newUtteranceCutter } from '../speech/index.js';
 import { loadSileroVad } from '../speech/vad.js';
 import { ensureWhisperModel, pipPython, WHISPER_MODELS, type WhisperModelName } from '../speech/whisper/install.js';

@@ -21,88 +21,14 @@
 import type { Logger } from '../log.js';
 import type { AudioChunk } from '../schemas/records.js';
 import { s16ToFloat } from '../features/acoustic/frameStream.js';
-import { StreamingResampler } from '../features/acoustic/resample.js';
-import { ASR_SAMPLE_RATE, type Utterance, type UtteranceCutter } from '../speech/stage.js';
-import { VoiceSession, type VoiceReader } from '../model/voiceReader.js';
+import { BatchQueue } from '../operators/batchQueue.js';
+import { ASR_SAMPLE_RATE, cutChunk, eventTimeOf, sessionAudio, undecidedAudioFrom, type SessionAudio, type Utterance } from '../speech/sessionAudio.js';
+import { VoiceSession } from '../model/voiceReader.js';
+import type { VoiceReading, VoiceStage, VoiceStageOptions, VoiceStats, WindowVoice } from './types.js';
 import type { Config } from '../config/config.js';
 import type { VoiceParts } from './index.js';
 
-export interface VoiceStageOptions {
-  reader: VoiceReader;
-  /** Pooled block2 vector of each utterance (null: too short); one call is one batch. */
-  pool: (utterances: readonly Float32Array[]) => Promise<(Float64Array | null)[]>;
-  newCutter: () => UtteranceCutter;
-  /** Utterances given to the encoder at once. */
-  maxBatch: number;
-  /** Utterances waiting for the encoder, all sessions; more are not read (counted, logged). */
-  maxQueued: number;
-  /** Sessions read at once; the voice of more is not read (counted, logged once per session). */
-  maxSessions: number;
-  /** Wall ms a window's score waits at most for its voice values. */
-  holdTimeoutMs: number;
-  /**
-   * Wall ms after its last audio record that a session's state is freed even without `end` (its
-   * records never reached the windows, e.g. all dead-lettered); 0 = never. Make it well above the
-   * windows' idle timeout, so no window of the session is still to come.
-   */
-  idleMs?: number;
-  /** The encoder failed (the pipeline fails: records stay uncommitted). */
-  onError: (err: unknown) => void;
-  logger: Logger;
-}
-
-/** One utterance's reading, event times (epoch ms). */
-export interface VoiceReading {
-  from: number;
-  to: number;
-  /** Valence in [-3, 3]. */
-  value: number;
-}
-
-/** The voice of one window: v and what it came from. */
-export interface WindowVoice {
-  value: number;
-  utterances: number;
-  /** ms of speech inside the window that the value weighs. */
-  ms: number;
-}
-
-export interface VoiceStats {
-  sessions: number;
-  sessionsRead: number;
-  sessionsRefused: number;
-  /** Sessions whose state is held now. */
-  sessionsOpen: number;
-  utterances: number;
-  /** Utterances valued (a reading each). */
-  readings: number;
-  /** Utterances not read: too many waiting (`voice.maxQueued`). */
-  droppedUtterances: number;
-  /** Utterances shorter than a mel frame or with no pooled vector. */
-  emptyUtterances: number;
-  batches: number;
-  audioSeconds: number;
-  encoderSeconds: number;
-  /** Windows whose score stopped waiting for voice values after `holdTimeoutMs`. */
-  waitTimeouts: number;
-  /** Sessions freed after `idleMs` without audio and without ending (their records never reached the windows). */
-  idleFreed: number;
-  queued: number;
-}
-
-export interface VoiceStage {
-  audio(chunk: AudioChunk): void;
-  /** The window's voice (see the module comment); null when the session's voice is not read or no utterance overlaps it. */
-  windowVoice(sessionId: string, start: number, end: number): Promise<WindowVoice | null>;
-  /** The session ended and its last score went out: frees its state. */
-  end(sessionId: string): void;
-  /** The session's partition was revoked: frees its state at once; its queued utterances are not read. */
-  forget(sessionId: string): void;
-  /** Sessions whose state is held (for tests of freeing). */
-  holds(sessionId: string): boolean;
-  stats(): VoiceStats;
-  close(): Promise<void>;
-}
+export type { VoiceReading, VoiceStage, VoiceStageOptions, VoiceStats, WindowVoice } from './types.js';
 
 interface Waiter {
   start: number;
@@ -111,15 +37,7 @@ interface Waiter {
   timer: ReturnType<typeof setTimeout>;
 }
 
-interface Session {
-  id: string;
-  cutter: UtteranceCutter;
-  resampler: StreamingResampler | null;
-  inRate: number;
-  t0: number;
-  samples: number;
-  /** Audio chunks taken and not yet through voice activity detection (they start where `samples` ends). */
-  unprocessed: number;
+interface Session extends SessionAudio {
   /** Utterances cut and not yet read, by start (event time). */
   pending: Map<number, number>;
   readings: VoiceReading[];
@@ -127,10 +45,15 @@ interface Session {
   waiters: Waiter[];
   /** Wall time of the last audio record. */
   lastAudioAt: number;
-  chain: Promise<void>;
-  ended: boolean;
-  released: boolean;
   gone: boolean;
+}
+
+/** An utterance for the encoder. */
+interface Job {
+  session: Session;
+  utterance: Utterance;
+  from: number;
+  to: number;
 }
 
 /** Readings kept per session at most (the oldest go first; windows ask in order). */
@@ -152,30 +75,32 @@ export function windowValue(readings: readonly VoiceReading[], start: number, en
 }
 
 export function createVoiceStage(options: VoiceStageOptions): VoiceStage {
-  const { reader, maxBatch, maxQueued, maxSessions, holdTimeoutMs, onError } = options;
+  const { reader, maxQueued, maxSessions, holdTimeoutMs, onError } = options;
   const log = options.logger.child({ component: 'voice' });
   const sessions = new Map<string, Session>();
   const refused = new Set<string>();
   const MAX_REFUSED = 100_000;
-  const queue: { session: Session; utterance: Utterance; from: number; to: number }[] = [];
-  const stats: VoiceStats = {
+  const queue = new BatchQueue<Job, Float64Array | null>({
+    maxBatch: options.maxBatch,
+    maxQueued,
+    run: (batch) => options.pool(batch.map((b) => b.utterance.samples)),
+    done: read,
+    onError,
+  });
+  /** The counts the queue does not keep (see `stats()`). */
+  const stats: Omit<VoiceStats, 'droppedUtterances' | 'batches' | 'encoderSeconds' | 'queued'> = {
     sessions: 0,
     sessionsRead: 0,
     sessionsRefused: 0,
     sessionsOpen: 0,
     utterances: 0,
     readings: 0,
-    droppedUtterances: 0,
     emptyUtterances: 0,
-    batches: 0,
     audioSeconds: 0,
-    encoderSeconds: 0,
     waitTimeouts: 0,
     idleFreed: 0,
-    queued: 0,
   };
   let closed = false;
-  let working: Promise<void> | null = null;
   let idleFreed = 0;
   const idleMs = options.idleMs ?? 0;
   const sweep =
@@ -194,9 +119,6 @@ export function createVoiceStage(options: VoiceStageOptions): VoiceStage {
         )
       : null;
   sweep?.unref();
-
-  const eventTimeOf = (s: Session, ms: number) => s.t0 + Math.round(ms);
-  const msOf = (samples: number) => (samples * 1000) / ASR_SAMPLE_RATE;
 
   function refuse(id: string): void {
     refused.add(id);
@@ -238,21 +160,12 @@ export function createVoiceStage(options: VoiceStageOptions): VoiceStage {
       return null;
     }
     const s: Session = {
-      id: chunk.sessionId,
-      cutter: options.newCutter(),
-      resampler: chunk.sampleRate !== ASR_SAMPLE_RATE ? new StreamingResampler(chunk.sampleRate, ASR_SAMPLE_RATE) : null,
-      inRate: chunk.sampleRate,
-      t0: chunk.eventTime,
-      samples: 0,
-      unprocessed: 0,
+      ...sessionAudio(chunk, options.newCutter()),
       pending: new Map(),
       readings: [],
       normaliser: new VoiceSession(reader),
       waiters: [],
       lastAudioAt: Date.now(),
-      chain: Promise.resolve(),
-      ended: false,
-      released: false,
       gone: false,
     };
     sessions.set(s.id, s);
@@ -265,9 +178,8 @@ export function createVoiceStage(options: VoiceStageOptions): VoiceStage {
   function undecidedFrom(s: Session): number | null {
     let low = Infinity;
     for (const from of s.pending.keys()) low = Math.min(low, from);
-    const openMs = s.cutter.openSinceMs();
-    if (openMs !== null) low = Math.min(low, eventTimeOf(s, openMs));
-    if (s.unprocessed > 0) low = Math.min(low, eventTimeOf(s, msOf(s.samples)));
+    const audio = undecidedAudioFrom(s);
+    if (audio !== null) low = Math.min(low, audio);
     return low === Infinity ? null : low;
   }
 
@@ -288,8 +200,7 @@ export function createVoiceStage(options: VoiceStageOptions): VoiceStage {
       const to = eventTimeOf(s, u.endMs);
       stats.utterances++;
       stats.audioSeconds += u.samples.length / ASR_SAMPLE_RATE;
-      if (queue.length >= maxQueued) {
-        stats.droppedUtterances++;
+      if (!queue.offer({ session: s, utterance: u, from, to })) {
         log.warn(
           { sessionId: s.id, from, to, maxQueued },
           `utterance of session ${s.id} at ${from}..${to}: its voice is not read, ${maxQueued} wait for the encoder (voice.maxQueued)`,
@@ -297,50 +208,29 @@ export function createVoiceStage(options: VoiceStageOptions): VoiceStage {
         continue;
       }
       s.pending.set(from, to);
-      queue.push({ session: s, utterance: u, from, to });
     }
-    stats.queued = queue.length;
-    kick();
+    queue.kick();
   }
 
-  function kick(): void {
-    if (working || queue.length === 0) return;
-    working = (async () => {
-      while (queue.length > 0) {
-        const batch = queue.splice(0, maxBatch);
-        stats.queued = queue.length;
-        const started = performance.now();
-        const pooled = await options.pool(batch.map((b) => b.utterance.samples));
-        stats.encoderSeconds += (performance.now() - started) / 1000;
-        stats.batches++;
-        const touched = new Set<Session>();
-        // In queue order: each session's utterances reach its running normaliser in time order.
-        batch.forEach((job, i) => {
-          const s = job.session;
-          if (s.gone) return;
-          s.pending.delete(job.from);
-          touched.add(s);
-          const x = pooled[i];
-          if (!x) {
-            stats.emptyUtterances++;
-            return;
-          }
-          s.readings.push({ from: job.from, to: job.to, value: s.normaliser.score(x) });
-          if (s.readings.length > MAX_READINGS) s.readings.shift();
-          stats.readings++;
-        });
-        for (const s of touched) wake(s);
+  /** A batch's pooled vectors: a reading each, then the windows waiting on them. */
+  function read(batch: Job[], pooled: (Float64Array | null)[]): void {
+    const touched = new Set<Session>();
+    // In queue order: each session's utterances reach its running normaliser in time order.
+    batch.forEach((job, i) => {
+      const s = job.session;
+      if (s.gone) return;
+      s.pending.delete(job.from);
+      touched.add(s);
+      const x = pooled[i];
+      if (!x) {
+        stats.emptyUtterances++;
+        return;
       }
-    })().then(
-      () => {
-        working = null;
-        kick();
-      },
-      (err: unknown) => {
-        working = null;
-        onError(err);
-      },
-    );
+      s.readings.push({ from: job.from, to: job.to, value: s.normaliser.score(x) });
+      if (s.readings.length > MAX_READINGS) s.readings.shift();
+      stats.readings++;
+    });
+    for (const s of touched) wake(s);
   }
 
   return {
@@ -361,11 +251,7 @@ export function createVoiceStage(options: VoiceStageOptions): VoiceStage {
       if (ended) s.ended = true;
       s.chain = s.chain.then(async () => {
         if (s.gone) return;
-        const pcm = s.resampler ? s.resampler.push(floats) : floats;
-        const tail = ended && s.resampler ? s.resampler.flush() : new Float32Array(0);
-        const utterances = [...(await s.cutter.push(pcm)), ...(tail.length > 0 ? await s.cutter.push(tail) : [])];
-        s.samples += pcm.length + tail.length;
-        if (ended) utterances.push(...(await s.cutter.flush()));
+        const utterances = await cutChunk(s, floats, ended);
         s.unprocessed--;
         cut(s, utterances);
         if (ended) release(s);
@@ -412,20 +298,27 @@ export function createVoiceStage(options: VoiceStageOptions): VoiceStage {
     forget(sessionId) {
       const s = sessions.get(sessionId);
       if (!s) return;
-      for (let i = queue.length - 1; i >= 0; i--) if (queue[i]!.session === s) queue.splice(i, 1);
-      stats.queued = queue.length;
+      queue.remove((job) => job.session === s);
       drop(s);
     },
 
     holds: (sessionId) => sessions.has(sessionId),
 
-    stats: () => ({ ...stats, sessionsOpen: sessions.size, idleFreed }),
+    stats: () => ({
+      ...stats,
+      sessionsOpen: sessions.size,
+      droppedUtterances: queue.shed,
+      batches: queue.batches,
+      encoderSeconds: queue.runSeconds,
+      idleFreed,
+      queued: queue.length,
+    }),
 
     async close() {
       closed = true;
       if (sweep) clearInterval(sweep);
       await Promise.allSettled([...sessions.values()].map((s) => s.chain));
-      while (working) await working.catch(() => undefined);
+      await queue.idle();
       for (const s of [...sessions.values()]) drop(s);
     },
   };

@@ -10,17 +10,11 @@ import assert from 'node:assert/strict';
 import type { AudioChunk, DeadLetter, DeadLetterCode, Score, TranscriptSegment } from '../../src/schemas/records.js';
 import { startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
 import { generateSession } from '../../src/ingest/sampleSession.js';
+import { silentChunk, transcriptSegment } from '../fixtures/records.js';
 
 const T0 = 1_760_000_000_000;
-const audio = (sessionId: string, eventTime: number, bytes = 3200, endOfStream = false): AudioChunk => ({
-  sessionId,
-  seq: 0,
-  eventTime,
-  sampleRate: 16000,
-  encoding: 'S16LE',
-  samples: Buffer.alloc(bytes),
-  endOfStream,
-});
+const audio = (sessionId: string, eventTime: number, bytes = 3200, endOfStream = false): AudioChunk =>
+  silentChunk({ sessionId, eventTime, endOfStream }, bytes);
 const header = (schemaId: number) => {
   const b = Buffer.alloc(5);
   b.writeUInt8(0, 0);
@@ -51,20 +45,7 @@ before(async () => {
   for (let t = 0; t <= 20_000; t += 1000) await h.produceRaw('audio', 'late', enc(audio('late', T0 + t)));
   sent.late = await h.produceRaw('audio', 'late', enc(audio('late', T0 + 100)));
   // A transcript whose text is not UTF-8 (the bytes of 'XXXX' swapped for 0xff 0xfe 0xfd 0xfc).
-  const utf: TranscriptSegment = {
-    sessionId: 'utf',
-    segmentId: 'u1',
-    eventTime: T0,
-    endTime: T0 + 500,
-    text: 'XXXX',
-    words: [],
-    isFinal: true,
-    speaker: null,
-    channel: null,
-    language: null,
-    endOfStream: false,
-    origin: null,
-  };
+  const utf: TranscriptSegment = transcriptSegment({ sessionId: 'utf', segmentId: 'u1', eventTime: T0, endTime: T0 + 500, text: 'XXXX', language: null });
   const utfBytes = h.codec.encode(utf, 'transcript');
   utfBytes.set([0xff, 0xfe, 0xfd, 0xfc], utfBytes.indexOf('XXXX'));
   sent.invalidUtf8 = await h.produceRaw('transcript', 'utf', utfBytes);
@@ -130,20 +111,15 @@ test('the pipeline goes on: the good session is scored and every offset is commi
       { kind: 'audio', value: audio('good', T0 + 5000, 3200, true) },
       {
         kind: 'transcript',
-        value: {
+        value: transcriptSegment({
           sessionId: 'good',
           segmentId: 'end',
           eventTime: T0 + 5000,
           endTime: T0 + 5000,
           text: '',
-          words: [],
-          isFinal: true,
-          speaker: null,
-          channel: null,
           language: null,
           endOfStream: true,
-          origin: null,
-        },
+        }),
       },
     ]);
     // Records still in open windows (the 'skew', 'late' and 'good' sessions) held their partitions back until now.

@@ -92,6 +92,11 @@ describe('Dockerfile', () => {
       const user = /^USER (\S+)/m.exec(stage)?.[1];
       assert.ok(user && !/^(root|0)(:|$)/.test(user), `${target} runs as a non-root user (got ${user})`);
       assert.match(stage, /^HEALTHCHECK .*healthcheck\.mjs/m);
+      assert.match(stage, /^COPY --from=app \/app\/ \.\/$/m, `${target} carries the files of the app stage`);
+    }
+    const app = stages.find((s) => /^scratch AS app\b/.test(s)) ?? '';
+    for (const path of ['dist/', 'bin/', 'models/', 'schemas/', 'dashboard/', 'deploy/docker/healthcheck.mjs']) {
+      assert.match(app, new RegExp(`^COPY .*\\b${path.replace(/[./]/g, '\\$&')}`, 'm'), `the app stage copies ${path}`);
     }
     const ignored = readFileSync(join(root, '.dockerignore'), 'utf8')
       .split('\n')

@@ -12,32 +12,13 @@ import assert from 'node:assert/strict';
 import type { AudioChunk, DeadLetter, Score, TranscriptSegment } from '../../src/schemas/records.js';
 import { generateSession } from '../../src/ingest/sampleSession.js';
 import { startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
+import { silentChunk, transcriptSegment } from '../fixtures/records.js';
 
 const NOW = Date.now();
 const START = Math.floor(NOW / 1000) * 1000 - 60_000; // live sessions that began a minute ago
-const audio = (sessionId: string, eventTime: number, endOfStream = false): AudioChunk => ({
-  sessionId,
-  seq: 0,
-  eventTime,
-  sampleRate: 16000,
-  encoding: 'S16LE',
-  samples: Buffer.alloc(3200),
-  endOfStream,
-});
-const segment = (sessionId: string, segmentId: string, eventTime: number, text: string, endOfStream = false): TranscriptSegment => ({
-  sessionId,
-  segmentId,
-  eventTime,
-  endTime: eventTime + 2000,
-  text,
-  words: [],
-  isFinal: true,
-  speaker: null,
-  channel: null,
-  language: 'en',
-  endOfStream,
-  origin: null,
-});
+const audio = (sessionId: string, eventTime: number, endOfStream = false): AudioChunk => silentChunk({ sessionId, eventTime, endOfStream });
+const segment = (sessionId: string, segmentId: string, eventTime: number, text: string, endOfStream = false): TranscriptSegment =>
+  transcriptSegment({ sessionId, segmentId, eventTime, endTime: eventTime + 2000, text, endOfStream });
 /** `bytes` with the first `marker` (ASCII) overwritten by `bad` (same length). */
 const patch = (bytes: Buffer, marker: string, bad: number[]): Buffer => {
   const out = Buffer.from(bytes);

@@ -22,6 +22,7 @@ import { silentLogger } from '../../src/log.js';
 import type { AudioChunk, DeadLetter, InputRecord, Score, TranscriptSegment } from '../../src/schemas/records.js';
 import { brokers, startHarness, waitFor, type Harness } from '../fixtures/pipelineHarness.js';
 import { modelDir } from '../fixtures/whisper.js';
+import { transcriptSegment } from '../fixtures/records.js';
 
 const FIRST = 'I really love this wonderful phone';
 const SECOND = 'the battery is terrible and I am very angry';
@@ -199,20 +200,13 @@ test(
       ws.send(JSON.stringify({ type: 'subscribe', all: true }));
       const phone = `tel-${randomUUID().slice(0, 8)}`;
       const captioned = `cap-${randomUUID().slice(0, 8)}`;
-      const caption: TranscriptSegment = {
+      const caption: TranscriptSegment = transcriptSegment({
         sessionId: captioned,
         segmentId: 'c1',
         eventTime: t0,
         endTime: t0 + 1000,
         text: 'a human caption',
-        words: [],
-        isFinal: true,
-        speaker: null,
-        channel: null,
-        language: 'en',
-        endOfStream: false,
-        origin: null,
-      };
+      });
       await h.produce([{ kind: 'transcript', value: caption }]);
       await waitFor('the caption read', () => h.service.pipeline.stats().speech!.sessionsLeftToOtherTranscript >= 1, 30_000);
       const silent = `quiet-${randomUUID().slice(0, 8)}`;

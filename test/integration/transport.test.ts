@@ -27,6 +27,7 @@ import {
 import { topicNames } from '../../src/transport/topics.js';
 import type { RawRecord } from '../../src/transport/types.js';
 import { brokers } from '../fixtures/env.js';
+import { silentChunk } from '../fixtures/records.js';
 
 const run = randomUUID().slice(0, 8);
 const names = topicNames({ prefix: `it-${run}.` });
@@ -39,15 +40,7 @@ let producer: Producer;
 const consumers: Consumer[] = [];
 
 const T0 = 1_700_000_000_000;
-const chunk = (sessionId: string, seq: number): AudioChunk => ({
-  sessionId,
-  seq,
-  eventTime: T0 + seq * 100,
-  sampleRate: 16000,
-  encoding: 'S16LE',
-  samples: Buffer.alloc(3200),
-  endOfStream: false,
-});
+const chunk = (sessionId: string, seq: number): AudioChunk => silentChunk({ sessionId, seq, eventTime: T0 + seq * 100 });
 
 async function waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

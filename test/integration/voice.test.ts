@@ -17,6 +17,7 @@ import type { DeadLetter, InputRecord, Score, TranscriptSegment } from '../../sr
 import { startHarness, waitFor } from '../fixtures/pipelineHarness.js';
 import { repoRoot } from '../fixtures/env.js';
 import { modelDir, sharedData } from '../fixtures/whisper.js';
+import { s16Chunks, toS16, transcriptSegment } from '../fixtures/records.js';
 
 // Actor 01: angry, then happy (RAVDESS, 16 kHz after decoding).
 const CLIPS = ['03-01-05-02-01-01-01', '03-01-03-02-01-01-01'].map((id) => sharedData('ravdess', `${id}.flac`));
@@ -29,49 +30,24 @@ before(async () => {
   await modelDir('tiny.en');
   const clips = await Promise.all(CLIPS.map((f) => decodeAudio(f, { sampleRate: RATE })));
   const gap = new Float32Array(RATE); // 1 s of silence between the clips
-  const all = [clips[0]!, gap, clips[1]!];
-  pcm = new Int16Array(all.reduce((n, a) => n + a.length, 0));
-  let at = 0;
-  for (const a of all) for (const x of a) pcm[at++] = Math.max(-32768, Math.min(32767, Math.round(x * 32768)));
+  pcm = toS16(clips[0]!, gap, clips[1]!);
 });
 
 function audioRecords(sessionId: string, t0: number): InputRecord[] {
-  const per = (RATE * CHUNK_MS) / 1000;
-  const n = Math.ceil(pcm.length / per);
-  return Array.from({ length: n }, (_, i) => {
-    const part = pcm.subarray(i * per, (i + 1) * per);
-    return {
-      kind: 'audio',
-      value: {
-        sessionId,
-        seq: i,
-        eventTime: t0 + i * CHUNK_MS,
-        sampleRate: RATE,
-        encoding: 'S16LE',
-        samples: Buffer.from(part.buffer, part.byteOffset, part.byteLength),
-        endOfStream: i === n - 1,
-      },
-    };
-  });
+  return s16Chunks(pcm, sessionId, t0, { sampleRate: RATE, chunkMs: CHUNK_MS }).map((value) => ({ kind: 'audio', value }));
 }
 
 function transcriptRecords(sessionId: string, t0: number): InputRecord[] {
   const texts = ['I really love this wonderful phone', 'the battery is terrible and I am very angry'];
   return texts.map((text, i): InputRecord => {
-    const value: TranscriptSegment = {
+    const value: TranscriptSegment = transcriptSegment({
       sessionId,
       segmentId: `w${i}`,
       eventTime: t0 + i * 3000,
       endTime: t0 + i * 3000 + 2500,
       text,
-      words: [],
-      isFinal: true,
-      speaker: null,
-      channel: null,
-      language: 'en',
       endOfStream: i === texts.length - 1,
-      origin: null,
-    };
+    });
     return { kind: 'transcript', value };
   });
 }

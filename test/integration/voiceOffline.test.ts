@@ -20,6 +20,7 @@ import { loadVoice, voiceTerm, type VoiceParts } from '../../src/voice/index.js'
 import { createVoiceStage } from '../../src/voice/stage.js';
 import { repoRoot } from '../fixtures/env.js';
 import { sharedData } from '../fixtures/whisper.js';
+import { s16Chunks, toS16 } from '../fixtures/records.js';
 
 // Happy and angry (actor 21), sad (actor 22).
 const IDS = ['03-01-03-02-01-01-21', '03-01-05-02-02-01-21', '03-01-04-02-01-02-22'];
@@ -56,14 +57,9 @@ async function liveValue(file: string): Promise<number | null> {
     logger: silentLogger,
   });
   const audio = await decodeAudio(file, { sampleRate: 16_000 });
-  const pcm = Int16Array.from(audio, (x) => Math.round(Math.max(-1, Math.min(1, x)) * 32767));
-  const n = Math.ceil(pcm.length / 3200);
-  for (let i = 0; i < n; i++) {
-    const part = pcm.subarray(i * 3200, (i + 1) * 3200);
-    const samples = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
-    stage.audio({ sessionId: 's', seq: i, eventTime: i * 200, sampleRate: 16_000, encoding: 'S16LE', samples, endOfStream: i === n - 1 });
-  }
-  const v = await stage.windowVoice('s', 0, n * 200);
+  const chunks = s16Chunks(toS16(audio), 's', 0);
+  for (const c of chunks) stage.audio(c);
+  const v = await stage.windowVoice('s', 0, chunks.length * 200);
   await stage.close();
   return v?.value ?? null;
 }

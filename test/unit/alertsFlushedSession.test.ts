@@ -15,6 +15,7 @@ import { createAlertEvaluator, type Alert } from '../../src/scores/alerts.js';
 import { sessionWindows } from '../../src/windows/sessionWindows.js';
 import type { Positioned, WindowEvent } from '../../src/windows/types.js';
 import { TOKENIZER_DIR } from '../fixtures/servedModel.js';
+import { transcriptSegment } from '../fixtures/records.js';
 
 const T0 = 1_760_000_000_000;
 
@@ -27,20 +28,15 @@ function negativeSession(sessionId: string, spanMs: number): Positioned<InputRec
     records.push({
       value: {
         kind: 'transcript',
-        value: {
+        value: transcriptSegment({
           sessionId,
           segmentId: `${sessionId}-${t}`,
           eventTime,
           endTime,
           text: 'this is awful',
-          words: [],
-          isFinal: true,
-          speaker: null,
-          channel: null,
           language: null,
           endOfStream: endTime >= T0 + spanMs,
-          origin: null,
-        },
+        }),
       },
     });
   }

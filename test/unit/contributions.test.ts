@@ -11,28 +11,12 @@ import { silentLogger } from '../../src/log.js';
 import type { SessionWindow } from '../../src/windows/types.js';
 import type { TranscriptSegment } from '../../src/schemas/records.js';
 import { REPO_ROOT } from '../fixtures/servedModel.js';
+import { transcriptSegment } from '../fixtures/records.js';
 
 const T0 = 1_700_000_000_000;
 
 function window(text: string): SessionWindow {
-  const transcript: TranscriptSegment[] = text
-    ? [
-        {
-          sessionId: 's1',
-          segmentId: 'a',
-          eventTime: T0 + 1000,
-          endTime: T0 + 3000,
-          text,
-          words: [],
-          isFinal: true,
-          speaker: null,
-          channel: null,
-          language: 'en',
-          endOfStream: false,
-          origin: null,
-        },
-      ]
-    : [];
+  const transcript: TranscriptSegment[] = text ? [transcriptSegment({ sessionId: 's1', segmentId: 'a', eventTime: T0 + 1000, endTime: T0 + 3000, text })] : [];
   return { sessionId: 's1', start: T0, end: T0 + 5000, audio: [], video: [], transcript, positions: [], closedAt: T0 + 5500 };
 }
 

@@ -21,6 +21,7 @@ import type { SessionWindow } from '../../src/windows/types.js';
 import { dataDir, repoRoot } from '../fixtures/env.js';
 import { writeTestGraph, type TestGraphFile } from '../fixtures/onnxGraph.js';
 import { randomWindows } from '../fixtures/windows.js';
+import { transcriptSegment } from '../fixtures/records.js';
 
 const words = (ids: number[]): ModelInput => ({
   inputIds: ids,
@@ -212,22 +213,7 @@ describe('inference pool: a worker that dies', () => {
       end,
       audio: [],
       video: [],
-      transcript: [
-        {
-          sessionId: 's',
-          segmentId: `seg-${end}`,
-          eventTime: end - 500,
-          endTime: end - 100,
-          text,
-          words: [],
-          isFinal: true,
-          speaker: null,
-          channel: null,
-          language: null,
-          endOfStream: false,
-          origin: null,
-        },
-      ],
+      transcript: [transcriptSegment({ sessionId: 's', segmentId: `seg-${end}`, eventTime: end - 500, endTime: end - 100, text, language: null })],
       positions: [{ topic: 'audio', partition: 0, offset: String(end) }],
       closedAt: 0,
     });

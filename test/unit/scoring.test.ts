@@ -13,24 +13,20 @@ import { scoreWindows } from '../../src/pipeline/scoring.js';
 import type { TranscriptSegment } from '../../src/schemas/records.js';
 import type { SessionWindow } from '../../src/windows/types.js';
 import { TOKENIZER_DIR } from '../fixtures/servedModel.js';
+import { transcriptSegment } from '../fixtures/records.js';
 
 const T0 = 1_760_000_000_000;
 
 function window(sessionId: string, end: number, text: string): SessionWindow {
-  const segment: TranscriptSegment = {
+  const segment: TranscriptSegment = transcriptSegment({
     sessionId,
     segmentId: `${sessionId}-${end}`,
     eventTime: T0 + end - 500,
     endTime: T0 + end - 100,
     text,
     words: text.split(' ').map((word, i) => ({ word, start: T0 + end - 500 + i * 10, end: T0 + end - 495 + i * 10, confidence: null })),
-    isFinal: true,
-    speaker: null,
-    channel: null,
     language: null,
-    endOfStream: false,
-    origin: null,
-  };
+  });
   return { sessionId, start: T0 + end - 1000, end: T0 + end, audio: [], video: [], transcript: [segment], positions: [], closedAt: 0 };
 }
 

@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/log.js';
 import { loadSpeech } from '../../src/speech/index.js';
 import { createSpeechStage } from '../../src/speech/stage.js';
 import type { AudioChunk } from '../../src/schemas/records.js';
+import { silentChunk } from '../fixtures/records.js';
 
 test('audio queued behind a chunk that went through the VAD keeps the windows held', { timeout: 120_000 }, async () => {
   const config = loadConfig({ overrides: { logLevel: 'silent', asr: { mode: 'auto', threads: 1 } } });
@@ -45,15 +46,7 @@ test('audio queued behind a chunk that went through the VAD keeps the windows he
     logger: silentLogger,
   });
   const T0 = 50_000;
-  const silence = (seq: number): AudioChunk => ({
-    sessionId: 's',
-    seq,
-    eventTime: T0 + seq * 500,
-    sampleRate: 16_000,
-    encoding: 'S16LE',
-    samples: Buffer.alloc(16_000), // 500 ms of silence
-    endOfStream: false,
-  });
+  const silence = (seq: number): AudioChunk => silentChunk({ sessionId: 's', seq, eventTime: T0 + seq * 500 }, 16_000); // 500 ms of silence
   const turn = async (n: number) => {
     while (!entered.includes(n)) await new Promise((r) => setImmediate(r));
   };

@@ -16,6 +16,7 @@ import { loadVoice } from '../../src/voice/index.js';
 import { createVoiceStage, windowValue } from '../../src/voice/stage.js';
 import { repoRoot } from '../fixtures/env.js';
 import { sharedData } from '../fixtures/whisper.js';
+import { s16Chunks, toS16 } from '../fixtures/records.js';
 
 test('windowValue: duration-weighted mean over the overlapping readings; none overlapping is null', () => {
   const r = [
@@ -48,18 +49,8 @@ test('real speech: windows wait for their voice values, weigh the utterances the
     const clips = await Promise.all(
       ['03-01-05-02-01-01-01', '03-01-03-02-01-01-01'].map((id) => decodeAudio(sharedData('ravdess', `${id}.flac`), { sampleRate: 16_000 })),
     );
-    const all = [clips[0]!, new Float32Array(16_000), clips[1]!];
-    const pcm = new Int16Array(all.reduce((n, a) => n + a.length, 0));
-    let at = 0;
-    for (const a of all) for (const x of a) pcm[at++] = Math.round(Math.max(-1, Math.min(1, x)) * 32767);
-    const chunks = (sessionId: string): AudioChunk[] => {
-      const n = Math.ceil(pcm.length / 3200);
-      return Array.from({ length: n }, (_, i) => {
-        const part = pcm.subarray(i * 3200, (i + 1) * 3200);
-        const samples = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
-        return { sessionId, seq: i, eventTime: 10_000 + i * 200, sampleRate: 16_000, encoding: 'S16LE', samples, endOfStream: i === n - 1 };
-      });
-    };
+    const pcm = toS16(clips[0]!, new Float32Array(16_000), clips[1]!);
+    const chunks = (sessionId: string): AudioChunk[] => s16Chunks(pcm, sessionId, 10_000);
     const audio = chunks('a');
     // The first clip and the silence after it (4.6 s): the angry utterance is read.
     for (const c of audio.slice(0, 23)) stage.audio(c);

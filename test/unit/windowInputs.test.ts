@@ -9,6 +9,7 @@ import type { TextTokenizer } from '../../src/model/tokenizer.js';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
 import { buildWindowInput, windowWords } from '../../src/model/windowInputs.js';
 import { minilmPackageDir } from '../fixtures/env.js';
+import { silentChunk, transcriptSegment } from '../fixtures/records.js';
 
 const T0 = 1_700_000_000_000;
 const padIndex = { acoustic: 32, visual: 16 };
@@ -34,25 +35,19 @@ function words(spec: [string, number, number][]): Word[] {
 }
 
 function segment(id: string, start: number, end: number, ws: Word[], extra: Partial<TranscriptSegment> = {}): TranscriptSegment {
-  return {
+  return transcriptSegment({
     sessionId: 's1',
     segmentId: id,
     eventTime: T0 + start,
     endTime: T0 + end,
     text: ws.map((w) => w.word).join(' '),
     words: ws,
-    isFinal: true,
-    speaker: null,
-    channel: null,
-    language: 'en',
-    endOfStream: false,
-    origin: null,
     ...extra,
-  };
+  });
 }
 
 function audio(samples: number, endOfStream = false): AudioChunk {
-  return { sessionId: 's1', seq: 0, eventTime: T0, sampleRate: 16000, encoding: 'S16LE', samples: Buffer.alloc(samples), endOfStream };
+  return silentChunk({ sessionId: 's1', eventTime: T0, endOfStream }, samples);
 }
 
 function frame(bytes: number, endOfStream = false): VideoFrame {

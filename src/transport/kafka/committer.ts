@@ -12,6 +12,7 @@ import type { CommitTracker } from '../commitTracker.js';
 import { partitionKey, type TopicPartitionOffset } from '../types.js';
 import { createTransportStats, type TransportStats } from './stats.js';
 import type { TransportHealth } from '../health.js';
+import { periodicFlush } from '../periodicFlush.js';
 
 /** Failed commits in a row before the committer reports a problem: one fails in any rebalance. */
 const FAILURES_BEFORE_PROBLEM = 3;
@@ -44,8 +45,6 @@ export function createCommitter(options: CommitterOptions): Committer {
   const stats = options.stats ?? createTransportStats();
   const log = (options.logger ?? silentLogger).child({ component: 'kafka-committer' });
   const lastCommitted = new Map<string, string>();
-  let timer: ReturnType<typeof setInterval> | undefined;
-  let chain: Promise<unknown> = Promise.resolve();
   let failuresInARow = 0;
 
   async function commitOnce(): Promise<TopicPartitionOffset[]> {
@@ -75,26 +74,6 @@ export function createCommitter(options: CommitterOptions): Committer {
     return changed;
   }
 
-  function commitNow(): Promise<TopicPartitionOffset[]> {
-    const run = chain.then(commitOnce);
-    chain = run.catch(() => undefined);
-    return run;
-  }
-
-  return {
-    start() {
-      if (timer) return;
-      timer = setInterval(() => {
-        commitNow().catch((err: unknown) => log.warn({ err }, 'offset commit failed; retrying at the next interval'));
-      }, intervalMs);
-      timer.unref();
-    },
-    commitNow,
-    async stop() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      return commitNow();
-    },
-    stats,
-  };
+  const periodic = periodicFlush(commitOnce, intervalMs, (err) => log.warn({ err }, 'offset commit failed; retrying at the next interval'));
+  return { start: periodic.start, commitNow: periodic.commitNow, stop: periodic.stop, stats };
 }

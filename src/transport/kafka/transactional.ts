@@ -40,6 +40,7 @@ import { retryUntilDone, type Backoff } from '../retry.js';
 import { isRetriableKafkaError } from './client.js';
 import { createTransportStats, type TransportStats } from './stats.js';
 import type { Committer } from './committer.js';
+import { periodicFlush } from '../periodicFlush.js';
 
 export interface TransactionalWriter {
   /**
@@ -171,8 +172,6 @@ export function createTransactionalOutput(options: TransactionalOutputOptions): 
     failuresInARow = 0;
   }
   let queue: Pending[] = [];
-  let timer: ReturnType<typeof setInterval> | undefined;
-  let chain: Promise<unknown> = Promise.resolve();
   /** A transaction failed for good: its records were settled without their outputs, so nothing more may commit. */
   let broken: unknown = null;
 
@@ -248,12 +247,7 @@ export function createTransactionalOutput(options: TransactionalOutputOptions): 
     return offsets;
   }
 
-  function commitNow(): Promise<TopicPartitionOffset[]> {
-    const run = chain.then(flushOnce);
-    chain = run.catch(() => undefined);
-    return run;
-  }
-
+  const periodic = periodicFlush(flushOnce, intervalMs, (err) => log.warn({ err }, 'transaction failed'));
   return {
     write(topic, messages, onIncluded) {
       if (broken !== null) return Promise.reject(broken);
@@ -261,19 +255,9 @@ export function createTransactionalOutput(options: TransactionalOutputOptions): 
         queue.push({ topic, messages, onIncluded, resolve, reject });
       });
     },
-    start() {
-      if (timer) return;
-      timer = setInterval(() => {
-        commitNow().catch((err: unknown) => log.warn({ err }, 'transaction failed'));
-      }, intervalMs);
-      timer.unref();
-    },
-    commitNow,
-    async stop() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      return commitNow();
-    },
+    start: periodic.start,
+    commitNow: periodic.commitNow,
+    stop: periodic.stop,
     stats,
     transactions,
     close: async () => {
