@@ -64,9 +64,17 @@ export class BatchQueue<J, R> {
     for (let i = this.queue.length - 1; i >= 0; i--) if (match(this.queue[i]!)) this.queue.splice(i, 1);
   }
 
-  /** Resolves once no waiting job matches and no batch runs. */
+  /**
+   * Resolves once no waiting job matches and no batch runs. Matching jobs left waiting with no
+   * worker (a failed batch stopped it) get one: without it this loop would spin on resolved
+   * promises and starve the event loop.
+   */
   async settled(match: (job: J) => boolean): Promise<void> {
-    while (this.queue.some(match) || this.working) await (this.working ?? Promise.resolve());
+    for (;;) {
+      if (!this.working && this.queue.some(match)) this.kick();
+      if (!this.working) return;
+      await this.working;
+    }
   }
 
   /** Resolves once no batch runs (a failed one included). */

@@ -134,3 +134,20 @@ test('a failed run goes to onError; idle resolves; the jobs still waiting run at
   await h.finish();
   assert.deepEqual(h.results, [['a', 4]]);
 });
+
+test('settled after a failed run: the matching jobs left waiting get a worker, and the event loop is not starved meanwhile', async () => {
+  const h = harness(1, 10);
+  h.q.offer({ session: 'a', x: 1 });
+  h.q.offer({ session: 'a', x: 2 });
+  h.q.kick();
+  await h.fail(new Error('model broke'));
+  assert.equal(h.q.length, 1, 'one job left waiting, no worker');
+  let settled = false;
+  void h.q.settled((j) => j.session === 'a').then(() => (settled = true));
+  // A timer must still fire: a settled() spinning on resolved promises would never let it.
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(settled, false, 'the waiting job runs first');
+  await h.finish();
+  assert.equal(settled, true);
+  assert.deepEqual(h.results, [['a', 4]]);
+});
