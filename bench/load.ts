@@ -53,6 +53,7 @@ import { openRecordSender, type OpenSender } from '../src/ingest/kafkaSender.js'
 import { generateSession, SAMPLE_SCRIPT } from '../src/ingest/sampleSession.js';
 import { shiftRecord } from '../src/ingest/replay.js';
 import type { InputRecord, Score } from '../src/schemas/records.js';
+import { loadFaceFrames, withFace } from './loadFaces.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -62,6 +63,8 @@ const { values: flags } = parseArgs({
     sessions: { type: 'string', default: '50' },
     duration: { type: 'string', default: '60' },
     video: { type: 'boolean', default: false },
+    /** With --video: real JPEG frames of this clip instead of 8x8 noise (bench/loadFaces.ts). */
+    faces: { type: 'string' },
     json: { type: 'boolean', default: false },
     ladder: { type: 'boolean', default: false },
     brokers: { type: 'string' },
@@ -100,6 +103,7 @@ const opts = {
 };
 if (!['off', 'on'].includes(opts.voice)) throw new RangeError(`--voice must be off or on, got ${JSON.stringify(opts.voice)}`);
 if (!['off', 'auto', 'always'].includes(opts.asr)) throw new RangeError(`--asr must be off, auto or always, got ${JSON.stringify(opts.asr)}`);
+const faceFrames = flags.faces ? await loadFaceFrames(resolve(flags.faces)) : null;
 const OWN_BROKER = { port: 19600, controllerPort: 19601 };
 const TICK_MS = 20;
 const SAMPLE_MS = 500;
@@ -125,7 +129,8 @@ function sessionPlan(sessionId: string, durationS: number, video: boolean, seed:
   for (let i = 0, t = 0; t < durationS * 1000; i += SEGMENT_WORDS, t += SEGMENT_WORDS * 350 + 500) {
     script.push(Array.from({ length: SEGMENT_WORDS }, (_, j) => words[(i + j) % words.length]).join(' '));
   }
-  const records = generateSession({ sessionId, startTime: 0, script, gapSeconds: 0.5, videoFps: video ? 2 : 0, endOfStream: true, seed });
+  const generated = generateSession({ sessionId, startTime: 0, script, gapSeconds: 0.5, videoFps: video ? 2 : 0, endOfStream: true, seed });
+  const records = faceFrames ? generated.map((r) => withFace(r, faceFrames, seed)) : generated;
   return records.map((record) => ({ at: record.kind === 'transcript' ? record.value.endTime : record.value.eventTime, record })).sort((a, b) => a.at - b.at);
 }
 
