@@ -195,6 +195,12 @@ export const configSchema = z
          * frame rate, crops the model was not trained on).
          */
         faceDetector: z.enum(FACE_DETECTORS).default('short-range'),
+        /**
+         * Worker threads analysing faces, each with its own face model (src/features/visual/facePool.ts),
+         * so the face model never blocks the event loop; 0 = in the event loop's thread (as before).
+         * Only loaded when the served model reads faces. Default from bench/load.ts on 2 cores (README Load).
+         */
+        faceWorkers: nonNegativeInt.max(16).default(1),
       })
       .strict()
       .default({}),

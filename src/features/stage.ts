@@ -28,7 +28,8 @@ import { finalize, tap } from 'rxjs';
 import type { Logger } from '../log.js';
 import { ACOUSTIC_FEATURES } from './acoustic/index.js';
 import { loadManifestCodebooks, Quantiser, type Codebook, type CodebookRefs, type ManifestCodebooks } from './codebook.js';
-import { sharedFaceAnalyzer, VISUAL_FEATURES } from './visual/index.js';
+import { detectorModelFor, sharedFaceAnalyzer, VISUAL_FEATURES, type FaceDetector } from './visual/index.js';
+import { startFacePool } from './visual/facePool.js';
 import type { InputRecord } from '../schemas/records.js';
 import type { Positioned, SessionWindow } from '../windows/types.js';
 import { AcousticFrameStream, FEATURE_SAMPLE_RATE, RESAMPLED_RATES, type AcousticStreamStats } from './acoustic/frameStream.js';
@@ -41,7 +42,7 @@ export { VISUAL_FEATURE_SET, type FaceSource } from './visual/faceVectors.js';
 
 export interface FeatureOptions {
   codebooks: ManifestCodebooks;
-  /** Needed when there is a visual codebook (`loadPipelineFeatures` loads the shared FaceAnalyzer). */
+  /** Needed when there is a visual codebook (`loadPipelineFeatures` loads the face pool or the shared FaceAnalyzer). */
   faces?: FaceSource | null;
   /** JPEG / PNG decoder (sharp), or why there is none. */
   decoder?: ImageDecoder | string | null;
@@ -69,16 +70,34 @@ export interface PipelineFeatures {
   /** The scoring hook; undefined when the model uses neither audio nor video. */
   nonVerbal: ((window: SessionWindow) => NonVerbalIds) | undefined;
   readonly stats: FeatureStats;
+  /** Frees what `loadPipelineFeatures` started for the stage (face worker threads). */
+  release(): Promise<void>;
 }
 
-/** Loads the manifest's codebooks (and the face analyzer when a visual codebook is named) and builds the stage. */
+/**
+ * Loads the manifest's codebooks (and, when a visual codebook is named, the face analyzer: in
+ * `faceWorkers` worker threads, or the shared one in this thread for 0) and builds the stage.
+ */
 export async function loadPipelineFeatures(
-  options: Omit<FeatureOptions, 'codebooks' | 'faces' | 'decoder'> & { manifest: CodebookRefs; faces?: () => Promise<FaceSource> },
+  options: Omit<FeatureOptions, 'codebooks' | 'faces' | 'decoder'> & { manifest: CodebookRefs; faceWorkers: number; faceDetector: FaceDetector },
 ): Promise<PipelineFeatures> {
   const codebooks = await loadManifestCodebooks(options.manifest);
-  const faces = codebooks.visual ? await (options.faces ?? sharedFaceAnalyzer)() : null;
-  const decoder = codebooks.visual ? await loadImageDecoder() : null;
-  return createPipelineFeatures({ ...options, codebooks, faces, decoder });
+  const { faceWorkers, faceDetector, logger } = options;
+  const faces: FaceSource | null = !codebooks.visual
+    ? null
+    : faceWorkers > 0
+      ? await startFacePool({ workers: faceWorkers, detectorModel: detectorModelFor(faceDetector), logger })
+      : await sharedFaceAnalyzer(faceDetector);
+  // With workers, one frame waits in the pool while each worker analyses one (the next is decoded meanwhile).
+  const video = { concurrency: Math.max(1, 2 * faceWorkers), ...options.video };
+  try {
+    const decoder = codebooks.visual ? await loadImageDecoder() : null;
+    const features = createPipelineFeatures({ ...options, codebooks, faces, decoder, video });
+    return { ...features, release: async () => await faces?.release?.() };
+  } catch (err) {
+    await faces?.release?.();
+    throw err;
+  }
 }
 
 export function createPipelineFeatures(options: FeatureOptions): PipelineFeatures {
@@ -216,7 +235,7 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
     { audio: uses.audio, video: uses.video, maxIds },
     uses.audio || uses.video ? 'non-verbal features on' : 'non-verbal features off: the model names no codebooks',
   );
-  return { uses, extract, nonVerbal, stats };
+  return { uses, extract, nonVerbal, stats, release: () => Promise.resolve() };
 }
 
 /** A codebook fitted on another feature layout would quantise the wrong numbers: refuse it. */

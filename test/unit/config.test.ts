@@ -16,6 +16,19 @@ describe('config', () => {
     );
   });
 
+  it('features.faceWorkers: 1 by default, MSA_FACE_WORKERS, bad values named', () => {
+    assert.equal(loadConfig().features.faceWorkers, 1);
+    assert.equal(loadConfig({ env: { MSA_FACE_WORKERS: '0' } }).features.faceWorkers, 0);
+    assert.equal(loadConfig({ overrides: { features: { faceWorkers: 2 } } }).features.faceWorkers, 2);
+    for (const bad of [-1, 1.5, 17]) {
+      assert.throws(
+        () => loadConfig({ overrides: { features: { faceWorkers: bad } } }),
+        (e: unknown) => e instanceof ConfigError && /features\.faceWorkers/.test(e.message) && e.message.includes(String(bad)),
+        `faceWorkers ${bad}`,
+      );
+    }
+  });
+
   it('model.workers / threadsPerWorker: defaults, MSA_MODEL_WORKERS / MSA_MODEL_THREADS, bad values named', () => {
     const d = loadConfig().model;
     assert.equal(d.workers, 2);
