@@ -201,6 +201,12 @@ export const configSchema = z
          * Only loaded when the served model reads faces. Default from bench/load.ts on 2 cores (README Load).
          */
         faceWorkers: nonNegativeInt.max(16).default(1),
+        /**
+         * Worker threads computing the voice features (acoustic frames, resampling) when the served
+         * model reads audio (src/features/acoustic/framePool.ts); each session's stream lives in one
+         * of them. 0 = in the event loop's thread.
+         */
+        voiceWorkers: nonNegativeInt.max(16).default(0),
       })
       .strict()
       .default({}),

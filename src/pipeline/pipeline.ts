@@ -80,6 +80,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     logger: options.logger,
     faceWorkers: config.features.faceWorkers,
     faceDetector: config.features.faceDetector,
+    voiceWorkers: config.features.voiceWorkers,
   });
 
   // The recogniser too: a model that is not installed fails here, naming what to install.
