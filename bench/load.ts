@@ -277,6 +277,8 @@ export interface RunResult {
   send_errors: number;
   records_sent: number;
   load_before: number;
+  /** The pipeline's face analysis counters at the last sample (features.video of /metrics.json), with --video. */
+  video?: { frames: number; analysed: number; shed: number; failed: number; analyseMs: number };
   delays: number[];
 }
 
@@ -327,6 +329,7 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
   const healthMs: number[] = [];
   const metricsMs: number[] = [];
   let rssMax = 0;
+  let video: RunResult['video'];
 
   const load_before = loadavg()[0]!;
   const t0 = Date.now() + 200;
@@ -342,6 +345,7 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
         metricsMs.push(m.ms);
         const c = (m.body as { pipeline?: { transport?: { consumed?: number } } } | null)?.pipeline?.transport?.consumed;
         if (typeof c === 'number') consumed = c;
+        video = (m.body as { pipeline?: { features?: { video?: RunResult['video'] } } } | null)?.pipeline?.features?.video ?? video;
         lagMax = Math.max(lagMax, sent - consumed);
       } catch {
         // the child is gone or too slow: counted by what is missing
@@ -460,6 +464,9 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     send_errors: sendErrors,
     records_sent: sent,
     load_before: round(load_before, 2)!,
+    ...(video
+      ? { video: { frames: video.frames, analysed: video.analysed, shed: video.shed, failed: video.failed, analyseMs: Math.round(video.analyseMs) } }
+      : {}),
     delays,
   };
 }

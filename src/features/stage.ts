@@ -3,8 +3,10 @@
  * the windows, and turned into the model's non-verbal codebook ids per window.
  *
  * ```
- * decoded records -> extract: audio chunk -> acoustic frames (sync, acoustic/frameStream.ts)
- *                             video frame -> face vector (async, bounded, session order kept; visual/faceVectors.ts)
+ * decoded records -> extract: audio chunk -> acoustic frames (sync, acoustic/frameStream.ts; with voiceWorkers:
+ *                                            async in worker threads, session order kept, acoustic/framePool.ts)
+ *                             video frame -> face vector (async, bounded, session order kept; visual/faceVectors.ts;
+ *                                            the face model in worker threads with faceWorkers, visual/facePool.ts)
  *                 -> sessionWindows -> scoreWindows(nonVerbal: window -> pooled, quantised ids; nonVerbal.ts)
  * ```
  *
