@@ -53,6 +53,7 @@ import { openRecordSender, type OpenSender } from '../src/ingest/kafkaSender.js'
 import { generateSession, SAMPLE_SCRIPT } from '../src/ingest/sampleSession.js';
 import { shiftRecord } from '../src/ingest/replay.js';
 import type { InputRecord, Score } from '../src/schemas/records.js';
+import { loadFaceFrames, withFace } from './loadFaces.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -62,6 +63,8 @@ const { values: flags } = parseArgs({
     sessions: { type: 'string', default: '50' },
     duration: { type: 'string', default: '60' },
     video: { type: 'boolean', default: false },
+    /** With --video: real JPEG frames of this clip instead of 8x8 noise (bench/loadFaces.ts). */
+    faces: { type: 'string' },
     json: { type: 'boolean', default: false },
     ladder: { type: 'boolean', default: false },
     brokers: { type: 'string' },
@@ -100,6 +103,7 @@ const opts = {
 };
 if (!['off', 'on'].includes(opts.voice)) throw new RangeError(`--voice must be off or on, got ${JSON.stringify(opts.voice)}`);
 if (!['off', 'auto', 'always'].includes(opts.asr)) throw new RangeError(`--asr must be off, auto or always, got ${JSON.stringify(opts.asr)}`);
+const faceFrames = flags.faces ? await loadFaceFrames(resolve(flags.faces)) : null;
 const OWN_BROKER = { port: 19600, controllerPort: 19601 };
 const TICK_MS = 20;
 const SAMPLE_MS = 500;
@@ -125,7 +129,8 @@ function sessionPlan(sessionId: string, durationS: number, video: boolean, seed:
   for (let i = 0, t = 0; t < durationS * 1000; i += SEGMENT_WORDS, t += SEGMENT_WORDS * 350 + 500) {
     script.push(Array.from({ length: SEGMENT_WORDS }, (_, j) => words[(i + j) % words.length]).join(' '));
   }
-  const records = generateSession({ sessionId, startTime: 0, script, gapSeconds: 0.5, videoFps: video ? 2 : 0, endOfStream: true, seed });
+  const generated = generateSession({ sessionId, startTime: 0, script, gapSeconds: 0.5, videoFps: video ? 2 : 0, endOfStream: true, seed });
+  const records = faceFrames ? generated.map((r) => withFace(r, faceFrames, seed)) : generated;
   return records.map((record) => ({ at: record.kind === 'transcript' ? record.value.endTime : record.value.eventTime, record })).sort((a, b) => a.at - b.at);
 }
 
@@ -272,6 +277,8 @@ export interface RunResult {
   send_errors: number;
   records_sent: number;
   load_before: number;
+  /** The pipeline's face analysis counters at the last sample (features.video of /metrics.json), with --video. */
+  video?: { frames: number; analysed: number; shed: number; failed: number; analyseMs: number };
   delays: number[];
 }
 
@@ -322,6 +329,7 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
   const healthMs: number[] = [];
   const metricsMs: number[] = [];
   let rssMax = 0;
+  let video: RunResult['video'];
 
   const load_before = loadavg()[0]!;
   const t0 = Date.now() + 200;
@@ -337,6 +345,7 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
         metricsMs.push(m.ms);
         const c = (m.body as { pipeline?: { transport?: { consumed?: number } } } | null)?.pipeline?.transport?.consumed;
         if (typeof c === 'number') consumed = c;
+        video = (m.body as { pipeline?: { features?: { video?: RunResult['video'] } } } | null)?.pipeline?.features?.video ?? video;
         lagMax = Math.max(lagMax, sent - consumed);
       } catch {
         // the child is gone or too slow: counted by what is missing
@@ -455,6 +464,9 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     send_errors: sendErrors,
     records_sent: sent,
     load_before: round(load_before, 2)!,
+    ...(video
+      ? { video: { frames: video.frames, analysed: video.analysed, shed: video.shed, failed: video.failed, analyseMs: Math.round(video.analyseMs) } }
+      : {}),
     delays,
   };
 }

@@ -195,6 +195,18 @@ export const configSchema = z
          * frame rate, crops the model was not trained on).
          */
         faceDetector: z.enum(FACE_DETECTORS).default('short-range'),
+        /**
+         * Worker threads analysing faces, each with its own face model (src/features/visual/facePool.ts),
+         * so the face model never blocks the event loop; 0 = in the event loop's thread (as before).
+         * Only loaded when the served model reads faces. Default from bench/load.ts on 2 cores (README Load).
+         */
+        faceWorkers: nonNegativeInt.max(16).default(1),
+        /**
+         * Worker threads computing the voice features (acoustic frames, resampling) when the served
+         * model reads audio (src/features/acoustic/framePool.ts); each session's stream lives in one
+         * of them. 0 = in the event loop's thread.
+         */
+        voiceWorkers: nonNegativeInt.max(16).default(0),
       })
       .strict()
       .default({}),

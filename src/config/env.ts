@@ -96,7 +96,11 @@ export function configFromEnv(env: Record<string, string | undefined>): DeepPart
       python: nonEmpty(env.MSA_PYTHON),
     },
     voice: { enabled: boolFromEnv(env, 'MSA_VOICE'), reader: nonEmpty(env.MSA_VOICE_READER) },
-    features: { faceDetector: env.MSA_FACE_DETECTOR as Config['features']['faceDetector'] | undefined },
+    features: {
+      faceDetector: env.MSA_FACE_DETECTOR as Config['features']['faceDetector'] | undefined,
+      faceWorkers: intFromEnv(env, 'MSA_FACE_WORKERS'),
+      voiceWorkers: intFromEnv(env, 'MSA_VOICE_WORKERS'),
+    },
     ws: {
       host: env.MSA_WS_HOST,
       port: intFromEnv(env, 'MSA_WS_PORT'),

@@ -3,8 +3,10 @@
  * the windows, and turned into the model's non-verbal codebook ids per window.
  *
  * ```
- * decoded records -> extract: audio chunk -> acoustic frames (sync, acoustic/frameStream.ts)
- *                             video frame -> face vector (async, bounded, session order kept; visual/faceVectors.ts)
+ * decoded records -> extract: audio chunk -> acoustic frames (sync, acoustic/frameStream.ts; with voiceWorkers:
+ *                                            async in worker threads, session order kept, acoustic/framePool.ts)
+ *                             video frame -> face vector (async, bounded, session order kept; visual/faceVectors.ts;
+ *                                            the face model in worker threads with faceWorkers, visual/facePool.ts)
  *                 -> sessionWindows -> scoreWindows(nonVerbal: window -> pooled, quantised ids; nonVerbal.ts)
  * ```
  *
@@ -28,10 +30,12 @@ import { finalize, tap } from 'rxjs';
 import type { Logger } from '../log.js';
 import { ACOUSTIC_FEATURES } from './acoustic/index.js';
 import { loadManifestCodebooks, Quantiser, type Codebook, type CodebookRefs, type ManifestCodebooks } from './codebook.js';
-import { sharedFaceAnalyzer, VISUAL_FEATURES } from './visual/index.js';
-import type { InputRecord } from '../schemas/records.js';
+import { detectorModelFor, sharedFaceAnalyzer, VISUAL_FEATURES, type FaceDetector } from './visual/index.js';
+import { startFacePool } from './visual/facePool.js';
+import type { AudioChunk, InputRecord } from '../schemas/records.js';
 import type { Positioned, SessionWindow } from '../windows/types.js';
-import { AcousticFrameStream, FEATURE_SAMPLE_RATE, RESAMPLED_RATES, type AcousticStreamStats } from './acoustic/frameStream.js';
+import { AcousticFrameStream, FEATURE_SAMPLE_RATE, RESAMPLED_RATES, type AcousticStreamStats, type AudioUnsupported } from './acoustic/frameStream.js';
+import { startAcousticFramePool, type AcousticFramePool } from './acoustic/framePool.js';
 import { keepSessionOrder, type KeepSessionOrderState } from '../operators/keepSessionOrder.js';
 import { loadImageDecoder, type ImageDecoder } from '../media/image.js';
 import { FaceVectors, VISUAL_FEATURE_SET, type FaceSource, type FaceVectorStats } from './visual/faceVectors.js';
@@ -41,7 +45,7 @@ export { VISUAL_FEATURE_SET, type FaceSource } from './visual/faceVectors.js';
 
 export interface FeatureOptions {
   codebooks: ManifestCodebooks;
-  /** Needed when there is a visual codebook (`loadPipelineFeatures` loads the shared FaceAnalyzer). */
+  /** Needed when there is a visual codebook (`loadPipelineFeatures` loads the face pool or the shared FaceAnalyzer). */
   faces?: FaceSource | null;
   /** JPEG / PNG decoder (sharp), or why there is none. */
   decoder?: ImageDecoder | string | null;
@@ -50,6 +54,8 @@ export interface FeatureOptions {
   /** Default 4 (the acoustic pooling rate and the video sampling rate of `featurize`). */
   idsPerSecond?: number;
   video?: { concurrency?: number; maxQueued?: number; minIntervalMs?: number };
+  /** Voice DSP in worker threads (acoustic/framePool.ts); null / absent: in this thread. */
+  voiceDsp?: AcousticFramePool | null;
   /** Sessions that ended or went idle (from the windows): their stream state is freed. */
   expired$?: Observable<string>;
   logger: Logger;
@@ -57,7 +63,13 @@ export interface FeatureOptions {
 
 export interface FeatureStats {
   /** `gated`: windows whose voice / faces the codebook's gate found unlike the training data (no ids). */
-  audio: AcousticStreamStats & { notUsed: number; gated: number };
+  audio: AcousticStreamStats & {
+    notUsed: number;
+    gated: number;
+    /** Voice DSP in workers only: chunks passed without frames because 1024 waited, or their worker failed. */
+    shed: number;
+    failed: number;
+  };
   video: FaceVectorStats & { notUsed: number; gated: number; queue: KeepSessionOrderState };
 }
 
@@ -69,16 +81,46 @@ export interface PipelineFeatures {
   /** The scoring hook; undefined when the model uses neither audio nor video. */
   nonVerbal: ((window: SessionWindow) => NonVerbalIds) | undefined;
   readonly stats: FeatureStats;
+  /** Frees what `loadPipelineFeatures` started for the stage (face worker threads). */
+  release(): Promise<void>;
 }
 
-/** Loads the manifest's codebooks (and the face analyzer when a visual codebook is named) and builds the stage. */
+/**
+ * Loads the manifest's codebooks (and, when a visual codebook is named, the face analyzer: in
+ * `faceWorkers` worker threads, or the shared one in this thread for 0; and, for an acoustic
+ * codebook with `voiceWorkers` > 0, the voice DSP workers) and builds the stage.
+ */
 export async function loadPipelineFeatures(
-  options: Omit<FeatureOptions, 'codebooks' | 'faces' | 'decoder'> & { manifest: CodebookRefs; faces?: () => Promise<FaceSource> },
+  options: Omit<FeatureOptions, 'codebooks' | 'faces' | 'decoder' | 'voiceDsp'> & {
+    manifest: CodebookRefs;
+    faceWorkers: number;
+    faceDetector: FaceDetector;
+    voiceWorkers: number;
+  },
 ): Promise<PipelineFeatures> {
   const codebooks = await loadManifestCodebooks(options.manifest);
-  const faces = codebooks.visual ? await (options.faces ?? sharedFaceAnalyzer)() : null;
-  const decoder = codebooks.visual ? await loadImageDecoder() : null;
-  return createPipelineFeatures({ ...options, codebooks, faces, decoder });
+  const { faceWorkers, faceDetector, voiceWorkers, logger } = options;
+  const faces: FaceSource | null = !codebooks.visual
+    ? null
+    : faceWorkers > 0
+      ? await startFacePool({ workers: faceWorkers, detectorModel: detectorModelFor(faceDetector), logger })
+      : await sharedFaceAnalyzer(faceDetector);
+  // With workers, one frame waits in the pool while each worker analyses one (the next is decoded meanwhile).
+  const video = { concurrency: Math.max(1, 2 * faceWorkers), ...options.video };
+  let voiceDsp: AcousticFramePool | null = null;
+  const release = async () => {
+    await faces?.release?.();
+    await voiceDsp?.release();
+  };
+  try {
+    voiceDsp = codebooks.acoustic && voiceWorkers > 0 ? await startAcousticFramePool({ workers: voiceWorkers, logger }) : null;
+    const decoder = codebooks.visual ? await loadImageDecoder() : null;
+    const features = createPipelineFeatures({ ...options, codebooks, faces, decoder, video, voiceDsp });
+    return { ...features, release };
+  } catch (err) {
+    await release();
+    throw err;
+  }
 }
 
 export function createPipelineFeatures(options: FeatureOptions): PipelineFeatures {
@@ -88,13 +130,14 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
   checkLayout(codebooks.visual, VISUAL_FEATURES, 'visual');
   if (codebooks.visual && !options.faces) throw new Error('features: the model has a visual codebook but no face analyzer was given');
 
-  const audio = new AcousticFrameStream();
+  const pool = options.voiceDsp ?? null;
+  const audio = pool ?? new AcousticFrameStream();
   const decoder = typeof options.decoder === 'function' ? options.decoder : null;
   const noDecoder = typeof options.decoder === 'string' ? options.decoder : 'no image decoder was given';
   const faces = new FaceVectors({ faces: options.faces ?? null, decoder, minIntervalMs: options.video?.minIntervalMs });
   const queue: KeepSessionOrderState = { queued: 0, running: 0, held: 0 };
   const stats: FeatureStats = {
-    audio: Object.assign(audio.stats, { notUsed: 0, gated: 0 }),
+    audio: Object.assign(audio.stats, { notUsed: 0, gated: 0, shed: 0, failed: 0 }),
     video: Object.assign(faces.stats, { notUsed: 0, gated: 0, queue }),
   };
   const uses = { audio: codebooks.acoustic !== null, video: codebooks.visual !== null };
@@ -114,16 +157,19 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
       'info', // the default manifest reads words only: the normal case, not a problem
     );
 
-  const onAudio = (record: Positioned<InputRecord>) => {
-    if (record.value.kind !== 'audio') return;
+  /** The chunk to analyse, or null (not audio, empty, or a model that reads no audio). */
+  const audioOf = (record: Positioned<InputRecord>): AudioChunk | null => {
+    if (record.value.kind !== 'audio') return null;
     const chunk = record.value.value;
-    if (chunk.samples.length === 0) return;
+    if (chunk.samples.length === 0) return null;
     if (!uses.audio) {
       stats.audio.notUsed++;
       notUsed('audio');
-      return;
+      return null;
     }
-    const why = audio.accept(chunk);
+    return chunk;
+  };
+  const onAudioResult = (chunk: AudioChunk, why: AudioUnsupported | null) => {
     if (why === 'sample-rate') {
       once(
         `rate-${chunk.sampleRate}`,
@@ -134,10 +180,38 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
       once(`encoding-${chunk.encoding}`, { encoding: chunk.encoding }, `audio encoding ${chunk.encoding} is not analysed; send S16LE`);
     }
   };
+  // In this thread: frames computed as each chunk passes. In workers: an async stage that keeps each session's order, like the faces'.
+  const audioStage: MonoTypeOperatorFunction<Positioned<InputRecord>> = pool
+    ? keepSessionOrder<Positioned<InputRecord>>({
+        sessionOf: (r) => r.value.value.sessionId,
+        workFor: (r) => {
+          const chunk = audioOf(r);
+          return chunk ? async () => onAudioResult(chunk, await pool.accept(chunk)) : null;
+        },
+        // Chunks cost well under a millisecond: enough in flight to keep every worker busy.
+        concurrency: 64,
+        maxQueued: 1024,
+        onShed: () => {
+          stats.audio.shed++;
+          once('audio-shed', {}, 'voice DSP cannot keep up: audio chunks beyond 1024 waiting pass without frames (counted in features.audio.shed)');
+        },
+        onError: (r, err) => {
+          stats.audio.failed++;
+          once(
+            'audio-failed',
+            { err, sessionId: r.value.value.sessionId },
+            'voice DSP failed on a chunk; it passes without frames (counted in features.audio.failed)',
+          );
+        },
+      })
+    : tap((r) => {
+        const chunk = audioOf(r);
+        if (chunk) onAudioResult(chunk, (audio as AcousticFrameStream).accept(chunk));
+      });
 
   const extract: MonoTypeOperatorFunction<Positioned<InputRecord>> = (source) =>
     source.pipe(
-      tap(onAudio),
+      audioStage,
       keepSessionOrder<Positioned<InputRecord>>(
         {
           sessionOf: (r) => r.value.value.sessionId,
@@ -185,11 +259,11 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
         queue,
       ),
       // Torn down (stopped, or the source ended): free the sessions' audio streams, resamplers included.
-      finalize(() => audio.endAll()),
+      finalize(() => void audio.endAll()),
     );
 
   options.expired$?.subscribe((sessionId) => {
-    audio.end(sessionId);
+    void audio.end(sessionId);
     faces.end(sessionId);
   });
 
@@ -216,7 +290,7 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
     { audio: uses.audio, video: uses.video, maxIds },
     uses.audio || uses.video ? 'non-verbal features on' : 'non-verbal features off: the model names no codebooks',
   );
-  return { uses, extract, nonVerbal, stats };
+  return { uses, extract, nonVerbal, stats, release: () => Promise.resolve() };
 }
 
 /** A codebook fitted on another feature layout would quantise the wrong numbers: refuse it. */

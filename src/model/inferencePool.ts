@@ -4,6 +4,8 @@
  * runs synchronously on the thread that calls it; in a worker it no longer blocks the event loop
  * that reads Kafka, answers /healthz and fans scores out.
  *
+ * The threads are a worker pool (src/workers/pool.ts), which the face analyzer uses too.
+ *
  * - A batch goes to an idle worker, or waits (in order) for one. Results are those of the same
  *   session in the main thread: same graph, same padding (test/unit/inferencePool.test.ts).
  * - A worker that dies while it holds a batch (a native crash, an out-of-memory kill, terminate)
@@ -15,10 +17,10 @@
  * - A replacement that cannot load the model `MAX_LOAD_FAILURES` times in a row breaks the pool:
  *   every waiting and later batch is rejected with the load error.
  */
-import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
+import { MAX_LOAD_FAILURES, startWorkerPool } from '../workers/pool.js';
 import type { PadIndex } from './batchTensors.js';
-import type { InferenceWorkerData, WorkerReply, WorkerRequest } from './inferenceProtocol.js';
+import type { InferenceReady, InferenceWorkerData } from './inferenceProtocol.js';
 import type { ExecutionProviderName } from './ort.js';
 import type { ModelInput, ModelOutput } from './types.js';
 
@@ -76,37 +78,7 @@ export class InferenceCrashError extends Error {
   override readonly name = 'InferenceCrashError';
 }
 
-/** Replacement workers failing to load the model in a row before the pool gives up. */
-export const MAX_LOAD_FAILURES = 3;
-
-interface Job {
-  id: number;
-  inputs: ModelInput[];
-  attempt: number;
-  resolve: (outputs: ModelOutput[]) => void;
-  reject: (err: Error) => void;
-}
-
-interface Slot {
-  index: number;
-  worker: Worker | null;
-  ready: boolean;
-  job: Job | null;
-  /** Why the worker said it could not load the model, or the error it died of. */
-  lastError: string | null;
-}
-
-/**
- * Starts the worker module beside this one: the compiled .js, or, run from source under tsx, the
- * .ts through tsx's loader (Node 20 does not run the parent's `--import tsx` in worker threads).
- */
-function newWorker(data: InferenceWorkerData, name: string): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./inferenceWorker.js', here), { workerData: data, name });
-  const source = JSON.stringify(new URL('./inferenceWorker.ts', here).href);
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${source}); })`;
-  return new Worker(boot, { eval: true, workerData: data, name });
-}
+export { MAX_LOAD_FAILURES };
 
 export async function startInferencePool(options: InferencePoolOptions): Promise<InferencePool> {
   const { path, executionProvider, workers, threadsPerWorker, logger, onEvent } = options;
@@ -114,153 +86,45 @@ export async function startInferencePool(options: InferencePoolOptions): Promise
   if (!Number.isSafeInteger(threadsPerWorker) || threadsPerWorker < 0) {
     throw new RangeError(`inference pool: threadsPerWorker must be an integer >= 0, got ${threadsPerWorker}`);
   }
-  const log = logger.child({ module: 'inference-pool', path });
   const data: InferenceWorkerData = { path, executionProvider, threads: threadsPerWorker, padIndex: options.padIndex, perRow: options.perRow ?? false };
-  const slots: Slot[] = Array.from({ length: workers }, (_, index) => ({ index, worker: null, ready: false, job: null, lastError: null }));
-  const queue: Job[] = [];
-  const stats = { crashes: 0, retried: 0, failed: 0 };
-  let nextId = 0;
-  let closed = false;
-  let broken: Error | null = null;
-  let loadFailures = 0;
-  let provider: ExecutionProviderName = executionProvider;
-  let kind: string | undefined;
-  let started = false;
-  let startup: { resolve: () => void; reject: (err: Error) => void; waiting: number } | null = null;
-
-  const pump = () => {
-    for (const slot of slots) {
-      if (queue.length === 0) return;
-      if (!slot.ready || slot.job || !slot.worker) continue;
-      const job = queue.shift()!;
-      slot.job = job;
-      onEvent?.({ type: 'dispatch', worker: slot.index, batch: job.id, attempt: job.attempt, size: job.inputs.length });
-      const request: WorkerRequest = { id: job.id, inputs: job.inputs };
-      slot.worker.postMessage(request);
-    }
-  };
-
-  const breakPool = (err: Error) => {
-    broken = err;
-    log.error({ err }, 'inference pool broken: no worker can load the model');
-    for (const job of queue.splice(0)) job.reject(err);
-  };
-
-  const spawn = (slot: Slot) => {
-    const worker = newWorker(data, `msa-inference-${slot.index}`);
-    slot.worker = worker;
-    slot.ready = false;
-    worker.on('message', (m: WorkerReply) => {
-      if (slot.worker !== worker) return;
-      switch (m.type) {
-        case 'ready':
-          slot.ready = true;
-          loadFailures = 0;
-          provider = m.provider;
-          kind = m.kind;
-          if (startup && --startup.waiting === 0) startup.resolve();
-          pump();
-          break;
-        case 'failed':
-          slot.lastError = m.message;
-          break;
-        case 'result':
-        case 'error': {
-          const job = slot.job;
-          if (!job || job.id !== m.id) return;
-          slot.job = null;
-          if (m.type === 'result') job.resolve(m.outputs);
-          else job.reject(new Error(`model run failed (inference worker ${slot.index}): ${m.message}`));
-          pump();
-          break;
-        }
-      }
-    });
-    worker.on('error', (err) => {
-      if (slot.worker === worker) slot.lastError = err.message;
-    });
-    worker.on('exit', (code) => {
-      if (slot.worker !== worker || closed) return;
-      const wasReady = slot.ready;
-      slot.worker = null;
-      slot.ready = false;
-      const job = slot.job;
-      slot.job = null;
-      const reason = slot.lastError ?? `exit code ${code}`;
-      slot.lastError = null;
-      if (!wasReady) {
-        // It never loaded the model: at start, the pool does not start; later, retry a few times.
-        const err = new Error(`inference worker ${slot.index} could not load the model ${path}: ${reason}`);
-        if (startup) {
-          startup.reject(err);
-          return;
-        }
-        if (++loadFailures >= MAX_LOAD_FAILURES) {
-          breakPool(err);
-          if (job) job.reject(err);
-          return;
-        }
-      }
-      stats.crashes++;
-      onEvent?.({ type: 'crash', worker: slot.index, batch: job?.id ?? null, reason });
-      if (job) {
-        job.attempt++;
-        if (job.attempt < 2) {
-          stats.retried++;
-          queue.unshift(job); // first in line: its windows are the oldest
-        } else {
-          stats.failed++;
-          job.reject(new InferenceCrashError(`inference worker ${slot.index} died running batch ${job.id} (${job.inputs.length} windows) twice: ${reason}`));
-        }
-      }
-      log.error({ worker: slot.index, batch: job?.id, attempt: job?.attempt, reason }, 'inference worker died; starting a new one');
-      spawn(slot);
-    });
-  };
-
-  await new Promise<void>((resolve, reject) => {
-    startup = { resolve, reject, waiting: workers };
-    for (const slot of slots) spawn(slot);
-  }).catch(async (err: unknown) => {
-    closed = true;
-    await Promise.all(slots.map((s) => s.worker?.terminate()));
-    throw err;
+  const pool = await startWorkerPool<InferenceWorkerData, InferenceReady, ModelInput[], ModelOutput[]>({
+    here: import.meta.url,
+    file: 'inferenceWorker',
+    data,
+    workers,
+    name: 'inference',
+    loads: `the model ${path}`,
+    crashError: (message) => new InferenceCrashError(message),
+    jobError: (worker, message) => new Error(`model run failed (inference worker ${worker}): ${message}`),
+    logger: logger.child({ path }),
+    onEvent: onEvent
+      ? (e) =>
+          onEvent(
+            e.type === 'dispatch'
+              ? { type: 'dispatch', worker: e.worker, batch: e.job, attempt: e.attempt, size: e.request.length }
+              : { type: 'crash', worker: e.worker, batch: e.job, reason: e.reason },
+          )
+      : undefined,
   });
-  startup = null;
-  started = true;
-  log.info({ workers, threadsPerWorker, provider, perRow: data.perRow }, `model loaded in ${workers} worker thread(s) on ${provider}`);
+  const { provider } = pool.ready;
+  logger
+    .child({ module: 'inference-pool', path })
+    .info({ workers, threadsPerWorker, provider, perRow: data.perRow }, `model loaded in ${workers} worker thread(s) on ${provider}`);
 
   return {
     path,
     requestedProvider: executionProvider,
     get provider() {
-      return provider;
+      return pool.ready.provider;
     },
     get kind() {
-      return kind;
+      return pool.ready.kind;
     },
     run(inputs) {
-      if (closed || !started) return Promise.reject(new Error('inference pool: released'));
-      if (broken) return Promise.reject(broken);
-      if (inputs.length === 0) return Promise.resolve([]);
-      return new Promise<ModelOutput[]>((resolve, reject) => {
-        queue.push({ id: nextId++, inputs: [...inputs], attempt: 0, resolve, reject });
-        pump();
-      });
+      return inputs.length === 0 ? Promise.resolve([]) : pool.run([...inputs]);
     },
-    stats: () => ({ workers, busy: slots.filter((s) => s.job !== null).length, queued: queue.length, ...stats }),
-    async terminateWorker(index) {
-      const worker = slots[index]?.worker;
-      if (!worker) throw new RangeError(`inference pool: no running worker ${index}`);
-      await worker.terminate();
-    },
-    async release() {
-      if (closed) return;
-      closed = true;
-      const err = new Error('inference pool: released');
-      for (const job of queue.splice(0)) job.reject(err);
-      for (const slot of slots) slot.job?.reject(err);
-      await Promise.all(slots.map((s) => s.worker?.terminate()));
-    },
+    stats: () => pool.stats(),
+    terminateWorker: (index) => pool.terminateWorker(index),
+    release: () => pool.release(),
   };
 }

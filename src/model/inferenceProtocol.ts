@@ -1,7 +1,6 @@
-/** Messages between the inference pool (./inferencePool.ts) and its worker threads (./inferenceWorker.ts). */
+/** What the inference pool (./inferencePool.ts) gives its worker threads (./inferenceWorker.ts), and what they say once loaded. */
 import type { PadIndex } from './batchTensors.js';
 import type { ExecutionProviderName } from './ort.js';
-import type { ModelInput, ModelOutput } from './types.js';
 
 export interface InferenceWorkerData {
   path: string;
@@ -13,13 +12,7 @@ export interface InferenceWorkerData {
   perRow: boolean;
 }
 
-export interface WorkerRequest {
-  id: number;
-  inputs: ModelInput[];
+export interface InferenceReady {
+  provider: ExecutionProviderName;
+  kind: string | undefined;
 }
-
-export type WorkerReply =
-  | { type: 'ready'; provider: ExecutionProviderName; kind: string | undefined }
-  | { type: 'failed'; message: string }
-  | { type: 'result'; id: number; outputs: ModelOutput[] }
-  | { type: 'error'; id: number; message: string };

@@ -30,7 +30,6 @@ import { sessionWindows } from '../windows/sessionWindows.js';
 import { createWindowStats } from '../windows/windowStats.js';
 import type { Positioned, SessionWindow as ScoringWindow, WindowEvent } from '../windows/types.js';
 import { scoreWindows, type ScoringOutput } from './scoring.js';
-import { sharedFaceAnalyzer } from '../features/visual/index.js';
 import { loadPipelineFeatures } from '../features/stage.js';
 import { createSpeechStage, type SpeechStage } from '../speech/stage.js';
 import { loadSpeech } from '../speech/index.js';
@@ -79,20 +78,30 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     windowSizeMs: config.windows.sizeMs,
     expired$: merge(expired$, forget$),
     logger: options.logger,
-    faces: () => sharedFaceAnalyzer(config.features.faceDetector),
+    faceWorkers: config.features.faceWorkers,
+    faceDetector: config.features.faceDetector,
+    voiceWorkers: config.features.voiceWorkers,
   });
 
   // The recogniser too: a model that is not installed fails here, naming what to install.
-  const speechParts = options.speech !== undefined ? options.speech : await loadSpeech(config, options.logger);
+  const speechParts =
+    options.speech !== undefined
+      ? options.speech
+      : await loadSpeech(config, options.logger).catch(async (err: unknown) => {
+          await features.release();
+          throw err;
+        });
   // The voice reader too: a missing or invalid reader file fails here, naming the path.
   const voiceParts =
     options.voice !== undefined
       ? options.voice
       : await loadVoice(config, options.logger).catch(async (err: unknown) => {
           if (options.speech === undefined) await speechParts?.release();
+          await features.release();
           throw err;
         });
   const releaseParts = async () => {
+    await features.release(); // face worker threads
     if (options.speech === undefined) await speechParts?.release(); // a caller's parts are the caller's
     if (options.voice === undefined) await voiceParts?.release();
   };

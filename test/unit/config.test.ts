@@ -16,6 +16,23 @@ describe('config', () => {
     );
   });
 
+  it('features.faceWorkers / voiceWorkers: 1 / 0 by default, MSA_FACE_WORKERS / MSA_VOICE_WORKERS, bad values named', () => {
+    assert.equal(loadConfig().features.faceWorkers, 1);
+    assert.equal(loadConfig({ env: { MSA_FACE_WORKERS: '0' } }).features.faceWorkers, 0);
+    assert.equal(loadConfig({ overrides: { features: { faceWorkers: 2 } } }).features.faceWorkers, 2);
+    assert.equal(loadConfig().features.voiceWorkers, 0);
+    assert.equal(loadConfig({ env: { MSA_VOICE_WORKERS: '2' } }).features.voiceWorkers, 2);
+    for (const key of ['faceWorkers', 'voiceWorkers']) {
+      for (const bad of [-1, 1.5, 17]) {
+        assert.throws(
+          () => loadConfig({ overrides: { features: { [key]: bad } } }),
+          (e: unknown) => e instanceof ConfigError && e.message.includes(`features.${key}`) && e.message.includes(String(bad)),
+          `${key} ${bad}`,
+        );
+      }
+    }
+  });
+
   it('model.workers / threadsPerWorker: defaults, MSA_MODEL_WORKERS / MSA_MODEL_THREADS, bad values named', () => {
     const d = loadConfig().model;
     assert.equal(d.workers, 2);

@@ -23,9 +23,12 @@ import type { VideoFrame } from '../../schemas/records.js';
 /** The `featureSet` of FEATURES frames computed by this project's visual extractor (src/features/visual). */
 export const VISUAL_FEATURE_SET = 'msa-visual-1';
 
-/** What analyses RGB frames: `FaceAnalyzer`, or a stand-in in tests. */
+/** What analyses RGB frames: `FaceAnalyzer` in this thread, the face pool (./facePool.ts) in worker threads, or a stand-in in tests. */
 export interface FaceSource {
-  analyze(frame: RgbFrame): Promise<FaceObservation | null>;
+  /** `owned`: the frame's pixels were decoded for this call and nobody reads them after (they may be moved to a worker). */
+  analyze(frame: RgbFrame, options?: { owned?: boolean }): Promise<FaceObservation | null>;
+  /** Frees what the source holds (worker threads); the shared in-thread analyzer has none. */
+  release?(): Promise<void>;
 }
 
 export type VideoUnsupported = 'JPEG' | 'PNG' | 'FEATURES' | 'invalid';
@@ -124,17 +127,19 @@ export class FaceVectors {
         const maxWidth = this.maxWidth;
         return async () => {
           let rgb: RgbFrame = { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+          let owned = false;
           if (decoder && (format !== 'RGB24' || width > maxWidth)) {
             const t = performance.now();
             try {
               rgb = await decoder(frame, maxWidth);
+              owned = true;
             } finally {
               this.stats.decodeMs += performance.now() - t;
             }
           }
           const t0 = performance.now();
           try {
-            const seen = await faces.analyze(rgb);
+            const seen = await faces.analyze(rgb, { owned });
             this.stats.analysed++;
             if (seen) this.stats.faces++;
             this.byFrame.set(frame, seen ? seen.vector : null);
