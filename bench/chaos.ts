@@ -84,6 +84,8 @@ interface Result {
   contradicting: number;
   /** Windows scored from other than all their records (Score.records against the records sent). */
   partial: number;
+  /** Input records sent to the late topic (their windows had closed): none is expected. */
+  late_records: number;
   crashes: number;
   recovery_s: number | null;
   healthz_p99_ms?: number;
@@ -170,10 +172,11 @@ async function readScores(kafka: Kafka, topic: string) {
   return { seen, close: () => consumer.disconnect() };
 }
 
-/** Reads the dead-letter topic from the start: where each input record (topic/partition/offset) went, with its code. */
+/** Reads the dead-letter (or late) topic from the start: where each input record (topic/partition/offset) went, with its code. */
 async function readDeadLetters(kafka: Kafka, topic: string) {
   const codec = createCodec();
   const seen = new Map<string, string>();
+  const reasons: string[] = [];
   const consumer = kafka.consumer({ groupId: `chaos-reader-${topic}`, maxWaitTimeInMs: 100 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
@@ -183,9 +186,10 @@ async function readDeadLetters(kafka: Kafka, topic: string) {
       if (!d.ok) return;
       const l = d.value as DeadLetter;
       seen.set(`${l.sourceTopic}/${l.partition}@${l.offset}`, l.code);
+      reasons.push(`${l.sourceTopic}/${l.partition}@${l.offset} ${l.sessionId ?? '?'}: ${l.reason}`);
     },
   });
-  return { seen, close: () => consumer.disconnect() };
+  return { seen, reasons, close: () => consumer.disconnect() };
 }
 
 /** A record with invalid UTF-8: encode with a same-length placeholder, then swap its bytes. */
@@ -286,6 +290,7 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
   // Topics exist once the sender connected (it creates them), so the reader can subscribe.
   const sender = await openRecordSender({ config, brokers, logger: silentLogger });
   const scores = await readScores(kafka, topicNames({ prefix }).scores);
+  const late = await readDeadLetters(kafka, topicNames({ prefix }).late);
   await instances[0]!.ready(); // msa run loaded its model and joined the group
   const now = Date.now() + 1000;
   const records: InputRecord[] = [];
@@ -385,6 +390,8 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
   await Promise.all(instances.map((i) => i.stop('SIGTERM')));
   await sender.close();
   await scores.close();
+  await late.close();
+  for (const r of late.reasons.slice(0, 5)) log(`${name}: late record ${r}`);
 
   const byKey = new Map<string, Set<number>>();
   for (const s of scores.seen) byKey.set(s.key, (byKey.get(s.key) ?? new Set()).add(s.score));
@@ -400,6 +407,7 @@ async function runScenario(name: Scenario, kafka: Kafka): Promise<Result> {
     duplicates: scores.seen.length - byKey.size,
     contradicting: [...byKey.values()].filter((v) => v.size > 1).length,
     partial: new Set(partial.map((s) => s.key)).size,
+    late_records: late.seen.size,
     crashes,
     recovery_s: after ? Math.round((after.at - faultAt) / 100) / 10 : null,
     ...extra,
@@ -424,7 +432,7 @@ async function main(): Promise<void> {
   } finally {
     await stopBroker(brokerOpts, silentLogger).catch(() => undefined);
   }
-  const cols = ['name', 'windows_expected', 'windows_seen', 'lost', 'duplicates', 'contradicting', 'partial', 'crashes', 'recovery_s'] as const;
+  const cols = ['name', 'windows_expected', 'windows_seen', 'lost', 'duplicates', 'contradicting', 'partial', 'late_records', 'crashes', 'recovery_s'] as const;
   const rows = results.map((r) => cols.map((c) => String(r[c] ?? '-')));
   const widths = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;

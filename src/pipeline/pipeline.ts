@@ -39,7 +39,7 @@ import { createSessionLedger } from '../scores/sessionLedger.js';
 import { modalitiesRead } from '../model/manifest.js';
 import { registerPipelineMetrics } from './metrics.js';
 import { payloadsRead, readsPayload, voicePathOn } from './reads.js';
-import { createWindowClock } from './windowClock.js';
+import { createInFlight, createWindowClock } from './windowClock.js';
 import { createScoreStateStore } from './scoreState.js';
 import { createRestorer } from './restore.js';
 import { createFailedWindowHandler } from './failedWindows.js';
@@ -276,15 +276,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     return p !== undefined && stamps.get(positions) !== (epochs.get(p) ?? 0);
   };
 
+  const inFeatures = createInFlight();
   const events$ = decoded$.pipe(
+    inFeatures.enter,
     features.extract, // computed once per record, each session's order kept
+    inFeatures.leave,
     sessionWindows(
       {
         ...config.windows,
         stats: windowStats,
         hold: speech,
         revoked: revoked$,
-        inputBehind: (kind, p) => source.behind(topics[kind], p),
+        inputBehind: (kind, p) => source.behind(topics[kind], p) || inFeatures.holds(kind, p),
         restored: (id) => store.get(id)?.lastWindowEnd,
       },
       windowClock.clock,

@@ -11,8 +11,14 @@
  *   (kafkajs brings the partitions back one by one, seconds apart on a loaded machine) finds the
  *   session's other modalities idle and moves the watermark past their records, still in Kafka,
  *   which then go to `late`.
+ * - Records between the source and the windows: the feature stage keeps each session's order, so
+ *   a record can wait there behind a video frame in the face model, past `modalityIdleMs` on a busy
+ *   machine. A partition with records of a modality still in that stage counts as behind for it
+ *   too (`inFlight`), so the windows do not close without them.
  */
-import type { Observable } from 'rxjs';
+import { tap, type MonoTypeOperatorFunction, type Observable } from 'rxjs';
+import type { InputKind, InputRecord } from '../schemas/records.js';
+import type { Positioned } from '../windows/types.js';
 import { PausableScheduler } from '../operators/pausableScheduler.js';
 import type { Logger } from '../log.js';
 import type { TransportHealth } from '../transport/health.js';
@@ -51,5 +57,30 @@ export function createWindowClock(options: {
       rebalanced.unsubscribe();
       removeHealth();
     },
+  };
+}
+
+/** Counts records per modality and partition between `enter` and `leave` (a stage in between). */
+export interface InFlight {
+  readonly enter: MonoTypeOperatorFunction<Positioned<InputRecord>>;
+  readonly leave: MonoTypeOperatorFunction<Positioned<InputRecord>>;
+  /** Records of `kind` from `partition` inside the stage now. */
+  holds(kind: InputKind, partition: number): boolean;
+}
+
+export function createInFlight(): InFlight {
+  const inside = new Map<string, number>();
+  const keyOf = (r: Positioned<InputRecord>) => (r.position ? `${r.value.kind}/${r.position.partition}` : null);
+  const add = (r: Positioned<InputRecord>, n: number) => {
+    const key = keyOf(r);
+    if (key === null) return;
+    const left = (inside.get(key) ?? 0) + n;
+    if (left > 0) inside.set(key, left);
+    else inside.delete(key);
+  };
+  return {
+    enter: tap((r) => add(r, 1)),
+    leave: tap((r) => add(r, -1)),
+    holds: (kind, partition) => inside.has(`${kind}/${partition}`),
   };
 }
