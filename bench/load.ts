@@ -58,7 +58,7 @@ import { createLogger } from '../src/log.js';
 import { openRecordSender, type OpenSender } from '../src/ingest/kafkaSender.js';
 import type { InputRecord, Score } from '../src/schemas/records.js';
 import { loadFaceFrames, withFace } from './loadFaces.js';
-import { describeLost } from './loadLost.js';
+import { describeEarly, describeLost } from './loadLost.js';
 import { newLoadSession, takeDue } from './loadSessions.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -383,16 +383,18 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
   }
 
   const delays: number[] = [];
-  let early = 0;
+  const earlyKeys: { id: string; end: number; arrived: number }[] = [];
   for (const s of plans) {
     for (const e of s.tracker.expected) {
       const arrived = arrivals.get(`${s.id}@${e}`);
       const closed = s.tracker.closedAt.get(e);
       if (arrived === undefined || closed === undefined) continue;
-      if (arrived < closed) early++;
+      if (arrived < closed) earlyKeys.push({ id: s.id, end: e, arrived });
       delays.push(Math.max(0, arrived - closed));
     }
   }
+  const early = earlyKeys.length;
+  if (early > 0) say(describeEarly(plans, earlyKeys));
   delays.sort((a, b) => a - b);
   let extra = 0;
   for (const k of arrivals.keys()) if (!expectedSet.has(k)) extra++;

@@ -68,3 +68,26 @@ export function describeLost(input: LostInput): string {
   } else lines.push(`pipeline counters: /metrics.json gave ${JSON.stringify(input.metrics)?.slice(0, 200)}`);
   return lines.join('\n');
 }
+
+/**
+ * Scores that arrived before the send the bench thought let their window close: the bench replays
+ * the pipeline's watermark with send times, the pipeline runs it on its own processing time (see
+ * bench/loadSessions.ts SessionTracker). Per window: the arrival relative to that send, and the
+ * last record of each kind sent before the arrival.
+ */
+export function describeEarly(plans: LostInput['plans'], early: { id: string; end: number; arrived: number }[], limit = 10): string {
+  const byId = new Map(plans.map((p) => [p.id, p]));
+  const lines = [`${early.length} score(s) arrived before the bench saw their window closable:`];
+  for (const { id, end, arrived } of early.slice(0, limit)) {
+    const plan = byId.get(id);
+    if (!plan) continue;
+    const before = plan.tracker.log.filter((r) => r.wall <= arrived);
+    const last = (kind: string) => before.filter((r) => r.kind === kind).at(-1);
+    const show = (r: SentRecord | undefined) => (r ? `${fmt(r, end)} (${arrived - r.wall} ms before the score)` : '-');
+    lines.push(
+      `- ${id} windowEnd ${end}: score ${(plan.tracker.closedAt.get(end) ?? NaN) - arrived} ms before the closing send; ` +
+        `last audio ${show(last('audio'))}, last segment ${show(last('transcript'))}`,
+    );
+  }
+  return lines.join('\n');
+}
