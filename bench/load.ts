@@ -181,15 +181,23 @@ async function startPipeline(brokers: string[], prefix: string): Promise<Pipelin
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Its last lines, stdout and stderr together (a fatal error may go to either).
   const stderrTail: string[] = [];
-  if (flags['msa-log']) child.stderr!.pipe(createWriteStream(resolve(flags['msa-log']), { flags: 'a' }));
-  createInterface({ input: child.stderr! }).on('line', (l) => {
+  const keep = (l: string) => {
     stderrTail.push(l);
     if (stderrTail.length > 40) stderrTail.shift();
-  });
-  const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  };
+  if (flags['msa-log']) {
+    const file = createWriteStream(resolve(flags['msa-log']), { flags: 'a' });
+    child.stderr!.pipe(file);
+    child.stdout!.pipe(file);
+  }
+  createInterface({ input: child.stderr! }).on('line', keep);
+  // 'close', not 'exit': the child's last lines are read by then.
+  const exit = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
   const wsUrl = await new Promise<string>((res, rej) => {
     const lines = createInterface({ input: child.stdout! });
+    lines.on('line', keep);
     const timer = setTimeout(() => rej(new Error(`msa run did not print its WebSocket URL in 180 s:\n${stderrTail.join('\n')}`)), 180_000);
     lines.on('line', (l) => {
       const m = /websocket\s+(ws:\/\/\S+)/.exec(l);
