@@ -5,6 +5,7 @@
  *   node --import tsx bench/load.ts --sessions N --duration S [--video] [--json] [--ladder]
  *        [--brokers host:port] [--msa bin/msa.js] [--config file.json] [--repeats R]
  *        [--from N] [--step N] [--max N] [--drain S] [--plot out.svg] [--label text]
+ *        [--log-level debug] [--msa-log file]
  *
  * - Broker: `--brokers` (or KAFKA_BROKERS) is used as is; otherwise the bench starts its own
  *   broker on ports 19600/19601 (data in <cacheDir>/load-bench-kafka) and leaves it running for the
@@ -12,17 +13,19 @@
  * - Pipeline: `node <msa> run` (default this checkout's bin/msa.js; pass another checkout's to
  *   compare code), on fresh topics (`MSA_TOPIC_PREFIX`) and group per run, asr off unless
  *   `--asr auto`, the voice path off unless `--voice on` (words-only sessions), the rest of the config from defaults or `--config`.
- * - Sessions: generated (src/ingest/sampleSession.ts), started a hop apart spread evenly, paced in
+ *   Its log level is `--log-level` (default warn); `--msa-log FILE` appends its whole log there.
+ * - Sessions (bench/loadSessions.ts): generated (src/ingest/sampleSession.ts), started a hop apart spread evenly, paced in
  *   real time. Each record is stamped when it is sent: an audio chunk (every 100 ms) gets the send
  *   time as event time; a transcript segment is sent when its speech ends (as a recogniser would)
  *   and gets that time as its end. Segments are 3 words long, so the transcript is never idle for
  *   `windows.modalityIdleMs` and which records a window holds does not depend on load. Sends go out
  *   once per tick for all sessions together, not awaited one by one.
  * - Delay: from the send of the record that lets a window close (the watermark, min over the
- *   session's modalities of the event time they reach, minus allowed lateness, passes the window's
- *   end; or the last endOfStream) to the arrival of its score at the WebSocket client. Windows
- *   expected: every window a transcript segment overlaps (a words-only model scores no other);
- *   lost: expected ones with no score when the drain ends.
+ *   session's live modalities that have not ended of the event time they reach, minus allowed
+ *   lateness, passes the window's end; or the last endOfStream; see SessionTracker) to the arrival of its score at the WebSocket
+ *   client. Windows expected: every window a transcript word overlaps (a words-only model scores
+ *   no other; see SessionTracker); lost: expected ones with no score when the drain ends, each
+ *   described on stderr (bench/loadLost.ts: what was sent for it, the pipeline's counters).
  * - Also sampled every 500 ms: pipeline and broker CPU (/proc), pipeline RSS, consumer lag
  *   (records sent minus records the pipeline consumed, from its /metrics.json) and the response
  *   time of /healthz and /metrics.json.
@@ -33,10 +36,13 @@
  * Output: a table on stderr/stdout; with --json the last stdout line is one object
  * {"sessions","windows_expected","windows_received","lost","p50_ms","p95_ms","p99_ms",
  *  "pipeline_cpu_pct","broker_cpu_pct","rss_mb","lag_max"} (for the ladder: the largest passing rung),
- * after a line {"runs":[...]} with every run in full. A latency histogram (Vega-Lite, SVG) goes
+ * after a line {"runs":[...]} with every run in full (also `wordless`: windows holding a segment but
+ * none of its words, not expected; `unscored_expected` / `unscored_pipeline`: windows with records
+ * but no words by the bench's count and by the pipeline's `unscoredWindows`, equal when nothing is lost). A latency histogram (Vega-Lite, SVG) goes
  * to bench/out/load-latency.svg or --plot.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -50,10 +56,10 @@ import { cacheDirOf, loadConfig, type Config } from '../src/config/config.js';
 import { startBroker } from '../src/broker/index.js';
 import { createLogger } from '../src/log.js';
 import { openRecordSender, type OpenSender } from '../src/ingest/kafkaSender.js';
-import { generateSession, SAMPLE_SCRIPT } from '../src/ingest/sampleSession.js';
-import { shiftRecord } from '../src/ingest/replay.js';
 import type { InputRecord, Score } from '../src/schemas/records.js';
 import { loadFaceFrames, withFace } from './loadFaces.js';
+import { describeEarly, describeLost } from './loadLost.js';
+import { newLoadSession, takeDue } from './loadSessions.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -80,6 +86,8 @@ const { values: flags } = parseArgs({
     plot: { type: 'string' },
     label: { type: 'string' },
     'target-p99': { type: 'string', default: '500' },
+    'log-level': { type: 'string', default: 'warn' },
+    'msa-log': { type: 'string' },
   },
 });
 
@@ -107,67 +115,10 @@ const faceFrames = flags.faces ? await loadFaceFrames(resolve(flags.faces)) : nu
 const OWN_BROKER = { port: 19600, controllerPort: 19601 };
 const TICK_MS = 20;
 const SAMPLE_MS = 500;
-const SEGMENT_WORDS = 3;
 const SEND_CHUNK = 100;
 
 const log = createLogger('warn', 'load-bench');
 const say = (line: string) => process.stderr.write(`${line}\n`);
-
-// --- sessions -------------------------------------------------------------------------------
-
-interface Due {
-  /** Wall-clock offset from the session's start at which the record is sent. */
-  at: number;
-  record: InputRecord;
-}
-
-/** One generated session's records in send order: a segment is due when its speech ends. */
-function sessionPlan(sessionId: string, durationS: number, video: boolean, seed: number): Due[] {
-  const words = SAMPLE_SCRIPT.flatMap((l) => l.split(/\s+/));
-  const script: string[] = [];
-  // 3 words of 0.35 s + a 0.5 s gap: a segment ends at least every 1.6 s, under modalityIdleMs.
-  for (let i = 0, t = 0; t < durationS * 1000; i += SEGMENT_WORDS, t += SEGMENT_WORDS * 350 + 500) {
-    script.push(Array.from({ length: SEGMENT_WORDS }, (_, j) => words[(i + j) % words.length]).join(' '));
-  }
-  const generated = generateSession({ sessionId, startTime: 0, script, gapSeconds: 0.5, videoFps: video ? 2 : 0, endOfStream: true, seed });
-  const records = faceFrames ? generated.map((r) => withFace(r, faceFrames, seed)) : generated;
-  return records.map((record) => ({ at: record.kind === 'transcript' ? record.value.endTime : record.value.eventTime, record })).sort((a, b) => a.at - b.at);
-}
-
-/**
- * What the pipeline's windows will do with a session's records, replayed on the send side: which
- * windows must get a score (every one a transcript segment overlaps) and when each becomes closable.
- */
-class SessionTracker {
-  readonly expected = new Set<number>();
-  /** window end -> wall time of the send that let it close. */
-  readonly closedAt = new Map<number, number>();
-  private readonly reach = new Map<string, number>();
-  private readonly ended = new Set<string>();
-  private readonly modalities: string[];
-
-  constructor(
-    private readonly w: Config['windows'],
-    video: boolean,
-  ) {
-    this.modalities = video ? ['audio', 'video', 'transcript'] : ['audio', 'transcript'];
-  }
-
-  sent(record: InputRecord, wall: number): void {
-    const v = record.value;
-    const end = record.kind === 'transcript' ? record.value.endTime : v.eventTime;
-    if (record.kind === 'transcript') {
-      const { sizeMs: W, hopMs: H } = this.w;
-      // Windows [kH, kH + W) overlapping [eventTime, endTime).
-      for (let k = Math.floor((v.eventTime - W) / H) + 1; k * H < end; k++) if (k * H + W > v.eventTime) this.expected.add(k * H + W);
-    }
-    this.reach.set(record.kind, Math.max(this.reach.get(record.kind) ?? -Infinity, end));
-    if (v.endOfStream) this.ended.add(record.kind);
-    const allEnded = this.modalities.every((m) => this.ended.has(m));
-    const watermark = Math.min(...this.modalities.map((m) => this.reach.get(m) ?? -Infinity)) - this.w.allowedLatenessMs;
-    for (const e of this.expected) if (!this.closedAt.has(e) && (allEnded || e <= watermark)) this.closedAt.set(e, wall);
-  }
-}
 
 // --- process probes -------------------------------------------------------------------------
 
@@ -226,18 +177,27 @@ async function startPipeline(brokers: string[], prefix: string): Promise<Pipelin
       MSA_GROUP_ID: `${prefix}pipeline`,
       MSA_ASR: opts.asr,
       MSA_VOICE: opts.voice,
-      MSA_LOG_LEVEL: 'warn',
+      MSA_LOG_LEVEL: flags['log-level'],
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Its last lines, stdout and stderr together (a fatal error may go to either).
   const stderrTail: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (l) => {
+  const keep = (l: string) => {
     stderrTail.push(l);
     if (stderrTail.length > 40) stderrTail.shift();
-  });
-  const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  };
+  if (flags['msa-log']) {
+    const file = createWriteStream(resolve(flags['msa-log']), { flags: 'a' });
+    child.stderr!.pipe(file);
+    child.stdout!.pipe(file);
+  }
+  createInterface({ input: child.stderr! }).on('line', keep);
+  // 'close', not 'exit': the child's last lines are read by then.
+  const exit = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
   const wsUrl = await new Promise<string>((res, rej) => {
     const lines = createInterface({ input: child.stdout! });
+    lines.on('line', keep);
     const timer = setTimeout(() => rej(new Error(`msa run did not print its WebSocket URL in 180 s:\n${stderrTail.join('\n')}`)), 180_000);
     lines.on('line', (l) => {
       const m = /websocket\s+(ws:\/\/\S+)/.exec(l);
@@ -267,6 +227,11 @@ export interface RunResult {
   rss_mb: number | null;
   lag_max: number | null;
   extra: number;
+  /** Windows a segment overlaps with none of its words: not expected, the pipeline leaves them unscored. */
+  wordless: number;
+  /** Windows with records but no words, by the bench's count and by the pipeline's (`unscoredWindows`, all reasons). */
+  unscored_expected: number;
+  unscored_pipeline: number | null;
   duplicates: number;
   /** Scores that arrived before the bench saw their window closable (should be 0). */
   early: number;
@@ -296,6 +261,7 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
 
   // Scores at the client.
   const arrivals = new Map<string, number>();
+  const receivedEnds = new Map<string, number[]>();
   let duplicates = 0;
   const ws = new WebSocket(pipe.wsUrl);
   await new Promise<void>((res, rej) => {
@@ -309,18 +275,27 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     const score = (JSON.parse(text) as { score: Score }).score;
     const key = `${score.sessionId}@${score.windowEnd}`;
     if (arrivals.has(key)) duplicates++;
-    else arrivals.set(key, now);
+    else {
+      arrivals.set(key, now);
+      const ends = receivedEnds.get(score.sessionId) ?? [];
+      ends.push(score.windowEnd);
+      receivedEnds.set(score.sessionId, ends);
+    }
   });
   ws.send(JSON.stringify({ type: 'subscribe', all: true }));
 
   // Sessions, started spread over one hop.
-  const plans = Array.from({ length: n }, (_, i) => ({
-    id: `${prefix}s${i + 1}`,
-    plan: sessionPlan(`${prefix}s${i + 1}`, opts.durationS, flags.video ?? false, i + 1),
-    next: 0,
-    startOffset: (i * config.windows.hopMs) / n,
-    tracker: new SessionTracker(config.windows, flags.video ?? false),
-  }));
+  const plans = Array.from({ length: n }, (_, i) =>
+    newLoadSession({
+      id: `${prefix}s${i + 1}`,
+      durationS: opts.durationS,
+      video: flags.video ?? false,
+      seed: i + 1,
+      startOffset: (i * config.windows.hopMs) / n,
+      windows: config.windows,
+      transform: faceFrames ? (r) => withFace(r, faceFrames, i + 1) : undefined,
+    }),
+  );
   const pending = new Set<Promise<void>>();
   let sendErrors = 0;
   let sent = 0;
@@ -360,14 +335,7 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
       const byKind: Record<InputRecord['kind'], InputRecord['value'][]> = { audio: [], video: [], transcript: [] };
       let left = 0;
       for (const s of plans) {
-        const start = t0 + s.startOffset;
-        while (s.next < s.plan.length && start + s.plan[s.next]!.at <= now) {
-          const due = s.plan[s.next++]!;
-          // Stamped now: the record's due time (its end, for a segment) becomes the send time.
-          const stamped = shiftRecord(due.record, now - due.at);
-          s.tracker.sent(stamped, now);
-          byKind[stamped.kind].push(stamped.value);
-        }
+        for (const stamped of takeDue(s, t0, now)) byKind[stamped.kind].push(stamped.value);
         left += s.plan.length - s.next;
       }
       for (const kind of ['audio', 'video', 'transcript'] as const) {
@@ -411,18 +379,30 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     await new Promise((r) => setTimeout(r, 250));
   }
   clearInterval(sampler);
+  const lostKeys = expectedKeys.filter((k) => !arrivals.has(k));
+  const finalMetrics = exited
+    ? null
+    : await timedGet(`${pipe.base}/metrics.json`).then(
+        (m) => m.body as { pipeline?: { unscoredWindows?: Record<string, number> } } | null,
+        () => null,
+      );
+  if (lostKeys.length > 0) {
+    say(describeLost({ plans, lost: lostKeys, receivedEnds, metrics: finalMetrics, windows: config.windows }));
+  }
 
   const delays: number[] = [];
-  let early = 0;
+  const earlyKeys: { id: string; end: number; arrived: number }[] = [];
   for (const s of plans) {
     for (const e of s.tracker.expected) {
       const arrived = arrivals.get(`${s.id}@${e}`);
       const closed = s.tracker.closedAt.get(e);
       if (arrived === undefined || closed === undefined) continue;
-      if (arrived < closed) early++;
+      if (arrived < closed) earlyKeys.push({ id: s.id, end: e, arrived });
       delays.push(Math.max(0, arrived - closed));
     }
   }
+  const early = earlyKeys.length;
+  if (early > 0) say(describeEarly(plans, earlyKeys));
   delays.sort((a, b) => a - b);
   let extra = 0;
   for (const k of arrivals.keys()) if (!expectedSet.has(k)) extra++;
@@ -455,6 +435,9 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     rss_mb: round(rssMax),
     lag_max: lagMax,
     extra,
+    wordless: plans.reduce((n, s) => n + s.tracker.wordless.size, 0),
+    unscored_expected: plans.reduce((n, s) => n + s.tracker.joined.size - s.tracker.expected.size, 0),
+    unscored_pipeline: finalMetrics === null ? null : Object.values(finalMetrics.pipeline?.unscoredWindows ?? {}).reduce((a, b) => a + b, 0),
     duplicates,
     early,
     max_ms: round(quantile(delays, 1)),
@@ -495,6 +478,9 @@ function summarise(runs: RunResult[]): Summary {
     rss_mb: med('rss_mb'),
     lag_max: med('lag_max'),
     extra: maxOf('extra'),
+    wordless: maxOf('wordless'),
+    unscored_expected: maxOf('unscored_expected'),
+    unscored_pipeline: med('unscored_pipeline'),
     duplicates: maxOf('duplicates'),
     early: maxOf('early'),
     max_ms: med('max_ms'),

@@ -465,8 +465,12 @@ export function createSessionWindowing(config: SessionWindowConfig): SessionWind
       // With a hold, windows it kept open close by the timer once it lifts (or times out).
       const released = hold && state.active ? closeThrough(state, watermark(state, at) - allowedLatenessMs) : [];
       const idleFor = at - state.lastSeen;
-      if (idleFor < idleTimeoutMs) {
-        const recheck = idleTimeoutMs - idleFor;
+      // Silent while a partition of a modality it sends may still hold its records is lag, not
+      // idleness (see inputBehind): flushing then made every record of it still unread late (18,361
+      // audio records in a 400-session load-bench run, README Load). It idles once caught up.
+      const lagging = state.active && [...state.seen].some((kind) => !state.ended.has(kind) && partitionBehind(state, kind));
+      if (idleFor < idleTimeoutMs || lagging) {
+        const recheck = idleFor < idleTimeoutMs ? idleTimeoutMs - idleFor : HOLD_RECHECK_MS;
         return { events: released, recheckInMs: hold && state.active && state.windows.size > 0 ? Math.min(recheck, HOLD_RECHECK_MS) : recheck };
       }
       if (released.length > 0) return { events: [...released, ...flush(state, at)], recheckInMs: idleTimeoutMs };

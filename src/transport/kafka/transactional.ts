@@ -85,6 +85,8 @@ export interface TransactionalOutputOptions {
   tracker: Pick<CommitTracker, 'committable'>;
   /** Milliseconds between transactions; default 100. */
   intervalMs?: number;
+  /** Most bytes of one request inside a transaction (several requests make up a larger one); default {@link MAX_SEND_BYTES}. */
+  maxSendBytes?: number;
   stats?: TransportStats;
   logger?: Logger;
   health?: TransportHealth;
@@ -101,6 +103,53 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+/**
+ * Most bytes (keys, values, headers) of one transaction's request. kafkajs makes one record batch
+ * per partition of a request, and the broker refuses a batch over its `message.max.bytes` (1 MB by
+ * default) with MESSAGE_TOO_LARGE, which no retry fixes: 626 late audio records (3.2 KB each) in
+ * one transaction once failed the pipeline that way (README, Load). Half of it leaves room for
+ * the per-record overhead.
+ */
+export const MAX_SEND_BYTES = 512 * 1024;
+
+const sizeOf = (x: Buffer | string | null | undefined): number => (x == null ? 0 : typeof x === 'string' ? Buffer.byteLength(x) : x.length);
+
+/** A message's bytes on the wire, near enough: key, value, headers, and 64 for the record's own fields. */
+export function messageBytes(m: Message): number {
+  let n = 64 + sizeOf(m.key) + sizeOf(m.value);
+  for (const [name, v] of Object.entries(m.headers ?? {})) {
+    n += Buffer.byteLength(name);
+    for (const x of Array.isArray(v) ? v : [v]) n += sizeOf(x as Buffer | string | undefined);
+  }
+  return n;
+}
+
+/**
+ * The writes as sendBatch requests of at most `maxBytes` each (a message bigger than that alone),
+ * messages in queue order, grouped by topic inside a request.
+ */
+export function sendBatches(writes: readonly { topic: string; messages: readonly Message[] }[], maxBytes: number): { topic: string; messages: Message[] }[][] {
+  const batches: Map<string, Message[]>[] = [];
+  let current = new Map<string, Message[]>();
+  let bytes = 0;
+  for (const w of writes) {
+    for (const m of w.messages) {
+      const b = messageBytes(m);
+      if (bytes > 0 && bytes + b > maxBytes) {
+        batches.push(current);
+        current = new Map();
+        bytes = 0;
+      }
+      const list = current.get(w.topic);
+      if (list) list.push(m);
+      else current.set(w.topic, [m]);
+      bytes += b;
+    }
+  }
+  if (bytes > 0) batches.push(current);
+  return batches.map((batch) => [...batch].map(([topic, messages]) => ({ topic, messages })));
+}
+
 /** A producer for exactly-once output: transactional (and so idempotent, one request in flight). */
 export function transactionalProducerOptions(transactionalId: string, transactionTimeoutMs: number) {
   return { transactionalId, transactionTimeout: transactionTimeoutMs, idempotent: true, maxInFlightRequests: 1 } as const;
@@ -113,7 +162,9 @@ export function createTransactionalOutput(options: TransactionalOutputOptions): 
   let renew = false;
   let failuresInARow = 0;
   const intervalMs = options.intervalMs ?? 100;
+  const maxSendBytes = options.maxSendBytes ?? MAX_SEND_BYTES;
   if (!(intervalMs > 0)) throw new Error(`transaction intervalMs must be > 0, got ${intervalMs}`);
+  if (!(maxSendBytes > 0)) throw new Error(`transaction maxSendBytes must be > 0, got ${maxSendBytes}`);
   const stats = options.stats ?? createTransportStats();
   const log = (options.logger ?? silentLogger).child({ component: 'kafka-transactions' });
   const backoff = options.backoff ?? { initialMs: 300, maxMs: 5000 };
@@ -180,9 +231,8 @@ export function createTransactionalOutput(options: TransactionalOutputOptions): 
     const tx = await producer.transaction();
     let committing = false;
     try {
-      const byTopic = new Map<string, Message[]>();
-      for (const w of writes) byTopic.set(w.topic, [...(byTopic.get(w.topic) ?? []), ...w.messages]);
-      if (byTopic.size > 0) await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      // One request at a time, in queue order: each partition's messages keep their order.
+      for (const batch of sendBatches(writes, maxSendBytes)) await tx.sendBatch({ topicMessages: batch });
       if (offsets.length > 0) {
         const topics = new Map<string, { partition: number; offset: string; metadata: string }[]>();
         for (const o of offsets) topics.set(o.topic, [...(topics.get(o.topic) ?? []), { partition: o.partition, offset: o.offset, metadata: id }]);
