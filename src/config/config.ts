@@ -271,6 +271,8 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         /** The voice reader (`python -m training.experiments.voice_reader`); relative to the working directory. */
         reader: z.string().min(1).default('models/voice/reader.json'),
+        /** Run the voice encoder and its VAD in a worker thread each, off the event loop; false = in the event loop's thread. */
+        inWorker: z.boolean().default(true),
         /** Utterances given to the encoder at once (rows of equal length share a batch). */
         maxBatch: positiveInt.max(64).default(8),
         /** Utterances waiting for the encoder, all sessions together; more are not read (counted and logged). */

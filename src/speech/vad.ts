@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 import { loadGraph, type ExecutionProviderName, type Graph, type GraphTensor } from '../model/ort.js';
+import { loadGraphInWorkers } from '../model/graphPool.js';
 
 /** Samples per VAD decision at 16 kHz (32 ms). */
 export const VAD_CHUNK = 512;
@@ -44,17 +45,20 @@ export interface LoadVadOptions {
   path?: string;
   executionProvider?: ExecutionProviderName;
   intraOpThreads?: number;
+  /** Run the graph in a worker thread (./model/graphPool.ts), off the event loop. Default false. */
+  inWorker?: boolean;
   logger: Logger;
 }
 
 export async function loadSileroVad(options: LoadVadOptions): Promise<SileroVad> {
   const path = options.path ?? sileroModelPath();
-  const graph: Graph = await loadGraph({
+  const graphOptions = {
     path,
     executionProvider: options.executionProvider ?? 'cpu',
     intraOpThreads: options.intraOpThreads,
     logger: options.logger.child({ module: 'vad' }),
-  });
+  };
+  const graph: Graph = options.inWorker === true ? await loadGraphInWorkers({ ...graphOptions, name: 'vad' }) : await loadGraph(graphOptions);
   const names = graph.inputs.map((i) => i.name).sort();
   if (names.join(',') !== 'c,h,input,sr') {
     await graph.release();

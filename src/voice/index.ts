@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { cacheDirOf } from '../config/config.js';
 import type { Logger } from '../log.js';
+import { loadGraphInWorkers } from '../model/graphPool.js';
 import { loadGraph, type Graph } from '../model/ort.js';
 import { parseVoiceReader, type VoiceReader } from '../model/voiceReader.js';
 import type { UtteranceCutter } from '../speech/sessionAudio.js';
@@ -111,12 +112,15 @@ export async function loadVoice(config: Config, logger: Logger, options: { insta
   });
   const executionProvider = config.asr.executionProvider ?? config.model.executionProvider;
   const intraOpThreads = config.asr.threads > 0 ? config.asr.threads : undefined;
-  const encoder: Graph = await loadGraph({ path: join(dir, 'encoder.onnx'), executionProvider, intraOpThreads, logger: log });
+  const graphOptions = { path: join(dir, 'encoder.onnx'), executionProvider, intraOpThreads, logger: log };
+  // In a worker thread by default (voice.inWorker): ONNX Runtime's run is synchronous in this thread.
+  const inWorker = config.voice.inWorker;
+  const encoder: Graph = inWorker ? await loadGraphInWorkers({ ...graphOptions, name: 'voice-encoder' }) : await loadGraph(graphOptions);
   if (!encoder.outputNames.includes('block2')) {
     await encoder.release();
     throw new Error(`${encoder.path} has no block2 output (the voice path needs it): reinstall with msa asr install ${served.model}`);
   }
-  const vad = await loadSileroVad({ executionProvider, intraOpThreads: 1, logger }).catch(async (err: unknown) => {
+  const vad = await loadSileroVad({ executionProvider, intraOpThreads: 1, inWorker, logger }).catch(async (err: unknown) => {
     await encoder.release();
     throw err;
   });

@@ -123,3 +123,30 @@ describe('silero VAD + segmenter on speech', () => {
     assert.deepEqual(await segment(noise), []);
   });
 });
+
+describe('silero VAD in a worker thread (model/graphPool.ts)', () => {
+  it('gives the same probabilities as in this thread, for two interleaved streams (their LSTM state travels with each call)', async () => {
+    const here = await loadSileroVad({ intraOpThreads: 1, logger: testLogger });
+    const there = await loadSileroVad({ intraOpThreads: 1, inWorker: true, logger: testLogger });
+    try {
+      const a = await decodeSpeech(espeakWav('vad1', 'The train leaves the station at nine in the morning.', 16000));
+      const b = await decodeSpeech(espeakWav('vad2', 'Please remember to bring your umbrella.', 16000));
+      const probs = async (vad: SileroVad) => {
+        const [sa, sb] = [vad.createStream(), vad.createStream()];
+        const out: { a: number[]; b: number[] } = { a: [], b: [] };
+        for (let o = 0; o < Math.max(a.length, b.length); o += 1600) {
+          out.a.push(...(await sa.push(a.subarray(o, o + 1600))));
+          out.b.push(...(await sb.push(b.subarray(o, o + 1600))));
+        }
+        out.a.push(...(await sa.flush()));
+        out.b.push(...(await sb.flush()));
+        return out;
+      };
+      const [mine, theirs] = [await probs(here), await probs(there)];
+      assert.ok(mine.a.some((p) => p > 0.5) && mine.b.some((p) => p > 0.5), 'speech found');
+      assert.deepEqual(theirs, mine);
+    } finally {
+      await Promise.all([here.release(), there.release()]);
+    }
+  });
+});
