@@ -238,6 +238,9 @@ export interface RunResult {
   max_ms: number | null;
   healthz_p99_ms: number | null;
   metrics_p99_ms: number | null;
+  /** The scores' own latencyMs (the pipeline's window close to the score going out): the rest of the delay is before the pipeline closed the window. */
+  score_latency_p50_ms: number | null;
+  score_latency_p99_ms: number | null;
   exit_code: number | null;
   send_errors: number;
   records_sent: number;
@@ -261,6 +264,8 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
 
   // Scores at the client.
   const arrivals = new Map<string, number>();
+  /** Each score's own latencyMs: the pipeline's window close to its score going out. */
+  const inPipeline: number[] = [];
   const receivedEnds = new Map<string, number[]>();
   let duplicates = 0;
   const ws = new WebSocket(pipe.wsUrl);
@@ -277,6 +282,7 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     if (arrivals.has(key)) duplicates++;
     else {
       arrivals.set(key, now);
+      inPipeline.push(score.latencyMs);
       const ends = receivedEnds.get(score.sessionId) ?? [];
       ends.push(score.windowEnd);
       receivedEnds.set(score.sessionId, ends);
@@ -443,6 +449,13 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     max_ms: round(quantile(delays, 1)),
     healthz_p99_ms: round(quantile(sortedHealth, 0.99), 1),
     metrics_p99_ms: round(quantile(sortedMetrics, 0.99), 1),
+    score_latency_p50_ms: round(
+      quantile(
+        inPipeline.sort((a, b) => a - b),
+        0.5,
+      ),
+    ),
+    score_latency_p99_ms: round(quantile(inPipeline, 0.99)),
     exit_code: exitedDuringRun ? exitCode : null,
     send_errors: sendErrors,
     records_sent: sent,
@@ -486,6 +499,8 @@ function summarise(runs: RunResult[]): Summary {
     max_ms: med('max_ms'),
     healthz_p99_ms: med('healthz_p99_ms'),
     metrics_p99_ms: med('metrics_p99_ms'),
+    score_latency_p50_ms: med('score_latency_p50_ms'),
+    score_latency_p99_ms: med('score_latency_p99_ms'),
     exit_code: runs.find((r) => r.exit_code !== null)?.exit_code ?? null,
     send_errors: maxOf('send_errors'),
     records_sent: med('records_sent')!,
