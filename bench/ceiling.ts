@@ -21,11 +21,11 @@
  * Output: a table on stderr; with --json one last line
  * {"sessions","windows","pipeline_windows_per_s","raw_windows_per_s","ratio","load_before","load_after","runs":[...]}.
  */
-import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { cacheDirOf, loadConfig } from '../src/config/config.js';
-import { brokerOptionsFromConfig, startBroker, stopBroker } from '../src/broker/index.js';
+import { loadConfig } from '../src/config/config.js';
+import { startBroker, stopBroker } from '../src/broker/index.js';
+import { median, ownBroker } from './ownBroker.js';
 import { silentLogger } from '../src/log.js';
 import { openRecordSender } from '../src/ingest/kafkaSender.js';
 import { replay } from '../src/ingest/replay.js';
@@ -60,24 +60,11 @@ const CONTROLLER_PORT = 19312;
 const T0 = 1_760_000_000_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => process.stderr.write(`[ceiling ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const base = loadConfig({ env: process.env });
-const cacheDir = cacheDirOf(base);
 const W = base.windows.sizeMs;
 const H = base.windows.hopMs;
-const brokerOpts = {
-  ...brokerOptionsFromConfig({ ...base, kafka: { ...base.kafka, brokers: null } }),
-  cacheDir,
-  dataDir: join(cacheDir, 'ceiling-bench-kafka'),
-  port: PORT,
-  controllerPort: CONTROLLER_PORT,
-};
-delete (brokerOpts as { brokers?: unknown }).brokers;
-const brokers = [`127.0.0.1:${PORT}`];
+const { options: brokerOpts, brokers } = ownBroker(base, PORT, CONTROLLER_PORT, 'ceiling-bench-kafka');
 const runId = Date.now().toString(36);
 
 const records: InputRecord[] = Array.from({ length: sessions }, (_, i) =>

@@ -22,8 +22,9 @@ import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { cacheDirOf, loadConfig } from '../src/config/config.js';
-import { brokerOptionsFromConfig, startBroker, stopBroker } from '../src/broker/index.js';
+import { loadConfig } from '../src/config/config.js';
+import { startBroker, stopBroker } from '../src/broker/index.js';
+import { ownBroker } from './ownBroker.js';
 import { silentLogger } from '../src/log.js';
 import { openRecordSender } from '../src/ingest/kafkaSender.js';
 import { replay } from '../src/ingest/replay.js';
@@ -60,16 +61,7 @@ const WS_PORT0 = 19410;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const base = loadConfig({ env: process.env });
-const cacheDir = cacheDirOf(base);
-const brokerOpts = {
-  ...brokerOptionsFromConfig({ ...base, kafka: { ...base.kafka, brokers: null } }),
-  cacheDir,
-  dataDir: join(cacheDir, `chaos-kafka-${PORT}`),
-  port: PORT,
-  controllerPort: CONTROLLER_PORT,
-};
-delete (brokerOpts as { brokers?: unknown }).brokers;
-const brokers = [`127.0.0.1:${PORT}`];
+const { options: brokerOpts, brokers, cacheDir } = ownBroker(base, PORT, CONTROLLER_PORT, `chaos-kafka-${PORT}`);
 const runId = Date.now().toString(36);
 const logDir = join(cacheDir, 'logs', `chaos-${runId}`);
 mkdirSync(logDir, { recursive: true });

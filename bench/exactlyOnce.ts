@@ -20,8 +20,9 @@ import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
-import { cacheDirOf, loadConfig } from '../src/config/config.js';
-import { brokerOptionsFromConfig, startBroker, stopBroker } from '../src/broker/index.js';
+import { loadConfig } from '../src/config/config.js';
+import { startBroker, stopBroker } from '../src/broker/index.js';
+import { median, ownBroker } from './ownBroker.js';
 import { createLogger, silentLogger } from '../src/log.js';
 import { openRecordSender } from '../src/ingest/kafkaSender.js';
 import { replay } from '../src/ingest/replay.js';
@@ -52,22 +53,9 @@ const W = 6000;
 const H = 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => process.stderr.write(`[eos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const base = loadConfig({ env: process.env });
-const cacheDir = cacheDirOf(base);
-const brokerOpts = {
-  ...brokerOptionsFromConfig({ ...base, kafka: { ...base.kafka, brokers: null } }),
-  cacheDir,
-  dataDir: join(cacheDir, 'eos-bench-kafka'),
-  port: PORT,
-  controllerPort: CONTROLLER_PORT,
-};
-delete (brokerOpts as { brokers?: unknown }).brokers;
-const brokers = [`127.0.0.1:${PORT}`];
+const { options: brokerOpts, brokers, cacheDir } = ownBroker(base, PORT, CONTROLLER_PORT, 'eos-bench-kafka');
 const runId = Date.now().toString(36);
 const logDir = join(cacheDir, 'logs', `eos-bench-${runId}`);
 mkdirSync(logDir, { recursive: true });

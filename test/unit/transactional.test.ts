@@ -52,6 +52,17 @@ function recordingProducer(failCommit: () => Error | null = () => null) {
   };
 }
 
+/** `createProducer` for the output: each new producer records its transactions in `made`. */
+function freshProducers() {
+  const made: Array<ReturnType<typeof recordingProducer>> = [];
+  const fresh = () => {
+    const p = recordingProducer();
+    made.push(p);
+    return { ...p, connect: async () => undefined, disconnect: async () => undefined };
+  };
+  return { made, fresh };
+}
+
 test('a flush settles its writes before reading the offsets: outputs and the offsets behind them commit together', async () => {
   const tracker = new CommitTracker();
   const producer = recordingProducer();
@@ -111,12 +122,7 @@ test('after a failed commit the next try starts from a new producer (same transa
   const tracker = new CommitTracker();
   const expired = Object.assign(new Error('old epoch'), { type: 'INVALID_PRODUCER_EPOCH' });
   const first = recordingProducer(() => expired);
-  const made: Array<ReturnType<typeof recordingProducer>> = [];
-  const fresh = () => {
-    const p = recordingProducer();
-    made.push(p);
-    return { ...p, connect: async () => undefined, disconnect: async () => undefined };
-  };
+  const { made, fresh } = freshProducers();
   const out = createTransactionalOutput({
     producer: first as never,
     createProducer: fresh as never,
@@ -154,12 +160,7 @@ test('a commit in doubt (no answer) is settled by the offset metadata: committed
     // The first commit's answer is lost: the broker may or may not have committed it.
     let answered = false;
     const first = recordingProducer(() => (answered ? null : ((answered = true), Object.assign(new Error('Connection closed'), { retriable: true }))));
-    const made: Array<ReturnType<typeof recordingProducer>> = [];
-    const fresh = () => {
-      const p = recordingProducer();
-      made.push(p);
-      return { ...p, connect: async () => undefined, disconnect: async () => undefined };
-    };
+    const { made, fresh } = freshProducers();
     const asked: unknown[] = [];
     const out = createTransactionalOutput({
       producer: first as never,
