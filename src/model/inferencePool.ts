@@ -18,7 +18,7 @@
  *   every waiting and later batch is rejected with the load error.
  */
 import type { Logger } from '../log.js';
-import { MAX_LOAD_FAILURES, startWorkerPool } from '../workers/pool.js';
+import { MAX_LOAD_FAILURES, startWorkerPool, type WorkerPoolStats } from '../workers/pool.js';
 import type { PadIndex } from './batchTensors.js';
 import type { InferenceReady, InferenceWorkerData } from './inferenceProtocol.js';
 import type { ExecutionProviderName } from './ort.js';
@@ -55,17 +55,8 @@ export interface InferencePoolOptions {
 export type InferencePoolEvent =
   { type: 'dispatch'; worker: number; batch: number; attempt: number; size: number } | { type: 'crash'; worker: number; batch: number | null; reason: string };
 
-export interface InferencePoolStats {
-  workers: number;
-  busy: number;
-  queued: number;
-  /** Workers that died and were replaced. */
-  crashes: number;
-  /** Batches run again after their worker died. */
-  retried: number;
-  /** Batches rejected after their second worker died too. */
-  failed: number;
-}
+/** The worker pool's counters; a job is a batch here (retried: batches run again after their worker died). */
+export type InferencePoolStats = WorkerPoolStats;
 
 export interface InferencePool extends ModelRunner {
   stats(): InferencePoolStats;
