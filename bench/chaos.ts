@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { loadConfig } from '../src/config/config.js';
 import { startBroker, stopBroker } from '../src/broker/index.js';
-import { ownBroker } from './ownBroker.js';
+import { ownBroker, readOutputTopic } from './ownBroker.js';
 import { silentLogger } from '../src/log.js';
 import { openRecordSender } from '../src/ingest/kafkaSender.js';
 import { replay } from '../src/ingest/replay.js';
@@ -148,40 +148,22 @@ class Instance {
 
 /** Reads the scores topic (read_committed) from the start, with arrival times. */
 async function readScores(kafka: Kafka, topic: string) {
-  const codec = createCodec();
   const seen: Array<{ key: string; score: number; records: number; at: number }> = [];
-  const consumer = kafka.consumer({ groupId: `chaos-reader-${topic}`, readUncommitted: false, maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const d = codec.decode(message.value, 'score');
-      if (!d.ok) return;
-      const s = d.value as Score;
-      seen.push({ key: `${s.sessionId}@${s.windowEnd}`, score: s.score, records: s.records, at: Date.now() });
-    },
-  });
-  return { seen, close: () => consumer.disconnect() };
+  const reader = await readOutputTopic<Score>(kafka, topic, 'score', (s) =>
+    seen.push({ key: `${s.sessionId}@${s.windowEnd}`, score: s.score, records: s.records, at: Date.now() }),
+  );
+  return { seen, close: reader.close };
 }
 
 /** Reads the dead-letter (or late) topic from the start: where each input record (topic/partition/offset) went, with its code. */
 async function readDeadLetters(kafka: Kafka, topic: string) {
-  const codec = createCodec();
   const seen = new Map<string, string>();
   const reasons: string[] = [];
-  const consumer = kafka.consumer({ groupId: `chaos-reader-${topic}`, maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const d = codec.decode(message.value, 'deadLetter');
-      if (!d.ok) return;
-      const l = d.value as DeadLetter;
-      seen.set(`${l.sourceTopic}/${l.partition}@${l.offset}`, l.code);
-      reasons.push(`${l.sourceTopic}/${l.partition}@${l.offset} ${l.sessionId ?? '?'}: ${l.reason}`);
-    },
+  const reader = await readOutputTopic<DeadLetter>(kafka, topic, 'deadLetter', (l) => {
+    seen.set(`${l.sourceTopic}/${l.partition}@${l.offset}`, l.code);
+    reasons.push(`${l.sourceTopic}/${l.partition}@${l.offset} ${l.sessionId ?? '?'}: ${l.reason}`);
   });
-  return { seen, reasons, close: () => consumer.disconnect() };
+  return { seen, reasons, close: reader.close };
 }
 
 /** A record with invalid UTF-8: encode with a same-length placeholder, then swap its bytes. */

@@ -22,12 +22,11 @@ import { parseArgs } from 'node:util';
 import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../src/config/config.js';
 import { startBroker, stopBroker } from '../src/broker/index.js';
-import { median, ownBroker } from './ownBroker.js';
+import { median, ownBroker, readOutputTopic } from './ownBroker.js';
 import { createLogger, silentLogger } from '../src/log.js';
 import { openRecordSender } from '../src/ingest/kafkaSender.js';
 import { replay } from '../src/ingest/replay.js';
 import { generateSession } from '../src/ingest/sampleSession.js';
-import { createCodec } from '../src/schemas/codec.js';
 import type { InputRecord, Score } from '../src/schemas/records.js';
 import { topicNames } from '../src/transport/topics.js';
 import { startService } from '../src/pipeline/service.js';
@@ -112,20 +111,11 @@ async function throughputRun(delivery: Delivery, rep: number): Promise<number> {
 
 /** Reads the scores topic (read_committed) from the start: key, score, partition, arrival time. */
 async function readScores(kafka: Kafka, topic: string) {
-  const codec = createCodec();
   const seen: Array<{ key: string; score: number; partition: number; at: number }> = [];
-  const consumer = kafka.consumer({ groupId: `eos-reader-${topic}`, readUncommitted: false, maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message, partition }) => {
-      const d = codec.decode(message.value, 'score');
-      if (!d.ok) return;
-      const s = d.value as Score;
-      seen.push({ key: `${s.sessionId}@${s.windowEnd}`, score: s.score, partition, at: Date.now() });
-    },
-  });
-  return { seen, close: () => consumer.disconnect() };
+  const reader = await readOutputTopic<Score>(kafka, topic, 'score', (s, partition) =>
+    seen.push({ key: `${s.sessionId}@${s.windowEnd}`, score: s.score, partition, at: Date.now() }),
+  );
+  return { seen, close: reader.close };
 }
 
 function spawnRun(name: string, env: Record<string, string>, clientId: string): ChildProcess {
