@@ -276,7 +276,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     return p !== undefined && stamps.get(positions) !== (epochs.get(p) ?? 0);
   };
 
-  const inFeatures = createInFlight();
+  // Only a model reading audio or video has feature work that can hold a record back.
+  const inFeatures = createInFlight(features.uses.audio || features.uses.video);
   const events$ = decoded$.pipe(
     inFeatures.enter,
     features.extract, // computed once per record, each session's order kept

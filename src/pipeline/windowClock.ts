@@ -16,7 +16,7 @@
  *   machine. A partition with records of a modality still in that stage counts as behind for it
  *   too (`inFlight`), so the windows do not close without them.
  */
-import { tap, type MonoTypeOperatorFunction, type Observable } from 'rxjs';
+import { identity, tap, type MonoTypeOperatorFunction, type Observable } from 'rxjs';
 import type { InputKind, InputRecord } from '../schemas/records.js';
 import type { Positioned } from '../windows/types.js';
 import { PausableScheduler } from '../operators/pausableScheduler.js';
@@ -68,7 +68,12 @@ export interface InFlight {
   holds(kind: InputKind, partition: number): boolean;
 }
 
-export function createInFlight(): InFlight {
+/**
+ * `active` false (a stage that never holds a record back: the feature stage of a model reading
+ * neither audio nor video) counts nothing: the hot path pays no key and map update per record.
+ */
+export function createInFlight(active = true): InFlight {
+  if (!active) return { enter: identity, leave: identity, holds: () => false };
   const inside = new Map<string, number>();
   const keyOf = (r: Positioned<InputRecord>) => (r.position ? `${r.value.kind}/${r.position.partition}` : null);
   const add = (r: Positioned<InputRecord>, n: number) => {
