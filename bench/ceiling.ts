@@ -31,7 +31,9 @@ import { openRecordSender } from '../src/ingest/kafkaSender.js';
 import { replay } from '../src/ingest/replay.js';
 import { generateSession } from '../src/ingest/sampleSession.js';
 import { startService } from '../src/pipeline/service.js';
-import { loadServedModel } from '../src/model/servedModel.js';
+import { servedGraphPath } from '../src/model/servedModel.js';
+import { loadManifest } from '../src/model/manifest.js';
+import { loadTokenizer } from '../src/model/tokenizer.js';
 import { loadModel, type PreparedBatch } from '../src/model/onnxSession.js';
 import { buildWindowInput } from '../src/model/windowInputs.js';
 import type { InputRecord, TranscriptSegment } from '../src/schemas/records.js';
@@ -142,17 +144,17 @@ const loadBefore = loadavg()[0] ?? 0;
 const runs: Array<{ pipeline: number; raw: number }> = [];
 try {
   // The graph and inputs the service serves: the same manifest and model settings.
-  const served = await loadServedModel({ ...base.model, workers: 0, logger: silentLogger });
-  await served.session.release();
-  const graph = base.model.dynamicInt8 && served.manifest.dynamicInt8Path !== null ? served.manifest.dynamicInt8Path : served.manifest.modelPath;
-  const session = await loadModel({ path: graph, executionProvider: 'cpu', padIndex: served.manifest.padIndex, logger: silentLogger });
+  const manifest = await loadManifest(base.model.manifest);
+  const tokenizer = await loadTokenizer(manifest.tokenizerPath);
+  const graph = servedGraphPath(manifest, base.model.dynamicInt8);
+  const session = await loadModel({ path: graph, executionProvider: 'cpu', padIndex: manifest.padIndex, logger: silentLogger });
   try {
     const inputs = expectedWindows().map(
       (w) =>
         buildWindowInput(w, {
-          tokenizer: served.tokenizer,
-          maxTextTokens: served.manifest.maxTextTokens,
-          padIndex: served.manifest.padIndex,
+          tokenizer,
+          maxTextTokens: manifest.maxTextTokens,
+          padIndex: manifest.padIndex,
           maxWords: base.limits.maxWordsPerWindow,
         }).input,
     );

@@ -38,11 +38,11 @@ export async function loadServedModel(opts: {
   const manifest = await loadManifest(opts.manifest);
   const workers = opts.workers ?? 0;
   const log = opts.logger.child({ component: 'model' });
-  const dynamic = opts.dynamicInt8 === true && manifest.dynamicInt8Path !== null;
+  const modelPath = servedGraphPath(manifest, opts.dynamicInt8 === true);
+  const dynamic = modelPath !== manifest.modelPath;
   if (opts.dynamicInt8 === true && !dynamic) {
     log.info({ manifest: manifest.manifestPath }, 'model.dynamicInt8 is on but the manifest names no dynamicInt8.file: serving its own graph');
   }
-  const modelPath = dynamic ? manifest.dynamicInt8Path! : manifest.modelPath;
   const perRow = dynamic || opts.perRow === true;
   const [tokenizer, session] = await Promise.all([
     loadTokenizer(manifest.tokenizerPath),
@@ -77,6 +77,11 @@ export async function loadServedModel(opts: {
     `model loaded on ${session.provider}`,
   );
   return { manifest, tokenizer, session, version, isSentimentModel };
+}
+
+/** The graph served for a manifest: its dynamic int8 graph when asked for and named, else its own. */
+export function servedGraphPath(manifest: ModelManifest, dynamicInt8: boolean): string {
+  return dynamicInt8 && manifest.dynamicInt8Path !== null ? manifest.dynamicInt8Path : manifest.modelPath;
 }
 
 /** A session in this thread that runs a batch's rows one at a time. */
