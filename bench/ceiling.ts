@@ -24,8 +24,8 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/config.js';
-import { startBroker, stopBroker } from '../src/broker/index.js';
-import { median, ownBroker } from './ownBroker.js';
+import { stopBroker } from '../src/broker/index.js';
+import { median, ownBroker, startFreshBroker } from './ownBroker.js';
 import { silentLogger } from '../src/log.js';
 import { openRecordSender } from '../src/ingest/kafkaSender.js';
 import { replay } from '../src/ingest/replay.js';
@@ -139,7 +139,7 @@ async function rawRun(rep: number, prepared: PreparedBatch[], run: (p: PreparedB
   return rate;
 }
 
-await startBroker(brokerOpts, silentLogger);
+await startFreshBroker(brokerOpts);
 const loadBefore = loadavg()[0] ?? 0;
 const runs: Array<{ pipeline: number; raw: number }> = [];
 try {

@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { loadConfig } from '../src/config/config.js';
 import { startBroker, stopBroker } from '../src/broker/index.js';
-import { ownBroker, readOutputTopic } from './ownBroker.js';
+import { ownBroker, readOutputTopic, startFreshBroker } from './ownBroker.js';
 import { silentLogger } from '../src/log.js';
 import { openRecordSender } from '../src/ingest/kafkaSender.js';
 import { replay } from '../src/ingest/replay.js';
@@ -393,7 +393,7 @@ async function main(): Promise<void> {
   const built = spawnSync(process.execPath, ['scripts/ensure-deps.mjs'], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (built.status !== 0) throw new Error(`scripts/ensure-deps.mjs failed (${built.status ?? built.signal})`);
   log(`broker on ${brokers.join(',')} (data ${brokerOpts.dataDir}); logs in ${logDir}`);
-  await startBroker(brokerOpts, silentLogger);
+  await startFreshBroker(brokerOpts);
   const kafka = new Kafka({ clientId: 'msa-chaos', brokers, logLevel: logLevel.NOTHING, retry: { retries: 10 } });
   const results: Result[] = [];
   try {

@@ -21,8 +21,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../src/config/config.js';
-import { startBroker, stopBroker } from '../src/broker/index.js';
-import { median, ownBroker, readOutputTopic } from './ownBroker.js';
+import { stopBroker } from '../src/broker/index.js';
+import { median, ownBroker, readOutputTopic, startFreshBroker } from './ownBroker.js';
 import { createLogger, silentLogger } from '../src/log.js';
 import { openRecordSender } from '../src/ingest/kafkaSender.js';
 import { replay } from '../src/ingest/replay.js';
@@ -206,7 +206,7 @@ async function recoveryRun(kafka: Kafka, mode: 'restart' | 'move'): Promise<Reco
 
 async function main(): Promise<void> {
   log(`broker on ${brokers.join(',')} (data ${brokerOpts.dataDir}); logs in ${logDir}; a machine shared with other work: compare ratios, not absolutes`);
-  await startBroker(brokerOpts, silentLogger);
+  await startFreshBroker(brokerOpts);
   const kafka = new Kafka({ clientId: 'msa-eos-bench', brokers, logLevel: logLevel.NOTHING });
   const out: Record<string, unknown> = {};
   try {

@@ -8,8 +8,8 @@
  *        [--log-level debug] [--msa-log file]
  *
  * - Broker: `--brokers` (or KAFKA_BROKERS) is used as is; otherwise the bench starts its own
- *   broker on ports 19600/19601 (data in <cacheDir>/load-bench-kafka) and leaves it running for the
- *   next run (`msa kafka stop` with MSA_KAFKA_PORT=19600 MSA_KAFKA_DATA_DIR=... stops it).
+ *   broker on ports 19600/19601 (data in <cacheDir>/load-bench-kafka; started empty, with
+ *   `fresh`, when it does not run) and leaves it running for the next run (`msa kafka stop` with MSA_KAFKA_PORT=19600 MSA_KAFKA_DATA_DIR=... stops it).
  * - Pipeline: `node <msa> run` (default this checkout's bin/msa.js; pass another checkout's to
  *   compare code), on fresh topics (`MSA_TOPIC_PREFIX`) and group per run, asr off unless
  *   `--asr auto`, the voice path off unless `--voice on` (words-only sessions), the rest of the config from defaults or `--config`.
@@ -53,7 +53,7 @@ import WebSocket from 'ws';
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
 import { cacheDirOf, loadConfig, type Config } from '../src/config/config.js';
-import { startBroker } from '../src/broker/index.js';
+import { brokerStatus, startBroker } from '../src/broker/index.js';
 import { createLogger } from '../src/log.js';
 import { openRecordSender, type OpenSender } from '../src/ingest/kafkaSender.js';
 import type { InputRecord, Score } from '../src/schemas/records.js';
@@ -549,7 +549,10 @@ async function main(): Promise<void> {
   let brokers = config.kafka.brokers;
   let brokerPid: number | null = null;
   if (brokers === null) {
-    const started = await startBroker({ ...OWN_BROKER, dataDir: join(cacheDirOf(config), 'load-bench-kafka') }, log);
+    // Reused when it runs (a ladder of runs against one broker); otherwise started empty.
+    const own = { ...OWN_BROKER, dataDir: join(cacheDirOf(config), 'load-bench-kafka') };
+    const running = (await brokerStatus(own, { probe: false })).state === 'running';
+    const started = await startBroker(own, log, { fresh: !running });
     brokers = started.brokers;
     brokerPid = started.pid;
   }

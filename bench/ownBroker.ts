@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
-import { brokerOptionsFromConfig } from '../src/broker/index.js';
+import { brokerOptionsFromConfig, startBroker, stopBroker, type StartedBroker } from '../src/broker/index.js';
 import { cacheDirOf, type Config } from '../src/config/config.js';
+import { silentLogger } from '../src/log.js';
 import { createCodec } from '../src/schemas/codec.js';
 
 /** Broker options for a bench's own broker on `port` / `controllerPort`, data in `<cacheDir>/<dataDirName>`, and its address. */
@@ -22,6 +23,12 @@ export function ownBroker(base: Config, port: number, controllerPort: number, da
   };
   delete (options as { brokers?: unknown }).brokers;
   return { options, brokers: [`127.0.0.1:${port}`], cacheDir };
+}
+
+/** Starts a bench's own broker empty: one left running by a killed run is stopped, and old topics are deleted. */
+export async function startFreshBroker(options: ReturnType<typeof ownBroker>['options']): Promise<StartedBroker> {
+  await stopBroker(options, silentLogger);
+  return startBroker(options, silentLogger, { fresh: true });
 }
 
 export const median = (xs: readonly number[]): number => {

@@ -9,6 +9,7 @@
 // line at its top).
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,12 +18,19 @@ const env = { ...process.env };
 const failures = [];
 const started = Date.now();
 
+/** Runs one step; `timeoutMin` kills it (SIGKILL) when it runs longer, and counts that as a failure. */
 function step(name, cmd, args, opts = {}) {
   console.log(`\n=== ${name}: ${cmd} ${args.join(' ')}`);
   const t0 = Date.now();
-  const r = spawnSync(cmd, args, { cwd: root, stdio: opts.capture ? ['ignore', 'pipe', 'inherit'] : 'inherit', env });
-  if (r.status !== 0) failures.push(`${name} (exit ${r.status ?? r.signal})`);
-  console.log(`=== ${name}: ${r.status === 0 ? 'ok' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: opts.capture ? ['ignore', 'pipe', 'inherit'] : 'inherit',
+    env,
+    ...(opts.timeoutMin ? { timeout: opts.timeoutMin * 60_000, killSignal: 'SIGKILL' } : {}),
+  });
+  const timedOut = r.error?.code === 'ETIMEDOUT';
+  if (r.status !== 0) failures.push(`${name} (${timedOut ? `killed after ${opts.timeoutMin} min` : `exit ${r.status ?? r.signal}`})`);
+  console.log(`=== ${name}: ${r.status === 0 ? 'ok' : timedOut ? 'KILLED (took too long)' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return r;
 }
 
@@ -64,9 +72,16 @@ if (all || needs.has('python')) {
   }
 }
 
+// The tests' own broker: its own ports and data dir, started empty every time (`--fresh`). A
+// broker that kept the topics of earlier runs (every test makes its own) grows to thousands of
+// partitions, and then takes minutes to start and answers slowly enough to fail tests.
+const cacheDir = process.env.MSA_CACHE_DIR || join(homedir(), '.cache', 'msa');
+const testBroker = ['--port', '19092', '--controller-port', '19093', '--data-dir', join(cacheDir, 'test-kafka-data')];
 let startedBroker = false;
 if ((all || needs.has('kafka')) && !env.KAFKA_BROKERS) {
-  const r = step('kafka broker', process.execPath, [join(root, 'bin', 'msa.js'), 'kafka', 'start', '--json'], { capture: true });
+  const msa = join(root, 'bin', 'msa.js');
+  spawnSync(process.execPath, [msa, 'kafka', 'stop', ...testBroker], { cwd: root, stdio: 'ignore', env }); // one left by a killed run
+  const r = step('kafka broker', process.execPath, [msa, 'kafka', 'start', '--fresh', '--json', ...testBroker], { capture: true });
   if (r.status === 0) {
     const info = JSON.parse(r.stdout.toString());
     env.KAFKA_BROKERS = info.brokers.join(',');
@@ -75,19 +90,26 @@ if ((all || needs.has('kafka')) && !env.KAFKA_BROKERS) {
   }
 }
 
-step('node tests', process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...tests]);
+// --test-force-exit: a file whose test timed out still ends (a child process or a Kafka client it
+// left open would otherwise keep it, and the whole run, waiting); the step's own limit is the last guard.
+step('node tests', process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-force-exit', '--test-reporter=spec', ...tests], {
+  timeoutMin: all ? 60 : undefined,
+});
 if (all && python) {
   step('python lint', python, ['-m', 'ruff', 'check', 'training']);
   step('python format', python, ['-m', 'ruff', 'format', '--check', 'training']);
-  step('python tests', python, ['-m', 'pytest', '-q', 'training/tests']);
+  step('python tests', python, ['-m', 'pytest', '-q', 'training/tests'], { timeoutMin: 20 });
 }
 
 // The fault suite's short run (bench/chaos.ts --short): real `msa run` processes on its own broker
 // (ports 19401/19402), kill -9, SIGTERM, a broker outage, 1 -> 3 -> 1 and poison records; it exits
 // non-zero when a window is lost, duplicated or contradicted, or a process crashed.
-if (all) step('fault suite (short)', process.execPath, ['--import', 'tsx', join(root, 'bench', 'chaos.ts'), '--short', '--sessions', '4', '--json']);
+if (all)
+  step('fault suite (short)', process.execPath, ['--import', 'tsx', join(root, 'bench', 'chaos.ts'), '--short', '--sessions', '4', '--json'], {
+    timeoutMin: 20,
+  });
 
-if (startedBroker) step('kafka broker stop', process.execPath, [join(root, 'bin', 'msa.js'), 'kafka', 'stop']);
+if (startedBroker) step('kafka broker stop', process.execPath, [join(root, 'bin', 'msa.js'), 'kafka', 'stop', ...testBroker]);
 
 const took = `${((Date.now() - started) / 60000).toFixed(1)} min`;
 if (failures.length > 0) {

@@ -4,7 +4,7 @@
  * the metadata log, so the controller port is fixed per data dir and checked on every start.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { exec, tailLines } from './exec.js';
@@ -41,6 +41,17 @@ export function brokerPaths(dataDir: string): BrokerPaths {
     formatFile: join(dataDir, 'format.json'),
     lockFile: join(dataDir, 'start.lock'),
   };
+}
+
+/**
+ * Delete the data dir's topics and KRaft metadata (and the record of its format), so that the next
+ * start formats it anew: an empty broker. The caller holds the start lock and has checked that no
+ * broker runs from it. Logs and TLS files stay.
+ */
+export function clearStorage(dataDir: string): void {
+  const { kraftDir, formatFile } = brokerPaths(dataDir);
+  rmSync(kraftDir, { recursive: true, force: true });
+  rmSync(formatFile, { force: true });
 }
 
 /** Write `<dataDir>/server.properties` from the template with this start's ports and folders. */

@@ -78,6 +78,10 @@ test('start, round trip, reuse, stop', { timeout: 240_000 }, async (t) => {
     assert.equal(again.pid, started.pid);
   });
 
+  await t.test('a fresh start is refused while it runs', async () => {
+    await assert.rejects(startBroker(opts, silentLogger, { fresh: true }), /cannot start the broker of .* fresh: it runs \(pid \d+\); stop it first/);
+  });
+
   await t.test('stop ends it and status says stopped', async () => {
     const stopped = await stopBroker(opts, silentLogger);
     assert.equal(stopped.wasRunning, true);
@@ -86,5 +90,21 @@ test('start, round trip, reuse, stop', { timeout: 240_000 }, async (t) => {
     assert.equal(s.state, 'stopped');
     assert.equal(s.pid, null);
     assert.equal((await stopBroker(opts, silentLogger)).wasRunning, false);
+  });
+
+  await t.test('a fresh start comes up empty: the topic of the last run is gone', async () => {
+    const fresh = await startBroker(opts, silentLogger, { fresh: true });
+    assert.equal(fresh.started, true);
+    const admin = new Kafka({ clientId: 'msa-broker-test', brokers: fresh.brokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      assert.deepEqual(
+        (await admin.listTopics()).filter((name) => !name.startsWith('__')),
+        [],
+      );
+    } finally {
+      await admin.disconnect();
+      await stopBroker(opts, silentLogger);
+    }
   });
 });

@@ -22,6 +22,7 @@ interface KafkaFlags {
   controllerPort?: number;
   dataDir?: string;
   timeout?: number;
+  fresh?: boolean;
   json?: boolean;
   logLevel?: string;
 }
@@ -88,11 +89,12 @@ export function register(program: Command): void {
       'start the local broker in the background and wait until it answers; reuses it if already running. ' +
         'The first start downloads the Kafka jars with Maven (Java 17 and mvn needed).',
     )
+    .option('--fresh', 'delete every topic of the data dir first and start an empty broker (refused while it runs)')
     .action(async (flags: KafkaFlags, cmd: Command) => {
       const logger = loggerFor(cmd);
       const external = configFor(cmd).kafka.brokers;
       if (external) logger.warn({ brokers: external }, 'kafka.brokers (KAFKA_BROKERS) is set; msa will use that cluster, not this local broker');
-      const r = await startBroker(optionsFrom(cmd, flags), logger);
+      const r = await startBroker(optionsFrom(cmd, flags), logger, { fresh: flags.fresh === true });
       print(
         flags,
         r,
