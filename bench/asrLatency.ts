@@ -12,7 +12,7 @@
  * The largest N whose p95 segment latency is <= 2 s is reported. Writes bench/results/asr-latency.json
  * and a latency histogram (bench/results/asr-latency.svg).
  *
- *   node --import tsx bench/asrLatency.ts [--sessions 1,3,5,8] [--seconds 30] [--threads 2]
+ *   node --import tsx bench/asrLatency.ts [--sessions 1,3,5,8] [--seconds 30] [--threads 2] [--beam N (config asr.liveBeamSize)]
  * Uses KAFKA_BROKERS, or starts the project's broker (msa kafka start) when none is set.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -35,6 +35,7 @@ const { values: flags } = parseArgs({
     sessions: { type: 'string', default: '1,3,5,8' },
     seconds: { type: 'string', default: '30' },
     threads: { type: 'string', default: '2' },
+    beam: { type: 'string' },
   },
 });
 const levels = flags.sessions.split(',').map((x) => {
@@ -88,7 +89,9 @@ async function main(): Promise<void> {
     .slice(1);
   const paths = rows.map((r) => r.split(',')[3]!);
   const broker = await brokersFromEnvOrStart(brokerOptionsFromConfig(base), log);
-  console.log(`bench/asrLatency: ${levels.join(', ')} concurrent sessions of ~${seconds} s, Whisper ${base.asr.model}, ${threads} ORT threads`);
+  console.log(
+    `bench/asrLatency: ${levels.join(', ')} concurrent sessions of ~${seconds} s, Whisper ${base.asr.model}, ${threads} ORT threads, live beam ${flags.beam ?? base.asr.liveBeamSize}`,
+  );
   console.log(`machine: ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)} at start`);
   const audios: Int16Array[] = [];
   for (let i = 0; i < Math.max(...levels); i++) audios.push(await sessionAudio(paths, i * 7));
@@ -102,7 +105,7 @@ async function main(): Promise<void> {
         logLevel: 'silent',
         kafka: { brokers: broker.brokers, topicPrefix: `bench-asr-${run}.`, groupId: `bench-asr-${run}` },
         ws: { port: 0 },
-        asr: { mode: 'always', threads },
+        asr: { mode: 'always', threads, ...(flags.beam ? { liveBeamSize: Number(flags.beam) } : {}) },
         voice: { enabled: false }, // the recogniser alone (the voice path: bench/voice.ts)
       },
     });
@@ -164,6 +167,8 @@ async function main(): Promise<void> {
       batches: speech.batches,
       meanBatch: +(speech.utterances / Math.max(1, speech.batches)).toFixed(2),
       holdTimeouts: speech.holdTimeouts,
+      interims: speech.interimSegments,
+      fastFinals: speech.fastFinals,
       late: st.windows.late,
       drainSeconds: +((Date.now() - fed) / 1000).toFixed(1),
       load: +loadavg()[0]!.toFixed(2),
@@ -173,7 +178,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(n).padStart(3)} sessions: ${r.segments} segments, utterance end -> segment p50 ${r.segmentLatencyMs.p50} ms p95 ${r.segmentLatencyMs.p95} ms max ${r.segmentLatencyMs.max} ms; ` +
         `window end -> score p50 ${r.scoreLatencyMs.p50} ms p95 ${r.scoreLatencyMs.p95} ms (n ${r.scoreLatencyMs.n}); recogniser busy ${Math.round(r.recognizerBusy * 100)} %, ` +
-        `mean batch ${r.meanBatch}, hold timeouts ${r.holdTimeouts}, late ${r.late}, load ${r.load}`,
+        `mean batch ${r.meanBatch}, interims ${r.interims}, finals decoded greedily ${r.fastFinals}, hold timeouts ${r.holdTimeouts}, late ${r.late}, load ${r.load}`,
     );
     sub.unsubscribe();
     await sender.close();

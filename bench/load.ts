@@ -13,7 +13,9 @@
  * - Pipeline: `node <msa> run` (default this checkout's bin/msa.js; pass another checkout's to
  *   compare code), on fresh topics (`MSA_TOPIC_PREFIX`) and group per run, asr off unless
  *   `--asr auto`, the voice path off unless `--voice on` (words-only sessions), the rest of the config from defaults or `--config`.
- *   Its log level is `--log-level` (default warn); `--msa-log FILE` appends its whole log there.
+ *   Its log level is `--log-level` (default warn); `--msa-log FILE` appends its whole log there;
+ *   `--metrics-out FILE` appends its Prometheus `/metrics` at the end of each run (the stage
+ *   histograms: queue wait, batch time, close to score).
  * - Sessions (bench/loadSessions.ts): generated (src/ingest/sampleSession.ts), started a hop apart spread evenly, paced in
  *   real time. Each record is stamped when it is sent: an audio chunk (every 100 ms) gets the send
  *   time as event time; a transcript segment is sent when its speech ends (as a recogniser would)
@@ -43,7 +45,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +90,7 @@ const { values: flags } = parseArgs({
     'target-p99': { type: 'string', default: '500' },
     'log-level': { type: 'string', default: 'warn' },
     'msa-log': { type: 'string' },
+    'metrics-out': { type: 'string' },
   },
 });
 
@@ -385,6 +388,13 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     await new Promise((r) => setTimeout(r, 250));
   }
   clearInterval(sampler);
+  if (flags['metrics-out'] && !exited) {
+    const text = await fetch(`${pipe.base}/metrics`, { signal: AbortSignal.timeout(10_000) }).then(
+      (r) => r.text(),
+      (err: unknown) => `# /metrics failed: ${String(err)}\n`,
+    );
+    await appendFile(resolve(flags['metrics-out']), `# run ${prefix}: ${n} sessions\n${text}\n`);
+  }
   const lostKeys = expectedKeys.filter((k) => !arrivals.has(k));
   const finalMetrics = exited
     ? null

@@ -231,6 +231,17 @@ export const configSchema = z
           .default('trim:100:50+guard4'),
         /** Utterances transcribed in one encoder / decoder batch. */
         maxBatch: positiveInt.max(64).default(8),
+        /**
+         * Hypotheses kept per utterance while decoding files (`msa transcribe`, `msa asr wer`,
+         * `msa eval --media`): beam search, src/speech/whisper/beam.ts; 1 = greedy.
+         */
+        beamSize: positiveInt.max(16).default(5),
+        /**
+         * The same in the live pipeline's speech stage, where it is used only while the recogniser
+         * has room (src/speech/stage.ts BEAM_BUSY_MAX). Default 1: on two CPU cores a beamed final
+         * costs about 2x, which breaks the 2 s p95 transcript budget at 5 sessions (README).
+         */
+        liveBeamSize: positiveInt.max(16).default(1),
         /** Longest utterance accepted by the recogniser (seconds); longer ones are an error. */
         maxUtteranceS: positiveInt.max(3600).default(120),
         /** Utterances waiting for the recogniser, all sessions together; more are dropped (counted and logged). */

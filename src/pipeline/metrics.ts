@@ -8,8 +8,8 @@ import { Histogram, byLabel, statsCounter, statsGauge, type Registry, type Serie
 import type { PipelineStats } from './pipeline.js';
 
 export interface PipelineInstruments {
-  /** A model batch ran: its size and run time (ms). */
-  batch(size: number, runMs: number): void;
+  /** A model batch ran: its size, run time and how long its oldest window waited in the queue (ms). */
+  batch(size: number, runMs: number, waitedMs: number): void;
   /** A score was written to Kafka and handed on, `ms` after its window closed. */
   scored(ms: number): void;
 }
@@ -79,6 +79,9 @@ export function registerPipelineMetrics(registry: Registry, stats: () => Pipelin
   const s = () => stats()?.speech;
   counter('speech_utterances_total', 'Utterances cut by the voice activity detector', () => n(s()?.utterances));
   counter('speech_segments_total', 'Transcript segments written by the recogniser', () => n(s()?.segments));
+  counter('speech_fast_finals_total', 'Final utterances decoded greedily instead of with the beam (recogniser busy or others queued)', () =>
+    n(s()?.fastFinals),
+  );
   counter('speech_utterances_dropped_total', 'Utterances dropped because the recogniser queue was full', () => n(s()?.droppedUtterances));
   counter('speech_hold_timeouts_total', 'Windows that stopped waiting for their transcript', () => n(s()?.holdTimeouts));
   gauge('speech_queued_utterances', 'Utterances waiting for the recogniser now', () => n(s()?.queued));
@@ -91,10 +94,17 @@ export function registerPipelineMetrics(registry: Registry, stats: () => Pipelin
   });
   const batchTime = new Histogram({ name: 'msa_model_batch_seconds', help: 'Run time of one model batch', buckets: BATCH_BUCKETS, registers: [registry] });
   const batchSize = new Histogram({ name: 'msa_model_batch_size', help: 'Windows in one model batch', buckets: BATCH_SIZE_BUCKETS, registers: [registry] });
+  const queueWait = new Histogram({
+    name: 'msa_model_queue_wait_seconds',
+    help: 'How long the oldest window of a model batch waited in the queue before the batch ran',
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
   return {
-    batch(size, runMs) {
+    batch(size, runMs, waitedMs) {
       batchTime.observe(runMs / 1000);
       batchSize.observe(size);
+      queueWait.observe(Math.max(0, waitedMs) / 1000);
     },
     scored(ms) {
       closeToScore.observe(Math.max(0, ms) / 1000);

@@ -369,7 +369,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       onBatch: (info) => {
         stats.batches++;
         stats.batchedWindows += info.size;
-        instruments?.batch(info.size, info.runMs);
+        instruments?.batch(info.size, info.runMs, info.waitedMs);
       },
       onUsed: (used) => {
         stats.modalitiesUsed.windows++;

@@ -28,8 +28,9 @@ export async function loadSpeech(config: Config, logger: Logger): Promise<Speech
   let last: Promise<unknown> = Promise.resolve();
   const recognizer: Recognizer = {
     name: `whisper-${whisper.model}`,
-    transcribe: (utterances) => {
-      const run = last.then(async () => (await whisper.transcribe(utterances)).map((t) => t.text));
+    transcribe: (utterances, options) => {
+      const beamSize = options?.fast ? 1 : config.asr.liveBeamSize;
+      const run = last.then(async () => (await whisper.transcribe(utterances, { beamSize })).map((t) => t.text));
       last = run.catch(() => undefined);
       return run;
     },

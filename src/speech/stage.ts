@@ -22,6 +22,7 @@
 import type { AudioChunk, TranscriptSegment } from '../schemas/records.js';
 import { s16ToFloat } from '../features/acoustic/frameStream.js';
 import { BatchQueue } from '../operators/batchQueue.js';
+import { BusyShare } from './busyShare.js';
 import { ASR_SAMPLE_RATE, cutChunk, eventTimeOf, msOf, sessionAudio, undecidedAudioFrom, type SessionAudio, type Utterance } from './sessionAudio.js';
 import type { SpeechStage, SpeechStageOptions, SpeechStats } from './types.js';
 
@@ -63,6 +64,9 @@ interface Job {
 }
 
 const MAX_LATENCIES = 1000;
+/** The recogniser decodes finals with the beam only while it was busy at most this share of the last BEAM_WINDOW_MS. */
+export const BEAM_BUSY_MAX = 0.3;
+export const BEAM_WINDOW_MS = 10_000;
 /** Audio chunks remembered per session for latency (about a minute of 100 ms chunks). */
 const MAX_ARRIVALS = 600;
 
@@ -79,10 +83,27 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     notHeard.set(id, why);
     if (notHeard.size > MAX_NOT_HEARD) notHeard.delete(notHeard.keys().next().value as string);
   };
-  const queue = new BatchQueue<Job, string>({
+  const busy = new BusyShare(BEAM_WINDOW_MS);
+  const queue: BatchQueue<Job, string> = new BatchQueue<Job, string>({
     maxBatch: options.maxBatch,
     maxQueued,
-    run: (batch) => recognizer.transcribe(batch.map((b) => b.utterance.samples)),
+    // The configured beam for finals while the recogniser has room; greedy decoding (about 1.7x
+    // faster) for interims, and for finals while utterances queue up or the recogniser was busy with
+    // finals more than BEAM_BUSY_MAX of the last BEAM_WINDOW_MS: under load, quality gives way, not latency.
+    run: async (batch): Promise<string[]> => {
+      const started = now();
+      const fast = batch.every((b) => b.interim) || queue.length > 0 || busy.share(started) > BEAM_BUSY_MAX;
+      if (fast && !batch.every((b) => b.interim)) stats.fastFinals += batch.length;
+      try {
+        return await recognizer.transcribe(
+          batch.map((b) => b.utterance.samples),
+          { fast },
+        );
+      } finally {
+        // Interims fill idle time only; the load that counts is the finals'.
+        if (!batch.every((b) => b.interim)) busy.add(started, now());
+      }
+    },
     done: heard,
     onError,
   });
@@ -95,6 +116,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     utterances: 0,
     segments: 0,
     interimSegments: 0,
+    fastFinals: 0,
     emptyUtterances: 0,
     shortSpeech: 0,
     audioSeconds: 0,

@@ -55,6 +55,7 @@ export async function loadSpeechModels(config: Config, logger: Logger, options: 
     intraOpThreads,
     decoding: asr.decoding,
     maxBatch: asr.maxBatch,
+    beamSize: asr.beamSize,
     maxUtteranceS: asr.maxUtteranceS,
     logger,
   });

@@ -7,8 +7,11 @@ import type { UtteranceCutter } from './sessionAudio.js';
 export interface Recognizer {
   /** Short model name for `origin` and logs, e.g. `whisper-tiny.en`. */
   readonly name: string;
-  /** Text of each utterance (16 kHz mono floats), in order; one call is one batch. */
-  transcribe(utterances: readonly Float32Array[]): Promise<string[]>;
+  /**
+   * Text of each utterance (16 kHz mono floats), in order; one call is one batch. `fast`: the
+   * cheapest decoding (greedy) instead of the configured beam, for interims and to catch up.
+   */
+  transcribe(utterances: readonly Float32Array[], options?: { fast?: boolean }): Promise<string[]>;
 }
 
 export type AsrMode = 'auto' | 'always' | 'off';
@@ -49,6 +52,8 @@ export interface SpeechStats {
   segments: number;
   /** Interim hypotheses written (of utterances still open). */
   interimSegments: number;
+  /** Final utterances decoded greedily instead of with the beam: others were queued, or the recogniser was busy (stage.ts BEAM_BUSY_MAX). */
+  fastFinals: number;
   emptyUtterances: number;
   /** Speech shorter than `asr.vad.minSpeechMs` (a click, a breath), not transcribed. */
   shortSpeech: number;

@@ -127,6 +127,8 @@ test('after a session is scored through Kafka, counters moved and histograms hav
   const batch = m.get('msa_model_batch_seconds')?.metrics[0];
   assert.equal(Number(batch?.count), stats.batches);
   assert.ok(Number(batch?.sum) > 0);
+  const wait = m.get('msa_model_queue_wait_seconds')?.metrics[0];
+  assert.equal(Number(wait?.count), stats.batches);
 
   // Lag: one series per input topic and partition (3 each), all caught up now.
   const lag = m.get('msa_kafka_consumer_lag');

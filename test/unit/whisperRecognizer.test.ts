@@ -12,6 +12,7 @@ import { copyFrames, logMel, N_MELS } from '../../src/speech/whisper/mel.js';
 import { encoderFrames, endsInLoop, loadWhisper, parseDecodingMode, type WhisperRecognizer } from '../../src/speech/whisper/recognizer.js';
 import { readWhisperSpec } from '../../src/speech/whisper/install.js';
 import { Vocabulary } from '../../src/speech/whisper/vocabulary.js';
+import { gatherRows, repeatRows, topLogProbs } from '../../src/speech/whisper/beam.js';
 import { espeakWav, normalise, wordRecall } from '../fixtures/speech.js';
 import { modelDir, sharedData, testLogger, vectors } from '../fixtures/whisper.js';
 
@@ -84,6 +85,42 @@ describe('whisper recogniser (tiny.en)', () => {
     for (const t of same) assert.deepEqual(t, alone[0]);
   });
 
+  it('beam search: a beam of 1 is greedy decoding, token for token; a beam of 5 is exact per row in a batch', async () => {
+    const audio = [
+      sample,
+      await decodeSpeech(sharedData('ravdess', '03-01-01-01-01-01-01.flac')),
+      await decodeSpeech(sharedData('ravdess', '03-01-05-02-02-01-12.flac')),
+      await decodeSpeech(espeakWav('numbers', 'One two three four five six seven.')),
+    ];
+    const mode = parseDecodingMode('trim:100:50+guard4');
+    for (const a of audio) {
+      const mel = logMel(a);
+      const frames = encoderFrames(mel.frames, mode);
+      const input = new Float32Array(N_MELS * frames);
+      copyFrames(mel, 0, frames, input, 0);
+      const encoded = await asr.encode(input, 1, frames);
+      assert.deepEqual(await asr.beam(encoded, { beamSize: 1, repeatGuard: 4 }), await asr.greedy(encoded, { repeatGuard: 4 }));
+    }
+    const together = await asr.transcribe(audio, { beamSize: 5, maxBatch: 8 });
+    const alone = [];
+    for (const a of audio) alone.push(...(await asr.transcribe([a], { beamSize: 5, maxBatch: 1 })));
+    assert.deepEqual(together, alone);
+    assert.equal(normalise(together[1]!.text), normalise('Kids are talking by the door'));
+    assert.equal(normalise(together[2]!.text), normalise('Dogs are sitting by the door'));
+    await assert.rejects(asr.transcribe([sample], { beamSize: 17 }), /beamSize must be an integer in 1\.\.16, got 17/);
+  });
+
+  it('beam search hears MOSI dev sentences that greedy decoding gets wrong (espeak-ng en-us, 160 words a minute)', async () => {
+    const words = (text: string) => normalise(text).replace(/'/g, ''); // MOSI writes "its" for "it's"
+    for (const [i, said] of ['the supporting cast is either hit or miss', 'cause its worth it'].entries()) {
+      const audio = await decodeSpeech(espeakWav(`beam${i}`, said, undefined, ['-v', 'en-us', '-s', '160']));
+      const [greedy] = await asr.transcribe([audio], { beamSize: 1 });
+      const [beam] = await asr.transcribe([audio], { beamSize: 5 });
+      assert.equal(words(beam!.text), said, `beam 5 heard ${JSON.stringify(beam!.text)}`);
+      assert.notEqual(words(greedy!.text), said, `greedy heard ${JSON.stringify(greedy!.text)} (no longer a case where the beam matters)`);
+    }
+  });
+
   it('over 30 s: consecutive windows, texts joined', async () => {
     const ravdess = await decodeSpeech(sharedData('ravdess', '03-01-01-01-01-01-01.flac'));
     const long = new Float32Array(16000 * 36);
@@ -114,6 +151,34 @@ describe('whisper decoding rules', () => {
     assert.equal(endsInLoop([9, 1, 2, 3, 4, 5, 1, 2, 3, 4, 5], 4), 5);
     assert.equal(endsInLoop([1, 1, 1, 1], 4), 0);
     assert.equal(endsInLoop([1, 2, 3, 1, 2, 3], 4), 0);
+  });
+
+  it('beam search helpers: log-probabilities of the best tokens under a mask, rows repeated and gathered', () => {
+    const row = Float32Array.from([0, 1, 2, 3, -Infinity, 0, 0, 0]); // token 4 suppressed
+    const top = topLogProbs(row, 3);
+    assert.deepEqual(
+      top.map((t) => t.token),
+      [3, 2, 1],
+    );
+    const logZ = Math.log([0, 1, 2, 3, 0, 0, 0].reduce((a, x) => a + Math.exp(x), 0));
+    top.forEach((t) => assert.ok(Math.abs(t.logp - (row[t.token]! - logZ)) < 1e-6));
+    // Ties: the lower token id first; suppressed tokens never come back.
+    assert.deepEqual(
+      topLogProbs(Float32Array.from([1, 1, 1]), 2).map((t) => t.token),
+      [0, 1],
+    );
+    assert.deepEqual(
+      topLogProbs(Float32Array.from([-Infinity, 0]), 2).map((t) => t.token),
+      [1],
+    );
+    // [layers 2, batch 2, 1, 2] -> each batch row twice, then picked by source.
+    const t = { type: 'float32' as const, data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]), dims: [2, 2, 1, 2] };
+    const rep = repeatRows(t, 2);
+    assert.deepEqual(rep.dims, [2, 4, 1, 2]);
+    assert.deepEqual([...(rep.data as Float32Array)], [1, 2, 1, 2, 3, 4, 3, 4, 5, 6, 5, 6, 7, 8, 7, 8]);
+    const g = gatherRows(t, [1, 1]);
+    assert.deepEqual([...(g.data as Float32Array)], [3, 4, 3, 4, 7, 8, 7, 8]);
+    assert.equal(gatherRows(t, [0, 1]), t);
   });
 
   it('the vocabulary of both models decodes the reference tokens', async () => {

@@ -23,6 +23,16 @@ interface TranscribeFlags {
   model?: string;
   maxDuration: number;
   threads?: number;
+  beam?: number;
+}
+
+/** The config overrides the recogniser flags give. */
+function asrFlags(flags: { model?: string; threads?: number; beam?: number }) {
+  return {
+    ...(flags.model ? { model: flags.model } : {}),
+    ...(flags.threads ? { threads: flags.threads } : {}),
+    ...(flags.beam ? { beamSize: flags.beam } : {}),
+  };
 }
 
 export function register(program: Command): void {
@@ -43,8 +53,9 @@ export function register(program: Command): void {
       3600,
     )
     .option('--threads <n>', 'ONNX Runtime threads per Whisper graph (config asr.threads)', positiveInt)
+    .option('--beam <n>', 'hypotheses kept per utterance, 1 = greedy (config asr.beamSize, default 1)', positiveInt)
     .action(async (flags: TranscribeFlags, cmd: Command) => {
-      const config = configFor(cmd, { asr: { ...(flags.model ? { model: flags.model } : {}), ...(flags.threads ? { threads: flags.threads } : {}) } });
+      const config = configFor(cmd, { asr: asrFlags(flags) });
       const logger = loggerFor(config, 'msa-transcribe');
       // The input first: a bad path fails before the models load.
       const audio = await decodeSpeech(flags.input, { maxDurationS: flags.maxDuration });
@@ -88,15 +99,19 @@ export function register(program: Command): void {
         .choices(WER_NORMALISATIONS)
         .default('whisper-noapos'),
     )
-    .option('--json', 'print one JSON object {files, words, errors, wer, normalisation, werBy, exact, failed, audioS, wallS, model, decoding} on stdout')
+    .option(
+      '--json',
+      'print one JSON object {files, words, errors, wer, normalisation, werBy, exact, failed, audioS, wallS, model, decoding, beamSize} on stdout',
+    )
     .option('--out <file>', 'write id,reference,hypothesis,errors,words of every file to this CSV')
     .addOption(new Option('--model <name>', 'Whisper model (config asr.model, default tiny.en)').choices(WHISPER_MODELS))
     .option('--threads <n>', 'ONNX Runtime threads per Whisper graph (config asr.threads)', positiveInt)
+    .option('--beam <n>', 'hypotheses kept per utterance, 1 = greedy (config asr.beamSize, default 1)', positiveInt)
     .action(async (flags: WerFlags, cmd: Command) => {
       if ((flags.manifest === undefined) === (flags.ravdess === undefined))
         throw new InvalidArgumentError('give exactly one of --manifest CSV or --ravdess DIR');
       if (flags.perActor !== undefined && flags.ravdess === undefined) throw new InvalidArgumentError('--per-actor needs --ravdess');
-      const config = configFor(cmd, { asr: { ...(flags.model ? { model: flags.model } : {}), ...(flags.threads ? { threads: flags.threads } : {}) } });
+      const config = configFor(cmd, { asr: asrFlags(flags) });
       const logger = loggerFor(config, 'msa-asr-wer');
       const items = flags.manifest !== undefined ? await manifestItems(flags.manifest) : await ravdessItems(flags.ravdess!, flags.perActor);
       const models = await loadSpeechModels(config, logger);
@@ -117,7 +132,7 @@ export function register(program: Command): void {
       const { rows: _rows, ...totals } = report;
       const orNull = (x: number) => (Number.isNaN(x) ? null : x);
       const werBy = Object.fromEntries(Object.entries(report.werBy).map(([how, x]) => [how, orNull(x)]));
-      const summary = { ...totals, wer: orNull(report.wer), werBy, model: config.asr.model, decoding: config.asr.decoding };
+      const summary = { ...totals, wer: orNull(report.wer), werBy, model: config.asr.model, decoding: config.asr.decoding, beamSize: config.asr.beamSize };
       const others = WER_NORMALISATIONS.filter((how) => how !== report.normalisation)
         .map((how) => `${(report.werBy[how] * 100).toFixed(2)} % ${how}`)
         .join(', ');
@@ -126,7 +141,7 @@ export function register(program: Command): void {
           ? `${JSON.stringify(summary)}\n`
           : `WER ${(report.wer * 100).toFixed(2)} % ${report.normalisation} normalisation (${report.errors} errors / ${report.words} words; ${others}), ` +
               `${report.exact}/${report.files} files exact, ` +
-              `${report.failed} failed; ${config.asr.model} ${config.asr.decoding}; ${report.audioS.toFixed(1)} s audio in ${report.wallS.toFixed(1)} s\n`,
+              `${report.failed} failed; ${config.asr.model} ${config.asr.decoding} beam ${config.asr.beamSize}; ${report.audioS.toFixed(1)} s audio in ${report.wallS.toFixed(1)} s\n`,
       );
     });
 }
@@ -140,6 +155,7 @@ interface WerFlags {
   out?: string;
   model?: string;
   threads?: number;
+  beam?: number;
 }
 
 function positiveInt(raw: string): number {

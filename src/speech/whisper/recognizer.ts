@@ -19,10 +19,13 @@ import { loadGraph, type ExecutionProviderName, type Graph, type GraphTensor } f
 import { readWhisperSpec, type WhisperModelName, type WhisperSpec } from './install.js';
 import { contentFrames, copyFrames, logMel, N_FRAMES_30S, N_MELS, SAMPLE_RATE, trimmedFrames, type LogMel } from './mel.js';
 import { Vocabulary } from './vocabulary.js';
+import { beamDecode } from './beam.js';
 
 export const DEFAULT_DECODING = 'trim:100:50+guard4';
 export const DEFAULT_MAX_BATCH = 8;
 export const DEFAULT_MAX_UTTERANCE_S = 120;
+/** Hypotheses kept per utterance; 1 = greedy decoding. */
+export const DEFAULT_BEAM_SIZE = 1;
 
 /** How the encoder input is sized and whether the repeat guard is on (CONTRACT.md section 6). */
 export interface DecodingMode {
@@ -83,6 +86,8 @@ export interface TranscribeOptions {
   decoding?: string;
   /** Overrides the recogniser's largest batch for this call. */
   maxBatch?: number;
+  /** Overrides the recogniser's beam size for this call (1 = greedy; ./beam.ts). */
+  beamSize?: number;
   /** Also pool the encoder's block2 output of each utterance (`Transcript.voice`): one encoder pass for both jobs. */
   voice?: boolean;
 }
@@ -119,6 +124,10 @@ export interface WhisperRecognizer {
   encodeBlock2(mel: Float32Array, batch: number, frames: number): Promise<Float32Array>;
   /** Greedy tokens per row of an encoded batch. */
   greedy(encoded: EncoderOutput, options: GreedyOptions): Promise<number[][]>;
+  /** Beam-search tokens per row of an encoded batch (./beam.ts); beamSize 1 gives greedy's. */
+  beam(encoded: EncoderOutput, options: { beamSize: number; repeatGuard: number }): Promise<number[][]>;
+  /** The default beam size (`LoadWhisperOptions.beamSize`). */
+  readonly beamSize: number;
   release(): Promise<void>;
 }
 
@@ -133,6 +142,8 @@ export interface LoadWhisperOptions {
   decoding?: string;
   /** Largest batch (DEFAULT_MAX_BATCH). */
   maxBatch?: number;
+  /** Hypotheses per utterance (DEFAULT_BEAM_SIZE; 1 = greedy). */
+  beamSize?: number;
   /** Longest utterance accepted, seconds (DEFAULT_MAX_UTTERANCE_S). */
   maxUtteranceS?: number;
   logger: Logger;
@@ -153,6 +164,7 @@ export async function loadWhisper(options: LoadWhisperOptions): Promise<WhisperR
   const spec = readWhisperSpec(dir);
   const defaultMode = parseDecodingMode(options.decoding ?? DEFAULT_DECODING);
   const defaultBatch = checkBatch(options.maxBatch ?? DEFAULT_MAX_BATCH);
+  const defaultBeam = checkBeam(options.beamSize ?? DEFAULT_BEAM_SIZE);
   const maxUtteranceS = options.maxUtteranceS ?? DEFAULT_MAX_UTTERANCE_S;
   if (!(maxUtteranceS > 0)) throw new RangeError(`maxUtteranceS must be positive, got ${maxUtteranceS}`);
   const { tokens: tc, dims } = spec;
@@ -174,6 +186,8 @@ export async function loadWhisper(options: LoadWhisperOptions): Promise<WhisperR
   for (const id of tc.suppress) suppress[id] = 1;
   const suppressFirst = suppress.slice();
   for (const id of tc.suppress_begin) suppressFirst[id] = 1;
+  const suppressIds = [...tc.suppress];
+  const suppressFirstIds = [...new Set([...tc.suppress, ...tc.suppress_begin])];
   const nLayer = dims.n_text_layer;
   const d = dims.d_model;
   const maxNew = tc.max_new_tokens;
@@ -251,8 +265,30 @@ export async function loadWhisper(options: LoadWhisperOptions): Promise<WhisperR
     return out;
   };
 
+  const beam = async (encoded: EncoderOutput, opts: { beamSize: number; repeatGuard: number }): Promise<number[][]> =>
+    beamDecode(
+      async (feeds) => {
+        const r = await decoder.run(feeds);
+        return { logits: r.logits!.data as Float32Array, selfK: r.self_k_out!, selfV: r.self_v_out! };
+      },
+      encoded,
+      {
+        beamSize: checkBeam(opts.beamSize),
+        repeatGuard: opts.repeatGuard,
+        maxNew,
+        eot: tc.eot,
+        prompt: tc.prompt,
+        suppress: suppressIds,
+        suppressFirst: suppressFirstIds,
+        nLayer,
+        dModel: d,
+        endsInLoop,
+      },
+    );
+
   const transcribe = async (utterances: readonly Float32Array[], opts: TranscribeOptions = {}): Promise<Transcript[]> => {
     const mode = opts.decoding === undefined ? defaultMode : parseDecodingMode(opts.decoding);
+    const beamSize = opts.beamSize === undefined ? defaultBeam : checkBeam(opts.beamSize);
     const maxBatch = opts.maxBatch === undefined ? defaultBatch : checkBatch(opts.maxBatch);
     utterances.forEach((u, i) => {
       if (u.length > maxUtteranceS * SAMPLE_RATE) {
@@ -285,7 +321,7 @@ export async function loadWhisper(options: LoadWhisperOptions): Promise<WhisperR
           addPooled(voiceSums, it.utterance, encoded.block2!, row, Math.ceil(frames / 2), d, covered);
         });
       }
-      const rows = await greedy(encoded, { repeatGuard: mode.repeatGuard });
+      const rows = beamSize > 1 ? await beam(encoded, { beamSize, repeatGuard: mode.repeatGuard }) : await greedy(encoded, { repeatGuard: mode.repeatGuard });
       group.forEach((it, row) => tokensOf.set(it, rows[row]!));
     }
     const results: Transcript[] = utterances.map(() => ({ text: '', tokens: [] }));
@@ -307,14 +343,21 @@ export async function loadWhisper(options: LoadWhisperOptions): Promise<WhisperR
     spec,
     vocabulary,
     decoding: defaultMode,
+    beamSize: defaultBeam,
     transcribe,
     encode,
     encodeBlock2,
     greedy,
+    beam,
     async release() {
       await Promise.all([encoder.release(), decoder.release()]);
     },
   };
+}
+
+function checkBeam(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 1 || n > 16) throw new RangeError(`beamSize must be an integer in 1..16, got ${n}`);
+  return n;
 }
 
 function checkBatch(n: number): number {
