@@ -7,7 +7,8 @@
  * The threads are a worker pool (src/workers/pool.ts), which the face analyzer uses too.
  *
  * - A batch goes to an idle worker, or waits (in order) for one. Results are those of the same
- *   session in the main thread: same graph, same padding (test/unit/inferencePool.test.ts).
+ *   session in the main thread: same graph, same padding (test/unit/inferencePool.test.ts). With
+ *   `perRow`, a batch is split into one part per worker (its rows do not depend on each other).
  * - A worker that dies while it holds a batch (a native crash, an out-of-memory kill, terminate)
  *   is replaced, and its batch is run once more on the next free worker. A batch whose second run
  *   dies too is rejected with an `InferenceCrashError`: the scoring path dead-letters its windows
@@ -111,8 +112,15 @@ export async function startInferencePool(options: InferencePoolOptions): Promise
     get kind() {
       return pool.ready.kind;
     },
-    run(inputs) {
-      return inputs.length === 0 ? Promise.resolve([]) : pool.run([...inputs]);
+    async run(inputs) {
+      if (inputs.length === 0) return [];
+      if (!data.perRow || workers === 1 || inputs.length === 1) return pool.run([...inputs]);
+      // Row by row, a batch's rows need not wait for each other: one part per worker, so a batch
+      // is done in about 1/workers of the time when the others are free (the same results).
+      const size = Math.ceil(inputs.length / workers);
+      const parts: Promise<ModelOutput[]>[] = [];
+      for (let from = 0; from < inputs.length; from += size) parts.push(pool.run(inputs.slice(from, from + size)));
+      return (await Promise.all(parts)).flat();
     },
     stats: () => pool.stats(),
     terminateWorker: (index) => pool.terminateWorker(index),

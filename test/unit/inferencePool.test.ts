@@ -53,14 +53,18 @@ describe('inference pool on the shipped model', () => {
       padIndex: manifest.padIndex,
       logger: silentLogger,
     });
+    const perRowDispatches: { worker: number; size: number }[] = [];
     const perRow = await startInferencePool({
       path: manifest.modelPath,
       executionProvider: 'cpu',
-      workers: 1,
+      workers: 2,
       threadsPerWorker: 1,
       padIndex: manifest.padIndex,
       perRow: true,
       logger: silentLogger,
+      onEvent: (e) => {
+        if (e.type === 'dispatch') perRowDispatches.push({ worker: e.worker, size: e.size });
+      },
     });
     try {
       // Batches of 16 as the micro-batcher would cut them, several in flight across both workers.
@@ -69,10 +73,15 @@ describe('inference pool on the shipped model', () => {
       const got = (await Promise.all(batches.map((b) => pool.run(b)))).flat();
       assert.deepEqual(got, expected);
       assert.ok(new Set(expected.map((o) => o.score.toFixed(4))).size > 20, 'real rows give varied scores');
-      // Row by row: each row as it scores alone in this thread.
+      // Row by row: each row as it scores alone in this thread; the batch split in one part per worker.
       const alone = [];
       for (const input of inputs) alone.push(...(await local.run([input])));
       assert.deepEqual(await perRow.run(inputs), alone);
+      assert.deepEqual(
+        perRowDispatches.map((d) => d.size),
+        [24, 24],
+      );
+      assert.deepEqual(new Set(perRowDispatches.map((d) => d.worker)), new Set([0, 1]));
     } finally {
       await Promise.all([local.release(), pool.release(), perRow.release()]);
     }
