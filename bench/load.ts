@@ -244,6 +244,12 @@ export interface RunResult {
   /** The scores' own latencyMs (the pipeline's window close to the score going out): the rest of the delay is before the pipeline closed the window. */
   score_latency_p50_ms: number | null;
   score_latency_p99_ms: number | null;
+  /** The closing record's send (bench clock) to the pipeline's close of the window (pipeline clock, same machine). */
+  send_to_close_p50_ms: number | null;
+  send_to_close_p99_ms: number | null;
+  /** The score's emission to its arrival at the bench's WebSocket client (the Kafka transaction included). */
+  emitted_to_ws_p50_ms: number | null;
+  emitted_to_ws_p99_ms: number | null;
   exit_code: number | null;
   send_errors: number;
   records_sent: number;
@@ -269,6 +275,8 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
   const arrivals = new Map<string, number>();
   /** Each score's own latencyMs: the pipeline's window close to its score going out. */
   const inPipeline: number[] = [];
+  /** Each score's close and emit times on the pipeline's clock (the same machine's): they split the delay. */
+  const stamps = new Map<string, { closed: number; emitted: number }>();
   const receivedEnds = new Map<string, number[]>();
   let duplicates = 0;
   const ws = new WebSocket(pipe.wsUrl);
@@ -286,6 +294,7 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     else {
       arrivals.set(key, now);
       inPipeline.push(score.latencyMs);
+      stamps.set(key, { closed: score.emittedAt - score.latencyMs, emitted: score.emittedAt });
       const ends = receivedEnds.get(score.sessionId) ?? [];
       ends.push(score.windowEnd);
       receivedEnds.set(score.sessionId, ends);
@@ -407,6 +416,10 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
   }
 
   const delays: number[] = [];
+  // The delay in three parts: the closing record's send to the pipeline's close, the close to the
+  // score's emission (score_latency_*), the emission to the WebSocket client (Kafka write included).
+  const sendToClose: number[] = [];
+  const emittedToWs: number[] = [];
   const earlyKeys: { id: string; end: number; arrived: number }[] = [];
   for (const s of plans) {
     for (const e of s.tracker.expected) {
@@ -415,6 +428,11 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
       if (arrived === undefined || closed === undefined) continue;
       if (arrived < closed) earlyKeys.push({ id: s.id, end: e, arrived });
       delays.push(Math.max(0, arrived - closed));
+      const st = stamps.get(`${s.id}@${e}`);
+      if (st) {
+        sendToClose.push(st.closed - closed);
+        emittedToWs.push(arrived - st.emitted);
+      }
     }
   }
   const early = earlyKeys.length;
@@ -466,6 +484,20 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
       ),
     ),
     score_latency_p99_ms: round(quantile(inPipeline, 0.99)),
+    send_to_close_p50_ms: round(
+      quantile(
+        sendToClose.sort((a, b) => a - b),
+        0.5,
+      ),
+    ),
+    send_to_close_p99_ms: round(quantile(sendToClose, 0.99)),
+    emitted_to_ws_p50_ms: round(
+      quantile(
+        emittedToWs.sort((a, b) => a - b),
+        0.5,
+      ),
+    ),
+    emitted_to_ws_p99_ms: round(quantile(emittedToWs, 0.99)),
     exit_code: exitedDuringRun ? exitCode : null,
     send_errors: sendErrors,
     records_sent: sent,
@@ -511,6 +543,10 @@ function summarise(runs: RunResult[]): Summary {
     metrics_p99_ms: med('metrics_p99_ms'),
     score_latency_p50_ms: med('score_latency_p50_ms'),
     score_latency_p99_ms: med('score_latency_p99_ms'),
+    send_to_close_p50_ms: med('send_to_close_p50_ms'),
+    send_to_close_p99_ms: med('send_to_close_p99_ms'),
+    emitted_to_ws_p50_ms: med('emitted_to_ws_p50_ms'),
+    emitted_to_ws_p99_ms: med('emitted_to_ws_p99_ms'),
     exit_code: runs.find((r) => r.exit_code !== null)?.exit_code ?? null,
     send_errors: maxOf('send_errors'),
     records_sent: med('records_sent')!,
