@@ -52,7 +52,11 @@ export interface SpeechStats {
   segments: number;
   /** Interim hypotheses written (of utterances still open). */
   interimSegments: number;
-  /** Final utterances decoded greedily instead of with the beam: others were queued, or the recogniser was busy (stage.ts BEAM_BUSY_MAX). */
+  /**
+   * Final utterances the stage asked to decode fast (greedy) rather than with the live beam: others
+   * were queued, or the recogniser was busy (stage.ts BEAM_BUSY_MAX). With `asr.liveBeamSize` 1
+   * every final is greedy anyway; this counts the asks.
+   */
   fastFinals: number;
   emptyUtterances: number;
   /** Speech shorter than `asr.vad.minSpeechMs` (a click, a breath), not transcribed. */

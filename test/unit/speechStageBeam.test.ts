@@ -17,7 +17,7 @@ import { s16Chunks, toS16 } from '../fixtures/records.js';
 import { espeakWav } from '../fixtures/speech.js';
 
 test(
-  'finals get the beam while the recogniser has room; greedy while others queue or it was busy over half of the last 10 s, and for interims',
+  'finals get the beam while the recogniser has room; greedy while others queue or it was busy with finals over 30 % of the last 10 s, and for interims',
   { timeout: 180_000 },
   async () => {
     const config = loadConfig({ overrides: { logLevel: 'silent', asr: { mode: 'auto', threads: 1 } } });
@@ -98,7 +98,7 @@ test(
         JSON.stringify(calls),
       );
 
-      // A recogniser busy more than half of the last 10 s decodes the next final greedily, though nothing waits.
+      // A recogniser busy with finals more than 30 % of the last 10 s decodes the next final greedily, though nothing waits.
       calls.length = 0;
       segments.length = 0;
       callTakesMs = 6000;
