@@ -5,7 +5,9 @@
  *   node --import tsx bench/load.ts --sessions N --duration S [--video] [--json] [--ladder]
  *        [--brokers host:port] [--msa bin/msa.js] [--config file.json] [--repeats R]
  *        [--from N] [--step N] [--max N] [--drain S] [--plot out.svg] [--label text]
- *        [--log-level debug] [--msa-log file]
+ *        [--log-level debug] [--msa-log file] [--metrics-out file] [--ramp S]
+ *
+ * - Sessions start spread over one hop, or over `--ramp S` seconds (and so end spread over it too).
  *
  * - Broker: `--brokers` (or KAFKA_BROKERS) is used as is; otherwise the bench starts its own
  *   broker on ports 19600/19601 (data in <cacheDir>/load-bench-kafka; started empty, with
@@ -85,6 +87,7 @@ const { values: flags } = parseArgs({
     step: { type: 'string', default: '50' },
     max: { type: 'string', default: '1000' },
     drain: { type: 'string', default: '120' },
+    ramp: { type: 'string' },
     plot: { type: 'string' },
     label: { type: 'string' },
     'target-p99': { type: 'string', default: '500' },
@@ -107,6 +110,8 @@ const opts = {
   step: positiveInt('step', flags.step),
   max: positiveInt('max', flags.max),
   drainS: positiveInt('drain', flags.drain),
+  /** Sessions start spread over this many ms (so they also end spread over it); default one hop. */
+  rampMs: flags.ramp === undefined ? null : positiveInt('ramp', flags.ramp) * 1000,
   targetP99: positiveInt('target-p99', flags['target-p99']),
   msa: resolve(flags.msa),
   asr: flags.asr,
@@ -244,6 +249,9 @@ export interface RunResult {
   /** The scores' own latencyMs (the pipeline's window close to the score going out): the rest of the delay is before the pipeline closed the window. */
   score_latency_p50_ms: number | null;
   score_latency_p99_ms: number | null;
+  /** p99 of a send request's time to its acknowledgement, per kind: the generator's and the broker's share of the delay. */
+  send_acked_audio_p99_ms: number | null;
+  send_acked_transcript_p99_ms: number | null;
   /** The closing record's send (bench clock) to the pipeline's close of the window (pipeline clock, same machine). */
   send_to_close_p50_ms: number | null;
   send_to_close_p99_ms: number | null;
@@ -302,19 +310,23 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
   });
   ws.send(JSON.stringify({ type: 'subscribe', all: true }));
 
-  // Sessions, started spread over one hop.
+  // Sessions, started spread over one hop, or over --ramp seconds: all of them ending in the same
+  // second flushes every session's last windows at once (6-8 each), a burst the model queue answers
+  // with backpressure, which holds the other sessions' last records back (README Load).
   const plans = Array.from({ length: n }, (_, i) =>
     newLoadSession({
       id: `${prefix}s${i + 1}`,
       durationS: opts.durationS,
       video: flags.video ?? false,
       seed: i + 1,
-      startOffset: (i * config.windows.hopMs) / n,
+      startOffset: (i * (opts.rampMs ?? config.windows.hopMs)) / n,
       windows: config.windows,
       transform: faceFrames ? (r) => withFace(r, faceFrames, i + 1) : undefined,
     }),
   );
   const pending = new Set<Promise<void>>();
+  /** How long each send request took to be acknowledged, per kind (the generator's and the broker's share of the delay). */
+  const sendMs: Record<InputRecord['kind'], number[]> = { audio: [], video: [], transcript: [] };
   let sendErrors = 0;
   let sent = 0;
   let consumed = 0;
@@ -361,8 +373,9 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
         for (let from = 0; from < byKind[kind].length; from += SEND_CHUNK) {
           const values = byKind[kind].slice(from, from + SEND_CHUNK);
           sent += values.length;
+          const askedAt = Date.now();
           const p = sender.send(kind, values).then(
-            () => undefined,
+            () => void sendMs[kind].push(Date.now() - askedAt),
             (err: unknown) => {
               sendErrors++;
               if (sendErrors === 1) say(`send failed: ${(err as Error).message}`);
@@ -484,6 +497,18 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
       ),
     ),
     score_latency_p99_ms: round(quantile(inPipeline, 0.99)),
+    send_acked_audio_p99_ms: round(
+      quantile(
+        sendMs.audio.sort((a, b) => a - b),
+        0.99,
+      ),
+    ),
+    send_acked_transcript_p99_ms: round(
+      quantile(
+        sendMs.transcript.sort((a, b) => a - b),
+        0.99,
+      ),
+    ),
     send_to_close_p50_ms: round(
       quantile(
         sendToClose.sort((a, b) => a - b),
@@ -543,6 +568,8 @@ function summarise(runs: RunResult[]): Summary {
     metrics_p99_ms: med('metrics_p99_ms'),
     score_latency_p50_ms: med('score_latency_p50_ms'),
     score_latency_p99_ms: med('score_latency_p99_ms'),
+    send_acked_audio_p99_ms: med('send_acked_audio_p99_ms'),
+    send_acked_transcript_p99_ms: med('send_acked_transcript_p99_ms'),
     send_to_close_p50_ms: med('send_to_close_p50_ms'),
     send_to_close_p99_ms: med('send_to_close_p99_ms'),
     emitted_to_ws_p50_ms: med('emitted_to_ws_p50_ms'),

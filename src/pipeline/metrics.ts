@@ -6,8 +6,11 @@
  */
 import { Histogram, byLabel, statsCounter, statsGauge, type Registry, type Series } from '../metrics/registry.js';
 import type { PipelineStats } from './pipeline.js';
+import type { InputKind } from '../schemas/records.js';
 
 export interface PipelineInstruments {
+  /** An input record reached the pipeline's decoder this long (ms) after its Kafka timestamp. */
+  recordAge(kind: InputKind, ms: number): void;
   /** A model batch ran: its size, run time and how long its oldest window waited in the queue (ms). */
   batch(size: number, runMs: number, waitedMs: number): void;
   /** A score was written to Kafka and handed on, `ms` after its window closed. */
@@ -100,7 +103,17 @@ export function registerPipelineMetrics(registry: Registry, stats: () => Pipelin
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
+  const recordAge = new Histogram({
+    name: 'msa_input_record_age_seconds',
+    help: "Time from an input record's Kafka timestamp (the producer's send, or the broker's append) to the pipeline decoding it, per input kind",
+    labelNames: ['kind'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
   return {
+    recordAge(kind, ms) {
+      recordAge.observe({ kind }, Math.max(0, ms) / 1000);
+    },
     batch(size, runMs, waitedMs) {
       batchTime.observe(runMs / 1000);
       batchSize.observe(size);

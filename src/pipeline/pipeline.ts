@@ -240,6 +240,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const decodeOne = (raw: RawRecord) => {
     const kind = inputKindOf(topics, raw.topic);
     if (!kind) return; // not subscribed; cannot happen
+    instruments?.recordAge(kind, Date.now() - raw.timestamp);
     // The speech stage hears no session left to another transcript source (the key is the session id).
     const skip = !readsPayload(reads, kind, () => speech !== null && !speech.leftToOther(keyText(raw.key) ?? ''));
     const result = codec.decode(raw.value, kind, { payload: !skip });

@@ -64,8 +64,11 @@ async function scrape(): Promise<Map<string, MetricFamily>> {
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
   const text = await res.text();
   strictCheck(text);
+  lastScrape = text;
   return new Map(parsePrometheusTextFormat(text).map((f) => [f.name, f]));
 }
+/** The text of the last scrape: parse-prometheus-text-format drops the labels, sum and count of labelled histograms. */
+let lastScrape = '';
 
 const value = (families: Map<string, MetricFamily>, name: string, labels: Record<string, string> = {}): number => {
   const family = families.get(name);
@@ -129,6 +132,16 @@ test('after a session is scored through Kafka, counters moved and histograms hav
   assert.ok(Number(batch?.sum) > 0);
   const wait = m.get('msa_model_queue_wait_seconds')?.metrics[0];
   assert.equal(Number(wait?.count), stats.batches);
+  // Record age: one sample per record decoded (the malformed one included), per kind.
+  const ageCount = (kind: string) => Number(new RegExp(`^msa_input_record_age_seconds_count\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(lastScrape)?.[1] ?? 0);
+  assert.ok(
+    ageCount('audio') > 0 && ageCount('transcript') > 0,
+    lastScrape
+      .split('\n')
+      .filter((l) => l.includes('record_age_seconds_count'))
+      .join('\n'),
+  );
+  assert.equal(ageCount('audio') + ageCount('video') + ageCount('transcript'), stats.transport.consumed);
 
   // Lag: one series per input topic and partition (3 each), all caught up now.
   const lag = m.get('msa_kafka_consumer_lag');
