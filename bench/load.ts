@@ -163,6 +163,11 @@ const median = (xs: readonly number[]): number | null =>
     0.5,
   );
 const round = (x: number | null, digits = 0): number | null => (x === null ? null : Math.round(x * 10 ** digits) / 10 ** digits);
+/** Quantiles of `xs` (sorted once, a copy), rounded to `digits`. */
+const quantilesOf = (xs: readonly number[], digits = 0) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return (q: number) => round(quantile(sorted, q), digits);
+};
 
 // --- the pipeline child ---------------------------------------------------------------------
 
@@ -281,8 +286,6 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
 
   // Scores at the client.
   const arrivals = new Map<string, number>();
-  /** Each score's own latencyMs: the pipeline's window close to its score going out. */
-  const inPipeline: number[] = [];
   /** Each score's close and emit times on the pipeline's clock (the same machine's): they split the delay. */
   const stamps = new Map<string, { closed: number; emitted: number }>();
   const receivedEnds = new Map<string, number[]>();
@@ -301,7 +304,6 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     if (arrivals.has(key)) duplicates++;
     else {
       arrivals.set(key, now);
-      inPipeline.push(score.latencyMs);
       stamps.set(key, { closed: score.emittedAt - score.latencyMs, emitted: score.emittedAt });
       const ends = receivedEnds.get(score.sessionId) ?? [];
       ends.push(score.windowEnd);
@@ -450,7 +452,6 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
   }
   const early = earlyKeys.length;
   if (early > 0) say(describeEarly(plans, earlyKeys));
-  delays.sort((a, b) => a - b);
   let extra = 0;
   for (const k of arrivals.keys()) if (!expectedSet.has(k)) extra++;
   const received = expectedKeys.length - expectedKeys.filter((k) => !arrivals.has(k)).length;
@@ -467,16 +468,19 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     say(`msa run exited with ${exitCode} during the run; its last log lines:\n${pipe.stderrTail.slice(-10).join('\n')}`);
   }
   const pct = (a: number | null, b: number | null) => (a === null || b === null ? null : round(((b - a) / elapsedS) * 100));
-  const sortedHealth = [...healthMs].sort((a, b) => a - b);
-  const sortedMetrics = [...metricsMs].sort((a, b) => a - b);
+  const delay = quantilesOf(delays);
+  // Each score's own latencyMs (its window's close to its emission) is emitted minus closed.
+  const inPipeline = quantilesOf([...stamps.values()].map((st) => st.emitted - st.closed));
+  const toClose = quantilesOf(sendToClose);
+  const toWs = quantilesOf(emittedToWs);
   return {
     sessions: n,
     windows_expected: expectedKeys.length,
     windows_received: received,
     lost: expectedKeys.length - received,
-    p50_ms: round(quantile(delays, 0.5)),
-    p95_ms: round(quantile(delays, 0.95)),
-    p99_ms: round(quantile(delays, 0.99)),
+    p50_ms: delay(0.5),
+    p95_ms: delay(0.95),
+    p99_ms: delay(0.99),
     pipeline_cpu_pct: pct(cpu0.pipe, cpu1.pipe),
     broker_cpu_pct: pct(cpu0.broker, cpu1.broker),
     rss_mb: round(rssMax),
@@ -487,42 +491,17 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     unscored_pipeline: finalMetrics === null ? null : Object.values(finalMetrics.pipeline?.unscoredWindows ?? {}).reduce((a, b) => a + b, 0),
     duplicates,
     early,
-    max_ms: round(quantile(delays, 1)),
-    healthz_p99_ms: round(quantile(sortedHealth, 0.99), 1),
-    metrics_p99_ms: round(quantile(sortedMetrics, 0.99), 1),
-    score_latency_p50_ms: round(
-      quantile(
-        inPipeline.sort((a, b) => a - b),
-        0.5,
-      ),
-    ),
-    score_latency_p99_ms: round(quantile(inPipeline, 0.99)),
-    send_acked_audio_p99_ms: round(
-      quantile(
-        sendMs.audio.sort((a, b) => a - b),
-        0.99,
-      ),
-    ),
-    send_acked_transcript_p99_ms: round(
-      quantile(
-        sendMs.transcript.sort((a, b) => a - b),
-        0.99,
-      ),
-    ),
-    send_to_close_p50_ms: round(
-      quantile(
-        sendToClose.sort((a, b) => a - b),
-        0.5,
-      ),
-    ),
-    send_to_close_p99_ms: round(quantile(sendToClose, 0.99)),
-    emitted_to_ws_p50_ms: round(
-      quantile(
-        emittedToWs.sort((a, b) => a - b),
-        0.5,
-      ),
-    ),
-    emitted_to_ws_p99_ms: round(quantile(emittedToWs, 0.99)),
+    max_ms: delay(1),
+    healthz_p99_ms: quantilesOf(healthMs, 1)(0.99),
+    metrics_p99_ms: quantilesOf(metricsMs, 1)(0.99),
+    score_latency_p50_ms: inPipeline(0.5),
+    score_latency_p99_ms: inPipeline(0.99),
+    send_acked_audio_p99_ms: quantilesOf(sendMs.audio)(0.99),
+    send_acked_transcript_p99_ms: quantilesOf(sendMs.transcript)(0.99),
+    send_to_close_p50_ms: toClose(0.5),
+    send_to_close_p99_ms: toClose(0.99),
+    emitted_to_ws_p50_ms: toWs(0.5),
+    emitted_to_ws_p99_ms: toWs(0.99),
     exit_code: exitedDuringRun ? exitCode : null,
     send_errors: sendErrors,
     records_sent: sent,
