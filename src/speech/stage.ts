@@ -92,8 +92,9 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     // finals more than BEAM_BUSY_MAX of the last BEAM_WINDOW_MS: under load, quality gives way, not latency.
     run: async (batch): Promise<string[]> => {
       const started = now();
-      const fast = batch.every((b) => b.interim) || queue.length > 0 || busy.share(started) > BEAM_BUSY_MAX;
-      if (fast && !batch.every((b) => b.interim)) stats.fastFinals += batch.length;
+      const interims = batch.every((b) => b.interim);
+      const fast = interims || queue.length > 0 || busy.share(started) > BEAM_BUSY_MAX;
+      if (fast && !interims) stats.fastFinals += batch.length;
       try {
         return await recognizer.transcribe(
           batch.map((b) => b.utterance.samples),
@@ -101,7 +102,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
         );
       } finally {
         // Interims fill idle time only; the load that counts is the finals'.
-        if (!batch.every((b) => b.interim)) busy.add(started, now());
+        if (!interims) busy.add(started, now());
       }
     },
     done: heard,

@@ -113,6 +113,18 @@ function maskedRow(logits: Float32Array, r: number, suppressed: readonly number[
   return into;
 }
 
+/** The decoder's first-step inputs for `rows` rows: the prompt in each, and empty self-attention caches. */
+export function promptFeeds(prompt: readonly number[], rows: number, nLayer: number, dModel: number): { tokens: GraphTensor; selfCache: GraphTensor } {
+  return {
+    tokens: {
+      type: 'int64',
+      data: BigInt64Array.from({ length: rows * prompt.length }, (_, i) => BigInt(prompt[i % prompt.length]!)),
+      dims: [rows, prompt.length],
+    },
+    selfCache: { type: 'float32', data: new Float32Array(0), dims: [nLayer, rows, 0, dModel] },
+  };
+}
+
 /** Token ids of the best hypothesis per row of the batch, prompt and <|endoftext|> excluded. */
 export async function beamDecode(step: DecoderStep, encoded: { batch: number; crossK: GraphTensor; crossV: GraphTensor }, o: BeamOptions): Promise<number[][]> {
   const K = o.beamSize;
@@ -124,13 +136,10 @@ export async function beamDecode(step: DecoderStep, encoded: { batch: number; cr
   const finished: Hypothesis[][] = Array.from({ length: B }, () => []);
   const done = new Uint8Array(B);
   let left = B;
-  let tokens: GraphTensor = {
-    type: 'int64',
-    data: BigInt64Array.from({ length: R * o.prompt.length }, (_, i) => BigInt(o.prompt[i % o.prompt.length]!)),
-    dims: [R, o.prompt.length],
-  };
-  let selfK: GraphTensor = { type: 'float32', data: new Float32Array(0), dims: [o.nLayer, R, 0, o.dModel] };
-  let selfV: GraphTensor = selfK;
+  const first = promptFeeds(o.prompt, R, o.nLayer, o.dModel);
+  let tokens = first.tokens;
+  let selfK = first.selfCache;
+  let selfV = selfK;
   for (let t = 0; t < o.maxNew && left > 0; t++) {
     const r = await step({ tokens, self_k: selfK, self_v: selfV, cross_k: crossK, cross_v: crossV });
     const vocab = r.logits.length / R;

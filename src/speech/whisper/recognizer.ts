@@ -19,7 +19,7 @@ import { loadGraph, type ExecutionProviderName, type Graph, type GraphTensor } f
 import { readWhisperSpec, type WhisperModelName, type WhisperSpec } from './install.js';
 import { contentFrames, copyFrames, logMel, N_FRAMES_30S, N_MELS, SAMPLE_RATE, trimmedFrames, type LogMel } from './mel.js';
 import { Vocabulary } from './vocabulary.js';
-import { beamDecode } from './beam.js';
+import { beamDecode, promptFeeds } from './beam.js';
 
 export const DEFAULT_DECODING = 'trim:100:50+guard4';
 export const DEFAULT_MAX_BATCH = 8;
@@ -211,13 +211,10 @@ export async function loadWhisper(options: LoadWhisperOptions): Promise<WhisperR
     const out: number[][] = Array.from({ length: b }, () => []);
     const done = new Uint8Array(b);
     let left = b;
-    let tokens: GraphTensor = {
-      type: 'int64',
-      data: BigInt64Array.from({ length: b * tc.prompt.length }, (_, i) => BigInt(tc.prompt[i % tc.prompt.length]!)),
-      dims: [b, tc.prompt.length],
-    };
-    let selfK: GraphTensor = { type: 'float32', data: new Float32Array(0), dims: [nLayer, b, 0, d] };
-    let selfV: GraphTensor = selfK;
+    const first = promptFeeds(tc.prompt, b, nLayer, d);
+    let tokens = first.tokens;
+    let selfK = first.selfCache;
+    let selfV = selfK;
     const next = new BigInt64Array(b);
     for (let step = 0; step < maxNew && left > 0; step++) {
       const r = await decoder.run({ tokens, self_k: selfK, self_v: selfV, cross_k: encoded.crossK, cross_v: encoded.crossV });
