@@ -53,7 +53,7 @@ export function register(program: Command): void {
       3600,
     )
     .option('--threads <n>', 'ONNX Runtime threads per Whisper graph (config asr.threads)', positiveInt)
-    .option('--beam <n>', 'hypotheses kept per utterance, 1 = greedy (config asr.beamSize, default 1)', positiveInt)
+    .option('--beam <n>', 'hypotheses kept per utterance, 1 = greedy (config asr.beamSize, default 5)', positiveInt)
     .action(async (flags: TranscribeFlags, cmd: Command) => {
       const config = configFor(cmd, { asr: asrFlags(flags) });
       const logger = loggerFor(config, 'msa-transcribe');
@@ -106,7 +106,7 @@ export function register(program: Command): void {
     .option('--out <file>', 'write id,reference,hypothesis,errors,words of every file to this CSV')
     .addOption(new Option('--model <name>', 'Whisper model (config asr.model, default tiny.en)').choices(WHISPER_MODELS))
     .option('--threads <n>', 'ONNX Runtime threads per Whisper graph (config asr.threads)', positiveInt)
-    .option('--beam <n>', 'hypotheses kept per utterance, 1 = greedy (config asr.beamSize, default 1)', positiveInt)
+    .option('--beam <n>', 'hypotheses kept per utterance, 1 = greedy (config asr.beamSize, default 5)', positiveInt)
     .action(async (flags: WerFlags, cmd: Command) => {
       if ((flags.manifest === undefined) === (flags.ravdess === undefined))
         throw new InvalidArgumentError('give exactly one of --manifest CSV or --ravdess DIR');
