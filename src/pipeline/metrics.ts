@@ -110,9 +110,11 @@ export function registerPipelineMetrics(registry: Registry, stats: () => Pipelin
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
+  // One child per kind, made once: this is observed for every input record.
+  const ageOf = { audio: recordAge.labels('audio'), video: recordAge.labels('video'), transcript: recordAge.labels('transcript') };
   return {
     recordAge(kind, ms) {
-      recordAge.observe({ kind }, Math.max(0, ms) / 1000);
+      ageOf[kind].observe(Math.max(0, ms) / 1000);
     },
     batch(size, runMs, waitedMs) {
       batchTime.observe(runMs / 1000);
