@@ -178,7 +178,7 @@ async function main(): Promise<void> {
     console.log(
       `${String(n).padStart(3)} sessions: ${r.segments} segments, utterance end -> segment p50 ${r.segmentLatencyMs.p50} ms p95 ${r.segmentLatencyMs.p95} ms max ${r.segmentLatencyMs.max} ms; ` +
         `window end -> score p50 ${r.scoreLatencyMs.p50} ms p95 ${r.scoreLatencyMs.p95} ms (n ${r.scoreLatencyMs.n}); recogniser busy ${Math.round(r.recognizerBusy * 100)} %, ` +
-        `mean batch ${r.meanBatch}, interims ${r.interims}, finals decoded greedily ${r.fastFinals}, hold timeouts ${r.holdTimeouts}, late ${r.late}, load ${r.load}`,
+        `mean batch ${r.meanBatch}, interims ${r.interims}, finals asked to decode fast (greedy) ${r.fastFinals}, hold timeouts ${r.holdTimeouts}, late ${r.late}, load ${r.load}`,
     );
     sub.unsubscribe();
     await sender.close();
