@@ -102,8 +102,8 @@ async function perUtterance(run: (u: Float32Array) => Promise<unknown>): Promise
   return { wall: wall.map(median), cpu: cpu.map(median) };
 }
 
-const voice = await perUtterance((u) => poolUtterances(block2Only, [u], served.padding, served.reader.dim, 1));
-const voiceAll = await perUtterance((u) => poolUtterances(allOutputs, [u], served.padding, served.reader.dim, 1));
+const voice = await perUtterance((u) => poolUtterances(block2Only, [u], served.padding, served.pooling, served.width, 1));
+const voiceAll = await perUtterance((u) => poolUtterances(allOutputs, [u], served.padding, served.pooling, served.width, 1));
 const asr = await perUtterance((u) => whisper.transcribe([u]));
 
 const ms = (x: number) => x.toFixed(1);

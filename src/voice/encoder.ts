@@ -14,7 +14,7 @@
  * (`sharesEncoderRun`, `Transcript.voice`). Otherwise `poolUtterances` runs the encoder alone,
  * rows of equal T batched (padding a row to a longer T would change its result).
  */
-import { addPooled, pooledMean, type DecodingMode } from '../speech/whisper/recognizer.js';
+import { addPooled, pooledVector, type DecodingMode, type PooledSums, type VoicePooling } from '../speech/whisper/recognizer.js';
 import { contentFrames, copyFrames, logMel, N_FRAMES_30S, N_MELS, trimmedFrames, type LogMel } from '../speech/whisper/mel.js';
 
 export type VoicePadding = { kind: 'none' } | { kind: '30s' } | { kind: 'trim'; multiple: number; margin: number };
@@ -61,13 +61,15 @@ interface Item {
 }
 
 /**
- * Pooled block2 vector of each 16 kHz utterance (null for one shorter than a mel frame, 10 ms).
- * An utterance over 30 s is pooled over its 30-s windows together (a mean over all its positions).
+ * Pooled block2 vector of each 16 kHz utterance (null for one shorter than a mel frame, 10 ms):
+ * `pooling` mean (d values) or meanstd (mean then standard deviation, 2d), d = `dim`, the
+ * encoder's width. An utterance over 30 s is pooled over its 30-s windows together (all its positions).
  */
 export async function poolUtterances(
   encode: Block2Encoder,
   utterances: readonly Float32Array[],
   padding: VoicePadding,
+  pooling: VoicePooling,
   dim: number,
   maxBatch: number,
 ): Promise<(Float64Array | null)[]> {
@@ -83,7 +85,7 @@ export async function poolUtterances(
     }
   });
   const order = items.map((_, k) => k).sort((a, b) => items[a]!.frames - items[b]!.frames || a - b);
-  const sums = new Map<number, { sum: Float64Array; positions: number }>();
+  const sums = new Map<number, PooledSums>();
   for (let s = 0; s < order.length;) {
     const frames = items[order[s]!]!.frames;
     const group: Item[] = [];
@@ -93,9 +95,9 @@ export async function poolUtterances(
     const block2 = await encode(mel, group.length, frames);
     const positions = Math.ceil(frames / 2);
     if (block2.length !== group.length * positions * dim) {
-      throw new RangeError(`block2 has ${block2.length} values, expected ${group.length} x ${positions} x ${dim} (the reader's dimension)`);
+      throw new RangeError(`block2 has ${block2.length} values, expected ${group.length} x ${positions} x ${dim} (the encoder width the reader expects)`);
     }
     group.forEach((it, row) => addPooled(sums, it.utterance, block2, row, positions, dim, Math.ceil(it.content / 2)));
   }
-  return utterances.map((_, i) => pooledMean(sums.get(i)));
+  return utterances.map((_, i) => pooledVector(sums.get(i), pooling));
 }

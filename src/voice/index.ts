@@ -20,6 +20,7 @@ import { newUtteranceCutter } from '../speech/index.js';
 import { loadSileroVad } from '../speech/vad.js';
 import { ensureWhisperModel, pipPython, WHISPER_MODELS, type WhisperModelName } from '../speech/whisper/install.js';
 import { N_MELS } from '../speech/whisper/mel.js';
+import type { VoicePooling } from '../speech/whisper/recognizer.js';
 import { paddingName, parseVoicePadding, poolUtterances, type VoicePadding } from './encoder.js';
 
 /** Fusion weight W when reader.json has no `fusion` object. */
@@ -31,6 +32,10 @@ export interface ServedVoiceReader {
   /** Whisper model whose encoder the reader reads. */
   model: WhisperModelName;
   padding: VoicePadding;
+  /** How block2 rows become the reader's vector: mean (d values) or meanstd (mean then standard deviation, 2d). */
+  pooling: VoicePooling;
+  /** The encoder width d the reader expects (its dimension, halved for meanstd). */
+  width: number;
   /** Fusion weight W. */
   weight: number;
   /** true when reader.json has no `fusion.weight` and W is DEFAULT_FUSION_WEIGHT. */
@@ -41,7 +46,7 @@ const fail = (path: string, what: string): never => {
   throw new Error(`voice reader ${path}: ${what}`);
 };
 
-/** Parses reader.json for serving: the reader, `representation` (model tiny.en/base, layer 2, mean pooling, padding) and `fusion.weight`. */
+/** Parses reader.json for serving: the reader, `representation` (model tiny.en/base, layer 2, mean or meanstd pooling, padding) and `fusion.weight`. */
 export function parseServedVoiceReader(json: unknown, path: string): ServedVoiceReader {
   const o = json as { representation?: Record<string, unknown>; fusion?: Record<string, unknown> } | null;
   let reader: VoiceReader;
@@ -55,7 +60,10 @@ export function parseServedVoiceReader(json: unknown, path: string): ServedVoice
   const model = rep.model as WhisperModelName;
   if (!WHISPER_MODELS.includes(model)) fail(path, `representation.model ${JSON.stringify(rep.model)}: expected one of ${WHISPER_MODELS.join(', ')}`);
   if (rep.layer !== 2) fail(path, `representation.layer ${JSON.stringify(rep.layer)}: the encoder graphs give block 2 only`);
-  if (rep.pooling !== 'mean') fail(path, `representation.pooling ${JSON.stringify(rep.pooling)}: only mean is served`);
+  if (rep.pooling !== 'mean' && rep.pooling !== 'meanstd') fail(path, `representation.pooling ${JSON.stringify(rep.pooling)}: expected mean or meanstd`);
+  const pooling = rep.pooling as VoicePooling;
+  if (pooling === 'meanstd' && reader.dim % 2 !== 0)
+    fail(path, `representation.pooling meanstd needs an even dimension (mean then std), the reader has ${reader.dim}`);
   let padding: VoicePadding;
   try {
     padding = parseVoicePadding(rep.padding);
@@ -70,7 +78,7 @@ export function parseServedVoiceReader(json: unknown, path: string): ServedVoice
     weight = w as number;
     weightDefaulted = false;
   }
-  return { path, reader, model, padding, weight, weightDefaulted };
+  return { path, reader, model, padding, pooling, width: pooling === 'meanstd' ? reader.dim / 2 : reader.dim, weight, weightDefaulted };
 }
 
 export async function loadServedVoiceReader(path: string): Promise<ServedVoiceReader> {
@@ -125,7 +133,14 @@ export async function loadVoice(config: Config, logger: Logger, options: { insta
     throw err;
   });
   log.info(
-    { reader: served.path, model: served.model, padding: paddingName(served.padding), weight: served.weight, provider: encoder.provider },
+    {
+      reader: served.path,
+      model: served.model,
+      padding: paddingName(served.padding),
+      pooling: served.pooling,
+      weight: served.weight,
+      provider: encoder.provider,
+    },
     served.weightDefaulted
       ? `voice reader loaded; ${served.path} has no fusion.weight, so W = ${DEFAULT_FUSION_WEIGHT} (the default)`
       : `voice reader loaded; fusion weight W = ${served.weight}`,
@@ -139,7 +154,7 @@ export async function loadVoice(config: Config, logger: Logger, options: { insta
   return {
     served,
     pool: (utterances) => {
-      const run = last.then(() => poolUtterances(block2, utterances, served.padding, served.reader.dim, config.voice.maxBatch));
+      const run = last.then(() => poolUtterances(block2, utterances, served.padding, served.pooling, served.width, config.voice.maxBatch));
       last = run.catch(() => undefined);
       return run;
     },

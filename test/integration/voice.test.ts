@@ -86,7 +86,7 @@ test(
         assert.equal(s.modalitiesUsed?.text, false);
         assert.equal(s.contributions.text, 0);
         assert.ok(s.contributions.audio !== 0, `a voice value went in: audio contribution ${s.contributions.audio}`);
-        assert.ok(Math.abs(s.contributions.audio) <= 1 + 1e-9, 'W * clamp(v, -1, 1) with W = reader.json fusion.weight (0.1, at most 1)');
+        assert.ok(Math.abs(s.contributions.audio) <= 1 + 1e-9, 'W * clamp(v, -1, 1) with W = reader.json fusion.weight (0.15, at most 1)');
         assert.ok(
           Math.abs(s.windowScore - s.contributions.audio) < 1e-6,
           `the model read nothing: the window score ${s.windowScore} is the voice term ${s.contributions.audio}`,

@@ -41,7 +41,7 @@ pooled = []
 for f in files:
     audio = np.fromfile(f, dtype=np.float32)
     b2 = trimmed_block_features(enc, audio, multiple, margin)[r["representation"]["layer"] - 1]
-    pooled.append(b2[: len(b2) // 2])  # the mean half of (mean, std)
+    pooled.append(b2 if r["representation"]["pooling"] == "meanstd" else b2[: len(b2) // 2])  # (mean, std) or the mean
 x = np.array(pooled, dtype=np.float64)
 n, rd = r["normaliser"], r["reader"]
 z = running_normalise_session(x, np.array(n["prior_mean"]), np.array(n["prior_std"]), n["n0"])
@@ -58,7 +58,7 @@ test('per-utterance voice values of real RAVDESS clips: Node (ONNX encoder) equa
     const audio = await Promise.all(CLIPS.map((f) => decodeAudio(f, { sampleRate: 16_000 })));
     const block2 = async (mel: Float32Array, batch: number, frames: number) =>
       (await encoder.run({ mel: { type: 'float32', data: mel, dims: [batch, N_MELS, frames] } }, ['block2'])).block2!.data as Float32Array;
-    const pooled = await poolUtterances(block2, audio, served.padding, served.reader.dim, 8);
+    const pooled = await poolUtterances(block2, audio, served.padding, served.pooling, served.width, 8);
     const session = new VoiceSession(served.reader);
     const ours = pooled.map((x) => session.score(x!));
 
@@ -94,8 +94,13 @@ test('trim sizing: the recogniser run pools the same block2 vectors as the encod
     assert.ok(!sharesEncoderRun(parseVoicePadding('none'), whisper.decoding));
     assert.ok(!sharesEncoderRun(padding, parseDecodingMode('trim:100:0')));
     const audio = await Promise.all(CLIPS.slice(0, 2).map((f) => decodeAudio(f, { sampleRate: 16_000 })));
-    const shared = await whisper.transcribe(audio, { voice: true });
-    const alone = await poolUtterances((mel, b, t) => whisper.encodeBlock2(mel, b, t), audio, padding, 384, 8);
+    const shared = await whisper.transcribe(audio, { voice: 'meanstd' });
+    const alone = await poolUtterances((mel, b, t) => whisper.encodeBlock2(mel, b, t), audio, padding, 'meanstd', 384, 8);
+    assert.equal(alone[0]!.length, 768, 'mean then standard deviation');
+    assert.ok(
+      alone[0]!.subarray(384).every((x) => x > 0),
+      'a standard deviation over positions is positive',
+    );
     shared.forEach((t, k) => {
       assert.ok(t.text.length > 0, 'transcribed too');
       const a = alone[k]!;
@@ -126,6 +131,22 @@ test('reader.json for serving: fusion weight read or defaulted to 1, bad files r
   );
   assert.throws(() => parseServedVoiceReader({ ...ok, representation: { ...ok.representation, padding: 'pad' } }, 'r.json'), /representation\.padding "pad"/);
   assert.throws(() => parseServedVoiceReader({ ...ok, representation: { ...ok.representation, layer: 3 } }, 'r.json'), /representation\.layer 3/);
+  assert.deepEqual([d.pooling, d.width], ['mean', 2]);
+  const ms = parseServedVoiceReader({ ...ok, representation: { ...ok.representation, pooling: 'meanstd' } }, 'r.json');
+  assert.deepEqual([ms.pooling, ms.width], ['meanstd', 1], 'mean then std: the encoder width is half the dimension');
+  assert.throws(
+    () => parseServedVoiceReader({ ...ok, representation: { ...ok.representation, pooling: 'max' } }, 'r.json'),
+    /representation\.pooling "max": expected mean or meanstd/,
+  );
+  const odd = {
+    ...ok,
+    normaliser: { n0: 4, prior_mean: [0, 0, 0], prior_std: [1, 1, 1] },
+    reader: { coef: [1, 1, 1], intercept: 0, x_mean: [0, 0, 0], x_std: [1, 1, 1] },
+  };
+  assert.throws(
+    () => parseServedVoiceReader({ ...odd, representation: { ...ok.representation, pooling: 'meanstd' } }, 'r.json'),
+    /meanstd needs an even dimension/,
+  );
   await assert.rejects(loadServedVoiceReader('/nonexistent/reader.json'), /voice reader \/nonexistent\/reader\.json cannot be read \(config voice\.reader\)/);
   assert.equal(voiceTerm(2.5, 0.5), 0.5);
   assert.equal(voiceTerm(-0.4, 1), -0.4);

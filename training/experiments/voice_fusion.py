@@ -39,7 +39,7 @@ from ..msa_model.metrics import sentiment_metrics
 from ..msa_model.valence import ravdess_text
 from .corpora import CORPORA, decode
 from .normalise import running_normalise_session
-from .voice_reader import LAYER, loco_scores, representation, scores
+from .voice_reader import LAYER, loco_scores, reader_features, reader_recipe, representation, scores
 from .voice_repr import CACHE_DIR
 
 ESPEAK_DIR = Path.home() / ".cache" / "msa" / "asr" / "mosi-dev-espeak"
@@ -99,6 +99,11 @@ def reader_valence(reader: dict, x: np.ndarray, sessions: list[np.ndarray]) -> n
     return np.clip(pred, -3.0, 3.0)
 
 
+def as_pooled(reader: dict, x: np.ndarray) -> np.ndarray:
+    """Block features (n, 2d: mean then std) -> the reader's input (its `representation.pooling`)."""
+    return x if reader["representation"]["pooling"] == "meanstd" else x[:, : x.shape[1] // 2]
+
+
 def fused(words: np.ndarray, v: np.ndarray, w: float) -> np.ndarray:
     """The contract with the Node side: words + W * clamp(v, -1, 1)."""
     return words + w * np.clip(v, -1.0, 1.0)
@@ -119,11 +124,11 @@ def mosi_sessions(ids: list[str]) -> list[np.ndarray]:
 def espeak_features(
     manifest: Path, padding: str, cache_dir: Path, out: Path | None = None, log=print
 ) -> tuple[list[str], np.ndarray]:
-    """(ids, block-LAYER mean features (n, d)) of the espeak renderings of one manifest, cached in
-    `out` (default: beside the study's features)."""
+    """(ids, block-LAYER features (n, 2d): mean then std) of the espeak renderings of one manifest,
+    cached in `out` (default: beside the study's features)."""
     from .voice_trim import encoder_upto, trimmed_block_features
 
-    out = out or cache_dir / "features" / representation(padding) / f"mosi-espeak-{manifest.stem}.npz"
+    out = out or cache_dir / "features" / representation(padding) / f"mosi-espeak-meanstd-{manifest.stem}.npz"
     with open(manifest, newline="") as f:
         rows = list(csv.DictReader(f))
     ids = [r["id"] for r in rows]
@@ -133,8 +138,7 @@ def espeak_features(
     enc = encoder_upto(cache_dir / "models" / "tiny.en", LAYER)
     t0 = time.time()
     x = np.stack([trimmed_block_features(enc, decode(Path(r["path"])), multiple, margin) for r in rows])
-    d = x.shape[2] // 2
-    x = x[:, LAYER - 1, :d].astype(np.float32)
+    x = x[:, LAYER - 1].astype(np.float32)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, ids=np.array(ids), X=x)
     log(f"{manifest.name}: {len(ids)} renderings in {time.time() - t0:.0f} s -> {out}")
@@ -187,17 +191,19 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     import torch
 
-    from .study import feature_sets, load_meta
+    from .study import load_meta
 
     torch.set_num_threads(1)
     reader = read_reader(args.reader)
     padding = reader["representation"]["padding"]
+    pooling, lam, share = reader_recipe(reader)
     score = words_scorer()
 
     labels = mosi_rows(args.data_dir)
     mosi: dict[str, dict] = {}
     for name, file in ESPEAK_SETS.items():
         ids, x = espeak_features(args.espeak_dir / file, padding, args.cache_dir)
+        x = as_pooled(reader, x)
         ids_l = [i for i in ids if i in labels]
         keep = np.array([i in labels for i in ids])
         mosi[name] = {
@@ -209,8 +215,7 @@ def main(argv=None) -> None:
 
     meta = load_meta(args.data_dir)
     rep = representation(padding)
-    xc = feature_sets(rep, args.cache_dir, meta, [LAYER], ("mean",))[f"{rep}/L{LAYER}/mean"]
-    v_loco = loco_scores(xc, meta, reader["reader"]["lambda"])
+    v_loco = loco_scores(reader_features(rep, args.cache_dir, meta, pooling), meta, lam, share)
     words_c = corpus_words(meta, args.data_dir, score)
 
     table = []

@@ -1,9 +1,11 @@
 """Fits the voice reader the study picked and writes it as JSON for one small Node module.
 
-    python -m training.experiments.voice_reader [--out models/voice/reader.json] [--lambda 1.0]
+    python -m training.experiments.voice_reader [--out models/voice/reader.json] [--lambda 0.5]
+        [--pooling meanstd] [--ravdess-share 0.75]
 
-Representation: whisper-tiny.en encoder, block 2 of 4 (1-based), mean over the encoder positions
-that cover the utterance, from the study's feature cache: `--padding none` (log-mel not padded;
+Representation: whisper-tiny.en encoder, block 2 of 4 (1-based), mean and standard deviation
+(`--pooling meanstd`; `mean` was the first reader's) over the encoder positions that cover the
+utterance, from the study's feature cache: `--padding none` (log-mel not padded;
 `voice_repr extract --reps whisper-tiny.en`) or `--padding trim:100:50` (the recogniser's sizing,
 shipped; `python -m training.experiments.voice_trim`).
 Normalisation: per session, running moments shrunk towards the prior
@@ -11,9 +13,11 @@ Normalisation: per session, running moments shrunk towards the prior
 utterance of a call is z-scored mostly with the prior, later ones more and more with the call's
 own voice, so it works from the first seconds. Reader: ridge regression to the valence score
 (corpora.py has the one valence mapping per corpus), trained on all four corpora with weights
-that give every (corpus, valence class) cell the same total weight, so EMOVO's 588 utterances
-count as much as TESS's 2800. Penalty: `--lambda` (alpha = lambda x total weight; 1.0 was the
-study's usual dev pick for this set, see experiments/voice_study_report.md).
+that give every (corpus, valence class) cell of a corpus the same total weight, so EMOVO's 588
+utterances count as much as TESS's 2800 (training_weights), and RAVDESS `--ravdess-share` of the
+total (`balanced`: a quarter, as every corpus; the first reader's). Penalty: `--lambda` (alpha =
+lambda x total weight). Pooling, lambda and share: picked by voice_reader_search's rule (its
+docstring; the first reader had mean, 1.0, balanced).
 
 The JSON holds everything the served path needs: prior_mean, prior_std (D,), n0, then the
 reader on the normalised vector: x_mean, x_std (its standardiser), coef (D,), intercept; the
@@ -36,7 +40,10 @@ from .readers import balanced_weights, standardiser
 from .study import feature_sets, load_meta
 from .voice_repr import CACHE_DIR
 
-REP, LAYER, POOLING, N0 = "whisper-tiny.en", 2, "mean", 4.0
+REP, LAYER, N0 = "whisper-tiny.en", 2, 4.0
+# The recipe picked by voice_reader_search (its rule, README "Voice reader"): block 2 mean and
+# standard deviation over positions, ridge lambda 0.5, RAVDESS holding 0.75 of the training weight.
+POOLING, LAMBDA, RAVDESS_SHARE = "meanstd", 0.5, 0.75
 
 
 def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -57,15 +64,31 @@ def sign_classes(label: np.ndarray) -> np.ndarray:
     return np.sign(np.where(np.abs(label) > 0.5, label, 0.0))
 
 
-def recipe(x: np.ndarray, meta, train: np.ndarray, lam: float):
+def training_weights(meta, train: np.ndarray, share="balanced") -> np.ndarray:
+    """Weights of the rows `train` (mean 1): every (corpus, valence class) cell the same total weight;
+    with a number, RAVDESS's cells scaled so that RAVDESS holds that share of the total (the only
+    corpus with two intensities and calm, which its 3-class cut needs)."""
+    cls = sign_classes(meta.label[train])
+    w = balanced_weights([meta.corpus[train], cls])
+    rav = meta.corpus[train] == "ravdess"
+    if share == "balanced" or not rav.any() or rav.all():
+        return w
+    share = float(share)
+    if not 0 < share < 1:
+        raise ValueError(f"RAVDESS share {share}: expected a number in (0, 1) or 'balanced'")
+    w = w.copy()
+    w[rav] *= share * w[~rav].sum() / ((1 - share) * w[rav].sum())
+    return w / w.mean()
+
+
+def recipe(x: np.ndarray, meta, train: np.ndarray, lam: float, share="balanced"):
     """The shipped recipe on the rows `train`: prior = the training rows' moments, per-speaker running
-    normalisation (N0), ridge with (corpus, valence class) balanced weights. -> (prior_mean,
-    prior_std, x_mean, x_std, coef, intercept, score of every row clipped to [-3, 3])."""
-    cls = sign_classes(meta.label)
+    normalisation (N0), ridge with training_weights. -> (prior_mean, prior_std, x_mean, x_std, coef,
+    intercept, score of every row clipped to [-3, 3])."""
     pm, ps = x[train].mean(0), x[train].std(0)
     ps = np.where(ps > 1e-9, ps, 1.0)
     z = normalise(x, meta.speaker, "running", pm, ps, N0)  # per speaker: no row sees another speaker
-    m, s, coef, b = fit(z[train], meta.label[train], balanced_weights([meta.corpus[train], cls[train]]), lam)
+    m, s, coef, b = fit(z[train], meta.label[train], training_weights(meta, train, share), lam)
     return pm, ps, m, s, coef, b, np.clip(((z - m) / s) @ coef + b, -3, 3)
 
 
@@ -81,10 +104,21 @@ def scores(pred: np.ndarray, label: np.ndarray) -> dict:
     }
 
 
-def loco_scores(x: np.ndarray, meta, lam: float) -> dict[str, np.ndarray]:
+def loco_scores(x: np.ndarray, meta, lam: float, share="balanced") -> dict[str, np.ndarray]:
     """Leave one corpus out with the exact recipe: corpus -> scores of its rows by a reader that never
     heard it."""
-    return {c: recipe(x, meta, meta.corpus != c, lam)[-1][meta.corpus == c] for c in CORPORA}
+    return {c: recipe(x, meta, meta.corpus != c, lam, share)[-1][meta.corpus == c] for c in CORPORA}
+
+
+def reader_features(rep: str, cache_dir: Path, meta, pooling: str) -> np.ndarray:
+    """The reader's input of every row: block LAYER pooled as `pooling` (mean, or meanstd)."""
+    return feature_sets(rep, cache_dir, meta, [LAYER], (pooling,))[f"{rep}/L{LAYER}/{pooling}"]
+
+
+def reader_recipe(reader: dict) -> tuple[str, float, object]:
+    """(pooling, lambda, RAVDESS share) of a reader JSON (readers before the share: balanced)."""
+    share = reader.get("training", {}).get("ravdess_share", "balanced")
+    return reader["representation"]["pooling"], reader["reader"]["lambda"], share
 
 
 def representation(padding: str) -> str:
@@ -102,7 +136,14 @@ def main(argv=None) -> None:
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     p.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     p.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "voice" / "reader.json")
-    p.add_argument("--lambda", dest="lam", type=float, default=1.0)
+    p.add_argument("--lambda", dest="lam", type=float, default=LAMBDA)
+    p.add_argument("--pooling", choices=("mean", "meanstd"), default=POOLING)
+    p.add_argument(
+        "--ravdess-share",
+        default=RAVDESS_SHARE,
+        type=lambda v: v if v == "balanced" else float(v),
+        help="RAVDESS's share of the training weight, or balanced (every corpus alike)",
+    )
     p.add_argument(
         "--padding",
         default="trim:100:50",
@@ -112,15 +153,18 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     meta = load_meta(args.data_dir)
     rep = representation(args.padding)
-    x = feature_sets(rep, args.cache_dir, meta, [LAYER], (POOLING,))[f"{rep}/L{LAYER}/{POOLING}"]
+    x = reader_features(rep, args.cache_dir, meta, args.pooling)
 
     # Leave one corpus out with this exact recipe (prior, weights and penalty fixed, not picked).
-    loco = {c: scores(v, meta.label[meta.corpus == c]) for c, v in loco_scores(x, meta, args.lam).items()}
-    pm, ps, m, s, coef, b, pred = recipe(x, meta, np.ones(len(x), dtype=bool), args.lam)
+    loco = {
+        c: scores(v, meta.label[meta.corpus == c])
+        for c, v in loco_scores(x, meta, args.lam, args.ravdess_share).items()
+    }
+    pm, ps, m, s, coef, b, pred = recipe(x, meta, np.ones(len(x), dtype=bool), args.lam, args.ravdess_share)
     train_fit = {c: scores(pred[meta.corpus == c], meta.label[meta.corpus == c]) for c in CORPORA}
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     out = {
-        "representation": {"model": "tiny.en", "layer": LAYER, "pooling": POOLING, "padding": args.padding},
+        "representation": {"model": "tiny.en", "layer": LAYER, "pooling": args.pooling, "padding": args.padding},
         "normaliser": {"n0": N0, "prior_mean": pm.round(7).tolist(), "prior_std": ps.round(7).tolist()},
         "reader": {
             "kind": "ridge",
@@ -133,7 +177,9 @@ def main(argv=None) -> None:
         "training": {
             "corpora": {c: int(np.sum(meta.corpus == c)) for c in CORPORA},
             "valence": VALENCE,
-            "weights": "balanced over (corpus, valence class) cells",
+            "weights": "balanced over (corpus, valence class) cells"
+            + ("" if args.ravdess_share == "balanced" else f", RAVDESS scaled to {args.ravdess_share} of the total"),
+            "ravdess_share": args.ravdess_share,
             "leave_one_corpus_out": loco,
             "on_training_rows": train_fit,
         },

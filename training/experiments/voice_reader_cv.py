@@ -4,7 +4,7 @@
     python -m training.experiments.voice_reader_cv [--padding none] [--fusion-weight W]
 
 Per fold the recipe of voice_reader.py (prior, per-speaker running normaliser N0 = 4, ridge with
-balanced (corpus, class) weights, the reader JSON's lambda) is refitted on every row except the
+the reader JSON's pooling, lambda and RAVDESS share of the weights) is refitted on every row except the
 fold's four test actors: TESS, ASED, EMOVO and the other 20 RAVDESS actors (the fixed recipe has
 nothing to select, so the fold's dev block trains too). Scored on the 240 test utterances: 3-class
 accuracy (edges +-0.5), balanced sign accuracy (positive vs negative, neutral ones left out), and
@@ -27,7 +27,7 @@ import numpy as np
 
 from ..common import DEFAULT_DATA_DIR, MODELS_DIR
 from ..msa_model.valence import RAVDESS_FOLDS, parse_ravdess, ravdess_split, valence_class
-from .voice_reader import LAYER, recipe, representation, scores
+from .voice_reader import reader_features, reader_recipe, recipe, representation, scores
 from .voice_repr import CACHE_DIR
 
 
@@ -44,7 +44,7 @@ def main(argv=None) -> dict:
     p.add_argument("--padding", help="default: the reader JSON's representation.padding")
     p.add_argument("--fusion-weight", type=float, help="default: the reader JSON's fusion.weight")
     args = p.parse_args(argv)
-    from .study import feature_sets, load_meta
+    from .study import load_meta
     from .voice_fusion import fused, words_scorer
 
     reader = json.loads(args.reader.read_text())
@@ -52,7 +52,8 @@ def main(argv=None) -> dict:
     w = args.fusion_weight if args.fusion_weight is not None else reader.get("fusion", {}).get("weight", 0.0)
     meta = load_meta(args.data_dir)
     rep = representation(padding)
-    x = feature_sets(rep, args.cache_dir, meta, [LAYER], ("mean",))[f"{rep}/L{LAYER}/mean"]
+    pooling, lam, share = reader_recipe(reader)
+    x = reader_features(rep, args.cache_dir, meta, pooling)
     rav = meta.corpus == "ravdess"
     actor = np.array([parse_ravdess(f"{i}.flac").actor if r else 0 for i, r in zip(meta.ids, rav, strict=True)])
     from ..msa_model.valence import ravdess_text
@@ -63,7 +64,7 @@ def main(argv=None) -> dict:
     folds = []
     for fold in range(RAVDESS_FOLDS):
         test = rav & np.array([a > 0 and ravdess_split(a, fold) == "test" for a in actor])
-        pred = recipe(x, meta, ~test, reader["reader"]["lambda"])[-1][test]
+        pred = recipe(x, meta, ~test, lam, share)[-1][test]
         lab = meta.label[test]
         counts = np.bincount(valence_class(lab), minlength=3)
         folds.append(

@@ -19,6 +19,7 @@ from training.experiments.voice_fusion import (
     ESPEAK_SETS,
     READER,
     VECTORS,
+    as_pooled,
     espeak_features,
     fused,
     mosi_sessions,
@@ -85,5 +86,5 @@ def test_valences_are_the_shipped_reader_on_the_renderings(tmp_path: Path):
         w.writeheader()
         w.writerows(by_id[s["ids"][i]] for i in rows)
     ids, x = espeak_features(manifest, READER_JSON["representation"]["padding"], CACHE_DIR, tmp_path / "x.npz")
-    v = reader_valence(READER_JSON, x, mosi_sessions(ids))
+    v = reader_valence(READER_JSON, as_pooled(READER_JSON, x), mosi_sessions(ids))
     assert np.allclose(v, [s["v"][i] for i in rows], atol=1e-3)

@@ -74,9 +74,10 @@ export interface Transcript {
   /** Generated token ids (prompt and <|endoftext|> excluded), of all 30-s windows in order. */
   tokens: number[];
   /**
-   * With `TranscribeOptions.voice`: the encoder's `block2` rows of this very run, averaged over the
-   * positions that cover the utterance (ceil(frames / 2) per 30-s window); null for an utterance
-   * shorter than one frame. The voice path's input when its sizing equals the recogniser's.
+   * With `TranscribeOptions.voice`: the encoder's `block2` rows of this very run, pooled as it says
+   * (`mean`: d values; `meanstd`: the mean then the standard deviation, 2d) over the positions that
+   * cover the utterance (ceil(frames / 2) per 30-s window); null for an utterance shorter than one
+   * frame. The voice path's input when its sizing equals the recogniser's.
    */
   voice?: Float64Array | null;
 }
@@ -88,8 +89,8 @@ export interface TranscribeOptions {
   maxBatch?: number;
   /** Overrides the recogniser's beam size for this call (1 = greedy; ./beam.ts). */
   beamSize?: number;
-  /** Also pool the encoder's block2 output of each utterance (`Transcript.voice`): one encoder pass for both jobs. */
-  voice?: boolean;
+  /** Also pool the encoder's block2 output of each utterance this way (`Transcript.voice`): one encoder pass for both jobs. */
+  voice?: VoicePooling;
 }
 
 /** Encoder outputs of one batch: cross_k / cross_v [n_layer, B, T/2, d], hidden and block2 [B, T/2, d]. */
@@ -303,7 +304,7 @@ export async function loadWhisper(options: LoadWhisperOptions): Promise<WhisperR
     // Group equal T (stable: by utterance order within a T), at most maxBatch a group.
     const order = items.map((_, k) => k).sort((a, b) => items[a]!.frames - items[b]!.frames || a - b);
     const tokensOf = new Map<WindowItem, number[]>();
-    const voiceSums = new Map<number, { sum: Float64Array; positions: number }>();
+    const voiceSums = new Map<number, PooledSums>();
     for (let s = 0; s < order.length;) {
       const frames = items[order[s]!]!.frames;
       const group: WindowItem[] = [];
@@ -329,7 +330,7 @@ export async function loadWhisper(options: LoadWhisperOptions): Promise<WhisperR
       raw[it.utterance] += vocabulary.decodeRaw(t);
     }
     raw.forEach((r, i) => (results[i]!.text = r.trim()));
-    if (opts.voice) results.forEach((r, i) => (r.voice = pooledMean(voiceSums.get(i))));
+    if (opts.voice) results.forEach((r, i) => (r.voice = pooledVector(voiceSums.get(i), opts.voice!)));
     return results;
   };
 
@@ -362,12 +363,19 @@ function checkBatch(n: number): number {
   return n;
 }
 
-/**
- * Adds the first `covered` positions of batch row `row` of block2 [B, S, d] (S = `positions`) to
- * utterance `key`'s running sum: a long utterance's 30-s windows pool as one mean over positions.
- */
+/** How an utterance's block2 rows become one vector: their mean (d), or their mean then standard deviation (2d). */
+export type VoicePooling = 'mean' | 'meanstd';
+
+/** Running sums of one utterance's block2 rows (addPooled), over all its 30-s windows. */
+export interface PooledSums {
+  sum: Float64Array;
+  sumSq: Float64Array;
+  positions: number;
+}
+
+/** Adds the first `covered` positions of one batch row of block2 [B, positions, dim] to the sums of `key`. */
 export function addPooled(
-  sums: Map<number, { sum: Float64Array; positions: number }>,
+  sums: Map<number, PooledSums>,
   key: number,
   block2: Float32Array,
   row: number,
@@ -377,14 +385,31 @@ export function addPooled(
 ): void {
   if (!(covered >= 1 && covered <= positions)) throw new RangeError(`pool over ${covered} positions of ${positions}`);
   let acc = sums.get(key);
-  if (!acc) sums.set(key, (acc = { sum: new Float64Array(dim), positions: 0 }));
+  if (!acc) sums.set(key, (acc = { sum: new Float64Array(dim), sumSq: new Float64Array(dim), positions: 0 }));
   const base = row * positions * dim;
-  for (let p = 0; p < covered; p++) for (let i = 0; i < dim; i++) acc.sum[i]! += block2[base + p * dim + i]!;
+  for (let p = 0; p < covered; p++) {
+    for (let i = 0; i < dim; i++) {
+      const x = block2[base + p * dim + i]!;
+      acc.sum[i]! += x;
+      acc.sumSq[i]! += x * x;
+    }
+  }
   acc.positions += covered;
 }
 
-/** The mean of a running sum from addPooled; null when nothing was added. */
-export function pooledMean(acc: { sum: Float64Array; positions: number } | undefined): Float64Array | null {
+/**
+ * The pooled vector of running sums from addPooled; null when nothing was added. `meanstd`: the
+ * mean, then the population standard deviation (numpy's `std`, as training's `pool`).
+ */
+export function pooledVector(acc: PooledSums | undefined, pooling: VoicePooling): Float64Array | null {
   if (!acc || acc.positions === 0) return null;
-  return acc.sum.map((x) => x / acc.positions);
+  const dim = acc.sum.length;
+  const n = acc.positions;
+  const out = new Float64Array(pooling === 'meanstd' ? 2 * dim : dim);
+  for (let i = 0; i < dim; i++) {
+    const mean = acc.sum[i]! / n;
+    out[i] = mean;
+    if (pooling === 'meanstd') out[dim + i] = Math.sqrt(Math.max(acc.sumSq[i]! / n - mean * mean, 0));
+  }
+  return out;
 }
