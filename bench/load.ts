@@ -123,6 +123,8 @@ const faceFrames = flags.faces ? await loadFaceFrames(resolve(flags.faces)) : nu
 const OWN_BROKER = { port: 19600, controllerPort: 19601 };
 const TICK_MS = 20;
 const SAMPLE_MS = 500;
+/** The health probe's interval (bench/healthProbe.ts): a Kubernetes probe every few seconds would sample less often. */
+const PROBE_MS = 250;
 const SEND_CHUNK = 100;
 
 const log = createLogger('warn', 'load-bench');
@@ -249,8 +251,15 @@ export interface RunResult {
   /** Scores that arrived before the bench saw their window closable (should be 0). */
   early: number;
   max_ms: number | null;
+  /** /healthz and /metrics (Prometheus text) p99, timed by a probe process of its own (bench/healthProbe.ts), as Kubernetes or Prometheus would. */
   healthz_p99_ms: number | null;
   metrics_p99_ms: number | null;
+  /** /healthz and /metrics.json p99 timed inside this process, whose event loop is busy generating the load (the only figures before December 7). */
+  healthz_inproc_p99_ms: number | null;
+  metrics_json_inproc_p99_ms: number | null;
+  /** The pipeline's own event-loop delay (prom-client's per-scrape maximum): p99 and maximum over the probe's scrapes. */
+  loop_delay_p99_ms: number | null;
+  loop_delay_max_ms: number | null;
   /** The scores' own latencyMs (the pipeline's window close to the score going out): the rest of the delay is before the pipeline closed the window. */
   score_latency_p50_ms: number | null;
   score_latency_p99_ms: number | null;
@@ -268,13 +277,43 @@ export interface RunResult {
   records_sent: number;
   load_before: number;
   /** The pipeline's face analysis counters at the last sample (features.video of /metrics.json), with --video. */
-  video?: { frames: number; analysed: number; shed: number; failed: number; analyseMs: number };
+  video?: { frames: number; analysed: number; shed: number; stale: number; failed: number; analyseMs: number };
   delays: number[];
+}
+
+interface Probed {
+  healthz_ms: number[];
+  metrics_ms: number[];
+  loop_max_ms: number[];
+  failed: number;
+}
+
+/** Starts bench/healthProbe.ts against the pipeline; stop() ends it and returns what it timed. */
+function startProbe(base: string): { stop: () => Promise<Probed> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(dirname(fileURLToPath(import.meta.url)), 'healthProbe.ts'), base, String(PROBE_MS)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const closed = new Promise<void>((res) => child.on('close', () => res()));
+  return {
+    stop: async () => {
+      child.kill('SIGTERM');
+      await closed;
+      try {
+        return JSON.parse(out.trim().split('\n').at(-1) ?? '') as Probed;
+      } catch {
+        say(`health probe printed no result: ${JSON.stringify(out.slice(-200))}`);
+        return { healthz_ms: [], metrics_ms: [], loop_max_ms: [], failed: 0 };
+      }
+    },
+  };
 }
 
 async function runOnce(n: number, brokers: string[], brokerPid: number | null, config: Config): Promise<RunResult> {
   const prefix = `load-${Date.now()}-${n}-`;
   const pipe = await startPipeline(brokers, prefix);
+  const probe = startProbe(pipe.base);
   let exitCode: number | null = null;
   let exited = false;
   void pipe.exit.then((c) => {
@@ -412,6 +451,7 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     await new Promise((r) => setTimeout(r, 250));
   }
   clearInterval(sampler);
+  const probed = await probe.stop();
   if (flags['metrics-out'] && !exited) {
     const text = await fetch(`${pipe.base}/metrics`, { signal: AbortSignal.timeout(10_000) }).then(
       (r) => r.text(),
@@ -492,8 +532,12 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     duplicates,
     early,
     max_ms: delay(1),
-    healthz_p99_ms: quantilesOf(healthMs, 1)(0.99),
-    metrics_p99_ms: quantilesOf(metricsMs, 1)(0.99),
+    healthz_p99_ms: quantilesOf(probed.healthz_ms, 1)(0.99),
+    metrics_p99_ms: quantilesOf(probed.metrics_ms, 1)(0.99),
+    healthz_inproc_p99_ms: quantilesOf(healthMs, 1)(0.99),
+    metrics_json_inproc_p99_ms: quantilesOf(metricsMs, 1)(0.99),
+    loop_delay_p99_ms: quantilesOf(probed.loop_max_ms, 1)(0.99),
+    loop_delay_max_ms: quantilesOf(probed.loop_max_ms, 1)(1),
     score_latency_p50_ms: inPipeline(0.5),
     score_latency_p99_ms: inPipeline(0.99),
     send_acked_audio_p99_ms: quantilesOf(sendMs.audio)(0.99),
@@ -507,7 +551,16 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     records_sent: sent,
     load_before: round(load_before, 2)!,
     ...(video
-      ? { video: { frames: video.frames, analysed: video.analysed, shed: video.shed, failed: video.failed, analyseMs: Math.round(video.analyseMs) } }
+      ? {
+          video: {
+            frames: video.frames,
+            analysed: video.analysed,
+            shed: video.shed,
+            stale: video.stale ?? 0,
+            failed: video.failed,
+            analyseMs: Math.round(video.analyseMs),
+          },
+        }
       : {}),
     delays,
   };
@@ -545,6 +598,10 @@ function summarise(runs: RunResult[]): Summary {
     max_ms: med('max_ms'),
     healthz_p99_ms: med('healthz_p99_ms'),
     metrics_p99_ms: med('metrics_p99_ms'),
+    healthz_inproc_p99_ms: med('healthz_inproc_p99_ms'),
+    metrics_json_inproc_p99_ms: med('metrics_json_inproc_p99_ms'),
+    loop_delay_p99_ms: med('loop_delay_p99_ms'),
+    loop_delay_max_ms: med('loop_delay_max_ms'),
     score_latency_p50_ms: med('score_latency_p50_ms'),
     score_latency_p99_ms: med('score_latency_p99_ms'),
     send_acked_audio_p99_ms: med('send_acked_audio_p99_ms'),
@@ -567,13 +624,13 @@ function tableRow(s: Summary): string {
   const f = (x: number | null, unit = '') => (x === null ? '-' : `${x}${unit}`);
   return (
     `| ${s.sessions} | ${s.lost} of ${s.windows_expected} | ${f(s.p50_ms)} / ${f(s.p95_ms)} / ${f(s.p99_ms)} ms | ${f(s.pipeline_cpu_pct, ' %')} | ` +
-    `${f(s.broker_cpu_pct, ' %')} | ${f(s.rss_mb, ' MB')} | ${f(s.lag_max)} | ${f(s.healthz_p99_ms)} / ${f(s.metrics_p99_ms)} ms | ` +
+    `${f(s.broker_cpu_pct, ' %')} | ${f(s.rss_mb, ' MB')} | ${f(s.lag_max)} | ${f(s.healthz_p99_ms)} / ${f(s.metrics_p99_ms)} ms | ${f(s.loop_delay_p99_ms)} ms | ` +
     `${s.exit_code === null ? 'running' : `exited ${s.exit_code}`} |`
   );
 }
 const TABLE_HEAD =
-  '| sessions | lost | delay p50 / p95 / p99 | pipeline CPU (of 200 %) | broker CPU | pipeline RSS | lag max | /healthz / /metrics p99 | pipeline |\n' +
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |';
+  '| sessions | lost | delay p50 / p95 / p99 | pipeline CPU (of 200 %) | broker CPU | pipeline RSS | lag max | /healthz / /metrics p99 (probe) | event-loop delay p99 | pipeline |\n' +
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |';
 
 async function writeHistogram(path: string, runs: RunResult[]): Promise<void> {
   const values = runs.flatMap((r) => r.delays.map((ms) => ({ sessions: `${r.sessions} sessions`, ms: Math.min(ms, 3000) })));
