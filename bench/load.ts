@@ -34,8 +34,9 @@
  *   (records sent minus records the pipeline consumed, from its /metrics.json) and the response
  *   time of /healthz and /metrics.json.
  * - `--ladder`: runs N = from, from + step, ... until a rung fails (p99 > 500 ms or anything lost,
- *   median of `--repeats` runs), then halves the step between the last pass and the first failure
- *   down to step / 4; prints the table and the largest N that held.
+ *   median of `--repeats` runs; when `from` itself fails: from - step, from - 2 step, ... until one
+ *   passes), then halves the step between the last pass and the first failure down to step / 4;
+ *   prints the table and the largest N that held.
  *
  * Output: a table on stderr/stdout; with --json the last stdout line is one object
  * {"sessions","windows_expected","windows_received","lost","p50_ms","p95_ms","p99_ms",
@@ -698,6 +699,17 @@ async function main(): Promise<void> {
         break;
       }
       best = s;
+    }
+    // The first rung failed: step down from it until one passes (not a search up from 0).
+    if (best === null && failed !== null) {
+      for (let n = failed - opts.step; n >= 1; n -= opts.step) {
+        const s = await rung(n);
+        if (passes(s)) {
+          best = s;
+          break;
+        }
+        failed = n;
+      }
     }
     let step = opts.step / 2;
     while (failed !== null && step >= opts.step / 4) {

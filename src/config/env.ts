@@ -99,6 +99,7 @@ export function configFromEnv(env: Record<string, string | undefined>): DeepPart
     features: {
       faceDetector: env.MSA_FACE_DETECTOR as Config['features']['faceDetector'] | undefined,
       faceWorkers: intFromEnv(env, 'MSA_FACE_WORKERS'),
+      faceMaxWaitMs: intFromEnv(env, 'MSA_FACE_MAX_WAIT_MS'),
       voiceWorkers: intFromEnv(env, 'MSA_VOICE_WORKERS'),
     },
     ws: {

@@ -53,7 +53,7 @@ export interface FeatureOptions {
   windowSizeMs: number;
   /** Default 4 (the acoustic pooling rate and the video sampling rate of `featurize`). */
   idsPerSecond?: number;
-  video?: { concurrency?: number; maxQueued?: number; minIntervalMs?: number };
+  video?: { concurrency?: number; maxQueued?: number; minIntervalMs?: number; maxWaitMs?: number };
   /** Voice DSP in worker threads (acoustic/framePool.ts); null / absent: in this thread. */
   voiceDsp?: AcousticFramePool | null;
   /** Sessions that ended or went idle (from the windows): their stream state is freed. */
@@ -94,6 +94,8 @@ export async function loadPipelineFeatures(
   options: Omit<FeatureOptions, 'codebooks' | 'faces' | 'decoder' | 'voiceDsp'> & {
     manifest: CodebookRefs;
     faceWorkers: number;
+    /** Frames that waited longer for a face worker pass without a face vector (features.faceMaxWaitMs). */
+    faceMaxWaitMs?: number;
     faceDetector: FaceDetector;
     voiceWorkers: number;
   },
@@ -106,7 +108,7 @@ export async function loadPipelineFeatures(
       ? await startFacePool({ workers: faceWorkers, detectorModel: detectorModelFor(faceDetector), logger })
       : await sharedFaceAnalyzer(faceDetector);
   // With workers, one frame waits in the pool while each worker analyses one (the next is decoded meanwhile).
-  const video = { concurrency: Math.max(1, 2 * faceWorkers), ...options.video };
+  const video = { concurrency: Math.max(1, 2 * faceWorkers), maxWaitMs: options.faceMaxWaitMs, ...options.video };
   let voiceDsp: AcousticFramePool | null = null;
   const release = async () => {
     await faces?.release?.();
@@ -134,7 +136,18 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
   const audio = pool ?? new AcousticFrameStream();
   const decoder = typeof options.decoder === 'function' ? options.decoder : null;
   const noDecoder = typeof options.decoder === 'string' ? options.decoder : 'no image decoder was given';
-  const faces = new FaceVectors({ faces: options.faces ?? null, decoder, minIntervalMs: options.video?.minIntervalMs });
+  const faces = new FaceVectors({
+    faces: options.faces ?? null,
+    decoder,
+    minIntervalMs: options.video?.minIntervalMs,
+    maxWaitMs: options.video?.maxWaitMs,
+    onStale: (f) =>
+      once(
+        'face-stale',
+        { maxWaitMs: options.video?.maxWaitMs ?? 200, sessionId: f.sessionId },
+        'face analysis is behind: frames that waited longer than features.faceMaxWaitMs pass without a face vector (counted in features.video.stale)',
+      ),
+  });
   const queue: KeepSessionOrderState = { queued: 0, running: 0, held: 0 };
   const stats: FeatureStats = {
     audio: Object.assign(audio.stats, { notUsed: 0, gated: 0, shed: 0, failed: 0 }),

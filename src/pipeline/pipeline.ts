@@ -79,6 +79,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     expired$: merge(expired$, forget$),
     logger: options.logger,
     faceWorkers: config.features.faceWorkers,
+    faceMaxWaitMs: config.features.faceMaxWaitMs,
     faceDetector: config.features.faceDetector,
     voiceWorkers: config.features.voiceWorkers,
   });

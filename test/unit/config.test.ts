@@ -33,6 +33,19 @@ describe('config', () => {
     }
   });
 
+  it('features.faceMaxWaitMs: 200 by default, MSA_FACE_MAX_WAIT_MS, 0 allowed, bad values named', () => {
+    assert.equal(loadConfig().features.faceMaxWaitMs, 200);
+    assert.equal(loadConfig({ env: { MSA_FACE_MAX_WAIT_MS: '0' } }).features.faceMaxWaitMs, 0);
+    assert.equal(loadConfig({ overrides: { features: { faceMaxWaitMs: 500 } } }).features.faceMaxWaitMs, 500);
+    for (const bad of [-1, 2.5, 60_001]) {
+      assert.throws(
+        () => loadConfig({ overrides: { features: { faceMaxWaitMs: bad } } }),
+        (e: unknown) => e instanceof ConfigError && e.message.includes('features.faceMaxWaitMs') && e.message.includes(String(bad)),
+        String(bad),
+      );
+    }
+  });
+
   it('model.workers / threadsPerWorker: defaults, MSA_MODEL_WORKERS / MSA_MODEL_THREADS, bad values named', () => {
     const d = loadConfig().model;
     assert.equal(d.workers, 2);

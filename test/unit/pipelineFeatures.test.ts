@@ -639,6 +639,34 @@ describe('face vectors per frame', () => {
     assert.deepEqual(faces.stats.unsupported, { JPEG: 1, PNG: 0, FEATURES: 1, invalid: 1 });
   });
 
+  it('a frame that waited longer than maxWaitMs for the analyzer passes without a face vector, counted as stale', async () => {
+    const seen: Array<{ width: number; height: number }> = [];
+    let clock = 1000;
+    const stale: string[] = [];
+    const faces = new FaceVectors({ faces: fakeFaces(seen), maxWaitMs: 200, now: () => clock, onStale: (f) => stale.push(f.sessionId) });
+    const frames = [frame(T0, { sessionId: 'a' }), frame(T0, { sessionId: 'b' }), frame(T0, { sessionId: 'c' })];
+    const work = frames.map((f) => faces.workFor(f, () => assert.fail('supported')));
+    clock += 200; // a waited exactly the bound: analysed
+    await work[0]!();
+    clock += 1; // b and c waited 201 ms
+    await work[1]!();
+    await work[2]!();
+    assert.equal(seen.length, 1);
+    assert.equal(faces.vectorOf(frames[0]!)!.length, VISUAL_DIM);
+    assert.equal(faces.vectorOf(frames[1]!), undefined, 'not analysed, as a shed frame');
+    assert.deepEqual(stale, ['b', 'c']);
+    assert.equal(faces.stats.stale, 2);
+    assert.equal(faces.stats.analysed, 1);
+    // 0 turns the bound off
+    const unbounded = new FaceVectors({ faces: fakeFaces(seen), maxWaitMs: 0, now: () => clock });
+    const late = unbounded.workFor(frame(T0, { sessionId: 'd' }), () => undefined)!;
+    clock += 60_000;
+    await late();
+    assert.equal(unbounded.stats.stale, 0);
+    assert.equal(seen.length, 2);
+    assert.throws(() => new FaceVectors({ faces: null, maxWaitMs: -1 }), /maxWaitMs -1/);
+  });
+
   it('JPEG frames are decoded with sharp and scaled to 320 px wide', async (t) => {
     const decoder = await loadImageDecoder();
     if (typeof decoder === 'string') return t.skip(decoder);

@@ -14,6 +14,13 @@
  *
  * Per session at most one frame per `minIntervalMs` of event time is analysed (default 250 ms:
  * 4 fps, the rate the codebooks were fitted at); the others are counted as `rateSkipped`.
+ *
+ * Under overload a frame that waited more than `maxWaitMs` for the face analyzer (queued behind
+ * other sessions' frames) passes without a face vector, counted as `stale`: the windows wait for
+ * every frame in their range, so a frame's wait is their delay. Frames are taken in arrival order,
+ * so the ones skipped are spread over the sessions, and each window still gets the frames that
+ * could be analysed in time (a window's visual ids come from the frames analysed, as for a frame
+ * without a face).
  */
 import type { FaceObservation, RgbFrame } from './index.js';
 import { VISUAL_DIM } from './index.js';
@@ -43,6 +50,8 @@ export interface FaceVectorStats {
   rateSkipped: number;
   /** Frames not analysed because `maxQueued` frames already waited (overload). */
   shed: number;
+  /** Frames not analysed because they waited more than `maxWaitMs` for the analyzer (overload). */
+  stale: number;
   failed: number;
   unsupported: Record<VideoUnsupported, number>;
   /** Time spent in the face analyzer (ms, wall clock of the awaited calls). */
@@ -58,6 +67,12 @@ export interface FaceVectorOptions {
   /** Frames are analysed at most this wide (default 320, as `featurize`). */
   maxWidth?: number;
   minIntervalMs?: number;
+  /** A frame that waited longer than this for the analyzer is not analysed (`stale`); 0: no bound (default 200). */
+  maxWaitMs?: number;
+  /** Called for each stale frame (the stage logs the first). */
+  onStale?: (frame: VideoFrame) => void;
+  /** The clock the wait is measured with (ms; default performance.now). */
+  now?: () => number;
   /** Sessions whose last analysed time is remembered (default 10 000). */
   maxSessions?: number;
 }
@@ -70,6 +85,7 @@ export class FaceVectors {
     fromEdge: 0,
     rateSkipped: 0,
     shed: 0,
+    stale: 0,
     failed: 0,
     unsupported: { JPEG: 0, PNG: 0, FEATURES: 0, invalid: 0 },
     analyseMs: 0,
@@ -78,11 +94,14 @@ export class FaceVectors {
   private readonly byFrame = new WeakMap<VideoFrame, number[] | null>();
   private readonly lastAnalysed = new Map<string, number>();
   private readonly minIntervalMs: number;
+  private readonly maxWaitMs: number;
   private readonly maxSessions: number;
   private readonly maxWidth: number;
 
   constructor(private readonly options: FaceVectorOptions) {
     this.minIntervalMs = options.minIntervalMs ?? 250;
+    this.maxWaitMs = options.maxWaitMs ?? 200;
+    if (!(Number.isFinite(this.maxWaitMs) && this.maxWaitMs >= 0)) throw new RangeError(`face maxWaitMs ${this.maxWaitMs} must be a number >= 0`);
     this.maxSessions = options.maxSessions ?? 10_000;
     this.maxWidth = options.maxWidth ?? 320;
   }
@@ -125,7 +144,14 @@ export class FaceVectors {
         this.lastAnalysed.set(frame.sessionId, frame.eventTime);
         if (this.lastAnalysed.size > this.maxSessions) this.lastAnalysed.delete(this.lastAnalysed.keys().next().value!);
         const maxWidth = this.maxWidth;
+        const now = this.options.now ?? (() => performance.now());
+        const queuedAt = now();
         return async () => {
+          if (this.maxWaitMs > 0 && now() - queuedAt > this.maxWaitMs) {
+            this.stats.stale++;
+            this.options.onStale?.(frame);
+            return;
+          }
           let rgb: RgbFrame = { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
           let owned = false;
           if (decoder && (format !== 'RGB24' || width > maxWidth)) {
