@@ -40,6 +40,7 @@ import { keepSessionOrder, type KeepSessionOrderState } from '../operators/keepS
 import { loadImageDecoder, type ImageDecoder } from '../media/image.js';
 import { FaceVectors, VISUAL_FEATURE_SET, type FaceSource, type FaceVectorStats } from './visual/faceVectors.js';
 import { windowNonVerbal, type NonVerbalIds } from './nonVerbal.js';
+import type { WorkerPoolStats } from '../workers/pool.js';
 
 export { VISUAL_FEATURE_SET, type FaceSource } from './visual/faceVectors.js';
 
@@ -81,6 +82,8 @@ export interface PipelineFeatures {
   /** The scoring hook; undefined when the model uses neither audio nor video. */
   nonVerbal: ((window: SessionWindow) => NonVerbalIds) | undefined;
   readonly stats: FeatureStats;
+  /** The counters of the stage's worker pools now: `face` (faceWorkers) and `voice-dsp` (voiceWorkers, summed over its pools); absent when in this thread. */
+  workers(): Record<string, WorkerPoolStats>;
   /** Frees what `loadPipelineFeatures` started for the stage (face worker threads). */
   release(): Promise<void>;
 }
@@ -303,7 +306,21 @@ export function createPipelineFeatures(options: FeatureOptions): PipelineFeature
     { audio: uses.audio, video: uses.video, maxIds },
     uses.audio || uses.video ? 'non-verbal features on' : 'non-verbal features off: the model names no codebooks',
   );
-  return { uses, extract, nonVerbal, stats, release: () => Promise.resolve() };
+  const workers = (): Record<string, WorkerPoolStats> => {
+    const out: Record<string, WorkerPoolStats> = {};
+    const face = options.faces?.stats?.();
+    if (face) out.face = face;
+    const dsp = pool?.poolStats() ?? [];
+    if (dsp.length > 0) out['voice-dsp'] = sumPoolStats(dsp);
+    return out;
+  };
+  return { uses, extract, nonVerbal, stats, workers, release: () => Promise.resolve() };
+}
+
+function sumPoolStats(all: readonly WorkerPoolStats[]): WorkerPoolStats {
+  const sum: WorkerPoolStats = { workers: 0, busy: 0, queued: 0, crashes: 0, retried: 0, failed: 0 };
+  for (const s of all) for (const k of Object.keys(sum) as (keyof WorkerPoolStats)[]) sum[k] += s[k];
+  return sum;
 }
 
 /** A codebook fitted on another feature layout would quantise the wrong numbers: refuse it. */

@@ -35,6 +35,8 @@ export interface ModelRunner {
   readonly kind: string | undefined;
   /** Scores a batch of windows; result i belongs to input i. */
   run(inputs: readonly ModelInput[]): Promise<ModelOutput[]>;
+  /** The worker pool's counters (crashes, retries, queue); absent when the graph runs in this thread. */
+  stats?(): WorkerPoolStats;
   release(): Promise<void>;
 }
 

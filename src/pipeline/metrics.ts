@@ -7,6 +7,7 @@
 import { Histogram, byLabel, statsCounter, statsGauge, type Registry, type Series } from '../metrics/registry.js';
 import type { PipelineStats } from './pipeline.js';
 import type { InputKind } from '../schemas/records.js';
+import type { WorkerPoolStats } from '../workers/pool.js';
 
 export interface PipelineInstruments {
   /** An input record reached the pipeline's decoder this long (ms) after its Kafka timestamp. */
@@ -88,6 +89,61 @@ export function registerPipelineMetrics(registry: Registry, stats: () => Pipelin
   counter('speech_utterances_dropped_total', 'Utterances dropped because the recogniser queue was full', () => n(s()?.droppedUtterances));
   counter('speech_hold_timeouts_total', 'Windows that stopped waiting for their transcript', () => n(s()?.holdTimeouts));
   gauge('speech_queued_utterances', 'Utterances waiting for the recogniser now', () => n(s()?.queued));
+
+  // Worker pools (model, face, voice-dsp; a pool run in the event loop's thread has no series)
+  const pools = (read: (s: WorkerPoolStats) => number) => (): Series[] => Object.entries(stats()?.workers ?? {}).map(([pool, s]) => [{ pool }, read(s)]);
+  gauge(
+    'worker_threads',
+    'Worker threads of a pool',
+    pools((s) => s.workers),
+    ['pool'],
+  );
+  gauge(
+    'worker_busy',
+    'Worker threads of a pool running a job now',
+    pools((s) => s.busy),
+    ['pool'],
+  );
+  gauge(
+    'worker_queued_jobs',
+    'Jobs waiting for a worker of the pool now',
+    pools((s) => s.queued),
+    ['pool'],
+  );
+  counter(
+    'worker_crashes_total',
+    'Worker threads that died (native crash, out of memory, terminate) and were replaced',
+    pools((s) => s.crashes),
+    ['pool'],
+  );
+  counter(
+    'worker_jobs_retried_total',
+    'Jobs run again on another worker after theirs died',
+    pools((s) => s.retried),
+    ['pool'],
+  );
+  counter(
+    'worker_jobs_failed_total',
+    'Jobs given up after a second worker died under them (their windows or frames go on without)',
+    pools((s) => s.failed),
+    ['pool'],
+  );
+
+  // Face analysis: what became of each video frame (0 while the model reads no faces)
+  const v = () => stats()?.features.video;
+  counter(
+    'face_frames_total',
+    "Video frames by outcome: analysed; stale (waited over features.faceMaxWaitMs); shed (64 waiting); failed; rate_skipped (within 250 ms of the session's last); from_edge (FEATURES frames)",
+    () => [
+      [{ outcome: 'analysed' }, n(v()?.analysed)],
+      [{ outcome: 'stale' }, n(v()?.stale)],
+      [{ outcome: 'shed' }, n(v()?.shed)],
+      [{ outcome: 'failed' }, n(v()?.failed)],
+      [{ outcome: 'rate_skipped' }, n(v()?.rateSkipped)],
+      [{ outcome: 'from_edge' }, n(v()?.fromEdge)],
+    ],
+    ['outcome'],
+  );
 
   const closeToScore = new Histogram({
     name: 'msa_window_close_to_score_seconds',

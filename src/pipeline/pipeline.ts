@@ -47,6 +47,7 @@ import { startTombstoning, writeScoreGroup } from './scoreWrites.js';
 
 export type { PipelineOptions, PipelineStats, Pipeline } from './types.js';
 import type { PipelineOptions, PipelineStats, Pipeline } from './types.js';
+import type { WorkerPoolStats } from '../workers/pool.js';
 
 /** Frames waiting for face analysis at which the source pauses (the stage sheds past 64). */
 const FACE_QUEUE_PAUSE_AT = 32;
@@ -184,7 +185,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     speech: speech?.stats() ?? null,
     voice: voice ? { ...voice.stats(), shedWindows: voiceShed } : null,
     pending: tracker.stats.pending,
+    workers: workerPools(),
   });
+  const workerPools = (): Record<string, WorkerPoolStats> => {
+    const modelPool = model.session.stats?.();
+    return { ...(modelPool ? { model: modelPool } : {}), ...features.workers() };
+  };
   const instruments = options.registry ? registerPipelineMetrics(options.registry, pipelineStats) : null;
 
   // Bytes of records taken into the windows are not kept; a late or rejected record is re-encoded.

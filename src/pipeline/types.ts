@@ -15,6 +15,7 @@ import type { VoiceStats } from '../voice/stage.js';
 import type { SessionSummary } from '../scores/sessionLedger.js';
 import type { Registry } from '../metrics/registry.js';
 import type { TransportHealth, TransportProblem } from '../transport/health.js';
+import type { WorkerPoolStats } from '../workers/pool.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -60,6 +61,8 @@ export interface PipelineStats {
   /** The voice stage (null when `voice.enabled` is false); `shedWindows`: scored without waiting for their voice. */
   voice: (VoiceStats & { shedWindows: number }) | null;
   pending: number;
+  /** Worker pools now, by name (`model`, `face`, `voice-dsp`): threads, busy, queued, crashes, retried, failed; a pool run in this thread is absent. */
+  workers: Record<string, WorkerPoolStats>;
 }
 
 export interface Pipeline {

@@ -121,6 +121,17 @@ test('after a session is scored through Kafka, counters moved and histograms hav
   assert.deepEqual(m.get('msa_model_info')?.metrics, [{ labels: { version: h.service.pipeline.stats() && modelVersion, provider: 'cpu' }, value: '1' }]);
   assert.ok(value(m, 'msa_process_resident_memory_bytes') > 0, 'process metrics are there too');
 
+  // Worker pools: the model runs in model.workers threads (2 by default), none died; the test
+  // model reads no faces, so no face pool and every frame outcome is 0.
+  const modelPool = stats.workers.model;
+  assert.ok(modelPool && modelPool.workers >= 1, `the model runs in worker threads: ${JSON.stringify(stats.workers)}`);
+  assert.equal(value(m, 'msa_worker_threads', { pool: 'model' }), modelPool.workers);
+  assert.equal(value(m, 'msa_worker_crashes_total', { pool: 'model' }), 0);
+  assert.equal(value(m, 'msa_worker_jobs_failed_total', { pool: 'model' }), 0);
+  assert.equal(value(m, 'msa_worker_queued_jobs', { pool: 'model' }), 0);
+  assert.equal(m.get('msa_worker_threads')?.metrics.length, Object.keys(stats.workers).length);
+  assert.equal(value(m, 'msa_face_frames_total', { outcome: 'stale' }), 0);
+
   // Histograms: one close-to-score sample per score, one batch-time sample per batch.
   const close = m.get('msa_window_close_to_score_seconds')?.metrics[0];
   assert.equal(m.get('msa_window_close_to_score_seconds')?.type, 'HISTOGRAM');

@@ -128,7 +128,7 @@ describe('voice DSP in worker threads', { timeout: 120_000 }, () => {
           ids.push(features.nonVerbal!(window));
         }
       }
-      return { ids, stats: features.stats.audio };
+      return { ids, stats: features.stats.audio, workers: features.workers() };
     };
     const inThread = await run(null);
     const workers = await run(pool);
@@ -138,5 +138,13 @@ describe('voice DSP in worker threads', { timeout: 120_000 }, () => {
     );
     assert.deepEqual(workers.ids, inThread.ids);
     assert.equal(workers.stats.shed + workers.stats.failed, 0);
+    // The pools' counters, summed for /metrics (msa_worker_*{pool="voice-dsp"}); none in this thread.
+    assert.deepEqual(inThread.workers, {});
+    const dsp = workers.workers['voice-dsp'];
+    assert.equal(dsp?.workers, 2);
+    assert.equal(
+      dsp?.crashes,
+      pool.poolStats().reduce((a, s) => a + s.crashes, 0),
+    );
   });
 });

@@ -26,6 +26,7 @@ import type { FaceObservation, RgbFrame } from './index.js';
 import { VISUAL_DIM } from './index.js';
 import type { ImageDecoder } from '../../media/image.js';
 import type { VideoFrame } from '../../schemas/records.js';
+import type { WorkerPoolStats } from '../../workers/pool.js';
 
 /** The `featureSet` of FEATURES frames computed by this project's visual extractor (src/features/visual). */
 export const VISUAL_FEATURE_SET = 'msa-visual-1';
@@ -36,6 +37,8 @@ export interface FaceSource {
   analyze(frame: RgbFrame, options?: { owned?: boolean }): Promise<FaceObservation | null>;
   /** Frees what the source holds (worker threads); the shared in-thread analyzer has none. */
   release?(): Promise<void>;
+  /** The worker pool's counters (the face pool); the in-thread analyzer has none. */
+  stats?(): WorkerPoolStats;
 }
 
 export type VideoUnsupported = 'JPEG' | 'PNG' | 'FEATURES' | 'invalid';
