@@ -150,3 +150,57 @@ describe('silero VAD in a worker thread (model/graphPool.ts)', () => {
     }
   });
 });
+
+describe('silero VAD: the chunks of streams pushed together run as one batch', () => {
+  it('eight concurrent streams share graph calls, and each gets the probabilities it gets alone', async () => {
+    const batched = await loadSileroVad({ intraOpThreads: 1, logger: testLogger });
+    const alone = await loadSileroVad({ intraOpThreads: 1, maxBatch: 1, logger: testLogger });
+    try {
+      const sentences = ['The train leaves the station at nine.', 'Please remember to bring your umbrella.', 'I am really angry about this bill.'];
+      const signals = await Promise.all(sentences.map((t, i) => decodeSpeech(espeakWav(`vadb${i}`, t, 16000))));
+      // Eight streams of different lengths (a stream may end while others go on), with silence between.
+      const concat = (parts: Float32Array[], gap: number) => {
+        const out = new Float32Array(parts.reduce((n, p) => n + p.length + gap, 0));
+        let o = 0;
+        for (const p of parts) {
+          out.set(p, o);
+          o += p.length + gap;
+        }
+        return out;
+      };
+      const streams = Array.from({ length: 8 }, (_, i) => concat([signals[i % 3]!, signals[(i + 1) % 3]!].slice(0, 1 + (i % 2)), 4800 + 1600 * i));
+      const run = async (vad: SileroVad, together: boolean) => {
+        const one = async (x: Float32Array) => {
+          const s = vad.createStream();
+          const out: number[] = [];
+          for (let o = 0; o < x.length; o += 1600) out.push(...(await s.push(x.subarray(o, o + 1600))));
+          return [...out, ...(await s.flush())];
+        };
+        if (together) return Promise.all(streams.map(one));
+        const out: number[][] = [];
+        for (const x of streams) out.push(await one(x));
+        return out;
+      };
+      const shared = await run(batched, true);
+      const single = await run(alone, false);
+      assert.equal(alone.stats.runs, alone.stats.chunks, 'maxBatch 1: one chunk a call');
+      assert.equal(batched.stats.chunks, alone.stats.chunks, 'the same chunks');
+      assert.ok(
+        batched.stats.runs * 4 < batched.stats.chunks,
+        `batches of more than 4 on average: ${batched.stats.chunks} chunks in ${batched.stats.runs} calls`,
+      );
+      for (let i = 0; i < streams.length; i++) {
+        assert.equal(shared[i]!.length, single[i]!.length);
+        const worst = Math.max(...shared[i]!.map((p, k) => Math.abs(p - single[i]![k]!)));
+        assert.ok(worst < 1e-4, `stream ${i}: batched probabilities within 1e-4 of alone (worst ${worst})`);
+        assert.ok(
+          single[i]!.some((p) => p > 0.5),
+          `stream ${i}: speech found`,
+        );
+      }
+      await assert.rejects(loadSileroVad({ maxBatch: 0, logger: testLogger }), /maxBatch 0/);
+    } finally {
+      await Promise.all([batched.release(), alone.release()]);
+    }
+  });
+});
