@@ -11,9 +11,10 @@
  * free run as one batch (rows stacked on B, each row with its own stream's state), up to
  * `maxBatch`. A stream's chunks depend on each other through the LSTM state, so a stream has at
  * most one chunk in a batch; with many sessions streaming, one run serves a chunk of each. One run
- * of B rows costs far less than B runs of one (bench/voice.ts: about 140 us a chunk alone, 45 us
- * in batches of 32 or more, before the per-call overhead of the adapter and, in a worker, the
- * message). A stream alone waits for no one: its chunk runs at the next turn of the event loop.
+ * of B rows costs far less than B runs of one: the graph alone took about 140 us a chunk at B = 1
+ * and 45 us at B >= 32 on one thread here, and the adapter's cost per call (and, in a worker, the
+ * message's) is shared too; bench/voice.ts measures the whole (README Model, Voice path). A stream
+ * alone waits for no one: its chunk runs at the next turn of the event loop.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
