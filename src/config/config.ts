@@ -202,10 +202,12 @@ export const configSchema = z
          */
         faceWorkers: nonNegativeInt.max(16).default(1),
         /**
-         * A video frame that waited longer than this (ms) for a face worker, behind other sessions'
-         * frames, passes without a face vector (counted in `features.video.stale`): the windows wait
-         * for their frames, so this bounds what face analysis adds to a score's delay under overload.
-         * 0: no bound (frames wait while fewer than 64 do). Default from bench/load.ts --faces (README Load).
+         * A live video frame that waited longer than this (ms) for a face worker, behind other
+         * sessions' frames, passes without a face vector (counted in `features.video.stale`): the
+         * windows wait for their frames, so this bounds what face analysis adds to a score's delay
+         * under overload. Live: it reached the stage within 5 s of its event time; a backlog's frames
+         * (after a restart, a replay) are all analysed. 0: no bound (frames wait while fewer than 64
+         * do). Default from bench/load.ts --faces (README Load).
          */
         faceMaxWaitMs: nonNegativeInt.max(60_000).default(200),
         /**

@@ -33,7 +33,7 @@ import type { Positioned, SessionWindow } from '../../src/windows/types.js';
 import { AcousticFrameStream, s16ToFloat } from '../../src/features/acoustic/frameStream.js';
 import { keepSessionOrder, type KeepSessionOrderState } from '../../src/operators/keepSessionOrder.js';
 import { loadImageDecoder } from '../../src/media/image.js';
-import { FaceVectors, VISUAL_FEATURE_SET, type FaceSource } from '../../src/features/visual/faceVectors.js';
+import { FaceVectors, LIVE_AGE_MS, VISUAL_FEATURE_SET, type FaceSource } from '../../src/features/visual/faceVectors.js';
 import { createPipelineFeatures } from '../../src/features/stage.js';
 import { subsample } from '../../src/arrays.js';
 import { windowAcousticVectors, windowNonVerbal } from '../../src/features/nonVerbal.js';
@@ -639,11 +639,12 @@ describe('face vectors per frame', () => {
     assert.deepEqual(faces.stats.unsupported, { JPEG: 1, PNG: 0, FEATURES: 1, invalid: 1 });
   });
 
-  it('a frame that waited longer than maxWaitMs for the analyzer passes without a face vector, counted as stale', async () => {
+  it('a live frame that waited longer than maxWaitMs for the analyzer passes without a face vector, counted as stale; a backlog frame waits', async () => {
     const seen: Array<{ width: number; height: number }> = [];
     let clock = 1000;
     const stale: string[] = [];
-    const faces = new FaceVectors({ faces: fakeFaces(seen), maxWaitMs: 200, now: () => clock, onStale: (f) => stale.push(f.sessionId) });
+    const wallNow = () => T0 + 100; // the frames are 100 ms old: live
+    const faces = new FaceVectors({ faces: fakeFaces(seen), maxWaitMs: 200, now: () => clock, wallNow, onStale: (f) => stale.push(f.sessionId) });
     const frames = [frame(T0, { sessionId: 'a' }), frame(T0, { sessionId: 'b' }), frame(T0, { sessionId: 'c' })];
     const work = frames.map((f) => faces.workFor(f, () => assert.fail('supported')));
     clock += 200; // a waited exactly the bound: analysed
@@ -657,13 +658,19 @@ describe('face vectors per frame', () => {
     assert.deepEqual(stale, ['b', 'c']);
     assert.equal(faces.stats.stale, 2);
     assert.equal(faces.stats.analysed, 1);
+    // A frame that reached the stage LIVE_AGE_MS after its event time is from a backlog: analysed however long it waited.
+    const backlog = faces.workFor(frame(T0 - LIVE_AGE_MS - 200, { sessionId: 'e' }), () => undefined)!;
+    clock += 60_000;
+    await backlog();
+    assert.equal(faces.stats.stale, 2);
+    assert.equal(seen.length, 2);
     // 0 turns the bound off
-    const unbounded = new FaceVectors({ faces: fakeFaces(seen), maxWaitMs: 0, now: () => clock });
+    const unbounded = new FaceVectors({ faces: fakeFaces(seen), maxWaitMs: 0, now: () => clock, wallNow });
     const late = unbounded.workFor(frame(T0, { sessionId: 'd' }), () => undefined)!;
     clock += 60_000;
     await late();
     assert.equal(unbounded.stats.stale, 0);
-    assert.equal(seen.length, 2);
+    assert.equal(seen.length, 3);
     assert.throws(() => new FaceVectors({ faces: null, maxWaitMs: -1 }), /maxWaitMs -1/);
   });
 

@@ -15,18 +15,24 @@
  * Per session at most one frame per `minIntervalMs` of event time is analysed (default 250 ms:
  * 4 fps, the rate the codebooks were fitted at); the others are counted as `rateSkipped`.
  *
- * Under overload a frame that waited more than `maxWaitMs` for the face analyzer (queued behind
- * other sessions' frames) passes without a face vector, counted as `stale`: the windows wait for
- * every frame in their range, so a frame's wait is their delay. Frames are taken in arrival order,
- * so the ones skipped are spread over the sessions, and each window still gets the frames that
- * could be analysed in time (a window's visual ids come from the frames analysed, as for a frame
- * without a face).
+ * Under overload a live frame that waited more than `maxWaitMs` for the face analyzer (queued
+ * behind other sessions' frames) passes without a face vector, counted as `stale`: the windows wait
+ * for every frame in their range, so a frame's wait is their delay. Frames are taken in arrival
+ * order, so the ones skipped are spread over the sessions, and each window still gets the frames
+ * that could be analysed in time (a window's visual ids come from the frames analysed, as for a
+ * frame without a face). Live: the frame reached the stage within `LIVE_AGE_MS` of its event time
+ * (wall clock). Frames of a backlog (read after a restart, replayed at full speed or with their
+ * recorded times) are all analysed however long they wait: their windows are late anyway, and
+ * skipping would make a replay's faces depend on the machine's speed.
  */
 import type { FaceObservation, RgbFrame } from './index.js';
 import { VISUAL_DIM } from './index.js';
 import type { ImageDecoder } from '../../media/image.js';
 import type { VideoFrame } from '../../schemas/records.js';
 import type { WorkerPoolStats } from '../../workers/pool.js';
+
+/** A frame that reaches the stage more than this long (ms) after its event time is from a backlog: `maxWaitMs` does not apply to it. */
+export const LIVE_AGE_MS = 5000;
 
 /** The `featureSet` of FEATURES frames computed by this project's visual extractor (src/features/visual). */
 export const VISUAL_FEATURE_SET = 'msa-visual-1';
@@ -70,12 +76,14 @@ export interface FaceVectorOptions {
   /** Frames are analysed at most this wide (default 320, as `featurize`). */
   maxWidth?: number;
   minIntervalMs?: number;
-  /** A frame that waited longer than this for the analyzer is not analysed (`stale`); 0: no bound (default 200). */
+  /** A live frame that waited longer than this for the analyzer is not analysed (`stale`); 0: no bound (default 200). */
   maxWaitMs?: number;
   /** Called for each stale frame (the stage logs the first). */
   onStale?: (frame: VideoFrame) => void;
   /** The clock the wait is measured with (ms; default performance.now). */
   now?: () => number;
+  /** The wall clock a frame's age is measured with (epoch ms; default Date.now). */
+  wallNow?: () => number;
   /** Sessions whose last analysed time is remembered (default 10 000). */
   maxSessions?: number;
 }
@@ -149,8 +157,9 @@ export class FaceVectors {
         const maxWidth = this.maxWidth;
         const now = this.options.now ?? (() => performance.now());
         const queuedAt = now();
+        const live = (this.options.wallNow ?? Date.now)() - frame.eventTime <= LIVE_AGE_MS;
         return async () => {
-          if (this.maxWaitMs > 0 && now() - queuedAt > this.maxWaitMs) {
+          if (live && this.maxWaitMs > 0 && now() - queuedAt > this.maxWaitMs) {
             this.stats.stale++;
             this.options.onStale?.(frame);
             return;
