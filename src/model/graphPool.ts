@@ -50,6 +50,7 @@ export async function loadGraphInWorkers(options: LoadGraphOptions & { name: str
     inputs,
     outputNames,
     run: (feeds, fetches) => pool.run(fetches ? { feeds, fetches: [...fetches] } : { feeds }),
+    stats: () => pool.stats(),
     release: () => pool.release(),
   };
 }

@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import type { Logger } from '../log.js';
+import type { WorkerPoolStats } from '../workers/pool.js';
 
 /**
  * The ONNX Runtime adapter: the only module that imports onnxruntime-node.
@@ -70,6 +71,8 @@ export interface Graph {
    * the outputs named in `fetches`.
    */
   run(feeds: Readonly<Record<string, GraphTensor>>, fetches?: readonly string[]): Promise<Record<string, GraphTensor>>;
+  /** The worker pool's counters when the graph runs in worker threads (./graphPool.ts); absent in this thread. */
+  stats?(): WorkerPoolStats;
   release(): Promise<void>;
 }
 

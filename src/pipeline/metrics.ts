@@ -129,6 +129,18 @@ export function registerPipelineMetrics(registry: Registry, stats: () => Pipelin
     ['pool'],
   );
 
+  // Voice activity detection: graph calls and the chunks they ran, per stage (chunks / calls: the mean batch across sessions)
+  const vadStats = () => Object.entries(stats()?.vad ?? {}).filter((e): e is [string, { runs: number; chunks: number }] => e[1] !== null);
+  counter(
+    'vad_graph_calls_total',
+    'Silero VAD graph calls, per stage (speech, voice); each runs the waiting 32 ms chunks of many sessions',
+    () => vadStats().map(([stage, v]): Series => [{ stage }, v.runs]),
+    ['stage'],
+  );
+  counter('vad_chunks_total', 'Silero VAD chunks (32 ms of 16 kHz audio) run, per stage', () => vadStats().map(([stage, v]): Series => [{ stage }, v.chunks]), [
+    'stage',
+  ]);
+
   // Face analysis: what became of each video frame (0 while the model reads no faces)
   const v = () => stats()?.features.video;
   counter(

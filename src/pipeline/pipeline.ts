@@ -186,10 +186,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     voice: voice ? { ...voice.stats(), shedWindows: voiceShed } : null,
     pending: tracker.stats.pending,
     workers: workerPools(),
+    vad: { speech: speechParts?.vad ?? null, voice: voiceParts?.vad ?? null },
   });
   const workerPools = (): Record<string, WorkerPoolStats> => {
     const modelPool = model.session.stats?.();
-    return { ...(modelPool ? { model: modelPool } : {}), ...features.workers() };
+    return { ...(modelPool ? { model: modelPool } : {}), ...features.workers(), ...(voiceParts?.workers?.() ?? {}) };
   };
   const instruments = options.registry ? registerPipelineMetrics(options.registry, pipelineStats) : null;
 

@@ -16,6 +16,7 @@ import type { SessionSummary } from '../scores/sessionLedger.js';
 import type { Registry } from '../metrics/registry.js';
 import type { TransportHealth, TransportProblem } from '../transport/health.js';
 import type { WorkerPoolStats } from '../workers/pool.js';
+import type { VadStats } from '../speech/vad.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -61,8 +62,10 @@ export interface PipelineStats {
   /** The voice stage (null when `voice.enabled` is false); `shedWindows`: scored without waiting for their voice. */
   voice: (VoiceStats & { shedWindows: number }) | null;
   pending: number;
-  /** Worker pools now, by name (`model`, `face`, `voice-dsp`): threads, busy, queued, crashes, retried, failed; a pool run in this thread is absent. */
+  /** Worker pools now, by name (`model`, `face`, `voice-dsp`, `voice-encoder`, `voice-vad`): threads, busy, queued, crashes, retried, failed; a pool run in this thread is absent. */
   workers: Record<string, WorkerPoolStats>;
+  /** The voice activity detectors' batching (graph calls and the chunks they ran) of the speech and voice stages; null when the stage is off. */
+  vad: { speech: VadStats | null; voice: VadStats | null };
 }
 
 export interface Pipeline {

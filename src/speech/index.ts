@@ -9,12 +9,14 @@ import type { Recognizer } from './stage.js';
 import type { UtteranceCutter } from './sessionAudio.js';
 import { loadSpeechModels } from './transcribe.js';
 import { UtteranceSegmenter, type UtteranceOptions } from './utterances.js';
-import type { SileroVad } from './vad.js';
+import type { SileroVad, VadStats } from './vad.js';
 
 export interface SpeechParts {
   recognizer: Recognizer;
   /** A voice activity detector and utterance cutter for one session's 16 kHz audio. */
   newCutter: () => UtteranceCutter;
+  /** Its VAD's batching: graph calls and the chunks they ran. */
+  readonly vad: VadStats;
   release(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function loadSpeech(config: Config, logger: Logger): Promise<Speech
   return {
     recognizer,
     newCutter: () => newUtteranceCutter(models.vad, models.vadOptions),
+    vad: models.vad.stats,
     release: () => models.release(),
   };
 }

@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 import { loadGraph, type ExecutionProviderName, type Graph, type GraphTensor } from '../model/ort.js';
 import { loadGraphInWorkers } from '../model/graphPool.js';
+import type { WorkerPoolStats } from '../workers/pool.js';
 
 /** Samples per VAD decision at 16 kHz (32 ms). */
 export const VAD_CHUNK = 512;
@@ -43,10 +44,17 @@ export interface VadStream {
   flush(): Promise<number[]>;
 }
 
+export interface VadStats {
+  runs: number;
+  chunks: number;
+}
+
 export interface SileroVad {
   readonly provider: ExecutionProviderName;
   /** Graph calls made, and the chunks they ran (chunks / runs: the mean batch). */
-  readonly stats: { runs: number; chunks: number };
+  readonly stats: VadStats;
+  /** The worker pool's counters with `inWorker`; null in this thread. */
+  workerStats(): WorkerPoolStats | null;
   createStream(): VadStream;
   release(): Promise<void>;
 }
@@ -90,7 +98,7 @@ export async function loadSileroVad(options: LoadVadOptions): Promise<SileroVad>
     reject: (err: unknown) => void;
   }
   const queue: Job[] = [];
-  const stats = { runs: 0, chunks: 0 };
+  const stats: VadStats = { runs: 0, chunks: 0 };
   let running = false;
   let scheduled = false;
   const schedule = () => {
@@ -179,5 +187,5 @@ export async function loadSileroVad(options: LoadVadOptions): Promise<SileroVad>
     };
   };
 
-  return { provider: graph.provider, stats, createStream, release: () => graph.release() };
+  return { provider: graph.provider, stats, workerStats: () => graph.stats?.() ?? null, createStream, release: () => graph.release() };
 }

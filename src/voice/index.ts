@@ -17,7 +17,8 @@ import { loadGraph, type Graph } from '../model/ort.js';
 import { parseVoiceReader, type VoiceReader } from '../model/voiceReader.js';
 import type { UtteranceCutter } from '../speech/sessionAudio.js';
 import { newUtteranceCutter } from '../speech/index.js';
-import { loadSileroVad } from '../speech/vad.js';
+import { loadSileroVad, type VadStats } from '../speech/vad.js';
+import type { WorkerPoolStats } from '../workers/pool.js';
 import { ensureWhisperModel, pipPython, WHISPER_MODELS, type WhisperModelName } from '../speech/whisper/install.js';
 import { N_MELS } from '../speech/whisper/mel.js';
 import type { VoicePooling } from '../speech/whisper/recognizer.js';
@@ -102,6 +103,9 @@ export interface VoiceParts {
   /** Pooled block2 vector per 16 kHz utterance (batched, one encoder run per group of equal length). */
   pool: (utterances: readonly Float32Array[]) => Promise<(Float64Array | null)[]>;
   newCutter: () => UtteranceCutter;
+  /** Its worker pools now (`voice-encoder`, `voice-vad`; absent in this thread) and its VAD's batching. */
+  workers(): Record<string, WorkerPoolStats>;
+  readonly vad: VadStats;
   release(): Promise<void>;
 }
 
@@ -159,6 +163,15 @@ export async function loadVoice(config: Config, logger: Logger, options: { insta
       return run;
     },
     newCutter: () => newUtteranceCutter(vad, config.asr.vad),
+    workers: () => {
+      const out: Record<string, WorkerPoolStats> = {};
+      const enc = encoder.stats?.();
+      if (enc) out['voice-encoder'] = enc;
+      const v = vad.workerStats();
+      if (v) out['voice-vad'] = v;
+      return out;
+    },
+    vad: vad.stats,
     release: async () => {
       await Promise.all([encoder.release(), vad.release()]);
     },

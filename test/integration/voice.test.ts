@@ -111,6 +111,17 @@ test(
       const stats = h.service.pipeline.stats().voice!;
       assert.ok(stats.readings >= 2 && stats.waitTimeouts === 0 && stats.droppedUtterances === 0 && stats.shedWindows === 0, JSON.stringify(stats));
       assert.equal(stats.sessionsRead, 1, 'only the session with audio is read');
+      // The voice path's encoder and VAD in worker threads (voice.inWorker), on /metrics with the VAD's batching.
+      const p = h.service.pipeline.stats();
+      assert.equal(p.workers['voice-encoder']?.workers, 1, JSON.stringify(p.workers));
+      assert.equal(p.workers['voice-vad']?.crashes, 0);
+      const vad = p.vad.voice!;
+      assert.ok(vad.chunks > 0 && vad.runs > 0 && vad.runs <= vad.chunks, JSON.stringify(vad));
+      assert.equal(p.vad.speech, null, 'asr is off');
+      const text = await (await fetch(`http://127.0.0.1:${h.service.http.port}/metrics`)).text();
+      assert.match(text, new RegExp(`^msa_vad_chunks_total\\{stage="voice"\\} ${vad.chunks}$`, 'm'));
+      assert.match(text, new RegExp(`^msa_vad_graph_calls_total\\{stage="voice"\\} ${vad.runs}$`, 'm'));
+      assert.match(text, /^msa_worker_threads\{pool="voice-encoder"\} 1$/m);
       assert.equal(await h.waitCommitted(), 0, 'every input record committed');
       await late.caughtUp();
       assert.deepEqual(
