@@ -8,6 +8,7 @@ import { Histogram, byLabel, statsCounter, statsGauge, type Registry, type Serie
 import type { PipelineStats } from './pipeline.js';
 import type { InputKind } from '../schemas/records.js';
 import type { WorkerPoolStats } from '../workers/pool.js';
+import type { VadStats } from '../speech/vad.js';
 
 export interface PipelineInstruments {
   /** An input record reached the pipeline's decoder this long (ms) after its Kafka timestamp. */
@@ -90,47 +91,24 @@ export function registerPipelineMetrics(registry: Registry, stats: () => Pipelin
   counter('speech_hold_timeouts_total', 'Windows that stopped waiting for their transcript', () => n(s()?.holdTimeouts));
   gauge('speech_queued_utterances', 'Utterances waiting for the recogniser now', () => n(s()?.queued));
 
-  // Worker pools (model, face, voice-dsp; a pool run in the event loop's thread has no series)
+  // Worker pools (model, face, voice-dsp, voice-encoder, voice-vad; a pool run in the event loop's thread has no series)
   const pools = (read: (s: WorkerPoolStats) => number) => (): Series[] => Object.entries(stats()?.workers ?? {}).map(([pool, s]) => [{ pool }, read(s)]);
-  gauge(
-    'worker_threads',
-    'Worker threads of a pool',
-    pools((s) => s.workers),
-    ['pool'],
-  );
-  gauge(
-    'worker_busy',
-    'Worker threads of a pool running a job now',
-    pools((s) => s.busy),
-    ['pool'],
-  );
-  gauge(
-    'worker_queued_jobs',
-    'Jobs waiting for a worker of the pool now',
-    pools((s) => s.queued),
-    ['pool'],
-  );
-  counter(
-    'worker_crashes_total',
-    'Worker threads that died (native crash, out of memory, terminate) and were replaced',
-    pools((s) => s.crashes),
-    ['pool'],
-  );
-  counter(
-    'worker_jobs_retried_total',
-    'Jobs run again on another worker after theirs died',
-    pools((s) => s.retried),
-    ['pool'],
-  );
-  counter(
-    'worker_jobs_failed_total',
-    'Jobs given up after a second worker died under them (their windows or frames go on without)',
-    pools((s) => s.failed),
-    ['pool'],
-  );
+  const poolMetrics: Array<[kind: 'gauge' | 'counter', name: string, help: string, field: keyof WorkerPoolStats]> = [
+    ['gauge', 'worker_threads', 'Worker threads of a pool', 'workers'],
+    ['gauge', 'worker_busy', 'Worker threads of a pool running a job now', 'busy'],
+    ['gauge', 'worker_queued_jobs', 'Jobs waiting for a worker of the pool now', 'queued'],
+    ['counter', 'worker_crashes_total', 'Worker threads that died (native crash, out of memory, terminate) and were replaced', 'crashes'],
+    ['counter', 'worker_jobs_retried_total', 'Jobs run again on another worker after theirs died', 'retried'],
+    ['counter', 'worker_jobs_failed_total', 'Jobs given up after a second worker died under them (their windows or frames go on without)', 'failed'],
+  ];
+  for (const [kind, name, help, field] of poolMetrics) {
+    const read = pools((s) => s[field]);
+    if (kind === 'gauge') gauge(name, help, read, ['pool']);
+    else counter(name, help, read, ['pool']);
+  }
 
   // Voice activity detection: graph calls and the chunks they ran, per stage (chunks / calls: the mean batch across sessions)
-  const vadStats = () => Object.entries(stats()?.vad ?? {}).filter((e): e is [string, { runs: number; chunks: number }] => e[1] !== null);
+  const vadStats = () => Object.entries(stats()?.vad ?? {}).filter((e): e is [string, VadStats] => e[1] !== null);
   counter(
     'vad_graph_calls_total',
     'Silero VAD graph calls, per stage (speech, voice); each runs the waiting 32 ms chunks of many sessions',

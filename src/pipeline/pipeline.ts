@@ -177,6 +177,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const voice: VoiceStage | null = voiceParts ? createPipelineVoiceStage(config, voiceParts, options.logger, (err) => fail(err, 'voice reader')) : null;
   let voiceShed = 0;
 
+  // Worker pools by name, read when the stats are.
+  const workerPools = (): Record<string, WorkerPoolStats> => {
+    const modelPool = model.session.stats?.();
+    return { ...(modelPool ? { model: modelPool } : {}), ...features.workers(), ...(voiceParts?.workers?.() ?? {}) };
+  };
   const pipelineStats = (): PipelineStats => ({
     transport,
     windows: windowStats,
@@ -188,10 +193,6 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     workers: workerPools(),
     vad: { speech: speechParts?.vad ?? null, voice: voiceParts?.vad ?? null },
   });
-  const workerPools = (): Record<string, WorkerPoolStats> => {
-    const modelPool = model.session.stats?.();
-    return { ...(modelPool ? { model: modelPool } : {}), ...features.workers(), ...(voiceParts?.workers?.() ?? {}) };
-  };
   const instruments = options.registry ? registerPipelineMetrics(options.registry, pipelineStats) : null;
 
   // Bytes of records taken into the windows are not kept; a late or rejected record is re-encoded.
