@@ -265,6 +265,13 @@ def main(argv=None) -> dict:
                 prm.requires_grad_(False)
                 frozen += prm.numel()
         print(f"text path frozen: {frozen} parameters", flush=True)
+    if tcfg.freeze_nonverbal:
+        frozen = 0
+        for name, prm in model.named_parameters():
+            if not name.startswith(("encoder.", "head.text.")):
+                prm.requires_grad_(False)
+                frozen += prm.numel()
+        print(f"non-verbal paths frozen: {frozen} parameters", flush=True)
     # The weights that are evaluated and saved: the live model, or its moving average.
     ema = None
     if tcfg.ema_decay > 0:
@@ -332,6 +339,8 @@ def main(argv=None) -> dict:
             return bucketed_batches(lengths, tcfg.batch_size, rng)
         return mixed_batches(train, parse_mix(tcfg.mix), tcfg.batch_size, steps_per_epoch, rng)
 
+    if tcfg.init_checkpoint and dev_sets:
+        evaluate_now()  # step 0: the initial weights are a candidate, so a fine-tune never ships worse on dev
     model.train()
     done = False
     while not done:

@@ -78,6 +78,10 @@ class TrainConfig:
     # as the initial checkpoint (the enhancement adds nothing when voice and face are absent); only
     # the non-verbal embeddings, the enhancement unit and the audio / video terms learn.
     freeze_text: bool = False
+    # Freeze everything else (non-verbal embeddings, enhancement unit, audio / video terms): a
+    # text-only fine-tune of a multimodal checkpoint then leaves its voice and face terms as they
+    # were (text-only rows give them no gradient, but weight decay would still shrink them).
+    freeze_nonverbal: bool = False
     # Exponential moving average of the weights (Polyak averaging), per optimiser step; 0 = off.
     # When on, evaluation, checkpoint selection and the saved best.pt use the averaged weights.
     ema_decay: float = 0.0

@@ -77,7 +77,9 @@ def check_ids(ids: list[int], k: int, what: str) -> list[int]:
 
 
 def load_featurized_jsonl(path: Path, k_acoustic: int, k_visual: int, source: str = "featurized") -> list[Sample]:
-    """One JSON object per line: id, text, label, split, acoustic_ids, visual_ids (see README.md)."""
+    """One JSON object per line: id, text, label, split, acoustic_ids, visual_ids, and an optional
+    source that overrides `source` for that row (e.g. "mosei" for transcript rows whose labels were
+    rewritten, so `--mix` counts them as text; see README.md)."""
     out = []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -94,7 +96,7 @@ def load_featurized_jsonl(path: Path, k_acoustic: int, k_visual: int, source: st
                     r["text"],
                     float(r["label"]),
                     canonical_split(r["split"], where),
-                    source,
+                    str(r.get("source") or source),
                     check_ids(r.get("acoustic_ids") or [], k_acoustic, where),
                     check_ids(r.get("visual_ids") or [], k_visual, where),
                 )

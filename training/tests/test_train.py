@@ -194,3 +194,71 @@ def test_soup_averages_weights(tmp_path, tiny_model, tiny_config):
     a, b = tiny_model.state_dict(), other.state_dict()
     k = next(k for k in a if a[k].is_floating_point() and not torch.equal(a[k], b[k]))
     assert torch.allclose(s[k], (a[k] + b[k]) / 2)
+
+
+def test_fine_tune_with_frozen_nonverbal_paths(tmp_path, tiny_model):
+    """`--init-checkpoint` with `--freeze-nonverbal`: the initial weights are evaluated at step 0
+    (a candidate for best.pt), the text path learns, and every non-verbal tensor (embeddings,
+    enhancement, audio / video terms) is saved exactly as it was loaded."""
+    from training.common import save_checkpoint
+    from training.train import main
+
+    init = tmp_path / "init.pt"
+    save_checkpoint(init, tiny_model, {})
+    path = tmp_path / "feat.jsonl"
+    with open(path, "w") as f:
+        for i in range(30):
+            w, label = [("good", 2.0), ("bad", -2.0), ("fine", 0.5)][i % 3]
+            split = "train" if i < 24 else "dev"
+            f.write(json.dumps({"id": str(i), "text": f"it was {w}", "label": label, "split": split}) + "\n")
+    cfg = tiny_model.config
+    main(
+        [
+            "--datasets",
+            "none",
+            "--featurized",
+            str(path),
+            "--tiny-encoder",
+            "--nonverbal-dim",
+            str(cfg.nonverbal_dim),
+            "--memory-size",
+            str(cfg.memory_size),
+            "--memory-dim",
+            str(cfg.memory_dim),
+            "--head-hidden",
+            str(cfg.head_hidden),
+            "--acoustic-codebook-size",
+            str(cfg.acoustic_codebook_size),
+            "--visual-codebook-size",
+            str(cfg.visual_codebook_size),
+            "--runs-dir",
+            str(tmp_path),
+            "--run-name",
+            "ft",
+            "--init-checkpoint",
+            str(init),
+            "--freeze-nonverbal",
+            "--epochs",
+            "4",
+            "--batch-size",
+            "6",
+            "--eval-every",
+            "4",
+            "--head-lr",
+            "0.01",
+            "--weight-decay",
+            "0.1",
+            "--no-progress",
+        ]
+    )
+    history = json.loads((tmp_path / "ft" / "history.json").read_text())
+    assert history[0]["step"] == 0, "the initial weights were not evaluated"
+    saved = torch.load(tmp_path / "ft" / "best.pt", weights_only=False)
+    before = tiny_model.state_dict()
+    nonverbal = [k for k in before if not k.startswith(("encoder.", "head.text."))]
+    assert any(k.startswith("enhancement.") for k in nonverbal) and any(k.startswith("head.audio.") for k in nonverbal)
+    for k in nonverbal:
+        assert torch.equal(saved["model"][k], before[k]), f"{k} moved although frozen"
+    assert saved["step"] > 0, "no step beat the initial weights on dev; the test learns nothing"
+    moved = [k for k in before if k.startswith("head.text.") and not torch.equal(saved["model"][k], before[k])]
+    assert moved, "the text path did not learn"

@@ -40,7 +40,10 @@ def mosi_rows(data_dir: Path, split: str = "dev") -> list[dict]:
 def render(text: str, voice: str, rate: int, path: Path) -> None:
     with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
         subprocess.run(
-            ["espeak-ng", "-v", voice, "-s", str(rate), "-w", tmp.name, text], check=True, capture_output=True
+            # a leading space: a text starting with "-" (MOSEI has some) is not read as an option
+            ["espeak-ng", "-v", voice, "-s", str(rate), "-w", tmp.name, " " + text],
+            check=True,
+            capture_output=True,
         )
         subprocess.run(
             [
