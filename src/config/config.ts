@@ -12,6 +12,7 @@ import { brokerSecuritySchema, kafkaSslSchema, schemaRegistrySchema } from './se
 import { configFromEnv } from './env.js';
 import { ConfigError } from './errors.js';
 import { authTokensSchema } from './tokens.js';
+import { asrSchema, voiceSchema } from './speech.js';
 
 export { configFromEnv, ConfigError };
 
@@ -219,91 +220,8 @@ export const configSchema = z
       })
       .strict()
       .default({}),
-    // Speech recognition (src/speech): Silero VAD cuts utterances, Whisper transcribes them.
-    asr: z
-      .object({
-        /**
-         * `auto`: hear a session's audio until a transcript made elsewhere (a captioner, an outside
-         * ASR: origin null) arrives for it; `always`: hear every session; `off`: no speech stage.
-         */
-        mode: z.enum(['auto', 'always', 'off']).default('auto'),
-        /** Whisper model, installed into <cacheDir>/asr/models/<model> (`msa asr install <model>`). */
-        model: z.enum(['tiny.en', 'base']).default('tiny.en'),
-        /** null = the sentiment model's `model.executionProvider`. */
-        executionProvider: z.enum(['cpu', 'cuda']).nullable().default(null),
-        /** ONNX Runtime intra-op threads of each Whisper graph; 0 = ONNX Runtime's default (all cores). */
-        threads: nonNegativeInt.default(0),
-        /** Encoder input: `30s`, or `trim:MULTIPLE:MARGIN` (frames), optionally `+guardK` (repeat guard); CONTRACT.md section 6. */
-        decoding: z
-          .string()
-          .regex(/^(30s|trim:\d+:\d+)(\+guard\d+)?$/, 'expected 30s or trim:MULTIPLE:MARGIN, optionally +guardK')
-          .default('trim:100:50+guard4'),
-        /** Utterances transcribed in one encoder / decoder batch. */
-        maxBatch: positiveInt.max(64).default(8),
-        /**
-         * Hypotheses kept per utterance while decoding files (`msa transcribe`, `msa asr wer`,
-         * `msa eval --media`): beam search, src/speech/whisper/beam.ts; 1 = greedy.
-         */
-        beamSize: positiveInt.max(16).default(5),
-        /**
-         * The same in the live pipeline's speech stage, where it is used only while the recogniser
-         * has room (src/speech/stage.ts BEAM_BUSY_MAX). Default 1: on two CPU cores a beamed final
-         * costs about 2x, which breaks the 2 s p95 transcript budget at 5 sessions (README).
-         */
-        liveBeamSize: positiveInt.max(16).default(1),
-        /** Longest utterance accepted by the recogniser (seconds); longer ones are an error. */
-        maxUtteranceS: positiveInt.max(3600).default(120),
-        /** Utterances waiting for the recogniser, all sessions together; more are dropped (counted and logged). */
-        maxQueued: positiveInt.max(100_000).default(256),
-        /** Sessions heard at once; the audio of more is not transcribed (counted and logged). */
-        maxSessions: positiveInt.max(100_000).default(64),
-        /** Wall ms a session's windows wait at most for the transcript of its audio (then they close; counted). */
-        holdTimeoutMs: positiveInt.default(15_000),
-        /**
-         * An interim hypothesis (isFinal false, the final's segmentId) of an utterance still open,
-         * every this many ms of its audio, only while the recogniser is idle; 0 = finals only.
-         */
-        interimMs: nonNegativeInt.max(30_000).default(2000),
-        /** Python with pip for the first-use install; null = <cacheDir>/venv/bin/python if present, else python3. */
-        python: z.string().min(1).nullable().default(null),
-        vad: z
-          .object({
-            /** Speech starts at a Silero probability >= threshold. */
-            threshold: z.number().gt(0).lt(1).default(0.5),
-            /** Speech ends after this long below threshold - 0.15. */
-            minSilenceMs: positiveInt.default(500),
-            /** Kept before and after each utterance. */
-            speechPadMs: nonNegativeInt.default(200),
-            /** An utterance is cut at this length, so a monologue yields text every few seconds. */
-            maxUtteranceMs: positiveInt.max(30_000).default(8000),
-            /** Shorter utterances are dropped (counted). */
-            minSpeechMs: nonNegativeInt.default(250),
-          })
-          .strict()
-          .default({}),
-      })
-      .strict()
-      .default({}),
-    // The voice path (src/voice): how each utterance sounds, read from the Whisper encoder (issue 11).
-    voice: z
-      .object({
-        /** Read the voice of sessions with audio and fuse it into their scores; false = words (and the model's own inputs) only. */
-        enabled: z.boolean().default(true),
-        /** The voice reader (`python -m training.experiments.voice_reader`); relative to the working directory. */
-        reader: z.string().min(1).default('models/voice/reader.json'),
-        /** Run the voice encoder and its VAD in a worker thread each, off the event loop; false = in the event loop's thread. */
-        inWorker: z.boolean().default(true),
-        /** Utterances given to the encoder at once (rows of equal length share a batch). */
-        maxBatch: positiveInt.max(64).default(8),
-        /** Utterances waiting for the encoder, all sessions together; more are not read (counted and logged). */
-        maxQueued: positiveInt.max(100_000).default(256),
-        /** Sessions whose voice is read at once; the voice of more is not read (counted and logged). */
-        maxSessions: positiveInt.max(100_000).default(256),
-        /** Wall ms a window's score waits at most for the voice values of its utterances (then goes out with those there are; counted). */
-        holdTimeoutMs: positiveInt.default(15_000),
-      })
-      .strict()
-      .default({}),
+    asr: asrSchema,
+    voice: voiceSchema,
     batching: z
       .object({
         /**
