@@ -17,12 +17,8 @@
  * Stopping does not flush open windows (that would score half-filled windows early); their records
  * stay uncommitted and are read again on restart.
  */
-import { isUtf8 } from 'node:buffer';
 import { Subject, Subscription, bufferTime, concatMap, filter, map, merge, mergeMap, share, tap } from 'rxjs';
-import type { InputRecord } from '../schemas/records.js';
-import { inputKindOf } from '../transport/topics.js';
-import { wireSchemaId } from '../transport/schemaRegistry/codec.js';
-import { writerWait } from './writerWait.js';
+import type { InputKind, InputRecord } from '../schemas/records.js';
 import type { RawRecord, SourcePosition } from '../transport/types.js';
 import { connectPipelineTransport } from '../transport/kafka/index.js';
 import type { ChangelogEntry } from '../transport/kafka/changelog.js';
@@ -38,7 +34,8 @@ import { createPipelineVoiceStage, type VoiceStage } from '../voice/stage.js';
 import { createSessionLedger } from '../scores/sessionLedger.js';
 import { modalitiesRead } from '../model/manifest.js';
 import { registerPipelineMetrics } from './metrics.js';
-import { payloadsRead, readsPayload, voicePathOn } from './reads.js';
+import { payloadsRead, voicePathOn } from './reads.js';
+import { createDecodeStage } from './decodeStage.js';
 import { createInFlight, createWindowClock } from './windowClock.js';
 import { createScoreStateStore } from './scoreState.js';
 import { createRestorer } from './restore.js';
@@ -51,10 +48,6 @@ import type { WorkerPoolStats } from '../workers/pool.js';
 
 /** Frames waiting for face analysis at which the source pauses (the stage sheds past 64). */
 const FACE_QUEUE_PAUSE_AT = 32;
-
-const positionOf = (raw: RawRecord): SourcePosition => ({ topic: raw.topic, partition: raw.partition, offset: raw.offset });
-
-const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const { config, model, onScore, onSessionEnded } = options;
@@ -130,7 +123,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const windowClock = createWindowClock({ health: bus.health, source, measureEnds: () => void bus.lag.measure(), logger: log });
   // Hand-mapped ids, or the Schema Registry's. Input records are re-encoded only when a late or
   // rejected record goes to a side topic.
-  const { codec, resolveWriter } = bus;
+  const { codec } = bus;
 
   let failed: (err: unknown) => void = () => undefined;
   let finished: () => void = () => undefined;
@@ -203,9 +196,6 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     timestamp: record.value.value.eventTime,
   });
 
-  // A Kafka key is the session id as the producer wrote it; one that is not UTF-8 is not repeated.
-  const keyText = (key: Buffer | null): string | null => (key && isUtf8(key) ? key.toString('utf8') : null);
-
   const deadLetterFailed = createFailedWindowHandler({ sink, tracker, fail });
   const onWindowFailed = (window: ScoringWindow, err: unknown) => {
     stats.unscoredWindows.failed = (stats.unscoredWindows.failed ?? 0) + 1;
@@ -220,53 +210,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   // Payloads no stage reads are not copied out of the Kafka buffers (pipeline/reads.ts).
   const reads = payloadsRead({ manifest: model.manifest, speechStage: speech !== null, voicePath: voicePathOn(config) });
   // Decode; a bad record goes to the dead-letter topic with topic, partition, offset and reason.
-  const decoded$ = new Subject<Positioned<InputRecord>>();
-  const decode = (raw: RawRecord) => {
-    try {
-      decodeOne(raw);
-    } catch (err) {
-      // Not a bad record the codec knows (it never throws on input): a bug or something unforeseen.
-      // The record goes to the dead-letter topic with the error; the other records go on.
-      log.warn({ err, topic: raw.topic, partition: raw.partition, offset: raw.offset }, 'decoding a record failed; it goes to the dead-letter topic');
-      source.release(raw);
-      divert((settled) => sink.deadLetter(raw, 'PROCESSING_FAILED', `decoding failed: ${errorText(err)}`, keyText(raw.key), settled), raw);
-    }
-  };
-  // With a Schema Registry, a record naming an id the codec does not know waits for its schema.
-  const inOrder = writerWait<RawRecord>({
-    lookup: (raw) => {
-      const kind = inputKindOf(topics, raw.topic);
-      const id = wireSchemaId(raw.value);
-      return resolveWriter && kind && id !== null && !codec.knows(id) ? resolveWriter(id, kind) : null;
-    },
-    ready: (raw) => decode(raw),
-    unreadable: (raw, reason) => {
-      source.release(raw);
-      divert((settled) => sink.deadLetter(raw, 'UNKNOWN_SCHEMA_ID', reason, keyText(raw.key), settled), raw);
-    },
-    completed: () => decoded$.complete(),
+  const decoding = createDecodeStage({
+    bus,
+    divert,
+    reads,
+    speech,
+    voice,
+    ...(instruments ? { recordAge: (kind: InputKind, ms: number) => instruments.recordAge(kind, ms) } : {}),
+    payloadsNotCopied: stats.payloadsNotCopied,
+    log,
   });
-  const decodeOne = (raw: RawRecord) => {
-    const kind = inputKindOf(topics, raw.topic);
-    if (!kind) return; // not subscribed; cannot happen
-    instruments?.recordAge(kind, Date.now() - raw.timestamp);
-    // The speech stage hears no session left to another transcript source (the key is the session id).
-    const skip = !readsPayload(reads, kind, () => speech !== null && !speech.leftToOther(keyText(raw.key) ?? ''));
-    const result = codec.decode(raw.value, kind, { payload: !skip });
-    if (!result.ok) {
-      source.release(raw);
-      divert((settled) => sink.deadLetter(raw, result.code, result.reason, result.sessionId ?? keyText(raw.key), settled), raw);
-      return;
-    }
-    const record = { kind, value: result.value } as InputRecord;
-    if (skip) stats.payloadsNotCopied[kind as 'audio' | 'video']++;
-    if (voice && record.kind === 'audio') voice.audio(record.value);
-    if (speech) {
-      if (record.kind === 'audio') speech.audio(record.value);
-      else if (record.kind === 'transcript') speech.transcript(record.value); // before the windows take it
-    }
-    decoded$.next({ value: record, position: positionOf(raw) });
-  };
+  const decoded$ = decoding.decoded$;
 
   // Rebalance: partition numbers this instance no longer owns (co-partitioned: in every input topic).
   const revoked$ = source.assignments$.pipe(
@@ -448,7 +402,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       complete: () => finished(),
     }),
   );
-  subscription.add(source.records$.subscribe({ next: inOrder.next, error: (err) => fail(err, 'Kafka source'), complete: inOrder.complete }));
+  subscription.add(source.records$.subscribe({ next: decoding.next, error: (err) => fail(err, 'Kafka source'), complete: decoding.complete }));
   committer.start();
   bus.lag.start();
   const stopTombstoning = startTombstoning(writeParts, transport.committed, log);
