@@ -101,22 +101,24 @@ def build(out: Path, rows: list[dict], workers: int, name: str, parts: int = 2) 
     return manifest
 
 
+def read_csvs(paths: list[Path]) -> list[dict]:
+    """The rows of several CSV files with headers, one after the other."""
+    rows: list[dict] = []
+    for path in paths:
+        with open(path, newline="") as f:
+            rows += list(csv.DictReader(f))
+    return rows
+
+
 def asr_rows(manifests: list[Path], hyps: list[Path], out: Path) -> dict:
     """Joins `msa asr wer --out` hypotheses (id, reference, hypothesis, ...) to the manifests'
     labels: one `--featurized` JSONL row per recognised utterance (its manifest's split, no
     non-verbal ids), the text as the recogniser wrote it (serving's `raw`). Utterances heard as
     nothing are skipped and counted."""
-    labels = {}
-    for manifest in manifests:
-        with open(manifest, newline="") as f:
-            labels |= {r["id"]: r for r in csv.DictReader(f)}
-    hyp_rows = []
-    for h in hyps:
-        with open(h, newline="") as f:
-            hyp_rows += list(csv.DictReader(f))
+    labels = {r["id"]: r for r in read_csvs(manifests)}
     n, empty, unknown = 0, 0, []
     with open(out, "w", encoding="utf-8") as w:
-        for r in hyp_rows:
+        for r in read_csvs(hyps):
             m = labels.get(r["id"])
             if m is None:
                 unknown.append(r["id"])
@@ -133,18 +135,20 @@ def asr_rows(manifests: list[Path], hyps: list[Path], out: Path) -> dict:
     return {"rows": n, "empty": empty, "out": str(out)}
 
 
-def teacher_scores(graph: Path, texts: list[str], max_tokens: int) -> list[float]:
-    """The served graph's scores for `texts` alone (words only), through the training tokenizer."""
+def teacher_scores(models: Path, manifest: dict, texts: list[str]) -> list[float]:
+    """The served graph's scores (`manifest`, the models folder's manifest.json) for `texts` alone
+    (words only), through the training tokenizer."""
     from ..msa_model.data import Encoded, Sample
     from ..msa_model.encoder import load_tokenizer
     from ..msa_model.evaluation import predict
     from ..onnx_io import ort_predictor, ort_session
 
     tok = load_tokenizer("")
-    data = Encoded([Sample(str(i), t, 0.0, "test", "teacher") for i, t in enumerate(texts)], tok, max_tokens)
-    manifest = json.loads((graph.parent / "manifest.json").read_text())
+    samples = [Sample(str(i), t, 0.0, "test", "teacher") for i, t in enumerate(texts)]
+    data = Encoded(samples, tok, int(manifest["maxTextTokens"]))
     pads = (tok.pad_token_id, manifest["acousticPad"], manifest["visualPad"])
-    return [float(x) for x in predict(ort_predictor(ort_session(graph)), data, pads, 64, True, "teacher")]
+    session = ort_session(models / manifest["file"])
+    return [float(x) for x in predict(ort_predictor(session), data, pads, 64, True, "teacher")]
 
 
 def distill_rows(data_dir: Path, manifests: list[Path], hyps: list[Path], models: Path, out: Path) -> dict:
@@ -161,19 +165,12 @@ def distill_rows(data_dir: Path, manifests: list[Path], hyps: list[Path], models
     from ..msa_model.data import load_datasets
 
     manifest = json.loads((models / "manifest.json").read_text())
-    graph, max_tokens = models / manifest["file"], int(manifest["maxTextTokens"])
-    labels = {}
-    for m in manifests:
-        with open(m, newline="") as f:
-            labels |= {r["id"]: r for r in csv.DictReader(f)}
-    recognised = []
-    for h in hyps:
-        with open(h, newline="") as f:
-            recognised += [r for r in csv.DictReader(f) if (r.get("hypothesis") or "").strip()]
+    labels = {r["id"]: r for r in read_csvs(manifests)}
+    recognised = [r for r in read_csvs(hyps) if (r.get("hypothesis") or "").strip()]
     clean = load_datasets(data_dir, ["mosei", "mosi"])
     train = [s for s in clean if s.split == "train"]
     asr_train = [r for r in recognised if labels[r["id"]]["split"] == "train"]
-    scores = teacher_scores(graph, [s.text for s in train] + [labels[r["id"]]["text"] for r in asr_train], max_tokens)
+    scores = teacher_scores(models, manifest, [s.text for s in train] + [labels[r["id"]]["text"] for r in asr_train])
     n = {"clean_train": 0, "asr_train": 0, "asr_dev": 0, "clean_eval": 0}
     with open(out, "w", encoding="utf-8") as w:
 
