@@ -40,10 +40,10 @@ export interface DecodeStage {
   complete(): void;
 }
 
-export const positionOf = (raw: RawRecord): SourcePosition => ({ topic: raw.topic, partition: raw.partition, offset: raw.offset });
+const positionOf = (raw: RawRecord): SourcePosition => ({ topic: raw.topic, partition: raw.partition, offset: raw.offset });
 
 /** A Kafka key is the session id as the producer wrote it; one that is not UTF-8 is not repeated. */
-export const keyText = (key: Buffer | null): string | null => (key && isUtf8(key) ? key.toString('utf8') : null);
+const keyText = (key: Buffer | null): string | null => (key && isUtf8(key) ? key.toString('utf8') : null);
 
 const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
 
