@@ -66,6 +66,11 @@ export const asrSchema = z
         maxUtteranceMs: positiveInt.max(30_000).default(8000),
         /** Shorter utterances are dropped (counted). */
         minSpeechMs: nonNegativeInt.default(250),
+        /**
+         * Silero's branch: 16000, 8000 (telephone-band audio, src/speech/vad.ts), or auto: 8000 for
+         * sessions and files whose audio arrives at 8 kHz or less, else 16000.
+         */
+        rate: z.union([z.literal('auto'), z.literal(8000), z.literal(16000)]).default('auto'),
       })
       .strict()
       .default({}),

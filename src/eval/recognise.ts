@@ -1,9 +1,10 @@
 /**
  * Speech recognition over many media files (`msa eval --media` rows without text, `msa asr wer`):
- * each file decoded to 16 kHz mono (decodeSpeech), cut by the VAD, and the utterances of a group
+ * each file decoded to 16 kHz mono (decodeSpeech), cut by the VAD (the branch for the file's own
+ * rate, speechSourceRate), and the utterances of a group
  * of files transcribed together (transcribeSignals), so the recogniser runs full batches.
  */
-import { decodeSpeech, SPEECH_SAMPLE_RATE } from '../speech/audio.js';
+import { decodeSpeech, speechSourceRate, SPEECH_SAMPLE_RATE } from '../speech/audio.js';
 import { transcribeSignals, type SpeechModels, type SpeechTranscript } from '../speech/transcribe.js';
 
 /** A file's transcript, or why there is none (the file could not be decoded). */
@@ -29,14 +30,18 @@ export async function recogniseFiles(
     const group = files.slice(start, start + groupSize);
     const decoded = await Promise.all(
       group.map((f) =>
-        decodeSpeech(f).then(
-          (audio) => ({ audio }),
+        Promise.all([decodeSpeech(f), speechSourceRate(f)]).then(
+          ([audio, inRate]) => ({ audio, inRate }),
           (e: unknown) => ({ error: `cannot decode ${f}: ${(e as Error).message}` }),
         ),
       ),
     );
-    const audios = decoded.flatMap((d) => ('audio' in d ? [d.audio] : []));
-    const transcripts = await transcribeSignals(audios, models);
+    const ok = decoded.flatMap((d) => ('audio' in d ? [d] : []));
+    const transcripts = await transcribeSignals(
+      ok.map((d) => d.audio),
+      models,
+      ok.map((d) => d.inRate),
+    );
     let next = 0;
     for (const d of decoded) out.push('audio' in d ? { transcript: transcripts[next++]!, audioS: d.audio.length / SPEECH_SAMPLE_RATE } : { error: d.error });
     options.onProgress?.(out.length, files.length);

@@ -36,7 +36,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { MediaError } from '../media/ffmpeg/index.js';
+import { MediaError, probe } from '../media/ffmpeg/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { InputKind } from '../schemas/records.js';
 import { createConnector, ffmpegMedia, type MediaPort, type Modality } from './connection.js';
@@ -59,12 +59,32 @@ export function sourceKind(source: string): SourceKind {
   return 'file';
 }
 
+/** The records' rate for telephone audio: the pipeline's VAD hears it with its 8 kHz branch (src/speech/vad.ts). */
+export const TELEPHONE_RATE = 8000;
+export const DEFAULT_INGEST_RATE = 16000;
+
+/**
+ * `msa ingest --sample-rate auto`: 8000 for a local file whose audio is at 8 kHz or less
+ * (telephone recordings keep their rate, so the pipeline's `asr.vad.rate` auto picks the VAD's
+ * 8 kHz branch), else 16000. Other sources, and a file ffprobe cannot read, get 16000 (decoding
+ * then says what is wrong).
+ */
+export async function autoSampleRate(source: string): Promise<number> {
+  if (sourceKind(source) !== 'file') return DEFAULT_INGEST_RATE;
+  try {
+    const rate = (await probe(source)).audio?.sampleRate ?? 0;
+    return rate > 0 && rate <= TELEPHONE_RATE ? TELEPHONE_RATE : DEFAULT_INGEST_RATE;
+  } catch {
+    return DEFAULT_INGEST_RATE;
+  }
+}
+
 export interface IngestOptions {
   sessionId: string;
   sender: RecordSender;
   /** Audio chunk length, ms (default 100; 20-200). */
   chunkMs?: number;
-  /** Audio sample rate of the records (default 16000). */
+  /** Audio sample rate of the records (default 16000; `msa ingest --sample-rate auto`: autoSampleRate). */
   sampleRate?: number;
   /** Decode audio / video when present (default true). */
   audio?: boolean;

@@ -9,12 +9,12 @@ import type { Recognizer } from './stage.js';
 import type { UtteranceCutter } from './sessionAudio.js';
 import { loadSpeechModels } from './transcribe.js';
 import { UtteranceSegmenter, type UtteranceOptions } from './utterances.js';
-import type { SileroVad, VadStats } from './vad.js';
+import { vadRateFor, type SileroVad, type VadRateSetting, type VadStats } from './vad.js';
 
 export interface SpeechParts {
   recognizer: Recognizer;
-  /** A voice activity detector and utterance cutter for one session's 16 kHz audio. */
-  newCutter: () => UtteranceCutter;
+  /** A voice activity detector and utterance cutter for one session's 16 kHz audio, which arrives at `inRate` Hz. */
+  newCutter: (inRate: number | null) => UtteranceCutter;
   /** Its VAD's batching: graph calls and the chunks they ran. */
   readonly vad: VadStats;
   release(): Promise<void>;
@@ -39,15 +39,18 @@ export async function loadSpeech(config: Config, logger: Logger): Promise<Speech
   };
   return {
     recognizer,
-    newCutter: () => newUtteranceCutter(models.vad, models.vadOptions),
+    newCutter: (inRate) => newUtteranceCutter(models.vad, models.vadOptions, inRate),
     vad: models.vad.stats,
     release: () => models.release(),
   };
 }
 
-/** An utterance cutter on its own stream of `vad`: one per session (the speech and voice stages). */
-export function newUtteranceCutter(vad: SileroVad, options: UtteranceOptions): UtteranceCutter {
-  const segmenter = new UtteranceSegmenter(vad.createStream(), options);
+/**
+ * An utterance cutter on its own stream of `vad`: one per session (the speech and voice stages).
+ * `inRate`: the rate the session's audio arrives at, for `options.rate` auto (null: not known).
+ */
+export function newUtteranceCutter(vad: SileroVad, options: UtteranceOptions & { rate?: VadRateSetting }, inRate: number | null): UtteranceCutter {
+  const segmenter = new UtteranceSegmenter(vad.createStream(vadRateFor(options.rate ?? 'auto', inRate)), options);
   return {
     push: (samples) => segmenter.push(samples, 0),
     flush: () => segmenter.flush(),

@@ -153,7 +153,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       log.warn({ sessionId: chunk.sessionId, maxSessions }, `session ${chunk.sessionId} is not transcribed: ${maxSessions} sessions are (asr.maxSessions)`);
       return null;
     }
-    const s: Session = { ...sessionAudio(chunk, options.newCutter()), pending: new Map(), arrivals: [], interimAtMs: 0, interimId: null };
+    const s: Session = { ...sessionAudio(chunk, options.newCutter(chunk.sampleRate)), pending: new Map(), arrivals: [], interimAtMs: 0, interimId: null };
     sessions.set(s.id, s);
     stats.sessionsHeard++;
     log.debug({ sessionId: s.id, sampleRate: chunk.sampleRate }, 'transcribing session');

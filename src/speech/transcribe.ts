@@ -6,7 +6,7 @@ import type { Config } from '../config/config.js';
 import { cacheDirOf } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { UtteranceSegmenter, type Utterance, type UtteranceOptions } from './utterances.js';
-import { loadSileroVad, type SileroVad } from './vad.js';
+import { loadSileroVad, vadRateFor, type SileroVad, type VadRateSetting } from './vad.js';
 import { ensureWhisperModel, pipPython } from './whisper/install.js';
 import { loadWhisper, type WhisperRecognizer } from './whisper/recognizer.js';
 
@@ -26,8 +26,8 @@ export interface SpeechTranscript {
 export interface SpeechModels {
   recognizer: WhisperRecognizer;
   vad: SileroVad;
-  /** config `asr.vad`. */
-  vadOptions: UtteranceOptions;
+  /** config `asr.vad` (`rate`: the VAD's branch, ./vad.ts). */
+  vadOptions: UtteranceOptions & { rate?: VadRateSetting };
   release(): Promise<void>;
 }
 
@@ -73,22 +73,32 @@ export async function loadSpeechModels(config: Config, logger: Logger, options: 
   };
 }
 
-/** VAD-cuts a 16 kHz mono signal and transcribes the utterances; segments without text are left out. */
-export async function transcribeSignal(audio: Float32Array, models: Pick<SpeechModels, 'recognizer' | 'vad' | 'vadOptions'>): Promise<SpeechTranscript> {
-  return (await transcribeSignals([audio], models))[0]!;
+/**
+ * VAD-cuts a 16 kHz mono signal and transcribes the utterances; segments without text are left out.
+ * `inRate`: the rate the signal was recorded at, when known (8 kHz or less: the VAD's telephone branch, `asr.vad.rate` auto).
+ */
+export async function transcribeSignal(
+  audio: Float32Array,
+  models: Pick<SpeechModels, 'recognizer' | 'vad' | 'vadOptions'>,
+  inRate: number | null = null,
+): Promise<SpeechTranscript> {
+  return (await transcribeSignals([audio], models, [inRate]))[0]!;
 }
 
 /**
  * transcribeSignal for several signals at once: each is cut on its own, and the utterances of all
  * of them go to the recogniser in one call, so short files (one utterance each) share batches.
+ * `inRates[i]`: the rate signal i was recorded at, when known (the VAD's branch, as transcribeSignal).
  */
 export async function transcribeSignals(
   audios: readonly Float32Array[],
   models: Pick<SpeechModels, 'recognizer' | 'vad' | 'vadOptions'>,
+  inRates: readonly (number | null)[] = [],
 ): Promise<SpeechTranscript[]> {
   const cut: Utterance[][] = [];
-  for (const audio of audios) {
-    const segmenter = new UtteranceSegmenter(models.vad.createStream(), models.vadOptions);
+  for (const [i, audio] of audios.entries()) {
+    const rate = vadRateFor(models.vadOptions.rate ?? 'auto', inRates[i] ?? null);
+    const segmenter = new UtteranceSegmenter(models.vad.createStream(rate), models.vadOptions);
     cut.push([...(await segmenter.push(audio, 0)), ...(await segmenter.flush())]);
   }
   const texts = await models.recognizer.transcribe(cut.flat().map((u) => u.samples));

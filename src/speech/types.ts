@@ -19,7 +19,8 @@ export type AsrMode = 'auto' | 'always' | 'off';
 export interface SpeechStageOptions {
   mode: Exclude<AsrMode, 'off'>;
   recognizer: Recognizer;
-  newCutter: () => UtteranceCutter;
+  /** One session's VAD and cutter; `inRate`: the rate its audio arrives at (null: not known), for `asr.vad.rate` auto. */
+  newCutter: (inRate: number | null) => UtteranceCutter;
   /** Writes segments to the transcript topic; resolves once acknowledged. */
   send: (segments: TranscriptSegment[]) => Promise<void>;
   /** Utterances given to the recogniser at once. */

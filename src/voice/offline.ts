@@ -18,9 +18,13 @@ export interface RecordingVoice {
   utterances: { start_s: number; end_s: number; value: number }[];
 }
 
-/** The voice of one 16 kHz mono recording. */
-export async function recordingVoice(parts: Pick<VoiceParts, 'served' | 'pool' | 'newCutter'>, pcm: Float32Array): Promise<RecordingVoice> {
-  const cutter = parts.newCutter();
+/** The voice of one 16 kHz mono recording; `inRate`: the rate it was recorded at, when known (the VAD's branch). */
+export async function recordingVoice(
+  parts: Pick<VoiceParts, 'served' | 'pool' | 'newCutter'>,
+  pcm: Float32Array,
+  inRate: number | null = null,
+): Promise<RecordingVoice> {
+  const cutter = parts.newCutter(inRate);
   try {
     const utterances = [...(await cutter.push(pcm)), ...(await cutter.flush())];
     const pooled = utterances.length > 0 ? await parts.pool(utterances.map((u) => u.samples)) : [];

@@ -160,7 +160,7 @@ export function createVoiceStage(options: VoiceStageOptions): VoiceStage {
       return null;
     }
     const s: Session = {
-      ...sessionAudio(chunk, options.newCutter()),
+      ...sessionAudio(chunk, options.newCutter(chunk.sampleRate)),
       pending: new Map(),
       readings: [],
       normaliser: new VoiceSession(reader),

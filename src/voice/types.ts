@@ -8,7 +8,8 @@ export interface VoiceStageOptions {
   reader: VoiceReader;
   /** Pooled block2 vector of each utterance (null: too short); one call is one batch. */
   pool: (utterances: readonly Float32Array[]) => Promise<(Float64Array | null)[]>;
-  newCutter: () => UtteranceCutter;
+  /** One session's VAD and cutter; `inRate`: the rate its audio arrives at (null: not known), for `asr.vad.rate` auto. */
+  newCutter: (inRate: number | null) => UtteranceCutter;
   /** Utterances given to the encoder at once. */
   maxBatch: number;
   /** Utterances waiting for the encoder, all sessions; more are not read (counted, logged). */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { mergeByTime } from '../../src/ingest/connection.js';
-import { ingest, sourceKind, type MediaPort } from '../../src/ingest/ingest.js';
+import { autoSampleRate, ingest, sourceKind, type MediaPort } from '../../src/ingest/ingest.js';
 import { parseSubtitles } from '../../src/ingest/subtitles.js';
 import { MediaError } from '../../src/media/ffmpeg/index.js';
 import type { AudioChunk, TranscriptSegment, VideoFrame } from '../../src/schemas/records.js';
@@ -155,6 +155,37 @@ describe('ingest', () => {
       ingest('a.mp4', { sessionId: 's', sender: memorySender(), subtitles: join(tmp, 'missing.srt') }),
       /cannot read subtitles .*missing\.srt: ENOENT/,
     );
+  });
+
+  it('--sample-rate auto: an 8 kHz file (telephone audio) keeps 8 kHz, anything else is sent at 16 kHz', async () => {
+    const phone = join(tmp, 'phone.wav');
+    const wide = join(tmp, 'wide.wav');
+    execFileSync('ffmpeg', [
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:duration=1',
+      '-ar',
+      '8000',
+      '-c:a',
+      'pcm_mulaw',
+      phone,
+    ]);
+    execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=1', '-ar', '44100', wide]);
+    assert.equal(await autoSampleRate(phone), 8000);
+    assert.equal(await autoSampleRate(wide), 16000);
+    assert.equal(await autoSampleRate('lavfi:sine=sample_rate=8000'), 16000);
+    assert.equal(await autoSampleRate(join(tmp, 'missing.wav')), 16000);
+    const sender = memorySender();
+    await ingest(phone, { sessionId: 'ph', sender, startTime: T0, realtime: false, video: false, sampleRate: await autoSampleRate(phone) });
+    const audio = sender.of<AudioChunk>('audio').filter((a) => !a.endOfStream);
+    assert.ok(audio.length >= 10);
+    assert.ok(audio.every((a) => a.sampleRate === 8000));
+    assert.equal(audio[0]!.samples.length, 1600); // 100 ms of 8 kHz S16LE
   });
 
   it('decodes audio and video with ffmpeg into contiguous chunks and JPEG frames', async () => {

@@ -23,8 +23,8 @@ test('audio queued behind a chunk that went through the VAD keeps the windows he
   const stage = createSpeechStage({
     mode: 'auto',
     recognizer: parts.recognizer,
-    newCutter: () => {
-      const real = parts.newCutter();
+    newCutter: (inRate) => {
+      const real = parts.newCutter(inRate);
       let calls = 0;
       return {
         ...real,

@@ -3,14 +3,16 @@
  * (speech/utterances.ts): the cutter's rules on made-up probabilities, then real speech: two
  * espeak-ng sentences 1 s apart give two utterances at the right places, 20 s of continuous speech
  * is cut at most every maxUtteranceMs, silence gives nothing, and pushing in odd pieces changes nothing.
+ * Telephone audio: the 8 kHz branch (its decimator, the rate rule) hears RAVDESS through a G.711
+ * channel where the 16 kHz branch hears little.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeSpeech } from '../../src/speech/audio.js';
 import { UtteranceCutter, UtteranceSegmenter, type Utterance } from '../../src/speech/utterances.js';
-import { loadSileroVad, VAD_CHUNK, type SileroVad } from '../../src/speech/vad.js';
-import { espeakWav, joinWithSilence } from '../fixtures/speech.js';
-import { testLogger } from '../fixtures/whisper.js';
+import { Decimator, loadSileroVad, VAD_CHUNK, vadRateFor, type SileroVad } from '../../src/speech/vad.js';
+import { espeakWav, joinWithSilence, telephoneWav } from '../fixtures/speech.js';
+import { sharedData, testLogger } from '../fixtures/whisper.js';
 
 const CHUNK_MS = (VAD_CHUNK * 1000) / 16000; // 32 ms
 
@@ -201,6 +203,65 @@ describe('silero VAD: the chunks of streams pushed together run as one batch', (
       await assert.rejects(loadSileroVad({ maxBatch: 0, logger: testLogger }), /maxBatch 0/);
     } finally {
       await Promise.all([batched.release(), alone.release()]);
+    }
+  });
+});
+
+describe('silero VAD: the 8 kHz branch for telephone audio', () => {
+  const sine = (hz: number, n: number, from = 0) => Float32Array.from({ length: n }, (_, i) => 0.5 * Math.sin((2 * Math.PI * hz * (from + i)) / 16000));
+  const amplitude = (x: Float32Array) => Math.sqrt((2 * x.reduce((s, v) => s + v * v, 0)) / x.length);
+
+  it('the decimator: 256 samples per 512, the same in pieces as in one, the telephone band kept and the top half stopped', () => {
+    const signal = sine(1000, 512 * 8);
+    const whole = new Decimator();
+    const once = whole.push(signal);
+    assert.equal(once.length, 256 * 8);
+    const pieces = new Decimator();
+    const inPieces = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => pieces.push(signal.subarray(k * 512, (k + 1) * 512)));
+    assert.ok(inPieces.every((p) => p.length === 256));
+    assert.deepEqual(Float32Array.from(inPieces.flatMap((p) => [...p])), once);
+    // Past the filter's start (its 31 taps), a 1 kHz tone keeps its amplitude and a 6 kHz one is gone.
+    assert.ok(Math.abs(amplitude(once.subarray(64)) - 0.5) < 0.01, `1 kHz amplitude ${amplitude(once.subarray(64))}`);
+    const high = new Decimator().push(sine(6000, 512 * 8)).subarray(64);
+    assert.ok(amplitude(high) < 0.005, `6 kHz amplitude ${amplitude(high)}`);
+  });
+
+  it('the rate rule: auto picks 8 kHz for audio at 8 kHz or less, a setting wins, a bad rate is refused', async () => {
+    assert.equal(vadRateFor('auto', 8000), 8000);
+    assert.equal(vadRateFor('auto', 6000), 8000);
+    assert.equal(vadRateFor('auto', 16000), 16000);
+    assert.equal(vadRateFor('auto', 44100), 16000);
+    assert.equal(vadRateFor('auto', null), 16000);
+    assert.equal(vadRateFor(8000, 48000), 8000);
+    assert.equal(vadRateFor(16000, 8000), 16000);
+    const vad = await loadSileroVad({ intraOpThreads: 1, logger: testLogger });
+    try {
+      assert.throws(() => vad.createStream(22050 as never), /VAD rate must be one of 8000, 16000, got 22050/);
+    } finally {
+      await vad.release();
+    }
+  });
+
+  it('RAVDESS through a telephone channel: the 8 kHz branch finds speech in more chunks than the 16 kHz one, and batches apart from it', async () => {
+    const vad = await loadSileroVad({ intraOpThreads: 1, logger: testLogger });
+    try {
+      const files = ['03-01-04-01-02-01-01', '03-01-02-01-02-02-05', '03-01-07-01-01-02-13', '03-01-06-01-01-02-09'];
+      let speech8 = 0;
+      let speech16 = 0;
+      for (const f of files) {
+        const audio = await decodeSpeech(telephoneWav(`vad-${f}`, sharedData('ravdess', `${f}.flac`)));
+        // Both streams at once: their chunks wait together, and each run takes one branch's.
+        const runsBefore = vad.stats.runs;
+        const [p8, p16] = await Promise.all([vad.createStream(8000).push(audio), vad.createStream(16000).push(audio)]);
+        assert.equal(p8.length, Math.floor(audio.length / VAD_CHUNK));
+        assert.equal(p16.length, p8.length);
+        assert.equal(vad.stats.runs - runsBefore, 2 * p8.length, 'one run per chunk and branch: never the two rates in one batch');
+        speech8 += p8.filter((p) => p > 0.5).length;
+        speech16 += p16.filter((p) => p > 0.5).length;
+      }
+      assert.ok(speech8 > 1.5 * speech16, `chunks judged speech: 8 kHz branch ${speech8}, 16 kHz branch ${speech16}`);
+    } finally {
+      await vad.release();
     }
   });
 });

@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { brokersFor, configFor, loggerFor, parseNumber } from '../context.js';
-import { ingest, sourceKind, type IngestSummary } from '../../ingest/ingest.js';
+import { autoSampleRate, ingest, sourceKind, type IngestSummary } from '../../ingest/ingest.js';
 import { openRecordSender } from '../../ingest/kafkaSender.js';
 import type { IngestFrameFormat } from '../../ingest/frameEncoder.js';
 
@@ -14,6 +14,7 @@ interface IngestFlags {
   fast?: boolean;
   startTime?: number;
   chunkMs: number;
+  sampleRate: number | 'auto';
   audio: boolean;
   video: boolean;
   videoFps: number;
@@ -49,7 +50,7 @@ Sources:
   lavfi:sine=frequency=220:duration=5                   an ffmpeg test source
 
 Records (keyed by session id, event time = start time + media time):
-  audio       16 kHz mono S16LE chunks of --chunk-ms, seq from 0
+  audio       mono S16LE chunks of --chunk-ms at --sample-rate (16 kHz; 8 kHz files keep 8 kHz), seq from 0
   video       frames at --video-fps, --video-width px wide, JPEG or RGB24
   transcript  one final segment per subtitle cue, words spread evenly over the cue,
               sent when the media reaches the cue's end (as an ASR would)
@@ -81,6 +82,12 @@ export function register(program: Command): void {
     .option('--fast', 'do not pace to real time: send as fast as the broker takes it (still in event-time order)')
     .option('--start-time <epochMs>', 'event time of media time 0, epoch ms (default: now)', parseNumber('--start-time', 0))
     .option('--chunk-ms <ms>', 'audio chunk length, ms', parseInteger('--chunk-ms', 20, 200), 100)
+    .option(
+      '--sample-rate <hz>',
+      'audio rate of the records: auto (a file at 8 kHz or less, telephone audio, keeps 8000, so the VAD hears it with its 8 kHz branch; else 16000) or 8000-48000',
+      (raw: string) => (raw === 'auto' ? 'auto' : parseInteger('--sample-rate', 8000, 48000)(raw)),
+      'auto',
+    )
     .option('--no-audio', 'send no audio')
     .option('--no-video', 'send no video')
     .option('--video-fps <n>', 'video frames per second', parseNumber('--video-fps', 0.01), 2)
@@ -109,6 +116,7 @@ export function register(program: Command): void {
           realtime: !flags.fast,
           startTime: flags.startTime,
           chunkMs: flags.chunkMs,
+          sampleRate: flags.sampleRate === 'auto' ? await autoSampleRate(source) : flags.sampleRate,
           audio: flags.audio,
           video: flags.video,
           videoFps: flags.videoFps,
