@@ -51,15 +51,14 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
 import { cacheDirOf, loadConfig, type Config } from '../src/config/config.js';
 import { brokerStatus, startBroker } from '../src/broker/index.js';
 import { createLogger } from '../src/log.js';
 import { openRecordSender, type OpenSender } from '../src/ingest/kafkaSender.js';
-import type { InputRecord, Score } from '../src/schemas/records.js';
 import { loadFaceFrames, withFace } from './loadFaces.js';
 import { describeEarly, describeLost } from './loadLost.js';
-import { newLoadSession, takeDue } from './loadSessions.js';
+import { newLoadSession } from './loadSessions.js';
+import { collectScores, delayParts, sendPlans, type Sending } from './loadScores.js';
 import { startPipeline, startProbe } from './loadChild.js';
 import {
   cpuSeconds,
@@ -133,11 +132,9 @@ if (!['off', 'on'].includes(opts.voice)) throw new RangeError(`--voice must be o
 if (!['off', 'auto', 'always'].includes(opts.asr)) throw new RangeError(`--asr must be off, auto or always, got ${JSON.stringify(opts.asr)}`);
 const faceFrames = flags.faces ? await loadFaceFrames(resolve(flags.faces)) : null;
 const OWN_BROKER = { port: 19600, controllerPort: 19601 };
-const TICK_MS = 20;
 const SAMPLE_MS = 500;
 /** The health probe's interval (bench/healthProbe.ts): a Kubernetes probe every few seconds would sample less often. */
 const PROBE_MS = 250;
-const SEND_CHUNK = 100;
 
 const log = createLogger('warn', 'load-bench');
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -162,32 +159,8 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
   const sender: OpenSender = await openRecordSender({ config: senderConfig, brokers, logger: log });
 
   // Scores at the client.
-  const arrivals = new Map<string, number>();
-  /** Each score's close and emit times on the pipeline's clock (the same machine's): they split the delay. */
-  const stamps = new Map<string, { closed: number; emitted: number }>();
-  const receivedEnds = new Map<string, number[]>();
-  let duplicates = 0;
-  const ws = new WebSocket(pipe.wsUrl);
-  await new Promise<void>((res, rej) => {
-    ws.once('open', () => res());
-    ws.once('error', rej);
-  });
-  ws.on('message', (data) => {
-    const now = Date.now();
-    const text = data.toString();
-    if (!text.startsWith('{"type":"score"')) return;
-    const score = (JSON.parse(text) as { score: Score }).score;
-    const key = `${score.sessionId}@${score.windowEnd}`;
-    if (arrivals.has(key)) duplicates++;
-    else {
-      arrivals.set(key, now);
-      stamps.set(key, { closed: score.emittedAt - score.latencyMs, emitted: score.emittedAt });
-      const ends = receivedEnds.get(score.sessionId) ?? [];
-      ends.push(score.windowEnd);
-      receivedEnds.set(score.sessionId, ends);
-    }
-  });
-  ws.send(JSON.stringify({ type: 'subscribe', all: true }));
+  const client = await collectScores(pipe.wsUrl);
+  const { received } = client;
 
   // Sessions, started spread over one hop, or over --ramp seconds: all of them ending in the same
   // second flushes every session's last windows at once (6-8 each), a burst the model queue answers
@@ -203,11 +176,7 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
       transform: faceFrames ? (r) => withFace(r, faceFrames, i + 1) : undefined,
     }),
   );
-  const pending = new Set<Promise<void>>();
-  /** How long each send request took to be acknowledged, per kind (the generator's and the broker's share of the delay). */
-  const sendMs: Record<InputRecord['kind'], number[]> = { audio: [], video: [], transcript: [] };
-  let sendErrors = 0;
-  let sent = 0;
+  const sending: Sending = { sent: 0, errors: 0, ackMs: { audio: [], video: [], transcript: [] } };
   let consumed = 0;
   let lagMax = 0;
   const healthMs: number[] = [];
@@ -230,46 +199,14 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
         const c = (m.body as { pipeline?: { transport?: { consumed?: number } } } | null)?.pipeline?.transport?.consumed;
         if (typeof c === 'number') consumed = c;
         video = (m.body as { pipeline?: { features?: { video?: RunResult['video'] } } } | null)?.pipeline?.features?.video ?? video;
-        lagMax = Math.max(lagMax, sent - consumed);
+        lagMax = Math.max(lagMax, sending.sent - consumed);
       } catch {
         // the child is gone or too slow: counted by what is missing
       }
     })();
   }, SAMPLE_MS);
 
-  // The send loop: every tick, everything due for every session, one send per kind.
-  await new Promise<void>((done) => {
-    const tick = () => {
-      const now = Date.now();
-      const byKind: Record<InputRecord['kind'], InputRecord['value'][]> = { audio: [], video: [], transcript: [] };
-      let left = 0;
-      for (const s of plans) {
-        for (const stamped of takeDue(s, t0, now)) byKind[stamped.kind].push(stamped.value);
-        left += s.plan.length - s.next;
-      }
-      for (const kind of ['audio', 'video', 'transcript'] as const) {
-        // At most SEND_CHUNK records a request: 400 audio chunks at once exceed the broker's 1 MB request limit.
-        for (let from = 0; from < byKind[kind].length; from += SEND_CHUNK) {
-          const values = byKind[kind].slice(from, from + SEND_CHUNK);
-          sent += values.length;
-          const askedAt = Date.now();
-          const p = sender.send(kind, values).then(
-            () => void sendMs[kind].push(Date.now() - askedAt),
-            (err: unknown) => {
-              sendErrors++;
-              if (sendErrors === 1) say(`send failed: ${(err as Error).message}`);
-            },
-          );
-          pending.add(p);
-          void p.finally(() => pending.delete(p));
-        }
-      }
-      if (left === 0 || exited) done();
-      else setTimeout(tick, Math.max(0, TICK_MS - (Date.now() - now)));
-    };
-    setTimeout(tick, Math.max(0, t0 - Date.now()));
-  });
-  await Promise.all(pending);
+  await sendPlans(plans, sender, t0, sending, () => exited, say);
   const cpu1 = { pipe: await cpuSeconds(pipe.child.pid!), broker: brokerPid ? await cpuSeconds(brokerPid) : null, at: performance.now() };
   const elapsedS = (cpu1.at - cpu0.at) / 1000;
 
@@ -280,10 +217,10 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
   let lastChange = Date.now();
   while (!exited) {
     let have = 0;
-    for (const k of expectedKeys) if (arrivals.has(k)) have++;
+    for (const k of expectedKeys) if (received.arrivals.has(k)) have++;
     if (have === expectedKeys.length) break;
-    if (arrivals.size !== lastCount) {
-      lastCount = arrivals.size;
+    if (received.arrivals.size !== lastCount) {
+      lastCount = received.arrivals.size;
       lastChange = Date.now();
     } else if (Date.now() - lastChange > opts.drainS * 1000) break;
     await new Promise((r) => setTimeout(r, 250));
@@ -297,7 +234,7 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     );
     await appendFile(resolve(flags['metrics-out']), `# run ${prefix}: ${n} sessions\n${text}\n`);
   }
-  const lostKeys = expectedKeys.filter((k) => !arrivals.has(k));
+  const lostKeys = expectedKeys.filter((k) => !received.arrivals.has(k));
   const finalMetrics = exited
     ? null
     : await timedGet(`${pipe.base}/metrics.json`).then(
@@ -305,36 +242,17 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
         () => null,
       );
   if (lostKeys.length > 0) {
-    say(describeLost({ plans, lost: lostKeys, receivedEnds, metrics: finalMetrics, windows: config.windows }));
+    say(describeLost({ plans, lost: lostKeys, receivedEnds: received.ends, metrics: finalMetrics, windows: config.windows }));
   }
 
-  const delays: number[] = [];
-  // The delay in three parts: the closing record's send to the pipeline's close, the close to the
-  // score's emission (score_latency_*), the emission to the WebSocket client (Kafka write included).
-  const sendToClose: number[] = [];
-  const emittedToWs: number[] = [];
-  const earlyKeys: { id: string; end: number; arrived: number }[] = [];
-  for (const s of plans) {
-    for (const e of s.tracker.expected) {
-      const arrived = arrivals.get(`${s.id}@${e}`);
-      const closed = s.tracker.closedAt.get(e);
-      if (arrived === undefined || closed === undefined) continue;
-      if (arrived < closed) earlyKeys.push({ id: s.id, end: e, arrived });
-      delays.push(Math.max(0, arrived - closed));
-      const st = stamps.get(`${s.id}@${e}`);
-      if (st) {
-        sendToClose.push(st.closed - closed);
-        emittedToWs.push(arrived - st.emitted);
-      }
-    }
-  }
+  const { delays, sendToClose, emittedToWs, early: earlyKeys } = delayParts(plans, received);
   const early = earlyKeys.length;
   if (early > 0) say(describeEarly(plans, earlyKeys));
   let extra = 0;
-  for (const k of arrivals.keys()) if (!expectedSet.has(k)) extra++;
-  const received = expectedKeys.length - expectedKeys.filter((k) => !arrivals.has(k)).length;
+  for (const k of received.arrivals.keys()) if (!expectedSet.has(k)) extra++;
+  const windowsReceived = expectedKeys.length - lostKeys.length;
 
-  ws.close();
+  client.close();
   await sender.close();
   const exitedDuringRun = exited;
   if (!exited) {
@@ -348,14 +266,14 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
   const pct = (a: number | null, b: number | null) => (a === null || b === null ? null : round(((b - a) / elapsedS) * 100));
   const delay = quantilesOf(delays);
   // Each score's own latencyMs (its window's close to its emission) is emitted minus closed.
-  const inPipeline = quantilesOf([...stamps.values()].map((st) => st.emitted - st.closed));
+  const inPipeline = quantilesOf([...received.stamps.values()].map((st) => st.emitted - st.closed));
   const toClose = quantilesOf(sendToClose);
   const toWs = quantilesOf(emittedToWs);
   return {
     sessions: n,
     windows_expected: expectedKeys.length,
-    windows_received: received,
-    lost: expectedKeys.length - received,
+    windows_received: windowsReceived,
+    lost: lostKeys.length,
     p50_ms: delay(0.5),
     p95_ms: delay(0.95),
     p99_ms: delay(0.99),
@@ -367,7 +285,7 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     wordless: plans.reduce((n, s) => n + s.tracker.wordless.size, 0),
     unscored_expected: plans.reduce((n, s) => n + s.tracker.joined.size - s.tracker.expected.size, 0),
     unscored_pipeline: finalMetrics === null ? null : Object.values(finalMetrics.pipeline?.unscoredWindows ?? {}).reduce((a, b) => a + b, 0),
-    duplicates,
+    duplicates: received.duplicates,
     early,
     max_ms: delay(1),
     healthz_p99_ms: quantilesOf(probed.healthz_ms, 1)(0.99),
@@ -378,15 +296,15 @@ async function runOnce(n: number, brokers: string[], brokerPid: number | null, c
     loop_delay_max_ms: quantilesOf(probed.loop_max_ms, 1)(1),
     score_latency_p50_ms: inPipeline(0.5),
     score_latency_p99_ms: inPipeline(0.99),
-    send_acked_audio_p99_ms: quantilesOf(sendMs.audio)(0.99),
-    send_acked_transcript_p99_ms: quantilesOf(sendMs.transcript)(0.99),
+    send_acked_audio_p99_ms: quantilesOf(sending.ackMs.audio)(0.99),
+    send_acked_transcript_p99_ms: quantilesOf(sending.ackMs.transcript)(0.99),
     send_to_close_p50_ms: toClose(0.5),
     send_to_close_p99_ms: toClose(0.99),
     emitted_to_ws_p50_ms: toWs(0.5),
     emitted_to_ws_p99_ms: toWs(0.99),
     exit_code: exitedDuringRun ? exitCode : null,
-    send_errors: sendErrors,
-    records_sent: sent,
+    send_errors: sending.errors,
+    records_sent: sending.sent,
     load_before: round(load_before, 2)!,
     ...(video
       ? {
