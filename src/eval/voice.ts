@@ -36,7 +36,7 @@ export async function voiceOfRows(
     if (file === undefined) continue;
     try {
       const f = await extractMediaFeatures(file, { audio: false, video: false, keepPcm: true });
-      out.set(row, f.pcm ? (await recordingVoice(parts, f.pcm)).value : null);
+      out.set(row, f.pcm ? (await recordingVoice(parts, f.pcm, f.probe.audio?.sampleRate ?? null)).value : null);
     } catch (e) {
       logger.warn({ id: row.id, err: (e as Error).message }, 'voice reading failed; the row is scored without its voice');
       out.set(row, null);

@@ -113,7 +113,7 @@ export async function featurize(options: FeaturizeOptions): Promise<FeaturizeSum
       }
       try {
         const f = await extractMediaFeatures(media, { ...options, keepPcm: options.voice !== undefined });
-        const voice = options.voice && f.pcm ? await recordingVoice(options.voice, f.pcm) : null;
+        const voice = options.voice && f.pcm ? await recordingVoice(options.voice, f.pcm, f.probe.audio?.sampleRate ?? null) : null;
         const record: FeatureRecord = {
           format: FEATURES_FORMAT_VERSION,
           id: row.id,
