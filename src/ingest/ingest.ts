@@ -131,6 +131,8 @@ export interface IngestSummary {
   live: boolean;
   /** Records sent per kind, the end-of-stream records included. */
   records: Record<InputKind, number>;
+  /** The audio records' sample rate (Hz). */
+  sampleRate: number;
   /** Media time covered, ms from startTime to the end of the last audio chunk or video frame. */
   mediaMs: number;
   /** Wall-clock time the ingest took, ms. */
@@ -294,7 +296,7 @@ export async function ingest(source: string, opts: IngestOptions): Promise<Inges
     throw failure;
   }
   const records = outbox.sent;
-  const summary: IngestSummary = { sessionId, source, live, records, mediaMs, wallMs: now() - wallStart, reconnects, droppedCues, ended };
+  const summary: IngestSummary = { sessionId, source, live, records, sampleRate, mediaMs, wallMs: now() - wallStart, reconnects, droppedCues, ended };
   log.info({ records, mediaMs: summary.mediaMs, wallMs: summary.wallMs, reconnects, droppedCues, ended }, 'ingest finished');
   return summary;
 }

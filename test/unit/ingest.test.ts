@@ -181,7 +181,8 @@ describe('ingest', () => {
     assert.equal(await autoSampleRate('lavfi:sine=sample_rate=8000'), 16000);
     assert.equal(await autoSampleRate(join(tmp, 'missing.wav')), 16000);
     const sender = memorySender();
-    await ingest(phone, { sessionId: 'ph', sender, startTime: T0, realtime: false, video: false, sampleRate: await autoSampleRate(phone) });
+    const summary = await ingest(phone, { sessionId: 'ph', sender, startTime: T0, realtime: false, video: false, sampleRate: await autoSampleRate(phone) });
+    assert.equal(summary.sampleRate, 8000);
     const audio = sender.of<AudioChunk>('audio').filter((a) => !a.endOfStream);
     assert.ok(audio.length >= 10);
     assert.ok(audio.every((a) => a.sampleRate === 8000));

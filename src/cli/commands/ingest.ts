@@ -144,7 +144,7 @@ export function formatSummary(s: IngestSummary, topics: { audio: string; video: 
   const kind = sourceKind(s.source);
   return [
     `ingested ${s.source} (${kind}) as session ${s.sessionId}: ${(s.mediaMs / 1000).toFixed(2)} s of media in ${(s.wallMs / 1000).toFixed(2)} s${s.ended === 'aborted' ? ' (stopped early)' : ''}`,
-    `  ${topics.audio.padEnd(24)} ${s.records.audio} audio chunks`,
+    `  ${topics.audio.padEnd(24)} ${s.records.audio} audio chunks${s.records.audio > 0 ? ` at ${s.sampleRate} Hz` : ''}`,
     `  ${topics.video.padEnd(24)} ${s.records.video} video frames`,
     `  ${topics.transcript.padEnd(24)} ${s.records.transcript} transcript segments${s.droppedCues > 0 ? ` (${s.droppedCues} cues after the end of the media not sent)` : ''}`,
     ...(s.records.transcript === 0 && s.records.audio > 0
