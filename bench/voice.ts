@@ -7,7 +7,8 @@
  * - the recogniser's full transcription of the same utterance (encoder + greedy decoding), for the
  *   ratio: the voice path's extra work next to the speech stage's;
  * - voice activity detection per second of audio (the voice stage runs its own per session): one
- *   clip at a time, and all clips at once in 100 ms pieces, whose chunks share graph calls.
+ *   clip at a time, and all clips at once in 100 ms pieces, whose chunks share graph calls, with
+ *   the 16 kHz branch and with the 8 kHz one (telephone sessions).
  * Medians over rounds after a warm-up pass, in one process, so the ratios hold on a busy machine.
  *
  *   node --import tsx bench/voice.ts [--clips 16] [--rounds 3] [--threads 1]
@@ -22,7 +23,7 @@ import { createLogger } from '../src/log.js';
 import { decodeAudio } from '../src/media/ffmpeg/index.js';
 import { loadGraph } from '../src/model/ort.js';
 import { UtteranceSegmenter } from '../src/speech/utterances.js';
-import { loadSileroVad } from '../src/speech/vad.js';
+import { loadSileroVad, type VadRate } from '../src/speech/vad.js';
 import { ensureWhisperModel, pipPython } from '../src/speech/whisper/install.js';
 import { N_MELS } from '../src/speech/whisper/mel.js';
 import { loadWhisper } from '../src/speech/whisper/recognizer.js';
@@ -81,20 +82,23 @@ for (const a of audio) {
 }
 const speechS = utterances.reduce((n, u) => n + u.length / 16_000, 0);
 // The same clips all at once, each a session streaming 100 ms records as the pipeline's stages
-// push them: the chunks of different sessions share graph calls (src/speech/vad.ts).
-const before = { ...vad.stats };
-const tTogether = performance.now();
-const cTogether = cpuMs();
-await Promise.all(
-  audio.map(async (a) => {
-    const seg = new UtteranceSegmenter(vad.createStream(), config.asr.vad);
-    for (let o = 0; o < a.length; o += 1600) await seg.push(a.subarray(o, o + 1600), o / 16);
-    await seg.flush();
-  }),
-);
-const togetherCpu = cpuMs() - cTogether;
-const togetherMs = performance.now() - tTogether;
-const meanBatch = (vad.stats.chunks - before.chunks) / Math.max(1, vad.stats.runs - before.runs);
+// push them: the chunks of different sessions share graph calls (src/speech/vad.ts). With the
+// 16 kHz branch, and with the 8 kHz one that telephone sessions get (each chunk halved first).
+async function together(rate: VadRate): Promise<{ ms: number; cpu: number; meanBatch: number }> {
+  const before = { ...vad.stats };
+  const t = performance.now();
+  const c = cpuMs();
+  await Promise.all(
+    audio.map(async (a) => {
+      const seg = new UtteranceSegmenter(vad.createStream(rate), config.asr.vad);
+      for (let o = 0; o < a.length; o += 1600) await seg.push(a.subarray(o, o + 1600), o / 16);
+      await seg.flush();
+    }),
+  );
+  return { cpu: cpuMs() - c, ms: performance.now() - t, meanBatch: (vad.stats.chunks - before.chunks) / Math.max(1, vad.stats.runs - before.runs) };
+}
+const wide = await together(16000);
+const narrow = await together(8000);
 
 const block2Only = async (mel: Float32Array, batch: number, frames: number) =>
   (await encoder.run({ mel: { type: 'float32', data: mel, dims: [batch, N_MELS, frames] } }, ['block2'])).block2!.data as Float32Array;
@@ -136,7 +140,10 @@ console.log(
 );
 console.log(`voice activity detection: ${ms(sum(vadMs) / audioS)} / ${ms(sum(vadCpu) / audioS)} ms per s of audio, one clip at a time`);
 console.log(
-  `  ${nClips} clips at once in 100 ms pieces: ${ms(togetherMs / audioS)} / ${ms(togetherCpu / audioS)} ms per s of audio, ${meanBatch.toFixed(1)} chunks a graph call`,
+  `  ${nClips} clips at once in 100 ms pieces: ${ms(wide.ms / audioS)} / ${ms(wide.cpu / audioS)} ms per s of audio, ${wide.meanBatch.toFixed(1)} chunks a graph call`,
+);
+console.log(
+  `  the same, 8 kHz branch (telephone sessions): ${ms(narrow.ms / audioS)} / ${ms(narrow.cpu / audioS)} ms per s of audio; 8 kHz / 16 kHz CPU = ${(narrow.cpu / wide.cpu).toFixed(2)}`,
 );
 console.log(
   JSON.stringify({
@@ -148,8 +155,10 @@ console.log(
     asr_cpu_ms_median: +median(asr.cpu).toFixed(2),
     voice_over_asr_cpu: +(median(voice.cpu) / median(asr.cpu)).toFixed(3),
     vad_cpu_ms_per_audio_s: +(sum(vadCpu) / audioS).toFixed(2),
-    vad_together_cpu_ms_per_audio_s: +(togetherCpu / audioS).toFixed(2),
-    vad_together_mean_batch: +meanBatch.toFixed(1),
+    vad_together_cpu_ms_per_audio_s: +(wide.cpu / audioS).toFixed(2),
+    vad_together_mean_batch: +wide.meanBatch.toFixed(1),
+    vad_8k_together_cpu_ms_per_audio_s: +(narrow.cpu / audioS).toFixed(2),
+    vad_8k_over_16k_cpu: +(narrow.cpu / wide.cpu).toFixed(3),
     threads,
   }),
 );
