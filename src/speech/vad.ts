@@ -24,6 +24,7 @@
  * alone waits for no one: its chunk runs at the next turn of the event loop.
  */
 import { createRequire } from 'node:module';
+import { windowedSincLowpass } from '../features/acoustic/fir.js';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 import { loadGraph, type ExecutionProviderName, type Graph, type GraphTensor } from '../model/ort.js';
@@ -56,23 +57,8 @@ export function vadRateFor(setting: VadRateSetting, inRate: number | null): VadR
  * shift decisions between chunks.
  */
 export class Decimator {
-  static readonly TAPS = Decimator.design(31, 3800 / VAD_SAMPLE_RATE);
+  static readonly TAPS = Float32Array.from(windowedSincLowpass(31, 3800 / VAD_SAMPLE_RATE));
   private history = new Float32Array(Decimator.TAPS.length - 1);
-
-  private static design(n: number, cutoff: number): Float32Array {
-    const h = new Float32Array(n);
-    const mid = (n - 1) / 2;
-    let sum = 0;
-    for (let k = 0; k < n; k++) {
-      const x = k - mid;
-      const sinc = x === 0 ? 2 * cutoff : Math.sin(2 * Math.PI * cutoff * x) / (Math.PI * x);
-      const w = 0.42 - 0.5 * Math.cos((2 * Math.PI * k) / (n - 1)) + 0.08 * Math.cos((4 * Math.PI * k) / (n - 1));
-      h[k] = sinc * w;
-      sum += h[k]!;
-    }
-    for (let k = 0; k < n; k++) h[k]! /= sum;
-    return h;
-  }
 
   /** Every second sample of the low-passed `chunk` (even length). */
   push(chunk: Float32Array): Float32Array {

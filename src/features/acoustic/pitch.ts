@@ -8,6 +8,8 @@
  * on the sample clip); YIN's normalised difference is scale-free, so quiet frames are gated by
  * energy rather than misfiring.
  */
+import { windowedSincLowpass } from './fir.js';
+
 export interface PitchOptions {
   /** Sample rate of the input signal (Hz). */
   sampleRate: number;
@@ -27,18 +29,8 @@ export interface PitchEstimate {
 /** A half-band low-pass and 2:1 decimation (31-tap Blackman-windowed sinc, cutoff at 0.45 x the new rate). */
 export function decimateBy2(x: Float32Array): Float32Array {
   const taps = 31;
-  const h = new Float64Array(taps);
   const mid = (taps - 1) / 2;
-  const fc = 0.225; // cutoff / input sample rate
-  let sum = 0;
-  for (let i = 0; i < taps; i++) {
-    const n = i - mid;
-    const sinc = n === 0 ? 2 * fc : Math.sin(2 * Math.PI * fc * n) / (Math.PI * n);
-    const w = 0.42 - 0.5 * Math.cos((2 * Math.PI * i) / (taps - 1)) + 0.08 * Math.cos((4 * Math.PI * i) / (taps - 1));
-    h[i] = sinc * w;
-    sum += h[i]!;
-  }
-  for (let i = 0; i < taps; i++) h[i] = h[i]! / sum;
+  const h = windowedSincLowpass(taps, 0.225); // cutoff / input sample rate
   const out = new Float32Array(Math.floor(x.length / 2));
   for (let o = 0; o < out.length; o++) {
     const c = 2 * o;
