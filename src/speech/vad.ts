@@ -184,12 +184,14 @@ export async function loadSileroVad(options: LoadVadOptions): Promise<SileroVad>
   const runBatch = async () => {
     if (running || queue.length === 0) return;
     running = true;
-    // One branch a run: the chunks waiting at the first one's rate.
+    // One branch a run: the chunks waiting at the first one's rate (the others go next run; a
+    // stream has at most one chunk waiting, so the queue is at most the streams).
     const rate = queue[0]!.rate;
     const jobs: Job[] = [];
     const rest: Job[] = [];
     for (const j of queue) (j.rate === rate && jobs.length < maxBatch ? jobs : rest).push(j);
-    queue.splice(0, queue.length, ...rest);
+    queue.length = 0;
+    for (const j of rest) queue.push(j);
     const b = jobs.length;
     const width = jobs[0]!.chunk.length;
     stats.runs++;
