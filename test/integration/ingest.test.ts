@@ -138,7 +138,7 @@ test('ingests the sample video with subtitles: contiguous audio, 2 fps frames, t
   }
   assert.equal((await ffmpeg.starts()).length, 1, 'one ffmpeg for audio and video: the file is opened once');
   assert.match(printed, new RegExp(`ingested .*Oz06ZWiO20M_6\\.mp4 \\(file\\) as session ${session}: 7\\.\\d\\d s of media`));
-  assert.match(printed, /\d+ audio chunks\n.*16 video frames\n.*3 transcript segments/);
+  assert.match(printed, /\d+ audio chunks at 16000 Hz\n.*16 video frames\n.*3 transcript segments/);
 
   const { audio, video, transcript, keys } = await readSession(session);
   assert.deepEqual([...keys], [session], 'keyed by session');
