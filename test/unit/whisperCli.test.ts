@@ -56,6 +56,15 @@ describe('msa transcribe', () => {
     assert.equal(normalise((JSON.parse(r.stdout) as { text: string }).text), 'dogs are sitting by the door');
   });
 
+  it('a quiet call (peaks at -42 dBFS through the telephone channel): the VAD still hears it', async () => {
+    // Without the 8 kHz branch's level normaliser (src/speech/vad.ts LEVEL) this gave no segment at all.
+    const r = await transcribe(['--input', telephoneWav('ravdess-quiet', sharedData('ravdess', '03-01-06-01-01-02-09.flac')), '--json', '--beam', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { text: string; segments: unknown[] };
+    assert.equal(out.segments.length, 1);
+    assert.ok(wordRecall('Kids are talking by the door', out.text) >= 0.6, `heard ${JSON.stringify(out.text)}`);
+  });
+
   it('errors: missing file, no audio stream, model not installed', async () => {
     const missing = await transcribe(['--input', join(speechTmp, 'nope.wav')]);
     assert.equal(missing.code, 1);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeSpeech } from '../../src/speech/audio.js';
 import { UtteranceCutter, UtteranceSegmenter, type Utterance } from '../../src/speech/utterances.js';
-import { Decimator, loadSileroVad, VAD_CHUNK, vadRateFor, type SileroVad } from '../../src/speech/vad.js';
+import { Decimator, LEVEL, LevelNormaliser, loadSileroVad, VAD_CHUNK, vadRateFor, type SileroVad } from '../../src/speech/vad.js';
 import { espeakWav, joinWithSilence, telephoneWav } from '../fixtures/speech.js';
 import { sharedData, testLogger } from '../fixtures/whisper.js';
 
@@ -224,6 +224,23 @@ describe('silero VAD: the 8 kHz branch for telephone audio', () => {
     assert.ok(Math.abs(amplitude(once.subarray(64)) - 0.5) < 0.01, `1 kHz amplitude ${amplitude(once.subarray(64))}`);
     const high = new Decimator().push(sine(6000, 512 * 8)).subarray(64);
     assert.ok(amplitude(high) < 0.005, `6 kHz amplitude ${amplitude(high)}`);
+  });
+
+  it('the level normaliser: loud input untouched, quiet input raised towards the target peak by at most 8x, and raised again as a loud stretch falls behind (its peak halves every 5 s)', () => {
+    const peakOf = (x: Float32Array) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const loud = sine(1000, 256).map((v) => v * 1.2); // peak 0.6
+    const level = new LevelNormaliser();
+    assert.equal(level.push(loud), loud, 'loud: the same samples');
+    const quiet = sine(1000, 256).map((v) => v * 0.04); // peak 0.02
+    assert.ok(Math.abs(peakOf(new LevelNormaliser().push(quiet)) - LEVEL.targetPeak) < 1e-6, 'quiet: raised 5x to the target');
+    const faint = sine(1000, 256).map((v) => v * 0.002); // peak 0.001
+    assert.ok(Math.abs(peakOf(new LevelNormaliser().push(faint)) - 0.001 * LEVEL.maxGain) < 1e-7, 'faint: raised by the cap');
+    // After the loud chunk, quiet chunks stay at gain 1 for a while, then come up as its peak decays.
+    // The peak 0.6 halves every 156 chunks (5 s): the gain leaves 1 after 2.6 half-lives and reaches 5x after 4.9.
+    const after = Array.from({ length: 1000 }, () => peakOf(level.push(quiet)));
+    assert.ok(Math.abs(after[0]! - 0.02) < 1e-6);
+    assert.ok(after[500]! > 0.02 && after[500]! < LEVEL.targetPeak, `500 chunks (16 s) later: ${after[500]}`);
+    assert.ok(Math.abs(after[999]! - LEVEL.targetPeak) < 1e-6, `1000 chunks (32 s) later: ${after[999]}`);
   });
 
   it('the rate rule: auto picks 8 kHz for audio at 8 kHz or less, a setting wins, a bad rate is refused', async () => {
