@@ -1,10 +1,11 @@
 /**
  * Speech recognition over many media files (`msa eval --media` rows without text, `msa asr wer`):
  * each file decoded to 16 kHz mono (decodeSpeech), cut by the VAD (the branch for the file's own
- * rate, speechSourceRate), and the utterances of a group
+ * rate, fileAudioRate), and the utterances of a group
  * of files transcribed together (transcribeSignals), so the recogniser runs full batches.
  */
-import { decodeSpeech, speechSourceRate, SPEECH_SAMPLE_RATE } from '../speech/audio.js';
+import { fileAudioRate } from '../media/ffmpeg/index.js';
+import { decodeSpeech, SPEECH_SAMPLE_RATE } from '../speech/audio.js';
 import { transcribeSignals, type SpeechModels, type SpeechTranscript } from '../speech/transcribe.js';
 
 /** A file's transcript, or why there is none (the file could not be decoded). */
@@ -30,7 +31,7 @@ export async function recogniseFiles(
     const group = files.slice(start, start + groupSize);
     const decoded = await Promise.all(
       group.map((f) =>
-        Promise.all([decodeSpeech(f), speechSourceRate(f)]).then(
+        Promise.all([decodeSpeech(f), fileAudioRate(f)]).then(
           ([audio, inRate]) => ({ audio, inRate }),
           (e: unknown) => ({ error: `cannot decode ${f}: ${(e as Error).message}` }),
         ),

@@ -36,7 +36,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { MediaError, probe } from '../media/ffmpeg/index.js';
+import { fileAudioRate, MediaError } from '../media/ffmpeg/index.js';
+import { TELEPHONE_RATE } from '../speech/audio.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { InputKind } from '../schemas/records.js';
 import { createConnector, ffmpegMedia, type MediaPort, type Modality } from './connection.js';
@@ -59,8 +60,6 @@ export function sourceKind(source: string): SourceKind {
   return 'file';
 }
 
-/** The records' rate for telephone audio: the pipeline's VAD hears it with its 8 kHz branch (src/speech/vad.ts). */
-export const TELEPHONE_RATE = 8000;
 export const DEFAULT_INGEST_RATE = 16000;
 
 /**
@@ -70,13 +69,8 @@ export const DEFAULT_INGEST_RATE = 16000;
  * then says what is wrong).
  */
 export async function autoSampleRate(source: string): Promise<number> {
-  if (sourceKind(source) !== 'file') return DEFAULT_INGEST_RATE;
-  try {
-    const rate = (await probe(source)).audio?.sampleRate ?? 0;
-    return rate > 0 && rate <= TELEPHONE_RATE ? TELEPHONE_RATE : DEFAULT_INGEST_RATE;
-  } catch {
-    return DEFAULT_INGEST_RATE;
-  }
+  const rate = sourceKind(source) === 'file' ? await fileAudioRate(source) : null;
+  return rate !== null && rate <= TELEPHONE_RATE ? TELEPHONE_RATE : DEFAULT_INGEST_RATE;
 }
 
 export interface IngestOptions {

@@ -5,10 +5,14 @@
  * float output of a multi-channel file with an unknown layout is downmixed with a different
  * gain (sqrt 2 on the MOSI sample), which moves the log-mel away from the reference's.
  */
-import { existsSync } from 'node:fs';
-import { probe, streamAudioS16, type MediaInput, type SourceOptions } from '../media/ffmpeg/index.js';
+import { streamAudioS16, type MediaInput, type SourceOptions } from '../media/ffmpeg/index.js';
 
 export const SPEECH_SAMPLE_RATE = 16000;
+/**
+ * Audio at this rate or less is telephone audio: the VAD hears it with Silero's 8 kHz branch
+ * (src/speech/vad.ts `vadRateFor`), and `msa ingest --sample-rate auto` keeps it at this rate.
+ */
+export const TELEPHONE_RATE = 8000;
 
 export async function decodeSpeech(input: MediaInput, options: SourceOptions = {}): Promise<Float32Array> {
   const parts: Int16Array[] = [];
@@ -24,19 +28,4 @@ export async function decodeSpeech(input: MediaInput, options: SourceOptions = {
     o += p.length;
   }
   return out;
-}
-
-/**
- * The rate a speech file was recorded at (ffprobe), for the VAD's branch (`asr.vad.rate` auto:
- * telephone audio at 8 kHz is heard by Silero's 8 kHz branch, src/speech/vad.ts). Null for what is
- * not a local file (stdin, URLs, `lavfi:`: probing would read them twice) and when the probe
- * fails (decoding then says why).
- */
-export async function speechSourceRate(input: MediaInput, options: SourceOptions = {}): Promise<number | null> {
-  if (input === '-' || !existsSync(input)) return null;
-  try {
-    return (await probe(input, options)).audio?.sampleRate || null;
-  } catch {
-    return null;
-  }
 }

@@ -25,6 +25,7 @@
  */
 import { createRequire } from 'node:module';
 import { windowedSincLowpass } from '../features/acoustic/fir.js';
+import { TELEPHONE_RATE } from './audio.js';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 import { loadGraph, type ExecutionProviderName, type Graph, type GraphTensor } from '../model/ort.js';
@@ -71,7 +72,7 @@ export type VadRateSetting = 'auto' | VadRate;
 /** The branch for a session whose audio arrives at `inRate` Hz (null: not known, taken as wideband). */
 export function vadRateFor(setting: VadRateSetting, inRate: number | null): VadRate {
   if (setting !== 'auto') return setting;
-  return inRate !== null && inRate <= 8000 ? 8000 : 16000;
+  return inRate !== null && inRate <= TELEPHONE_RATE ? 8000 : 16000;
 }
 
 /**

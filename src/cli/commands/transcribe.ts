@@ -11,7 +11,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { manifestItems, measureWer, ravdessItems, type WerReport, type WerRow } from '../../eval/asrWer.js';
 import { cacheDirOf } from '../../config/config.js';
-import { decodeSpeech, speechSourceRate } from '../../speech/audio.js';
+import { fileAudioRate } from '../../media/ffmpeg/index.js';
+import { decodeSpeech } from '../../speech/audio.js';
 import { loadSpeechModels, transcribeSignal } from '../../speech/transcribe.js';
 import { ensureWhisperModel, isWhisperModelName, pipPython, WHISPER_MODELS } from '../../speech/whisper/install.js';
 import { WER_NORMALISATIONS, type WerNormalisation } from '../../speech/wer.js';
@@ -59,7 +60,7 @@ export function register(program: Command): void {
       const logger = loggerFor(config, 'msa-transcribe');
       // The input first: a bad path fails before the models load.
       const audio = await decodeSpeech(flags.input, { maxDurationS: flags.maxDuration });
-      const inRate = await speechSourceRate(flags.input);
+      const inRate = await fileAudioRate(flags.input);
       const models = await loadSpeechModels(config, logger);
       try {
         const result = await transcribeSignal(audio, models, inRate);

@@ -20,4 +20,4 @@ export { decodeAudio, streamAudio, streamAudioS16, type AudioChunk, type AudioOp
 export { decodeVideoFrames, PpmParser, type VideoFrame, type VideoOptions } from './ppm.js';
 export { decodeAudioVideo, type AudioVideoOptions, type AudioVideoStreams } from './audioVideo.js';
 export { PairedPipes, type PipeSource } from './pairedPipes.js';
-export { probe, type ProbeResult } from './probe.js';
+export { fileAudioRate, probe, type ProbeResult } from './probe.js';

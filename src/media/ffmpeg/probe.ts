@@ -1,4 +1,6 @@
 /** What a media input holds (ffprobe): format, duration, audio and video streams. */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { inputArgs, runProcess, type MediaInput, type SourceOptions } from './process.js';
 
 export interface ProbeResult {
@@ -44,6 +46,21 @@ export async function probe(input: MediaInput, options: SourceOptions = {}): Pro
   if (a) result.audio = { codec: a.codec_name ?? 'unknown', sampleRate: Number(a.sample_rate ?? 0), channels: a.channels ?? 0 };
   if (v) result.video = { codec: v.codec_name ?? 'unknown', width: v.width ?? 0, height: v.height ?? 0, fps: parseRate(v.avg_frame_rate) };
   return result;
+}
+
+/**
+ * The audio sample rate of a local file (a path or a `file:` URL); null for what is not one
+ * (stdin, network URLs, `lavfi:`: probing would read them twice), for a file without audio, and
+ * when the probe fails (decoding then says why).
+ */
+export async function fileAudioRate(input: MediaInput, options: SourceOptions = {}): Promise<number | null> {
+  const path = /^file:/i.test(input) ? fileURLToPath(input) : input;
+  if (input === '-' || !existsSync(path)) return null;
+  try {
+    return (await probe(input, options)).audio?.sampleRate || null;
+  } catch {
+    return null;
+  }
 }
 
 function parseRate(rate: string | undefined): number | null {
