@@ -16,7 +16,7 @@ export const asrSchema = z
      */
     mode: z.enum(['auto', 'always', 'off']).default('auto'),
     /** Whisper model, installed into <cacheDir>/asr/models/<model> (`msa asr install <model>`). */
-    model: z.enum(['tiny.en', 'base']).default('tiny.en'),
+    model: z.enum(['tiny.en', 'base', 'tiny.en-voices']).default('tiny.en'),
     /** null = the sentiment model's `model.executionProvider`. */
     executionProvider: z.enum(['cpu', 'cuda']).nullable().default(null),
     /** ONNX Runtime intra-op threads of each Whisper graph; 0 = ONNX Runtime's default (all cores). */

@@ -17,8 +17,10 @@ import { join } from 'node:path';
 import AdmZip from 'adm-zip';
 import type { Logger } from '../../log.js';
 import { packageRoot } from '../../paths.js';
+import { type AdapterSpec, applyAdapter } from './adapter.js';
 
-export const WHISPER_MODELS = ['tiny.en', 'base'] as const;
+/** `tiny.en-voices`: tiny.en with low-rank adapters for unfamiliar voices (adapter.ts, training/whisper/adapt.py). */
+export const WHISPER_MODELS = ['tiny.en', 'base', 'tiny.en-voices'] as const;
 export type WhisperModelName = (typeof WHISPER_MODELS)[number];
 
 /** The command a user runs to install a model (named in errors). */
@@ -38,6 +40,8 @@ export interface WhisperSpec {
     suppress_begin: number[];
     max_new_tokens: number;
   };
+  /** An adapted model: its base's model.bin with these adapters merged in (adapter.ts). */
+  adapter?: AdapterSpec;
 }
 
 /** Files copied from the project's `models/whisper/<name>/` into the model directory. */
@@ -68,6 +72,14 @@ export function whisperModelDir(cacheDir: string, name: string): string {
 /** The committed graphs and whisper.json: `models/whisper/<name>/` of the project. */
 export function committedGraphDir(name: string): string {
   return join(packageRoot(), 'models', 'whisper', checkName(name));
+}
+
+/** Where `file` of model `name` is committed: an adapted model's graphs are its base's. */
+function committedFile(name: string, file: (typeof GRAPH_FILES)[number]): string {
+  const own = committedGraphDir(name);
+  if (file === 'whisper.json') return join(own, file);
+  const base = readWhisperSpec(own).adapter?.base;
+  return join(base === undefined ? own : committedGraphDir(base), file);
 }
 
 export function readWhisperSpec(dir: string): WhisperSpec {
@@ -123,6 +135,12 @@ export async function ensureWhisperModel(options: InstallOptions): Promise<strin
     await syncGraphs(dir, name);
     return dir;
   }
+  if (spec.adapter) {
+    // Made from the base without downloading anything once the base is installed (offline too).
+    log.info({ dir, reason: problem }, `installing Whisper model ${name} from ${spec.adapter.base}`);
+    await installAdapted(dir, spec, spec.adapter, name, options, log);
+    return dir;
+  }
   if (options.allowDownload === false) {
     throw new ModelNotInstalledError(`Whisper model ${name} is not installed (${problem}); run: ${installCommand(name)}`);
   }
@@ -141,9 +159,8 @@ async function markerMatches(dir: string, spec: WhisperSpec): Promise<boolean> {
 
 /** Copies the committed graphs / whisper.json into `dir` where they differ (each atomically). */
 async function syncGraphs(dir: string, name: string): Promise<void> {
-  const from = committedGraphDir(name);
   for (const file of GRAPH_FILES) {
-    const src = await readFile(join(from, file));
+    const src = await readFile(committedFile(name, file));
     const dst = join(dir, file);
     if (existsSync(dst) && src.equals(await readFile(dst))) continue;
     await writeFile(`${dst}.tmp`, src);
@@ -189,18 +206,62 @@ async function install(dir: string, spec: WhisperSpec, name: WhisperModelName, o
         ?.getData();
       if (data) await writeFile(join(tmp, side), data);
     }
-    for (const file of GRAPH_FILES) await copyFile(join(committedGraphDir(name), file), join(tmp, file));
-    await writeFile(join(tmp, MARKER), `${sha}\n`);
     await rm(join(tmp, 'wheels'), { recursive: true, force: true });
-    if (existsSync(dir)) {
-      const old = `${tmp}.old`;
-      await rename(dir, old);
-      await rename(tmp, dir);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await rename(tmp, dir);
-    }
-    log.info({ dir, files: await readdir(dir) }, `Whisper model ${name} installed`);
+    await finish(tmp, dir, name, sha, log);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Graphs and marker into `tmp`, then `tmp` renamed into place as `dir`. */
+async function finish(tmp: string, dir: string, name: string, sha: string, log: Logger): Promise<void> {
+  for (const file of GRAPH_FILES) await copyFile(committedFile(name, file), join(tmp, file));
+  await writeFile(join(tmp, MARKER), `${sha}\n`);
+  if (existsSync(dir)) {
+    const old = `${tmp}.old`;
+    await rename(dir, old);
+    await rename(tmp, dir);
+    await rm(old, { recursive: true, force: true });
+  } else {
+    await rename(tmp, dir);
+  }
+  log.info({ dir, files: await readdir(dir) }, `Whisper model ${name} installed`);
+}
+
+/**
+ * An adapted model: the base installed first (offline when it already is), its model.bin copied
+ * with the committed adapters merged in, checked against whisper.json's sha256; the base's
+ * vocabulary and side files beside it.
+ */
+async function installAdapted(
+  dir: string,
+  spec: WhisperSpec,
+  adapter: AdapterSpec,
+  name: WhisperModelName,
+  options: InstallOptions,
+  log: Logger,
+): Promise<void> {
+  const baseDir = await ensureWhisperModel({ ...options, name: adapter.base });
+  const adapterPath = join(committedGraphDir(name), adapter.file);
+  const adapterBin = await readFile(adapterPath);
+  const adapterSha = createHash('sha256').update(adapterBin).digest('hex');
+  if (adapterSha !== adapter.sha256) throw new Error(`${adapterPath} has sha256 ${adapterSha}, expected ${adapter.sha256} (whisper.json)`);
+  const bin = await readFile(join(baseDir, 'model.bin'));
+  applyAdapter(bin, adapterBin, adapter.tensors);
+  const sha = createHash('sha256').update(bin).digest('hex');
+  if (bin.length !== spec.model_bin.size || sha !== spec.model_bin.sha256) {
+    throw new Error(
+      `model.bin of ${name} (${adapter.base} with ${adapter.file} merged) has ${bin.length} bytes, sha256 ${sha}; whisper.json expects ${spec.model_bin.size} bytes, sha256 ${spec.model_bin.sha256}`,
+    );
+  }
+  const parent = join(dir, '..');
+  await mkdir(parent, { recursive: true });
+  const tmp = await mkdtemp(join(parent, `.install-${name}-`));
+  try {
+    await writeFile(join(tmp, 'model.bin'), bin);
+    for (const side of ['vocabulary.txt', ...SIDE_FILES]) if (existsSync(join(baseDir, side))) await copyFile(join(baseDir, side), join(tmp, side));
+    await finish(tmp, dir, name, sha, log);
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
