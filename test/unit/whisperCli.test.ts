@@ -1,6 +1,7 @@
 /**
  * `msa transcribe` through bin/msa.js: the MOSI sample's words, an 8 kHz telephone-rate espeak-ng
- * file, a RAVDESS sentence through a telephone channel, exactly one JSON object with --json, and the errors (missing file, no audio stream, model
+ * file, a RAVDESS sentence through a telephone channel, exactly one JSON object with --json, an
+ * espeak-ng voice that tiny.en-voices hears, and the errors (missing file, no audio stream, model
  * not installed naming the install command). Needs the tiny.en weights (installed on first use).
  */
 import assert from 'node:assert/strict';
@@ -63,6 +64,15 @@ describe('msa transcribe', () => {
     const out = JSON.parse(r.stdout) as { text: string; segments: unknown[] };
     assert.equal(out.segments.length, 1);
     assert.ok(wordRecall('Kids are talking by the door', out.text) >= 0.6, `heard ${JSON.stringify(out.text)}`);
+  });
+
+  it('tiny.en-voices hears an espeak-ng voice that tiny.en mishears (README, Speech recognition, "Voices it never heard")', async () => {
+    // A MOSI dev sentence in one of the six test voices (en+f4, 160 words per minute), which the
+    // adapters never heard; tiny.en with the beam hears "The smooth wind terminal for the reason".
+    const wav = espeakWav('voices-f4', 'this movie is terrible for these reasons', undefined, ['-v', 'en+f4', '-s', '160']);
+    const r = await transcribe(['--input', wav, '--json', '--model', 'tiny.en-voices']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(normalise((JSON.parse(r.stdout) as { text: string }).text), 'this movie is terrible for these reasons');
   });
 
   it('errors: missing file, no audio stream, model not installed', async () => {
