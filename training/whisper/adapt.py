@@ -1,9 +1,9 @@
 """Adapting tiny.en to unfamiliar voices: low-rank adapters (LoRA) trained on espeak-ng speech in
 voices the spoken MOSI dev set never uses (`adapt_data`), merged into a copy of `model.bin`.
 
-    python -m training.whisper.adapt_data                       # the speech (about 5 min)
+    python -m training.whisper.adapt_data                       # the speech (6.5 min)
     python -m training.whisper.adapt check                      # PyTorch = the ONNX graphs
-    python -m training.whisper.adapt train [--epochs 2] [--rank 16] [--out DIR]
+    python -m training.whisper.adapt train [--epochs 1] [--rank 16] [--out DIR]   # 30 min on 2 cores
     python -m training.whisper.adapt valid --model-dir DIR      # WER on the selection set
     python -m training.whisper.adapt export [--model-dir DIR] [--merge-factor 0.5]  # models/whisper/tiny.en-voices/
 
@@ -72,7 +72,7 @@ def mel_of(path: str) -> np.ndarray:
 
 
 def check(base: str) -> None:
-    """PyTorch encoder and decoder against the ONNX graphs on one RAVDESS-free espeak utterance."""
+    """PyTorch encoder and decoder against the ONNX graphs on two selection-set utterances."""
     model, base_dir = load_model(base, 0, 1.0)
     onnx = WhisperOnnx(base_dir, 2)
     rows = read_rows(DATA_OUT / "valid.csv")[:2]
@@ -120,8 +120,8 @@ def targets(rows: list[dict], base_dir: Path, prompt: list[int], eot: int) -> li
 
 
 def batches(items: list[tuple[torch.Tensor, list[int]]], size: int, rng: random.Random) -> list[list[int]]:
-    """Indices grouped by encoder length (T/2 positions of the front) (rows of a batch must share T: padding changes the
-    encoder's output), shuffled, at most `size` each."""
+    """Indices grouped by encoder length (the front's T/2 positions: rows of a batch must share it,
+    since padding changes the encoder's output), shuffled, at most `size` each."""
     by_t: dict[int, list[int]] = defaultdict(list)
     for i, (front, _) in enumerate(items):
         by_t[front.shape[0]].append(i)
@@ -299,7 +299,7 @@ def main(argv=None) -> None:
         s.add_argument("--base", default="tiny.en")
         s.add_argument("--data", type=Path, default=DATA_OUT)
         s.add_argument("--threads", type=int, default=2)
-    t.add_argument("--epochs", type=int, default=2)
+    t.add_argument("--epochs", type=int, default=1, help="the shipped adapters: 1")
     t.add_argument("--rank", type=int, default=16)
     t.add_argument("--alpha", type=float, default=32.0)
     t.add_argument("--lr", type=float, default=1e-3)
