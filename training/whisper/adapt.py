@@ -71,37 +71,32 @@ def mel_of(path: str) -> np.ndarray:
     return pad_features(feats, MODE.frames(feats.shape[1]))
 
 
+def parity(model: Whisper, onnx: WhisperOnnx, mel: np.ndarray) -> dict[str, float]:
+    """Max |PyTorch - ONNX| of block2, hidden and the first logits for one mel [1, 80, T], and
+    whether the first token agrees."""
+    cross_k, cross_v, hidden = onnx.encode(mel)
+    with torch.no_grad():
+        front = model.encode_front(torch.from_numpy(mel))
+        h = model.encode_back(front)
+        prompt = torch.tensor([onnx.tokens.prompt])
+        logits = model.decode(prompt, h)[0, -1].numpy()
+    empty = np.zeros((onnx.dims["n_text_layer"], 1, 0, model.d), np.float32)
+    feeds = {"tokens": prompt.numpy(), "self_k": empty, "self_v": empty, "cross_k": cross_k, "cross_v": cross_v}
+    ref = onnx.decoder.run(["logits"], feeds)[0][0]
+    return {
+        "block2": float(np.abs(front.numpy() - onnx.block2(mel)).max()),
+        "hidden": float(np.abs(h.numpy() - hidden).max()),
+        "logits": float(np.abs(logits - ref).max()),
+        "same_argmax": bool(logits.argmax() == ref.argmax()),
+    }
+
+
 def check(base: str) -> None:
     """PyTorch encoder and decoder against the ONNX graphs on two selection-set utterances."""
     model, base_dir = load_model(base, 0, 1.0)
     onnx = WhisperOnnx(base_dir, 2)
-    rows = read_rows(DATA_OUT / "valid.csv")[:2]
-    for row in rows:
-        mel = mel_of(row["path"])[None]
-        _, _, hidden = onnx.encode(mel)
-        block2 = onnx.block2(mel)
-        with torch.no_grad():
-            front = model.encode_front(torch.from_numpy(mel))
-            h = model.encode_back(front)
-            prompt = torch.tensor([onnx.tokens.prompt])
-            logits = model.decode(prompt, h)[0, -1].numpy()
-        cross_k, cross_v, _ = onnx.encode(mel)
-        n = onnx.dims["n_text_layer"]
-        ref = onnx.decoder.run(
-            ["logits"],
-            {
-                "tokens": prompt.numpy(),
-                "self_k": np.zeros((n, 1, 0, model.d), np.float32),
-                "self_v": np.zeros((n, 1, 0, model.d), np.float32),
-                "cross_k": cross_k,
-                "cross_v": cross_v,
-            },
-        )[0][0]
-        print(
-            f"{row['id']}: block2 max |diff| {np.abs(front.numpy() - block2).max():.2e}, "
-            f"hidden {np.abs(h.numpy() - hidden).max():.2e}, logits {np.abs(logits - ref).max():.2e} "
-            f"(logit range {ref.min():.1f}..{ref.max():.1f})"
-        )
+    for row in read_rows(DATA_OUT / "valid.csv")[:2]:
+        print(row["id"], parity(model, onnx, mel_of(row["path"])[None]))
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -143,32 +138,42 @@ def merge_f16(weight: np.ndarray, a: np.ndarray, b: np.ndarray, scale: float) ->
     return (weight.astype(np.float64) + scale * acc).astype(np.float16)
 
 
+def merge_into(weights: bytearray, blob: bytes, tensors: list[dict], factor: float = 1.0) -> None:
+    """Every adapter of `tensors` (adapter.json's) from `blob` (adapter.bin) merged into `weights`
+    (a base model.bin's bytes, changed in place), its scale multiplied by `factor` (and updated)."""
+    for t in tensors:
+        t["scale"] *= factor
+        (rows, cols), rank, n = t["shape"], t["rank"], 2 * t["shape"][0] * t["shape"][1]
+        a = np.frombuffer(blob, "<f4", rank * cols, t["a"]).reshape(rank, cols)
+        b = np.frombuffer(blob, "<f4", rows * rank, t["b"]).reshape(rows, rank)
+        w = np.frombuffer(bytes(weights[t["offset"] : t["offset"] + n]), np.float16).reshape(rows, cols)
+        weights[t["offset"] : t["offset"] + n] = merge_f16(w, a, b, t["scale"]).tobytes()
+
+
 def write_model(model: Whisper, base_dir: Path, out: Path) -> None:
     """Copies the base model directory to `out`; writes the adapters (`adapter.bin`: float32 A
     then B of each adapted linear; `adapter.json`: where each sits, and where its weight sits in
-    model.bin) and the merged weights into out's model.bin at their offsets (float16 as stored)."""
+    model.bin) and out's model.bin with them merged in (`merge_into`)."""
     out.mkdir(parents=True, exist_ok=True)
     for f in base_dir.iterdir():
-        if f.is_file() and f.name not in ("model.bin.verified", "adapter.bin", "adapter.json"):
+        if f.is_file() and f.name not in ("model.bin", "model.bin.verified", "adapter.bin", "adapter.json"):
             shutil.copyfile(f, out / f.name)
     ct2 = read_ct2(base_dir / "model.bin")
     tensors, blob = [], bytearray()
-    with open(out / "model.bin", "r+b") as f:
-        for lin in model.linears():
-            if not lin.rank:
-                continue
-            t = ct2[lin.name + "/weight"]
-            if t.dtype != "float16":
-                raise TypeError(f"{lin.name}/weight is {t.dtype}; only float16 weights can be adapted in place")
-            a = lin.a.detach().numpy().astype("<f4")
-            b = lin.b.detach().numpy().astype("<f4")
-            entry = {"name": lin.name + "/weight", "offset": t.offset, "shape": list(t.shape), "rank": lin.rank,
-                     "scale": lin.scale, "a": len(blob), "b": len(blob) + a.nbytes}  # fmt: skip
-            blob += a.tobytes() + b.tobytes()
-            tensors.append(entry)
-            merged = merge_f16(np.asarray(t.array).reshape(t.shape), a, b, lin.scale)
-            f.seek(t.offset)
-            f.write(merged.tobytes())
+    for lin in model.linears():
+        if not lin.rank:
+            continue
+        t = ct2[lin.name + "/weight"]
+        if t.dtype != "float16":
+            raise TypeError(f"{lin.name}/weight is {t.dtype}; only float16 weights can be adapted in place")
+        a = lin.a.detach().numpy().astype("<f4")
+        b = lin.b.detach().numpy().astype("<f4")
+        tensors.append({"name": lin.name + "/weight", "offset": t.offset, "shape": list(t.shape), "rank": lin.rank,
+                        "scale": lin.scale, "a": len(blob), "b": len(blob) + a.nbytes})  # fmt: skip
+        blob += a.tobytes() + b.tobytes()
+    weights = bytearray((base_dir / "model.bin").read_bytes())
+    merge_into(weights, bytes(blob), tensors)
+    (out / "model.bin").write_bytes(weights)
     (out / "adapter.bin").write_bytes(bytes(blob))
     (out / "adapter.json").write_text(json.dumps({"tensors": tensors}, indent=1))
 
@@ -257,13 +262,7 @@ def export(model_dir: Path, name: str, base: str, factor: float) -> Path:
     tensors = json.loads((model_dir / "adapter.json").read_text())["tensors"]
     trained = json.loads((model_dir.parent / (model_dir.name + "-train.json")).read_text())
     weights = bytearray((base_dir / "model.bin").read_bytes())
-    for t in tensors:
-        t["scale"] *= factor
-        (rows, cols), rank, n = t["shape"], t["rank"], 2 * t["shape"][0] * t["shape"][1]
-        a = np.frombuffer(blob, "<f4", rank * cols, t["a"]).reshape(rank, cols)
-        b = np.frombuffer(blob, "<f4", rows * rank, t["b"]).reshape(rows, rank)
-        w = np.frombuffer(bytes(weights[t["offset"] : t["offset"] + n]), np.float16).reshape(rows, cols)
-        weights[t["offset"] : t["offset"] + n] = merge_f16(w, a, b, t["scale"]).tobytes()
+    merge_into(weights, blob, tensors, factor)
     spec["name"] = name
     spec["source"] += "; low-rank adapters for unfamiliar voices merged in (training/whisper/adapt.py)"
     spec["model_bin"] = {**spec["model_bin"], "sha256": hashlib.sha256(weights).hexdigest()}

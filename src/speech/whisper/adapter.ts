@@ -41,7 +41,7 @@ export function halfToNumber(bits: number): number {
   return sign * (1024 + mant) * 2 ** (exp - 25);
 }
 
-/** x / 2^k rounded to an integer, ties to even (the division is exact: a power of two). */
+/** x rounded to an integer, ties to even (callers scale by a power of two first: exact). */
 function roundEven(x: number): number {
   const f = Math.floor(x);
   const d = x - f;

