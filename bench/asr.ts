@@ -6,7 +6,7 @@
  * (lower case, punctuation removed). Figures are medians over rounds, after a warm-up pass.
  * Writes bench/results/asr.json.
  *
- *   node --import tsx bench/asr.ts [--models tiny.en,base] [--threads 1] [--rounds 3] [--ravdess 16] [--decoding trim:100:50+guard4] [--beams 1,5]
+ *   node --import tsx bench/asr.ts [--models tiny.en,base (default: config asr.model)] [--threads 1] [--rounds 3] [--ravdess 16] [--decoding trim:100:50+guard4] [--beams 1,5]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
@@ -26,7 +26,7 @@ import { normaliseWords, wordErrors } from '../src/speech/wer.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: flags } = parseArgs({
   options: {
-    models: { type: 'string', default: 'tiny.en' },
+    models: { type: 'string' }, // default: config asr.model
     threads: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     ravdess: { type: 'string', default: '16' },
@@ -42,7 +42,7 @@ const positiveInt = (name: string, raw: string): number => {
 const threads = positiveInt('threads', flags.threads);
 const rounds = positiveInt('rounds', flags.rounds);
 const nRavdess = positiveInt('ravdess', flags.ravdess);
-const models = flags.models.split(',');
+const models = (flags.models ?? loadConfig({ env: process.env }).asr.model).split(',');
 const beams = flags.beams.split(',').map((b) => positiveInt('beams', b));
 for (const m of models) if (!isWhisperModelName(m)) throw new RangeError(`--models: unknown model ${m}`);
 

@@ -93,6 +93,7 @@ export function configFromEnv(env: Record<string, string | undefined>): DeepPart
     asr: {
       mode: env.MSA_ASR as Config['asr']['mode'] | undefined,
       model: env.MSA_ASR_MODEL as Config['asr']['model'] | undefined,
+      telephoneModel: env.MSA_ASR_TELEPHONE_MODEL as Config['asr']['model'] | undefined,
       python: nonEmpty(env.MSA_PYTHON),
     },
     voice: { enabled: boolFromEnv(env, 'MSA_VOICE'), reader: nonEmpty(env.MSA_VOICE_READER) },

@@ -3,6 +3,7 @@
  * and the voice path (src/voice).
  */
 import { z } from 'zod';
+import { WHISPER_MODELS } from '../speech/whisper/install.js';
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -15,8 +16,18 @@ export const asrSchema = z
      * ASR: origin null) arrives for it; `always`: hear every session; `off`: no speech stage.
      */
     mode: z.enum(['auto', 'always', 'off']).default('auto'),
-    /** Whisper model, installed into <cacheDir>/asr/models/<model> (`msa asr install <model>`). */
-    model: z.enum(['tiny.en', 'base', 'tiny.en-voices']).default('tiny.en'),
+    /**
+     * Whisper model of wideband sessions (the VAD's 16 kHz branch), installed into
+     * <cacheDir>/asr/models/<model> (`msa asr install <model>`). tiny.en-voices: tiny.en adapted to
+     * voices it never heard (README, Speech recognition).
+     */
+    model: z.enum(WHISPER_MODELS).default('tiny.en-voices'),
+    /**
+     * Whisper model of telephone sessions: those the VAD hears on its 8 kHz branch (`vad.rate`; auto:
+     * audio arriving at 8 kHz or less). tiny.en hears speech through the telephone channel better than
+     * tiny.en-voices does (README). Loaded at the first such session; null = `model`.
+     */
+    telephoneModel: z.enum(WHISPER_MODELS).nullable().default('tiny.en'),
     /** null = the sentiment model's `model.executionProvider`. */
     executionProvider: z.enum(['cpu', 'cuda']).nullable().default(null),
     /** ONNX Runtime intra-op threads of each Whisper graph; 0 = ONNX Runtime's default (all cores). */

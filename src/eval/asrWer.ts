@@ -104,7 +104,7 @@ export interface WerReport {
 
 export async function measureWer(
   items: readonly WerItem[],
-  models: Pick<SpeechModels, 'recognizer' | 'vad' | 'vadOptions'>,
+  models: Pick<SpeechModels, 'recognizers' | 'vad' | 'vadOptions'>,
   options: { onProgress?: (done: number, total: number) => void; normalisation?: WerNormalisation } = {},
 ): Promise<WerReport> {
   const normalisation = options.normalisation ?? 'whisper-noapos';

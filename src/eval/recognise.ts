@@ -21,7 +21,7 @@ export interface RecogniseFilesOptions {
 /** One result per file, in order. A file that fails to decode is an error result, not a throw. */
 export async function recogniseFiles(
   files: readonly string[],
-  models: Pick<SpeechModels, 'recognizer' | 'vad' | 'vadOptions'>,
+  models: Pick<SpeechModels, 'recognizers' | 'vad' | 'vadOptions'>,
   options: RecogniseFilesOptions = {},
 ): Promise<Recognised[]> {
   const groupSize = options.groupSize ?? 16;

@@ -153,7 +153,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const speech: SpeechStage | null = speechParts
     ? createSpeechStage({
         mode: config.asr.mode === 'always' ? 'always' : 'auto',
-        recognizer: speechParts.recognizer,
+        recognizers: speechParts.recognizers,
+        recognizerFor: speechParts.recognizerFor,
         newCutter: speechParts.newCutter,
         send: (segments) => sink.send(topics.transcript, 'transcript', segments),
         maxBatch: config.asr.maxBatch,
@@ -291,7 +292,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         const w = e.window;
         const p = partitionOf(w.positions);
         if (p !== undefined) stamps.set(w.positions, epochs.get(p) ?? 0);
-        const machine = speech !== null && w.transcript.some((t) => t.origin === speech.origin && t.text.trim() !== '');
+        const machine = speech !== null && w.transcript.some((t) => t.origin !== null && speech.origins.has(t.origin) && t.text.trim() !== '');
         ledger.window(w.sessionId, { text: w.transcript.some((t) => t.text.trim() !== ''), audio: w.audio.length > 0, video: w.video.length > 0 }, machine);
         break;
       }

@@ -24,7 +24,7 @@ import { s16ToFloat } from '../features/acoustic/frameStream.js';
 import { BatchQueue } from '../operators/batchQueue.js';
 import { BusyShare } from './busyShare.js';
 import { ASR_SAMPLE_RATE, cutChunk, eventTimeOf, msOf, sessionAudio, undecidedAudioFrom, type SessionAudio, type Utterance } from './sessionAudio.js';
-import type { SpeechStage, SpeechStageOptions, SpeechStats } from './types.js';
+import type { Recognizer, SpeechStage, SpeechStageOptions, SpeechStats } from './types.js';
 
 export type { AsrMode, Recognizer, SpeechStage, SpeechStageOptions, SpeechStats } from './types.js';
 
@@ -50,6 +50,9 @@ interface Session extends SessionAudio {
   interimId: string | null;
   /** Dropped by `forget`: nothing more is written for it. */
   forgotten?: boolean;
+  /** Its recogniser (by its audio's rate) and that recogniser's origin, `asr:<name>`. */
+  recognizer: Recognizer;
+  origin: string;
 }
 
 /** An utterance for the recogniser; `interim`: an open utterance's audio so far. */
@@ -71,10 +74,11 @@ export const BEAM_WINDOW_MS = 10_000;
 const MAX_ARRIVALS = 600;
 
 export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
-  const { mode, recognizer, maxQueued, maxSessions, holdTimeoutMs, interimMs, onError } = options;
+  const { mode, maxQueued, maxSessions, holdTimeoutMs, interimMs, onError } = options;
   const now = options.now ?? Date.now;
-  const log = options.logger.child({ component: 'speech', model: recognizer.name });
-  const origin = `asr:${recognizer.name}`;
+  const log = options.logger.child({ component: 'speech' });
+  const originOf = (r: Recognizer) => `asr:${r.name}`;
+  const origins: ReadonlySet<string> = new Set(options.recognizers.map(originOf));
   const sessions = new Map<string, Session>();
   /** Sessions not (or no longer) heard: left to another transcript, or refused; by id. */
   const notHeard = new Map<string, 'other-transcript' | 'refused'>();
@@ -96,10 +100,17 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       const fast = interims || queue.length > 0 || busy.share(started) > BEAM_BUSY_MAX;
       if (fast && !interims) stats.fastFinals += batch.length;
       try {
-        return await recognizer.transcribe(
-          batch.map((b) => b.utterance.samples),
-          { fast },
-        );
+        // One call per recogniser (sessions at 8 kHz may have their own): a batch is rarely mixed.
+        const texts: string[] = [];
+        for (const recognizer of new Set(batch.map((b) => b.session.recognizer))) {
+          const at = [...batch.keys()].filter((i) => batch[i]!.session.recognizer === recognizer);
+          const heard = await recognizer.transcribe(
+            at.map((i) => batch[i]!.utterance.samples),
+            { fast },
+          );
+          for (const [k, i] of at.entries()) texts[i] = heard[k]!;
+        }
+        return texts;
       } finally {
         // Interims fill idle time only; the load that counts is the finals'.
         if (!interims) busy.add(started, now());
@@ -153,10 +164,19 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       log.warn({ sessionId: chunk.sessionId, maxSessions }, `session ${chunk.sessionId} is not transcribed: ${maxSessions} sessions are (asr.maxSessions)`);
       return null;
     }
-    const s: Session = { ...sessionAudio(chunk, options.newCutter(chunk.sampleRate)), pending: new Map(), arrivals: [], interimAtMs: 0, interimId: null };
+    const recognizer = options.recognizerFor(chunk.sampleRate);
+    const s: Session = {
+      ...sessionAudio(chunk, options.newCutter(chunk.sampleRate)),
+      pending: new Map(),
+      arrivals: [],
+      interimAtMs: 0,
+      interimId: null,
+      recognizer,
+      origin: originOf(recognizer),
+    };
     sessions.set(s.id, s);
     stats.sessionsHeard++;
-    log.debug({ sessionId: s.id, sampleRate: chunk.sampleRate }, 'transcribing session');
+    log.debug({ sessionId: s.id, sampleRate: chunk.sampleRate, model: recognizer.name }, 'transcribing session');
     return s;
   }
 
@@ -166,7 +186,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
    * same audio cut the same way gets the same id (the windows keep one version of each id). An
    * interim hypothesis of an open utterance has the id its final will have (same start).
    */
-  const segmentIdOf = (s: Session, startMs: number) => `${s.id}/${origin}/${eventTimeOf(s, startMs)}`;
+  const segmentIdOf = (s: Session, startMs: number) => `${s.id}/${s.origin}/${eventTimeOf(s, startMs)}`;
 
   function cut(s: Session, utterances: Utterance[]): void {
     for (const u of utterances) {
@@ -193,7 +213,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     if (s.interimId !== null && (open === null || segmentIdOf(s, open.startMs) !== s.interimId)) {
       // The utterance heard in an interim ended as too short to transcribe: an empty final ends it.
       const at = Number(s.interimId.slice(s.interimId.lastIndexOf('/') + 1));
-      write([segmentOf(s.id, s.interimId, at, at, '', false)]);
+      write([segmentOf(s, s.interimId, at, at, '', false)]);
       s.interimId = null;
     }
     queue.kick();
@@ -220,7 +240,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       const text = (texts[i] ?? '').trim();
       if (job.session.forgotten) continue;
       if (job.interim) {
-        if (text !== '') out.push({ ...segmentOf(job.session.id, job.id, job.from, job.to, text, false), isFinal: false });
+        if (text !== '') out.push({ ...segmentOf(job.session, job.id, job.from, job.to, text, false), isFinal: false });
         continue;
       }
       // An interim went out under this id: the final (even empty) must supersede it.
@@ -230,7 +250,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
         continue;
       }
       if (text === '') stats.emptyUtterances++;
-      out.push(segmentOf(job.session.id, job.id, job.from, job.to, text, false));
+      out.push(segmentOf(job.session, job.id, job.from, job.to, text, false));
     }
     write(out);
   }
@@ -250,9 +270,9 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
     sending.catch(onError);
   }
 
-  function segmentOf(sessionId: string, segmentId: string, from: number, to: number, text: string, endOfStream: boolean): TranscriptSegment {
+  function segmentOf(s: Session, segmentId: string, from: number, to: number, text: string, endOfStream: boolean): TranscriptSegment {
     return {
-      sessionId,
+      sessionId: s.id,
       segmentId,
       eventTime: from,
       endTime: Math.max(from, to),
@@ -263,7 +283,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       channel: null,
       language: 'en',
       endOfStream,
-      origin,
+      origin: s.origin,
     };
   }
 
@@ -273,9 +293,9 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       await queue.settled((job) => job.session === s);
       if (s.forgotten) return;
       const end = eventTimeOf(s, msOf(s.samples));
-      const id = `${s.id}/${origin}/end`;
+      const id = `${s.id}/${s.origin}/end`;
       s.pending.set(id, { segmentId: id, from: end, since: now(), audioEndAt: null });
-      write([segmentOf(s.id, id, end, end, '', true)]);
+      write([segmentOf(s, id, end, end, '', true)]);
       await sending;
       releaseCutter(s);
       s.resampler?.dispose();
@@ -284,7 +304,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
   }
 
   return {
-    origin,
+    origins,
 
     leftToOther: (sessionId) => notHeard.get(sessionId) === 'other-transcript',
 
@@ -327,7 +347,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
 
     transcript(segment) {
       const s = sessions.get(segment.sessionId);
-      if (segment.origin === origin) {
+      if (segment.origin !== null && origins.has(segment.origin)) {
         // An interim hypothesis does not release the hold: its final is still to come.
         if (s && segment.isFinal) {
           const p = s.pending.get(segment.segmentId);

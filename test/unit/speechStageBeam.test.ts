@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/config.js';
 import { silentLogger } from '../../src/log.js';
 import { loadSpeech } from '../../src/speech/index.js';
-import { createSpeechStage } from '../../src/speech/stage.js';
+import { createSpeechStage, type Recognizer } from '../../src/speech/stage.js';
 import { decodeSpeech } from '../../src/speech/audio.js';
 import type { TranscriptSegment } from '../../src/schemas/records.js';
 import { s16Chunks, toS16 } from '../fixtures/records.js';
@@ -33,19 +33,22 @@ test(
     let clock = 1_000_000; // the stage's clock: each recogniser call moves it by callTakesMs
     let callTakesMs = 0;
     let stage: ReturnType<typeof createSpeechStage> | null = null;
+    const real = parts.recognizerFor(16_000);
+    const recognizer: Recognizer = {
+      name: real.name,
+      transcribe: async (utterances, options) => {
+        calls.push({ utterances: utterances.length, fast: options?.fast === true });
+        clock += callTakesMs;
+        // Holding the first call until two more utterances wait behind it makes a queue for sure.
+        if (holdFirst && calls.length === 1) await waitFor('two utterances queued', () => stage!.stats().queued >= 2);
+        return real.transcribe(utterances, options);
+      },
+    };
     const make = (interimMs: number) =>
       createSpeechStage({
         mode: 'auto',
-        recognizer: {
-          name: parts.recognizer.name,
-          transcribe: async (utterances, options) => {
-            calls.push({ utterances: utterances.length, fast: options?.fast === true });
-            clock += callTakesMs;
-            // Holding the first call until two more utterances wait behind it makes a queue for sure.
-            if (holdFirst && calls.length === 1) await waitFor('two utterances queued', () => stage!.stats().queued >= 2);
-            return parts.recognizer.transcribe(utterances, options);
-          },
-        },
+        recognizers: [recognizer],
+        recognizerFor: () => recognizer,
         newCutter: parts.newCutter,
         send: async (s) => void segments.push(...s),
         maxBatch: 1,

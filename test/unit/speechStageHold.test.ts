@@ -22,7 +22,8 @@ test('audio queued behind a chunk that went through the VAD keeps the windows he
   let open = false; // once set, pushes no longer wait (so the stage can close whatever happened)
   const stage = createSpeechStage({
     mode: 'auto',
-    recognizer: parts.recognizer,
+    recognizers: parts.recognizers,
+    recognizerFor: parts.recognizerFor,
     newCutter: (inRate) => {
       const real = parts.newCutter(inRate);
       let calls = 0;

