@@ -13,6 +13,7 @@
  * and a latency histogram (bench/results/asr-latency.svg).
  *
  *   node --import tsx bench/asrLatency.ts [--sessions 1,3,5,8] [--seconds 30] [--threads 2] [--beam N (config asr.liveBeamSize)]
+ *     [--detect-narrowband on|off (config asr.vad.detectNarrowband; on: each session's audio is held until its band is known, about 2 s)]
  * Uses KAFKA_BROKERS, or starts the project's broker (msa kafka start) when none is set.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -36,8 +37,11 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '30' },
     threads: { type: 'string', default: '2' },
     beam: { type: 'string' },
+    'detect-narrowband': { type: 'string', default: 'on' },
   },
 });
+if (!['on', 'off'].includes(flags['detect-narrowband'])) throw new RangeError(`--detect-narrowband: on or off, got ${flags['detect-narrowband']}`);
+const detectNarrowband = flags['detect-narrowband'] === 'on';
 const levels = flags.sessions.split(',').map((x) => {
   const n = Number(x);
   if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new RangeError(`--sessions: each level must be an integer in 1..64, got ${x}`);
@@ -90,7 +94,7 @@ async function main(): Promise<void> {
   const paths = rows.map((r) => r.split(',')[3]!);
   const broker = await brokersFromEnvOrStart(brokerOptionsFromConfig(base), log);
   console.log(
-    `bench/asrLatency: ${levels.join(', ')} concurrent sessions of ~${seconds} s, Whisper ${base.asr.model}, ${threads} ORT threads, live beam ${flags.beam ?? base.asr.liveBeamSize}`,
+    `bench/asrLatency: ${levels.join(', ')} concurrent sessions of ~${seconds} s, Whisper ${base.asr.model}, ${threads} ORT threads, live beam ${flags.beam ?? base.asr.liveBeamSize}, band probe ${flags['detect-narrowband']}`,
   );
   console.log(`machine: ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)} at start`);
   const audios: Int16Array[] = [];
@@ -105,7 +109,7 @@ async function main(): Promise<void> {
         logLevel: 'silent',
         kafka: { brokers: broker.brokers, topicPrefix: `bench-asr-${run}.`, groupId: `bench-asr-${run}` },
         ws: { port: 0 },
-        asr: { mode: 'always', threads, ...(flags.beam ? { liveBeamSize: Number(flags.beam) } : {}) },
+        asr: { mode: 'always', threads, vad: { detectNarrowband }, ...(flags.beam ? { liveBeamSize: Number(flags.beam) } : {}) },
         voice: { enabled: false }, // the recogniser alone (the voice path: bench/voice.ts)
       },
     });

@@ -24,8 +24,9 @@ export const asrSchema = z
     model: z.enum(WHISPER_MODELS).default('tiny.en-voices'),
     /**
      * Whisper model of telephone sessions: those the VAD hears on its 8 kHz branch (`vad.rate`; auto:
-     * audio arriving at 8 kHz or less). tiny.en hears speech through the telephone channel better than
-     * tiny.en-voices does (README). Loaded at the first such session; null = `model`.
+     * audio arriving at 8 kHz or less, or found narrowband, `vad.detectNarrowband`). tiny.en hears
+     * speech through the telephone channel better than tiny.en-voices does (README). Loaded at the
+     * first such session; null = `model`.
      */
     telephoneModel: z.enum(WHISPER_MODELS).nullable().default('tiny.en'),
     /** null = the sentiment model's `model.executionProvider`. */
@@ -79,9 +80,16 @@ export const asrSchema = z
         minSpeechMs: nonNegativeInt.default(250),
         /**
          * Silero's branch: 16000, 8000 (telephone-band audio, src/speech/vad.ts), or auto: 8000 for
-         * sessions and files whose audio arrives at 8 kHz or less, else 16000.
+         * sessions and files whose audio arrives at 8 kHz or less (or is found narrowband,
+         * `detectNarrowband`), else 16000.
          */
         rate: z.union([z.literal('auto'), z.literal(8000), z.literal(16000)]).default('auto'),
+        /**
+         * With rate auto: audio that arrives above 8 kHz but has nothing above 4 kHz in its first
+         * seconds (a call upsampled on its way here) is heard as telephone audio too: the 8 kHz
+         * branch and `asr.telephoneModel` (src/speech/bandwidth.ts).
+         */
+        detectNarrowband: z.boolean().default(true),
       })
       .strict()
       .default({}),

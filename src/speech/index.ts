@@ -8,14 +8,14 @@ import type { Logger } from '../log.js';
 import type { Recognizer } from './stage.js';
 import type { UtteranceCutter } from './sessionAudio.js';
 import { loadSpeechModels, type SpeechRecognizer } from './transcribe.js';
-import { UtteranceSegmenter, type UtteranceOptions } from './utterances.js';
-import { vadRateFor, type SileroVad, type VadRateSetting, type VadStats } from './vad.js';
+import { newUtteranceCutter } from './cutter.js';
+import type { VadRate, VadStats } from './vad.js';
 
 export interface SpeechParts {
   /** The recognisers (`asr.model`, and `asr.telephoneModel` when it is another model). */
   recognizers: Recognizer[];
-  /** The recogniser of a session whose audio arrives at `inRate` Hz: the telephone one when its VAD runs the 8 kHz branch. */
-  recognizerFor: (inRate: number | null) => Recognizer;
+  /** The recogniser of a session whose VAD runs `branch`: the telephone one for 8000. */
+  recognizerFor: (branch: VadRate) => Recognizer;
   /** A voice activity detector and utterance cutter for one session's 16 kHz audio, which arrives at `inRate` Hz. */
   newCutter: (inRate: number | null) => UtteranceCutter;
   /** Its VAD's batching: graph calls and the chunks they ran. */
@@ -45,25 +45,9 @@ export async function loadSpeech(config: Config, logger: Logger): Promise<Speech
   }
   return {
     recognizers: [...of.values()],
-    recognizerFor: (inRate) => of.get(models.recognizers[vadRateFor(config.asr.vad.rate, inRate)])!,
+    recognizerFor: (branch) => of.get(models.recognizers[branch])!,
     newCutter: (inRate) => newUtteranceCutter(models.vad, models.vadOptions, inRate),
     vad: models.vad.stats,
     release: () => models.release(),
-  };
-}
-
-/**
- * An utterance cutter on its own stream of `vad`: one per session (the speech and voice stages).
- * `inRate`: the rate the session's audio arrives at, for `options.rate` auto (null: not known).
- */
-export function newUtteranceCutter(vad: SileroVad, options: UtteranceOptions & { rate?: VadRateSetting }, inRate: number | null): UtteranceCutter {
-  const segmenter = new UtteranceSegmenter(vad.createStream(vadRateFor(options.rate ?? 'auto', inRate)), options);
-  return {
-    push: (samples) => segmenter.push(samples, 0),
-    flush: () => segmenter.flush(),
-    openSinceMs: () => segmenter.openSinceMs(),
-    openAudio: () => segmenter.openAudio(),
-    dropped: () => segmenter.dropped,
-    release: () => undefined, // a VAD stream holds only its LSTM state
   };
 }

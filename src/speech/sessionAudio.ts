@@ -5,6 +5,7 @@
  */
 import type { AudioChunk } from '../schemas/records.js';
 import { StreamingResampler } from '../features/acoustic/resample.js';
+import type { VadRate } from './vad.js';
 
 export const ASR_SAMPLE_RATE = 16_000;
 
@@ -28,6 +29,8 @@ export interface UtteranceCutter {
   openAudio(): Utterance | null;
   /** Stretches of speech shorter than the minimum, left out so far. */
   dropped(): number;
+  /** The VAD branch it runs: 8000 for telephone-band audio, else 16000; null while it still listens for the band (./bandwidth.ts). */
+  branch(): VadRate | null;
   release(): void;
 }
 

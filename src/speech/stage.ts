@@ -50,9 +50,8 @@ interface Session extends SessionAudio {
   interimId: string | null;
   /** Dropped by `forget`: nothing more is written for it. */
   forgotten?: boolean;
-  /** Its recogniser (by its audio's rate) and that recogniser's origin, `asr:<name>`. */
-  recognizer: Recognizer;
-  origin: string;
+  /** Its recogniser and that recogniser's origin, `asr:<name>`: set by `heardBy` once its VAD branch is known. */
+  heardBy?: { recognizer: Recognizer; origin: string };
 }
 
 /** An utterance for the recogniser; `interim`: an open utterance's audio so far. */
@@ -100,10 +99,10 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       const fast = interims || queue.length > 0 || busy.share(started) > BEAM_BUSY_MAX;
       if (fast && !interims) stats.fastFinals += batch.length;
       try {
-        // One call per recogniser (sessions at 8 kHz may have their own): a batch is rarely mixed.
+        // One call per recogniser (telephone sessions may have their own): a batch is rarely mixed.
         const texts: string[] = [];
-        for (const recognizer of new Set(batch.map((b) => b.session.recognizer))) {
-          const at = [...batch.keys()].filter((i) => batch[i]!.session.recognizer === recognizer);
+        for (const recognizer of new Set(batch.map((b) => heardBy(b.session).recognizer))) {
+          const at = [...batch.keys()].filter((i) => heardBy(batch[i]!.session).recognizer === recognizer);
           const heard = await recognizer.transcribe(
             at.map((i) => batch[i]!.utterance.samples),
             { fast },
@@ -164,20 +163,26 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       log.warn({ sessionId: chunk.sessionId, maxSessions }, `session ${chunk.sessionId} is not transcribed: ${maxSessions} sessions are (asr.maxSessions)`);
       return null;
     }
-    const recognizer = options.recognizerFor(chunk.sampleRate);
-    const s: Session = {
-      ...sessionAudio(chunk, options.newCutter(chunk.sampleRate)),
-      pending: new Map(),
-      arrivals: [],
-      interimAtMs: 0,
-      interimId: null,
-      recognizer,
-      origin: originOf(recognizer),
-    };
+    const s: Session = { ...sessionAudio(chunk, options.newCutter(chunk.sampleRate)), pending: new Map(), arrivals: [], interimAtMs: 0, interimId: null };
     sessions.set(s.id, s);
     stats.sessionsHeard++;
-    log.debug({ sessionId: s.id, sampleRate: chunk.sampleRate, model: recognizer.name }, 'transcribing session');
+    log.debug({ sessionId: s.id, sampleRate: chunk.sampleRate }, 'transcribing session');
     return s;
+  }
+
+  /**
+   * The session's recogniser, fixed the first time it is needed. Its cutter has decided its VAD
+   * branch by then: ids and segments are made only for audio the VAD has cut, and at the end after
+   * the cutter's flush. (Were it undecided, the branch by the audio's rate would be taken.)
+   */
+  function heardBy(s: Session): { recognizer: Recognizer; origin: string } {
+    if (s.heardBy === undefined) {
+      const branch = s.cutter.branch() ?? (s.inRate <= 8000 ? 8000 : 16_000);
+      const recognizer = options.recognizerFor(branch);
+      s.heardBy = { recognizer, origin: originOf(recognizer) };
+      log.debug({ sessionId: s.id, sampleRate: s.inRate, branch, model: recognizer.name }, 'session recogniser');
+    }
+    return s.heardBy;
   }
 
   /**
@@ -186,7 +191,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
    * same audio cut the same way gets the same id (the windows keep one version of each id). An
    * interim hypothesis of an open utterance has the id its final will have (same start).
    */
-  const segmentIdOf = (s: Session, startMs: number) => `${s.id}/${s.origin}/${eventTimeOf(s, startMs)}`;
+  const segmentIdOf = (s: Session, startMs: number) => `${s.id}/${heardBy(s).origin}/${eventTimeOf(s, startMs)}`;
 
   function cut(s: Session, utterances: Utterance[]): void {
     for (const u of utterances) {
@@ -283,7 +288,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       channel: null,
       language: 'en',
       endOfStream,
-      origin: s.origin,
+      origin: heardBy(s).origin,
     };
   }
 
@@ -293,7 +298,7 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       await queue.settled((job) => job.session === s);
       if (s.forgotten) return;
       const end = eventTimeOf(s, msOf(s.samples));
-      const id = `${s.id}/${s.origin}/end`;
+      const id = `${s.id}/${heardBy(s).origin}/end`;
       s.pending.set(id, { segmentId: id, from: end, since: now(), audioEndAt: null });
       write([segmentOf(s, id, end, end, '', true)]);
       await sending;

@@ -7,8 +7,9 @@
 import type { Config } from '../config/config.js';
 import { cacheDirOf } from '../config/config.js';
 import type { Logger } from '../log.js';
-import { UtteranceSegmenter, type Utterance, type UtteranceOptions } from './utterances.js';
-import { loadSileroVad, vadRateFor, type SileroVad, type VadRate, type VadRateSetting } from './vad.js';
+import { newUtteranceCutter, type CutterOptions } from './cutter.js';
+import type { Utterance } from './utterances.js';
+import { loadSileroVad, type SileroVad, type VadRate } from './vad.js';
 import { ensureWhisperModel, pipPython, type WhisperModelName } from './whisper/install.js';
 import { loadWhisper, type WhisperRecognizer } from './whisper/recognizer.js';
 
@@ -36,8 +37,8 @@ export interface SpeechModels {
    */
   recognizers: Readonly<Record<VadRate, SpeechRecognizer>>;
   vad: SileroVad;
-  /** config `asr.vad` (`rate`: the VAD's branch, ./vad.ts). */
-  vadOptions: UtteranceOptions & { rate?: VadRateSetting };
+  /** config `asr.vad` (`rate`: the VAD's branch, ./vad.ts; `detectNarrowband`, ./bandwidth.ts). */
+  vadOptions: CutterOptions;
   release(): Promise<void>;
 }
 
@@ -135,9 +136,10 @@ export async function transcribeSignals(
 ): Promise<SpeechTranscript[]> {
   const cut: { utterances: Utterance[]; recognizer: SpeechRecognizer }[] = [];
   for (const [i, audio] of audios.entries()) {
-    const rate = vadRateFor(models.vadOptions.rate ?? 'auto', inRates[i] ?? null);
-    const segmenter = new UtteranceSegmenter(models.vad.createStream(rate), models.vadOptions);
-    cut.push({ utterances: [...(await segmenter.push(audio, 0)), ...(await segmenter.flush())], recognizer: models.recognizers[rate] });
+    const cutter = newUtteranceCutter(models.vad, models.vadOptions, inRates[i] ?? null);
+    const utterances = [...(await cutter.push(audio)), ...(await cutter.flush())];
+    cut.push({ utterances, recognizer: models.recognizers[cutter.branch()!] });
+    cutter.release();
   }
   // One call per recogniser, with the utterances of every signal it hears.
   const texts = new Map<Utterance, string>();

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { AudioChunk, TranscriptSegment } from '../schemas/records.js';
 import type { WatermarkHold } from '../windows/windowOptions.js';
 import type { UtteranceCutter } from './sessionAudio.js';
+import type { VadRate } from './vad.js';
 
 export interface Recognizer {
   /** Short model name for `origin` and logs, e.g. `whisper-tiny.en`. */
@@ -20,8 +21,8 @@ export interface SpeechStageOptions {
   mode: Exclude<AsrMode, 'off'>;
   /** Every recogniser the stage may use: their origins (`asr:<name>`) are the stage's own. */
   recognizers: readonly Recognizer[];
-  /** The recogniser of a session whose audio arrives at `inRate` Hz (null: not known), one of `recognizers`. */
-  recognizerFor: (inRate: number | null) => Recognizer;
+  /** The recogniser of a session whose VAD runs `branch` (its cutter's `branch()`), one of `recognizers`. */
+  recognizerFor: (branch: VadRate) => Recognizer;
   /** One session's VAD and cutter; `inRate`: the rate its audio arrives at (null: not known), for `asr.vad.rate` auto. */
   newCutter: (inRate: number | null) => UtteranceCutter;
   /** Writes segments to the transcript topic; resolves once acknowledged. */

@@ -16,7 +16,7 @@ import { loadGraphInWorkers } from '../model/graphPool.js';
 import { loadGraph, type Graph } from '../model/ort.js';
 import { parseVoiceReader, type VoiceReader } from '../model/voiceReader.js';
 import type { UtteranceCutter } from '../speech/sessionAudio.js';
-import { newUtteranceCutter } from '../speech/index.js';
+import { newUtteranceCutter } from '../speech/cutter.js';
 import { loadSileroVad, type VadStats } from '../speech/vad.js';
 import type { WorkerPoolStats } from '../workers/pool.js';
 import { ensureWhisperModel, pipPython, WHISPER_MODELS, type WhisperModelName } from '../speech/whisper/install.js';

@@ -166,18 +166,21 @@ test(
 );
 
 test(
-  '8 kHz telephone audio is heard by the telephone model, 16 kHz audio beside it by the wideband one; a session that sends its own transcript is left to it (asr.mode auto); a silent one says why it got no score',
+  '8 kHz telephone audio, and telephone audio upsampled to 16 kHz, are heard by the telephone model, 16 kHz audio beside them by the wideband one; a session that sends its own transcript is left to it (asr.mode auto); a silent one says why it got no score',
   { timeout: 300_000 },
   async () => {
     const h = await startHarness({ asr: { mode: 'auto' } });
     try {
       const out = await readAll(h);
-      const pcmAt = (rate: number) => execFileSync('ffmpeg', ['-v', 'error', '-i', wav, '-ac', '1', '-ar', String(rate), '-f', 's16le', '-']);
-      const pcm = { 8000: pcmAt(8000), 16000: pcmAt(16000) };
+      const pcmAt = (rate: number, filter = 'anull') =>
+        execFileSync('ffmpeg', ['-v', 'error', '-i', wav, '-ac', '1', '-af', filter, '-ar', String(rate), '-f', 's16le', '-']);
+      // 'upsampled': the call at 8 kHz, passed on at 16 kHz (nothing above 4 kHz): found narrowband.
+      const pcm = { 8000: pcmAt(8000), 16000: pcmAt(16000), upsampled: pcmAt(16000, 'aresample=8000,aresample=16000') };
       const t0 = Math.floor(Date.now() / 1000) * 1000 - 120_000;
-      const chunks = (sessionId: string, sampleRate: 8000 | 16000 = 8000): InputRecord[] => {
+      const chunks = (sessionId: string, audio: keyof typeof pcm = 8000): InputRecord[] => {
+        const sampleRate = audio === 8000 ? 8000 : 16000;
         const bytesPerChunk = sampleRate * 2 * 0.2; // 200 ms
-        const n = Math.ceil(pcm[sampleRate].length / bytesPerChunk);
+        const n = Math.ceil(pcm[audio].length / bytesPerChunk);
         return Array.from({ length: n }, (_, i) => {
           const value: AudioChunk = {
             sessionId,
@@ -185,7 +188,7 @@ test(
             eventTime: t0 + i * 200,
             sampleRate,
             encoding: 'S16LE',
-            samples: pcm[sampleRate].subarray(i * bytesPerChunk, (i + 1) * bytesPerChunk),
+            samples: pcm[audio].subarray(i * bytesPerChunk, (i + 1) * bytesPerChunk),
             endOfStream: i === n - 1,
           };
           return { kind: 'audio', value };
@@ -205,6 +208,7 @@ test(
       ws.send(JSON.stringify({ type: 'subscribe', all: true }));
       const phone = `tel-${randomUUID().slice(0, 8)}`;
       const wide = `wide-${randomUUID().slice(0, 8)}`;
+      const upsampled = `up-${randomUUID().slice(0, 8)}`;
       const captioned = `cap-${randomUUID().slice(0, 8)}`;
       const caption: TranscriptSegment = transcriptSegment({
         sessionId: captioned,
@@ -220,18 +224,21 @@ test(
         kind: 'audio',
         value: { sessionId: silent, seq: i, eventTime: t0 + i * 200, sampleRate: 8000, encoding: 'S16LE', samples: Buffer.alloc(3200), endOfStream: i === 14 },
       }));
-      await h.produce([...chunks(phone), ...chunks(wide, 16000), ...chunks(captioned), ...silence]);
+      await h.produce([...chunks(phone), ...chunks(wide, 16000), ...chunks(upsampled, 'upsampled'), ...chunks(captioned), ...silence]);
 
       const of = (id: string, origin = TELEPHONE_ORIGIN) => out.transcripts.items.map((i) => i.value).filter((s) => s.sessionId === id && s.origin === origin);
       await waitFor('the telephone session transcribed to its end', () => of(phone).some((s) => s.endOfStream), 120_000);
       await waitFor('the wideband session transcribed to its end', () => of(wide, ORIGIN).some((s) => s.endOfStream), 120_000);
+      await waitFor('the upsampled session transcribed to its end', () => of(upsampled).some((s) => s.endOfStream), 120_000);
       const heardIn = (segments: TranscriptSegment[]) => words(segments.map((s) => s.text).join(' '));
       assertHeard(heardIn(of(phone)));
       assertHeard(heardIn(of(wide, ORIGIN)));
+      assertHeard(heardIn(of(upsampled)));
       await out.transcripts.caughtUp();
       const origins = (id: string) => [...new Set(out.transcripts.items.filter((i) => i.value.sessionId === id).map((i) => i.value.origin))];
       assert.deepEqual(origins(phone), [TELEPHONE_ORIGIN], 'the 8 kHz session heard by asr.telephoneModel only');
       assert.deepEqual(origins(wide), [ORIGIN], 'the 16 kHz session heard by asr.model only');
+      assert.deepEqual(origins(upsampled), [TELEPHONE_ORIGIN], 'the 16 kHz session with telephone-band audio heard by asr.telephoneModel');
       assert.deepEqual(origins(captioned), [null], 'the captioned session was not transcribed');
 
       await waitFor('the phone, wideband and silent sessions ended', () => ended.has(phone) && ended.has(wide) && ended.has(silent), 60_000);

@@ -1,23 +1,32 @@
 /**
  * `msa transcribe` through bin/msa.js: the MOSI sample's words, an 8 kHz telephone-rate espeak-ng
- * file, a RAVDESS sentence through a telephone channel, exactly one JSON object with --json, an
+ * file, a RAVDESS sentence through a telephone channel (at 8 kHz, and upsampled to 16 kHz: found
+ * narrowband), exactly one JSON object with --json, an
  * espeak-ng voice that tiny.en-voices hears, and the errors (missing file, no audio stream, model
  * not installed naming the install command). Needs the tiny.en weights (installed on first use).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { packageRoot } from '../../src/paths.js';
-import { espeakWav, normalise, speechTmp, telephoneWav, wordRecall } from '../fixtures/speech.js';
+import { espeakWav, normalise, speechTmp, telephoneWav, upsampledTelephoneWav, wordRecall } from '../fixtures/speech.js';
 import { modelDir, sharedData } from '../fixtures/whisper.js';
 
 const msa = join(packageRoot(), 'bin', 'msa.js');
+let configs = 0;
+async function writeJson(value: unknown): Promise<string> {
+  const path = join(speechTmp, `config-${configs++}.json`);
+  await writeFile(path, JSON.stringify(value));
+  return path;
+}
 
-async function transcribe(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function transcribe(args: string[], env: Record<string, string> = {}, config?: unknown): Promise<{ code: number; stdout: string; stderr: string }> {
+  const global = config === undefined ? [] : ['--config', await writeJson(config)];
   try {
-    const r = await promisify(execFile)(process.execPath, [msa, '--log-level', 'warn', 'transcribe', ...args], {
+    const r = await promisify(execFile)(process.execPath, [msa, '--log-level', 'warn', ...global, 'transcribe', ...args], {
       env: { ...process.env, ...env },
       timeout: 120_000,
     });
@@ -29,7 +38,10 @@ async function transcribe(args: string[], env: Record<string, string> = {}): Pro
 }
 
 describe('msa transcribe', () => {
-  before(() => modelDir('tiny.en'));
+  before(async () => {
+    await modelDir('tiny.en');
+    await modelDir('tiny.en-voices');
+  });
 
   it('--json on the MOSI sample: one JSON object with its words and segments', async () => {
     const r = await transcribe(['--input', sharedData('samples', '03bSnISJMiM_1.wav'), '--json']);
@@ -55,6 +67,17 @@ describe('msa transcribe', () => {
     const r = await transcribe(['--input', telephoneWav('ravdess-phone', sharedData('ravdess', '03-01-04-01-02-01-01.flac')), '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(normalise((JSON.parse(r.stdout) as { text: string }).text), 'dogs are sitting by the door');
+  });
+
+  it('the same sentence through the channel but stored at 16 kHz: found narrowband, so the 8 kHz branch and tiny.en hear every word', async () => {
+    const wav = upsampledTelephoneWav('ravdess-phone16', sharedData('ravdess', '03-01-04-01-02-01-01.flac'));
+    const r = await transcribe(['--input', wav, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(normalise((JSON.parse(r.stdout) as { text: string }).text), 'dogs are sitting by the door');
+    // Without the band probe it is heard as wideband audio: the 16 kHz branch misses the start.
+    const off = await transcribe(['--input', wav, '--json'], {}, { asr: { vad: { detectNarrowband: false } } });
+    assert.equal(off.code, 0, off.stderr);
+    assert.notEqual(normalise((JSON.parse(off.stdout) as { text: string }).text), 'dogs are sitting by the door');
   });
 
   it('a quiet call (peaks at -42 dBFS through the telephone channel): the VAD still hears it', async () => {
