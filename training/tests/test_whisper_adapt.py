@@ -3,17 +3,19 @@ model computes what the served graphs compute, an untouched adapter changes no b
 the float64 merge rounds as Node's install does, the voice path's blocks are never adapted, and the
 adaptation voices are never the test set's."""
 
+import hashlib
 import json
 
 import numpy as np
 import pytest
 
 from training.tests.whisper_fixtures import installed_model
-from training.whisper.adapt import adapted, mel_of, merge_f16, parity, write_model
+from training.whisper.adapt import adapted, mel_of, parity, write_model
 from training.whisper.adapt_data import TRAIN_VOICES, clean
 from training.whisper.ct2_reader import read_ct2
 from training.whisper.decode import WhisperOnnx
 from training.whisper.espeak_mosi import VOICES
+from training.whisper.merge import merge_f16
 from training.whisper.paths import DATA_DIR
 from training.whisper.torch_whisper import Whisper
 
@@ -77,3 +79,18 @@ def test_adaptation_voices_are_not_the_test_sets():
     assert len(TRAIN_VOICES) == 72
     assert clean("(uhh) The Jean Harlow character (uhh) (stutter) seduces") == "The Jean Harlow character seduces"
     assert clean("(umm)") == ""
+
+
+def test_fetch_makes_the_committed_adapted_model(tiny, tmp_path):
+    """fetch.install_adapted: tiny.en-voices from the installed tiny.en and the committed adapters,
+    the bytes Node's install writes (the sha256 in models/whisper/tiny.en-voices/whisper.json),
+    with the base's graphs beside it, so the Python tools (measure.py, transcribe.py) can load it."""
+    from training.whisper.fetch import adapted_spec, install_adapted, known_models
+
+    assert "tiny.en-voices" in known_models() and adapted_spec("tiny.en") is None
+    out = install_adapted("tiny.en-voices", tmp_path / "voices")
+    spec = adapted_spec("tiny.en-voices")
+    assert hashlib.sha256((out / "model.bin").read_bytes()).hexdigest() == spec["model_bin"]["sha256"]
+    assert (out / "model.bin").read_bytes() != (tiny[0] / "model.bin").read_bytes()
+    assert json.loads((out / "whisper.json").read_text())["name"] == "tiny.en-voices"
+    WhisperOnnx(out, 1)  # the base's graphs load over the merged weights

@@ -40,6 +40,7 @@ from .decode import WhisperOnnx
 from .encoder_graph import VOICE_BLOCK
 from .fetch import ensure_model
 from .mel import log_mel, pad_features
+from .merge import merge_into
 from .paths import CACHE_DIR, GRAPHS_DIR
 from .torch_whisper import Whisper
 from .transcribe import Mode, transcribe_signals
@@ -126,28 +127,6 @@ def batches(items: list[tuple[torch.Tensor, list[int]]], size: int, rng: random.
         out += [idx[s : s + size] for s in range(0, len(idx), size)]
     rng.shuffle(out)
     return out
-
-
-def merge_f16(weight: np.ndarray, a: np.ndarray, b: np.ndarray, scale: float) -> np.ndarray:
-    """weight (float16 [out, in]) + scale * b @ a (float32 [out, r], [r, in]), rounded to float16.
-    Float64, one rank at a time, each product and sum rounded on its own: the order Node's install
-    repeats (src/speech/whisper/adapter.ts), so both write the same bytes."""
-    acc = np.zeros(weight.shape, np.float64)
-    for r in range(a.shape[0]):
-        acc += b[:, r, None].astype(np.float64) * a[None, r, :].astype(np.float64)
-    return (weight.astype(np.float64) + scale * acc).astype(np.float16)
-
-
-def merge_into(weights: bytearray, blob: bytes, tensors: list[dict], factor: float = 1.0) -> None:
-    """Every adapter of `tensors` (adapter.json's) from `blob` (adapter.bin) merged into `weights`
-    (a base model.bin's bytes, changed in place), its scale multiplied by `factor` (and updated)."""
-    for t in tensors:
-        t["scale"] *= factor
-        (rows, cols), rank, n = t["shape"], t["rank"], 2 * t["shape"][0] * t["shape"][1]
-        a = np.frombuffer(blob, "<f4", rank * cols, t["a"]).reshape(rank, cols)
-        b = np.frombuffer(blob, "<f4", rows * rank, t["b"]).reshape(rows, rank)
-        w = np.frombuffer(bytes(weights[t["offset"] : t["offset"] + n]), np.float16).reshape(rows, cols)
-        weights[t["offset"] : t["offset"] + n] = merge_f16(w, a, b, t["scale"]).tobytes()
 
 
 def write_model(model: Whisper, base_dir: Path, out: Path) -> None:

@@ -8,12 +8,18 @@ same directory as a regular model.bin: ORT refuses external data reached through
 leaves the graph's directory, and onnx.checker refuses a hard-linked model.bin.
 
     python -m training.whisper.fetch tiny.en base       # into ~/.cache/msa/asr/models/<name>/
+
+An adapted model (`tiny.en-voices`: models/whisper/<name>/ holds only its whisper.json and
+adapter.bin) is made from its installed base: the base's model.bin with the adapters merged in
+(merge.py, the bytes Node's install writes, sha256-checked), the base's graphs and side files.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -21,6 +27,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .merge import merge_into
 from .paths import CACHE_DIR, GRAPHS_DIR
 
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
@@ -90,14 +97,30 @@ RELEASES = {
 }
 
 
+def adapted_spec(name: str) -> dict | None:
+    """The committed whisper.json of an adapted model (its `adapter`: base, file, sha256, tensors),
+    or None for a model of RELEASES."""
+    path = GRAPHS_DIR / name / "whisper.json"
+    if name in RELEASES or not path.exists():
+        return None
+    spec = json.loads(path.read_text())
+    return spec if "adapter" in spec else None
+
+
+def known_models() -> list[str]:
+    """RELEASES and the adapted models committed under models/whisper/."""
+    adapted = [d.name for d in GRAPHS_DIR.iterdir() if d.is_dir() and adapted_spec(d.name)]
+    return sorted([*RELEASES, *adapted])
+
+
 def release(name: str) -> WhisperRelease:
     if name not in RELEASES:
-        raise KeyError(f"unknown Whisper model {name!r}; known: {sorted(RELEASES)}")
+        raise KeyError(f"unknown Whisper model {name!r}; known: {known_models()}")
     return RELEASES[name]
 
 
 def model_dir(name: str) -> Path:
-    return CACHE_DIR / "models" / release(name).name
+    return CACHE_DIR / "models" / (name if adapted_spec(name) else release(name).name)
 
 
 def sha256_file(path: Path) -> str:
@@ -200,18 +223,51 @@ def install_graphs(name: str, target: Path | None = None, graphs_dir: Path | Non
     return target
 
 
+def install_adapted(name: str, target: Path | None = None) -> Path:
+    """An adapted model in `target` (default model_dir(name)): its base installed (ensure_model),
+    the adapters merged into the base's model.bin and checked against the committed sha256, the
+    base's graphs, side files and the adapted whisper.json beside it; idempotent."""
+    spec = adapted_spec(name)
+    if spec is None:
+        raise KeyError(f"{name!r} is not an adapted model; known: {known_models()}")
+    adapter = spec["adapter"]
+    target = target or model_dir(name)
+    model_bin = target / "model.bin"
+    if not (model_bin.exists() and sha256_file(model_bin) == spec["model_bin"]["sha256"]):
+        base_dir = ensure_model(adapter["base"])
+        blob = (GRAPHS_DIR / name / adapter["file"]).read_bytes()
+        if hashlib.sha256(blob).hexdigest() != adapter["sha256"]:
+            raise ValueError(f"{GRAPHS_DIR / name / adapter['file']}: sha256 differs from whisper.json's")
+        weights = bytearray((base_dir / "model.bin").read_bytes())
+        merge_into(weights, blob, copy.deepcopy(adapter["tensors"]))  # the committed scales are final
+        got = hashlib.sha256(weights).hexdigest()
+        if got != spec["model_bin"]["sha256"]:
+            raise ValueError(f"{name}: merged model.bin sha256 {got}, expected {spec['model_bin']['sha256']}")
+        target.mkdir(parents=True, exist_ok=True)
+        for f in SIDE_FILES:
+            shutil.copyfile(base_dir / f, target / f)
+        tmp = model_bin.with_suffix(".bin.tmp")
+        tmp.write_bytes(weights)
+        tmp.replace(model_bin)
+    install_graphs(adapter["base"], target)
+    shutil.copyfile(GRAPHS_DIR / name / "whisper.json", target / "whisper.json")
+    return target
+
+
 def ensure_model(name: str) -> Path:
     """Weights and graphs of `name` ready to load from one directory."""
+    if adapted_spec(name):
+        return install_adapted(name)
     return install_graphs(name, install_weights(name))
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("names", nargs="+", choices=sorted(RELEASES))
+    p.add_argument("names", nargs="+", choices=known_models())
     p.add_argument("--weights-only", action="store_true", help="do not copy the graphs (before the first export)")
     args = p.parse_args(argv)
     for name in args.names:
-        path = install_weights(name) if args.weights_only else ensure_model(name)
+        path = install_weights(name) if args.weights_only and not adapted_spec(name) else ensure_model(name)
         print(f"{name}: {path}")
 
 
