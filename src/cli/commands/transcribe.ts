@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--model <name>',
-        'Whisper model of every file (default: config asr.model, tiny.en-voices; asr.telephoneModel, tiny.en, for files at 8 kHz or less)',
+        'Whisper model of every file (default: config asr.model, tiny.en-voices; asr.telephoneModel, tiny.en, for telephone audio: files at 8 kHz or less, or found narrowband)',
       ).choices(WHISPER_MODELS),
     )
     .option(
@@ -114,7 +114,7 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--model <name>',
-        'Whisper model of every file (default: config asr.model, tiny.en-voices; asr.telephoneModel, tiny.en, for files at 8 kHz or less)',
+        'Whisper model of every file (default: config asr.model, tiny.en-voices; asr.telephoneModel, tiny.en, for telephone audio: files at 8 kHz or less, or found narrowband)',
       ).choices(WHISPER_MODELS),
     )
     .option('--threads <n>', 'ONNX Runtime threads per Whisper graph (config asr.threads)', positiveInt)
