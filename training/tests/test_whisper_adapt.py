@@ -40,7 +40,10 @@ def test_torch_equals_the_onnx_graphs(tiny):
 def test_untouched_adapters_change_nothing(tiny, tmp_path):
     d, ct2 = tiny
     model = Whisper(ct2, rank=4, alpha=8.0, adapt=adapted)  # B = 0
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "model.bin.verified").write_text("an install's marker\n")
     write_model(model, d, tmp_path / "m")
+    assert not (tmp_path / "m" / "model.bin.verified").exists(), "other weights than an install's: its marker goes"
     tensors = json.loads((tmp_path / "m" / "adapter.json").read_text())["tensors"]
     got, base = (tmp_path / "m" / "model.bin").read_bytes(), (d / "model.bin").read_bytes()
     assert len(got) == len(base)

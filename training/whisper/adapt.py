@@ -11,7 +11,8 @@ Trained: the encoder's blocks after the voice path's (`torch_whisper.VOICE_BLOCK
 decoder linear (`adapted`), with teacher forcing on the served prompt ([sot, notimestamps]) and the
 recogniser's own input (trimmed encoder input, `Mode.parse("trim")`). Selection: WER of the MOSEI
 valid renderings after each epoch, decoded by the served graphs over the merged weights. MOSI dev is
-never seen. `DIR` receives `model.bin` (the merged weights at the original offsets, float16 as
+never seen. `DIR` (default ~/.cache/msa/asr/models/tiny.en-voices-trained, never the served
+tiny.en-voices) receives `model.bin` (the merged weights at the original offsets, float16 as
 stored) with the graphs, `whisper.json`, vocabulary and tokenizer of the base model beside it, and
 `adapter.bin`, `adapter.json` (the adapters, see `write_model`), and `<DIR>-train.json` (what was
 trained, on what, the selection WER per epoch).
@@ -49,6 +50,9 @@ from .wer import corpus_wer
 MODE = Mode.parse("trim")
 TRAINING_KEYS = ("rank", "alpha", "lr", "batch", "train_rows", "valid_rows", "trainable", "valid_wer_base", "epochs")
 SEED = 20261208
+# Where training writes: never the served model's directory (`tiny.en-voices`, which Node's install
+# and fetch.install_adapted fill from the committed adapters), so a run cannot be served by mistake.
+TRAINED_DIR = CACHE_DIR / "models" / "tiny.en-voices-trained"
 
 
 def adapted(name: str) -> bool:
@@ -134,6 +138,7 @@ def write_model(model: Whisper, base_dir: Path, out: Path) -> None:
     then B of each adapted linear; `adapter.json`: where each sits, and where its weight sits in
     model.bin) and out's model.bin with them merged in (`merge_into`)."""
     out.mkdir(parents=True, exist_ok=True)
+    (out / "model.bin.verified").unlink(missing_ok=True)  # an install's marker: these are other weights
     for f in base_dir.iterdir():
         if f.is_file() and f.name not in ("model.bin", "model.bin.verified", "adapter.bin", "adapter.json"):
             shutil.copyfile(f, out / f.name)
@@ -270,7 +275,7 @@ def main(argv=None) -> None:
     t = sub.add_parser("train")
     v = sub.add_parser("valid")
     e = sub.add_parser("export")
-    e.add_argument("--model-dir", type=Path, default=CACHE_DIR / "models" / "tiny.en-voices")
+    e.add_argument("--model-dir", type=Path, default=TRAINED_DIR)
     e.add_argument("--name", default="tiny.en-voices")
     e.add_argument("--merge-factor", type=float, default=0.5, help="adapters scaled by this (0 = base, 1 = as trained)")
     for s in (c, t, v, e):
@@ -284,7 +289,7 @@ def main(argv=None) -> None:
     t.add_argument("--batch", type=int, default=8)
     t.add_argument("--limit", type=int, default=0, help="train rows (0 = all)")
     t.add_argument("--valid-rows", type=int, default=300)
-    t.add_argument("--out", type=Path, default=CACHE_DIR / "models" / "tiny.en-voices")
+    t.add_argument("--out", type=Path, default=TRAINED_DIR)
     v.add_argument("--model-dir", type=Path, required=True)
     args = p.parse_args(argv)
     if args.cmd == "check":
