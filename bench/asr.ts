@@ -42,7 +42,8 @@ const positiveInt = (name: string, raw: string): number => {
 const threads = positiveInt('threads', flags.threads);
 const rounds = positiveInt('rounds', flags.rounds);
 const nRavdess = positiveInt('ravdess', flags.ravdess);
-const models = (flags.models ?? loadConfig({ env: process.env }).asr.model).split(',');
+const config = loadConfig({ env: process.env });
+const models = (flags.models ?? config.asr.model).split(',');
 const beams = flags.beams.split(',').map((b) => positiveInt('beams', b));
 for (const m of models) if (!isWhisperModelName(m)) throw new RangeError(`--models: unknown model ${m}`);
 
@@ -77,7 +78,6 @@ for (const [i, text] of ESPEAK.entries()) {
 }
 const audioS = utterances.reduce((s, u) => s + u.audio.length / 16000, 0);
 
-const config = loadConfig({ env: process.env });
 const cacheDir = cacheDirOf(config);
 const logger = createLogger('warn', 'bench-asr');
 const results: Record<string, unknown>[] = [];

@@ -38,3 +38,27 @@ export function roundHalfEven(x: number): number {
   if (diff < 0.5) return floor;
   return floor % 2 === 0 ? floor : floor + 1;
 }
+
+/**
+ * `run` once per distinct `keyOf` value (in the order keys first appear), each call given that
+ * key's items in order; resolves with one result per item, in the items' order. For a batch that
+ * several models share: each model runs once, on its own items.
+ */
+export async function runPerKey<T, K, R>(items: readonly T[], keyOf: (item: T) => K, run: (key: K, items: T[]) => Promise<readonly R[]>): Promise<R[]> {
+  const groups = new Map<K, number[]>();
+  for (const [i, item] of items.entries()) {
+    const key = keyOf(item);
+    const at = groups.get(key);
+    if (at) at.push(i);
+    else groups.set(key, [i]);
+  }
+  const out = new Array<R>(items.length);
+  for (const [key, at] of groups) {
+    const results = await run(
+      key,
+      at.map((i) => items[i]!),
+    );
+    for (const [k, i] of at.entries()) out[i] = results[k]!;
+  }
+  return out;
+}

@@ -21,6 +21,7 @@
  */
 import type { AudioChunk, TranscriptSegment } from '../schemas/records.js';
 import { s16ToFloat } from '../features/acoustic/frameStream.js';
+import { runPerKey } from '../arrays.js';
 import { BatchQueue } from '../operators/batchQueue.js';
 import { BusyShare } from './busyShare.js';
 import { ASR_SAMPLE_RATE, cutChunk, eventTimeOf, msOf, sessionAudio, undecidedAudioFrom, type SessionAudio, type Utterance } from './sessionAudio.js';
@@ -100,16 +101,15 @@ export function createSpeechStage(options: SpeechStageOptions): SpeechStage {
       if (fast && !interims) stats.fastFinals += batch.length;
       try {
         // One call per recogniser (telephone sessions may have their own): a batch is rarely mixed.
-        const texts: string[] = [];
-        for (const recognizer of new Set(batch.map((b) => heardBy(b.session).recognizer))) {
-          const at = [...batch.keys()].filter((i) => heardBy(batch[i]!.session).recognizer === recognizer);
-          const heard = await recognizer.transcribe(
-            at.map((i) => batch[i]!.utterance.samples),
-            { fast },
-          );
-          for (const [k, i] of at.entries()) texts[i] = heard[k]!;
-        }
-        return texts;
+        return await runPerKey(
+          batch,
+          (b) => heardBy(b.session).recognizer,
+          (recognizer, jobs) =>
+            recognizer.transcribe(
+              jobs.map((j) => j.utterance.samples),
+              { fast },
+            ),
+        );
       } finally {
         // Interims fill idle time only; the load that counts is the finals'.
         if (!interims) busy.add(started, now());

@@ -4,6 +4,7 @@
  * 16 kHz branch, `asr.telephoneModel` what it hears on its 8 kHz one. Also builds the models from
  * the config.
  */
+import { runPerKey } from '../arrays.js';
 import type { Config } from '../config/config.js';
 import { cacheDirOf } from '../config/config.js';
 import type { Logger } from '../log.js';
@@ -142,15 +143,15 @@ export async function transcribeSignals(
     cutter.release();
   }
   // One call per recogniser, with the utterances of every signal it hears.
-  const texts = new Map<Utterance, string>();
-  for (const recognizer of new Set(cut.map((c) => c.recognizer))) {
-    const utterances = cut.filter((c) => c.recognizer === recognizer).flatMap((c) => c.utterances);
-    const heard = await recognizer.transcribe(utterances.map((u) => u.samples));
-    for (const [i, u] of utterances.entries()) texts.set(u, heard[i]!.text);
-  }
+  const texts = await runPerKey(
+    cut.flatMap(({ utterances, recognizer }) => utterances.map((u) => ({ samples: u.samples, recognizer }))),
+    (u) => u.recognizer,
+    async (recognizer, utterances) => (await recognizer.transcribe(utterances.map((u) => u.samples))).map((t) => t.text),
+  );
   const round = (ms: number): number => Math.round(ms / 10) / 100;
+  let next = 0;
   return cut.map(({ utterances }) => {
-    const segments = utterances.map((u) => ({ start_s: round(u.startMs), end_s: round(u.endMs), text: texts.get(u)! })).filter((s) => s.text.length > 0);
+    const segments = utterances.map((u) => ({ start_s: round(u.startMs), end_s: round(u.endMs), text: texts[next++]! })).filter((s) => s.text.length > 0);
     return { text: segments.map((s) => s.text).join(' '), segments };
   });
 }
